@@ -1,0 +1,140 @@
+//! The host's configuration file (TOML): which gateway instances to create, with which plugin
+//! and which values.
+//!
+//! ```toml
+//! plugin_dir = "target/release"     # optional
+//!
+//! [gateways.main-sbps]              # instance name
+//! plugin = "sbps"                   # gateway id of the plugin (default: the instance name)
+//! merchant_id = "99999"
+//! hash_key = "…"
+//! ```
+//!
+//! Errors name files, lines and keys, never values: the file holds secrets.
+
+use renkei_sdk::ConfigValue;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("config file is not valid TOML (line {line}): {message}")]
+    Syntax { line: usize, message: String },
+    #[error("config key `{key}` must be a table")]
+    NotATable { key: String },
+    #[error("gateway `{instance}`: key `{key}` must be a string, an integer or a boolean")]
+    UnsupportedValue { instance: String, key: String },
+    #[error("key `{key}` is not a host setting (expected `plugin_dir` or `gateways`)")]
+    UnknownSetting { key: String },
+}
+
+/// One `[gateways.NAME]` section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewaySection {
+    /// Gateway id of the plugin that serves this instance.
+    pub plugin: String,
+    /// Everything else in the section, checked later against the plugin's manifest.
+    pub values: BTreeMap<String, ConfigValue>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostConfig {
+    pub plugin_dir: Option<PathBuf>,
+    pub gateways: BTreeMap<String, GatewaySection>,
+}
+
+impl HostConfig {
+    pub fn from_toml(text: &str) -> Result<HostConfig, ConfigFileError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+                .unwrap_or(0);
+            // `message()` is toml's text without the quoted source line, which may hold a secret.
+            ConfigFileError::Syntax {
+                line,
+                message: e.message().to_owned(),
+            }
+        })?;
+        let mut config = HostConfig::default();
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("plugin_dir", toml::Value::String(dir)) => config.plugin_dir = Some(dir.into()),
+                ("gateways", toml::Value::Table(gateways)) => {
+                    for (instance, section) in gateways {
+                        let toml::Value::Table(section) = section else {
+                            return Err(ConfigFileError::NotATable {
+                                key: format!("gateways.{instance}"),
+                            });
+                        };
+                        config
+                            .gateways
+                            .insert(instance.clone(), parse_section(&instance, section)?);
+                    }
+                }
+                ("gateways", _) => return Err(ConfigFileError::NotATable { key }),
+                _ => return Err(ConfigFileError::UnknownSetting { key }),
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn parse_section(instance: &str, section: toml::Table) -> Result<GatewaySection, ConfigFileError> {
+    let mut plugin = instance.to_owned();
+    let mut values = BTreeMap::new();
+    for (key, value) in section {
+        let value = match value {
+            toml::Value::String(s) if key == "plugin" => {
+                plugin = s;
+                continue;
+            }
+            toml::Value::String(s) => ConfigValue::Text(s),
+            toml::Value::Integer(i) => ConfigValue::Integer(i),
+            toml::Value::Boolean(b) => ConfigValue::Boolean(b),
+            _ => {
+                return Err(ConfigFileError::UnsupportedValue {
+                    instance: instance.to_owned(),
+                    key,
+                });
+            }
+        };
+        values.insert(key, value);
+    }
+    Ok(GatewaySection { plugin, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_become_gateway_instances() {
+        let c = HostConfig::from_toml(
+            r#"
+            plugin_dir = "plugins"
+            [gateways.main]
+            plugin = "kumopay"
+            merchant_id = "m1"
+            retries = 3
+            sandbox = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.plugin_dir, Some(PathBuf::from("plugins")));
+        let g = &c.gateways["main"];
+        assert_eq!(g.plugin, "kumopay");
+        assert_eq!(g.values["retries"], ConfigValue::Integer(3));
+        assert_eq!(g.values.len(), 3);
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_the_offending_line() {
+        let e = HostConfig::from_toml("[gateways.main]\napi_key = \"sk_canary\n").unwrap_err();
+        assert!(!e.to_string().contains("sk_canary"), "{e}");
+        assert!(
+            matches!(e, ConfigFileError::Syntax { line: 2, .. }),
+            "{e:?}"
+        );
+    }
+}

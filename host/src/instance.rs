@@ -1,0 +1,133 @@
+//! Configured gateway instances: a loaded plugin plus validated config.
+
+use crate::config::GatewaySection;
+use crate::loader::PluginRegistry;
+use crate::redact::Redactor;
+use renkei_sdk::abi::load::DynGateway;
+use renkei_sdk::{
+    Config, ConfigError, Context, GatewayError, HttpResponse, Manifest, Operation, Step,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("gateway `{instance}` uses plugin `{plugin}`, which is not loaded")]
+    UnknownPlugin { instance: String, plugin: String },
+    #[error("gateway `{instance}`: {source}")]
+    Config {
+        instance: String,
+        source: ConfigError,
+    },
+    #[error("gateway `{instance}`: the plugin refused its configuration: {source}")]
+    Create {
+        instance: String,
+        source: GatewayError,
+    },
+}
+
+/// A gateway a shop can use: the plugin's translator with this shop's configuration.
+///
+/// Everything the plugin says (errors, journal copies of requests) passes through the
+/// instance's redactor, which knows this configuration's secret values.
+pub struct GatewayInstance {
+    name: String,
+    manifest: Manifest,
+    gateway: DynGateway,
+    redactor: Redactor,
+}
+
+impl std::fmt::Debug for GatewayInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayInstance")
+            .field("name", &self.name)
+            .field("gateway_id", &self.manifest.gateway_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginRegistry {
+    /// Creates an instance from a config section, validating its keys against the manifest
+    /// (missing, unknown or mistyped keys are refused before the plugin sees anything).
+    pub fn instantiate(
+        &self,
+        instance: &str,
+        section: &GatewaySection,
+    ) -> Result<GatewayInstance, InstanceError> {
+        let plugin = self
+            .get(&section.plugin)
+            .ok_or_else(|| InstanceError::UnknownPlugin {
+                instance: instance.to_owned(),
+                plugin: section.plugin.clone(),
+            })?;
+        let manifest = plugin.manifest();
+        let config = Config::validate(manifest, &section.values).map_err(|source| {
+            InstanceError::Config {
+                instance: instance.to_owned(),
+                source,
+            }
+        })?;
+        for key in manifest.config.iter().filter(|k| k.secret) {
+            if let Some(value) = config.text(&key.name) {
+                plugin.redactor.add(value);
+            }
+        }
+        let gateway = plugin
+            .module()
+            .create(plugin.host_log, &config.to_json())
+            .map_err(|e| InstanceError::Create {
+                instance: instance.to_owned(),
+                source: plugin.redactor.scrub_error(e),
+            })?;
+        Ok(GatewayInstance {
+            name: instance.to_owned(),
+            manifest: manifest.clone(),
+            gateway,
+            redactor: plugin.redactor.clone(),
+        })
+    }
+}
+
+impl GatewayInstance {
+    /// Wraps an in-process gateway (see `renkei_sdk::abi::export::in_process`): same interface,
+    /// no library. For tests and benchmarks.
+    pub fn from_parts(name: &str, manifest: Manifest, gateway: DynGateway) -> GatewayInstance {
+        GatewayInstance {
+            name: name.to_owned(),
+            manifest,
+            gateway,
+            redactor: Redactor::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn prepare(&self, op: &Operation, ctx: &Context) -> Result<Step, GatewayError> {
+        self.scrub(self.gateway.prepare(op, ctx))
+    }
+
+    pub fn interpret(
+        &self,
+        op: &Operation,
+        ctx: &Context,
+        state: &[u8],
+        reply: &HttpResponse,
+    ) -> Result<Step, GatewayError> {
+        self.scrub(self.gateway.interpret(op, ctx, state, reply))
+    }
+
+    fn scrub(&self, r: Result<Step, GatewayError>) -> Result<Step, GatewayError> {
+        match r {
+            Ok(Step::Send(mut x)) => {
+                x.journal_body = x.journal_body.map(|b| self.redactor.scrub(&b).into_owned());
+                Ok(Step::Send(x))
+            }
+            Ok(done) => Ok(done),
+            Err(e) => Err(self.redactor.scrub_error(e)),
+        }
+    }
+}
