@@ -9,6 +9,7 @@ pub mod config;
 pub mod instance;
 pub mod loader;
 pub mod plugin_log;
+mod preflight;
 pub mod redact;
 
 pub use config::{ConfigFileError, GatewaySection, HostConfig};

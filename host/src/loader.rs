@@ -6,14 +6,15 @@
 //! manifest → refuse duplicate gateway ids.
 
 use crate::plugin_log::PluginLog;
+use crate::preflight;
 use crate::redact::Redactor;
 use renkei_sdk::abi::load::{AbiError, PluginLibrary, PluginModule};
 use renkei_sdk::abi::log::HostLog;
 use renkei_sdk::{Manifest, ManifestError};
 use semver::{Version, VersionReq};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Why a plugin file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,35 @@ pub fn compatible_range() -> VersionReq {
     VersionReq::parse(&req).expect("a well-formed requirement")
 }
 
+/// What the host keeps for each library file, process-wide.
+///
+/// The dynamic loader opens a file once per process whatever the number of registries, and the
+/// plugin installs the first log sink it is given for good. So the sink and its redactor belong
+/// to the library, not to a registry: every instance created from the library, in any registry,
+/// adds its secrets to the same redactor.
+#[derive(Clone)]
+struct LibraryState {
+    redactor: Redactor,
+    host_log: HostLog,
+}
+
+fn library_state(path: &Path, gateway_id: &str) -> LibraryState {
+    static LIBRARIES: OnceLock<Mutex<HashMap<PathBuf, LibraryState>>> = OnceLock::new();
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut libraries = LIBRARIES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    libraries
+        .entry(key)
+        .or_insert_with(|| {
+            let redactor = Redactor::default();
+            let host_log = HostLog::new(Arc::new(PluginLog::new(gateway_id, redactor.clone())));
+            LibraryState { redactor, host_log }
+        })
+        .clone()
+}
+
 /// A loaded, validated plugin library.
 pub struct LoadedPlugin {
     path: PathBuf,
@@ -115,6 +145,10 @@ impl std::fmt::Debug for LoadedPlugin {
 /// Loads one plugin file.
 pub fn load_file(path: &Path) -> Result<LoadedPlugin, LoadError> {
     let path_buf = path.to_path_buf();
+    preflight::check(path).map_err(|reason| LoadError::NotALibrary {
+        path: path_buf.clone(),
+        reason,
+    })?;
     let library = PluginLibrary::open(path).map_err(|e| abi_error(&path_buf, e))?;
     let accepts = compatible_range();
     let built = library.sdk_version().clone();
@@ -140,11 +174,7 @@ pub fn load_file(path: &Path) -> Result<LoadedPlugin, LoadError> {
             built,
         });
     }
-    let redactor = Redactor::default();
-    let host_log = HostLog::new(Arc::new(PluginLog::new(
-        &manifest.gateway_id,
-        redactor.clone(),
-    )));
+    let LibraryState { redactor, host_log } = library_state(path, &manifest.gateway_id);
     tracing::debug!(path = %path.display(), gateway = %manifest.gateway_id, "plugin loaded");
     Ok(LoadedPlugin {
         path: path_buf,

@@ -1,0 +1,4 @@
+//! Renkei's integration tests, one binary (each file in `tests/` would relink everything).
+
+/// Loading real plugin libraries: refusals, panics, tracing, secrets.
+mod plugins;

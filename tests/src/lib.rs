@@ -1,0 +1,76 @@
+//! Support for Renkei's integration tests and benchmarks: building the plugin libraries they
+//! load.
+//!
+//! `cargo test` never builds `cdylib` artifacts (cargo #8311), and a build script cannot run cargo
+//! on its own target directory without deadlocking. So the first test that needs a plugin runs
+//! `cargo build -p <plugins>` itself, once per process, into the same target directory and
+//! profile as the running test binary. `RENKEI_PLUGIN_DIR` points the tests at prebuilt
+//! libraries instead (a vendor's, or a release build).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Every library the tests load, by package name.
+pub const PLUGIN_PACKAGES: &[&str] = &[
+    "renkei-plugin-template",
+    "renkei-fixture-faulty",
+    "renkei-fixture-abi-next",
+    "renkei-fixture-abi-skewed",
+];
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+/// The directory holding the built plugin libraries, building them on first use.
+pub fn plugin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("RENKEI_PLUGIN_DIR") {
+            return PathBuf::from(dir);
+        }
+        // The test binary is <target>/<profile>/deps/<name>; plugins go to <target>/<profile>.
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary inside <target>/<profile>/deps")
+            .to_path_buf();
+        let target_dir = profile_dir.parent().expect("profile dir inside target dir");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.arg("build")
+            .current_dir(workspace_root())
+            .env("CARGO_TARGET_DIR", target_dir);
+        if release {
+            cmd.arg("--release");
+        }
+        for p in PLUGIN_PACKAGES {
+            cmd.args(["-p", p]);
+        }
+        let status = cmd.status().expect("running cargo to build the plugins");
+        assert!(
+            status.success(),
+            "building the test plugins failed: {status}"
+        );
+        profile_dir
+    })
+}
+
+/// The path of a built plugin library, from its package name.
+pub fn plugin_path(package: &str) -> PathBuf {
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = plugin_dir().join(file);
+    assert!(path.exists(), "plugin library missing: {}", path.display());
+    path
+}
