@@ -12,10 +12,7 @@ pub enum ConfigError {
     #[error("unknown config key `{key}` (not declared by the plugin's manifest)")]
     Unknown { key: String },
     #[error("config key `{key}` must be {expected}")]
-    WrongType {
-        key: String,
-        expected: &'static str,
-    },
+    WrongType { key: String, expected: &'static str },
     #[error("config key `{key}` is invalid: {reason}")]
     Invalid { key: String, reason: String },
 }
@@ -141,7 +138,8 @@ impl Config {
 
     /// A required text value.
     pub fn require_text(&self, key: &str) -> Result<&str, ConfigError> {
-        self.text(key).ok_or_else(|| ConfigError::Missing { key: key.into() })
+        self.text(key)
+            .ok_or_else(|| ConfigError::Missing { key: key.into() })
     }
 
     /// A secret value, wrapped so that it cannot be printed.
@@ -189,9 +187,10 @@ fn coerce(key: &str, kind: ConfigKind, value: ConfigValue) -> Result<ConfigValue
         }
         (ConfigKind::Url, _) => Err(wrong("a URL string")),
         (ConfigKind::Integer, ConfigValue::Integer(i)) => Ok(ConfigValue::Integer(i)),
-        (ConfigKind::Integer, ConfigValue::Text(s)) => {
-            s.parse().map(ConfigValue::Integer).map_err(|_| wrong("an integer"))
-        }
+        (ConfigKind::Integer, ConfigValue::Text(s)) => s
+            .parse()
+            .map(ConfigValue::Integer)
+            .map_err(|_| wrong("an integer")),
         (ConfigKind::Integer, _) => Err(wrong("an integer")),
         (ConfigKind::Boolean, ConfigValue::Boolean(b)) => Ok(ConfigValue::Boolean(b)),
         (ConfigKind::Boolean, ConfigValue::Text(s)) => match s.as_str() {

@@ -87,7 +87,10 @@ mod tests {
         // 2024-01-01T18:04:05Z is 2024-01-02 03:04:05 in Tokyo.
         let t = Timestamp::from_unix_millis(1_704_132_245_000);
         assert_eq!(t.jst_compact(), "20240102030405");
-        assert_eq!(Timestamp::from_unix_millis(0).jst_compact(), "19700101090000");
+        assert_eq!(
+            Timestamp::from_unix_millis(0).jst_compact(),
+            "19700101090000"
+        );
         // Leap day.
         assert_eq!(
             Timestamp::from_unix_millis(1_709_164_800_000).jst_compact(),

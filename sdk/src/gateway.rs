@@ -1,8 +1,6 @@
 //! The trait a gateway plugin implements.
 
-use crate::{
-    Config, ConfigError, Context, GatewayError, HttpResponse, Manifest, Operation, Step,
-};
+use crate::{Config, ConfigError, Context, GatewayError, HttpResponse, Manifest, Operation, Step};
 
 /// A payment gateway adapter: a pure translator between Renkei operations and one gateway's wire
 /// protocol.

@@ -339,7 +339,10 @@ mod tests {
     fn duplicate_status_codes_and_empty_tables_are_refused() {
         let mut m = sample();
         m.statuses.push(m.statuses[0].clone());
-        assert_eq!(m.validate(), Err(ManifestError::DuplicateStatus("1".into())));
+        assert_eq!(
+            m.validate(),
+            Err(ManifestError::DuplicateStatus("1".into()))
+        );
         m.statuses.clear();
         assert_eq!(m.validate(), Err(ManifestError::EmptyStatusTable));
     }
@@ -348,7 +351,10 @@ mod tests {
     fn a_catch_all_status_is_refused() {
         let mut m = sample();
         m.statuses[0].state = PaymentState::Unknown { raw: "*".into() };
-        assert!(matches!(m.validate(), Err(ManifestError::CatchAllStatus(_))));
+        assert!(matches!(
+            m.validate(),
+            Err(ManifestError::CatchAllStatus(_))
+        ));
     }
 
     #[test]

@@ -128,7 +128,10 @@ mod tests {
         let usd = Money::new(5, Currency::new("USD").unwrap());
         assert_eq!(Money::jpy(5).checked_add(usd), None);
         assert_eq!(Money::jpy(i64::MAX).checked_add(Money::jpy(1)), None);
-        assert_eq!(Money::jpy(7).checked_sub(Money::jpy(2)), Some(Money::jpy(5)));
+        assert_eq!(
+            Money::jpy(7).checked_sub(Money::jpy(2)),
+            Some(Money::jpy(5))
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use super::types::*;
 use crate::{
     CardData, Context, CustomerRef, ErrorKind, Exchange, GatewayError, HttpRequest, HttpResponse,
-    Method, Operation, OperationKind, OrderRef, Outcome, PaymentSource, PaymentState,
-    RefundExtent, Secret, Settlement, Step, Timestamp, TransactionRef,
+    Method, Operation, OperationKind, OrderRef, Outcome, PaymentSource, PaymentState, RefundExtent,
+    Secret, Settlement, Step, Timestamp, TransactionRef,
 };
 use abi_stable::std_types::{ROption, RString, RVec, Tuple2};
 
@@ -31,7 +31,10 @@ const OP_CODES: [(OperationKind, u8); 6] = [
 ];
 
 fn op_code(kind: OperationKind) -> u8 {
-    OP_CODES.iter().find(|(k, _)| *k == kind).map_or(0, |(_, c)| *c)
+    OP_CODES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(0, |(_, c)| *c)
 }
 
 fn op_kind(code: u8) -> Option<OperationKind> {
@@ -348,7 +351,10 @@ pub fn step_from_ffi(step: FfiStep) -> Result<Step, GatewayError> {
                 method: Method::parse(&x.request.method).ok_or_else(|| {
                     GatewayError::new(
                         ErrorKind::Internal,
-                        format!("plugin asked for HTTP method {:?}", x.request.method.as_str()),
+                        format!(
+                            "plugin asked for HTTP method {:?}",
+                            x.request.method.as_str()
+                        ),
                     )
                 })?,
                 url: x.request.url.into_string(),
@@ -499,7 +505,10 @@ mod tests {
             extent: 0,
             raw: RString::new(),
         };
-        assert!(matches!(state_from_ffi(&future), PaymentState::Unknown { .. }));
+        assert!(matches!(
+            state_from_ffi(&future),
+            PaymentState::Unknown { .. }
+        ));
     }
 
     #[test]

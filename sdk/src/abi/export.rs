@@ -3,7 +3,7 @@
 use super::convert::*;
 use super::log::{self, HostLog};
 use super::types::*;
-use super::{FfiGateway, FfiGatewayBox, FfiGateway_TO, PluginModule, PluginModuleRef};
+use super::{FfiGateway, FfiGateway_TO, FfiGatewayBox, PluginModule, PluginModuleRef};
 use crate::{Config, ErrorKind, Gateway, GatewayError, Manifest};
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
@@ -46,9 +46,7 @@ impl<G: Gateway> FfiGateway for Adapter<G> {
     fn prepare(&self, op: &FfiOperation, ctx: &FfiContext) -> RResult<FfiStep, FfiError> {
         guard(|| {
             let op = operation_from_ffi(op)?;
-            self.0
-                .prepare(&op, &context_from_ffi(ctx))
-                .map(step_to_ffi)
+            self.0.prepare(&op, &context_from_ffi(ctx)).map(step_to_ffi)
         })
     }
 
@@ -90,8 +88,8 @@ extern "C" fn create_fn<G: Gateway>(
     guard(|| {
         let config = Config::from_json(config_json.as_str())
             .map_err(|e| GatewayError::new(ErrorKind::Config, e.to_string()))?;
-        let gateway =
-            G::from_config(&config).map_err(|e| GatewayError::new(ErrorKind::Config, e.to_string()))?;
+        let gateway = G::from_config(&config)
+            .map_err(|e| GatewayError::new(ErrorKind::Config, e.to_string()))?;
         Ok(FfiGateway_TO::from_value(Adapter(gateway), TD_Opaque))
     })
 }
@@ -123,7 +121,7 @@ pub fn in_process<G: Gateway>(config: &Config) -> Result<super::load::DynGateway
 
 #[doc(hidden)]
 pub use abi_stable::library::{
-    CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader,
+    __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
 };
 
 #[doc(hidden)]

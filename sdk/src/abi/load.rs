@@ -133,7 +133,9 @@ impl DynGateway {
         DynGateway { inner }
     }
 
-    pub(crate) fn from_raw(r: RResult<FfiGatewayBox, super::types::FfiError>) -> Result<DynGateway, GatewayError> {
+    pub(crate) fn from_raw(
+        r: RResult<FfiGatewayBox, super::types::FfiError>,
+    ) -> Result<DynGateway, GatewayError> {
         match r {
             RResult::ROk(inner) => Ok(DynGateway { inner }),
             RResult::RErr(e) => Err(error_from_ffi(e)),

@@ -176,7 +176,12 @@ pub(crate) fn install_panic_hook() {
                     .or_else(|| info.payload().downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 let msg = format!("plugin panicked at {location}: {payload}");
-                (host.event)(host.context, 1, "renkei::plugin::panic".into(), msg.as_str().into());
+                (host.event)(
+                    host.context,
+                    1,
+                    "renkei::plugin::panic".into(),
+                    msg.as_str().into(),
+                );
             }
         }));
     });
@@ -246,7 +251,12 @@ impl Subscriber for Forwarder {
         // 0 means the host refused the span; tracing ids must be non-zero, so use a sentinel
         // the host ignores.
         let id = if id == 0 { u64::MAX } else { id };
-        *self.refs.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_insert(0) += 1;
+        *self
+            .refs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id)
+            .or_insert(0) += 1;
         Id::from_u64(id)
     }
 
@@ -280,7 +290,12 @@ impl Subscriber for Forwarder {
     }
 
     fn clone_span(&self, id: &Id) -> Id {
-        *self.refs.lock().unwrap_or_else(|e| e.into_inner()).entry(id.into_u64()).or_insert(0) += 1;
+        *self
+            .refs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.into_u64())
+            .or_insert(0) += 1;
         id.clone()
     }
 
