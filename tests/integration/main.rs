@@ -2,3 +2,6 @@
 
 /// Loading real plugin libraries: refusals, panics, tracing, secrets.
 mod plugins;
+
+/// The `renkei` command line, run as a user would.
+mod cli;

@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// Every library the tests load, by package name.
-pub const PLUGIN_PACKAGES: &[&str] = &[
+/// Every library the tests load, by package name, and the `renkei` command line.
+pub const BUILT_PACKAGES: &[&str] = &[
     "renkei-plugin-template",
     "renkei-fixture-faulty",
     "renkei-fixture-abi-next",
     "renkei-fixture-abi-skewed",
+    "renkei-cli",
 ];
 
 /// The workspace root.
@@ -50,7 +51,7 @@ pub fn plugin_dir() -> &'static Path {
         if release {
             cmd.arg("--release");
         }
-        for p in PLUGIN_PACKAGES {
+        for p in BUILT_PACKAGES {
             cmd.args(["-p", p]);
         }
         let status = cmd.status().expect("running cargo to build the plugins");
@@ -72,5 +73,16 @@ pub fn plugin_path(package: &str) -> PathBuf {
     );
     let path = plugin_dir().join(file);
     assert!(path.exists(), "plugin library missing: {}", path.display());
+    path
+}
+
+/// The `renkei` executable built next to the plugins.
+pub fn renkei_bin() -> PathBuf {
+    let path = plugin_dir().join(format!("renkei{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "renkei executable missing: {}",
+        path.display()
+    );
     path
 }

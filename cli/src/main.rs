@@ -1,0 +1,72 @@
+//! `renkei`: the command line of the Renkei host.
+
+mod plugins;
+
+use clap::{Parser, Subcommand};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "renkei",
+    version,
+    about = "Link a shop's order management to card gateways through plugins"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the gateway plugins found in a directory, or show one plugin's tables.
+    Plugins(plugins::PluginsArgs),
+}
+
+fn main() -> ExitCode {
+    // Logs go to stderr so that `--json` output on stdout stays one clean document.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    // Output is gathered, then written once: a closed pipe (`renkei plugins | head`) ends the
+    // program quietly instead of panicking in `println!`.
+    let mut out = String::new();
+    let result = match cli.command {
+        Command::Plugins(args) => plugins::run(args, &mut out),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("renkei: cannot write output: {e}");
+        return ExitCode::FAILURE;
+    }
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("renkei: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where plugins are looked for when no `--dir` is given: `RENKEI_PLUGIN_DIR`, else the
+/// directory of the `renkei` executable, where `cargo build` puts the workspace's plugins.
+pub fn default_plugin_dir() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("RENKEI_PLUGIN_DIR") {
+        return Ok(dir.into());
+    }
+    std::env::current_exe()
+        .map_err(|e| format!("cannot locate the renkei executable: {e}"))?
+        .parent()
+        .map(PathBuf::from)
+        .ok_or_else(|| "the renkei executable has no parent directory".to_owned())
+}

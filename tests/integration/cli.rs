@@ -1,0 +1,95 @@
+use renkei_tests::{plugin_dir, plugin_path, renkei_bin};
+use std::process::Command;
+
+fn renkei(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(renkei_bin())
+        .args(args)
+        .env_remove("RENKEI_PLUGIN_DIR")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ids(doc: &serde_json::Value) -> Vec<String> {
+    doc["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["gateway_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn plugins_json_is_one_document_and_lists_refusals() {
+    let dir = std::env::temp_dir().join(format!("renkei-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for p in [
+        "renkei-plugin-template",
+        "renkei-fixture-faulty",
+        "renkei-fixture-abi-next",
+    ] {
+        let src = plugin_path(p);
+        std::fs::copy(&src, dir.join(src.file_name().unwrap())).unwrap();
+    }
+    let (code, stdout, _) = renkei(&["plugins", "--dir", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout).expect("stdout is one JSON document");
+    assert_eq!(ids(&doc), ["faulty", "kumopay"]);
+    let refused = doc["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("renkei-sdk 0.2.0")
+    );
+    let kumo = &doc["plugins"][1];
+    assert_eq!(
+        kumo["capabilities"]["replay_safe"],
+        serde_json::json!(["capture", "void"])
+    );
+}
+
+#[test]
+fn plugins_finds_the_workspace_plugins_with_no_flags() {
+    // The default directory is the executable's own, where cargo put the plugins.
+    plugin_dir();
+    let (code, stdout, _) = renkei(&["plugins", "--json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(ids(&doc).contains(&"kumopay".to_owned()), "{stdout}");
+    let (code, stdout, _) = renkei(&["plugins"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("kumopay") && stdout.contains("Kumo Pay (template)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn plugins_show_prints_the_status_and_error_tables() {
+    let (code, stdout, _) = renkei(&["plugins", "show", "kumopay", "--json"]);
+    assert_eq!(code, 0);
+    let m: renkei_sdk::Manifest = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(m.statuses.len(), 6);
+    assert!(m.errors.iter().any(|e| e.code == "already_captured"));
+
+    let (code, stdout, _) = renkei(&["plugins", "show", "kumopay"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("status table:") && stdout.contains("partially_refunded"));
+    assert!(stdout.contains("error table:") && stdout.contains("bad_signature"));
+
+    let (code, stdout, stderr) = renkei(&["plugins", "show", "nope"]);
+    assert_ne!(code, 0);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("no plugin with gateway id `nope`"),
+        "{stderr}"
+    );
+}
