@@ -106,14 +106,14 @@ impl GatewayInstance {
         &self.manifest
     }
 
-    pub fn prepare(&self, op: &Operation, ctx: &Context) -> Result<Step, GatewayError> {
+    pub fn prepare(&self, op: &Operation, ctx: &Context<'_>) -> Result<Step, GatewayError> {
         self.scrub(self.gateway.prepare(op, ctx))
     }
 
     pub fn interpret(
         &self,
         op: &Operation,
-        ctx: &Context,
+        ctx: &Context<'_>,
         state: &[u8],
         reply: &HttpResponse,
     ) -> Result<Step, GatewayError> {
@@ -123,7 +123,11 @@ impl GatewayInstance {
     fn scrub(&self, r: Result<Step, GatewayError>) -> Result<Step, GatewayError> {
         match r {
             Ok(Step::Send(mut x)) => {
-                x.journal_body = x.journal_body.map(|b| self.redactor.scrub(&b).into_owned());
+                if let Some(body) = &x.journal_body
+                    && let std::borrow::Cow::Owned(clean) = self.redactor.scrub(body)
+                {
+                    x.journal_body = Some(clean.into());
+                }
                 Ok(Step::Send(x))
             }
             Ok(done) => Ok(done),

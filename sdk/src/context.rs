@@ -53,26 +53,27 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Per-call inputs the host owns.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Context {
+/// Per-call inputs the host owns. Borrowed, because it lives only for one call and crossing the
+/// plugin boundary should not cost allocations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context<'a> {
     /// The host's clock at the time the step is prepared.
     pub now: Timestamp,
     /// Unique per exchange; plugins may use it where a gateway wants a fresh request id.
-    pub request_id: String,
+    pub request_id: &'a str,
     /// Stable across retries of one operation: the same key means the same shop action.
-    pub idempotency_key: String,
+    pub idempotency_key: &'a str,
     /// 1 for the first attempt of this step, higher for replays.
     pub attempt: u32,
 }
 
-impl Context {
-    /// A context for tests and benchmarks.
-    pub fn fixed(unix_millis: i64, key: &str) -> Context {
+impl<'a> Context<'a> {
+    /// A first-attempt context for tests and benchmarks, using `key` as both ids.
+    pub fn fixed(unix_millis: i64, key: &'a str) -> Context<'a> {
         Context {
             now: Timestamp::from_unix_millis(unix_millis),
-            request_id: format!("{key}-r1"),
-            idempotency_key: key.to_owned(),
+            request_id: key,
+            idempotency_key: key,
             attempt: 1,
         }
     }

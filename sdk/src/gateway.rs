@@ -23,13 +23,13 @@ pub trait Gateway: Send + Sync + 'static {
         Self: Sized;
 
     /// The first step of `op`: usually the request to send.
-    fn prepare(&self, op: &Operation, ctx: &Context) -> Result<Step, GatewayError>;
+    fn prepare(&self, op: &Operation, ctx: &Context<'_>) -> Result<Step, GatewayError>;
 
     /// Reads the reply to the exchange whose continuation was `state`, and answers the next step.
     fn interpret(
         &self,
         op: &Operation,
-        ctx: &Context,
+        ctx: &Context<'_>,
         state: &[u8],
         reply: &HttpResponse,
     ) -> Result<Step, GatewayError>;

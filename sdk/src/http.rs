@@ -1,5 +1,6 @@
 //! Descriptions of HTTP exchanges. Plugins build and read them; only the host sends them.
 
+use crate::{Bytes, Headers, Text};
 use std::fmt;
 
 /// The HTTP methods gateway protocols use.
@@ -40,27 +41,27 @@ impl fmt::Display for Method {
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: Method,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub url: Text,
+    pub headers: Headers,
+    pub body: Bytes,
 }
 
 impl HttpRequest {
-    pub fn new(method: Method, url: impl Into<String>) -> HttpRequest {
+    pub fn new(method: Method, url: impl Into<Text>) -> HttpRequest {
         HttpRequest {
             method,
             url: url.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
+            headers: Headers::new(),
+            body: Bytes::new(),
         }
     }
 
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> HttpRequest {
-        self.headers.push((name.into(), value.into()));
+    pub fn header(mut self, name: impl Into<Text>, value: impl Into<Text>) -> HttpRequest {
+        self.headers.push(name, value);
         self
     }
 
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> HttpRequest {
+    pub fn body(mut self, body: impl Into<Bytes>) -> HttpRequest {
         self.body = body.into();
         self
     }
@@ -75,12 +76,13 @@ impl HttpRequest {
                     || k.eq_ignore_ascii_case("cookie")
                     || k.eq_ignore_ascii_case("proxy-authorization");
                 (
-                    k.clone(),
+                    k.to_owned(),
                     if secret {
-                        "«redacted»".to_owned()
+                        crate::Secret::PLACEHOLDER
                     } else {
-                        v.clone()
-                    },
+                        v
+                    }
+                    .to_owned(),
                 )
             })
             .collect()

@@ -13,6 +13,7 @@
 //! needs to name its types.
 
 pub mod abi;
+mod buf;
 mod config;
 mod context;
 mod error;
@@ -26,6 +27,7 @@ mod secret;
 mod state;
 mod step;
 
+pub use buf::{Bytes, Headers, Text};
 pub use config::{Config, ConfigError, ConfigValue};
 pub use context::{Context, Timestamp};
 pub use error::{Effect, ErrorKind, GatewayError};

@@ -6,7 +6,7 @@
 //! answers the next `Step`, until `Step::Done`. Because the state is bytes the host journals, a
 //! host that crashes mid-operation can resume or resolve it after a restart.
 
-use crate::{GatewayError, HttpRequest, Money, PaymentState, TransactionRef};
+use crate::{Bytes, GatewayError, HttpRequest, Money, PaymentState, Text, TransactionRef};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// What the plugin wants next.
@@ -23,19 +23,19 @@ pub enum Step {
 pub struct Exchange {
     /// The gateway-level step name (`commit`, `sales`, `authchange`…), journaled and shown to
     /// operators.
-    pub step: String,
+    pub step: Text,
     pub request: HttpRequest,
     /// A copy of the request body fit for the journal: no secret, no card number. `None` means
     /// the body must not be journaled at all.
-    pub journal_body: Option<String>,
+    pub journal_body: Option<Text>,
     /// Opaque continuation: given back verbatim to `interpret`.
-    pub state: Vec<u8>,
+    pub state: Bytes,
 }
 
 impl Step {
     /// A `Send` step whose continuation is `state` serialised as JSON.
     pub fn send<S: Serialize>(
-        step: impl Into<String>,
+        step: impl Into<Text>,
         request: HttpRequest,
         journal_body: Option<String>,
         state: &S,
@@ -49,8 +49,8 @@ impl Step {
         Ok(Step::Send(Exchange {
             step: step.into(),
             request,
-            journal_body,
-            state,
+            journal_body: journal_body.map(Text::from),
+            state: state.into(),
         }))
     }
 }

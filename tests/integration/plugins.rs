@@ -51,7 +51,7 @@ fn order(code: &str) -> Operation {
     }
 }
 
-fn ctx() -> Context {
+fn ctx() -> Context<'static> {
     Context::fixed(1_700_000_000_000, "100000924506:capture:1")
 }
 
@@ -405,7 +405,7 @@ fn a_configured_secret_never_reaches_debug_output_errors_or_logs() {
         texts.push(format!("{kumo:?}"));
         if let Step::Send(x) = kumo.prepare(&capture(), &ctx()).unwrap() {
             texts.push(format!("{:?}", x.request));
-            texts.push(x.journal_body.unwrap_or_default());
+            texts.push(x.journal_body.unwrap_or_default().into_string());
         }
         // A wrongly typed secret is refused without echoing it.
         let mut bad = kumopay_section();

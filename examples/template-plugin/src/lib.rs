@@ -18,14 +18,22 @@ mod status;
 use protocol::{AmountBody, AuthorizeBody, PaymentReply, Reply};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, Context, Currency,
-    ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse, Inquiry, Limits, Manifest, Method,
-    Money, Operation, OperationKind, Outcome, PaymentSource, Secret, Step, TransactionRef,
-    decode_state, error_entry,
+    ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse, Inquiry, Limits,
+    Manifest, Method, Money, Operation, OperationKind, Outcome, PaymentSource, Secret, StatusEntry,
+    Step, TransactionRef, decode_state, error_entry,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
 
 pub const GATEWAY_ID: &str = "kumopay";
 const DEFAULT_ENDPOINT: &str = "https://api.kumopay.example/v1";
+/// Amount limits, in yen. Constants rather than a manifest lookup: `prepare` runs per request.
+const MIN_AMOUNT: i64 = 1;
+const MAX_AMOUNT: i64 = 99_999_999;
+
+/// The status and error tables, built once: exported in the manifest, used by the parser.
+static STATUSES: LazyLock<Vec<StatusEntry>> = LazyLock::new(status::table);
+static ERRORS: LazyLock<Vec<ErrorEntry>> = LazyLock::new(errors::table);
 
 /// A configured Kumo Pay merchant account.
 pub struct KumoPay {
@@ -78,8 +86,8 @@ impl Gateway for KumoPay {
                 replay_safe: vec![OperationKind::Capture, OperationKind::Void],
             },
             limits: Limits {
-                min_amount: 1,
-                max_amount: 99_999_999,
+                min_amount: MIN_AMOUNT,
+                max_amount: MAX_AMOUNT,
                 currencies: vec![Currency::JPY],
             },
             config: vec![
@@ -116,8 +124,8 @@ impl Gateway for KumoPay {
                     "HMAC-SHA256 request signing key",
                 ),
             ],
-            statuses: status::table(),
-            errors: errors::table(),
+            statuses: STATUSES.clone(),
+            errors: ERRORS.clone(),
         }
     }
 
@@ -134,7 +142,7 @@ impl Gateway for KumoPay {
         })
     }
 
-    fn prepare(&self, op: &Operation, ctx: &Context) -> Result<Step, GatewayError> {
+    fn prepare(&self, op: &Operation, ctx: &Context<'_>) -> Result<Step, GatewayError> {
         tracing::info!(operation = %op.kind(), order = %op.order(), "building Kumo Pay request");
         if let Some(amount) = op.amount() {
             check_amount(amount)?;
@@ -227,7 +235,7 @@ impl Gateway for KumoPay {
     fn interpret(
         &self,
         op: &Operation,
-        _ctx: &Context,
+        _ctx: &Context<'_>,
         state: &[u8],
         reply: &HttpResponse,
     ) -> Result<Step, GatewayError> {
@@ -257,7 +265,7 @@ impl Gateway for KumoPay {
 }
 
 impl KumoPay {
-    fn signed(&self, method: Method, path: &str, body: Vec<u8>, ctx: &Context) -> HttpRequest {
+    fn signed(&self, method: Method, path: &str, body: Vec<u8>, ctx: &Context<'_>) -> HttpRequest {
         let timestamp = ctx.now.unix_millis.div_euclid(1000);
         // The signed path includes the base URL's own path (`/v1`).
         let base_path = self
@@ -276,7 +284,7 @@ impl KumoPay {
         HttpRequest::new(method, format!("{}{path}", self.endpoint))
             .header("Authorization", format!("Bearer {}", self.api_key.expose()))
             .header("Content-Type", "application/json")
-            .header("Idempotency-Key", ctx.idempotency_key.clone())
+            .header("Idempotency-Key", ctx.idempotency_key)
             .header("Kumo-Timestamp", timestamp.to_string())
             .header("Kumo-Signature", sig)
             .body(body)
@@ -321,10 +329,9 @@ fn check_amount(amount: Money) -> Result<(), GatewayError> {
 }
 
 fn gateway_error(code: String, message: String) -> GatewayError {
-    let table = errors::table();
     // An unknown code is still a refusal the gateway made knowingly (it answered 4xx with an
     // error document), so nothing moved.
-    let (kind, ours) = error_entry(&table, &code)
+    let (kind, ours) = error_entry(&ERRORS, &code)
         .map(|e| (e.kind, e.message.clone()))
         .unwrap_or((
             ErrorKind::Rejected,
@@ -336,8 +343,7 @@ fn gateway_error(code: String, message: String) -> GatewayError {
 fn outcome(p: &PaymentReply) -> Result<Outcome, GatewayError> {
     let currency = Currency::new(&p.currency)
         .ok_or_else(|| GatewayError::protocol(format!("bad currency {:?}", p.currency)))?;
-    let table = status::table();
-    let state = table
+    let state = STATUSES
         .iter()
         .find(|s| s.code == p.status)
         .map(|s| s.state.clone())

@@ -18,7 +18,7 @@ fn gateway() -> KumoPay {
     KumoPay::from_config(&config).unwrap()
 }
 
-fn ctx() -> Context {
+fn ctx() -> Context<'static> {
     Context::fixed(1_700_000_000_000, "order-1:capture:1")
 }
 
@@ -52,14 +52,7 @@ fn capture_request_is_signed_over_the_full_path() {
         "http://127.0.0.1:9/v1/payments/pay_1/capture"
     );
     assert_eq!(x.request.body, b"{}");
-    let header = |n: &str| {
-        x.request
-            .headers
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    };
+    let header = |n: &str| x.request.headers.get(n).unwrap().to_owned();
     assert_eq!(header("Kumo-Timestamp"), "1700000000");
     // Same vector as protocol::tests (computed with openssl).
     assert_eq!(

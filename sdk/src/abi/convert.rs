@@ -3,22 +3,26 @@
 
 use super::types::*;
 use crate::{
-    CardData, Context, CustomerRef, ErrorKind, Exchange, GatewayError, HttpRequest, HttpResponse,
-    Method, Operation, OperationKind, OrderRef, Outcome, PaymentSource, PaymentState, RefundExtent,
-    Secret, Settlement, Step, Timestamp, TransactionRef,
+    Bytes, CardData, Context, CustomerRef, ErrorKind, Exchange, GatewayError, Headers, HttpRequest,
+    HttpResponse, Method, Operation, OperationKind, OrderRef, Outcome, PaymentSource, PaymentState,
+    RefundExtent, Secret, Settlement, Step, Text, Timestamp, TransactionRef,
 };
-use abi_stable::std_types::{ROption, RString, RVec, Tuple2};
+use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec, Tuple2};
 
 fn rs(s: &str) -> RString {
     RString::from(s)
 }
 
-fn ropt(s: Option<&str>) -> ROption<RString> {
-    s.map(rs).into()
+fn ropt(s: Option<&str>) -> ROption<RStr<'_>> {
+    s.map(RStr::from).into()
 }
 
 fn opt(s: &ROption<RString>) -> Option<String> {
     s.as_ref().map(|s| s.as_str().to_owned()).into_option()
+}
+
+fn opt_str(s: &ROption<RStr<'_>>) -> Option<String> {
+    s.map(|s| s.as_str().to_owned()).into_option()
 }
 
 const OP_CODES: [(OperationKind, u8); 6] = [
@@ -46,10 +50,10 @@ const SOURCE_CUSTOMER: u8 = 2;
 const SOURCE_PREVIOUS: u8 = 3;
 const SOURCE_CARD: u8 = 4;
 
-pub fn operation_to_ffi(op: &Operation) -> FfiOperation {
+pub fn operation_to_ffi(op: &Operation) -> FfiOperation<'_> {
     let mut ffi = FfiOperation {
         kind: op_code(op.kind()),
-        order: rs(op.order().as_str()),
+        order: op.order().as_str().into(),
         transaction: ropt(op.transaction().map(TransactionRef::as_str)),
         amount: ROption::RNone,
         reference: ROption::RNone,
@@ -87,7 +91,7 @@ pub fn operation_to_ffi(op: &Operation) -> FfiOperation {
                 ),
             };
             ffi.source_kind = kind;
-            ffi.source = values.into_iter().map(rs).collect();
+            ffi.source = values.into_iter().map(RStr::from).collect();
         }
         Operation::Capture {
             authorized, amount, ..
@@ -115,7 +119,7 @@ pub fn operation_to_ffi(op: &Operation) -> FfiOperation {
     ffi
 }
 
-pub fn operation_from_ffi(ffi: &FfiOperation) -> Result<Operation, GatewayError> {
+pub fn operation_from_ffi(ffi: &FfiOperation<'_>) -> Result<Operation, GatewayError> {
     let bad = |what: &str| {
         GatewayError::new(
             ErrorKind::Internal,
@@ -130,7 +134,7 @@ pub fn operation_from_ffi(ffi: &FfiOperation) -> Result<Operation, GatewayError>
     })?;
     let order = OrderRef::new(ffi.order.as_str());
     let transaction = || {
-        opt(&ffi.transaction)
+        opt_str(&ffi.transaction)
             .map(TransactionRef::new)
             .ok_or_else(|| bad("missing transaction"))
     };
@@ -168,8 +172,8 @@ pub fn operation_from_ffi(ffi: &FfiOperation) -> Result<Operation, GatewayError>
                 order,
                 amount: amount.ok_or_else(|| bad("missing amount"))?,
                 source,
-                customer: opt(&ffi.customer).map(CustomerRef::new),
-                description: opt(&ffi.description),
+                customer: opt_str(&ffi.customer).map(CustomerRef::new),
+                description: opt_str(&ffi.description),
             }
         }
         OperationKind::Capture => Operation::Capture {
@@ -202,47 +206,51 @@ pub fn operation_from_ffi(ffi: &FfiOperation) -> Result<Operation, GatewayError>
     })
 }
 
-pub fn context_to_ffi(ctx: &Context) -> FfiContext {
+pub fn context_to_ffi<'a>(ctx: &Context<'a>) -> FfiContext<'a> {
     FfiContext {
         now_unix_millis: ctx.now.unix_millis,
-        request_id: rs(&ctx.request_id),
-        idempotency_key: rs(&ctx.idempotency_key),
+        request_id: ctx.request_id.into(),
+        idempotency_key: ctx.idempotency_key.into(),
         attempt: ctx.attempt,
     }
 }
 
-pub fn context_from_ffi(ffi: &FfiContext) -> Context {
+pub fn context_from_ffi<'a>(ffi: &FfiContext<'a>) -> Context<'a> {
     Context {
         now: Timestamp::from_unix_millis(ffi.now_unix_millis),
-        request_id: ffi.request_id.as_str().to_owned(),
-        idempotency_key: ffi.idempotency_key.as_str().to_owned(),
+        request_id: ffi.request_id.as_str(),
+        idempotency_key: ffi.idempotency_key.as_str(),
         attempt: ffi.attempt,
     }
 }
 
-fn headers_to_ffi(headers: &[(String, String)]) -> RVec<Tuple2<RString, RString>> {
-    headers.iter().map(|(k, v)| Tuple2(rs(k), rs(v))).collect()
-}
-
-fn headers_from_ffi(headers: &RVec<Tuple2<RString, RString>>) -> Vec<(String, String)> {
-    headers
+/// The borrowed header list a [`FfiHttpResponse`] points into.
+pub fn response_headers_to_ffi(r: &HttpResponse) -> Vec<Tuple2<RStr<'_>, RStr<'_>>> {
+    r.headers
         .iter()
-        .map(|Tuple2(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+        .map(|(k, v)| Tuple2(k.as_str().into(), v.as_str().into()))
         .collect()
 }
 
-pub fn response_to_ffi(r: &HttpResponse) -> FfiHttpResponse {
+pub fn response_to_ffi<'a>(
+    r: &'a HttpResponse,
+    headers: &'a [Tuple2<RStr<'a>, RStr<'a>>],
+) -> FfiHttpResponse<'a> {
     FfiHttpResponse {
         status: r.status,
-        headers: headers_to_ffi(&r.headers),
-        body: RVec::from_slice(&r.body),
+        headers: RSlice::from_slice(headers),
+        body: RSlice::from_slice(&r.body),
     }
 }
 
-pub fn response_from_ffi(r: &FfiHttpResponse) -> HttpResponse {
+pub fn response_from_ffi(r: &FfiHttpResponse<'_>) -> HttpResponse {
     HttpResponse {
         status: r.status,
-        headers: headers_from_ffi(&r.headers),
+        headers: r
+            .headers
+            .iter()
+            .map(|Tuple2(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+            .collect(),
         body: r.body.as_slice().to_vec(),
     }
 }
@@ -318,16 +326,20 @@ fn state_from_ffi(s: &FfiState) -> PaymentState {
 
 pub fn step_to_ffi(step: Step) -> FfiStep {
     match step {
+        // Every buffer moves: nothing is copied on the way out of the plugin (see `buf`).
         Step::Send(x) => FfiStep::Send(FfiExchange {
-            step: x.step.into(),
+            step: x.step.0,
             request: FfiHttpRequest {
-                method: rs(x.request.method.as_str()),
-                url: x.request.url.into(),
-                headers: headers_to_ffi(&x.request.headers),
-                body: x.request.body.into(),
+                method: match x.request.method {
+                    Method::Get => 1,
+                    Method::Post => 2,
+                },
+                url: x.request.url.0,
+                headers: x.request.headers.0,
+                body: x.request.body.0,
             },
-            journal_body: x.journal_body.map(RString::from).into(),
-            state: x.state.into(),
+            journal_body: x.journal_body.map(|t| t.0).into(),
+            state: x.state.0,
         }),
         Step::Done(o) => FfiStep::Done(FfiOutcome {
             state: state_to_ffi(&o.state),
@@ -346,23 +358,24 @@ pub fn step_to_ffi(step: Step) -> FfiStep {
 pub fn step_from_ffi(step: FfiStep) -> Result<Step, GatewayError> {
     Ok(match step {
         FfiStep::Send(x) => Step::Send(Exchange {
-            step: x.step.into_string(),
+            step: Text(x.step),
             request: HttpRequest {
-                method: Method::parse(&x.request.method).ok_or_else(|| {
-                    GatewayError::new(
-                        ErrorKind::Internal,
-                        format!(
-                            "plugin asked for HTTP method {:?}",
-                            x.request.method.as_str()
-                        ),
-                    )
-                })?,
-                url: x.request.url.into_string(),
-                headers: headers_from_ffi(&x.request.headers),
-                body: x.request.body.into_vec(),
+                method: match x.request.method {
+                    1 => Method::Get,
+                    2 => Method::Post,
+                    other => {
+                        return Err(GatewayError::new(
+                            ErrorKind::Internal,
+                            format!("plugin asked for HTTP method code {other}"),
+                        ));
+                    }
+                },
+                url: Text(x.request.url),
+                headers: Headers(x.request.headers),
+                body: Bytes(x.request.body),
             },
-            journal_body: x.journal_body.into_option().map(RString::into_string),
-            state: x.state.into_vec(),
+            journal_body: x.journal_body.into_option().map(Text),
+            state: Bytes(x.state),
         }),
         FfiStep::Done(o) => Step::Done(Outcome {
             state: state_from_ffi(&o.state),

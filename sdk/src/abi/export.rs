@@ -43,7 +43,7 @@ pub fn manifest_of<G: Gateway>() -> Manifest {
 struct Adapter<G>(G);
 
 impl<G: Gateway> FfiGateway for Adapter<G> {
-    fn prepare(&self, op: &FfiOperation, ctx: &FfiContext) -> RResult<FfiStep, FfiError> {
+    fn prepare(&self, op: &FfiOperation<'_>, ctx: &FfiContext<'_>) -> RResult<FfiStep, FfiError> {
         guard(|| {
             let op = operation_from_ffi(op)?;
             self.0.prepare(&op, &context_from_ffi(ctx)).map(step_to_ffi)
@@ -52,10 +52,10 @@ impl<G: Gateway> FfiGateway for Adapter<G> {
 
     fn interpret(
         &self,
-        op: &FfiOperation,
-        ctx: &FfiContext,
+        op: &FfiOperation<'_>,
+        ctx: &FfiContext<'_>,
         state: RSlice<'_, u8>,
-        reply: &FfiHttpResponse,
+        reply: &FfiHttpResponse<'_>,
     ) -> RResult<FfiStep, FfiError> {
         guard(|| {
             let op = operation_from_ffi(op)?;

@@ -142,7 +142,7 @@ impl DynGateway {
         }
     }
 
-    pub fn prepare(&self, op: &Operation, ctx: &Context) -> Result<Step, GatewayError> {
+    pub fn prepare(&self, op: &Operation, ctx: &Context<'_>) -> Result<Step, GatewayError> {
         let r = self
             .inner
             .prepare(&operation_to_ffi(op), &context_to_ffi(ctx));
@@ -155,15 +155,16 @@ impl DynGateway {
     pub fn interpret(
         &self,
         op: &Operation,
-        ctx: &Context,
+        ctx: &Context<'_>,
         state: &[u8],
         reply: &HttpResponse,
     ) -> Result<Step, GatewayError> {
+        let headers = response_headers_to_ffi(reply);
         let r = self.inner.interpret(
             &operation_to_ffi(op),
             &context_to_ffi(ctx),
             state.into(),
-            &response_to_ffi(reply),
+            &response_to_ffi(reply, &headers),
         );
         match r {
             RResult::ROk(step) => step_from_ffi(step),

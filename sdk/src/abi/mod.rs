@@ -25,15 +25,15 @@ use types::{FfiContext, FfiError, FfiHttpResponse, FfiOperation, FfiStep};
 /// The gateway object a plugin hands out: the FFI form of [`crate::Gateway`].
 #[sabi_trait]
 pub trait FfiGateway: Send + Sync {
-    fn prepare(&self, op: &FfiOperation, ctx: &FfiContext) -> RResult<FfiStep, FfiError>;
+    fn prepare(&self, op: &FfiOperation<'_>, ctx: &FfiContext<'_>) -> RResult<FfiStep, FfiError>;
 
     #[sabi(last_prefix_field)]
     fn interpret(
         &self,
-        op: &FfiOperation,
-        ctx: &FfiContext,
+        op: &FfiOperation<'_>,
+        ctx: &FfiContext<'_>,
         state: RSlice<'_, u8>,
-        reply: &FfiHttpResponse,
+        reply: &FfiHttpResponse<'_>,
     ) -> RResult<FfiStep, FfiError>;
 }
 

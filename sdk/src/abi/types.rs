@@ -6,40 +6,42 @@
 use crate::Money;
 use abi_stable::{
     StableAbi,
-    std_types::{ROption, RString, RVec, Tuple2},
+    std_types::{ROption, RSlice, RStr, RString, RVec, Tuple2},
 };
 
+/// Inputs borrow from the caller: the host allocates nothing to make a call.
 #[repr(C)]
 #[derive(StableAbi, Clone)]
-pub struct FfiOperation {
+pub struct FfiOperation<'a> {
     /// `OperationKind` code, see `convert`.
     pub kind: u8,
-    pub order: RString,
-    pub transaction: ROption<RString>,
+    pub order: RStr<'a>,
+    pub transaction: ROption<RStr<'a>>,
     /// authorize: amount; capture: shop amount; refund: amount; change: new amount.
     pub amount: ROption<Money>,
     /// capture, void, change: authorized; refund: captured.
     pub reference: ROption<Money>,
     /// `PaymentSource` code (0 = none), with its values in `source` by position.
     pub source_kind: u8,
-    pub source: RVec<RString>,
-    pub customer: ROption<RString>,
-    pub description: ROption<RString>,
+    pub source: RVec<RStr<'a>>,
+    pub customer: ROption<RStr<'a>>,
+    pub description: ROption<RStr<'a>>,
 }
 
 #[repr(C)]
 #[derive(StableAbi, Clone)]
-pub struct FfiContext {
+pub struct FfiContext<'a> {
     pub now_unix_millis: i64,
-    pub request_id: RString,
-    pub idempotency_key: RString,
+    pub request_id: RStr<'a>,
+    pub idempotency_key: RStr<'a>,
     pub attempt: u32,
 }
 
 #[repr(C)]
 #[derive(StableAbi, Clone)]
 pub struct FfiHttpRequest {
-    pub method: RString,
+    /// 1 = GET, 2 = POST.
+    pub method: u8,
     pub url: RString,
     pub headers: RVec<Tuple2<RString, RString>>,
     pub body: RVec<u8>,
@@ -47,10 +49,10 @@ pub struct FfiHttpRequest {
 
 #[repr(C)]
 #[derive(StableAbi, Clone)]
-pub struct FfiHttpResponse {
+pub struct FfiHttpResponse<'a> {
     pub status: u16,
-    pub headers: RVec<Tuple2<RString, RString>>,
-    pub body: RVec<u8>,
+    pub headers: RSlice<'a, Tuple2<RStr<'a>, RStr<'a>>>,
+    pub body: RSlice<'a, u8>,
 }
 
 #[repr(C)]
