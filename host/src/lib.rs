@@ -6,12 +6,16 @@
 //! translate; everything that touches the network, the clock or storage happens here.
 
 pub mod config;
+pub mod driver;
 pub mod instance;
 pub mod loader;
 pub mod plugin_log;
 mod preflight;
 pub mod redact;
+pub mod transport;
 
 pub use config::{ConfigFileError, GatewaySection, HostConfig};
+pub use driver::{DriveError, Driver, ExchangeLog, Execution};
+pub use transport::{Transport, TransportError};
 pub use instance::{GatewayInstance, InstanceError};
 pub use loader::{DirectoryReport, LoadError, LoadedPlugin, PluginRegistry, compatible_range};

@@ -1,0 +1,239 @@
+//! Running one operation's step protocol: prepare, send, interpret, until the plugin is done.
+//!
+//! This is the bare loop, with no journal: the journal layer wraps it so that every exchange is
+//! recorded before it is sent. Tests and the conformance suite use it directly.
+
+use crate::instance::GatewayInstance;
+use crate::transport::{Transport, TransportError};
+use renkei_sdk::{
+    Context, Effect, ErrorKind, GatewayError, HttpResponse, Operation, Outcome, Step, Timestamp,
+};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A multi-step operation cannot legitimately need more exchanges than this; a plugin that asks
+/// for more is looping.
+pub const MAX_STEPS: usize = 16;
+
+/// One exchange as it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeLog {
+    pub step: String,
+    /// HTTP status of the reply; `None` when no reply came.
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+}
+
+/// A finished operation.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub outcome: Outcome,
+    pub exchanges: Vec<ExchangeLog>,
+}
+
+/// A failed operation, with what it means for the money.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DriveError {
+    /// The plugin or the gateway refused, or a reply could not be understood.
+    #[error("{error}")]
+    Gateway {
+        error: GatewayError,
+        /// After a request was sent, only a gateway's explicit answer proves nothing happened.
+        effect: Effect,
+        exchanges: Vec<ExchangeLog>,
+    },
+    /// No reply to step `step`.
+    #[error("step `{step}`: {error}")]
+    Transport {
+        step: String,
+        error: TransportError,
+        effect: Effect,
+        exchanges: Vec<ExchangeLog>,
+    },
+}
+
+impl DriveError {
+    pub fn effect(&self) -> Effect {
+        match self {
+            DriveError::Gateway { effect, .. } | DriveError::Transport { effect, .. } => *effect,
+        }
+    }
+
+    pub fn exchanges(&self) -> &[ExchangeLog] {
+        match self {
+            DriveError::Gateway { exchanges, .. } | DriveError::Transport { exchanges, .. } => {
+                exchanges
+            }
+        }
+    }
+
+    /// The gateway error, when there is one.
+    pub fn gateway_error(&self) -> Option<&GatewayError> {
+        match self {
+            DriveError::Gateway { error, .. } => Some(error),
+            DriveError::Transport { .. } => None,
+        }
+    }
+}
+
+/// Whether an error raised while interpreting a reply still proves that nothing happened. The
+/// request was sent: only an explicit refusal by the gateway does.
+fn effect_after_send(kind: ErrorKind, any_sent: bool) -> Effect {
+    if !any_sent {
+        return kind.effect();
+    }
+    match kind {
+        ErrorKind::Declined
+        | ErrorKind::Rejected
+        | ErrorKind::AlreadyDone
+        | ErrorKind::Authentication
+        | ErrorKind::Unavailable => Effect::NotApplied,
+        _ => Effect::MayHaveApplied,
+    }
+}
+
+fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_unix_millis(ms)
+}
+
+/// Runs the step protocol over HTTP with no journal.
+pub struct Driver {
+    transport: Transport,
+    clock: fn() -> Timestamp,
+}
+
+impl Driver {
+    pub fn new(timeout: Duration) -> Driver {
+        Driver {
+            transport: Transport::new(timeout),
+            clock: now,
+        }
+    }
+
+    /// Uses `clock` instead of the system clock (tests of expiry rules).
+    pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Driver {
+        self.clock = clock;
+        self
+    }
+
+    /// Runs `op` to completion. `idempotency_key` identifies the shop action; each exchange gets
+    /// the request id `<key>/<n>`.
+    ///
+    /// Note on effects: in a multi-step operation an earlier step may have changed the gateway
+    /// even when a later one is refused; `effect` then says `MayHaveApplied`.
+    pub async fn execute(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        idempotency_key: &str,
+    ) -> Result<Execution, DriveError> {
+        let mut exchanges: Vec<ExchangeLog> = Vec::new();
+        let mut request_id = format!("{idempotency_key}/1");
+        let step = {
+            let ctx = Context {
+                now: (self.clock)(),
+                request_id: &request_id,
+                idempotency_key,
+                attempt: 1,
+            };
+            gateway.prepare(op, &ctx)
+        };
+        let mut step = step.map_err(|error| DriveError::Gateway {
+            effect: error.kind.effect(),
+            error,
+            exchanges: Vec::new(),
+        })?;
+        loop {
+            let exchange = match step {
+                Step::Done(outcome) => return Ok(Execution { outcome, exchanges }),
+                Step::Send(x) => x,
+            };
+            if exchanges.len() >= MAX_STEPS {
+                return Err(DriveError::Gateway {
+                    error: GatewayError::new(
+                        ErrorKind::Internal,
+                        format!("plugin asked for more than {MAX_STEPS} exchanges"),
+                    ),
+                    effect: Effect::MayHaveApplied,
+                    exchanges,
+                });
+            }
+            let started = Instant::now();
+            let sent = self.transport.send(&exchange.request).await;
+            let reply: HttpResponse = match sent {
+                Ok(r) => r,
+                Err(error) => {
+                    exchanges.push(ExchangeLog {
+                        step: exchange.step.to_string(),
+                        status: None,
+                        elapsed: started.elapsed(),
+                    });
+                    let effect = if error.certainly_not_sent() && exchanges.len() == 1 {
+                        Effect::NotApplied
+                    } else {
+                        Effect::MayHaveApplied
+                    };
+                    return Err(DriveError::Transport {
+                        step: exchange.step.to_string(),
+                        error,
+                        effect,
+                        exchanges,
+                    });
+                }
+            };
+            exchanges.push(ExchangeLog {
+                step: exchange.step.to_string(),
+                status: Some(reply.status),
+                elapsed: started.elapsed(),
+            });
+            request_id = format!("{idempotency_key}/{}", exchanges.len() + 1);
+            let ctx = Context {
+                now: (self.clock)(),
+                request_id: &request_id,
+                idempotency_key,
+                attempt: 1,
+            };
+            step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {
+                Ok(next) => next,
+                Err(error) => {
+                    // Only the last exchange's refusal is known; earlier steps succeeded.
+                    let effect = if exchanges.len() > 1 {
+                        Effect::MayHaveApplied
+                    } else {
+                        effect_after_send(error.kind, true)
+                    };
+                    return Err(DriveError::Gateway {
+                        error,
+                        effect,
+                        exchanges,
+                    });
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_sending_only_explicit_refusals_prove_nothing_happened() {
+        assert_eq!(effect_after_send(ErrorKind::Declined, true), Effect::NotApplied);
+        assert_eq!(effect_after_send(ErrorKind::AlreadyDone, true), Effect::NotApplied);
+        for kind in [
+            ErrorKind::Protocol,
+            ErrorKind::Panicked,
+            ErrorKind::Internal,
+            ErrorKind::InvalidRequest,
+            ErrorKind::Config,
+            ErrorKind::Unsupported,
+        ] {
+            assert_eq!(effect_after_send(kind, true), Effect::MayHaveApplied, "{kind}");
+        }
+        assert_eq!(effect_after_send(ErrorKind::InvalidRequest, false), Effect::NotApplied);
+    }
+}
