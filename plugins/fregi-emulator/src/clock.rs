@@ -1,0 +1,256 @@
+//! The emulator's clock and the few calendar computations it needs (JST dates for card expiry,
+//! `SALEDATE` and the daily batch; HTTP dates).
+//!
+//! The clock is the host's clock plus an offset that tests set or advance, so capture deadlines
+//! and batch cut-offs can be reached without waiting. It never runs backwards on its own.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch (UTC), the emulator's timestamp.
+pub type Timestamp = i64;
+
+/// JST is UTC+9 with no daylight saving.
+pub const JST_OFFSET: i64 = 9 * 3600;
+
+/// Host time plus an adjustable offset.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset: i64,
+}
+
+impl Clock {
+    /// A clock reading `start` now (or the host time when `None`).
+    pub fn starting_at(start: Option<Timestamp>) -> Clock {
+        let mut clock = Clock::default();
+        if let Some(t) = start {
+            clock.set(t);
+        }
+        clock
+    }
+
+    /// Current emulator time.
+    pub fn now(&self) -> Timestamp {
+        host_now() + self.offset
+    }
+
+    /// Makes the clock read `t` now.
+    pub fn set(&mut self, t: Timestamp) {
+        self.offset = t - host_now();
+    }
+
+    /// Moves the clock forward by `seconds` (negative values move it back).
+    pub fn advance(&mut self, seconds: i64) {
+        self.offset += seconds;
+    }
+}
+
+fn host_now() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A calendar date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    /// Year, e.g. 2026.
+    pub year: i32,
+    /// 1–12.
+    pub month: u8,
+    /// 1–31.
+    pub day: u8,
+}
+
+impl Date {
+    /// Builds a date, refusing impossible ones.
+    pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
+        let valid = (1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month);
+        valid.then_some(Date { year, month, day })
+    }
+
+    /// Days since 1970-01-01.
+    pub fn days_since_epoch(self) -> i64 {
+        // Howard Hinnant's days_from_civil.
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The date `days` days after 1970-01-01.
+    pub fn from_days(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+
+    /// Midnight JST at the start of this date.
+    pub fn jst_midnight(self) -> Timestamp {
+        self.days_since_epoch() * 86_400 - JST_OFFSET
+    }
+
+    /// Parses `YYYY/MM/DD` or `YYYYMMDD` (the two `SALEDATE` forms) or `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Option<Date> {
+        let digits: String = match text.len() {
+            8 => text.to_owned(),
+            10 => {
+                let sep = text.as_bytes()[4];
+                if (sep != b'/' && sep != b'-') || text.as_bytes()[7] != sep {
+                    return None;
+                }
+                text.chars().filter(|c| *c != char::from(sep)).collect()
+            }
+            _ => return None,
+        };
+        if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Date::new(
+            digits[0..4].parse().ok()?,
+            digits[4..6].parse().ok()?,
+            digits[6..8].parse().ok()?,
+        )
+    }
+}
+
+impl std::fmt::Display for Date {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+fn is_leap(year: i32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The JST calendar date of `t`.
+pub fn jst_date(t: Timestamp) -> Date {
+    Date::from_days((t + JST_OFFSET).div_euclid(86_400))
+}
+
+/// `t` as `YYYY-MM-DDTHH:MM:SS+09:00`.
+pub fn jst_string(t: Timestamp) -> String {
+    let local = t + JST_OFFSET;
+    let secs = local.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}+09:00",
+        jst_date(t),
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Parses Unix seconds, or `YYYY-MM-DDTHH:MM[:SS]` in JST (an optional `+09:00` suffix allowed).
+pub fn parse_time(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<i64>() {
+        return Some(secs);
+    }
+    let text = text.strip_suffix("+09:00").unwrap_or(text);
+    let (date, time) = text.split_once('T').or_else(|| text.split_once(' '))?;
+    let date = Date::parse(date)?;
+    let mut parts = time.split(':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let s: i64 = parts.next().map_or(Some(0), |s| s.parse().ok())?;
+    if parts.next().is_some() || h > 23 || m > 59 || s > 59 {
+        return None;
+    }
+    Some(date.jst_midnight() + h * 3600 + m * 60 + s)
+}
+
+/// An RFC 9110 HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) for the host's time.
+pub fn http_date() -> String {
+    let t = host_now();
+    let date = Date::from_days(t.div_euclid(86_400));
+    let secs = t.rem_euclid(86_400);
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[t.div_euclid(86_400).rem_euclid(7) as usize],
+        date.day,
+        MONTHS[usize::from(date.month - 1)],
+        date.year,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip() {
+        for days in (-800_000..800_000).step_by(997) {
+            assert_eq!(Date::from_days(days).days_since_epoch(), days);
+        }
+        assert_eq!(
+            Date::from_days(0),
+            Date {
+                year: 1970,
+                month: 1,
+                day: 1
+            }
+        );
+        assert_eq!(
+            Date::new(2024, 2, 29).map(Date::days_since_epoch),
+            Some(19_782)
+        );
+        assert!(Date::new(2025, 2, 29).is_none());
+    }
+
+    #[test]
+    fn jst_formatting_and_parsing() {
+        // 2026-01-15 10:00 JST = 01:00 UTC.
+        let t = parse_time("2026-01-15T10:00:00+09:00").unwrap();
+        assert_eq!(t, 1_768_438_800);
+        assert_eq!(jst_string(t), "2026-01-15T10:00:00+09:00");
+        assert_eq!(
+            jst_date(t - 10 * 3600 - 1),
+            Date {
+                year: 2026,
+                month: 1,
+                day: 14
+            }
+        );
+        assert_eq!(parse_time("1768438800"), Some(t));
+        assert_eq!(Date::parse("2026/01/15"), Date::new(2026, 1, 15));
+        assert_eq!(Date::parse("20260115"), Date::new(2026, 1, 15));
+        assert_eq!(Date::parse("2026/13/15"), None);
+        assert_eq!(Date::parse("2026/01-15"), None);
+    }
+
+    #[test]
+    fn clock_moves_by_offset() {
+        let mut clock = Clock::starting_at(Some(1_000_000));
+        assert!((clock.now() - 1_000_000).abs() <= 1);
+        clock.advance(86_400);
+        assert!((clock.now() - 1_086_400).abs() <= 1);
+    }
+}

@@ -1,0 +1,13 @@
+//! Black-box tests of the F-REGI emulator over loopback HTTP, with hand-built requests.
+//!
+//! One test binary (modules below) keeps link time down. Test names cite the rule they guard
+//! (`gateway-rules.md`) or the protocol research section (`§11.x`).
+
+mod support;
+
+mod authm;
+mod control;
+mod faults;
+mod lifecycle;
+mod parallel;
+mod transport;
