@@ -1,5 +1,6 @@
 //! `renkei`: the command line of the Renkei host.
 
+mod emulator;
 mod plugins;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// List the gateway plugins found in a directory, or show one plugin's tables.
     Plugins(plugins::PluginsArgs),
+    /// Run a gateway emulator (SBPS or F-REGI) on a local address until Ctrl-C.
+    Emulator(emulator::EmulatorArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,8 @@ fn main() -> ExitCode {
     let mut out = String::new();
     let result = match cli.command {
         Command::Plugins(args) => plugins::run(args, &mut out),
+        // Long-running: prints its banner itself, as soon as it listens.
+        Command::Emulator(args) => emulator::run(args),
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout

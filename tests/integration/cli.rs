@@ -93,3 +93,79 @@ fn plugins_show_prints_the_status_and_error_tables() {
         "{stderr}"
     );
 }
+
+/// Starts `renkei emulator <gateway>` on a free port and returns the child and the address it
+/// printed.
+fn start_emulator(gateway: &str) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(renkei_bin())
+        .args(["emulator", gateway, "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .map(|rest| rest.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+    (child, addr)
+}
+
+/// One raw HTTP/1.1 exchange; returns the status line and the body bytes.
+fn raw_http(addr: &str, request: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let split = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete HTTP reply");
+    let head = String::from_utf8_lossy(&reply[..split]).into_owned();
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        reply[split + 4..].to_vec(),
+    )
+}
+
+#[test]
+fn emulator_fregi_runs_as_a_process_and_answers_its_protocol() {
+    let (mut child, addr) = start_emulator("fregi");
+    let (status, body) = raw_http(
+        &addr,
+        &format!(
+            "GET /connect/sale.cgi?SHOPID=12345&SEQNO=00000000000000000001 HTTP/1.1\r\n\
+             Host: {addr}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(status.contains("200"), "{status}");
+    // An unknown transaction: NG and an EUC-JP message (not valid UTF-8 as sent).
+    assert!(body.starts_with(b"NG\n"), "{body:?}");
+    assert!(
+        std::str::from_utf8(&body).is_err(),
+        "the reply is EUC-JP, not UTF-8"
+    );
+}
+
+#[test]
+fn emulator_sbps_runs_as_a_process_and_demands_basic_auth() {
+    let (mut child, addr) = start_emulator("sbps");
+    let (status, _) = raw_http(
+        &addr,
+        &format!(
+            "POST /api/xmlapi.do HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(status.contains("401"), "{status}");
+}

@@ -1,0 +1,66 @@
+//! `renkei emulator sbps|fregi [--listen ADDR] [--config FILE]`.
+
+use clap::{Args, ValueEnum};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Gateway {
+    Sbps,
+    Fregi,
+}
+
+#[derive(Args)]
+pub struct EmulatorArgs {
+    /// Which gateway to emulate.
+    gateway: Gateway,
+    /// Address to listen on; port 0 picks a free one. The address is printed at start.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Emulator configuration (JSON, or TOML by the `.toml` extension); defaults when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn load<C: DeserializeOwned + Default>(path: Option<&Path>) -> Result<C, String> {
+    let Some(path) = path else {
+        return Ok(C::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))
+    } else {
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+pub fn run(args: EmulatorArgs) -> Result<ExitCode, String> {
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "renkei: warning: {} is not a loopback address; the emulator accepts its published \
+             test credentials from anyone who can reach it",
+            args.listen
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        match args.gateway {
+            Gateway::Sbps => {
+                let config: renkei_emulator_sbps::Config = load(args.config.as_deref())?;
+                renkei_emulator_sbps::serve(args.listen, config)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Gateway::Fregi => {
+                let config: renkei_emulator_fregi::Config = load(args.config.as_deref())?;
+                renkei_emulator_fregi::serve(args.listen, config)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
