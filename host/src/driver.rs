@@ -222,8 +222,14 @@ mod tests {
 
     #[test]
     fn after_sending_only_explicit_refusals_prove_nothing_happened() {
-        assert_eq!(effect_after_send(ErrorKind::Declined, true), Effect::NotApplied);
-        assert_eq!(effect_after_send(ErrorKind::AlreadyDone, true), Effect::NotApplied);
+        assert_eq!(
+            effect_after_send(ErrorKind::Declined, true),
+            Effect::NotApplied
+        );
+        assert_eq!(
+            effect_after_send(ErrorKind::AlreadyDone, true),
+            Effect::NotApplied
+        );
         for kind in [
             ErrorKind::Protocol,
             ErrorKind::Panicked,
@@ -232,8 +238,15 @@ mod tests {
             ErrorKind::Config,
             ErrorKind::Unsupported,
         ] {
-            assert_eq!(effect_after_send(kind, true), Effect::MayHaveApplied, "{kind}");
+            assert_eq!(
+                effect_after_send(kind, true),
+                Effect::MayHaveApplied,
+                "{kind}"
+            );
         }
-        assert_eq!(effect_after_send(ErrorKind::InvalidRequest, false), Effect::NotApplied);
+        assert_eq!(
+            effect_after_send(ErrorKind::InvalidRequest, false),
+            Effect::NotApplied
+        );
     }
 }

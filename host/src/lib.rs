@@ -8,6 +8,7 @@
 pub mod config;
 pub mod driver;
 pub mod instance;
+pub mod journal;
 pub mod loader;
 pub mod plugin_log;
 mod preflight;
@@ -16,6 +17,6 @@ pub mod transport;
 
 pub use config::{ConfigFileError, GatewaySection, HostConfig};
 pub use driver::{DriveError, Driver, ExchangeLog, Execution};
-pub use transport::{Transport, TransportError};
 pub use instance::{GatewayInstance, InstanceError};
 pub use loader::{DirectoryReport, LoadError, LoadedPlugin, PluginRegistry, compatible_range};
+pub use transport::{Transport, TransportError};

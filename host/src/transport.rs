@@ -23,7 +23,10 @@ pub enum TransportError {
 impl TransportError {
     /// True when the request certainly did not reach the gateway.
     pub fn certainly_not_sent(&self) -> bool {
-        matches!(self, TransportError::Refused(_) | TransportError::BadRequest(_))
+        matches!(
+            self,
+            TransportError::Refused(_) | TransportError::BadRequest(_)
+        )
     }
 }
 

@@ -1,0 +1,109 @@
+use super::*;
+use crate::journal::model::{OperationId, OperationStatus};
+use renkei_sdk::{Money, OrderRef, Settlement, TransactionRef};
+
+fn op(kind: OperationKind, amount: Option<i64>) -> OperationRecord {
+    OperationRecord {
+        id: OperationId(1),
+        order: OrderRef::new("o"),
+        gateway: "g".into(),
+        kind,
+        amount: amount.map(Money::jpy),
+        idempotency_key: "k".into(),
+        plugin_id: "p".into(),
+        plugin_version: "1".into(),
+        status: OperationStatus::Pending,
+        attempt: 1,
+        outcome: None,
+        evidence: None,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+    }
+}
+
+fn authorized_order() -> OrderRecord {
+    let mut o = OrderRecord::awaiting(&OrderRef::new("o"), "g", renkei_sdk::Currency::JPY);
+    o.state = PaymentState::Authorized;
+    o.authorized = Money::jpy(1000);
+    o.transaction = Some(TransactionRef::new("OLD"));
+    o
+}
+
+fn out(state: PaymentState, t: &str) -> StoredOutcome {
+    StoredOutcome {
+        state,
+        gateway_status: None,
+        transaction: Some(TransactionRef::new(t)),
+        replaced: None,
+        authorization_code: None,
+        authorized: None,
+        captured: None,
+        refunded: None,
+        notes: vec![],
+    }
+}
+
+const CAPTURED: PaymentState = PaymentState::Captured {
+    settlement: Settlement::Pending,
+};
+
+#[test]
+fn a_capture_above_the_authorization_needs_the_new_authorized_amount() {
+    let o = authorized_order();
+    let mut reply = out(CAPTURED, "NEW");
+    reply.replaced = Some(TransactionRef::new("OLD"));
+    reply.captured = Some(Money::jpy(1500));
+    // Without the re-authorized amount: captured > authorized cannot be true.
+    assert!(apply(Some(&o), &op(OperationKind::Capture, Some(1500)), &reply).is_err());
+    reply.authorized = Some(Money::jpy(1500));
+    let (next, _) = apply(Some(&o), &op(OperationKind::Capture, Some(1500)), &reply).unwrap();
+    assert_eq!(next.transaction, Some(TransactionRef::new("NEW")));
+    assert_eq!(
+        (next.authorized, next.captured),
+        (Money::jpy(1500), Money::jpy(1500))
+    );
+}
+
+#[test]
+fn a_new_reference_without_saying_what_it_replaced_is_a_contradiction() {
+    let o = authorized_order();
+    let mut reply = out(CAPTURED, "NEW");
+    reply.captured = Some(Money::jpy(1000));
+    assert!(apply(Some(&o), &op(OperationKind::Capture, Some(1000)), &reply).is_err());
+}
+
+#[test]
+fn an_answer_in_the_wrong_state_is_a_contradiction() {
+    let o = authorized_order();
+    let reply = out(PaymentState::Authorized, "OLD");
+    assert!(apply(Some(&o), &op(OperationKind::Void, Some(1000)), &reply).is_err());
+}
+
+#[test]
+fn check_begin_refuses_nonpositive_amounts_and_other_gateways() {
+    let o = authorized_order();
+    assert!(
+        check_begin(
+            "o",
+            "g",
+            Some(&o),
+            OperationKind::Capture,
+            Some(Money::jpy(0))
+        )
+        .is_err()
+    );
+    assert!(matches!(
+        check_begin("o", "other", Some(&o), OperationKind::Capture, None),
+        Err(Refusal::WrongGateway { .. })
+    ));
+    assert!(
+        check_begin(
+            "o",
+            "g",
+            Some(&o),
+            OperationKind::Capture,
+            Some(Money::jpy(1))
+        )
+        .is_ok()
+    );
+}

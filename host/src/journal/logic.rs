@@ -1,0 +1,382 @@
+//! The journal's transactions, written once over the small set of SQL primitives each backend
+//! provides ([`Tx`]). Backends differ in dialect and locking, never in rules.
+
+use super::ledger;
+use super::model::*;
+use super::store::*;
+use renkei_sdk::OrderRef;
+
+/// One database transaction of a backend.
+pub(crate) trait Tx {
+    /// Takes the order's lock until the transaction ends (PostgreSQL: an advisory lock; SQLite:
+    /// the database write lock is already held).
+    fn lock_order(&mut self, order: &str) -> Result<(), JournalError>;
+    fn load_order(&mut self, order: &str) -> Result<Option<OrderRecord>, JournalError>;
+    fn save_order(&mut self, order: &OrderRecord, now_ms: i64) -> Result<(), JournalError>;
+    fn op_by_key(&mut self, key: &str) -> Result<Option<OperationRecord>, JournalError>;
+    fn op_by_id(&mut self, id: OperationId) -> Result<Option<OperationRecord>, JournalError>;
+    fn active_op(&mut self, order: &str) -> Result<Option<OperationRecord>, JournalError>;
+    fn insert_op(
+        &mut self,
+        op: &NewOperation,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> Result<OperationRecord, JournalError>;
+    /// Writes status, attempt, outcome, evidence and `updated_at`; `lease_until` when given.
+    fn update_op(
+        &mut self,
+        op: &OperationRecord,
+        lease_until: Option<i64>,
+    ) -> Result<(), JournalError>;
+    fn insert_exchange(
+        &mut self,
+        op: OperationId,
+        x: &SentExchange,
+        now_ms: i64,
+    ) -> Result<ExchangeId, JournalError>;
+    fn set_reply(
+        &mut self,
+        x: ExchangeId,
+        reply: &ReplyRecord,
+        now_ms: i64,
+    ) -> Result<(), JournalError>;
+    /// Active operations with `lease_until < now`, given a new lease.
+    fn claim_stale(
+        &mut self,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> Result<Vec<OperationRecord>, JournalError>;
+    fn ops_for_order(&mut self, order: &str) -> Result<Vec<OperationRecord>, JournalError>;
+    fn exchanges_for_op(&mut self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError>;
+}
+
+/// A backend: a way to run a closure in one committed transaction.
+pub(crate) trait Backend: Send + Sync + 'static {
+    const NAME: &'static str;
+    /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back on `Err`.
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError>;
+}
+
+/// A [`JournalStore`] over a backend.
+pub(crate) struct Journal<B>(pub(crate) B);
+
+fn load_op(tx: &mut dyn Tx, id: OperationId) -> Result<OperationRecord, JournalError> {
+    tx.op_by_id(id)?.ok_or(JournalError::UnknownOperation(id))
+}
+
+fn expect_active(op: &OperationRecord) -> Result<(), JournalError> {
+    if op.status.is_active() {
+        Ok(())
+    } else {
+        Err(JournalError::WrongStatus {
+            id: op.id,
+            status: op.status,
+            expected: "pending or unknown",
+        })
+    }
+}
+
+impl<B: Backend> JournalStore for Journal<B> {
+    fn backend(&self) -> &'static str {
+        B::NAME
+    }
+
+    fn register_order(&self, order: &OrderRecord) -> Result<OrderRecord, JournalError> {
+        self.0.transaction(&mut |tx| {
+            tx.lock_order(order.order.as_str())?;
+            if let Some(existing) = tx.load_order(order.order.as_str())? {
+                return Ok(existing);
+            }
+            tx.save_order(order, 0)?;
+            Ok(order.clone())
+        })
+    }
+
+    fn begin(&self, new: &NewOperation, now_ms: i64, lease_ms: i64) -> Result<Begin, JournalError> {
+        self.0.transaction(&mut |tx| {
+            let order_ref = new.order.as_str();
+            tx.lock_order(order_ref)?;
+            let existing = tx.op_by_key(&new.idempotency_key)?;
+            if let Some(op) = &existing {
+                if op.order != new.order || op.kind != new.kind {
+                    return Err(JournalError::KeyConflict {
+                        key: new.idempotency_key.clone(),
+                        existing: format!("{} on order {}", op.kind, op.order),
+                    });
+                }
+                match op.status {
+                    OperationStatus::Succeeded => return Ok(Begin::AlreadyDone(op.clone())),
+                    OperationStatus::Resolved if op.outcome.is_some() => {
+                        return Ok(Begin::AlreadyDone(op.clone()));
+                    }
+                    OperationStatus::Pending | OperationStatus::Unknown => {
+                        return Err(ledger::Refusal::Busy {
+                            order: order_ref.to_owned(),
+                            operation: op.kind,
+                        }
+                        .into());
+                    }
+                    OperationStatus::NeedsReview => {
+                        return Err(ledger::Refusal::NeedsReview {
+                            order: order_ref.to_owned(),
+                            reason: op.evidence.clone().unwrap_or_default(),
+                        }
+                        .into());
+                    }
+                    // Certainly not applied: the same shop action may be tried again.
+                    OperationStatus::Failed | OperationStatus::Resolved => {}
+                }
+            }
+            if let Some(active) = tx.active_op(order_ref)? {
+                return Err(ledger::Refusal::Busy {
+                    order: order_ref.to_owned(),
+                    operation: active.kind,
+                }
+                .into());
+            }
+            let order = tx.load_order(order_ref)?;
+            ledger::check_begin(
+                order_ref,
+                &new.gateway,
+                order.as_ref(),
+                new.kind,
+                new.amount,
+            )?;
+            if order.is_none() {
+                // A first authorization creates the order's row now, so that an unknown outcome
+                // can block the order (no second authorization) until it is resolved.
+                let currency =
+                    new.amount
+                        .map(|a| a.currency)
+                        .ok_or_else(|| ledger::Refusal::Amount {
+                            order: order_ref.to_owned(),
+                            reason: "an authorization needs an amount".into(),
+                        })?;
+                tx.save_order(
+                    &OrderRecord::awaiting(&new.order, &new.gateway, currency),
+                    now_ms,
+                )?;
+            }
+            let lease_until = now_ms + lease_ms;
+            let op = match existing {
+                Some(mut op) => {
+                    op.status = OperationStatus::Pending;
+                    op.attempt += 1;
+                    op.evidence = None;
+                    op.outcome = None;
+                    op.amount = new.amount;
+                    op.updated_at_ms = now_ms;
+                    tx.update_op(&op, Some(lease_until))?;
+                    op
+                }
+                None => tx.insert_op(new, now_ms, lease_until)?,
+            };
+            Ok(Begin::Started(op))
+        })
+    }
+
+    fn record_send(
+        &self,
+        op: OperationId,
+        exchange: &SentExchange,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<ExchangeId, JournalError> {
+        self.0.transaction(&mut |tx| {
+            let mut rec = load_op(tx, op)?;
+            expect_active(&rec)?;
+            rec.updated_at_ms = now_ms;
+            tx.update_op(&rec, Some(now_ms + lease_ms))?;
+            tx.insert_exchange(op, exchange, now_ms)
+        })
+    }
+
+    fn record_reply(
+        &self,
+        exchange: ExchangeId,
+        reply: &ReplyRecord,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.0
+            .transaction(&mut |tx| tx.set_reply(exchange, reply, now_ms))
+    }
+
+    fn succeed(
+        &self,
+        op: OperationId,
+        outcome: &StoredOutcome,
+        now_ms: i64,
+    ) -> Result<Applied, JournalError> {
+        let result = self.0.transaction(&mut |tx| {
+            let mut rec = load_op(tx, op)?;
+            expect_active(&rec)?;
+            tx.lock_order(rec.order.as_str())?;
+            let order = tx.load_order(rec.order.as_str())?;
+            rec.updated_at_ms = now_ms;
+            match ledger::apply(order.as_ref(), &rec, outcome) {
+                Ok((next, drift)) => {
+                    if next.version != order.as_ref().map_or(-1, |o| o.version) {
+                        tx.save_order(&next, now_ms)?;
+                    }
+                    rec.status = OperationStatus::Succeeded;
+                    rec.outcome = Some(outcome.clone());
+                    rec.evidence = drift.as_ref().map(|d| format!("drift: {}", d.detail));
+                    tx.update_op(&rec, None)?;
+                    Ok(Ok(Applied { order: next, drift }))
+                }
+                Err(contradiction) => {
+                    // Not applied. Kept as evidence, and the order waits for an operator.
+                    rec.status = OperationStatus::NeedsReview;
+                    rec.evidence = Some(format!(
+                        "{contradiction}; reply: {}",
+                        serde_json::to_string(outcome).unwrap_or_default()
+                    ));
+                    tx.update_op(&rec, None)?;
+                    if let Some(mut o) = order {
+                        o.review = Some(contradiction.to_string());
+                        o.version += 1;
+                        tx.save_order(&o, now_ms)?;
+                    }
+                    Ok(Err(contradiction))
+                }
+            }
+        })?;
+        result.map_err(JournalError::Contradiction)
+    }
+
+    fn fail(&self, op: OperationId, evidence: &str, now_ms: i64) -> Result<(), JournalError> {
+        self.0.transaction(&mut |tx| {
+            let mut rec = load_op(tx, op)?;
+            expect_active(&rec)?;
+            rec.status = OperationStatus::Failed;
+            rec.evidence = Some(evidence.to_owned());
+            rec.updated_at_ms = now_ms;
+            tx.update_op(&rec, None)
+        })
+    }
+
+    fn mark_unknown(
+        &self,
+        op: OperationId,
+        evidence: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.0.transaction(&mut |tx| {
+            let mut rec = load_op(tx, op)?;
+            expect_active(&rec)?;
+            rec.status = OperationStatus::Unknown;
+            rec.evidence = Some(evidence.to_owned());
+            rec.updated_at_ms = now_ms;
+            tx.update_op(&rec, Some(now_ms + lease_ms))
+        })
+    }
+
+    fn needs_review(
+        &self,
+        op: OperationId,
+        evidence: &str,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.0.transaction(&mut |tx| {
+            let mut rec = load_op(tx, op)?;
+            expect_active(&rec)?;
+            tx.lock_order(rec.order.as_str())?;
+            rec.status = OperationStatus::NeedsReview;
+            rec.evidence = Some(evidence.to_owned());
+            rec.updated_at_ms = now_ms;
+            tx.update_op(&rec, None)?;
+            // An authorization that never produced an order row still blocks nothing; every other
+            // operation blocks its order until an operator decides.
+            if let Some(mut o) = tx.load_order(rec.order.as_str())? {
+                o.review = Some(format!("{} (operation {}): {evidence}", rec.kind, rec.id.0));
+                o.version += 1;
+                tx.save_order(&o, now_ms)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn resolve(
+        &self,
+        op: OperationId,
+        decision: &Decision,
+        operator: &str,
+        now_ms: i64,
+    ) -> Result<OrderRecord, JournalError> {
+        self.0.transaction(&mut |tx| {
+            let mut rec = load_op(tx, op)?;
+            if rec.status != OperationStatus::NeedsReview {
+                return Err(JournalError::WrongStatus {
+                    id: op,
+                    status: rec.status,
+                    expected: "needs_review",
+                });
+            }
+            tx.lock_order(rec.order.as_str())?;
+            let mut order = tx.load_order(rec.order.as_str())?;
+            if let Some(o) = &mut order {
+                o.review = None;
+            }
+            let note = format!("resolved by {operator}");
+            match decision {
+                Decision::TookEffect(outcome) => {
+                    let (next, _) = ledger::apply(order.as_ref(), &rec, outcome)?;
+                    tx.save_order(&next, now_ms)?;
+                    order = Some(next);
+                    rec.outcome = Some((**outcome).clone());
+                    rec.evidence = Some(format!(
+                        "{}; {note}: took effect",
+                        rec.evidence.clone().unwrap_or_default()
+                    ));
+                }
+                Decision::NoEffect => {
+                    if let Some(o) = &mut order {
+                        o.version += 1;
+                        tx.save_order(o, now_ms)?;
+                    }
+                    rec.outcome = None;
+                    rec.evidence = Some(format!(
+                        "{}; {note}: no effect",
+                        rec.evidence.clone().unwrap_or_default()
+                    ));
+                }
+            }
+            rec.status = OperationStatus::Resolved;
+            rec.updated_at_ms = now_ms;
+            tx.update_op(&rec, None)?;
+            order.ok_or_else(|| {
+                JournalError::Corrupt(format!("order {} vanished during resolution", rec.order))
+            })
+        })
+    }
+
+    fn claim_stale(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OperationRecord>, JournalError> {
+        self.0
+            .transaction(&mut |tx| tx.claim_stale(now_ms, now_ms + lease_ms))
+    }
+
+    fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError> {
+        self.0.transaction(&mut |tx| tx.load_order(order.as_str()))
+    }
+
+    fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError> {
+        self.0.transaction(&mut |tx| tx.op_by_id(op))
+    }
+
+    fn operations(&self, order: &OrderRef) -> Result<Vec<OperationRecord>, JournalError> {
+        self.0
+            .transaction(&mut |tx| tx.ops_for_order(order.as_str()))
+    }
+
+    fn exchanges(&self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError> {
+        self.0.transaction(&mut |tx| tx.exchanges_for_op(op))
+    }
+}

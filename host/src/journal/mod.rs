@@ -1,0 +1,21 @@
+//! The write-ahead journal: every gateway exchange is recorded, and committed, before it is
+//! sent; every outcome after. One storage interface ([`JournalStore`]), two backends (SQLite, the
+//! embedded default; PostgreSQL, for several hosts sharing one journal), one set of money rules
+//! ([`ledger`]) that both run inside their transactions.
+
+mod codec;
+pub mod ledger;
+mod logic;
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+mod store;
+#[doc(hidden)]
+pub mod suite;
+
+pub use ledger::{Contradiction, Drift, Refusal};
+pub use model::*;
+pub use store::{Applied, Begin, Decision, JournalError, JournalStore};
+
+#[cfg(test)]
+mod tests;

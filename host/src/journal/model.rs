@@ -1,0 +1,201 @@
+//! What the journal stores.
+
+use renkei_sdk::{Currency, Money, OperationKind, OrderRef, Outcome, PaymentState, TransactionRef};
+use serde::{Deserialize, Serialize};
+
+/// Row id of an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OperationId(pub i64);
+
+/// Row id of an exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ExchangeId(pub i64);
+
+/// Where an operation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationStatus {
+    /// Started; exchanges may be in flight. Holds the order's single writer slot.
+    Pending,
+    /// Took effect; the outcome is applied to the order.
+    Succeeded,
+    /// Certainly did not take effect.
+    Failed,
+    /// May have taken effect; being resolved (inquiry, replay). Still holds the writer slot.
+    Unknown,
+    /// Could not be resolved automatically; the order is blocked until an operator decides.
+    NeedsReview,
+    /// An operator decided what happened.
+    Resolved,
+}
+
+impl OperationStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            OperationStatus::Pending => "pending",
+            OperationStatus::Succeeded => "succeeded",
+            OperationStatus::Failed => "failed",
+            OperationStatus::Unknown => "unknown",
+            OperationStatus::NeedsReview => "needs_review",
+            OperationStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OperationStatus> {
+        [
+            OperationStatus::Pending,
+            OperationStatus::Succeeded,
+            OperationStatus::Failed,
+            OperationStatus::Unknown,
+            OperationStatus::NeedsReview,
+            OperationStatus::Resolved,
+        ]
+        .into_iter()
+        .find(|s2| s2.name() == s)
+    }
+
+    /// Statuses that hold the order's writer slot.
+    pub fn is_active(self) -> bool {
+        matches!(self, OperationStatus::Pending | OperationStatus::Unknown)
+    }
+}
+
+/// A gateway operation about to start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOperation {
+    pub order: OrderRef,
+    /// The gateway instance name.
+    pub gateway: String,
+    pub kind: OperationKind,
+    /// The amount the operation would move (see `Operation::amount`).
+    pub amount: Option<Money>,
+    pub idempotency_key: String,
+    pub plugin_id: String,
+    pub plugin_version: String,
+}
+
+/// A journaled operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperationRecord {
+    pub id: OperationId,
+    pub order: OrderRef,
+    pub gateway: String,
+    pub kind: OperationKind,
+    pub amount: Option<Money>,
+    pub idempotency_key: String,
+    pub plugin_id: String,
+    pub plugin_version: String,
+    pub status: OperationStatus,
+    pub attempt: u32,
+    /// The applied outcome (succeeded), as JSON.
+    pub outcome: Option<StoredOutcome>,
+    /// Why it failed, is unknown, or needs review.
+    pub evidence: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// The part of an [`Outcome`] the journal keeps (everything but free-form notes is typed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredOutcome {
+    pub state: PaymentState,
+    pub gateway_status: Option<String>,
+    pub transaction: Option<TransactionRef>,
+    pub replaced: Option<TransactionRef>,
+    pub authorization_code: Option<String>,
+    pub authorized: Option<Money>,
+    pub captured: Option<Money>,
+    pub refunded: Option<Money>,
+    pub notes: Vec<String>,
+}
+
+impl From<&Outcome> for StoredOutcome {
+    fn from(o: &Outcome) -> StoredOutcome {
+        StoredOutcome {
+            state: o.state.clone(),
+            gateway_status: o.gateway_status.clone(),
+            transaction: o.transaction.clone(),
+            replaced: o.replaced.clone(),
+            authorization_code: o.authorization_code.clone(),
+            authorized: o.authorized,
+            captured: o.captured,
+            refunded: o.refunded,
+            notes: o.notes.clone(),
+        }
+    }
+}
+
+/// An exchange, as written before it is sent (redacted: no secret, no card number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentExchange {
+    pub step_index: u32,
+    pub step: String,
+    pub method: String,
+    pub url: String,
+    /// Header names and values with credentials replaced.
+    pub headers: Vec<(String, String)>,
+    /// The plugin's redacted copy of the body, if it gave one.
+    pub body: Option<String>,
+    /// The plugin's continuation for this step.
+    pub state: Vec<u8>,
+}
+
+/// What came back for an exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplyRecord {
+    Reply {
+        status: u16,
+        body: Vec<u8>,
+    },
+    /// No reply (timeout, reset): the exchange's effect is unknown.
+    NoReply {
+        error: String,
+    },
+}
+
+/// A journaled exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExchangeRecord {
+    pub id: ExchangeId,
+    pub operation: OperationId,
+    pub sent: SentExchange,
+    pub sent_at_ms: i64,
+    /// `None` while the reply is outstanding (a crash, or in flight).
+    pub reply: Option<ReplyRecord>,
+}
+
+/// The money state of one order at its gateway, as the journal knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub order: OrderRef,
+    pub gateway: String,
+    pub transaction: Option<TransactionRef>,
+    pub state: PaymentState,
+    pub gateway_status: Option<String>,
+    pub authorized: Money,
+    pub captured: Money,
+    pub refunded: Money,
+    /// Set when the order needs an operator's review, with the reason.
+    pub review: Option<String>,
+    /// Bumped on every change.
+    pub version: i64,
+}
+
+impl OrderRecord {
+    /// An order with no authorization yet (a pre-order, or one about to be authorized).
+    pub fn awaiting(order: &OrderRef, gateway: &str, currency: Currency) -> OrderRecord {
+        let zero = Money::new(0, currency);
+        OrderRecord {
+            order: order.clone(),
+            gateway: gateway.to_owned(),
+            transaction: None,
+            state: PaymentState::AwaitingAuthorization,
+            gateway_status: None,
+            authorized: zero,
+            captured: zero,
+            refunded: zero,
+            review: None,
+            version: 0,
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! The shared journal: PostgreSQL, for several host processes on one journal. One writer per
+//! order is enforced in the database twice over: a transaction-scoped advisory lock on the order
+//! serialises the checks, and a partial unique index allows one active operation per order.
+
+use super::codec::{self, ExchangeRow, OpRow, OrderRow};
+use super::logic::{Backend, Journal, Tx};
+use super::model::*;
+use super::store::{JournalError, JournalStore};
+use postgres::{Client, NoTls, Row};
+use std::sync::{Condvar, Mutex};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE orders (
+    order_ref       TEXT PRIMARY KEY,
+    gateway         TEXT NOT NULL,
+    transaction_ref TEXT,
+    state           TEXT NOT NULL,
+    gateway_status  TEXT,
+    currency        TEXT NOT NULL,
+    authorized      BIGINT NOT NULL,
+    captured        BIGINT NOT NULL,
+    refunded        BIGINT NOT NULL,
+    review          TEXT,
+    version         BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    CHECK (0 <= refunded AND refunded <= captured AND captured <= authorized)
+);
+CREATE TABLE operations (
+    id              BIGSERIAL PRIMARY KEY,
+    order_ref       TEXT NOT NULL,
+    gateway         TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    amount          BIGINT,
+    currency        TEXT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    plugin_id       TEXT NOT NULL,
+    plugin_version  TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempt         BIGINT NOT NULL,
+    outcome         TEXT,
+    evidence        TEXT,
+    lease_until     BIGINT,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX operations_one_active_per_order
+    ON operations (order_ref) WHERE status IN ('pending', 'unknown');
+CREATE INDEX operations_by_order ON operations (order_ref);
+CREATE TABLE exchanges (
+    id              BIGSERIAL PRIMARY KEY,
+    operation_id    BIGINT NOT NULL REFERENCES operations (id),
+    step_index      BIGINT NOT NULL,
+    step            TEXT NOT NULL,
+    method          TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    headers         TEXT NOT NULL,
+    body            TEXT,
+    state           BYTEA NOT NULL,
+    sent_at         BIGINT NOT NULL,
+    reply_status    BIGINT,
+    reply_body      BYTEA,
+    transport_error TEXT,
+    replied_at      BIGINT,
+    UNIQUE (operation_id, step_index)
+);
+"#];
+
+fn storage(e: postgres::Error) -> JournalError {
+    // Driver messages name constraints and columns, never bound values.
+    JournalError::Storage(e.to_string())
+}
+
+/// A few connections, handed out one transaction at a time.
+struct Pool {
+    free: Mutex<Vec<Client>>,
+    returned: Condvar,
+}
+
+pub(crate) struct Postgres {
+    pool: Pool,
+}
+
+/// Opens a PostgreSQL journal at `url` (e.g. `postgres://postgres@127.0.0.1/test`) with
+/// `connections` pooled connections, in `schema` (created if missing, so tests can isolate
+/// themselves), and runs pending migrations.
+pub fn open(
+    url: &str,
+    schema: &str,
+    connections: usize,
+) -> Result<Box<dyn JournalStore>, JournalError> {
+    if schema.is_empty()
+        || !schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(JournalError::Storage(format!("bad schema name {schema:?}")));
+    }
+    let connect = || -> Result<Client, JournalError> {
+        let mut c = Client::connect(url, NoTls).map_err(storage)?;
+        c.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
+        ))
+        .map_err(storage)?;
+        Ok(c)
+    };
+    let mut first = connect()?;
+    migrate(&mut first)?;
+    let mut clients = vec![first];
+    for _ in 1..connections.max(1) {
+        clients.push(connect()?);
+    }
+    Ok(Box::new(Journal(Postgres {
+        pool: Pool {
+            free: Mutex::new(clients),
+            returned: Condvar::new(),
+        },
+    })))
+}
+
+fn migrate(c: &mut Client) -> Result<(), JournalError> {
+    let mut tx = c.transaction().map_err(storage)?;
+    // Two hosts opening one fresh journal at once must not both migrate.
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(727274);
+         CREATE TABLE IF NOT EXISTS renkei_schema (version BIGINT NOT NULL);",
+    )
+    .map_err(storage)?;
+    let version: Option<i64> = tx
+        .query_one("SELECT max(version) FROM renkei_schema", &[])
+        .map_err(storage)?
+        .get(0);
+    let version = version.unwrap_or(0) as usize;
+    if version > MIGRATIONS.len() {
+        return Err(JournalError::Storage(format!(
+            "journal schema version {version} is newer than this host ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.batch_execute(sql).map_err(storage)?;
+        tx.execute(
+            "INSERT INTO renkei_schema (version) VALUES ($1)",
+            &[&(i as i64 + 1)],
+        )
+        .map_err(storage)?;
+    }
+    tx.commit().map_err(storage)
+}
+
+impl Backend for Postgres {
+    const NAME: &'static str = "postgres";
+
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let mut client = {
+            let mut free = self.pool.free.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(c) = free.pop() {
+                    break c;
+                }
+                free = self
+                    .pool
+                    .returned
+                    .wait(free)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = (|| {
+            let mut tx = client.transaction().map_err(storage)?;
+            let value = f(&mut PgTx { tx: &mut tx })?;
+            tx.commit().map_err(storage)?;
+            Ok(value)
+        })();
+        // A broken connection goes back too: the next transaction on it fails and says so.
+        self.pool
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(client);
+        self.pool.returned.notify_one();
+        result
+    }
+}
+
+struct PgTx<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+}
+
+const OP_COLUMNS: &str = "id, order_ref, gateway, kind, amount, currency, idempotency_key, \
+    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at";
+
+fn op_row(r: &Row) -> OpRow {
+    OpRow {
+        id: r.get(0),
+        order_ref: r.get(1),
+        gateway: r.get(2),
+        kind: r.get(3),
+        amount: r.get(4),
+        currency: r.get(5),
+        idempotency_key: r.get(6),
+        plugin_id: r.get(7),
+        plugin_version: r.get(8),
+        status: r.get(9),
+        attempt: r.get(10),
+        outcome: r.get(11),
+        evidence: r.get(12),
+        created_at: r.get(13),
+        updated_at: r.get(14),
+    }
+}
+
+impl PgTx<'_, '_> {
+    fn ops(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<OperationRecord>, JournalError> {
+        self.tx
+            .query(sql, params)
+            .map_err(storage)?
+            .iter()
+            .map(|r| op_row(r).into_record())
+            .collect()
+    }
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn lock_order(&mut self, order: &str) -> Result<(), JournalError> {
+        self.tx
+            .execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 727274))",
+                &[&order],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn load_order(&mut self, order: &str) -> Result<Option<OrderRecord>, JournalError> {
+        let row = self
+            .tx
+            .query_opt(
+                "SELECT order_ref, gateway, transaction_ref, state, gateway_status, currency, \
+                 authorized, captured, refunded, review, version FROM orders WHERE order_ref = $1",
+                &[&order],
+            )
+            .map_err(storage)?;
+        row.map(|r| {
+            OrderRow {
+                order_ref: r.get(0),
+                gateway: r.get(1),
+                transaction_ref: r.get(2),
+                state: r.get(3),
+                gateway_status: r.get(4),
+                currency: r.get(5),
+                authorized: r.get(6),
+                captured: r.get(7),
+                refunded: r.get(8),
+                review: r.get(9),
+                version: r.get(10),
+            }
+            .into_record()
+        })
+        .transpose()
+    }
+
+    fn save_order(&mut self, o: &OrderRecord, now_ms: i64) -> Result<(), JournalError> {
+        self.tx
+            .execute(
+                "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
+                 currency, authorized, captured, refunded, review, version, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
+                 transaction_ref = excluded.transaction_ref, state = excluded.state, \
+                 gateway_status = excluded.gateway_status, currency = excluded.currency, \
+                 authorized = excluded.authorized, captured = excluded.captured, \
+                 refunded = excluded.refunded, review = excluded.review, \
+                 version = excluded.version, updated_at = excluded.updated_at",
+                &[
+                    &o.order.as_str(),
+                    &o.gateway,
+                    &o.transaction.as_ref().map(|t| t.as_str()),
+                    &codec::state_json(&o.state),
+                    &o.gateway_status,
+                    &o.authorized.currency.as_str(),
+                    &o.authorized.minor_units,
+                    &o.captured.minor_units,
+                    &o.refunded.minor_units,
+                    &o.review,
+                    &o.version,
+                    &now_ms,
+                ],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn op_by_key(&mut self, key: &str) -> Result<Option<OperationRecord>, JournalError> {
+        Ok(self
+            .ops(
+                &format!("SELECT {OP_COLUMNS} FROM operations WHERE idempotency_key = $1"),
+                &[&key],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    fn op_by_id(&mut self, id: OperationId) -> Result<Option<OperationRecord>, JournalError> {
+        Ok(self
+            .ops(
+                &format!("SELECT {OP_COLUMNS} FROM operations WHERE id = $1"),
+                &[&id.0],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    fn active_op(&mut self, order: &str) -> Result<Option<OperationRecord>, JournalError> {
+        Ok(self
+            .ops(
+                &format!(
+                    "SELECT {OP_COLUMNS} FROM operations \
+                     WHERE order_ref = $1 AND status IN ('pending', 'unknown')"
+                ),
+                &[&order],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    fn insert_op(
+        &mut self,
+        op: &NewOperation,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> Result<OperationRecord, JournalError> {
+        let rows = self.ops(
+            &format!(
+                "INSERT INTO operations (order_ref, gateway, kind, amount, currency, \
+                 idempotency_key, plugin_id, plugin_version, status, attempt, lease_until, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, $10, $10) \
+                 RETURNING {OP_COLUMNS}"
+            ),
+            &[
+                &op.order.as_str(),
+                &op.gateway,
+                &codec::kind_name(op.kind),
+                &op.amount.map(|a| a.minor_units),
+                &op.amount.map(|a| a.currency.as_str().to_owned()),
+                &op.idempotency_key,
+                &op.plugin_id,
+                &op.plugin_version,
+                &lease_until,
+                &now_ms,
+            ],
+        )?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| JournalError::Corrupt("inserted operation not returned".into()))
+    }
+
+    fn update_op(
+        &mut self,
+        op: &OperationRecord,
+        lease_until: Option<i64>,
+    ) -> Result<(), JournalError> {
+        self.tx
+            .execute(
+                "UPDATE operations SET status = $2, attempt = $3, outcome = $4, evidence = $5, \
+                 amount = $6, currency = $7, updated_at = $8, \
+                 lease_until = coalesce($9, lease_until) WHERE id = $1",
+                &[
+                    &op.id.0,
+                    &op.status.name(),
+                    &(op.attempt as i64),
+                    &op.outcome.as_ref().map(codec::outcome_json),
+                    &op.evidence,
+                    &op.amount.map(|a| a.minor_units),
+                    &op.amount.map(|a| a.currency.as_str().to_owned()),
+                    &op.updated_at_ms,
+                    &lease_until,
+                ],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn insert_exchange(
+        &mut self,
+        op: OperationId,
+        x: &SentExchange,
+        now_ms: i64,
+    ) -> Result<ExchangeId, JournalError> {
+        let row = self
+            .tx
+            .query_one(
+                "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
+                 body, state, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                &[
+                    &op.0,
+                    &(x.step_index as i64),
+                    &x.step,
+                    &x.method,
+                    &x.url,
+                    &codec::headers_json(&x.headers),
+                    &x.body,
+                    &x.state,
+                    &now_ms,
+                ],
+            )
+            .map_err(storage)?;
+        Ok(ExchangeId(row.get(0)))
+    }
+
+    fn set_reply(
+        &mut self,
+        x: ExchangeId,
+        reply: &ReplyRecord,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        let (status, body, error): (Option<i64>, Option<&[u8]>, Option<&str>) = match reply {
+            ReplyRecord::Reply { status, body } => (Some(*status as i64), Some(body), None),
+            ReplyRecord::NoReply { error } => (None, None, Some(error)),
+        };
+        let n = self
+            .tx
+            .execute(
+                "UPDATE exchanges SET reply_status = $2, reply_body = $3, transport_error = $4, \
+                 replied_at = $5 WHERE id = $1 AND replied_at IS NULL",
+                &[&x.0, &status, &body, &error, &now_ms],
+            )
+            .map_err(storage)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(JournalError::Corrupt(format!(
+                "exchange {} is unknown or already has a reply",
+                x.0
+            )))
+        }
+    }
+
+    fn claim_stale(
+        &mut self,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> Result<Vec<OperationRecord>, JournalError> {
+        // SKIP LOCKED + the lease update: two recovering hosts never claim the same operation.
+        self.ops(
+            &format!(
+                "UPDATE operations SET lease_until = $2 WHERE id IN ( \
+                   SELECT id FROM operations WHERE status IN ('pending', 'unknown') \
+                   AND coalesce(lease_until, 0) < $1 ORDER BY id FOR UPDATE SKIP LOCKED) \
+                 RETURNING {OP_COLUMNS}"
+            ),
+            &[&now_ms, &lease_until],
+        )
+        .map(|mut v| {
+            v.sort_by_key(|o| o.id);
+            v
+        })
+    }
+
+    fn ops_for_order(&mut self, order: &str) -> Result<Vec<OperationRecord>, JournalError> {
+        self.ops(
+            &format!("SELECT {OP_COLUMNS} FROM operations WHERE order_ref = $1 ORDER BY id"),
+            &[&order],
+        )
+    }
+
+    fn exchanges_for_op(&mut self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError> {
+        self.tx
+            .query(
+                "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
+                 sent_at, reply_status, reply_body, transport_error FROM exchanges \
+                 WHERE operation_id = $1 ORDER BY step_index",
+                &[&op.0],
+            )
+            .map_err(storage)?
+            .iter()
+            .map(|r| {
+                ExchangeRow {
+                    id: r.get(0),
+                    operation_id: r.get(1),
+                    step_index: r.get(2),
+                    step: r.get(3),
+                    method: r.get(4),
+                    url: r.get(5),
+                    headers: r.get(6),
+                    body: r.get(7),
+                    state: r.get(8),
+                    sent_at: r.get(9),
+                    reply_status: r.get(10),
+                    reply_body: r.get(11),
+                    transport_error: r.get(12),
+                }
+                .into_record()
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,458 @@
+//! The embedded journal: one SQLite file in WAL mode with `synchronous = FULL`, so a commit is on
+//! disk before `record_send` returns and the request leaves.
+
+use super::codec::{self, ExchangeRow, OpRow, OrderRow};
+use super::logic::{Backend, Journal, Tx};
+use super::model::*;
+use super::store::{JournalError, JournalStore};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Versioned schema; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE orders (
+    order_ref       TEXT PRIMARY KEY,
+    gateway         TEXT NOT NULL,
+    transaction_ref TEXT,
+    state           TEXT NOT NULL,
+    gateway_status  TEXT,
+    currency        TEXT NOT NULL,
+    authorized      INTEGER NOT NULL,
+    captured        INTEGER NOT NULL,
+    refunded        INTEGER NOT NULL,
+    review          TEXT,
+    version         INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    CHECK (0 <= refunded AND refunded <= captured AND captured <= authorized)
+);
+CREATE TABLE operations (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_ref       TEXT NOT NULL,
+    gateway         TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    amount          INTEGER,
+    currency        TEXT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    plugin_id       TEXT NOT NULL,
+    plugin_version  TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempt         INTEGER NOT NULL,
+    outcome         TEXT,
+    evidence        TEXT,
+    lease_until     INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+-- One writer per order, in the database: at most one pending or unknown operation.
+CREATE UNIQUE INDEX operations_one_active_per_order
+    ON operations (order_ref) WHERE status IN ('pending', 'unknown');
+CREATE INDEX operations_by_order ON operations (order_ref);
+CREATE TABLE exchanges (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation_id    INTEGER NOT NULL REFERENCES operations (id),
+    step_index      INTEGER NOT NULL,
+    step            TEXT NOT NULL,
+    method          TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    headers         TEXT NOT NULL,
+    body            TEXT,
+    state           BLOB NOT NULL,
+    sent_at         INTEGER NOT NULL,
+    reply_status    INTEGER,
+    reply_body      BLOB,
+    transport_error TEXT,
+    replied_at      INTEGER,
+    UNIQUE (operation_id, step_index)
+);
+"#];
+
+fn storage(e: rusqlite::Error) -> JournalError {
+    JournalError::Storage(e.to_string())
+}
+
+pub(crate) struct Sqlite {
+    conn: Mutex<Connection>,
+}
+
+/// Opens (creating if needed) a SQLite journal and runs pending migrations.
+pub fn open(path: &Path) -> Result<Box<dyn JournalStore>, JournalError> {
+    let conn = Connection::open(path).map_err(storage)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )
+    .map_err(storage)?;
+    migrate(&conn)?;
+    Ok(Box::new(Journal(Sqlite {
+        conn: Mutex::new(conn),
+    })))
+}
+
+fn migrate(conn: &Connection) -> Result<(), JournalError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS renkei_schema (version INTEGER NOT NULL);")
+        .map_err(storage)?;
+    let tx = conn.unchecked_transaction().map_err(storage)?;
+    let version: Option<i64> = tx
+        .query_row("SELECT max(version) FROM renkei_schema", [], |r| r.get(0))
+        .map_err(storage)?;
+    let version = version.unwrap_or(0) as usize;
+    if version > MIGRATIONS.len() {
+        return Err(JournalError::Storage(format!(
+            "journal schema version {version} is newer than this host ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(sql).map_err(storage)?;
+        tx.execute(
+            "INSERT INTO renkei_schema (version) VALUES (?1)",
+            [i as i64 + 1],
+        )
+        .map_err(storage)?;
+    }
+    tx.commit().map_err(storage)
+}
+
+impl Backend for Sqlite {
+    const NAME: &'static str = "sqlite";
+
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        // IMMEDIATE takes the write lock up front: the whole database is one writer at a time,
+        // which is also what makes "one writer per order" hold across processes.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(storage)?;
+        let mut t = SqliteTx { tx: &tx };
+        let value = f(&mut t)?;
+        tx.commit().map_err(storage)?;
+        Ok(value)
+    }
+}
+
+struct SqliteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+const OP_COLUMNS: &str = "id, order_ref, gateway, kind, amount, currency, idempotency_key, \
+    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at";
+
+fn op_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRow> {
+    Ok(OpRow {
+        id: r.get(0)?,
+        order_ref: r.get(1)?,
+        gateway: r.get(2)?,
+        kind: r.get(3)?,
+        amount: r.get(4)?,
+        currency: r.get(5)?,
+        idempotency_key: r.get(6)?,
+        plugin_id: r.get(7)?,
+        plugin_version: r.get(8)?,
+        status: r.get(9)?,
+        attempt: r.get(10)?,
+        outcome: r.get(11)?,
+        evidence: r.get(12)?,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+    })
+}
+
+impl SqliteTx<'_> {
+    fn ops(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Vec<OperationRecord>, JournalError> {
+        let mut stmt = self.tx.prepare_cached(sql).map_err(storage)?;
+        let rows = stmt
+            .query_map(p, op_row)
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter().map(OpRow::into_record).collect()
+    }
+
+    fn one_op(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Option<OperationRecord>, JournalError> {
+        Ok(self.ops(sql, p)?.into_iter().next())
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn lock_order(&mut self, _order: &str) -> Result<(), JournalError> {
+        Ok(())
+    }
+
+    fn load_order(&mut self, order: &str) -> Result<Option<OrderRecord>, JournalError> {
+        let row = self
+            .tx
+            .prepare_cached(
+                "SELECT order_ref, gateway, transaction_ref, state, gateway_status, currency, \
+                 authorized, captured, refunded, review, version FROM orders WHERE order_ref = ?1",
+            )
+            .map_err(storage)?
+            .query_row([order], |r| {
+                Ok(OrderRow {
+                    order_ref: r.get(0)?,
+                    gateway: r.get(1)?,
+                    transaction_ref: r.get(2)?,
+                    state: r.get(3)?,
+                    gateway_status: r.get(4)?,
+                    currency: r.get(5)?,
+                    authorized: r.get(6)?,
+                    captured: r.get(7)?,
+                    refunded: r.get(8)?,
+                    review: r.get(9)?,
+                    version: r.get(10)?,
+                })
+            })
+            .optional()
+            .map_err(storage)?;
+        row.map(OrderRow::into_record).transpose()
+    }
+
+    fn save_order(&mut self, o: &OrderRecord, now_ms: i64) -> Result<(), JournalError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
+                 currency, authorized, captured, refunded, review, version, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                 ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
+                 transaction_ref = excluded.transaction_ref, state = excluded.state, \
+                 gateway_status = excluded.gateway_status, currency = excluded.currency, \
+                 authorized = excluded.authorized, captured = excluded.captured, \
+                 refunded = excluded.refunded, review = excluded.review, \
+                 version = excluded.version, updated_at = excluded.updated_at",
+            )
+            .map_err(storage)?
+            .execute(params![
+                o.order.as_str(),
+                o.gateway,
+                o.transaction.as_ref().map(|t| t.as_str()),
+                codec::state_json(&o.state),
+                o.gateway_status,
+                o.authorized.currency.as_str(),
+                o.authorized.minor_units,
+                o.captured.minor_units,
+                o.refunded.minor_units,
+                o.review,
+                o.version,
+                now_ms,
+            ])
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn op_by_key(&mut self, key: &str) -> Result<Option<OperationRecord>, JournalError> {
+        self.one_op(
+            &format!("SELECT {OP_COLUMNS} FROM operations WHERE idempotency_key = ?1"),
+            [key],
+        )
+    }
+
+    fn op_by_id(&mut self, id: OperationId) -> Result<Option<OperationRecord>, JournalError> {
+        self.one_op(
+            &format!("SELECT {OP_COLUMNS} FROM operations WHERE id = ?1"),
+            [id.0],
+        )
+    }
+
+    fn active_op(&mut self, order: &str) -> Result<Option<OperationRecord>, JournalError> {
+        self.one_op(
+            &format!(
+                "SELECT {OP_COLUMNS} FROM operations \
+                 WHERE order_ref = ?1 AND status IN ('pending', 'unknown')"
+            ),
+            [order],
+        )
+    }
+
+    fn insert_op(
+        &mut self,
+        op: &NewOperation,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> Result<OperationRecord, JournalError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO operations (order_ref, gateway, kind, amount, currency, \
+                 idempotency_key, plugin_id, plugin_version, status, attempt, lease_until, \
+                 created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 1, ?9, ?10, ?10)",
+            )
+            .map_err(storage)?
+            .execute(params![
+                op.order.as_str(),
+                op.gateway,
+                codec::kind_name(op.kind),
+                op.amount.map(|a| a.minor_units),
+                op.amount.map(|a| a.currency.as_str().to_owned()),
+                op.idempotency_key,
+                op.plugin_id,
+                op.plugin_version,
+                lease_until,
+                now_ms,
+            ])
+            .map_err(storage)?;
+        let id = OperationId(self.tx.last_insert_rowid());
+        self.op_by_id(id)?
+            .ok_or_else(|| JournalError::Corrupt("inserted operation not found".into()))
+    }
+
+    fn update_op(
+        &mut self,
+        op: &OperationRecord,
+        lease_until: Option<i64>,
+    ) -> Result<(), JournalError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE operations SET status = ?2, attempt = ?3, outcome = ?4, evidence = ?5, \
+                 amount = ?6, currency = ?7, updated_at = ?8, \
+                 lease_until = coalesce(?9, lease_until) WHERE id = ?1",
+            )
+            .map_err(storage)?
+            .execute(params![
+                op.id.0,
+                op.status.name(),
+                op.attempt,
+                op.outcome.as_ref().map(codec::outcome_json),
+                op.evidence,
+                op.amount.map(|a| a.minor_units),
+                op.amount.map(|a| a.currency.as_str().to_owned()),
+                op.updated_at_ms,
+                lease_until,
+            ])
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn insert_exchange(
+        &mut self,
+        op: OperationId,
+        x: &SentExchange,
+        now_ms: i64,
+    ) -> Result<ExchangeId, JournalError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
+                 body, state, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(storage)?
+            .execute(params![
+                op.0,
+                x.step_index,
+                x.step,
+                x.method,
+                x.url,
+                codec::headers_json(&x.headers),
+                x.body,
+                x.state,
+                now_ms,
+            ])
+            .map_err(storage)?;
+        Ok(ExchangeId(self.tx.last_insert_rowid()))
+    }
+
+    fn set_reply(
+        &mut self,
+        x: ExchangeId,
+        reply: &ReplyRecord,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        let (status, body, error) = match reply {
+            ReplyRecord::Reply { status, body } => {
+                (Some(*status as i64), Some(body.as_slice()), None)
+            }
+            ReplyRecord::NoReply { error } => (None, None, Some(error.as_str())),
+        };
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE exchanges SET reply_status = ?2, reply_body = ?3, transport_error = ?4, \
+                 replied_at = ?5 WHERE id = ?1 AND replied_at IS NULL",
+            )
+            .map_err(storage)?
+            .execute(params![x.0, status, body, error, now_ms])
+            .map_err(storage)?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(JournalError::Corrupt(format!(
+                "exchange {} is unknown or already has a reply",
+                x.0
+            )))
+        }
+    }
+
+    fn claim_stale(
+        &mut self,
+        now_ms: i64,
+        lease_until: i64,
+    ) -> Result<Vec<OperationRecord>, JournalError> {
+        let stale = self.ops(
+            &format!(
+                "SELECT {OP_COLUMNS} FROM operations WHERE status IN ('pending', 'unknown') \
+                 AND coalesce(lease_until, 0) < ?1 ORDER BY id"
+            ),
+            [now_ms],
+        )?;
+        for op in &stale {
+            self.tx
+                .execute(
+                    "UPDATE operations SET lease_until = ?2 WHERE id = ?1",
+                    params![op.id.0, lease_until],
+                )
+                .map_err(storage)?;
+        }
+        Ok(stale)
+    }
+
+    fn ops_for_order(&mut self, order: &str) -> Result<Vec<OperationRecord>, JournalError> {
+        self.ops(
+            &format!("SELECT {OP_COLUMNS} FROM operations WHERE order_ref = ?1 ORDER BY id"),
+            [order],
+        )
+    }
+
+    fn exchanges_for_op(&mut self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
+                 sent_at, reply_status, reply_body, transport_error FROM exchanges \
+                 WHERE operation_id = ?1 ORDER BY step_index",
+            )
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([op.0], |r| {
+                Ok(ExchangeRow {
+                    id: r.get(0)?,
+                    operation_id: r.get(1)?,
+                    step_index: r.get(2)?,
+                    step: r.get(3)?,
+                    method: r.get(4)?,
+                    url: r.get(5)?,
+                    headers: r.get(6)?,
+                    body: r.get(7)?,
+                    state: r.get(8)?,
+                    sent_at: r.get(9)?,
+                    reply_status: r.get(10)?,
+                    reply_body: r.get(11)?,
+                    transport_error: r.get(12)?,
+                })
+            })
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter().map(ExchangeRow::into_record).collect()
+    }
+}

@@ -1,0 +1,138 @@
+//! The storage interface every journal backend implements.
+
+use super::ledger::{Contradiction, Drift, Refusal};
+use super::model::*;
+use renkei_sdk::OrderRef;
+
+/// Why a journal call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The operation may not start; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The reply contradicts the journal; it was not applied and the order awaits review.
+    #[error(transparent)]
+    Contradiction(#[from] Contradiction),
+    #[error("idempotency key {key} already names another operation ({existing})")]
+    KeyConflict { key: String, existing: String },
+    #[error("operation {0:?} is not in the journal")]
+    UnknownOperation(OperationId),
+    #[error("operation {id:?} is {status:?}, not {expected}")]
+    WrongStatus {
+        id: OperationId,
+        status: OperationStatus,
+        expected: &'static str,
+    },
+    #[error("journal storage: {0}")]
+    Storage(String),
+    #[error("journal data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// How `begin` went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// A new attempt is pending; the caller owns the order's writer slot.
+    Started(OperationRecord),
+    /// The same idempotency key already took effect: its stored result, nothing to send.
+    AlreadyDone(OperationRecord),
+}
+
+/// The result of applying a success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub order: OrderRecord,
+    /// Set by inquiries whose answer differs from the journal (G-8).
+    pub drift: Option<Drift>,
+}
+
+/// An operator's decision on an operation that needs review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The gateway did act: apply this outcome.
+    TookEffect(Box<StoredOutcome>),
+    /// The gateway did not act: the operation failed and may be tried again.
+    NoEffect,
+}
+
+/// Durable storage for the journal. Every method is one transaction, committed before it returns:
+/// in particular `record_send` is durable before the request is sent.
+///
+/// Methods are blocking; async callers run them on a blocking thread.
+pub trait JournalStore: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Registers an order the host did not authorize itself: a pre-order awaiting authorization,
+    /// or an order authorized elsewhere. A no-op if the order exists.
+    fn register_order(&self, order: &OrderRecord) -> Result<OrderRecord, JournalError>;
+
+    /// Starts an operation, atomically: the idempotency check, the ledger's gate
+    /// (`ledger::check_begin`), and the single writer per order.
+    fn begin(&self, op: &NewOperation, now_ms: i64, lease_ms: i64) -> Result<Begin, JournalError>;
+
+    /// Records an exchange before it is sent, and extends the operation's lease.
+    fn record_send(
+        &self,
+        op: OperationId,
+        exchange: &SentExchange,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<ExchangeId, JournalError>;
+
+    /// Records what came back for an exchange.
+    fn record_reply(
+        &self,
+        exchange: ExchangeId,
+        reply: &ReplyRecord,
+        now_ms: i64,
+    ) -> Result<(), JournalError>;
+
+    /// Applies a success to the order (ledger rules checked). On a contradiction nothing is
+    /// applied, the operation needs review, and `JournalError::Contradiction` is returned.
+    fn succeed(
+        &self,
+        op: OperationId,
+        outcome: &StoredOutcome,
+        now_ms: i64,
+    ) -> Result<Applied, JournalError>;
+
+    /// The operation certainly did not take effect: releases the order.
+    fn fail(&self, op: OperationId, evidence: &str, now_ms: i64) -> Result<(), JournalError>;
+
+    /// The outcome is unknown; the order stays held while it is resolved.
+    fn mark_unknown(
+        &self,
+        op: OperationId,
+        evidence: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<(), JournalError>;
+
+    /// Automatic resolution failed: the operation and its order await an operator.
+    fn needs_review(
+        &self,
+        op: OperationId,
+        evidence: &str,
+        now_ms: i64,
+    ) -> Result<(), JournalError>;
+
+    /// An operator's decision on an operation that needs review (journaled with their name).
+    fn resolve(
+        &self,
+        op: OperationId,
+        decision: &Decision,
+        operator: &str,
+        now_ms: i64,
+    ) -> Result<OrderRecord, JournalError>;
+
+    /// Active operations whose lease has expired (their host died), claimed for recovery with a
+    /// new lease so that two recovering hosts never take the same one.
+    fn claim_stale(&self, now_ms: i64, lease_ms: i64)
+    -> Result<Vec<OperationRecord>, JournalError>;
+
+    fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError>;
+    fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError>;
+    fn operations(&self, order: &OrderRef) -> Result<Vec<OperationRecord>, JournalError>;
+    fn exchanges(&self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError>;
+}

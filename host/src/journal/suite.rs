@@ -1,0 +1,439 @@
+//! The journal behaviour every backend must show, as functions the backends' tests call.
+//! Each takes two handles on one fresh, empty journal (as two host processes would have).
+
+use super::*;
+use renkei_sdk::{
+    Currency, Money, OperationKind, OrderRef, PaymentState, RefundExtent, Settlement,
+    TransactionRef,
+};
+use std::sync::Arc;
+
+/// Two handles on one fresh journal.
+pub struct Pair {
+    pub a: Arc<dyn JournalStore>,
+    pub b: Arc<dyn JournalStore>,
+}
+
+const LEASE: i64 = 60_000;
+
+fn new_op(order: &str, kind: OperationKind, amount: Option<i64>, seq: u32) -> NewOperation {
+    NewOperation {
+        order: OrderRef::new(order),
+        gateway: "main".into(),
+        kind,
+        amount: amount.map(Money::jpy),
+        idempotency_key: format!("{order}:{}:{seq}", kind.name()),
+        plugin_id: "test".into(),
+        plugin_version: "1.0.0".into(),
+    }
+}
+
+fn outcome(state: PaymentState, t: &str) -> StoredOutcome {
+    StoredOutcome {
+        state,
+        gateway_status: Some("x".into()),
+        transaction: Some(TransactionRef::new(t)),
+        replaced: None,
+        authorization_code: None,
+        authorized: None,
+        captured: None,
+        refunded: None,
+        notes: vec![],
+    }
+}
+
+fn captured() -> PaymentState {
+    PaymentState::Captured {
+        settlement: Settlement::NotReported,
+    }
+}
+
+fn refunded() -> PaymentState {
+    PaymentState::Refunded {
+        extent: RefundExtent::Full,
+        settlement: Settlement::NotReported,
+    }
+}
+
+fn started(b: Begin) -> OperationRecord {
+    match b {
+        Begin::Started(op) => op,
+        Begin::AlreadyDone(op) => panic!("expected a new operation, got done {op:?}"),
+    }
+}
+
+/// Runs `kind` to success through the journal, with one exchange.
+fn run(j: &dyn JournalStore, op: NewOperation, out: StoredOutcome) -> Applied {
+    let rec = started(j.begin(&op, 1, LEASE).unwrap());
+    let x = j.record_send(rec.id, &exchange(0), 2, LEASE).unwrap();
+    j.record_reply(
+        x,
+        &ReplyRecord::Reply {
+            status: 200,
+            body: b"OK".to_vec(),
+        },
+        3,
+    )
+    .unwrap();
+    j.succeed(rec.id, &out, 4).unwrap()
+}
+
+fn exchange(i: u32) -> SentExchange {
+    SentExchange {
+        step_index: i,
+        step: "sale".into(),
+        method: "POST".into(),
+        url: "http://127.0.0.1:1/connect/sale.cgi".into(),
+        headers: vec![("Authorization".into(), "«redacted»".into())],
+        body: Some("SHOPID=12345".into()),
+        state: vec![1, 2, 3],
+    }
+}
+
+fn authorize(j: &dyn JournalStore, order: &str, amount: i64) -> Applied {
+    let mut out = outcome(PaymentState::Authorized, &format!("T-{order}"));
+    out.authorized = Some(Money::jpy(amount));
+    run(
+        j,
+        new_op(order, OperationKind::Authorize, Some(amount), 1),
+        out,
+    )
+}
+
+fn refused(r: Result<Begin, JournalError>) -> Refusal {
+    match r {
+        Err(JournalError::Refused(refusal)) => refusal,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The life of an order: authorize, capture, partial then full refund; then nothing more (G-5).
+pub fn lifecycle_and_money_invariants(p: &Pair) {
+    let j = &*p.a;
+    let a = authorize(j, "o1", 1080);
+    assert_eq!(a.order.authorized, Money::jpy(1080));
+    assert_eq!(a.order.state, PaymentState::Authorized);
+
+    // Capture less than authorized (S-1 "shop's current amount").
+    let mut out = outcome(captured(), "T-o1");
+    out.captured = Some(Money::jpy(980));
+    let c = run(j, new_op("o1", OperationKind::Capture, Some(980), 1), out);
+    assert_eq!(c.order.captured, Money::jpy(980));
+
+    // Refund more than captured: refused before anything is written.
+    let r = refused(j.begin(&new_op("o1", OperationKind::Refund, Some(981), 1), 5, LEASE));
+    assert!(matches!(r, Refusal::Amount { .. }), "{r}");
+
+    let partial = run(
+        j,
+        new_op("o1", OperationKind::Refund, Some(300), 1),
+        outcome(refunded(), "T-o1"),
+    );
+    assert_eq!(partial.order.refunded, Money::jpy(300));
+    assert!(matches!(
+        partial.order.state,
+        PaymentState::Refunded {
+            extent: RefundExtent::Partial,
+            ..
+        }
+    ));
+    let rest = run(
+        j,
+        new_op("o1", OperationKind::Refund, None, 2),
+        outcome(refunded(), "T-o1"),
+    );
+    assert_eq!(rest.order.refunded, Money::jpy(980));
+    assert!(rest.order.state.is_final());
+
+    // G-5 / F-12: nothing after a final cancel; inquiry stays allowed.
+    let r = refused(j.begin(&new_op("o1", OperationKind::Capture, Some(1), 2), 6, LEASE));
+    assert!(matches!(r, Refusal::Final { .. }), "{r}");
+    let inq = started(
+        j.begin(&new_op("o1", OperationKind::Inquire, None, 1), 7, LEASE)
+            .unwrap(),
+    );
+    j.fail(inq.id, "test", 8).unwrap();
+
+    let ops = p.b.operations(&OrderRef::new("o1")).unwrap();
+    assert_eq!(ops.len(), 5);
+    assert!(
+        ops[..4]
+            .iter()
+            .all(|o| o.status == OperationStatus::Succeeded)
+    );
+}
+
+/// Unknown orders and illegal transitions are refused and write nothing.
+pub fn refusals_write_nothing(p: &Pair) {
+    let j = &*p.a;
+    let r = refused(j.begin(
+        &new_op("ghost", OperationKind::Capture, Some(5), 1),
+        1,
+        LEASE,
+    ));
+    assert!(matches!(r, Refusal::UnknownOrder(_)), "{r}");
+    assert!(j.order(&OrderRef::new("ghost")).unwrap().is_none());
+    assert!(j.operations(&OrderRef::new("ghost")).unwrap().is_empty());
+
+    authorize(j, "o2", 500);
+    let r = refused(j.begin(&new_op("o2", OperationKind::Refund, Some(5), 1), 1, LEASE));
+    assert!(matches!(r, Refusal::IllegalTransition { .. }), "{r}");
+    run(
+        j,
+        new_op("o2", OperationKind::Void, Some(500), 1),
+        outcome(PaymentState::Voided, "T-o2"),
+    );
+    let r = refused(j.begin(
+        &new_op("o2", OperationKind::Capture, Some(500), 1),
+        1,
+        LEASE,
+    ));
+    assert!(matches!(r, Refusal::Final { .. }), "{r}");
+    assert_eq!(j.operations(&OrderRef::new("o2")).unwrap().len(), 2);
+}
+
+/// Repeating a shop action that took effect returns the stored result and starts nothing.
+pub fn idempotent_repeat(p: &Pair) {
+    authorize(&*p.a, "o3", 700);
+    let mut out = outcome(captured(), "T-o3");
+    out.captured = Some(Money::jpy(700));
+    let first = run(
+        &*p.a,
+        new_op("o3", OperationKind::Capture, Some(700), 1),
+        out.clone(),
+    );
+    match p.b.begin(
+        &new_op("o3", OperationKind::Capture, Some(700), 1),
+        9,
+        LEASE,
+    ) {
+        Ok(Begin::AlreadyDone(op)) => {
+            assert_eq!(op.status, OperationStatus::Succeeded);
+            assert_eq!(op.outcome, Some(out));
+        }
+        other => panic!("expected the stored result, got {other:?}"),
+    }
+    assert_eq!(p.b.operations(&OrderRef::new("o3")).unwrap().len(), 2);
+    assert_eq!(
+        p.b.order(&OrderRef::new("o3")).unwrap().unwrap(),
+        first.order
+    );
+
+    // A key reused for another action is refused.
+    let mut other = new_op("o3", OperationKind::Refund, Some(1), 1);
+    other.idempotency_key = "o3:capture:1".into();
+    assert!(matches!(
+        p.a.begin(&other, 10, LEASE),
+        Err(JournalError::KeyConflict { .. })
+    ));
+}
+
+/// An attempt that certainly failed can be made again under the same key.
+pub fn failed_attempt_can_be_retried(p: &Pair) {
+    authorize(&*p.a, "o4", 700);
+    let op = new_op("o4", OperationKind::Capture, Some(700), 1);
+    let first = started(p.a.begin(&op, 1, LEASE).unwrap());
+    p.a.fail(first.id, "declined", 2).unwrap();
+    let second = started(p.b.begin(&op, 3, LEASE).unwrap());
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.attempt, 2);
+}
+
+/// One writer per order, across handles: a second operation on a busy order is refused.
+pub fn one_writer_per_order(p: &Pair) {
+    authorize(&*p.a, "o5", 900);
+    let held = started(
+        p.a.begin(
+            &new_op("o5", OperationKind::Capture, Some(900), 1),
+            1,
+            LEASE,
+        )
+        .unwrap(),
+    );
+    let r = refused(p.b.begin(&new_op("o5", OperationKind::Void, Some(900), 1), 2, LEASE));
+    assert!(matches!(r, Refusal::Busy { .. }), "{r}");
+    // Unknown outcomes keep holding the order.
+    p.a.mark_unknown(held.id, "timeout", 3, LEASE).unwrap();
+    let r = refused(p.b.begin(&new_op("o5", OperationKind::Void, Some(900), 1), 4, LEASE));
+    assert!(matches!(r, Refusal::Busy { .. }), "{r}");
+}
+
+/// Many threads on two handles race to capture one order: exactly one starts.
+pub fn concurrent_writers_on_one_order(p: &Pair) {
+    authorize(&*p.a, "o6", 1000);
+    let handles: Vec<_> = (0..16)
+        .map(|i| {
+            let j = if i % 2 == 0 { p.a.clone() } else { p.b.clone() };
+            std::thread::spawn(move || {
+                let op = new_op("o6", OperationKind::Capture, Some(1000), i);
+                matches!(j.begin(&op, 1, LEASE), Ok(Begin::Started(_)))
+            })
+        })
+        .collect();
+    let started: usize = handles
+        .into_iter()
+        .map(|h| h.join().unwrap() as usize)
+        .sum();
+    assert_eq!(started, 1);
+}
+
+/// Exchanges are journaled before sending, replies after; a reply is recorded once.
+pub fn exchanges_are_journaled(p: &Pair) {
+    let rec = started(
+        p.a.begin(
+            &new_op("o7", OperationKind::Authorize, Some(100), 1),
+            1,
+            LEASE,
+        )
+        .unwrap(),
+    );
+    let x = p.a.record_send(rec.id, &exchange(0), 2, LEASE).unwrap();
+    let seen = p.b.exchanges(rec.id).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].sent, exchange(0));
+    assert_eq!(seen[0].reply, None, "sent, no reply yet: the crash case");
+    let reply = ReplyRecord::NoReply {
+        error: "timeout".into(),
+    };
+    p.a.record_reply(x, &reply, 3).unwrap();
+    assert_eq!(p.b.exchanges(rec.id).unwrap()[0].reply, Some(reply.clone()));
+    assert!(p.a.record_reply(x, &reply, 4).is_err());
+}
+
+/// A reply contradicting the journal is not applied; the order waits for an operator, whose
+/// decision is journaled.
+pub fn contradiction_goes_to_review(p: &Pair) {
+    authorize(&*p.a, "o8", 1080);
+    let rec = started(
+        p.a.begin(
+            &new_op("o8", OperationKind::Capture, Some(1080), 1),
+            1,
+            LEASE,
+        )
+        .unwrap(),
+    );
+    let mut out = outcome(captured(), "T-o8");
+    out.captured = Some(Money::jpy(2000));
+    match p.a.succeed(rec.id, &out, 2) {
+        Err(JournalError::Contradiction(_)) => {}
+        other => panic!("expected a contradiction, got {other:?}"),
+    }
+    let order = p.b.order(&OrderRef::new("o8")).unwrap().unwrap();
+    assert_eq!(order.captured, Money::jpy(0), "nothing applied");
+    assert!(order.review.is_some());
+    let r = refused(p.b.begin(&new_op("o8", OperationKind::Void, Some(1080), 1), 3, LEASE));
+    assert!(matches!(r, Refusal::NeedsReview { .. }), "{r}");
+
+    // A reply about another transaction is a contradiction too.
+    authorize(&*p.a, "o8b", 10);
+    let rec = started(
+        p.a.begin(&new_op("o8b", OperationKind::Void, Some(10), 1), 1, LEASE)
+            .unwrap(),
+    );
+    assert!(matches!(
+        p.a.succeed(rec.id, &outcome(PaymentState::Voided, "T-other"), 2),
+        Err(JournalError::Contradiction(_))
+    ));
+
+    // The operator says the capture did happen, at 1080.
+    let ops = p.a.operations(&OrderRef::new("o8")).unwrap();
+    let mut truth = outcome(captured(), "T-o8");
+    truth.captured = Some(Money::jpy(1080));
+    let order =
+        p.a.resolve(
+            ops[1].id,
+            &Decision::TookEffect(Box::new(truth)),
+            "operator-1",
+            4,
+        )
+        .unwrap();
+    assert_eq!(order.captured, Money::jpy(1080));
+    assert!(order.review.is_none());
+    let op = p.b.operation(ops[1].id).unwrap().unwrap();
+    assert_eq!(op.status, OperationStatus::Resolved);
+    assert!(op.evidence.unwrap().contains("operator-1"));
+}
+
+/// Recovery: operations whose host vanished are claimed once, by one recoverer.
+pub fn stale_operations_are_claimed_once(p: &Pair) {
+    authorize(&*p.a, "o9", 100);
+    let rec = started(
+        p.a.begin(
+            &new_op("o9", OperationKind::Capture, Some(100), 1),
+            1_000,
+            10,
+        )
+        .unwrap(),
+    );
+    p.a.record_send(rec.id, &exchange(0), 1_001, 10).unwrap();
+    assert!(
+        p.b.claim_stale(1_005, 10_000).unwrap().is_empty(),
+        "lease still valid"
+    );
+    let claimed = p.b.claim_stale(2_000, 10_000).unwrap();
+    assert_eq!(claimed.iter().map(|o| o.id).collect::<Vec<_>>(), [rec.id]);
+    assert!(
+        p.a.claim_stale(2_001, 10_000).unwrap().is_empty(),
+        "already claimed"
+    );
+}
+
+/// An inquiry that disagrees with the journal reports drift and changes nothing (G-8).
+pub fn inquiry_drift_is_reported_not_applied(p: &Pair) {
+    authorize(&*p.a, "o10", 500);
+    let before = p.a.order(&OrderRef::new("o10")).unwrap().unwrap();
+    let applied = run(
+        &*p.a,
+        new_op("o10", OperationKind::Inquire, None, 1),
+        outcome(refunded(), "T-o10"),
+    );
+    let drift = applied.drift.expect("drift");
+    assert_eq!(drift.journal_state, PaymentState::Authorized);
+    assert_eq!(p.b.order(&OrderRef::new("o10")).unwrap().unwrap(), before);
+}
+
+/// Every case, in order.
+pub fn all(fresh: &dyn Fn() -> Pair) {
+    type Case = (&'static str, fn(&Pair));
+    let cases: [Case; 11] = [
+        (
+            "lifecycle_and_money_invariants",
+            lifecycle_and_money_invariants,
+        ),
+        ("refusals_write_nothing", refusals_write_nothing),
+        ("idempotent_repeat", idempotent_repeat),
+        (
+            "failed_attempt_can_be_retried",
+            failed_attempt_can_be_retried,
+        ),
+        ("one_writer_per_order", one_writer_per_order),
+        (
+            "concurrent_writers_on_one_order",
+            concurrent_writers_on_one_order,
+        ),
+        ("exchanges_are_journaled", exchanges_are_journaled),
+        ("contradiction_goes_to_review", contradiction_goes_to_review),
+        (
+            "stale_operations_are_claimed_once",
+            stale_operations_are_claimed_once,
+        ),
+        (
+            "inquiry_drift_is_reported_not_applied",
+            inquiry_drift_is_reported_not_applied,
+        ),
+        ("currency_is_checked", currency_is_checked),
+    ];
+    for (name, case) in cases {
+        eprintln!("journal suite: {name}");
+        case(&fresh());
+    }
+}
+
+/// Amounts in another currency than the order's are refused.
+pub fn currency_is_checked(p: &Pair) {
+    authorize(&*p.a, "o11", 100);
+    let mut op = new_op("o11", OperationKind::Capture, None, 1);
+    op.amount = Some(Money::new(100, Currency::new("USD").unwrap()));
+    let r = refused(p.a.begin(&op, 1, LEASE));
+    assert!(matches!(r, Refusal::Amount { .. }), "{r}");
+}
