@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod executor;
 pub mod instance;
 pub mod journal;
 pub mod loader;
@@ -17,6 +18,7 @@ pub mod transport;
 
 pub use config::{ConfigFileError, GatewaySection, HostConfig};
 pub use driver::{DriveError, Driver, ExchangeLog, Execution};
+pub use executor::{Completed, ExecError, Executor, RecoveryReport, Resolution};
 pub use instance::{GatewayInstance, InstanceError};
 pub use loader::{DirectoryReport, LoadError, LoadedPlugin, PluginRegistry, compatible_range};
 pub use transport::{Transport, TransportError};

@@ -1,0 +1,695 @@
+//! Exactly-once gateway operations: the step loop of [`crate::driver`] with every exchange
+//! journaled before it is sent, and every unknown outcome resolved without guessing.
+//!
+//! Resolution order for an outcome that may have taken effect:
+//! 1. an inquiry, where the plugin offers one: did the payment reach the operation's target
+//!    state, or is it where it was before?
+//! 2. a replay, where the manifest declares the operation replay-safe: a second attempt that
+//!    answers "already done" proves the first went through;
+//! 3. otherwise the order is marked *needs review* with the evidence, and every further gateway
+//!    operation on it is refused until an operator decides.
+//!
+//! Both automatic paths are used only when the unknown exchange was the operation's first: after
+//! an earlier exchange changed the gateway (SBPS re-authorized, F-REGI changed the amount), the
+//! payment's state alone cannot say what happened, so such cases go to review.
+
+use crate::instance::GatewayInstance;
+use crate::journal::{
+    Applied, Begin, Decision, Drift, JournalError, JournalStore, NewOperation, OperationId,
+    OperationRecord, OrderRecord, Refusal, ReplyRecord, SentExchange, StoredOutcome,
+};
+use crate::transport::Transport;
+use renkei_sdk::{
+    Context, Effect, ErrorKind, GatewayError, Inquiry, Operation, OperationKind, Outcome,
+    PaymentState, Step, Timestamp,
+};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How an operation ended.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub operation: OperationRecord,
+    pub order: Option<OrderRecord>,
+    pub outcome: StoredOutcome,
+    pub drift: Option<Drift>,
+    /// The result was already in the journal: nothing was sent this time.
+    pub from_journal: bool,
+    /// How an unknown outcome was settled, if one was.
+    pub resolution: Option<Resolution>,
+}
+
+/// How an unknown outcome was settled automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Inquiry,
+    Replay,
+}
+
+/// Why an operation did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Refused before anything was sent (unknown order, illegal transition, busy, in review).
+    #[error(transparent)]
+    Refused(Refusal),
+    /// The gateway or the plugin refused; nothing happened at the gateway.
+    #[error("{error}")]
+    Failed {
+        operation: OperationId,
+        error: GatewayError,
+        resolution: Option<Resolution>,
+    },
+    /// The outcome could not be established; the order awaits an operator.
+    #[error("needs review (operation {}): {evidence}", operation.0)]
+    NeedsReview {
+        operation: OperationId,
+        evidence: String,
+    },
+    #[error(transparent)]
+    Journal(JournalError),
+}
+
+impl From<JournalError> for ExecError {
+    fn from(e: JournalError) -> ExecError {
+        match e {
+            JournalError::Refused(r) => ExecError::Refused(r),
+            other => ExecError::Journal(other),
+        }
+    }
+}
+
+/// What running the steps produced.
+enum Drive {
+    Done(Outcome),
+    /// Certainly nothing happened (refused before sending, or an explicit refusal to the first
+    /// exchange).
+    NotApplied(GatewayError),
+    /// May have happened. `first` is true when the unknown exchange was the operation's first.
+    Unknown {
+        evidence: String,
+        first: bool,
+    },
+}
+
+/// Runs operations through the journal.
+pub struct Executor {
+    journal: Arc<dyn JournalStore>,
+    transport: Transport,
+    /// How long an operation may run before another host may consider its owner dead.
+    lease: Duration,
+    clock: fn() -> Timestamp,
+}
+
+fn system_now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_unix_millis(ms)
+}
+
+/// Runs a blocking journal call off the async threads.
+async fn blocking<T: Send + 'static>(
+    journal: &Arc<dyn JournalStore>,
+    f: impl FnOnce(&dyn JournalStore) -> Result<T, JournalError> + Send + 'static,
+) -> Result<T, JournalError> {
+    let j = journal.clone();
+    tokio::task::spawn_blocking(move || f(&*j))
+        .await
+        .map_err(|e| JournalError::Storage(format!("journal task failed: {e}")))?
+}
+
+impl Executor {
+    /// `deadline` bounds each exchange; a timeout is an unknown outcome, never a failure.
+    pub fn new(journal: Arc<dyn JournalStore>, deadline: Duration) -> Executor {
+        Executor {
+            journal,
+            transport: Transport::new(deadline),
+            lease: deadline * (crate::driver::MAX_STEPS as u32 + 2),
+            clock: system_now,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Executor {
+        self.clock = clock;
+        self
+    }
+
+    pub fn journal(&self) -> &Arc<dyn JournalStore> {
+        &self.journal
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.clock)().unix_millis
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.lease.as_millis() as i64
+    }
+
+    /// Runs `op` exactly once for `idempotency_key`: a key that already took effect returns its
+    /// stored result and sends nothing.
+    pub async fn execute(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        idempotency_key: &str,
+    ) -> Result<Completed, ExecError> {
+        let manifest = gateway.manifest();
+        let new = NewOperation {
+            order: op.order().clone(),
+            gateway: gateway.name().to_owned(),
+            kind: op.kind(),
+            amount: op.amount(),
+            idempotency_key: idempotency_key.to_owned(),
+            plugin_id: manifest.gateway_id.clone(),
+            plugin_version: manifest.plugin_version.to_string(),
+        };
+        let (now, lease) = (self.now_ms(), self.lease_ms());
+        let begun = blocking(&self.journal, move |j| j.begin(&new, now, lease)).await?;
+        let record = match begun {
+            Begin::AlreadyDone(record) => {
+                let order = self.order_of(&record).await?;
+                let outcome = record.outcome.clone().ok_or_else(|| {
+                    ExecError::Journal(JournalError::Corrupt(format!(
+                        "operation {} is done but has no outcome",
+                        record.id.0
+                    )))
+                })?;
+                return Ok(Completed {
+                    operation: record,
+                    order,
+                    outcome,
+                    drift: None,
+                    from_journal: true,
+                    resolution: None,
+                });
+            }
+            Begin::Started(record) => record,
+        };
+        tracing::debug!(order = %op.order(), op = %op.kind(), id = record.id.0, "operation started");
+        let drive = self.drive(gateway, op, &record, idempotency_key, 0).await?;
+        self.settle(gateway, op, record, drive).await
+    }
+
+    /// Turns a drive's result into a journal state, resolving unknowns.
+    async fn settle(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: OperationRecord,
+        drive: Drive,
+    ) -> Result<Completed, ExecError> {
+        match drive {
+            Drive::Done(outcome) => self.succeed(record, &outcome, None).await,
+            Drive::NotApplied(error) => self.fail(record.id, error, None).await,
+            Drive::Unknown { evidence, first } => {
+                let (id, ev, now, lease) =
+                    (record.id, evidence.clone(), self.now_ms(), self.lease_ms());
+                blocking(&self.journal, move |j| j.mark_unknown(id, &ev, now, lease)).await?;
+                tracing::warn!(order = %op.order(), op = %op.kind(), %evidence, "outcome unknown; resolving");
+                self.resolve(gateway, op, record, evidence, first).await
+            }
+        }
+    }
+
+    async fn succeed(
+        &self,
+        record: OperationRecord,
+        outcome: &Outcome,
+        resolution: Option<Resolution>,
+    ) -> Result<Completed, ExecError> {
+        let stored = StoredOutcome::from(outcome);
+        let (id, s, now) = (record.id, stored.clone(), self.now_ms());
+        match blocking(&self.journal, move |j| j.succeed(id, &s, now)).await {
+            Ok(Applied { order, drift }) => {
+                let operation = self.operation(record.id).await?;
+                Ok(Completed {
+                    operation,
+                    order: Some(order),
+                    outcome: stored,
+                    drift,
+                    from_journal: false,
+                    resolution,
+                })
+            }
+            Err(JournalError::Contradiction(c)) => Err(ExecError::NeedsReview {
+                operation: record.id,
+                evidence: c.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn fail(
+        &self,
+        id: OperationId,
+        error: GatewayError,
+        resolution: Option<Resolution>,
+    ) -> Result<Completed, ExecError> {
+        let (ev, now) = (error.to_string(), self.now_ms());
+        blocking(&self.journal, move |j| j.fail(id, &ev, now)).await?;
+        Err(ExecError::Failed {
+            operation: id,
+            error,
+            resolution,
+        })
+    }
+
+    async fn review(&self, id: OperationId, evidence: String) -> Result<Completed, ExecError> {
+        let (ev, now) = (evidence.clone(), self.now_ms());
+        blocking(&self.journal, move |j| j.needs_review(id, &ev, now)).await?;
+        tracing::error!(operation = id.0, %evidence, "operation needs review");
+        Err(ExecError::NeedsReview {
+            operation: id,
+            evidence,
+        })
+    }
+
+    async fn operation(&self, id: OperationId) -> Result<OperationRecord, ExecError> {
+        blocking(&self.journal, move |j| j.operation(id))
+            .await?
+            .ok_or(ExecError::Journal(JournalError::UnknownOperation(id)))
+    }
+
+    async fn order_of(&self, record: &OperationRecord) -> Result<Option<OrderRecord>, ExecError> {
+        let order = record.order.clone();
+        Ok(blocking(&self.journal, move |j| j.order(&order)).await?)
+    }
+
+    /// Runs the steps of `op`, journaling each exchange under `record` from index `base`.
+    async fn drive(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: &OperationRecord,
+        key: &str,
+        base: u32,
+    ) -> Result<Drive, ExecError> {
+        let attempt = record.attempt;
+        let mut request_id = format!("{key}/{attempt}/{}", base + 1);
+        let ctx = Context {
+            now: (self.clock)(),
+            request_id: &request_id,
+            idempotency_key: key,
+            attempt,
+        };
+        let mut step = match gateway.prepare(op, &ctx) {
+            Ok(step) => step,
+            // Nothing was sent, whatever the kind (a panic included).
+            Err(e) => return Ok(Drive::NotApplied(e)),
+        };
+        let mut sent: u32 = 0;
+        loop {
+            let exchange = match step {
+                Step::Done(outcome) => return Ok(Drive::Done(outcome)),
+                Step::Send(x) => x,
+            };
+            if sent as usize >= crate::driver::MAX_STEPS {
+                return Ok(Drive::Unknown {
+                    evidence: format!(
+                        "plugin asked for more than {} exchanges",
+                        crate::driver::MAX_STEPS
+                    ),
+                    first: false,
+                });
+            }
+            let journaled = SentExchange {
+                step_index: base + sent,
+                step: exchange.step.to_string(),
+                method: exchange.request.method.as_str().to_owned(),
+                url: exchange.request.url.to_string(),
+                headers: exchange.request.redacted_headers(),
+                body: exchange.journal_body.as_ref().map(|b| b.to_string()),
+                state: exchange.state.to_vec(),
+            };
+            let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms());
+            // Written and committed before the request leaves.
+            let exchange_id = blocking(&self.journal, move |j| {
+                j.record_send(id, &journaled, now, lease)
+            })
+            .await?;
+            let first = sent == 0;
+            sent += 1;
+            let reply = match self.transport.send(&exchange.request).await {
+                Ok(reply) => reply,
+                Err(error) => {
+                    let (now, e) = (self.now_ms(), error.to_string());
+                    blocking(&self.journal, move |j| {
+                        j.record_reply(exchange_id, &ReplyRecord::NoReply { error: e }, now)
+                    })
+                    .await?;
+                    if first && error.certainly_not_sent() {
+                        return Ok(Drive::NotApplied(GatewayError::new(
+                            ErrorKind::Unavailable,
+                            format!("gateway unreachable: {error}"),
+                        )));
+                    }
+                    return Ok(Drive::Unknown {
+                        evidence: format!("step `{}`: {error}", exchange.step),
+                        first,
+                    });
+                }
+            };
+            let (now, status, body) = (self.now_ms(), reply.status, reply.body.clone());
+            blocking(&self.journal, move |j| {
+                j.record_reply(exchange_id, &ReplyRecord::Reply { status, body }, now)
+            })
+            .await?;
+            request_id = format!("{key}/{attempt}/{}", base + sent + 1);
+            let ctx = Context {
+                now: (self.clock)(),
+                request_id: &request_id,
+                idempotency_key: key,
+                attempt,
+            };
+            step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {
+                Ok(next) => next,
+                Err(e) => {
+                    let refused = matches!(
+                        e.kind,
+                        ErrorKind::Declined
+                            | ErrorKind::Rejected
+                            | ErrorKind::AlreadyDone
+                            | ErrorKind::Authentication
+                            | ErrorKind::Unavailable
+                    );
+                    return Ok(if refused && first {
+                        Drive::NotApplied(e)
+                    } else if refused {
+                        Drive::Unknown {
+                            evidence: format!(
+                                "step `{}` refused after earlier steps changed the payment: {e}",
+                                exchange.step
+                            ),
+                            first: false,
+                        }
+                    } else {
+                        debug_assert_eq!(e.effect(), Effect::MayHaveApplied, "{e}");
+                        Drive::Unknown {
+                            evidence: format!("step `{}`: {e}", exchange.step),
+                            first,
+                        }
+                    });
+                }
+            };
+        }
+    }
+
+    /// Settles an unknown outcome: inquiry, then declared-safe replay, then review.
+    async fn resolve(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: OperationRecord,
+        evidence: String,
+        first: bool,
+    ) -> Result<Completed, ExecError> {
+        if !first {
+            return self.review(record.id, evidence).await;
+        }
+        let caps = &gateway.manifest().capabilities;
+        let before = self.order_of(&record).await?;
+        let mut base = self.exchange_count(record.id).await?;
+
+        if caps.supports(OperationKind::Inquire)
+            && caps.inquiry != Inquiry::Unavailable
+            && let Some(transaction) = op.transaction()
+        {
+            let inquiry = Operation::Inquire {
+                order: op.order().clone(),
+                transaction: transaction.clone(),
+            };
+            let key = format!("{}:resolve", record.idempotency_key);
+            match self.drive(gateway, &inquiry, &record, &key, base).await? {
+                Drive::Done(seen) => match judge(op, before.as_ref().map(|o| &o.state), &seen) {
+                    Verdict::TookEffect(outcome) => {
+                        return self
+                            .succeed(record, &outcome, Some(Resolution::Inquiry))
+                            .await;
+                    }
+                    Verdict::NoEffect => {
+                        let error = GatewayError::new(
+                            ErrorKind::Rejected,
+                            format!(
+                                "not applied: an inquiry shows the payment still {}",
+                                seen.state
+                            ),
+                        );
+                        return self.fail(record.id, error, Some(Resolution::Inquiry)).await;
+                    }
+                    Verdict::Unclear(why) => {
+                        return self
+                            .review(record.id, format!("{evidence}; inquiry: {why}"))
+                            .await;
+                    }
+                },
+                Drive::NotApplied(e) => {
+                    tracing::warn!(order = %op.order(), error = %e, "inquiry refused; trying the next resolution");
+                    base = self.exchange_count(record.id).await?;
+                }
+                Drive::Unknown { evidence: why, .. } => {
+                    tracing::warn!(order = %op.order(), %why, "inquiry failed; trying the next resolution");
+                    base = self.exchange_count(record.id).await?;
+                }
+            }
+        }
+
+        if caps.is_replay_safe(op.kind()) {
+            let key = format!("{}:replay", record.idempotency_key);
+            match self.drive(gateway, op, &record, &key, base).await? {
+                Drive::Done(outcome) => {
+                    return self
+                        .succeed(record, &outcome, Some(Resolution::Replay))
+                        .await;
+                }
+                Drive::NotApplied(e) if e.kind == ErrorKind::AlreadyDone => {
+                    // The manifest's promise: "already done" after a replay proves the first
+                    // attempt went through.
+                    let outcome = expected_outcome(op, before.as_ref());
+                    return self
+                        .succeed(record, &outcome, Some(Resolution::Replay))
+                        .await;
+                }
+                Drive::NotApplied(e) => {
+                    // The replay was refused knowingly: if the first attempt had gone through,
+                    // a replay-safe operation would have answered "already done".
+                    return self.fail(record.id, e, Some(Resolution::Replay)).await;
+                }
+                Drive::Unknown {
+                    evidence: again, ..
+                } => {
+                    return self
+                        .review(record.id, format!("{evidence}; replay: {again}"))
+                        .await;
+                }
+            }
+        }
+        self.review(
+            record.id,
+            format!(
+                "{evidence}; no inquiry and not replay-safe: an operator must check the gateway"
+            ),
+        )
+        .await
+    }
+
+    async fn exchange_count(&self, id: OperationId) -> Result<u32, ExecError> {
+        Ok(blocking(&self.journal, move |j| j.exchanges(id))
+            .await?
+            .len() as u32)
+    }
+
+    /// Resolves the operations of hosts that died (their lease expired): each is settled as an
+    /// unknown outcome, before new work is accepted for its order (the order stays held until
+    /// then). `gateway` finds an instance by name.
+    pub async fn recover(
+        &self,
+        gateway: &(dyn Fn(&str) -> Option<Arc<GatewayInstance>> + Sync),
+    ) -> Result<RecoveryReport, ExecError> {
+        let (now, lease) = (self.now_ms(), self.lease_ms());
+        let stale = blocking(&self.journal, move |j| j.claim_stale(now, lease)).await?;
+        let mut report = RecoveryReport::default();
+        for record in stale {
+            let id = record.id;
+            let exchanges = blocking(&self.journal, move |j| j.exchanges(id)).await?;
+            let order = self.order_of(&record).await?;
+            let result = if exchanges.is_empty() {
+                // The host stopped before anything left it.
+                self.fail(
+                    record.id,
+                    GatewayError::new(ErrorKind::Unavailable, "host stopped before sending"),
+                    None,
+                )
+                .await
+            } else if let (Some(gw), Some(op)) =
+                (gateway(&record.gateway), rebuild(&record, order.as_ref()))
+            {
+                let first = exchanges.len() == 1;
+                let evidence = format!(
+                    "host stopped after sending step `{}`",
+                    exchanges
+                        .last()
+                        .map(|x| x.sent.step.as_str())
+                        .unwrap_or("?")
+                );
+                self.resolve(&gw, &op, record, evidence, first).await
+            } else {
+                self.review(
+                    record.id,
+                    "host stopped mid-operation; the operation cannot be rebuilt for resolution"
+                        .into(),
+                )
+                .await
+            };
+            match result {
+                Ok(c) => report.applied.push(c.operation.id),
+                Err(ExecError::Failed { operation, .. }) => report.not_applied.push(operation),
+                Err(ExecError::NeedsReview { operation, .. }) => {
+                    report.needs_review.push(operation)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+
+    /// An operator's decision on an operation in review.
+    pub async fn resolve_review(
+        &self,
+        operation: OperationId,
+        decision: Decision,
+        operator: &str,
+    ) -> Result<OrderRecord, ExecError> {
+        let (now, who) = (self.now_ms(), operator.to_owned());
+        Ok(blocking(&self.journal, move |j| {
+            j.resolve(operation, &decision, &who, now)
+        })
+        .await?)
+    }
+}
+
+/// What recovery did with each stale operation.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub applied: Vec<OperationId>,
+    pub not_applied: Vec<OperationId>,
+    pub needs_review: Vec<OperationId>,
+}
+
+enum Verdict {
+    TookEffect(Outcome),
+    NoEffect,
+    Unclear(String),
+}
+
+/// The state an operation leads to, if it succeeds.
+fn reached(kind: OperationKind, state: &PaymentState) -> bool {
+    match kind {
+        OperationKind::Capture => matches!(state, PaymentState::Captured { .. }),
+        OperationKind::Void => matches!(state, PaymentState::Voided),
+        OperationKind::Refund => matches!(state, PaymentState::Refunded { .. }),
+        OperationKind::Authorize | OperationKind::ChangeAmount | OperationKind::Inquire => false,
+    }
+}
+
+/// Reads an inquiry after an unknown outcome. Only state changes that the operation alone can
+/// explain count; amounts a gateway does not report are the operation's own.
+fn judge(op: &Operation, before: Option<&PaymentState>, seen: &Outcome) -> Verdict {
+    let kind = op.kind();
+    if matches!(seen.state, PaymentState::Unknown { .. }) {
+        return Verdict::Unclear(format!("the gateway reports {}", seen.state));
+    }
+    if reached(kind, &seen.state) {
+        // A partial refund cannot be told from an earlier one by state alone.
+        if kind == OperationKind::Refund
+            && matches!(before, Some(PaymentState::Refunded { .. }))
+            && seen.refunded.is_none()
+        {
+            return Verdict::Unclear(
+                "already refunded before; the gateway reports no amounts".into(),
+            );
+        }
+        let mut outcome = seen.clone();
+        match op {
+            Operation::Capture { .. } if outcome.captured.is_none() => {
+                outcome.captured = op.amount()
+            }
+            Operation::Refund { .. } => outcome.refunded = None,
+            _ => {}
+        }
+        return Verdict::TookEffect(outcome);
+    }
+    if Some(&seen.state) == before {
+        return Verdict::NoEffect;
+    }
+    Verdict::Unclear(format!(
+        "the payment moved from {} to {}",
+        before.map_or("unknown".to_owned(), |s| s.to_string()),
+        seen.state
+    ))
+}
+
+/// The outcome a replay-safe operation had when its replay answers "already done".
+fn expected_outcome(op: &Operation, before: Option<&OrderRecord>) -> Outcome {
+    use renkei_sdk::{RefundExtent, Settlement};
+    let state = match op.kind() {
+        OperationKind::Capture => PaymentState::Captured {
+            settlement: Settlement::NotReported,
+        },
+        OperationKind::Void => PaymentState::Voided,
+        OperationKind::Refund => PaymentState::Refunded {
+            extent: RefundExtent::Full,
+            settlement: Settlement::NotReported,
+        },
+        OperationKind::Authorize | OperationKind::ChangeAmount => PaymentState::Authorized,
+        OperationKind::Inquire => before
+            .map_or(PaymentState::Unknown { raw: String::new() }, |o| {
+                o.state.clone()
+            }),
+    };
+    let mut outcome = Outcome::new(state).note("settled by a replay answering \"already done\"");
+    outcome.transaction = op.transaction().cloned();
+    if op.kind() == OperationKind::Capture {
+        outcome.captured = op.amount();
+    }
+    outcome
+}
+
+/// The operation a journal record describes, for resolution after a restart. Authorizations
+/// cannot be rebuilt (their payment source is not journaled: it may be a card).
+pub fn rebuild(record: &OperationRecord, order: Option<&OrderRecord>) -> Option<Operation> {
+    let order = order?;
+    let transaction = order.transaction.clone()?;
+    let o = record.order.clone();
+    Some(match record.kind {
+        OperationKind::Capture => Operation::Capture {
+            order: o,
+            transaction,
+            authorized: order.authorized,
+            amount: record.amount,
+        },
+        OperationKind::Void => Operation::Void {
+            order: o,
+            transaction,
+            authorized: order.authorized,
+        },
+        OperationKind::Refund => Operation::Refund {
+            order: o,
+            transaction,
+            captured: order.captured,
+            amount: record.amount,
+        },
+        OperationKind::ChangeAmount => Operation::ChangeAmount {
+            order: o,
+            transaction,
+            authorized: order.authorized,
+            new_amount: record.amount?,
+        },
+        OperationKind::Inquire => Operation::Inquire {
+            order: o,
+            transaction,
+        },
+        OperationKind::Authorize => return None,
+    })
+}
