@@ -15,12 +15,13 @@
 
 use crate::instance::GatewayInstance;
 use crate::journal::{
-    Applied, Begin, Decision, Drift, JournalError, JournalStore, NewOperation, OperationId,
-    OperationRecord, OrderRecord, Refusal, ReplyRecord, SentExchange, StoredOutcome,
+    Applied, Begin, Decision, Drift, ExchangeId, JournalError, JournalStore, NewOperation,
+    OperationId, OperationRecord, OrderRecord, Refusal, ReplyRecord, SentExchange, StoredOutcome,
+    ledger,
 };
 use crate::transport::Transport;
 use renkei_sdk::{
-    Context, Effect, ErrorKind, GatewayError, Inquiry, Operation, OperationKind, Outcome,
+    Context, Effect, ErrorKind, Exchange, GatewayError, Inquiry, Operation, OperationKind, Outcome,
     PaymentState, Step, Timestamp,
 };
 use std::sync::Arc;
@@ -49,9 +50,14 @@ pub enum Resolution {
 /// Why an operation did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// Refused before anything was sent (unknown order, illegal transition, busy, in review).
+    /// Refused by the journal before anything was sent (unknown order, illegal transition,
+    /// busy, in review).
     #[error(transparent)]
     Refused(Refusal),
+    /// Refused by the plugin before anything was sent (amount out of the gateway's range,
+    /// unsupported operation). Nothing was journaled.
+    #[error("{0}")]
+    Rejected(GatewayError),
     /// The gateway or the plugin refused; nothing happened at the gateway.
     #[error("{error}")]
     Failed {
@@ -76,6 +82,12 @@ impl From<JournalError> for ExecError {
             other => ExecError::Journal(other),
         }
     }
+}
+
+/// A drive's result and the last exchange's reply, still to be journaled with the outcome.
+struct Ran {
+    drive: Drive,
+    last: Option<(ExchangeId, ReplyRecord)>,
 }
 
 /// What running the steps produced.
@@ -149,12 +161,21 @@ impl Executor {
 
     /// Runs `op` exactly once for `idempotency_key`: a key that already took effect returns its
     /// stored result and sends nothing.
+    ///
+    /// Journal writes: one (operation + first exchange) before the first request leaves, one per
+    /// further exchange (with the previous reply), and one with the last reply and the outcome.
     pub async fn execute(
         &self,
         gateway: &GatewayInstance,
         op: &Operation,
         idempotency_key: &str,
     ) -> Result<Completed, ExecError> {
+        let key = idempotency_key.to_owned();
+        let known = blocking(&self.journal, move |j| j.operation_by_key(&key)).await?;
+        if let Some(record) = known.as_ref().filter(|r| r.outcome.is_some()) {
+            return self.stored_result(record.clone()).await;
+        }
+        let attempt = known.as_ref().map_or(0, |r| r.attempt) + 1;
         let manifest = gateway.manifest();
         let new = NewOperation {
             order: op.order().clone(),
@@ -165,31 +186,79 @@ impl Executor {
             plugin_id: manifest.gateway_id.clone(),
             plugin_version: manifest.plugin_version.to_string(),
         };
-        let (now, lease) = (self.now_ms(), self.lease_ms());
-        let begun = blocking(&self.journal, move |j| j.begin(&new, now, lease)).await?;
-        let record = match begun {
-            Begin::AlreadyDone(record) => {
-                let order = self.order_of(&record).await?;
-                let outcome = record.outcome.clone().ok_or_else(|| {
-                    ExecError::Journal(JournalError::Corrupt(format!(
-                        "operation {} is done but has no outcome",
-                        record.id.0
-                    )))
-                })?;
-                return Ok(Completed {
-                    operation: record,
-                    order,
-                    outcome,
-                    drift: None,
-                    from_journal: true,
-                    resolution: None,
-                });
+        // The journal's refusals first (unknown order, cancelled, in review), without writing and
+        // without asking the plugin; `begin_send` repeats them under the order's lock.
+        let order_ref = op.order().clone();
+        let order = blocking(&self.journal, move |j| j.order(&order_ref)).await?;
+        ledger::check_begin(
+            op.order().as_str(),
+            gateway.name(),
+            order.as_ref(),
+            op.kind(),
+            op.amount(),
+        )
+        .map_err(ExecError::Refused)?;
+        let request_id = format!("{idempotency_key}/{attempt}/1");
+        let ctx = Context {
+            now: (self.clock)(),
+            request_id: &request_id,
+            idempotency_key,
+            attempt,
+        };
+        // A plugin's refusal before sending (an amount out of range, an unsupported
+        // operation) changes nothing and is not journaled; the journal's own refusals (unknown
+        // order, final state, busy, in review) come first when there is something to send.
+        let first = match gateway.prepare(op, &ctx) {
+            Ok(step) => step,
+            Err(error) => return Err(ExecError::Rejected(error)),
+        };
+        let exchange = match first {
+            Step::Done(outcome) => {
+                // Nothing to send: the plugin answered from its inputs alone.
+                let (now, lease) = (self.now_ms(), self.lease_ms());
+                return match blocking(&self.journal, move |j| j.begin(&new, now, lease)).await? {
+                    Begin::AlreadyDone(record) => self.stored_result(record).await,
+                    Begin::Started(record) => self.succeed(record, None, &outcome, None).await,
+                };
             }
+            Step::Send(x) => x,
+        };
+        let journaled = journal_copy(&exchange, 0);
+        let (now, lease) = (self.now_ms(), self.lease_ms());
+        let (begun, first_id) = blocking(&self.journal, move |j| {
+            j.begin_send(&new, &journaled, now, lease)
+        })
+        .await?;
+        let record = match begun {
+            Begin::AlreadyDone(record) => return self.stored_result(record).await,
             Begin::Started(record) => record,
         };
+        let first_id = first_id.ok_or_else(|| {
+            ExecError::Journal(JournalError::Corrupt("first exchange not recorded".into()))
+        })?;
         tracing::debug!(order = %op.order(), op = %op.kind(), id = record.id.0, "operation started");
-        let drive = self.drive(gateway, op, &record, idempotency_key, 0).await?;
-        self.settle(gateway, op, record, drive).await
+        let ran = self
+            .drive(gateway, op, &record, idempotency_key, exchange, first_id, 0)
+            .await?;
+        self.settle(gateway, op, record, ran).await
+    }
+
+    async fn stored_result(&self, record: OperationRecord) -> Result<Completed, ExecError> {
+        let order = self.order_of(&record).await?;
+        let outcome = record.outcome.clone().ok_or_else(|| {
+            ExecError::Journal(JournalError::Corrupt(format!(
+                "operation {} is done but has no outcome",
+                record.id.0
+            )))
+        })?;
+        Ok(Completed {
+            operation: record,
+            order,
+            outcome,
+            drift: None,
+            from_journal: true,
+            resolution: None,
+        })
     }
 
     /// Turns a drive's result into a journal state, resolving unknowns.
@@ -198,15 +267,19 @@ impl Executor {
         gateway: &GatewayInstance,
         op: &Operation,
         record: OperationRecord,
-        drive: Drive,
+        ran: Ran,
     ) -> Result<Completed, ExecError> {
-        match drive {
-            Drive::Done(outcome) => self.succeed(record, &outcome, None).await,
-            Drive::NotApplied(error) => self.fail(record.id, error, None).await,
+        let last = ran.last;
+        match ran.drive {
+            Drive::Done(outcome) => self.succeed(record, last, &outcome, None).await,
+            Drive::NotApplied(error) => self.fail(record.id, last, error, None).await,
             Drive::Unknown { evidence, first } => {
                 let (id, ev, now, lease) =
                     (record.id, evidence.clone(), self.now_ms(), self.lease_ms());
-                blocking(&self.journal, move |j| j.mark_unknown(id, &ev, now, lease)).await?;
+                blocking(&self.journal, move |j| {
+                    j.mark_unknown(id, last.as_ref().map(|(x, r)| (*x, r)), &ev, now, lease)
+                })
+                .await?;
                 tracing::warn!(order = %op.order(), op = %op.kind(), %evidence, "outcome unknown; resolving");
                 self.resolve(gateway, op, record, evidence, first).await
             }
@@ -216,12 +289,17 @@ impl Executor {
     async fn succeed(
         &self,
         record: OperationRecord,
+        last: Option<(ExchangeId, ReplyRecord)>,
         outcome: &Outcome,
         resolution: Option<Resolution>,
     ) -> Result<Completed, ExecError> {
         let stored = StoredOutcome::from(outcome);
         let (id, s, now) = (record.id, stored.clone(), self.now_ms());
-        match blocking(&self.journal, move |j| j.succeed(id, &s, now)).await {
+        let applied = blocking(&self.journal, move |j| {
+            j.succeed(id, last.as_ref().map(|(x, r)| (*x, r)), &s, now)
+        })
+        .await;
+        match applied {
             Ok(Applied { order, drift }) => {
                 let operation = self.operation(record.id).await?;
                 Ok(Completed {
@@ -244,11 +322,15 @@ impl Executor {
     async fn fail(
         &self,
         id: OperationId,
+        last: Option<(ExchangeId, ReplyRecord)>,
         error: GatewayError,
         resolution: Option<Resolution>,
     ) -> Result<Completed, ExecError> {
         let (ev, now) = (error.to_string(), self.now_ms());
-        blocking(&self.journal, move |j| j.fail(id, &ev, now)).await?;
+        blocking(&self.journal, move |j| {
+            j.fail(id, last.as_ref().map(|(x, r)| (*x, r)), &ev, now)
+        })
+        .await?;
         Err(ExecError::Failed {
             operation: id,
             error,
@@ -277,94 +359,69 @@ impl Executor {
         Ok(blocking(&self.journal, move |j| j.order(&order)).await?)
     }
 
-    /// Runs the steps of `op`, journaling each exchange under `record` from index `base`.
+    /// Sends `exchange` (already journaled as `exchange_id`, index `index`) and runs the steps
+    /// that follow, journaling each before it is sent.
+    #[allow(clippy::too_many_arguments)]
     async fn drive(
         &self,
         gateway: &GatewayInstance,
         op: &Operation,
         record: &OperationRecord,
         key: &str,
-        base: u32,
-    ) -> Result<Drive, ExecError> {
+        mut exchange: Exchange,
+        mut exchange_id: ExchangeId,
+        mut index: u32,
+    ) -> Result<Ran, ExecError> {
         let attempt = record.attempt;
-        let mut request_id = format!("{key}/{attempt}/{}", base + 1);
-        let ctx = Context {
-            now: (self.clock)(),
-            request_id: &request_id,
-            idempotency_key: key,
-            attempt,
-        };
-        let mut step = match gateway.prepare(op, &ctx) {
-            Ok(step) => step,
-            // Nothing was sent, whatever the kind (a panic included).
-            Err(e) => return Ok(Drive::NotApplied(e)),
-        };
-        let mut sent: u32 = 0;
+        let first_index = index;
         loop {
-            let exchange = match step {
-                Step::Done(outcome) => return Ok(Drive::Done(outcome)),
-                Step::Send(x) => x,
-            };
-            if sent as usize >= crate::driver::MAX_STEPS {
-                return Ok(Drive::Unknown {
-                    evidence: format!(
-                        "plugin asked for more than {} exchanges",
-                        crate::driver::MAX_STEPS
-                    ),
-                    first: false,
-                });
-            }
-            let journaled = SentExchange {
-                step_index: base + sent,
-                step: exchange.step.to_string(),
-                method: exchange.request.method.as_str().to_owned(),
-                url: exchange.request.url.to_string(),
-                headers: exchange.request.redacted_headers(),
-                body: exchange.journal_body.as_ref().map(|b| b.to_string()),
-                state: exchange.state.to_vec(),
-            };
-            let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms());
-            // Written and committed before the request leaves.
-            let exchange_id = blocking(&self.journal, move |j| {
-                j.record_send(id, &journaled, now, lease)
-            })
-            .await?;
-            let first = sent == 0;
-            sent += 1;
+            let first = index == first_index;
             let reply = match self.transport.send(&exchange.request).await {
                 Ok(reply) => reply,
                 Err(error) => {
-                    let (now, e) = (self.now_ms(), error.to_string());
-                    blocking(&self.journal, move |j| {
-                        j.record_reply(exchange_id, &ReplyRecord::NoReply { error: e }, now)
-                    })
-                    .await?;
-                    if first && error.certainly_not_sent() {
-                        return Ok(Drive::NotApplied(GatewayError::new(
+                    let last = Some((
+                        exchange_id,
+                        ReplyRecord::NoReply {
+                            error: error.to_string(),
+                        },
+                    ));
+                    let drive = if first && error.certainly_not_sent() {
+                        Drive::NotApplied(GatewayError::new(
                             ErrorKind::Unavailable,
                             format!("gateway unreachable: {error}"),
-                        )));
-                    }
-                    return Ok(Drive::Unknown {
-                        evidence: format!("step `{}`: {error}", exchange.step),
-                        first,
-                    });
+                        ))
+                    } else {
+                        Drive::Unknown {
+                            evidence: format!("step `{}`: {error}", exchange.step),
+                            first,
+                        }
+                    };
+                    return Ok(Ran { drive, last });
                 }
             };
-            let (now, status, body) = (self.now_ms(), reply.status, reply.body.clone());
-            blocking(&self.journal, move |j| {
-                j.record_reply(exchange_id, &ReplyRecord::Reply { status, body }, now)
-            })
-            .await?;
-            request_id = format!("{key}/{attempt}/{}", base + sent + 1);
+            let request_id = format!("{key}/{attempt}/{}", index + 2);
             let ctx = Context {
                 now: (self.clock)(),
                 request_id: &request_id,
                 idempotency_key: key,
                 attempt,
             };
-            step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {
-                Ok(next) => next,
+            let interpreted = gateway.interpret(op, &ctx, &exchange.state, &reply);
+            let last = Some((
+                exchange_id,
+                ReplyRecord::Reply {
+                    status: reply.status,
+                    body: reply.body,
+                },
+            ));
+            let next = match interpreted {
+                Ok(Step::Done(outcome)) => {
+                    return Ok(Ran {
+                        drive: Drive::Done(outcome),
+                        last,
+                    });
+                }
+                Ok(Step::Send(next)) => next,
                 Err(e) => {
                     let refused = matches!(
                         e.kind,
@@ -374,7 +431,7 @@ impl Executor {
                             | ErrorKind::Authentication
                             | ErrorKind::Unavailable
                     );
-                    return Ok(if refused && first {
+                    let drive = if refused && first {
                         Drive::NotApplied(e)
                     } else if refused {
                         Drive::Unknown {
@@ -390,10 +447,80 @@ impl Executor {
                             evidence: format!("step `{}`: {e}", exchange.step),
                             first,
                         }
-                    });
+                    };
+                    return Ok(Ran { drive, last });
                 }
             };
+            index += 1;
+            if (index - first_index) as usize >= crate::driver::MAX_STEPS {
+                return Ok(Ran {
+                    drive: Drive::Unknown {
+                        evidence: format!(
+                            "plugin asked for more than {} exchanges",
+                            crate::driver::MAX_STEPS
+                        ),
+                        first: false,
+                    },
+                    last,
+                });
+            }
+            let journaled = journal_copy(&next, index);
+            let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms());
+            // The previous reply and this request, committed before the request leaves.
+            exchange_id = blocking(&self.journal, move |j| {
+                j.record_send(
+                    id,
+                    last.as_ref().map(|(x, r)| (*x, r)),
+                    &journaled,
+                    now,
+                    lease,
+                )
+            })
+            .await?;
+            exchange = next;
         }
+    }
+
+    /// Prepares `op` and runs it as further exchanges of an existing operation (inquiry and
+    /// replay during resolution).
+    async fn drive_more(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: &OperationRecord,
+        key: &str,
+    ) -> Result<Ran, ExecError> {
+        let index = self.exchange_count(record.id).await?;
+        let request_id = format!("{key}/{}/{}", record.attempt, index + 1);
+        let ctx = Context {
+            now: (self.clock)(),
+            request_id: &request_id,
+            idempotency_key: key,
+            attempt: record.attempt,
+        };
+        let exchange = match gateway.prepare(op, &ctx) {
+            Ok(Step::Send(x)) => x,
+            Ok(Step::Done(outcome)) => {
+                return Ok(Ran {
+                    drive: Drive::Done(outcome),
+                    last: None,
+                });
+            }
+            Err(e) => {
+                return Ok(Ran {
+                    drive: Drive::NotApplied(e),
+                    last: None,
+                });
+            }
+        };
+        let journaled = journal_copy(&exchange, index);
+        let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms());
+        let exchange_id = blocking(&self.journal, move |j| {
+            j.record_send(id, None, &journaled, now, lease)
+        })
+        .await?;
+        self.drive(gateway, op, record, key, exchange, exchange_id, index)
+            .await
     }
 
     /// Settles an unknown outcome: inquiry, then declared-safe replay, then review.
@@ -410,7 +537,6 @@ impl Executor {
         }
         let caps = &gateway.manifest().capabilities;
         let before = self.order_of(&record).await?;
-        let mut base = self.exchange_count(record.id).await?;
 
         if caps.supports(OperationKind::Inquire)
             && caps.inquiry != Inquiry::Unavailable
@@ -421,11 +547,13 @@ impl Executor {
                 transaction: transaction.clone(),
             };
             let key = format!("{}:resolve", record.idempotency_key);
-            match self.drive(gateway, &inquiry, &record, &key, base).await? {
+            let ran = self.drive_more(gateway, &inquiry, &record, &key).await?;
+            self.record_last(ran.last).await?;
+            match ran.drive {
                 Drive::Done(seen) => match judge(op, before.as_ref().map(|o| &o.state), &seen) {
                     Verdict::TookEffect(outcome) => {
                         return self
-                            .succeed(record, &outcome, Some(Resolution::Inquiry))
+                            .succeed(record, None, &outcome, Some(Resolution::Inquiry))
                             .await;
                     }
                     Verdict::NoEffect => {
@@ -436,7 +564,9 @@ impl Executor {
                                 seen.state
                             ),
                         );
-                        return self.fail(record.id, error, Some(Resolution::Inquiry)).await;
+                        return self
+                            .fail(record.id, None, error, Some(Resolution::Inquiry))
+                            .await;
                     }
                     Verdict::Unclear(why) => {
                         return self
@@ -446,21 +576,21 @@ impl Executor {
                 },
                 Drive::NotApplied(e) => {
                     tracing::warn!(order = %op.order(), error = %e, "inquiry refused; trying the next resolution");
-                    base = self.exchange_count(record.id).await?;
                 }
                 Drive::Unknown { evidence: why, .. } => {
                     tracing::warn!(order = %op.order(), %why, "inquiry failed; trying the next resolution");
-                    base = self.exchange_count(record.id).await?;
                 }
             }
         }
 
         if caps.is_replay_safe(op.kind()) {
             let key = format!("{}:replay", record.idempotency_key);
-            match self.drive(gateway, op, &record, &key, base).await? {
+            let ran = self.drive_more(gateway, op, &record, &key).await?;
+            let last = ran.last;
+            match ran.drive {
                 Drive::Done(outcome) => {
                     return self
-                        .succeed(record, &outcome, Some(Resolution::Replay))
+                        .succeed(record, last, &outcome, Some(Resolution::Replay))
                         .await;
                 }
                 Drive::NotApplied(e) if e.kind == ErrorKind::AlreadyDone => {
@@ -468,17 +598,20 @@ impl Executor {
                     // attempt went through.
                     let outcome = expected_outcome(op, before.as_ref());
                     return self
-                        .succeed(record, &outcome, Some(Resolution::Replay))
+                        .succeed(record, last, &outcome, Some(Resolution::Replay))
                         .await;
                 }
                 Drive::NotApplied(e) => {
-                    // The replay was refused knowingly: if the first attempt had gone through,
-                    // a replay-safe operation would have answered "already done".
-                    return self.fail(record.id, e, Some(Resolution::Replay)).await;
+                    // Refused knowingly: had the first attempt gone through, a replay-safe
+                    // operation would have answered "already done".
+                    return self
+                        .fail(record.id, last, e, Some(Resolution::Replay))
+                        .await;
                 }
                 Drive::Unknown {
                     evidence: again, ..
                 } => {
+                    self.record_last(last).await?;
                     return self
                         .review(record.id, format!("{evidence}; replay: {again}"))
                         .await;
@@ -492,6 +625,15 @@ impl Executor {
             ),
         )
         .await
+    }
+
+    /// Records a reply on its own (no further write was going to carry it).
+    async fn record_last(&self, last: Option<(ExchangeId, ReplyRecord)>) -> Result<(), ExecError> {
+        if let Some((x, reply)) = last {
+            let now = self.now_ms();
+            blocking(&self.journal, move |j| j.record_reply(x, &reply, now)).await?;
+        }
+        Ok(())
     }
 
     async fn exchange_count(&self, id: OperationId) -> Result<u32, ExecError> {
@@ -518,6 +660,7 @@ impl Executor {
                 // The host stopped before anything left it.
                 self.fail(
                     record.id,
+                    None,
                     GatewayError::new(ErrorKind::Unavailable, "host stopped before sending"),
                     None,
                 )
@@ -575,6 +718,19 @@ pub struct RecoveryReport {
     pub applied: Vec<OperationId>,
     pub not_applied: Vec<OperationId>,
     pub needs_review: Vec<OperationId>,
+}
+
+/// The journal's copy of an exchange: credentials and the plugin's unredacted body left out.
+fn journal_copy(x: &Exchange, index: u32) -> SentExchange {
+    SentExchange {
+        step_index: index,
+        step: x.step.to_string(),
+        method: x.request.method.as_str().to_owned(),
+        url: x.request.url.to_string(),
+        headers: x.request.redacted_headers(),
+        body: x.journal_body.as_ref().map(|b| b.to_string()),
+        state: x.state.to_vec(),
+    }
 }
 
 enum Verdict {

@@ -79,6 +79,93 @@ fn expect_active(op: &OperationRecord) -> Result<(), JournalError> {
     }
 }
 
+/// The checks and writes of `begin`, inside a caller's transaction.
+fn begin_in(
+    tx: &mut dyn Tx,
+    new: &NewOperation,
+    now_ms: i64,
+    lease_ms: i64,
+) -> Result<Begin, JournalError> {
+    let order_ref = new.order.as_str();
+    tx.lock_order(order_ref)?;
+    let existing = tx.op_by_key(&new.idempotency_key)?;
+    if let Some(op) = &existing {
+        if op.order != new.order || op.kind != new.kind {
+            return Err(JournalError::KeyConflict {
+                key: new.idempotency_key.clone(),
+                existing: format!("{} on order {}", op.kind, op.order),
+            });
+        }
+        match op.status {
+            OperationStatus::Succeeded => return Ok(Begin::AlreadyDone(op.clone())),
+            OperationStatus::Resolved if op.outcome.is_some() => {
+                return Ok(Begin::AlreadyDone(op.clone()));
+            }
+            OperationStatus::Pending | OperationStatus::Unknown => {
+                return Err(ledger::Refusal::Busy {
+                    order: order_ref.to_owned(),
+                    operation: op.kind,
+                }
+                .into());
+            }
+            OperationStatus::NeedsReview => {
+                return Err(ledger::Refusal::NeedsReview {
+                    order: order_ref.to_owned(),
+                    reason: op.evidence.clone().unwrap_or_default(),
+                }
+                .into());
+            }
+            // Certainly not applied: the same shop action may be tried again.
+            OperationStatus::Failed | OperationStatus::Resolved => {}
+        }
+    }
+    if let Some(active) = tx.active_op(order_ref)? {
+        return Err(ledger::Refusal::Busy {
+            order: order_ref.to_owned(),
+            operation: active.kind,
+        }
+        .into());
+    }
+    let order = tx.load_order(order_ref)?;
+    ledger::check_begin(
+        order_ref,
+        &new.gateway,
+        order.as_ref(),
+        new.kind,
+        new.amount,
+    )?;
+    if order.is_none() {
+        // A first authorization creates the order's row now, so that an unknown outcome
+        // can block the order (no second authorization) until it is resolved.
+        let currency = new
+            .amount
+            .map(|a| a.currency)
+            .ok_or_else(|| ledger::Refusal::Amount {
+                order: order_ref.to_owned(),
+                reason: "an authorization needs an amount".into(),
+            })?;
+        tx.save_order(
+            &OrderRecord::awaiting(&new.order, &new.gateway, currency),
+            now_ms,
+        )?;
+    }
+    let lease_until = now_ms + lease_ms;
+    let op = match existing {
+        Some(mut op) => {
+            op.status = OperationStatus::Pending;
+            op.attempt += 1;
+            op.evidence = None;
+            op.outcome = None;
+            op.amount = new.amount;
+            op.updated_at_ms = now_ms;
+            tx.update_op(&op, Some(lease_until))?;
+            op
+        }
+        None => tx.insert_op(new, now_ms, lease_until)?,
+    };
+    Ok(Begin::Started(op))
+}
+
 impl<B: Backend> JournalStore for Journal<B> {
     fn backend(&self) -> &'static str {
         B::NAME
@@ -96,96 +183,39 @@ impl<B: Backend> JournalStore for Journal<B> {
     }
 
     fn begin(&self, new: &NewOperation, now_ms: i64, lease_ms: i64) -> Result<Begin, JournalError> {
+        self.0
+            .transaction(&mut |tx| begin_in(tx, new, now_ms, lease_ms))
+    }
+
+    fn begin_send(
+        &self,
+        new: &NewOperation,
+        first: &SentExchange,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<(Begin, Option<ExchangeId>), JournalError> {
         self.0.transaction(&mut |tx| {
-            let order_ref = new.order.as_str();
-            tx.lock_order(order_ref)?;
-            let existing = tx.op_by_key(&new.idempotency_key)?;
-            if let Some(op) = &existing {
-                if op.order != new.order || op.kind != new.kind {
-                    return Err(JournalError::KeyConflict {
-                        key: new.idempotency_key.clone(),
-                        existing: format!("{} on order {}", op.kind, op.order),
-                    });
-                }
-                match op.status {
-                    OperationStatus::Succeeded => return Ok(Begin::AlreadyDone(op.clone())),
-                    OperationStatus::Resolved if op.outcome.is_some() => {
-                        return Ok(Begin::AlreadyDone(op.clone()));
-                    }
-                    OperationStatus::Pending | OperationStatus::Unknown => {
-                        return Err(ledger::Refusal::Busy {
-                            order: order_ref.to_owned(),
-                            operation: op.kind,
-                        }
-                        .into());
-                    }
-                    OperationStatus::NeedsReview => {
-                        return Err(ledger::Refusal::NeedsReview {
-                            order: order_ref.to_owned(),
-                            reason: op.evidence.clone().unwrap_or_default(),
-                        }
-                        .into());
-                    }
-                    // Certainly not applied: the same shop action may be tried again.
-                    OperationStatus::Failed | OperationStatus::Resolved => {}
-                }
-            }
-            if let Some(active) = tx.active_op(order_ref)? {
-                return Err(ledger::Refusal::Busy {
-                    order: order_ref.to_owned(),
-                    operation: active.kind,
-                }
-                .into());
-            }
-            let order = tx.load_order(order_ref)?;
-            ledger::check_begin(
-                order_ref,
-                &new.gateway,
-                order.as_ref(),
-                new.kind,
-                new.amount,
-            )?;
-            if order.is_none() {
-                // A first authorization creates the order's row now, so that an unknown outcome
-                // can block the order (no second authorization) until it is resolved.
-                let currency =
-                    new.amount
-                        .map(|a| a.currency)
-                        .ok_or_else(|| ledger::Refusal::Amount {
-                            order: order_ref.to_owned(),
-                            reason: "an authorization needs an amount".into(),
-                        })?;
-                tx.save_order(
-                    &OrderRecord::awaiting(&new.order, &new.gateway, currency),
-                    now_ms,
-                )?;
-            }
-            let lease_until = now_ms + lease_ms;
-            let op = match existing {
-                Some(mut op) => {
-                    op.status = OperationStatus::Pending;
-                    op.attempt += 1;
-                    op.evidence = None;
-                    op.outcome = None;
-                    op.amount = new.amount;
-                    op.updated_at_ms = now_ms;
-                    tx.update_op(&op, Some(lease_until))?;
-                    op
-                }
-                None => tx.insert_op(new, now_ms, lease_until)?,
+            let begun = begin_in(tx, new, now_ms, lease_ms)?;
+            let exchange = match &begun {
+                Begin::Started(op) => Some(tx.insert_exchange(op.id, first, now_ms)?),
+                Begin::AlreadyDone(_) => None,
             };
-            Ok(Begin::Started(op))
+            Ok((begun, exchange))
         })
     }
 
     fn record_send(
         &self,
         op: OperationId,
+        previous: Option<(ExchangeId, &ReplyRecord)>,
         exchange: &SentExchange,
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<ExchangeId, JournalError> {
         self.0.transaction(&mut |tx| {
+            if let Some((x, reply)) = previous {
+                tx.set_reply(x, reply, now_ms)?;
+            }
             let mut rec = load_op(tx, op)?;
             expect_active(&rec)?;
             rec.updated_at_ms = now_ms;
@@ -207,10 +237,14 @@ impl<B: Backend> JournalStore for Journal<B> {
     fn succeed(
         &self,
         op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
         outcome: &StoredOutcome,
         now_ms: i64,
     ) -> Result<Applied, JournalError> {
         let result = self.0.transaction(&mut |tx| {
+            if let Some((x, reply)) = last {
+                tx.set_reply(x, reply, now_ms)?;
+            }
             let mut rec = load_op(tx, op)?;
             expect_active(&rec)?;
             tx.lock_order(rec.order.as_str())?;
@@ -247,8 +281,17 @@ impl<B: Backend> JournalStore for Journal<B> {
         result.map_err(JournalError::Contradiction)
     }
 
-    fn fail(&self, op: OperationId, evidence: &str, now_ms: i64) -> Result<(), JournalError> {
+    fn fail(
+        &self,
+        op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        evidence: &str,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
         self.0.transaction(&mut |tx| {
+            if let Some((x, reply)) = last {
+                tx.set_reply(x, reply, now_ms)?;
+            }
             let mut rec = load_op(tx, op)?;
             expect_active(&rec)?;
             rec.status = OperationStatus::Failed;
@@ -261,11 +304,15 @@ impl<B: Backend> JournalStore for Journal<B> {
     fn mark_unknown(
         &self,
         op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
         evidence: &str,
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<(), JournalError> {
         self.0.transaction(&mut |tx| {
+            if let Some((x, reply)) = last {
+                tx.set_reply(x, reply, now_ms)?;
+            }
             let mut rec = load_op(tx, op)?;
             expect_active(&rec)?;
             rec.status = OperationStatus::Unknown;
@@ -369,6 +416,10 @@ impl<B: Backend> JournalStore for Journal<B> {
 
     fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError> {
         self.0.transaction(&mut |tx| tx.op_by_id(op))
+    }
+
+    fn operation_by_key(&self, key: &str) -> Result<Option<OperationRecord>, JournalError> {
+        self.0.transaction(&mut |tx| tx.op_by_key(key))
     }
 
     fn operations(&self, order: &OrderRef) -> Result<Vec<OperationRecord>, JournalError> {

@@ -71,16 +71,28 @@ pub trait JournalStore: Send + Sync + 'static {
     /// (`ledger::check_begin`), and the single writer per order.
     fn begin(&self, op: &NewOperation, now_ms: i64, lease_ms: i64) -> Result<Begin, JournalError>;
 
-    /// Records an exchange before it is sent, and extends the operation's lease.
+    /// `begin` and the first exchange in one transaction: the single durable write before the
+    /// first request leaves. Nothing is recorded when the operation was already done.
+    fn begin_send(
+        &self,
+        op: &NewOperation,
+        first: &SentExchange,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<(Begin, Option<ExchangeId>), JournalError>;
+
+    /// Records an exchange before it is sent, with the previous exchange's reply in the same
+    /// transaction, and extends the operation's lease.
     fn record_send(
         &self,
         op: OperationId,
+        previous: Option<(ExchangeId, &ReplyRecord)>,
         exchange: &SentExchange,
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<ExchangeId, JournalError>;
 
-    /// Records what came back for an exchange.
+    /// Records what came back for an exchange on its own (when no other write follows).
     fn record_reply(
         &self,
         exchange: ExchangeId,
@@ -90,20 +102,31 @@ pub trait JournalStore: Send + Sync + 'static {
 
     /// Applies a success to the order (ledger rules checked). On a contradiction nothing is
     /// applied, the operation needs review, and `JournalError::Contradiction` is returned.
+    ///
+    /// `last` is the final exchange's reply, recorded in the same transaction (the one durable
+    /// write after the request).
     fn succeed(
         &self,
         op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
         outcome: &StoredOutcome,
         now_ms: i64,
     ) -> Result<Applied, JournalError>;
 
     /// The operation certainly did not take effect: releases the order.
-    fn fail(&self, op: OperationId, evidence: &str, now_ms: i64) -> Result<(), JournalError>;
+    fn fail(
+        &self,
+        op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        evidence: &str,
+        now_ms: i64,
+    ) -> Result<(), JournalError>;
 
     /// The outcome is unknown; the order stays held while it is resolved.
     fn mark_unknown(
         &self,
         op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
         evidence: &str,
         now_ms: i64,
         lease_ms: i64,
@@ -133,6 +156,7 @@ pub trait JournalStore: Send + Sync + 'static {
 
     fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError>;
     fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError>;
+    fn operation_by_key(&self, key: &str) -> Result<Option<OperationRecord>, JournalError>;
     fn operations(&self, order: &OrderRef) -> Result<Vec<OperationRecord>, JournalError>;
     fn exchanges(&self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError>;
 }

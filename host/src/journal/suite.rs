@@ -62,20 +62,19 @@ fn started(b: Begin) -> OperationRecord {
     }
 }
 
-/// Runs `kind` to success through the journal, with one exchange.
+/// Runs `kind` to success through the journal with one exchange, in the executor's two writes.
 fn run(j: &dyn JournalStore, op: NewOperation, out: StoredOutcome) -> Applied {
-    let rec = started(j.begin(&op, 1, LEASE).unwrap());
-    let x = j.record_send(rec.id, &exchange(0), 2, LEASE).unwrap();
-    j.record_reply(
-        x,
-        &ReplyRecord::Reply {
-            status: 200,
-            body: b"OK".to_vec(),
-        },
-        3,
-    )
-    .unwrap();
-    j.succeed(rec.id, &out, 4).unwrap()
+    let (begun, x) = j.begin_send(&op, &exchange(0), 1, LEASE).unwrap();
+    let rec = started(begun);
+    let reply = ReplyRecord::Reply {
+        status: 200,
+        body: b"OK".to_vec(),
+    };
+    let applied = j
+        .succeed(rec.id, Some((x.unwrap(), &reply)), &out, 4)
+        .unwrap();
+    assert_eq!(j.exchanges(rec.id).unwrap()[0].reply, Some(reply));
+    applied
 }
 
 fn exchange(i: u32) -> SentExchange {
@@ -152,7 +151,7 @@ pub fn lifecycle_and_money_invariants(p: &Pair) {
         j.begin(&new_op("o1", OperationKind::Inquire, None, 1), 7, LEASE)
             .unwrap(),
     );
-    j.fail(inq.id, "test", 8).unwrap();
+    j.fail(inq.id, None, "test", 8).unwrap();
 
     let ops = p.b.operations(&OrderRef::new("o1")).unwrap();
     assert_eq!(ops.len(), 5);
@@ -233,7 +232,7 @@ pub fn failed_attempt_can_be_retried(p: &Pair) {
     authorize(&*p.a, "o4", 700);
     let op = new_op("o4", OperationKind::Capture, Some(700), 1);
     let first = started(p.a.begin(&op, 1, LEASE).unwrap());
-    p.a.fail(first.id, "declined", 2).unwrap();
+    p.a.fail(first.id, None, "declined", 2).unwrap();
     let second = started(p.b.begin(&op, 3, LEASE).unwrap());
     assert_eq!(second.id, first.id);
     assert_eq!(second.attempt, 2);
@@ -253,7 +252,8 @@ pub fn one_writer_per_order(p: &Pair) {
     let r = refused(p.b.begin(&new_op("o5", OperationKind::Void, Some(900), 1), 2, LEASE));
     assert!(matches!(r, Refusal::Busy { .. }), "{r}");
     // Unknown outcomes keep holding the order.
-    p.a.mark_unknown(held.id, "timeout", 3, LEASE).unwrap();
+    p.a.mark_unknown(held.id, None, "timeout", 3, LEASE)
+        .unwrap();
     let r = refused(p.b.begin(&new_op("o5", OperationKind::Void, Some(900), 1), 4, LEASE));
     assert!(matches!(r, Refusal::Busy { .. }), "{r}");
 }
@@ -287,7 +287,9 @@ pub fn exchanges_are_journaled(p: &Pair) {
         )
         .unwrap(),
     );
-    let x = p.a.record_send(rec.id, &exchange(0), 2, LEASE).unwrap();
+    let x =
+        p.a.record_send(rec.id, None, &exchange(0), 2, LEASE)
+            .unwrap();
     let seen = p.b.exchanges(rec.id).unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].sent, exchange(0));
@@ -314,7 +316,7 @@ pub fn contradiction_goes_to_review(p: &Pair) {
     );
     let mut out = outcome(captured(), "T-o8");
     out.captured = Some(Money::jpy(2000));
-    match p.a.succeed(rec.id, &out, 2) {
+    match p.a.succeed(rec.id, None, &out, 2) {
         Err(JournalError::Contradiction(_)) => {}
         other => panic!("expected a contradiction, got {other:?}"),
     }
@@ -331,7 +333,7 @@ pub fn contradiction_goes_to_review(p: &Pair) {
             .unwrap(),
     );
     assert!(matches!(
-        p.a.succeed(rec.id, &outcome(PaymentState::Voided, "T-other"), 2),
+        p.a.succeed(rec.id, None, &outcome(PaymentState::Voided, "T-other"), 2),
         Err(JournalError::Contradiction(_))
     ));
 
@@ -365,7 +367,8 @@ pub fn stale_operations_are_claimed_once(p: &Pair) {
         )
         .unwrap(),
     );
-    p.a.record_send(rec.id, &exchange(0), 1_001, 10).unwrap();
+    p.a.record_send(rec.id, None, &exchange(0), 1_001, 10)
+        .unwrap();
     assert!(
         p.b.claim_stale(1_005, 10_000).unwrap().is_empty(),
         "lease still valid"
