@@ -5,3 +5,6 @@ mod plugins;
 
 /// The `renkei` command line, run as a user would.
 mod cli;
+
+/// The F-REGI plugin, loaded as a cdylib, against the F-REGI emulator.
+mod fregi;
