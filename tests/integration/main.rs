@@ -8,3 +8,6 @@ mod cli;
 
 /// The F-REGI plugin, loaded as a cdylib, against the F-REGI emulator.
 mod fregi;
+
+/// The journaled executor: exactly once, the fault matrix, review, recovery.
+mod journal;

@@ -79,6 +79,22 @@ fn expect_active(op: &OperationRecord) -> Result<(), JournalError> {
     }
 }
 
+/// Appends an exchange at the operation's next index. The journal numbers exchanges itself: a
+/// retried key (a new attempt of the same operation) and resolution steps continue the sequence.
+fn insert_next_exchange(
+    tx: &mut dyn Tx,
+    op: OperationId,
+    exchange: &SentExchange,
+    now_ms: i64,
+) -> Result<ExchangeId, JournalError> {
+    let next = tx.exchanges_for_op(op)?.len() as u32;
+    let numbered = SentExchange {
+        step_index: next,
+        ..exchange.clone()
+    };
+    tx.insert_exchange(op, &numbered, now_ms)
+}
+
 /// The checks and writes of `begin`, inside a caller's transaction.
 fn begin_in(
     tx: &mut dyn Tx,
@@ -197,7 +213,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         self.0.transaction(&mut |tx| {
             let begun = begin_in(tx, new, now_ms, lease_ms)?;
             let exchange = match &begun {
-                Begin::Started(op) => Some(tx.insert_exchange(op.id, first, now_ms)?),
+                Begin::Started(op) => Some(insert_next_exchange(tx, op.id, first, now_ms)?),
                 Begin::AlreadyDone(_) => None,
             };
             Ok((begun, exchange))
@@ -220,7 +236,7 @@ impl<B: Backend> JournalStore for Journal<B> {
             expect_active(&rec)?;
             rec.updated_at_ms = now_ms;
             tx.update_op(&rec, Some(now_ms + lease_ms))?;
-            tx.insert_exchange(op, exchange, now_ms)
+            insert_next_exchange(tx, op, exchange, now_ms)
         })
     }
 

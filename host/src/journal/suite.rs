@@ -233,9 +233,22 @@ pub fn failed_attempt_can_be_retried(p: &Pair) {
     let op = new_op("o4", OperationKind::Capture, Some(700), 1);
     let first = started(p.a.begin(&op, 1, LEASE).unwrap());
     p.a.fail(first.id, None, "declined", 2).unwrap();
-    let second = started(p.b.begin(&op, 3, LEASE).unwrap());
+    let (begun, x) = p.b.begin_send(&op, &exchange(0), 3, LEASE).unwrap();
+    let second = started(begun);
     assert_eq!(second.id, first.id);
     assert_eq!(second.attempt, 2);
+    assert!(x.is_some());
+    // The journal numbers exchanges across attempts: the retry's request is the second.
+    p.a.fail(second.id, None, "declined again", 4).unwrap();
+    let third = started(p.a.begin_send(&op, &exchange(0), 5, LEASE).unwrap().0);
+    assert_eq!(third.attempt, 3);
+    let indices: Vec<u32> =
+        p.b.exchanges(third.id)
+            .unwrap()
+            .iter()
+            .map(|x| x.sent.step_index)
+            .collect();
+    assert_eq!(indices, [0, 1]);
 }
 
 /// One writer per order, across handles: a second operation on a busy order is refused.

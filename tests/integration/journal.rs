@@ -1,0 +1,456 @@
+//! The journaled executor against the F-REGI emulator: exactly-once effect, the fault matrix
+//! (nothing guessed), operator review, and recovery of a host that died mid-operation.
+//!
+//! F-REGI has no public inquiry: the emulator's extension is configured in some rigs and not in
+//! others, which shows which unknown outcomes end in an inquiry, which in a replay (void, the only
+//! operation the plugin declares replay-safe) and which in review.
+
+use renkei_emulator_fregi::{Config as EmulatorConfig, Fault, FregiEmulator, Script, Status};
+use renkei_host::journal::{
+    self, Decision, JournalStore, NewOperation, OperationStatus, SentExchange, StoredOutcome,
+};
+use renkei_host::{
+    Completed, ExecError, Executor, GatewayInstance, GatewaySection, PluginRegistry, Resolution,
+    Transport,
+};
+use renkei_sdk::{
+    ConfigValue, Context, Money, Operation, OrderRef, PaymentSource, PaymentState, Secret, Step,
+    TransactionRef,
+};
+use renkei_tests::plugin_path;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// Every exchange gets this long: the "no reply" fault turns into a timeout quickly.
+const DEADLINE: Duration = Duration::from_millis(800);
+
+struct Rig {
+    emulator: FregiEmulator,
+    gateway: Arc<GatewayInstance>,
+    executor: Executor,
+    journal: Arc<dyn JournalStore>,
+    _registry: PluginRegistry,
+}
+
+fn journal_path() -> std::path::PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!("renkei-it-journal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("j{}.db", N.fetch_add(1, Ordering::Relaxed)))
+}
+
+async fn rig(inquiry: bool) -> Rig {
+    let emulator = FregiEmulator::start(EmulatorConfig {
+        auto_batch_at: None,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut registry = PluginRegistry::new();
+    registry
+        .load_file(&plugin_path("renkei-plugin-fregi"))
+        .unwrap();
+    let mut values = BTreeMap::new();
+    values.insert("base_url".into(), ConfigValue::Text(emulator.base_url()));
+    values.insert("shop_id".into(), ConfigValue::Text("12345".into()));
+    if inquiry {
+        values.insert(
+            "inquiry_url".into(),
+            ConfigValue::Text(format!("{}info", emulator.control_url())),
+        );
+    }
+    let gateway = Arc::new(
+        registry
+            .instantiate(
+                "fregi",
+                &GatewaySection {
+                    plugin: "fregi".into(),
+                    values,
+                },
+            )
+            .unwrap(),
+    );
+    let journal: Arc<dyn JournalStore> = Arc::from(journal::sqlite::open(&journal_path()).unwrap());
+    Rig {
+        emulator,
+        gateway,
+        executor: Executor::new(journal.clone(), DEADLINE),
+        journal,
+        _registry: registry,
+    }
+}
+
+impl Rig {
+    async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
+        self.executor.execute(&self.gateway, op, key).await
+    }
+
+    /// Authorizes a fresh order; answers its SEQNO.
+    async fn authorize(&self, order: &str, amount: i64) -> String {
+        let done = self
+            .exec(
+                &Operation::Authorize {
+                    order: OrderRef::new(order),
+                    amount: Money::jpy(amount),
+                    source: PaymentSource::Token {
+                        token: Secret::new("TESTTOKEN-OK"),
+                        key: None,
+                    },
+                    customer: None,
+                    description: None,
+                },
+                &format!("{order}:authorize:1"),
+            )
+            .await
+            .expect("authorization");
+        done.outcome.transaction.unwrap().to_string()
+    }
+
+    async fn capture(&self, order: &str, seqno: &str, amount: i64) -> Result<Completed, ExecError> {
+        self.exec(
+            &Operation::Capture {
+                order: OrderRef::new(order),
+                transaction: TransactionRef::new(seqno),
+                authorized: Money::jpy(amount),
+                amount: None,
+            },
+            &format!("{order}:capture:1"),
+        )
+        .await
+    }
+
+    async fn void(&self, order: &str, seqno: &str, amount: i64) -> Result<Completed, ExecError> {
+        self.exec(
+            &Operation::Void {
+                order: OrderRef::new(order),
+                transaction: TransactionRef::new(seqno),
+                authorized: Money::jpy(amount),
+            },
+            &format!("{order}:void:1"),
+        )
+        .await
+    }
+
+    fn status(&self, seqno: &str) -> Status {
+        self.emulator
+            .transaction(seqno)
+            .expect("known SEQNO")
+            .status
+    }
+
+    /// Sales the emulator recorded for this order's transactions.
+    fn sold(&self, seqno: &str) -> bool {
+        matches!(
+            self.status(seqno),
+            Status::SoldPending | Status::SoldTransmitted
+        )
+    }
+
+    fn op_status(&self, order: &str) -> OperationStatus {
+        self.journal
+            .operations(&OrderRef::new(order))
+            .unwrap()
+            .last()
+            .unwrap()
+            .status
+    }
+}
+
+/// The faults of the matrix, and whether each lets the request take effect at the gateway.
+fn faults() -> Vec<(&'static str, Fault, bool)> {
+    vec![
+        ("no_reply", Fault::hang(), false),
+        ("http_500", Fault::http_status(500), false),
+        ("malformed", Fault::malformed(), true),
+        ("reset", Fault::reset(), false),
+        ("reply_lost", Fault::reply_lost(), true),
+    ]
+}
+
+#[tokio::test]
+async fn g_exactly_once_a_repeated_capture_returns_the_stored_result_and_sends_nothing() {
+    let rig = rig(false).await;
+    let seqno = rig.authorize("eo-1", 1080).await;
+    let first = rig.capture("eo-1", &seqno, 1080).await.unwrap();
+    assert!(!first.from_journal);
+    // Any second sale would be refused by the emulator as "already sold" and show as an error.
+    rig.emulator.install_fault(
+        Fault::ng("X9-9-999(must not be sent)")
+            .on_script(Script::Sale)
+            .persistent(),
+    );
+    let again = rig.capture("eo-1", &seqno, 1080).await.unwrap();
+    assert!(again.from_journal);
+    assert_eq!(again.outcome, first.outcome);
+    assert!(rig.sold(&seqno));
+    assert_eq!(
+        rig.journal
+            .operations(&OrderRef::new("eo-1"))
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn g_latency_within_the_deadline_is_just_a_slow_success() {
+    let rig = rig(false).await;
+    let seqno = rig.authorize("lat-1", 500).await;
+    rig.emulator
+        .install_fault(Fault::delay(300).on_script(Script::Sale));
+    let done = rig.capture("lat-1", &seqno, 500).await.unwrap();
+    assert_eq!(done.resolution, None);
+    assert!(rig.sold(&seqno));
+}
+
+#[tokio::test]
+async fn fault_matrix_capture_with_the_inquiry_extension_resolves_by_inquiry() {
+    let rig = rig(true).await;
+    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
+        let order = format!("cap-inq-{i}");
+        let seqno = rig.authorize(&order, 1000).await;
+        rig.emulator.install_fault(fault.on_script(Script::Sale));
+        let result = rig.capture(&order, &seqno, 1000).await;
+        if applied {
+            let done = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(done.resolution, Some(Resolution::Inquiry), "{name}");
+            assert!(rig.sold(&seqno), "{name}");
+            assert_eq!(rig.op_status(&order), OperationStatus::Succeeded, "{name}");
+        } else {
+            match result {
+                Err(ExecError::Failed { resolution, .. }) => {
+                    assert_eq!(resolution, Some(Resolution::Inquiry), "{name}")
+                }
+                other => panic!("{name}: expected not-applied by inquiry, got {other:?}"),
+            }
+            assert_eq!(rig.status(&seqno), Status::Authorized, "{name}");
+            assert_eq!(rig.op_status(&order), OperationStatus::Failed, "{name}");
+            // Not applied, so the shop may simply record the payment again.
+            rig.capture(&order, &seqno, 1000).await.unwrap();
+            assert!(rig.sold(&seqno), "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn fault_matrix_capture_without_inquiry_goes_to_review_never_guessed() {
+    // F-REGI's capture is not replay-safe (it may start with authchange) and F-REGI has no
+    // public inquiry: every unknown capture outcome is an operator's call.
+    let rig = rig(false).await;
+    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
+        let order = format!("cap-rev-{i}");
+        let seqno = rig.authorize(&order, 1000).await;
+        rig.emulator.install_fault(fault.on_script(Script::Sale));
+        match rig.capture(&order, &seqno, 1000).await {
+            Err(ExecError::NeedsReview { .. }) => {}
+            other => panic!("{name}: expected review, got {other:?}"),
+        }
+        assert_eq!(rig.sold(&seqno), applied, "{name}: the emulator's truth");
+        // The order refuses every further operation until an operator decides (G-5 style).
+        match rig.void(&order, &seqno, 1000).await {
+            Err(ExecError::Refused(_)) => {}
+            other => panic!("{name}: expected a refusal while in review, got {other:?}"),
+        }
+        let ops = rig.journal.operations(&OrderRef::new(&order)).unwrap();
+        let pending = ops.last().unwrap();
+        assert_eq!(pending.status, OperationStatus::NeedsReview);
+        // The operator checks F-REGI's admin screen and records what they saw.
+        let decision = if applied {
+            let mut truth =
+                StoredOutcome::from(&renkei_sdk::Outcome::new(PaymentState::Captured {
+                    settlement: renkei_sdk::Settlement::Pending,
+                }));
+            truth.transaction = Some(TransactionRef::new(&seqno));
+            truth.captured = Some(Money::jpy(1000));
+            Decision::TookEffect(Box::new(truth))
+        } else {
+            Decision::NoEffect
+        };
+        let order_after = rig
+            .executor
+            .resolve_review(pending.id, decision, "operator@shop")
+            .await
+            .unwrap();
+        assert_eq!(
+            matches!(order_after.state, PaymentState::Captured { .. }),
+            applied,
+            "{name}"
+        );
+        assert!(order_after.review.is_none());
+    }
+}
+
+#[tokio::test]
+async fn fault_matrix_void_is_replayed_because_the_plugin_declares_it_safe() {
+    let rig = rig(false).await;
+    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
+        let order = format!("void-{i}");
+        let seqno = rig.authorize(&order, 700).await;
+        rig.emulator
+            .install_fault(fault.on_script(Script::AuthCancel));
+        let done = rig
+            .void(&order, &seqno, 700)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(done.resolution, Some(Resolution::Replay), "{name}");
+        assert_eq!(rig.status(&seqno), Status::AuthorizationCancelled, "{name}");
+        let x = rig.journal.exchanges(done.operation.id).unwrap();
+        assert_eq!(
+            x.len(),
+            2,
+            "{name}: the attempt and its replay, both journaled"
+        );
+        let _ = applied; // both end voided: applied faults by "already voided", others by the replay
+    }
+}
+
+#[tokio::test]
+async fn fault_matrix_authorize_is_never_guessed() {
+    // No reference to inquire with, and a replay would authorize twice.
+    let rig = rig(true).await;
+    for (i, (name, fault, _)) in faults().into_iter().enumerate() {
+        let order = format!("auth-{i}");
+        rig.emulator.install_fault(fault.on_script(Script::Authm));
+        let result = rig
+            .exec(
+                &Operation::Authorize {
+                    order: OrderRef::new(&order),
+                    amount: Money::jpy(300),
+                    source: PaymentSource::Token {
+                        token: Secret::new("TESTTOKEN-OK"),
+                        key: None,
+                    },
+                    customer: None,
+                    description: None,
+                },
+                &format!("{order}:authorize:1"),
+            )
+            .await;
+        assert!(
+            matches!(result, Err(ExecError::NeedsReview { .. })),
+            "{name}: {result:?}"
+        );
+        // A second authorization of the order is refused while it is in review.
+        let again = rig
+            .exec(
+                &Operation::Authorize {
+                    order: OrderRef::new(&order),
+                    amount: Money::jpy(300),
+                    source: PaymentSource::Token {
+                        token: Secret::new("TESTTOKEN-OK"),
+                        key: None,
+                    },
+                    customer: None,
+                    description: None,
+                },
+                &format!("{order}:authorize:2"),
+            )
+            .await;
+        assert!(
+            matches!(again, Err(ExecError::Refused(_))),
+            "{name}: {again:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn f7_a_plugin_refusal_before_sending_journals_nothing() {
+    let rig = rig(false).await;
+    let seqno = rig.authorize("one-yen", 500).await;
+    let result = rig
+        .exec(
+            &Operation::Capture {
+                order: OrderRef::new("one-yen"),
+                transaction: TransactionRef::new(&seqno),
+                authorized: Money::jpy(500),
+                amount: Some(Money::jpy(1)),
+            },
+            "one-yen:capture:1",
+        )
+        .await;
+    assert!(matches!(result, Err(ExecError::Rejected(_))), "{result:?}");
+    assert_eq!(
+        rig.journal
+            .operations(&OrderRef::new("one-yen"))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(rig.status(&seqno), Status::Authorized);
+}
+
+/// Writes what a host writes before sending, optionally sends it, and "dies".
+async fn die_mid_capture(rig: &Rig, order: &str, seqno: &str, send: bool) {
+    let op = Operation::Capture {
+        order: OrderRef::new(order),
+        transaction: TransactionRef::new(seqno),
+        authorized: Money::jpy(900),
+        amount: None,
+    };
+    let key = format!("{order}:capture:1");
+    let ctx = Context::fixed(0, &key);
+    let Step::Send(x) = rig.gateway.prepare(&op, &ctx).unwrap() else {
+        panic!("capture sends")
+    };
+    let journaled = SentExchange {
+        step_index: 0,
+        step: x.step.to_string(),
+        method: x.request.method.as_str().into(),
+        url: x.request.url.to_string(),
+        headers: x.request.redacted_headers(),
+        body: x.journal_body.as_ref().map(|b| b.to_string()),
+        state: x.state.to_vec(),
+    };
+    let new = NewOperation {
+        order: OrderRef::new(order),
+        gateway: "fregi".into(),
+        kind: op.kind(),
+        amount: op.amount(),
+        idempotency_key: key.clone(),
+        plugin_id: "fregi".into(),
+        plugin_version: "0".into(),
+    };
+    // A lease that is already over: this host is gone.
+    rig.journal.begin_send(&new, &journaled, 0, 1).unwrap();
+    if send {
+        Transport::new(DEADLINE).send(&x.request).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn recovery_resolves_what_a_dead_host_left_sent_and_unanswered() {
+    let rig = rig(true).await;
+    let sent = rig.authorize("crash-sent", 900).await;
+    let unsent = rig.authorize("crash-unsent", 900).await;
+    die_mid_capture(&rig, "crash-sent", &sent, true).await;
+    die_mid_capture(&rig, "crash-unsent", &unsent, false).await;
+    // The orders are held: nothing new is accepted for them before recovery.
+    assert!(matches!(
+        rig.void("crash-sent", &sent, 900).await,
+        Err(ExecError::Refused(_))
+    ));
+
+    let gw = rig.gateway.clone();
+    let report = rig
+        .executor
+        .recover(&move |name: &str| (name == "fregi").then(|| gw.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.applied.len(), 1, "{report:?}");
+    assert_eq!(report.not_applied.len(), 1, "{report:?}");
+    assert!(report.needs_review.is_empty(), "{report:?}");
+
+    let order = rig
+        .journal
+        .order(&OrderRef::new("crash-sent"))
+        .unwrap()
+        .unwrap();
+    assert!(matches!(order.state, PaymentState::Captured { .. }));
+    assert!(rig.sold(&sent));
+    assert_eq!(rig.status(&unsent), Status::Authorized);
+    // The unsent capture is free to run now, exactly once.
+    rig.capture("crash-unsent", &unsent, 900).await.unwrap();
+    assert!(rig.sold(&unsent));
+}
