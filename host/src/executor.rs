@@ -21,8 +21,8 @@ use crate::journal::{
 };
 use crate::transport::Transport;
 use renkei_sdk::{
-    Context, Effect, ErrorKind, Exchange, GatewayError, Inquiry, Operation, OperationKind, Outcome,
-    PaymentState, Step, Timestamp,
+    AmountChange, Context, Effect, ErrorKind, Exchange, GatewayError, Inquiry, Operation,
+    OperationKind, Outcome, PaymentState, Step, Timestamp,
 };
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -537,6 +537,18 @@ impl Executor {
         }
         let caps = &gateway.manifest().capabilities;
         let before = self.order_of(&record).await?;
+        if !acts_in_place(op, caps.amount_change) {
+            return self
+                .review(
+                    record.id,
+                    format!(
+                        "{evidence}; the operation starts by creating a new payment \
+                         (re-authorization), which neither an inquiry on the old one nor a \
+                         replay can account for"
+                    ),
+                )
+                .await;
+        }
 
         if caps.supports(OperationKind::Inquire)
             && caps.inquiry != Inquiry::Unavailable
@@ -739,6 +751,24 @@ enum Verdict {
     Unclear(String),
 }
 
+/// Whether the operation's first exchange acts on the payment the journal knows (so that an
+/// inquiry about that payment can tell whether it happened, and a replay cannot create a second
+/// payment). Re-authorizing gateways create a new payment to raise an amount.
+fn acts_in_place(op: &Operation, amount_change: AmountChange) -> bool {
+    match op {
+        Operation::Capture {
+            authorized,
+            amount: Some(amount),
+            ..
+        } if amount.minor_units > authorized.minor_units => {
+            amount_change != AmountChange::Reauthorization
+        }
+        Operation::ChangeAmount { .. } => amount_change == AmountChange::ChangeAuthorization,
+        Operation::Authorize { .. } => false,
+        _ => true,
+    }
+}
+
 /// The state an operation leads to, if it succeeds.
 fn reached(kind: OperationKind, state: &PaymentState) -> bool {
     match kind {
@@ -848,4 +878,57 @@ pub fn rebuild(record: &OperationRecord, order: Option<&OrderRecord>) -> Option<
         },
         OperationKind::Authorize => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renkei_sdk::{Money, OrderRef, Settlement, TransactionRef};
+
+    fn capture(amount: Option<i64>) -> Operation {
+        Operation::Capture {
+            order: OrderRef::new("o"),
+            transaction: TransactionRef::new("t"),
+            authorized: Money::jpy(1000),
+            amount: amount.map(Money::jpy),
+        }
+    }
+
+    #[test]
+    fn a_capture_above_the_authorization_on_a_reauthorizing_gateway_is_not_in_place() {
+        assert!(acts_in_place(&capture(None), AmountChange::Reauthorization));
+        assert!(acts_in_place(&capture(Some(900)), AmountChange::Reauthorization));
+        assert!(!acts_in_place(&capture(Some(1100)), AmountChange::Reauthorization));
+        // F-REGI's authchange cancels the old SEQNO: visible to an inquiry about it.
+        assert!(acts_in_place(&capture(Some(1100)), AmountChange::DeferredToCapture));
+    }
+
+    #[test]
+    fn an_inquiry_proves_only_what_the_operation_alone_explains() {
+        let op = capture(None);
+        let authorized = PaymentState::Authorized;
+        let captured = Outcome::new(PaymentState::Captured {
+            settlement: Settlement::NotReported,
+        });
+        match judge(&op, Some(&authorized), &captured) {
+            Verdict::TookEffect(o) => assert_eq!(o.captured, Some(Money::jpy(1000))),
+            _ => panic!("captured means the capture happened"),
+        }
+        assert!(matches!(
+            judge(&op, Some(&authorized), &Outcome::new(PaymentState::Authorized)),
+            Verdict::NoEffect
+        ));
+        assert!(matches!(
+            judge(&op, Some(&authorized), &Outcome::new(PaymentState::Voided)),
+            Verdict::Unclear(_)
+        ));
+        assert!(matches!(
+            judge(
+                &op,
+                Some(&authorized),
+                &Outcome::new(PaymentState::Unknown { raw: "99".into() })
+            ),
+            Verdict::Unclear(_)
+        ));
+    }
 }
