@@ -137,7 +137,9 @@ impl Executor {
         Executor {
             journal,
             transport: Transport::new(deadline),
-            lease: deadline * (crate::driver::MAX_STEPS as u32 + 2),
+            // Renewed at every journal write of the operation, so it needs to outlast one
+            // exchange, not a whole multi-step operation.
+            lease: deadline * 2 + Duration::from_secs(1),
             clock: system_now,
         }
     }
@@ -145,6 +147,12 @@ impl Executor {
     pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Executor {
         self.clock = clock;
         self
+    }
+
+    /// How long an operation's owner may go silent before another host may resolve it. A host
+    /// restarting after a crash waits this long before its own leftovers can be claimed.
+    pub fn lease(&self) -> Duration {
+        self.lease
     }
 
     pub fn journal(&self) -> &Arc<dyn JournalStore> {
@@ -897,10 +905,19 @@ mod tests {
     #[test]
     fn a_capture_above_the_authorization_on_a_reauthorizing_gateway_is_not_in_place() {
         assert!(acts_in_place(&capture(None), AmountChange::Reauthorization));
-        assert!(acts_in_place(&capture(Some(900)), AmountChange::Reauthorization));
-        assert!(!acts_in_place(&capture(Some(1100)), AmountChange::Reauthorization));
+        assert!(acts_in_place(
+            &capture(Some(900)),
+            AmountChange::Reauthorization
+        ));
+        assert!(!acts_in_place(
+            &capture(Some(1100)),
+            AmountChange::Reauthorization
+        ));
         // F-REGI's authchange cancels the old SEQNO: visible to an inquiry about it.
-        assert!(acts_in_place(&capture(Some(1100)), AmountChange::DeferredToCapture));
+        assert!(acts_in_place(
+            &capture(Some(1100)),
+            AmountChange::DeferredToCapture
+        ));
     }
 
     #[test]
@@ -915,7 +932,11 @@ mod tests {
             _ => panic!("captured means the capture happened"),
         }
         assert!(matches!(
-            judge(&op, Some(&authorized), &Outcome::new(PaymentState::Authorized)),
+            judge(
+                &op,
+                Some(&authorized),
+                &Outcome::new(PaymentState::Authorized)
+            ),
             Verdict::NoEffect
         ));
         assert!(matches!(

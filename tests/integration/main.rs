@@ -11,3 +11,6 @@ mod fregi;
 
 /// The journaled executor: exactly once, the fault matrix, review, recovery.
 mod journal;
+
+/// Hosts killed mid-run and hosts racing on one journal.
+mod crash;

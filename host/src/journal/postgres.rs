@@ -80,10 +80,35 @@ pub(crate) struct Postgres {
     pool: Pool,
 }
 
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let clients =
+            std::mem::take(&mut *self.pool.free.lock().unwrap_or_else(|e| e.into_inner()));
+        // See `open`: a client may not be dropped on an async worker thread.
+        let _ = std::thread::spawn(move || drop(clients)).join();
+    }
+}
+
 /// Opens a PostgreSQL journal at `url` (e.g. `postgres://postgres@127.0.0.1/test`) with
 /// `connections` pooled connections, in `schema` (created if missing, so tests can isolate
 /// themselves), and runs pending migrations.
+///
+/// The `postgres` client drives its own small runtime and panics when used on a thread that is
+/// driving async tasks. Opening and dropping therefore happen on a thread of their own, so a
+/// host may call this, and drop the journal, from async code; every other call already runs on
+/// a blocking thread (see `executor`).
 pub fn open(
+    url: &str,
+    schema: &str,
+    connections: usize,
+) -> Result<Box<dyn JournalStore>, JournalError> {
+    let (url, schema) = (url.to_owned(), schema.to_owned());
+    std::thread::spawn(move || open_here(&url, &schema, connections))
+        .join()
+        .map_err(|_| JournalError::Storage("opening the journal panicked".into()))?
+}
+
+fn open_here(
     url: &str,
     schema: &str,
     connections: usize,
