@@ -771,7 +771,8 @@ fn acts_in_place(op: &Operation, amount_change: AmountChange) -> bool {
         } if amount.minor_units > authorized.minor_units => {
             amount_change != AmountChange::Reauthorization
         }
-        Operation::ChangeAmount { .. } => amount_change == AmountChange::ChangeAuthorization,
+        // F-REGI's authchange cancels the old SEQNO, which an inquiry about it shows.
+        Operation::ChangeAmount { .. } => amount_change != AmountChange::Reauthorization,
         Operation::Authorize { .. } => false,
         _ => true,
     }

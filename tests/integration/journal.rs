@@ -454,3 +454,82 @@ async fn recovery_resolves_what_a_dead_host_left_sent_and_unanswered() {
     rig.capture("crash-unsent", &unsent, 900).await.unwrap();
     assert!(rig.sold(&unsent));
 }
+
+#[tokio::test]
+async fn fault_matrix_refund_resolves_by_inquiry_or_goes_to_review() {
+    for inquiry in [true, false] {
+        let rig = rig(inquiry).await;
+        for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
+            let order = format!("ref-{inquiry}-{i}");
+            let seqno = rig.authorize(&order, 800).await;
+            rig.capture(&order, &seqno, 800).await.unwrap();
+            rig.emulator
+                .install_fault(fault.on_script(Script::SaleCancel));
+            let result = rig
+                .exec(
+                    &Operation::Refund {
+                        order: OrderRef::new(&order),
+                        transaction: TransactionRef::new(&seqno),
+                        captured: Money::jpy(800),
+                        amount: None,
+                    },
+                    &format!("{order}:refund:1"),
+                )
+                .await;
+            let cancelled = matches!(
+                rig.status(&seqno),
+                Status::SaleCancelledPending | Status::SaleCancelledTransmitted
+            );
+            assert_eq!(cancelled, applied, "{name}: the emulator's truth");
+            match (inquiry, applied, result) {
+                (true, true, Ok(done)) => {
+                    assert_eq!(done.resolution, Some(Resolution::Inquiry), "{name}");
+                    assert!(done.order.unwrap().state.is_final(), "{name}");
+                }
+                (true, false, Err(ExecError::Failed { resolution, .. })) => {
+                    assert_eq!(resolution, Some(Resolution::Inquiry), "{name}")
+                }
+                (false, _, Err(ExecError::NeedsReview { .. })) => {}
+                (inq, app, other) => {
+                    panic!("{name} inquiry={inq} applied={app}: unexpected {other:?}")
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn fault_matrix_amount_change_is_settled_only_when_the_old_authorization_shows_it() {
+    // authchange replaces the SEQNO: when it went through, the old one is 承認取消 and the new
+    // one is unknown to the host, so that case must go to review; when it did not, the old one
+    // is still 承認済 and the inquiry proves nothing happened.
+    let rig = rig(true).await;
+    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
+        let order = format!("chg-{i}");
+        let seqno = rig.authorize(&order, 1000).await;
+        rig.emulator
+            .install_fault(fault.on_script(Script::AuthChange));
+        let result = rig
+            .exec(
+                &Operation::ChangeAmount {
+                    order: OrderRef::new(&order),
+                    transaction: TransactionRef::new(&seqno),
+                    authorized: Money::jpy(1000),
+                    new_amount: Money::jpy(1200),
+                },
+                &format!("{order}:change_amount:1"),
+            )
+            .await;
+        match (applied, result) {
+            (true, Err(ExecError::NeedsReview { evidence, .. })) => {
+                assert_eq!(rig.status(&seqno), Status::AuthorizationCancelled, "{name}");
+                assert!(evidence.contains("inquiry"), "{name}: {evidence}");
+            }
+            (false, Err(ExecError::Failed { resolution, .. })) => {
+                assert_eq!(resolution, Some(Resolution::Inquiry), "{name}");
+                assert_eq!(rig.status(&seqno), Status::Authorized, "{name}");
+            }
+            (app, other) => panic!("{name} applied={app}: unexpected {other:?}"),
+        }
+    }
+}
