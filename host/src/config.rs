@@ -6,6 +6,7 @@
 //!
 //! [gateways.main-sbps]              # instance name
 //! plugin = "sbps"                   # gateway id of the plugin (default: the instance name)
+//! deadline_ms = 30000               # host setting: how long one exchange may take
 //! merchant_id = "99999"
 //! hash_key = "…"
 //! ```
@@ -28,12 +29,17 @@ pub enum ConfigFileError {
     UnknownSetting { key: String },
 }
 
+/// Keys of a gateway section that configure the host, not the plugin. `deadline_ms`: how long
+/// one exchange with this gateway may take before its outcome counts as unknown.
+pub const HOST_KEYS: &[&str] = &["deadline_ms"];
+
 /// One `[gateways.NAME]` section.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GatewaySection {
     /// Gateway id of the plugin that serves this instance.
     pub plugin: String,
-    /// Everything else in the section, checked later against the plugin's manifest.
+    /// Everything else in the section: the plugin's keys, checked against its manifest, and the
+    /// host's own per-gateway settings ([`HOST_KEYS`]), which the plugin never sees.
     pub values: BTreeMap<String, ConfigValue>,
 }
 

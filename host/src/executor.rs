@@ -107,6 +107,8 @@ enum Drive {
 pub struct Executor {
     journal: Arc<dyn JournalStore>,
     transport: Transport,
+    /// Transports for gateways configured with their own deadline, by deadline.
+    transports: std::sync::Mutex<std::collections::HashMap<Duration, Transport>>,
     /// How long an operation may run before another host may consider its owner dead.
     lease: Duration,
     clock: fn() -> Timestamp,
@@ -137,6 +139,7 @@ impl Executor {
         Executor {
             journal,
             transport: Transport::new(deadline),
+            transports: Default::default(),
             // Renewed at every journal write of the operation, so it needs to outlast one
             // exchange, not a whole multi-step operation.
             lease: deadline * 2 + Duration::from_secs(1),
@@ -367,6 +370,20 @@ impl Executor {
         Ok(blocking(&self.journal, move |j| j.order(&order)).await?)
     }
 
+    /// The transport for a gateway: its own deadline when configured (`deadline_ms`).
+    fn transport_for(&self, gateway: &GatewayInstance) -> Transport {
+        match gateway.deadline() {
+            Some(d) if d != self.transport.timeout() => self
+                .transports
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(d)
+                .or_insert_with(|| Transport::new(d))
+                .clone(),
+            _ => self.transport.clone(),
+        }
+    }
+
     /// Sends `exchange` (already journaled as `exchange_id`, index `index`) and runs the steps
     /// that follow, journaling each before it is sent.
     #[allow(clippy::too_many_arguments)]
@@ -382,9 +399,10 @@ impl Executor {
     ) -> Result<Ran, ExecError> {
         let attempt = record.attempt;
         let first_index = index;
+        let transport = self.transport_for(gateway);
         loop {
             let first = index == first_index;
-            let reply = match self.transport.send(&exchange.request).await {
+            let reply = match transport.send(&exchange.request).await {
                 Ok(reply) => reply,
                 Err(error) => {
                     let last = Some((

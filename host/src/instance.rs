@@ -5,8 +5,10 @@ use crate::loader::PluginRegistry;
 use crate::redact::Redactor;
 use renkei_sdk::abi::load::DynGateway;
 use renkei_sdk::{
-    Config, ConfigError, Context, GatewayError, HttpResponse, Manifest, Operation, Step,
+    Config, ConfigError, ConfigValue, Context, GatewayError, HttpResponse, Manifest, Operation,
+    Step,
 };
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
@@ -30,6 +32,7 @@ pub enum InstanceError {
 /// instance's redactor, which knows this configuration's secret values.
 pub struct GatewayInstance {
     name: String,
+    deadline: Option<Duration>,
     manifest: Manifest,
     gateway: DynGateway,
     redactor: Redactor,
@@ -59,12 +62,26 @@ impl PluginRegistry {
                 plugin: section.plugin.clone(),
             })?;
         let manifest = plugin.manifest();
-        let config = Config::validate(manifest, &section.values).map_err(|source| {
-            InstanceError::Config {
+        // Host settings of the section are taken out; the plugin sees only its own keys.
+        let mut values = section.values.clone();
+        let deadline = match values.remove("deadline_ms") {
+            None => None,
+            Some(ConfigValue::Integer(ms)) if ms > 0 => Some(Duration::from_millis(ms as u64)),
+            Some(_) => {
+                return Err(InstanceError::Config {
+                    instance: instance.to_owned(),
+                    source: ConfigError::WrongType {
+                        key: "deadline_ms".into(),
+                        expected: "a positive integer (milliseconds)",
+                    },
+                });
+            }
+        };
+        let config =
+            Config::validate(manifest, &values).map_err(|source| InstanceError::Config {
                 instance: instance.to_owned(),
                 source,
-            }
-        })?;
+            })?;
         for key in manifest.config.iter().filter(|k| k.secret) {
             if let Some(value) = config.text(&key.name) {
                 plugin.redactor.add(value);
@@ -79,6 +96,7 @@ impl PluginRegistry {
             })?;
         Ok(GatewayInstance {
             name: instance.to_owned(),
+            deadline,
             manifest: manifest.clone(),
             gateway,
             redactor: plugin.redactor.clone(),
@@ -92,6 +110,7 @@ impl GatewayInstance {
     pub fn from_parts(name: &str, manifest: Manifest, gateway: DynGateway) -> GatewayInstance {
         GatewayInstance {
             name: name.to_owned(),
+            deadline: None,
             manifest,
             gateway,
             redactor: Redactor::default(),
@@ -100,6 +119,11 @@ impl GatewayInstance {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The configured per-exchange deadline of this gateway, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
     }
 
     pub fn manifest(&self) -> &Manifest {

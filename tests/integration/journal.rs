@@ -533,3 +533,50 @@ async fn fault_matrix_amount_change_is_settled_only_when_the_old_authorization_s
         }
     }
 }
+
+#[tokio::test]
+async fn a_gateways_own_deadline_turns_a_slow_reply_into_an_unknown_outcome() {
+    let rig = rig(false).await;
+    // The same plugin, configured with a deadline shorter than the emulator's delay.
+    let mut values = BTreeMap::new();
+    values.insert(
+        "base_url".into(),
+        ConfigValue::Text(rig.emulator.base_url()),
+    );
+    values.insert("shop_id".into(), ConfigValue::Text("12345".into()));
+    values.insert("deadline_ms".into(), ConfigValue::Integer(150));
+    let hasty = rig
+        ._registry
+        .instantiate(
+            "fregi",
+            &GatewaySection {
+                plugin: "fregi".into(),
+                values,
+            },
+        )
+        .unwrap();
+    assert_eq!(hasty.deadline(), Some(Duration::from_millis(150)));
+    let seqno = rig.authorize("hasty-1", 600).await;
+    rig.emulator
+        .install_fault(Fault::delay(500).on_script(Script::Sale));
+    let result = rig
+        .executor
+        .execute(
+            &hasty,
+            &Operation::Capture {
+                order: OrderRef::new("hasty-1"),
+                transaction: TransactionRef::new(&seqno),
+                authorized: Money::jpy(600),
+                amount: None,
+            },
+            "hasty-1:capture:1",
+        )
+        .await;
+    // The sale goes through late; without an inquiry the host cannot know, so: review.
+    assert!(
+        matches!(result, Err(ExecError::NeedsReview { .. })),
+        "{result:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(rig.sold(&seqno), "the emulator processed the late sale");
+}
