@@ -82,6 +82,20 @@ async fn rig(inquiry: bool) -> Rig {
     }
 }
 
+/// A token authorization of `amount` for `order`.
+fn authorization(order: &str, amount: i64) -> Operation {
+    Operation::Authorize {
+        order: OrderRef::new(order),
+        amount: Money::jpy(amount),
+        source: PaymentSource::Token {
+            token: Secret::new("TESTTOKEN-OK"),
+            key: None,
+        },
+        customer: None,
+        description: None,
+    }
+}
+
 impl Rig {
     async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
         self.executor.execute(&self.gateway, op, key).await
@@ -91,16 +105,7 @@ impl Rig {
     async fn authorize(&self, order: &str, amount: i64) -> String {
         let done = self
             .exec(
-                &Operation::Authorize {
-                    order: OrderRef::new(order),
-                    amount: Money::jpy(amount),
-                    source: PaymentSource::Token {
-                        token: Secret::new("TESTTOKEN-OK"),
-                        key: None,
-                    },
-                    customer: None,
-                    description: None,
-                },
+                &authorization(order, amount),
                 &format!("{order}:authorize:1"),
             )
             .await
@@ -314,19 +319,7 @@ async fn fault_matrix_authorize_is_never_guessed() {
         let order = format!("auth-{i}");
         rig.emulator.install_fault(fault.on_script(Script::Authm));
         let result = rig
-            .exec(
-                &Operation::Authorize {
-                    order: OrderRef::new(&order),
-                    amount: Money::jpy(300),
-                    source: PaymentSource::Token {
-                        token: Secret::new("TESTTOKEN-OK"),
-                        key: None,
-                    },
-                    customer: None,
-                    description: None,
-                },
-                &format!("{order}:authorize:1"),
-            )
+            .exec(&authorization(&order, 300), &format!("{order}:authorize:1"))
             .await;
         assert!(
             matches!(result, Err(ExecError::NeedsReview { .. })),
@@ -334,19 +327,7 @@ async fn fault_matrix_authorize_is_never_guessed() {
         );
         // A second authorization of the order is refused while it is in review.
         let again = rig
-            .exec(
-                &Operation::Authorize {
-                    order: OrderRef::new(&order),
-                    amount: Money::jpy(300),
-                    source: PaymentSource::Token {
-                        token: Secret::new("TESTTOKEN-OK"),
-                        key: None,
-                    },
-                    customer: None,
-                    description: None,
-                },
-                &format!("{order}:authorize:2"),
-            )
+            .exec(&authorization(&order, 300), &format!("{order}:authorize:2"))
             .await;
         assert!(
             matches!(again, Err(ExecError::Refused(_))),
