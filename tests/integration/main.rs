@@ -6,6 +6,9 @@ mod plugins;
 /// The `renkei` command line, run as a user would.
 mod cli;
 
+/// The SBPS plugin, loaded as a cdylib, against the SBPS emulator.
+mod sbps;
+
 /// The F-REGI plugin, loaded as a cdylib, against the F-REGI emulator.
 mod fregi;
 

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 /// Every library the tests load, by package name, and the `renkei` command line.
 pub const BUILT_PACKAGES: &[&str] = &[
     "renkei-plugin-template",
+    "renkei-plugin-sbps",
     "renkei-plugin-fregi",
     "renkei-fixture-faulty",
     "renkei-fixture-abi-next",
