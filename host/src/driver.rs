@@ -146,6 +146,8 @@ impl Driver {
             error,
             exchanges: Vec::new(),
         })?;
+        // Whether an exchange that could change the payment has been sent.
+        let mut changed = false;
         loop {
             let exchange = match step {
                 Step::Done(outcome) => return Ok(Execution { outcome, exchanges }),
@@ -171,7 +173,7 @@ impl Driver {
                         status: None,
                         elapsed: started.elapsed(),
                     });
-                    let effect = if error.certainly_not_sent() && exchanges.len() == 1 {
+                    let effect = if !changed && (exchange.read_only || error.certainly_not_sent()) {
                         Effect::NotApplied
                     } else {
                         Effect::MayHaveApplied
@@ -197,11 +199,16 @@ impl Driver {
                 attempt: 1,
             };
             step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {
-                Ok(next) => next,
+                Ok(next) => {
+                    changed |= !exchange.read_only;
+                    next
+                }
                 Err(error) => {
-                    // Only the last exchange's refusal is known; earlier steps succeeded.
-                    let effect = if exchanges.len() > 1 {
+                    // A refusal after an earlier step changed the payment leaves that change.
+                    let effect = if changed {
                         Effect::MayHaveApplied
+                    } else if exchange.read_only {
+                        Effect::NotApplied
                     } else {
                         effect_after_send(error.kind, true)
                     };

@@ -9,9 +9,11 @@
 //! 3. otherwise the order is marked *needs review* with the evidence, and every further gateway
 //!    operation on it is refused until an operator decides.
 //!
-//! Both automatic paths are used only when the unknown exchange was the operation's first: after
-//! an earlier exchange changed the gateway (SBPS re-authorized, F-REGI changed the amount), the
-//! payment's state alone cannot say what happened, so such cases go to review.
+//! Both automatic paths are used only when no earlier exchange of the operation could have changed
+//! the payment (it was the first, or every earlier one was declared read-only, like SBPS's MG01
+//! read before acting): after an earlier step changed the gateway (SBPS re-authorized, F-REGI
+//! changed the amount), the payment's state alone cannot say what happened, so such cases go to
+//! review. An unknown outcome of a read-only exchange itself is simply not applied.
 
 use crate::instance::GatewayInstance;
 use crate::journal::{
@@ -400,8 +402,11 @@ impl Executor {
         let attempt = record.attempt;
         let first_index = index;
         let transport = self.transport_for(gateway);
+        // Whether an exchange of this drive that could change the payment has been sent. Until
+        // one has, the payment is as it was, which is what lets an unknown outcome be settled.
+        let mut changed = false;
         loop {
-            let first = index == first_index;
+            let first = !changed;
             let reply = match transport.send(&exchange.request).await {
                 Ok(reply) => reply,
                 Err(error) => {
@@ -411,10 +416,11 @@ impl Executor {
                             error: error.to_string(),
                         },
                     ));
-                    let drive = if first && error.certainly_not_sent() {
+                    // Nothing that could act was sent: a lost read, or a request that never left.
+                    let drive = if first && (exchange.read_only || error.certainly_not_sent()) {
                         Drive::NotApplied(GatewayError::new(
                             ErrorKind::Unavailable,
-                            format!("gateway unreachable: {error}"),
+                            format!("step `{}`: {error}", exchange.step),
                         ))
                     } else {
                         Drive::Unknown {
@@ -457,7 +463,8 @@ impl Executor {
                             | ErrorKind::Authentication
                             | ErrorKind::Unavailable
                     );
-                    let drive = if refused && first {
+                    let drive = if first && (refused || exchange.read_only) {
+                        // An explicit refusal, or an unreadable answer to a read: nothing moved.
                         Drive::NotApplied(e)
                     } else if refused {
                         Drive::Unknown {
@@ -477,6 +484,7 @@ impl Executor {
                     return Ok(Ran { drive, last });
                 }
             };
+            changed |= !exchange.read_only;
             index += 1;
             if (index - first_index) as usize >= crate::driver::MAX_STEPS {
                 return Ok(Ran {
@@ -703,10 +711,22 @@ impl Executor {
                     None,
                 )
                 .await
+            } else if exchanges.iter().all(|x| x.sent.read_only) {
+                // Only reads were sent: the payment is as it was.
+                self.fail(
+                    record.id,
+                    None,
+                    GatewayError::new(ErrorKind::Unavailable, "host stopped after reads only"),
+                    None,
+                )
+                .await
             } else if let (Some(gw), Some(op)) =
                 (gateway(&record.gateway), rebuild(&record, order.as_ref()))
             {
-                let first = exchanges.len() == 1;
+                // Settled automatically only if everything before the last exchange only read.
+                let first = exchanges[..exchanges.len() - 1]
+                    .iter()
+                    .all(|x| x.sent.read_only);
                 let evidence = format!(
                     "host stopped after sending step `{}`",
                     exchanges
@@ -768,6 +788,7 @@ fn journal_copy(x: &Exchange, index: u32) -> SentExchange {
         headers: x.request.redacted_headers(),
         body: x.journal_body.as_ref().map(|b| b.to_string()),
         state: x.state.to_vec(),
+        read_only: x.read_only,
     }
 }
 

@@ -30,6 +30,10 @@ pub struct Exchange {
     pub journal_body: Option<Text>,
     /// Opaque continuation: given back verbatim to `interpret`.
     pub state: Bytes,
+    /// The request only reads (an inquiry): whatever happens to it, the payment is unchanged.
+    /// The host relies on this to settle a later step's unknown outcome: only when every earlier
+    /// exchange of the operation was read-only does the payment's state alone tell what happened.
+    pub read_only: bool,
 }
 
 impl Step {
@@ -51,7 +55,20 @@ impl Step {
             request,
             journal_body: journal_body.map(Text::from),
             state: state.into(),
+            read_only: false,
         }))
+    }
+
+    /// Marks a `Send` step as read-only (see [`Exchange::read_only`]). Never mark a request that
+    /// could change anything at the gateway: the host would then settle unknown outcomes wrongly.
+    pub fn read_only(self) -> Step {
+        match self {
+            Step::Send(mut x) => {
+                x.read_only = true;
+                Step::Send(x)
+            }
+            done => done,
+        }
     }
 }
 

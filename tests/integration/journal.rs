@@ -383,6 +383,7 @@ async fn die_mid_capture(rig: &Rig, order: &str, seqno: &str, send: bool) {
         headers: x.request.redacted_headers(),
         body: x.journal_body.as_ref().map(|b| b.to_string()),
         state: x.state.to_vec(),
+        read_only: x.read_only,
     };
     let new = NewOperation {
         order: OrderRef::new(order),

@@ -15,5 +15,8 @@ mod fregi;
 /// The journaled executor: exactly once, the fault matrix, review, recovery.
 mod journal;
 
+/// The same against SBPS, which has an inquiry and reads before it acts.
+mod journal_sbps;
+
 /// Hosts killed mid-run and hosts racing on one journal.
 mod crash;

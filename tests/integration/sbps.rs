@@ -834,7 +834,8 @@ async fn a_broken_or_lost_reply_is_never_a_success() {
             .install_fault(FaultSpec::once(fault.clone()).for_function(Function::Inquiry));
         let e = rig.inquire(&t).await.unwrap_err();
         assert_eq!(gateway_error(&e).kind, ErrorKind::Protocol, "{fault:?}");
-        assert_eq!(e.effect(), Effect::MayHaveApplied);
+        // MG01 is declared read-only: whatever its reply, nothing moved.
+        assert_eq!(e.effect(), Effect::NotApplied, "{fault:?}");
     }
     // The sale is applied but its reply is cut: the outcome is unknown, not a failure.
     rig.emulator

@@ -138,6 +138,8 @@ pub struct SentExchange {
     pub body: Option<String>,
     /// The plugin's continuation for this step.
     pub state: Vec<u8>,
+    /// The plugin declared the request read-only (an inquiry).
+    pub read_only: bool,
 }
 
 /// What came back for an exchange.

@@ -9,7 +9,8 @@ use super::store::{JournalError, JournalStore};
 use postgres::{Client, NoTls, Row};
 use std::sync::{Condvar, Mutex};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE orders (
     order_ref       TEXT PRIMARY KEY,
     gateway         TEXT NOT NULL,
@@ -63,7 +64,12 @@ CREATE TABLE exchanges (
     replied_at      BIGINT,
     UNIQUE (operation_id, step_index)
 );
-"#];
+"#,
+    // v2: exchanges a plugin declared read-only (inquiries), for settling unknown outcomes.
+    r#"
+ALTER TABLE exchanges ADD COLUMN read_only BOOLEAN NOT NULL DEFAULT false;
+"#,
+];
 
 fn storage(e: postgres::Error) -> JournalError {
     // Driver messages name constraints and columns, never bound values.
@@ -422,7 +428,8 @@ impl Tx for PgTx<'_, '_> {
             .tx
             .query_one(
                 "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
-                 body, state, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 body, state, sent_at, read_only) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                 &[
                     &op.0,
                     &(x.step_index as i64),
@@ -433,6 +440,7 @@ impl Tx for PgTx<'_, '_> {
                     &x.body,
                     &x.state,
                     &now_ms,
+                    &x.read_only,
                 ],
             )
             .map_err(storage)?;
@@ -499,7 +507,7 @@ impl Tx for PgTx<'_, '_> {
         self.tx
             .query(
                 "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
-                 sent_at, reply_status, reply_body, transport_error FROM exchanges \
+                 sent_at, reply_status, reply_body, transport_error, read_only FROM exchanges \
                  WHERE operation_id = $1 ORDER BY step_index",
                 &[&op.0],
             )
@@ -520,6 +528,7 @@ impl Tx for PgTx<'_, '_> {
                     reply_status: r.get(10),
                     reply_body: r.get(11),
                     transport_error: r.get(12),
+                    read_only: r.get(13),
                 }
                 .into_record()
             })

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// Versioned schema; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE orders (
     order_ref       TEXT PRIMARY KEY,
     gateway         TEXT NOT NULL,
@@ -65,7 +66,12 @@ CREATE TABLE exchanges (
     replied_at      INTEGER,
     UNIQUE (operation_id, step_index)
 );
-"#];
+"#,
+    // v2: exchanges a plugin declared read-only (inquiries), for settling unknown outcomes.
+    r#"
+ALTER TABLE exchanges ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 fn storage(e: rusqlite::Error) -> JournalError {
     JournalError::Storage(e.to_string())
@@ -344,7 +350,7 @@ impl Tx for SqliteTx<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
-                 body, state, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 body, state, sent_at, read_only) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(storage)?
             .execute(params![
@@ -357,6 +363,7 @@ impl Tx for SqliteTx<'_> {
                 x.body,
                 x.state,
                 now_ms,
+                x.read_only,
             ])
             .map_err(storage)?;
         Ok(ExchangeId(self.tx.last_insert_rowid()))
@@ -428,7 +435,7 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
-                 sent_at, reply_status, reply_body, transport_error FROM exchanges \
+                 sent_at, reply_status, reply_body, transport_error, read_only FROM exchanges \
                  WHERE operation_id = ?1 ORDER BY step_index",
             )
             .map_err(storage)?;
@@ -448,6 +455,7 @@ impl Tx for SqliteTx<'_> {
                     reply_status: r.get(10)?,
                     reply_body: r.get(11)?,
                     transport_error: r.get(12)?,
+                    read_only: r.get(13)?,
                 })
             })
             .map_err(storage)?

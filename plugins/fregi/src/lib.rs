@@ -739,7 +739,13 @@ impl Fregi {
         let request = HttpRequest::new(Method::Post, url)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(encoded.body);
-        Step::send(script.step(), request, Some(encoded.journal), pending)
+        let step = Step::send(script.step(), request, Some(encoded.journal), pending)?;
+        // The emulator's inquiry extension only reads.
+        Ok(if script == Script::Info {
+            step.read_only()
+        } else {
+            step
+        })
     }
 }
 

@@ -847,12 +847,15 @@ impl Sbps {
             .header("Content-Type", "text/xml; charset=Shift_JIS")
             .header("Authorization", self.authorization.expose())
             .body(encoded.body);
+        // MG01 reads (the guard before acting, and `inquire`) change nothing at SBPS.
+        let read_only = matches!(stage, Stage::Guard | Stage::Inquiry);
         let pending = Pending {
             function: request.function.to_owned(),
             stage,
             notes,
         };
-        Step::send(step, http, Some(encoded.journal), &pending)
+        let step = Step::send(step, http, Some(encoded.journal), &pending)?;
+        Ok(if read_only { step.read_only() } else { step })
     }
 
     /// The MG01 read that starts every operation that could act wrongly on a drifted payment.

@@ -340,6 +340,7 @@ pub fn step_to_ffi(step: Step) -> FfiStep {
             },
             journal_body: x.journal_body.map(|t| t.0).into(),
             state: x.state.0,
+            read_only: x.read_only,
         }),
         Step::Done(o) => FfiStep::Done(FfiOutcome {
             state: state_to_ffi(&o.state),
@@ -376,6 +377,7 @@ pub fn step_from_ffi(step: FfiStep) -> Result<Step, GatewayError> {
             },
             journal_body: x.journal_body.into_option().map(Text),
             state: Bytes(x.state),
+            read_only: x.read_only,
         }),
         FfiStep::Done(o) => Step::Done(Outcome {
             state: state_from_ffi(&o.state),

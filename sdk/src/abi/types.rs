@@ -86,6 +86,7 @@ pub struct FfiExchange {
     pub request: FfiHttpRequest,
     pub journal_body: ROption<RString>,
     pub state: RVec<u8>,
+    pub read_only: bool,
 }
 
 #[repr(u8)]

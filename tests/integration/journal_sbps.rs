@@ -1,0 +1,314 @@
+//! The journaled executor against the SBPS emulator. SBPS has an inquiry (MG01) and the plugin
+//! reads the payment first before acting (a read-only exchange), so unknown outcomes of
+//! capture, void and refund are settled by inquiry; an amount change starts with a
+//! re-authorization (a new payment no inquiry about the old one can see) and goes to review.
+
+use renkei_emulator_sbps::{
+    Config as EmulatorConfig, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY,
+    DEFAULT_MERCHANT_ID, DEFAULT_SERVICE_ID, Fault, FaultSpec, Function, PaymentStatus,
+    SbpsEmulator, TEST_TOKEN_VISA,
+};
+use renkei_host::journal::{self, JournalStore, OperationStatus};
+use renkei_host::{
+    Completed, ExecError, Executor, GatewayInstance, GatewaySection, PluginRegistry, Resolution,
+};
+use renkei_sdk::{
+    ConfigValue, CustomerRef, Money, Operation, OrderRef, PaymentSource, Secret, TransactionRef,
+};
+use renkei_tests::plugin_path;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+struct Rig {
+    emulator: SbpsEmulator,
+    gateway: GatewayInstance,
+    executor: Executor,
+    journal: Arc<dyn JournalStore>,
+    _registry: PluginRegistry,
+}
+
+async fn rig() -> Rig {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let emulator = SbpsEmulator::start(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let mut registry = PluginRegistry::new();
+    registry
+        .load_file(&plugin_path("renkei-plugin-sbps"))
+        .unwrap();
+    let values: BTreeMap<String, ConfigValue> = [
+        ("endpoint", emulator.endpoint_url()),
+        ("merchant_id", DEFAULT_MERCHANT_ID.into()),
+        ("service_id", DEFAULT_SERVICE_ID.into()),
+        ("hash_key", DEFAULT_HASH_KEY.into()),
+        ("des_key", DEFAULT_DES_KEY.into()),
+        ("des_iv", DEFAULT_DES_IV.into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v)))
+    .collect();
+    let gateway = registry
+        .instantiate(
+            "sbps",
+            &GatewaySection {
+                plugin: "sbps".into(),
+                values,
+            },
+        )
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("renkei-it-jsbps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("j{}.db", N.fetch_add(1, Ordering::Relaxed)));
+    let journal: Arc<dyn JournalStore> = Arc::from(journal::sqlite::open(&path).unwrap());
+    Rig {
+        emulator,
+        gateway,
+        executor: Executor::new(journal.clone(), Duration::from_millis(800)),
+        journal,
+        _registry: registry,
+    }
+}
+
+impl Rig {
+    async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
+        self.executor.execute(&self.gateway, op, key).await
+    }
+
+    async fn authorize(&self, order: &str, amount: i64) -> String {
+        let op = Operation::Authorize {
+            order: OrderRef::new(order),
+            amount: Money::jpy(amount),
+            source: PaymentSource::Token {
+                token: Secret::new(TEST_TOKEN_VISA),
+                key: Some(Secret::new("token-key")),
+            },
+            customer: Some(CustomerRef::new("cust-1")),
+            description: None,
+        };
+        let done = self
+            .exec(&op, &format!("{order}:authorize:1"))
+            .await
+            .expect("authorization");
+        done.outcome.transaction.unwrap().to_string()
+    }
+
+    fn status(&self, tracking: &str) -> PaymentStatus {
+        self.emulator.payment(tracking).unwrap().payment_status
+    }
+
+    fn last_status(&self, order: &str) -> OperationStatus {
+        self.journal
+            .operations(&OrderRef::new(order))
+            .unwrap()
+            .last()
+            .unwrap()
+            .status
+    }
+}
+
+/// Faults of the matrix, and whether each lets the request take effect at SBPS.
+fn faults() -> Vec<(&'static str, Fault, bool)> {
+    vec![
+        ("no_reply", Fault::NoReply, false),
+        ("http_500", Fault::HttpStatus { status: 500 }, false),
+        ("malformed", Fault::MalformedBody, true),
+        ("truncated", Fault::TruncatedBody, true),
+        ("reset", Fault::ConnectionReset, false),
+        ("reply_lost", Fault::ReplyLost, true),
+    ]
+}
+
+/// Runs `op` on a fresh authorized order with `fault` on `function`, and checks the journal's
+/// settlement against the emulator's truth: applied faults end applied by inquiry, the others
+/// not applied by inquiry.
+async fn matrix(
+    label: &str,
+    function: Function,
+    target: PaymentStatus,
+    make: impl Fn(&str, &str) -> (Operation, bool),
+) {
+    let rig = rig().await;
+    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
+        let order = format!("{label}-{i}");
+        let t = rig.authorize(&order, 1000).await;
+        let (op, needs_capture) = make(&order, &t);
+        if needs_capture {
+            rig.exec(
+                &Operation::Capture {
+                    order: OrderRef::new(&order),
+                    transaction: TransactionRef::new(&t),
+                    authorized: Money::jpy(1000),
+                    amount: None,
+                },
+                &format!("{order}:capture:1"),
+            )
+            .await
+            .unwrap();
+        }
+        rig.emulator
+            .install_fault(FaultSpec::once(fault).for_function(function));
+        let result = rig.exec(&op, &format!("{order}:{}:1", op.kind())).await;
+        assert_eq!(
+            rig.status(&t) == target,
+            applied,
+            "{label}/{name}: emulator"
+        );
+        match (applied, result) {
+            (true, Ok(done)) => {
+                assert_eq!(done.resolution, Some(Resolution::Inquiry), "{label}/{name}");
+                assert_eq!(rig.last_status(&order), OperationStatus::Succeeded);
+            }
+            (false, Err(ExecError::Failed { resolution, .. })) => {
+                assert_eq!(resolution, Some(Resolution::Inquiry), "{label}/{name}");
+                assert_eq!(rig.last_status(&order), OperationStatus::Failed);
+            }
+            (app, other) => panic!("{label}/{name} applied={app}: unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn fault_matrix_sbps_capture_is_settled_by_inquiry() {
+    matrix("cap", Function::Sales, PaymentStatus::Sold, |order, t| {
+        (
+            Operation::Capture {
+                order: OrderRef::new(order),
+                transaction: TransactionRef::new(t),
+                authorized: Money::jpy(1000),
+                amount: None,
+            },
+            false,
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fault_matrix_sbps_void_is_settled_by_inquiry() {
+    matrix(
+        "void",
+        Function::CancelOrRefund,
+        PaymentStatus::Cancelled,
+        |order, t| {
+            (
+                Operation::Void {
+                    order: OrderRef::new(order),
+                    transaction: TransactionRef::new(t),
+                    authorized: Money::jpy(1000),
+                },
+                false,
+            )
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn fault_matrix_sbps_refund_is_settled_by_inquiry() {
+    matrix(
+        "refund",
+        Function::CancelOrRefund,
+        PaymentStatus::Refunded,
+        |order, t| {
+            (
+                Operation::Refund {
+                    order: OrderRef::new(order),
+                    transaction: TransactionRef::new(t),
+                    captured: Money::jpy(1000),
+                    amount: None,
+                },
+                true,
+            )
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn fault_matrix_sbps_the_guard_read_failing_means_nothing_happened() {
+    // The MG01 read before the capture is lost: no exchange that could act was sent.
+    let rig = rig().await;
+    for (i, (name, fault, _)) in faults().into_iter().enumerate() {
+        let order = format!("guard-{i}");
+        let t = rig.authorize(&order, 1000).await;
+        rig.emulator
+            .install_fault(FaultSpec::once(fault).for_function(Function::Inquiry));
+        let result = rig
+            .exec(
+                &Operation::Capture {
+                    order: OrderRef::new(&order),
+                    transaction: TransactionRef::new(&t),
+                    authorized: Money::jpy(1000),
+                    amount: None,
+                },
+                &format!("{order}:capture:1"),
+            )
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(ExecError::Failed {
+                    resolution: None,
+                    ..
+                })
+            ),
+            "{name}: {result:?}"
+        );
+        assert_eq!(rig.status(&t), PaymentStatus::Authorized, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn fault_matrix_sbps_authorize_and_amount_change_go_to_review() {
+    let rig = rig().await;
+    for (i, (name, fault, _)) in faults().into_iter().enumerate() {
+        // Authorize: nothing to inquire with, and a replay would authorize twice.
+        let order = format!("auth-{i}");
+        rig.emulator.install_fault(
+            FaultSpec::once(fault.clone()).for_function(Function::AuthorizeWithToken),
+        );
+        let op = Operation::Authorize {
+            order: OrderRef::new(&order),
+            amount: Money::jpy(500),
+            source: PaymentSource::Token {
+                token: Secret::new(TEST_TOKEN_VISA),
+                key: Some(Secret::new("token-key")),
+            },
+            customer: Some(CustomerRef::new("cust-1")),
+            description: None,
+        };
+        let result = rig.exec(&op, &format!("{order}:authorize:1")).await;
+        assert!(
+            matches!(result, Err(ExecError::NeedsReview { .. })),
+            "authorize/{name}: {result:?}"
+        );
+
+        // Change amount: a re-authorization creates a new payment.
+        let order = format!("chg-{i}");
+        let t = rig.authorize(&order, 1000).await;
+        rig.emulator
+            .install_fault(FaultSpec::once(fault).for_function(Function::ReauthorizeWithToken));
+        let result = rig
+            .exec(
+                &Operation::ChangeAmount {
+                    order: OrderRef::new(&order),
+                    transaction: TransactionRef::new(&t),
+                    authorized: Money::jpy(1000),
+                    new_amount: Money::jpy(1500),
+                },
+                &format!("{order}:change_amount:1"),
+            )
+            .await;
+        assert!(
+            matches!(result, Err(ExecError::NeedsReview { .. })),
+            "change/{name}: {result:?}"
+        );
+        assert_eq!(
+            rig.status(&t),
+            PaymentStatus::Authorized,
+            "{name}: old untouched"
+        );
+    }
+}
