@@ -21,7 +21,7 @@ use crate::journal::{
     OperationId, OperationRecord, OrderRecord, Refusal, ReplyRecord, SentExchange, StoredOutcome,
     ledger,
 };
-use crate::transport::Transport;
+use crate::transport::{Transport, TransportError};
 use renkei_sdk::{
     AmountChange, Context, Effect, ErrorKind, Exchange, GatewayError, Inquiry, Operation,
     OperationKind, Outcome, PaymentState, Step, Timestamp,
@@ -98,10 +98,13 @@ enum Drive {
     /// Certainly nothing happened (refused before sending, or an explicit refusal to the first
     /// exchange).
     NotApplied(GatewayError),
-    /// May have happened. `first` is true when the unknown exchange was the operation's first.
+    /// May have happened. `first` is true when no exchange before the unknown one could have
+    /// changed the payment (it was the first, or all before it were read-only). `timed_out`: no
+    /// reply within the deadline, so the gateway may still be working on the request.
     Unknown {
         evidence: String,
         first: bool,
+        timed_out: bool,
     },
 }
 
@@ -172,6 +175,13 @@ impl Executor {
         self.lease.as_millis() as i64
     }
 
+    /// The lease for an operation on `gateway`: it must outlast one exchange at that gateway's
+    /// own deadline, which may be longer than the executor's default.
+    fn lease_ms_for(&self, gateway: &GatewayInstance) -> i64 {
+        let own = self.transport_for(gateway).timeout() * 2 + Duration::from_secs(1);
+        own.max(self.lease).as_millis() as i64
+    }
+
     /// Runs `op` exactly once for `idempotency_key`: a key that already took effect returns its
     /// stored result and sends nothing.
     ///
@@ -211,6 +221,9 @@ impl Executor {
             op.amount(),
         )
         .map_err(ExecError::Refused)?;
+        if let Some(order) = &order {
+            matches_journal(op, order).map_err(ExecError::Refused)?;
+        }
         let request_id = format!("{idempotency_key}/{attempt}/1");
         let ctx = Context {
             now: (self.clock)(),
@@ -228,7 +241,7 @@ impl Executor {
         let exchange = match first {
             Step::Done(outcome) => {
                 // Nothing to send: the plugin answered from its inputs alone.
-                let (now, lease) = (self.now_ms(), self.lease_ms());
+                let (now, lease) = (self.now_ms(), self.lease_ms_for(gateway));
                 return match blocking(&self.journal, move |j| j.begin(&new, now, lease)).await? {
                     Begin::AlreadyDone(record) => self.stored_result(record).await,
                     Begin::Started(record) => self.succeed(record, None, &outcome, None).await,
@@ -237,7 +250,7 @@ impl Executor {
             Step::Send(x) => x,
         };
         let journaled = journal_copy(&exchange, 0);
-        let (now, lease) = (self.now_ms(), self.lease_ms());
+        let (now, lease) = (self.now_ms(), self.lease_ms_for(gateway));
         let (begun, first_id) = blocking(&self.journal, move |j| {
             j.begin_send(&new, &journaled, now, lease)
         })
@@ -286,15 +299,24 @@ impl Executor {
         match ran.drive {
             Drive::Done(outcome) => self.succeed(record, last, &outcome, None).await,
             Drive::NotApplied(error) => self.fail(record.id, last, error, None).await,
-            Drive::Unknown { evidence, first } => {
-                let (id, ev, now, lease) =
-                    (record.id, evidence.clone(), self.now_ms(), self.lease_ms());
+            Drive::Unknown {
+                evidence,
+                first,
+                timed_out,
+            } => {
+                let (id, ev, now, lease) = (
+                    record.id,
+                    evidence.clone(),
+                    self.now_ms(),
+                    self.lease_ms_for(gateway),
+                );
                 blocking(&self.journal, move |j| {
                     j.mark_unknown(id, last.as_ref().map(|(x, r)| (*x, r)), &ev, now, lease)
                 })
                 .await?;
                 tracing::warn!(order = %op.order(), op = %op.kind(), %evidence, "outcome unknown; resolving");
-                self.resolve(gateway, op, record, evidence, first).await
+                self.resolve(gateway, op, record, evidence, first, timed_out)
+                    .await
             }
         }
     }
@@ -426,6 +448,7 @@ impl Executor {
                         Drive::Unknown {
                             evidence: format!("step `{}`: {error}", exchange.step),
                             first,
+                            timed_out: matches!(error, TransportError::Timeout(_)),
                         }
                     };
                     return Ok(Ran { drive, last });
@@ -473,12 +496,14 @@ impl Executor {
                                 exchange.step
                             ),
                             first: false,
+                            timed_out: false,
                         }
                     } else {
                         debug_assert_eq!(e.effect(), Effect::MayHaveApplied, "{e}");
                         Drive::Unknown {
                             evidence: format!("step `{}`: {e}", exchange.step),
                             first,
+                            timed_out: false,
                         }
                     };
                     return Ok(Ran { drive, last });
@@ -494,12 +519,13 @@ impl Executor {
                             crate::driver::MAX_STEPS
                         ),
                         first: false,
+                        timed_out: false,
                     },
                     last,
                 });
             }
             let journaled = journal_copy(&next, index);
-            let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms());
+            let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms_for(gateway));
             // The previous reply and this request, committed before the request leaves.
             exchange_id = blocking(&self.journal, move |j| {
                 j.record_send(
@@ -548,7 +574,7 @@ impl Executor {
             }
         };
         let journaled = journal_copy(&exchange, index);
-        let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms());
+        let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms_for(gateway));
         let exchange_id = blocking(&self.journal, move |j| {
             j.record_send(id, None, &journaled, now, lease)
         })
@@ -565,9 +591,15 @@ impl Executor {
         record: OperationRecord,
         evidence: String,
         first: bool,
+        timed_out: bool,
     ) -> Result<Completed, ExecError> {
         if !first {
             return self.review(record.id, evidence).await;
+        }
+        if timed_out {
+            // The gateway may still be working on the request: give it one more deadline before
+            // looking, so that a late success is seen as one.
+            tokio::time::sleep(self.transport_for(gateway).timeout()).await;
         }
         let caps = &gateway.manifest().capabilities;
         let before = self.order_of(&record).await?;
@@ -600,6 +632,20 @@ impl Executor {
                     Verdict::TookEffect(outcome) => {
                         return self
                             .succeed(record, None, &outcome, Some(Resolution::Inquiry))
+                            .await;
+                    }
+                    Verdict::NoEffect if timed_out => {
+                        // Unchanged now is not unchanged for good: a request that got no reply
+                        // may still be processed. Only an operator (or a later inquiry) can say.
+                        return self
+                            .review(
+                                record.id,
+                                format!(
+                                    "{evidence}; an inquiry shows the payment still {}, but a \
+                                     request that got no reply may still be processed",
+                                    seen.state
+                                ),
+                            )
                             .await;
                     }
                     Verdict::NoEffect => {
@@ -648,10 +694,12 @@ impl Executor {
                         .await;
                 }
                 Drive::NotApplied(e) => {
-                    // Refused knowingly: had the first attempt gone through, a replay-safe
-                    // operation would have answered "already done".
+                    // Any other answer proves nothing about the first attempt: a lost read, a
+                    // gateway that is unavailable, or a refusal based on a state the first
+                    // attempt (or the gateway's own tool) may have caused.
+                    self.record_last(last).await?;
                     return self
-                        .fail(record.id, last, e, Some(Resolution::Replay))
+                        .review(record.id, format!("{evidence}; replay: {e}"))
                         .await;
                 }
                 Drive::Unknown {
@@ -695,10 +743,14 @@ impl Executor {
         &self,
         gateway: &(dyn Fn(&str) -> Option<Arc<GatewayInstance>> + Sync),
     ) -> Result<RecoveryReport, ExecError> {
-        let (now, lease) = (self.now_ms(), self.lease_ms());
-        let stale = blocking(&self.journal, move |j| j.claim_stale(now, lease)).await?;
         let mut report = RecoveryReport::default();
-        for record in stale {
+        loop {
+            // One at a time, each claimed just before it is resolved.
+            let (now, lease) = (self.now_ms(), self.lease_ms());
+            let claimed = blocking(&self.journal, move |j| j.claim_stale(now, lease)).await?;
+            let Some(record) = claimed.into_iter().next() else {
+                break;
+            };
             let id = record.id;
             let exchanges = blocking(&self.journal, move |j| j.exchanges(id)).await?;
             let order = self.order_of(&record).await?;
@@ -734,7 +786,8 @@ impl Executor {
                         .map(|x| x.sent.step.as_str())
                         .unwrap_or("?")
                 );
-                self.resolve(&gw, &op, record, evidence, first).await
+                // The host died a lease ago: whatever it sent has had time to be processed.
+                self.resolve(&gw, &op, record, evidence, first, false).await
             } else {
                 self.review(
                     record.id,
@@ -813,6 +866,13 @@ fn acts_in_place(op: &Operation, amount_change: AmountChange) -> bool {
         // F-REGI's authchange cancels the old SEQNO, which an inquiry about it shows.
         Operation::ChangeAmount { .. } => amount_change != AmountChange::Reauthorization,
         Operation::Authorize { .. } => false,
+        // A partial refund may replace the sale with a new one (F-REGI salechange), which an
+        // inquiry about the old one cannot see.
+        Operation::Refund {
+            captured,
+            amount: Some(amount),
+            ..
+        } if amount.minor_units < captured.minor_units => false,
         _ => true,
     }
 }
@@ -890,6 +950,42 @@ fn expected_outcome(op: &Operation, before: Option<&OrderRecord>) -> Outcome {
     outcome
 }
 
+/// Refuses an operation whose references contradict the journal: the plugin acts on what the
+/// operation says, so a wrong transaction or amount would reach the gateway and come back as the
+/// journal's new truth.
+fn matches_journal(op: &Operation, order: &OrderRecord) -> Result<(), Refusal> {
+    let mismatch = |what: String| Refusal::Amount {
+        order: op.order().to_string(),
+        reason: what,
+    };
+    if let (Some(said), Some(known)) = (op.transaction(), &order.transaction)
+        && said != known
+    {
+        return Err(mismatch(format!(
+            "the operation names transaction {said}, the journal has {known}"
+        )));
+    }
+    let (claimed, journal) = match op {
+        Operation::Capture { authorized, .. }
+        | Operation::Void { authorized, .. }
+        | Operation::ChangeAmount { authorized, .. } => (*authorized, order.authorized),
+        Operation::Refund { captured, .. } => (
+            *captured,
+            order
+                .captured
+                .checked_sub(order.refunded)
+                .unwrap_or(order.captured),
+        ),
+        Operation::Authorize { .. } | Operation::Inquire { .. } => return Ok(()),
+    };
+    if claimed != journal {
+        return Err(mismatch(format!(
+            "the operation says {claimed}, the journal has {journal}"
+        )));
+    }
+    Ok(())
+}
+
 /// The operation a journal record describes, for resolution after a restart. Authorizations
 /// cannot be rebuilt (their payment source is not journaled: it may be a card).
 pub fn rebuild(record: &OperationRecord, order: Option<&OrderRecord>) -> Option<Operation> {
@@ -911,7 +1007,8 @@ pub fn rebuild(record: &OperationRecord, order: Option<&OrderRecord>) -> Option<
         OperationKind::Refund => Operation::Refund {
             order: o,
             transaction,
-            captured: order.captured,
+            // Captured and not yet refunded, as `Operation::Refund` defines it.
+            captured: order.captured.checked_sub(order.refunded)?,
             amount: record.amount,
         },
         OperationKind::ChangeAmount => Operation::ChangeAmount {

@@ -94,7 +94,9 @@ pub struct Outcome {
     /// A reference the operation made obsolete (the old authorization after a re-authorization).
     pub replaced: Option<TransactionRef>,
     pub authorization_code: Option<String>,
-    /// Amounts the gateway confirmed; `None` where it does not say.
+    /// Amounts the gateway confirmed; `None` where it does not say. `authorized` and `captured`
+    /// are the payment's amounts after the operation; `refunded` is, for a refund, what this
+    /// refund moved, and for an inquiry the payment's refunded total.
     pub authorized: Option<Money>,
     pub captured: Option<Money>,
     pub refunded: Option<Money>,

@@ -156,6 +156,8 @@ async fn matrix(
             "{label}/{name}: emulator"
         );
         match (applied, result) {
+            // Unchanged after a timeout is not proof: the gateway may still process it.
+            (false, Err(ExecError::NeedsReview { .. })) if name == "no_reply" => {}
             (true, Ok(done)) => {
                 assert_eq!(done.resolution, Some(Resolution::Inquiry), "{label}/{name}");
                 assert_eq!(rig.last_status(&order), OperationStatus::Succeeded);

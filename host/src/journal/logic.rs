@@ -67,6 +67,15 @@ fn load_op(tx: &mut dyn Tx, id: OperationId) -> Result<OperationRecord, JournalE
     tx.op_by_id(id)?.ok_or(JournalError::UnknownOperation(id))
 }
 
+/// Loads an operation under its order's lock. The first read only finds the order; the second,
+/// after the lock, is the one decisions are made on (PostgreSQL reads committed data, so a
+/// concurrent writer's change is seen rather than overwritten).
+fn load_locked(tx: &mut dyn Tx, id: OperationId) -> Result<OperationRecord, JournalError> {
+    let first = load_op(tx, id)?;
+    tx.lock_order(first.order.as_str())?;
+    load_op(tx, id)
+}
+
 fn expect_active(op: &OperationRecord) -> Result<(), JournalError> {
     if op.status.is_active() {
         Ok(())
@@ -232,7 +241,7 @@ impl<B: Backend> JournalStore for Journal<B> {
             if let Some((x, reply)) = previous {
                 tx.set_reply(x, reply, now_ms)?;
             }
-            let mut rec = load_op(tx, op)?;
+            let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
             rec.updated_at_ms = now_ms;
             tx.update_op(&rec, Some(now_ms + lease_ms))?;
@@ -261,7 +270,7 @@ impl<B: Backend> JournalStore for Journal<B> {
             if let Some((x, reply)) = last {
                 tx.set_reply(x, reply, now_ms)?;
             }
-            let mut rec = load_op(tx, op)?;
+            let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
             tx.lock_order(rec.order.as_str())?;
             let order = tx.load_order(rec.order.as_str())?;
@@ -308,7 +317,7 @@ impl<B: Backend> JournalStore for Journal<B> {
             if let Some((x, reply)) = last {
                 tx.set_reply(x, reply, now_ms)?;
             }
-            let mut rec = load_op(tx, op)?;
+            let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
             rec.status = OperationStatus::Failed;
             rec.evidence = Some(evidence.to_owned());
@@ -329,7 +338,7 @@ impl<B: Backend> JournalStore for Journal<B> {
             if let Some((x, reply)) = last {
                 tx.set_reply(x, reply, now_ms)?;
             }
-            let mut rec = load_op(tx, op)?;
+            let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
             rec.status = OperationStatus::Unknown;
             rec.evidence = Some(evidence.to_owned());
@@ -345,7 +354,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
     ) -> Result<(), JournalError> {
         self.0.transaction(&mut |tx| {
-            let mut rec = load_op(tx, op)?;
+            let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
             tx.lock_order(rec.order.as_str())?;
             rec.status = OperationStatus::NeedsReview;
@@ -371,7 +380,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
     ) -> Result<OrderRecord, JournalError> {
         self.0.transaction(&mut |tx| {
-            let mut rec = load_op(tx, op)?;
+            let mut rec = load_locked(tx, op)?;
             if rec.status != OperationStatus::NeedsReview {
                 return Err(JournalError::WrongStatus {
                     id: op,

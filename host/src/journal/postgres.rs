@@ -485,7 +485,7 @@ impl Tx for PgTx<'_, '_> {
             &format!(
                 "UPDATE operations SET lease_until = $2 WHERE id IN ( \
                    SELECT id FROM operations WHERE status IN ('pending', 'unknown') \
-                   AND coalesce(lease_until, 0) < $1 ORDER BY id FOR UPDATE SKIP LOCKED) \
+                   AND coalesce(lease_until, 0) < $1 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
                  RETURNING {OP_COLUMNS}"
             ),
             &[&now_ms, &lease_until],

@@ -408,7 +408,7 @@ impl Tx for SqliteTx<'_> {
         let stale = self.ops(
             &format!(
                 "SELECT {OP_COLUMNS} FROM operations WHERE status IN ('pending', 'unknown') \
-                 AND coalesce(lease_until, 0) < ?1 ORDER BY id"
+                 AND coalesce(lease_until, 0) < ?1 ORDER BY id LIMIT 1"
             ),
             [now_ms],
         )?;

@@ -149,8 +149,10 @@ pub trait JournalStore: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<OrderRecord, JournalError>;
 
-    /// Active operations whose lease has expired (their host died), claimed for recovery with a
-    /// new lease so that two recovering hosts never take the same one.
+    /// An active operation whose lease has expired (its host died), claimed for recovery with a
+    /// new lease so that two recovering hosts never take the same one. At most one per call:
+    /// each is claimed just before it is resolved, so a long recovery does not let the later
+    /// ones' leases run out while they wait.
     fn claim_stale(&self, now_ms: i64, lease_ms: i64)
     -> Result<Vec<OperationRecord>, JournalError>;
 
