@@ -21,6 +21,7 @@ pub(crate) trait Tx {
         op: &NewOperation,
         now_ms: i64,
         lease_until: i64,
+        owner: &str,
     ) -> Result<OperationRecord, JournalError>;
     /// Writes status, attempt, outcome, evidence and `updated_at`; `lease_until` when given.
     fn update_op(
@@ -40,11 +41,12 @@ pub(crate) trait Tx {
         reply: &ReplyRecord,
         now_ms: i64,
     ) -> Result<(), JournalError>;
-    /// Active operations with `lease_until < now`, given a new lease.
+    /// At most one active operation with `lease_until < now`, given a new lease and owner.
     fn claim_stale(
         &mut self,
         now_ms: i64,
         lease_until: i64,
+        owner: &str,
     ) -> Result<Vec<OperationRecord>, JournalError>;
     fn ops_for_order(&mut self, order: &str) -> Result<Vec<OperationRecord>, JournalError>;
     fn exchanges_for_op(&mut self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError>;
@@ -60,8 +62,40 @@ pub(crate) trait Backend: Send + Sync + 'static {
     ) -> Result<T, JournalError>;
 }
 
-/// A [`JournalStore`] over a backend.
-pub(crate) struct Journal<B>(pub(crate) B);
+/// A [`JournalStore`] over a backend. Each handle is one writer identity (`owner`): the
+/// operations it starts or claims are its own, and its writes to any other are refused.
+pub(crate) struct Journal<B> {
+    pub(crate) backend: B,
+    pub(crate) owner: String,
+}
+
+impl<B> Journal<B> {
+    pub(crate) fn new(backend: B) -> Journal<B> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Journal {
+            backend,
+            owner: format!(
+                "{:x}-{nanos:x}-{:x}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ),
+        }
+    }
+}
+
+/// Refuses a write to an active operation this handle does not hold.
+fn expect_owner(op: &OperationRecord, owner: &str) -> Result<(), JournalError> {
+    if op.owner.as_deref() == Some(owner) {
+        Ok(())
+    } else {
+        Err(JournalError::NotOwner(op.id))
+    }
+}
 
 fn load_op(tx: &mut dyn Tx, id: OperationId) -> Result<OperationRecord, JournalError> {
     tx.op_by_id(id)?.ok_or(JournalError::UnknownOperation(id))
@@ -110,6 +144,7 @@ fn begin_in(
     new: &NewOperation,
     now_ms: i64,
     lease_ms: i64,
+    owner: &str,
 ) -> Result<Begin, JournalError> {
     let order_ref = new.order.as_str();
     tx.lock_order(order_ref)?;
@@ -182,11 +217,12 @@ fn begin_in(
             op.evidence = None;
             op.outcome = None;
             op.amount = new.amount;
+            op.owner = Some(owner.to_owned());
             op.updated_at_ms = now_ms;
             tx.update_op(&op, Some(lease_until))?;
             op
         }
-        None => tx.insert_op(new, now_ms, lease_until)?,
+        None => tx.insert_op(new, now_ms, lease_until, owner)?,
     };
     Ok(Begin::Started(op))
 }
@@ -197,7 +233,7 @@ impl<B: Backend> JournalStore for Journal<B> {
     }
 
     fn register_order(&self, order: &OrderRecord) -> Result<OrderRecord, JournalError> {
-        self.0.transaction(&mut |tx| {
+        self.backend.transaction(&mut |tx| {
             tx.lock_order(order.order.as_str())?;
             if let Some(existing) = tx.load_order(order.order.as_str())? {
                 return Ok(existing);
@@ -208,8 +244,8 @@ impl<B: Backend> JournalStore for Journal<B> {
     }
 
     fn begin(&self, new: &NewOperation, now_ms: i64, lease_ms: i64) -> Result<Begin, JournalError> {
-        self.0
-            .transaction(&mut |tx| begin_in(tx, new, now_ms, lease_ms))
+        self.backend
+            .transaction(&mut |tx| begin_in(tx, new, now_ms, lease_ms, &self.owner))
     }
 
     fn begin_send(
@@ -219,8 +255,8 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<(Begin, Option<ExchangeId>), JournalError> {
-        self.0.transaction(&mut |tx| {
-            let begun = begin_in(tx, new, now_ms, lease_ms)?;
+        self.backend.transaction(&mut |tx| {
+            let begun = begin_in(tx, new, now_ms, lease_ms, &self.owner)?;
             let exchange = match &begun {
                 Begin::Started(op) => Some(insert_next_exchange(tx, op.id, first, now_ms)?),
                 Begin::AlreadyDone(_) => None,
@@ -237,12 +273,13 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<ExchangeId, JournalError> {
-        self.0.transaction(&mut |tx| {
+        self.backend.transaction(&mut |tx| {
             if let Some((x, reply)) = previous {
                 tx.set_reply(x, reply, now_ms)?;
             }
             let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
+            expect_owner(&rec, &self.owner)?;
             rec.updated_at_ms = now_ms;
             tx.update_op(&rec, Some(now_ms + lease_ms))?;
             insert_next_exchange(tx, op, exchange, now_ms)
@@ -255,7 +292,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         reply: &ReplyRecord,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        self.0
+        self.backend
             .transaction(&mut |tx| tx.set_reply(exchange, reply, now_ms))
     }
 
@@ -266,12 +303,13 @@ impl<B: Backend> JournalStore for Journal<B> {
         outcome: &StoredOutcome,
         now_ms: i64,
     ) -> Result<Applied, JournalError> {
-        let result = self.0.transaction(&mut |tx| {
+        let result = self.backend.transaction(&mut |tx| {
             if let Some((x, reply)) = last {
                 tx.set_reply(x, reply, now_ms)?;
             }
             let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
+            expect_owner(&rec, &self.owner)?;
             tx.lock_order(rec.order.as_str())?;
             let order = tx.load_order(rec.order.as_str())?;
             rec.updated_at_ms = now_ms;
@@ -313,12 +351,13 @@ impl<B: Backend> JournalStore for Journal<B> {
         evidence: &str,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        self.0.transaction(&mut |tx| {
+        self.backend.transaction(&mut |tx| {
             if let Some((x, reply)) = last {
                 tx.set_reply(x, reply, now_ms)?;
             }
             let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
+            expect_owner(&rec, &self.owner)?;
             rec.status = OperationStatus::Failed;
             rec.evidence = Some(evidence.to_owned());
             rec.updated_at_ms = now_ms;
@@ -334,12 +373,13 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<(), JournalError> {
-        self.0.transaction(&mut |tx| {
+        self.backend.transaction(&mut |tx| {
             if let Some((x, reply)) = last {
                 tx.set_reply(x, reply, now_ms)?;
             }
             let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
+            expect_owner(&rec, &self.owner)?;
             rec.status = OperationStatus::Unknown;
             rec.evidence = Some(evidence.to_owned());
             rec.updated_at_ms = now_ms;
@@ -353,9 +393,10 @@ impl<B: Backend> JournalStore for Journal<B> {
         evidence: &str,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        self.0.transaction(&mut |tx| {
+        self.backend.transaction(&mut |tx| {
             let mut rec = load_locked(tx, op)?;
             expect_active(&rec)?;
+            expect_owner(&rec, &self.owner)?;
             tx.lock_order(rec.order.as_str())?;
             rec.status = OperationStatus::NeedsReview;
             rec.evidence = Some(evidence.to_owned());
@@ -379,7 +420,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         operator: &str,
         now_ms: i64,
     ) -> Result<OrderRecord, JournalError> {
-        self.0.transaction(&mut |tx| {
+        self.backend.transaction(&mut |tx| {
             let mut rec = load_locked(tx, op)?;
             if rec.status != OperationStatus::NeedsReview {
                 return Err(JournalError::WrongStatus {
@@ -431,28 +472,29 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Vec<OperationRecord>, JournalError> {
-        self.0
-            .transaction(&mut |tx| tx.claim_stale(now_ms, now_ms + lease_ms))
+        self.backend
+            .transaction(&mut |tx| tx.claim_stale(now_ms, now_ms + lease_ms, &self.owner))
     }
 
     fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError> {
-        self.0.transaction(&mut |tx| tx.load_order(order.as_str()))
+        self.backend
+            .transaction(&mut |tx| tx.load_order(order.as_str()))
     }
 
     fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError> {
-        self.0.transaction(&mut |tx| tx.op_by_id(op))
+        self.backend.transaction(&mut |tx| tx.op_by_id(op))
     }
 
     fn operation_by_key(&self, key: &str) -> Result<Option<OperationRecord>, JournalError> {
-        self.0.transaction(&mut |tx| tx.op_by_key(key))
+        self.backend.transaction(&mut |tx| tx.op_by_key(key))
     }
 
     fn operations(&self, order: &OrderRef) -> Result<Vec<OperationRecord>, JournalError> {
-        self.0
+        self.backend
             .transaction(&mut |tx| tx.ops_for_order(order.as_str()))
     }
 
     fn exchanges(&self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError> {
-        self.0.transaction(&mut |tx| tx.exchanges_for_op(op))
+        self.backend.transaction(&mut |tx| tx.exchanges_for_op(op))
     }
 }

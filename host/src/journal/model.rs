@@ -86,6 +86,9 @@ pub struct OperationRecord {
     pub plugin_id: String,
     pub plugin_version: String,
     pub status: OperationStatus,
+    /// The journal handle (host) that holds the operation while it is active; set when it
+    /// starts or is claimed for recovery. Writes from any other handle are refused.
+    pub owner: Option<String>,
     pub attempt: u32,
     /// The applied outcome (succeeded), as JSON.
     pub outcome: Option<StoredOutcome>,

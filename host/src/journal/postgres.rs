@@ -69,6 +69,10 @@ CREATE TABLE exchanges (
     r#"
 ALTER TABLE exchanges ADD COLUMN read_only BOOLEAN NOT NULL DEFAULT false;
 "#,
+    // v3: which journal handle (host) holds an active operation.
+    r#"
+ALTER TABLE operations ADD COLUMN owner TEXT;
+"#,
 ];
 
 fn storage(e: postgres::Error) -> JournalError {
@@ -140,7 +144,7 @@ fn open_here(
     for _ in 1..connections.max(1) {
         clients.push(connect()?);
     }
-    Ok(Box::new(Journal(Postgres {
+    Ok(Box::new(Journal::new(Postgres {
         pool: Pool {
             free: Mutex::new(clients),
             returned: Condvar::new(),
@@ -220,7 +224,7 @@ struct PgTx<'a, 'b> {
 }
 
 const OP_COLUMNS: &str = "id, order_ref, gateway, kind, amount, currency, idempotency_key, \
-    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at";
+    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at, owner";
 
 fn op_row(r: &Row) -> OpRow {
     OpRow {
@@ -239,6 +243,7 @@ fn op_row(r: &Row) -> OpRow {
         evidence: r.get(12),
         created_at: r.get(13),
         updated_at: r.get(14),
+        owner: r.get(15),
     }
 }
 
@@ -365,13 +370,14 @@ impl Tx for PgTx<'_, '_> {
         op: &NewOperation,
         now_ms: i64,
         lease_until: i64,
+        owner: &str,
     ) -> Result<OperationRecord, JournalError> {
         let rows = self.ops(
             &format!(
                 "INSERT INTO operations (order_ref, gateway, kind, amount, currency, \
                  idempotency_key, plugin_id, plugin_version, status, attempt, lease_until, \
-                 created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, $10, $10) \
+                 created_at, updated_at, owner) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, $10, $10, $11) \
                  RETURNING {OP_COLUMNS}"
             ),
             &[
@@ -385,6 +391,7 @@ impl Tx for PgTx<'_, '_> {
                 &op.plugin_version,
                 &lease_until,
                 &now_ms,
+                &owner,
             ],
         )?;
         rows.into_iter()
@@ -401,7 +408,7 @@ impl Tx for PgTx<'_, '_> {
             .execute(
                 "UPDATE operations SET status = $2, attempt = $3, outcome = $4, evidence = $5, \
                  amount = $6, currency = $7, updated_at = $8, \
-                 lease_until = coalesce($9, lease_until) WHERE id = $1",
+                 lease_until = coalesce($9, lease_until), owner = $10 WHERE id = $1",
                 &[
                     &op.id.0,
                     &op.status.name(),
@@ -412,6 +419,7 @@ impl Tx for PgTx<'_, '_> {
                     &op.amount.map(|a| a.currency.as_str().to_owned()),
                     &op.updated_at_ms,
                     &lease_until,
+                    &op.owner,
                 ],
             )
             .map_err(storage)?;
@@ -479,16 +487,17 @@ impl Tx for PgTx<'_, '_> {
         &mut self,
         now_ms: i64,
         lease_until: i64,
+        owner: &str,
     ) -> Result<Vec<OperationRecord>, JournalError> {
         // SKIP LOCKED + the lease update: two recovering hosts never claim the same operation.
         self.ops(
             &format!(
-                "UPDATE operations SET lease_until = $2 WHERE id IN ( \
+                "UPDATE operations SET lease_until = $2, owner = $3 WHERE id IN ( \
                    SELECT id FROM operations WHERE status IN ('pending', 'unknown') \
                    AND coalesce(lease_until, 0) < $1 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
                  RETURNING {OP_COLUMNS}"
             ),
-            &[&now_ms, &lease_until],
+            &[&now_ms, &lease_until, &owner],
         )
         .map(|mut v| {
             v.sort_by_key(|o| o.id);

@@ -71,6 +71,10 @@ CREATE TABLE exchanges (
     r#"
 ALTER TABLE exchanges ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
 "#,
+    // v3: which journal handle (host) holds an active operation.
+    r#"
+ALTER TABLE operations ADD COLUMN owner TEXT;
+"#,
 ];
 
 fn storage(e: rusqlite::Error) -> JournalError {
@@ -92,7 +96,7 @@ pub fn open(path: &Path) -> Result<Box<dyn JournalStore>, JournalError> {
     )
     .map_err(storage)?;
     migrate(&conn)?;
-    Ok(Box::new(Journal(Sqlite {
+    Ok(Box::new(Journal::new(Sqlite {
         conn: Mutex::new(conn),
     })))
 }
@@ -147,7 +151,7 @@ struct SqliteTx<'a> {
 }
 
 const OP_COLUMNS: &str = "id, order_ref, gateway, kind, amount, currency, idempotency_key, \
-    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at";
+    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at, owner";
 
 fn op_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRow> {
     Ok(OpRow {
@@ -166,6 +170,7 @@ fn op_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRow> {
         evidence: r.get(12)?,
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
+        owner: r.get(15)?,
     })
 }
 
@@ -287,13 +292,14 @@ impl Tx for SqliteTx<'_> {
         op: &NewOperation,
         now_ms: i64,
         lease_until: i64,
+        owner: &str,
     ) -> Result<OperationRecord, JournalError> {
         self.tx
             .prepare_cached(
                 "INSERT INTO operations (order_ref, gateway, kind, amount, currency, \
                  idempotency_key, plugin_id, plugin_version, status, attempt, lease_until, \
-                 created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 1, ?9, ?10, ?10)",
+                 created_at, updated_at, owner) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 1, ?9, ?10, ?10, ?11)",
             )
             .map_err(storage)?
             .execute(params![
@@ -307,6 +313,7 @@ impl Tx for SqliteTx<'_> {
                 op.plugin_version,
                 lease_until,
                 now_ms,
+                owner,
             ])
             .map_err(storage)?;
         let id = OperationId(self.tx.last_insert_rowid());
@@ -323,7 +330,7 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached(
                 "UPDATE operations SET status = ?2, attempt = ?3, outcome = ?4, evidence = ?5, \
                  amount = ?6, currency = ?7, updated_at = ?8, \
-                 lease_until = coalesce(?9, lease_until) WHERE id = ?1",
+                 lease_until = coalesce(?9, lease_until), owner = ?10 WHERE id = ?1",
             )
             .map_err(storage)?
             .execute(params![
@@ -336,6 +343,7 @@ impl Tx for SqliteTx<'_> {
                 op.amount.map(|a| a.currency.as_str().to_owned()),
                 op.updated_at_ms,
                 lease_until,
+                op.owner,
             ])
             .map_err(storage)?;
         Ok(())
@@ -404,6 +412,7 @@ impl Tx for SqliteTx<'_> {
         &mut self,
         now_ms: i64,
         lease_until: i64,
+        owner: &str,
     ) -> Result<Vec<OperationRecord>, JournalError> {
         let stale = self.ops(
             &format!(
@@ -415,12 +424,18 @@ impl Tx for SqliteTx<'_> {
         for op in &stale {
             self.tx
                 .execute(
-                    "UPDATE operations SET lease_until = ?2 WHERE id = ?1",
-                    params![op.id.0, lease_until],
+                    "UPDATE operations SET lease_until = ?2, owner = ?3 WHERE id = ?1",
+                    params![op.id.0, lease_until, owner],
                 )
                 .map_err(storage)?;
         }
-        Ok(stale)
+        Ok(stale
+            .into_iter()
+            .map(|mut op| {
+                op.owner = Some(owner.to_owned());
+                op
+            })
+            .collect())
     }
 
     fn ops_for_order(&mut self, order: &str) -> Result<Vec<OperationRecord>, JournalError> {

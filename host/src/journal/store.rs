@@ -23,6 +23,9 @@ pub enum JournalError {
         status: OperationStatus,
         expected: &'static str,
     },
+    /// Another host has taken the operation over (its lease ran out): this host must stop.
+    #[error("operation {0:?} is now held by another host; this host's lease ran out")]
+    NotOwner(OperationId),
     #[error("journal storage: {0}")]
     Storage(String),
     #[error("journal data is corrupt: {0}")]

@@ -237,7 +237,7 @@ pub fn failed_attempt_can_be_retried(p: &Pair) {
     assert_eq!(second.attempt, 2);
     assert!(x.is_some());
     // The journal numbers exchanges across attempts: the retry's request is the second.
-    p.a.fail(second.id, None, "declined again", 4).unwrap();
+    p.b.fail(second.id, None, "declined again", 4).unwrap();
     let third = started(p.a.begin_send(&op, &exchange(0), 5, LEASE).unwrap().0);
     assert_eq!(third.attempt, 3);
     let indices: Vec<u32> =
@@ -400,6 +400,47 @@ pub fn stale_operations_are_claimed_once(p: &Pair) {
     );
 }
 
+/// A host whose lease ran out and whose operation another host claimed can no longer write to
+/// it: the journal, not timing, decides who may send.
+pub fn a_host_whose_lease_ran_out_can_no_longer_write(p: &Pair) {
+    authorize(&*p.a, "o12", 100);
+    let (begun, x) =
+        p.a.begin_send(
+            &new_op("o12", OperationKind::Capture, Some(100), 1),
+            &exchange(0),
+            1_000,
+            10,
+        )
+        .unwrap();
+    let rec = started(begun);
+    let claimed = p.b.claim_stale(5_000, 60_000).unwrap();
+    assert_eq!(claimed.len(), 1);
+    let reply = ReplyRecord::NoReply {
+        error: "late".into(),
+    };
+    // The stalled host wakes up: every write is refused.
+    for result in [
+        p.a.record_send(rec.id, None, &exchange(1), 5_001, LEASE)
+            .map(|_| ()),
+        p.a.mark_unknown(rec.id, Some((x.unwrap(), &reply)), "late", 5_001, LEASE),
+        p.a.fail(rec.id, None, "late", 5_001),
+        p.a.needs_review(rec.id, "late", 5_001),
+    ] {
+        assert!(
+            matches!(result, Err(JournalError::NotOwner(_))),
+            "{result:?}"
+        );
+    }
+    let mut out = outcome(captured(), "T-o12");
+    out.captured = Some(Money::jpy(100));
+    assert!(matches!(
+        p.a.succeed(rec.id, None, &out, 5_001),
+        Err(JournalError::NotOwner(_))
+    ));
+    // The claiming host settles it.
+    p.b.succeed(rec.id, None, &out, 5_002).unwrap();
+}
+
 /// An inquiry that disagrees with the journal reports drift and changes nothing (G-8).
 pub fn inquiry_drift_is_reported_not_applied(p: &Pair) {
     authorize(&*p.a, "o10", 500);
@@ -417,7 +458,7 @@ pub fn inquiry_drift_is_reported_not_applied(p: &Pair) {
 /// Every case, in order.
 pub fn all(fresh: &dyn Fn() -> Pair) {
     type Case = (&'static str, fn(&Pair));
-    let cases: [Case; 11] = [
+    let cases: [Case; 12] = [
         (
             "lifecycle_and_money_invariants",
             lifecycle_and_money_invariants,
@@ -444,6 +485,10 @@ pub fn all(fresh: &dyn Fn() -> Pair) {
             inquiry_drift_is_reported_not_applied,
         ),
         ("currency_is_checked", currency_is_checked),
+        (
+            "a_host_whose_lease_ran_out_can_no_longer_write",
+            a_host_whose_lease_ran_out_can_no_longer_write,
+        ),
     ];
     for (name, case) in cases {
         eprintln!("journal suite: {name}");

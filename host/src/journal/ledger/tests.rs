@@ -13,6 +13,7 @@ fn op(kind: OperationKind, amount: Option<i64>) -> OperationRecord {
         plugin_id: "p".into(),
         plugin_version: "1".into(),
         status: OperationStatus::Pending,
+        owner: None,
         attempt: 1,
         outcome: None,
         evidence: None,
