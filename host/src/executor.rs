@@ -43,7 +43,8 @@ pub struct Completed {
 }
 
 /// How an unknown outcome was settled automatically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Resolution {
     Inquiry,
     Replay,

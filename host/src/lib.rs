@@ -44,6 +44,7 @@ pub mod loader;
 pub mod plugin_log;
 mod preflight;
 pub mod redact;
+pub mod shop;
 pub mod transport;
 
 pub use config::{ConfigFileError, GatewaySection, HostConfig};
@@ -51,4 +52,5 @@ pub use driver::{DriveError, Driver, ExchangeLog, Execution};
 pub use executor::{Completed, ExecError, Executor, RecoveryReport, Resolution};
 pub use instance::{GatewayInstance, InstanceError};
 pub use loader::{DirectoryReport, LoadError, LoadedPlugin, PluginRegistry, compatible_range};
+pub use shop::{ActionResult, Shop, ShopError};
 pub use transport::{Transport, TransportError};

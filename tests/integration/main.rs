@@ -20,3 +20,6 @@ mod journal_sbps;
 
 /// Hosts killed mid-run and hosts racing on one journal.
 mod crash;
+
+/// The shop actions: every rule of gateway-rules.md through both plugins and emulators.
+mod shop;

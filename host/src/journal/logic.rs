@@ -50,6 +50,14 @@ pub(crate) trait Tx {
     ) -> Result<Vec<OperationRecord>, JournalError>;
     fn ops_for_order(&mut self, order: &str) -> Result<Vec<OperationRecord>, JournalError>;
     fn exchanges_for_op(&mut self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError>;
+    fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError>;
+    fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError>;
+    /// A shop's rows in order-reference order; only the unpaid ones when `unpaid_only`.
+    fn list_shop_rows(
+        &mut self,
+        shop: &str,
+        unpaid_only: bool,
+    ) -> Result<Vec<ShopRow>, JournalError>;
 }
 
 /// A backend: a way to run a closure in one committed transaction.
@@ -474,6 +482,20 @@ impl<B: Backend> JournalStore for Journal<B> {
     ) -> Result<Vec<OperationRecord>, JournalError> {
         self.backend
             .transaction(&mut |tx| tx.claim_stale(now_ms, now_ms + lease_ms, &self.owner))
+    }
+
+    fn save_shop_row(&self, row: &ShopRow) -> Result<(), JournalError> {
+        self.backend.transaction(&mut |tx| tx.save_shop_row(row))
+    }
+
+    fn shop_row(&self, order: &OrderRef) -> Result<Option<ShopRow>, JournalError> {
+        self.backend
+            .transaction(&mut |tx| tx.load_shop_row(order.as_str()))
+    }
+
+    fn shop_rows(&self, shop: &str, unpaid_only: bool) -> Result<Vec<ShopRow>, JournalError> {
+        self.backend
+            .transaction(&mut |tx| tx.list_shop_rows(shop, unpaid_only))
     }
 
     fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError> {

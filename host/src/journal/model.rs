@@ -75,7 +75,7 @@ pub struct NewOperation {
 }
 
 /// A journaled operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OperationRecord {
     pub id: OperationId,
     pub order: OrderRef,
@@ -170,7 +170,7 @@ pub struct ExchangeRecord {
 }
 
 /// The money state of one order at its gateway, as the journal knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OrderRecord {
     pub order: OrderRef,
     pub gateway: String,
@@ -203,4 +203,18 @@ impl OrderRecord {
             version: 0,
         }
     }
+}
+
+/// The shop's side of an order, kept next to the journal so that the shop actions, bulk runs and
+/// reconciliation survive a restart. The journal stores it as an opaque document (the shop layer
+/// owns its shape); only the shop id and the "unpaid" flag are columns, for listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShopRow {
+    pub order: OrderRef,
+    pub shop: String,
+    /// The order awaits a payment (the unpaid list of the order-management screen).
+    pub unpaid: bool,
+    /// The shop layer's JSON document.
+    pub data: String,
+    pub updated_ms: i64,
 }

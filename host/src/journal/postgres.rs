@@ -73,6 +73,17 @@ ALTER TABLE exchanges ADD COLUMN read_only BOOLEAN NOT NULL DEFAULT false;
     r#"
 ALTER TABLE operations ADD COLUMN owner TEXT;
 "#,
+    // v4: the shop's side of each order (see `ShopRow`).
+    r#"
+CREATE TABLE shop_orders (
+    order_ref  TEXT PRIMARY KEY,
+    shop       TEXT NOT NULL,
+    unpaid     BOOLEAN NOT NULL,
+    data       TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
+"#,
 ];
 
 fn storage(e: postgres::Error) -> JournalError {
@@ -542,5 +553,64 @@ impl Tx for PgTx<'_, '_> {
                 .into_record()
             })
             .collect()
+    }
+
+    fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError> {
+        self.tx
+            .execute(
+                "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_ref) DO UPDATE SET \
+                 shop = excluded.shop, unpaid = excluded.unpaid, data = excluded.data, \
+                 updated_at = excluded.updated_at",
+                &[
+                    &row.order.as_str(),
+                    &row.shop,
+                    &row.unpaid,
+                    &row.data,
+                    &row.updated_ms,
+                ],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError> {
+        Ok(self
+            .tx
+            .query_opt(
+                "SELECT order_ref, shop, unpaid, data, updated_at FROM shop_orders \
+                 WHERE order_ref = $1",
+                &[&order],
+            )
+            .map_err(storage)?
+            .map(|r| shop_row(&r)))
+    }
+
+    fn list_shop_rows(
+        &mut self,
+        shop: &str,
+        unpaid_only: bool,
+    ) -> Result<Vec<ShopRow>, JournalError> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT order_ref, shop, unpaid, data, updated_at FROM shop_orders \
+                 WHERE shop = $1 AND (unpaid OR NOT $2) ORDER BY order_ref",
+                &[&shop, &unpaid_only],
+            )
+            .map_err(storage)?
+            .iter()
+            .map(shop_row)
+            .collect())
+    }
+}
+
+fn shop_row(r: &Row) -> ShopRow {
+    ShopRow {
+        order: renkei_sdk::OrderRef::new(r.get::<_, String>(0)),
+        shop: r.get(1),
+        unpaid: r.get(2),
+        data: r.get(3),
+        updated_ms: r.get(4),
     }
 }

@@ -75,6 +75,17 @@ ALTER TABLE exchanges ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
     r#"
 ALTER TABLE operations ADD COLUMN owner TEXT;
 "#,
+    // v4: the shop's side of each order (see `ShopRow`).
+    r#"
+CREATE TABLE shop_orders (
+    order_ref  TEXT PRIMARY KEY,
+    shop       TEXT NOT NULL,
+    unpaid     INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
+"#,
 ];
 
 fn storage(e: rusqlite::Error) -> JournalError {
@@ -478,4 +489,64 @@ impl Tx for SqliteTx<'_> {
             .map_err(storage)?;
         rows.into_iter().map(ExchangeRow::into_record).collect()
     }
+
+    fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (order_ref) DO UPDATE SET \
+                 shop = excluded.shop, unpaid = excluded.unpaid, data = excluded.data, \
+                 updated_at = excluded.updated_at",
+            )
+            .map_err(storage)?
+            .execute(params![
+                row.order.as_str(),
+                row.shop,
+                row.unpaid,
+                row.data,
+                row.updated_ms
+            ])
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError> {
+        self.tx
+            .prepare_cached(
+                "SELECT order_ref, shop, unpaid, data, updated_at FROM shop_orders \
+                 WHERE order_ref = ?1",
+            )
+            .map_err(storage)?
+            .query_row([order], shop_row)
+            .optional()
+            .map_err(storage)
+    }
+
+    fn list_shop_rows(
+        &mut self,
+        shop: &str,
+        unpaid_only: bool,
+    ) -> Result<Vec<ShopRow>, JournalError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT order_ref, shop, unpaid, data, updated_at FROM shop_orders \
+                 WHERE shop = ?1 AND (unpaid OR NOT ?2) ORDER BY order_ref",
+            )
+            .map_err(storage)?;
+        stmt.query_map(params![shop, unpaid_only], shop_row)
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)
+    }
+}
+
+fn shop_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ShopRow> {
+    Ok(ShopRow {
+        order: renkei_sdk::OrderRef::new(r.get::<_, String>(0)?),
+        shop: r.get(1)?,
+        unpaid: r.get(2)?,
+        data: r.get(3)?,
+        updated_ms: r.get(4)?,
+    })
 }

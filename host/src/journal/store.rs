@@ -159,6 +159,12 @@ pub trait JournalStore: Send + Sync + 'static {
     fn claim_stale(&self, now_ms: i64, lease_ms: i64)
     -> Result<Vec<OperationRecord>, JournalError>;
 
+    /// Writes the shop's side of an order (insert or replace).
+    fn save_shop_row(&self, row: &ShopRow) -> Result<(), JournalError>;
+    fn shop_row(&self, order: &OrderRef) -> Result<Option<ShopRow>, JournalError>;
+    /// A shop's orders in order-reference order; only the unpaid ones when `unpaid_only`.
+    fn shop_rows(&self, shop: &str, unpaid_only: bool) -> Result<Vec<ShopRow>, JournalError>;
+
     fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError>;
     fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError>;
     fn operation_by_key(&self, key: &str) -> Result<Option<OperationRecord>, JournalError>;

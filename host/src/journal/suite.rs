@@ -458,7 +458,7 @@ pub fn inquiry_drift_is_reported_not_applied(p: &Pair) {
 /// Every case, in order.
 pub fn all(fresh: &dyn Fn() -> Pair) {
     type Case = (&'static str, fn(&Pair));
-    let cases: [Case; 12] = [
+    let cases: [Case; 13] = [
         (
             "lifecycle_and_money_invariants",
             lifecycle_and_money_invariants,
@@ -489,6 +489,7 @@ pub fn all(fresh: &dyn Fn() -> Pair) {
             "a_host_whose_lease_ran_out_can_no_longer_write",
             a_host_whose_lease_ran_out_can_no_longer_write,
         ),
+        ("shop_rows_round_trip", shop_rows_round_trip),
     ];
     for (name, case) in cases {
         eprintln!("journal suite: {name}");
@@ -503,4 +504,43 @@ pub fn currency_is_checked(p: &Pair) {
     op.amount = Some(Money::new(100, Currency::new("USD").unwrap()));
     let r = refused(p.a.begin(&op, 1, LEASE));
     assert!(matches!(r, Refusal::Amount { .. }), "{r}");
+}
+
+/// The shop's side of orders: written by one handle, read and listed by the other; the unpaid
+/// filter and the per-shop listing hold.
+pub fn shop_rows_round_trip(p: &Pair) {
+    let row = |order: &str, shop: &str, unpaid: bool, data: &str| ShopRow {
+        order: OrderRef::new(order),
+        shop: shop.into(),
+        unpaid,
+        data: data.into(),
+        updated_ms: 7,
+    };
+    p.a.save_shop_row(&row("s2", "shop-a", true, "{\"v\":1}"))
+        .unwrap();
+    p.a.save_shop_row(&row("s1", "shop-a", false, "{}"))
+        .unwrap();
+    p.a.save_shop_row(&row("s3", "shop-b", true, "{}")).unwrap();
+    // Replacing keeps one row per order.
+    p.a.save_shop_row(&row("s2", "shop-a", true, "{\"v\":2}"))
+        .unwrap();
+    assert_eq!(
+        p.b.shop_row(&OrderRef::new("s2")).unwrap(),
+        Some(row("s2", "shop-a", true, "{\"v\":2}"))
+    );
+    assert_eq!(p.b.shop_row(&OrderRef::new("nope")).unwrap(), None);
+    let all: Vec<String> =
+        p.b.shop_rows("shop-a", false)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.order.to_string())
+            .collect();
+    assert_eq!(all, ["s1", "s2"]);
+    let unpaid: Vec<String> =
+        p.b.shop_rows("shop-a", true)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.order.to_string())
+            .collect();
+    assert_eq!(unpaid, ["s2"]);
 }

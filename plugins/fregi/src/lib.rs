@@ -573,6 +573,7 @@ impl Gateway for Fregi {
                 },
             ) => Ok(Step::Done(
                 Outcome::new(PaymentState::Authorized)
+                    .gateway_status(status::AUTHORIZED)
                     .transaction(TransactionRef::new(seqno))
                     .authorization_code(authcode)
                     .authorized(Money::jpy(amount)),
@@ -605,6 +606,7 @@ impl Gateway for Fregi {
                 let mut outcome = Outcome::new(PaymentState::Captured {
                     settlement: Settlement::Pending,
                 })
+                .gateway_status(status::SOLD_PENDING)
                 .transaction(TransactionRef::new(answered))
                 .captured(Money::jpy(amount));
                 if let Some(c) = changed {
@@ -620,7 +622,9 @@ impl Gateway for Fregi {
                 Ok(Step::Done(outcome))
             }
             (Pending::Authcancel { seqno }, Approved::AuthCancelled) => Ok(Step::Done(
-                Outcome::new(PaymentState::Voided).transaction(TransactionRef::new(seqno)),
+                Outcome::new(PaymentState::Voided)
+                    .gateway_status(status::AUTHORIZATION_CANCELLED)
+                    .transaction(TransactionRef::new(seqno)),
             )),
             (
                 Pending::Salecancel { seqno, captured },
@@ -632,6 +636,7 @@ impl Gateway for Fregi {
                         extent: RefundExtent::Full,
                         settlement: Settlement::Pending,
                     })
+                    .gateway_status(status::SALE_CANCELLED_PENDING)
                     .transaction(TransactionRef::new(answered))
                     .refunded(Money::jpy(captured)),
                 ))
@@ -648,6 +653,8 @@ impl Gateway for Fregi {
                     extent: RefundExtent::Partial,
                     settlement: Settlement::Pending,
                 })
+                // The rest is a new sale, which F-REGI lists as 売上済（未伝送）.
+                .gateway_status(status::SOLD_PENDING)
                 .transaction(TransactionRef::new(seqno.clone()))
                 .replaced(TransactionRef::new(old.clone()))
                 .authorization_code(authcode)
@@ -668,6 +675,7 @@ impl Gateway for Fregi {
                 Approved::AuthChanged { seqno, authcode },
             ) => Ok(Step::Done(
                 Outcome::new(PaymentState::Authorized)
+                    .gateway_status(status::AUTHORIZED)
                     .transaction(TransactionRef::new(seqno.clone()))
                     .replaced(TransactionRef::new(old.clone()))
                     .authorization_code(authcode)

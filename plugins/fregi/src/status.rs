@@ -14,6 +14,13 @@
 
 use renkei_sdk::{PaymentState, RefundExtent, Settlement, StatusEntry};
 
+// The status each successful script leaves the transaction in, so that an outcome names it
+// like an inquiry would (F-REGI's OK replies carry no status).
+pub const AUTHORIZED: &str = "10";
+pub const AUTHORIZATION_CANCELLED: &str = "12";
+pub const SOLD_PENDING: &str = "20";
+pub const SALE_CANCELLED_PENDING: &str = "30";
+
 /// (code, label as the manual prints it, unified state, terminal), in the manual's order.
 ///
 /// Terminal means no operation can follow from the shop side: a cancellation can never be

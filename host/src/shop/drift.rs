@@ -1,0 +1,241 @@
+//! Inquiry and reconciliation: what the gateway shows that the journal does not (G-8).
+//!
+//! Operations made in a gateway's own tool (an SBPS refund or partial capture, an F-REGI amount
+//! change that cancels the shop's authorization, F-5) are never reported back to the shop. An
+//! inquiry reads the gateway's view; a difference is reported as a typed [`DriftEvent`] and the
+//! journal is left as it was: an operator decides, nothing is overwritten silently.
+
+use super::{GatewayOp, Shop, ShopAction, ShopError, blocking, is_captured, now_ms};
+use crate::journal::{OrderRecord, StoredOutcome};
+use renkei_sdk::{Inquiry, Money, Operation, OrderRef, PaymentState, RefundExtent};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// What kind of difference an inquiry found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DriftKind {
+    /// The journal has it captured; the gateway shows it refunded: a refund or partial refund
+    /// made in the gateway's tool (G-8, S-3).
+    RefundedAtGateway,
+    /// The journal has it authorized; the gateway shows it captured: a capture (perhaps
+    /// partial) made in the gateway's tool (G-8, S-3).
+    CapturedAtGateway,
+    /// The journal has it authorized; the gateway shows the authorization cancelled: voided in
+    /// the gateway's tool, or (F-REGI) its amount changed in the admin screen, which cancels the
+    /// shop's authorization; capture from the shop is then refused and must be made in the
+    /// gateway's admin (F-5).
+    AuthorizationCancelledAtGateway,
+    /// Same state, different amount.
+    AmountDiffers {
+        field: &'static str,
+        journal: Money,
+        gateway: Money,
+    },
+    /// The gateway reports a status the plugin does not know.
+    UnknownStatus { raw: String },
+    /// Any other difference of state.
+    StateDiffers,
+}
+
+/// A difference between the gateway and the journal, for an operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DriftEvent {
+    pub order: OrderRef,
+    pub gateway: String,
+    pub kind: DriftKind,
+    pub journal_state: PaymentState,
+    pub gateway_state: PaymentState,
+    pub gateway_status: Option<String>,
+    pub gateway_label: Option<String>,
+}
+
+impl std::fmt::Display for DriftEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = match (&self.gateway_label, &self.gateway_status) {
+            (Some(l), _) => l.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => "no status".into(),
+        };
+        write!(
+            f,
+            "{}: journal {}, gateway {} ({status}): ",
+            self.order, self.journal_state, self.gateway_state
+        )?;
+        match &self.kind {
+            DriftKind::RefundedAtGateway => f.write_str("refunded in the gateway's tool (G-8)"),
+            DriftKind::CapturedAtGateway => f.write_str("captured in the gateway's tool (G-8)"),
+            DriftKind::AuthorizationCancelledAtGateway => f.write_str(
+                "authorization cancelled at the gateway (F-5: an amount changed in the admin \
+                 screen); capture in the gateway's admin",
+            ),
+            DriftKind::AmountDiffers {
+                field,
+                journal,
+                gateway,
+            } => write!(
+                f,
+                "{field} is {gateway} at the gateway, {journal} in the journal"
+            ),
+            DriftKind::UnknownStatus { raw } => write!(f, "unknown gateway status {raw}"),
+            DriftKind::StateDiffers => f.write_str("states differ"),
+        }
+    }
+}
+
+/// The result of one inquiry.
+#[derive(Clone, Debug, Serialize)]
+pub struct InquiryReport {
+    pub order: OrderRef,
+    /// The journal's record, unchanged by the inquiry.
+    pub journal: OrderRecord,
+    /// What the gateway said.
+    pub gateway: StoredOutcome,
+    pub gateway_label: Option<String>,
+    pub operation: GatewayOp,
+    pub drift: Option<DriftEvent>,
+}
+
+/// What a reconciliation run found.
+#[derive(Debug, Default)]
+pub struct ReconcileReport {
+    /// Orders inquired.
+    pub checked: usize,
+    pub drift: Vec<DriftEvent>,
+    /// Orders that could not be inquired, and why (no inquiry at the gateway, busy…).
+    pub errors: Vec<(OrderRef, ShopError)>,
+}
+
+/// Compares the journal's view with the gateway's. Settlement progress (F-REGI 未伝送 → 伝送済)
+/// is not drift: it is the gateway's own batch.
+pub fn compare(journal: &OrderRecord, gateway: &StoredOutcome) -> Option<DriftKind> {
+    use PaymentState as S;
+    let open = journal.captured.checked_sub(journal.refunded);
+    match (&journal.state, &gateway.state) {
+        (_, S::Unknown { raw }) => Some(DriftKind::UnknownStatus { raw: raw.clone() }),
+        (S::Authorized, S::Authorized) => match gateway.authorized {
+            Some(g) if g != journal.authorized => Some(DriftKind::AmountDiffers {
+                field: "authorized",
+                journal: journal.authorized,
+                gateway: g,
+            }),
+            _ => None,
+        },
+        (S::Authorized, S::Captured { .. }) => Some(DriftKind::CapturedAtGateway),
+        (S::Authorized, S::Voided) => Some(DriftKind::AuthorizationCancelledAtGateway),
+        (S::Captured { .. }, S::Captured { .. })
+        | (
+            S::Refunded {
+                extent: RefundExtent::Partial,
+                ..
+            },
+            S::Captured { .. },
+        ) => match (gateway.captured, open) {
+            // A partial refund that replaced the sale (F-REGI) shows the rest as captured.
+            (Some(g), Some(o)) if g != o && g != journal.captured => {
+                Some(DriftKind::AmountDiffers {
+                    field: "captured",
+                    journal: o,
+                    gateway: g,
+                })
+            }
+            _ => None,
+        },
+        (S::Captured { .. }, S::Refunded { .. }) => Some(DriftKind::RefundedAtGateway),
+        (j, g) if std::mem::discriminant(j) == std::mem::discriminant(g) => None,
+        _ => Some(DriftKind::StateDiffers),
+    }
+}
+
+impl Shop {
+    /// Asks the gateway for the order's payment and compares it with the journal (G-8). The
+    /// journal is not changed; a difference comes back as a [`DriftEvent`].
+    pub async fn inquire(&self, order: &OrderRef) -> Result<InquiryReport, ShopError> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let (shop, payment) = self.load(order).await?;
+        let payment = payment.ok_or_else(|| ShopError::UnknownOrder(order.clone()))?;
+        let gateway = self.gateway(&shop.gateway)?.clone();
+        let transaction = payment
+            .transaction
+            .clone()
+            .ok_or_else(|| ShopError::IllegalAction {
+                order: order.clone(),
+                action: ShopAction::Inquire.name(),
+                reason: "the gateway holds no transaction for it yet".into(),
+            })?;
+        let op = Operation::Inquire {
+            order: order.clone(),
+            transaction,
+        };
+        let key = format!(
+            "{order}/inquire/{}/{}",
+            now_ms(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let (done, operation) = self.run(&gateway, &op, &key, None).await?;
+        let said = done.outcome;
+        let drift = compare(&payment, &said).map(|kind| DriftEvent {
+            order: order.clone(),
+            gateway: shop.gateway.clone(),
+            kind,
+            journal_state: payment.state.clone(),
+            gateway_state: said.state.clone(),
+            gateway_status: said.gateway_status.clone(),
+            gateway_label: self.label(&shop.gateway, said.gateway_status.as_deref()),
+        });
+        if let Some(d) = &drift {
+            tracing::warn!(order = %order, gateway = %shop.gateway, "drift: {d}");
+        }
+        Ok(InquiryReport {
+            order: order.clone(),
+            gateway_label: self.label(&shop.gateway, said.gateway_status.as_deref()),
+            journal: payment,
+            gateway: said,
+            operation,
+            drift,
+        })
+    }
+
+    /// Inquires every card order of the shop whose payment is still open, or closed within
+    /// `recent` (a refund in the gateway's tool usually follows soon after a capture), and
+    /// reports the drift found. Orders at gateways without an inquiry are listed as errors.
+    pub async fn reconcile(&self, recent: Duration) -> Result<ReconcileReport, ShopError> {
+        let since = now_ms() - recent.as_millis() as i64;
+        let mut report = ReconcileReport::default();
+        for shop_order in self.orders(false).await? {
+            let o = shop_order.order.clone();
+            let Some(payment) = blocking(self.executor.journal(), move |j| j.order(&o)).await?
+            else {
+                continue;
+            };
+            if payment.transaction.is_none() {
+                continue;
+            }
+            let open = !payment.state.is_final() || is_captured(&payment.state);
+            if !open && shop_order.updated_ms < since {
+                continue;
+            }
+            if self
+                .gateway(&payment.gateway)
+                .is_ok_and(|g| g.manifest().capabilities.inquiry == Inquiry::Unavailable)
+            {
+                report.errors.push((
+                    shop_order.order.clone(),
+                    ShopError::IllegalAction {
+                        order: shop_order.order.clone(),
+                        action: ShopAction::Inquire.name(),
+                        reason: format!("{} offers no inquiry", payment.gateway),
+                    },
+                ));
+                continue;
+            }
+            report.checked += 1;
+            match self.inquire(&shop_order.order).await {
+                Ok(r) => report.drift.extend(r.drift),
+                Err(e) => report.errors.push((shop_order.order.clone(), e)),
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,338 @@
+//! The shop actions: what a shop server calls when an operator acts on an order, carried out at
+//! the gateway by the rules of `gateway-rules.md` (G-*, S-*, F-*).
+//!
+//! Each action loads the shop's record of the order ([`ShopOrder`]) and the journal's record of
+//! its money at the gateway, decides which gateway operation (if any) the rules call for, runs
+//! it through the [`Executor`] (journaled, exactly once), and only then writes the shop's record.
+//! A refusal at any point changes nothing and sends nothing.
+//!
+//! Every gateway operation gets an idempotency key derived from the order and what it acts on
+//! (the transaction, the amount), so an action retried after a crash or a lost reply returns the
+//! journaled result instead of acting twice; the shop's record is then brought in line.
+
+mod actions;
+mod bulk;
+mod drift;
+mod error;
+mod order;
+mod report;
+
+pub use bulk::{BulkItem, BulkOptions, BulkProgress, BulkReport};
+pub use drift::{DriftEvent, DriftKind, InquiryReport, ReconcileReport, compare};
+pub use error::ShopError;
+pub use order::{OrderStatus, PaymentMethod, ShopOrder, StatusChange};
+pub use report::{ActionResult, GatewayOp, ShopAction, Warning};
+
+use crate::executor::{Completed, ExecError, Executor};
+use crate::instance::GatewayInstance;
+use crate::journal::{JournalError, JournalStore, OrderRecord, ShopRow};
+use renkei_sdk::{Operation, OrderRef, PaymentState};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One shop's link to its gateways.
+///
+/// Cheap to share (`Arc<Shop>`): actions on different orders run concurrently; the journal
+/// keeps one writer per order.
+pub struct Shop {
+    id: String,
+    executor: Arc<Executor>,
+    gateways: HashMap<String, Arc<GatewayInstance>>,
+    /// Automatic linkage per gateway instance (G-1); off unless switched on.
+    linkage: RwLock<HashMap<String, bool>>,
+}
+
+impl std::fmt::Debug for Shop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shop")
+            .field("id", &self.id)
+            .field("gateways", &self.gateways.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs a blocking journal call off the async threads.
+async fn blocking<T: Send + 'static>(
+    journal: &Arc<dyn JournalStore>,
+    f: impl FnOnce(&dyn JournalStore) -> Result<T, JournalError> + Send + 'static,
+) -> Result<T, ShopError> {
+    let j = journal.clone();
+    tokio::task::spawn_blocking(move || f(&*j))
+        .await
+        .map_err(|e| ShopError::Journal(JournalError::Storage(format!("journal task: {e}"))))?
+        .map_err(ShopError::from)
+}
+
+impl Shop {
+    /// A shop with no gateways; add them with [`Shop::with_gateway`].
+    pub fn new(id: impl Into<String>, executor: Arc<Executor>) -> Shop {
+        Shop {
+            id: id.into(),
+            executor,
+            gateways: HashMap::new(),
+            linkage: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Adds a gateway instance (by its instance name) with automatic linkage on or off (G-1).
+    pub fn with_gateway(mut self, gateway: Arc<GatewayInstance>, linkage: bool) -> Shop {
+        let name = gateway.name().to_owned();
+        self.linkage
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.clone(), linkage);
+        self.gateways.insert(name, gateway);
+        self
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.executor
+    }
+
+    pub fn gateway(&self, name: &str) -> Result<&Arc<GatewayInstance>, ShopError> {
+        self.gateways
+            .get(name)
+            .ok_or_else(|| ShopError::UnknownGateway(name.to_owned()))
+    }
+
+    pub fn gateways(&self) -> impl Iterator<Item = &Arc<GatewayInstance>> {
+        self.gateways.values()
+    }
+
+    /// Switches automatic linkage with a gateway on or off (G-1).
+    pub fn set_linkage(&self, gateway: &str, on: bool) -> Result<(), ShopError> {
+        self.gateway(gateway)?;
+        self.linkage
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(gateway.to_owned(), on);
+        Ok(())
+    }
+
+    pub fn linkage(&self, gateway: &str) -> bool {
+        self.linkage
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(gateway)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Settles what an earlier run of this host left in flight (see [`Executor::recover`]).
+    /// Call before accepting actions, and before resuming a bulk run.
+    pub async fn recover(&self) -> Result<crate::RecoveryReport, ShopError> {
+        let find = |name: &str| self.gateways.get(name).cloned();
+        self.executor
+            .recover(&find)
+            .await
+            .map_err(|e| exec_error(&OrderRef::new("(recovery)"), e, None))
+    }
+
+    /// The shop's record of an order.
+    pub async fn order(&self, order: &OrderRef) -> Result<ShopOrder, ShopError> {
+        Ok(self.load(order).await?.0)
+    }
+
+    /// The shop's orders, in order-reference order; only the unpaid list when `unpaid_only`.
+    pub async fn orders(&self, unpaid_only: bool) -> Result<Vec<ShopOrder>, ShopError> {
+        let shop = self.id.clone();
+        let rows = blocking(self.executor.journal(), move |j| {
+            j.shop_rows(&shop, unpaid_only)
+        })
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// The journal's record of the order's money at its gateway.
+    pub async fn payment(&self, order: &OrderRef) -> Result<Option<OrderRecord>, ShopError> {
+        let o = order.clone();
+        blocking(self.executor.journal(), move |j| j.order(&o)).await
+    }
+
+    /// The order's gateway operations, oldest first, with their outcomes and evidence.
+    pub async fn history(
+        &self,
+        order: &OrderRef,
+    ) -> Result<Vec<crate::journal::OperationRecord>, ShopError> {
+        self.load(order).await?;
+        let o = order.clone();
+        blocking(self.executor.journal(), move |j| j.operations(&o)).await
+    }
+
+    /// An operator's decision on an order whose gateway outcome could not be established
+    /// (`ShopError::NeedsReview`): the operation took effect at the gateway (with what the
+    /// operator read in the gateway's tool) or it did not. Journaled with the operator's name;
+    /// the order accepts actions again afterwards.
+    pub async fn resolve_review(
+        &self,
+        order: &OrderRef,
+        operation: crate::journal::OperationId,
+        decision: crate::journal::Decision,
+        operator: &str,
+    ) -> Result<OrderRecord, ShopError> {
+        self.load(order).await?;
+        let record = {
+            let id = operation;
+            blocking(self.executor.journal(), move |j| j.operation(id)).await?
+        };
+        if record.as_ref().is_none_or(|r| &r.order != order) {
+            return Err(ShopError::IllegalAction {
+                order: order.clone(),
+                action: "resolve a review",
+                reason: format!("operation {} is not one of this order's", operation.0),
+            });
+        }
+        self.executor
+            .resolve_review(operation, decision, operator)
+            .await
+            .map_err(|e| exec_error(order, e, None))
+    }
+
+    async fn load(&self, order: &OrderRef) -> Result<(ShopOrder, Option<OrderRecord>), ShopError> {
+        let o = order.clone();
+        let (row, payment) = blocking(self.executor.journal(), move |j| {
+            Ok((j.shop_row(&o)?, j.order(&o)?))
+        })
+        .await?;
+        let shop = match row {
+            Some(row) if row.shop == self.id => decode(&row)?,
+            _ => return Err(ShopError::UnknownOrder(order.clone())),
+        };
+        Ok((shop, payment))
+    }
+
+    async fn save(&self, order: &mut ShopOrder) -> Result<(), ShopError> {
+        order.updated_ms = now_ms();
+        let row = ShopRow {
+            order: order.order.clone(),
+            shop: order.shop.clone(),
+            unpaid: order.is_unpaid(),
+            data: serde_json::to_string(order)
+                .map_err(|e| ShopError::Journal(JournalError::Corrupt(e.to_string())))?,
+            updated_ms: order.updated_ms,
+        };
+        blocking(self.executor.journal(), move |j| j.save_shop_row(&row)).await
+    }
+
+    /// Runs one gateway operation through the journal.
+    async fn run(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        key: &str,
+        hint: Option<&'static str>,
+    ) -> Result<(Completed, GatewayOp), ShopError> {
+        let done = self
+            .executor
+            .execute(gateway, op, key)
+            .await
+            .map_err(|e| exec_error(op.order(), e, hint))?;
+        let id = done.operation.id;
+        let exchanges = blocking(self.executor.journal(), move |j| j.exchanges(id)).await?;
+        let performed = GatewayOp {
+            operation: id,
+            kind: done.operation.kind,
+            amount: done.operation.amount,
+            steps: exchanges.into_iter().map(|x| x.sent.step).collect(),
+            from_journal: done.from_journal,
+            resolution: done.resolution,
+        };
+        Ok((done, performed))
+    }
+
+    /// The gateway's label for a status code, from the plugin's table.
+    fn label(&self, gateway: &str, code: Option<&str>) -> Option<String> {
+        let code = code?;
+        self.gateways
+            .get(gateway)?
+            .manifest()
+            .statuses
+            .iter()
+            .find(|s| s.code == code)
+            .map(|s| s.label.clone())
+    }
+
+    fn result(
+        &self,
+        action: ShopAction,
+        order: ShopOrder,
+        payment: Option<&OrderRecord>,
+        operations: Vec<GatewayOp>,
+        warnings: Vec<Warning>,
+    ) -> ActionResult {
+        let card = order.is_card() || payment.is_some_and(|p| !p.state.is_final());
+        let (state, status) = match payment.filter(|_| card || !operations.is_empty()) {
+            Some(p) => (Some(p.state.clone()), p.gateway_status.clone()),
+            None => (None, None),
+        };
+        ActionResult {
+            action,
+            gateway_label: self.label(&order.gateway, status.as_deref()),
+            gateway_status: status,
+            state,
+            order,
+            operations,
+            warnings,
+        }
+    }
+}
+
+fn decode(row: &ShopRow) -> Result<ShopOrder, ShopError> {
+    serde_json::from_str(&row.data).map_err(|e| {
+        ShopError::Journal(JournalError::Corrupt(format!(
+            "shop record of order {}: {e}",
+            row.order
+        )))
+    })
+}
+
+fn exec_error(order: &OrderRef, e: ExecError, hint: Option<&'static str>) -> ShopError {
+    match e {
+        ExecError::Refused(r) => ShopError::Refused(r),
+        ExecError::Rejected(error) => ShopError::Rejected {
+            order: order.clone(),
+            error: Box::new(error),
+        },
+        ExecError::Failed {
+            operation, error, ..
+        } => ShopError::Gateway {
+            order: order.clone(),
+            operation,
+            error: Box::new(error),
+            hint,
+        },
+        ExecError::NeedsReview {
+            operation,
+            evidence,
+        } => ShopError::NeedsReview {
+            order: order.clone(),
+            operation,
+            evidence,
+        },
+        ExecError::Journal(e) => ShopError::from(e),
+    }
+}
+
+/// Whether the journal's state is "captured, with something left to refund".
+fn is_captured(state: &PaymentState) -> bool {
+    matches!(
+        state,
+        PaymentState::Captured { .. }
+            | PaymentState::Refunded {
+                extent: renkei_sdk::RefundExtent::Partial,
+                ..
+            }
+    )
+}
