@@ -945,3 +945,59 @@ async fn history_and_operator_review_of_an_unknown_capture() {
     assert_eq!(kinds, [OperationKind::Authorize, OperationKind::Capture]);
     assert_eq!(history[1].status, OperationStatus::Resolved);
 }
+
+// S-2, S-3, F-11 ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn s2_f11_status_tables_carry_the_manuals_labels() {
+    let rig = rig().await;
+    let labels = |gateway: &str| -> Vec<String> {
+        let mut l: Vec<String> = rig
+            .shop
+            .gateway(gateway)
+            .unwrap()
+            .manifest()
+            .statuses
+            .iter()
+            .map(|s| s.label.clone())
+            .collect();
+        l.sort();
+        l
+    };
+    let mut s2 = vec!["与信済", "売上済", "与信取消済", "返金済", "未オーソリ"];
+    s2.sort();
+    assert_eq!(labels("sbps"), s2);
+    let mut f11 = vec![
+        "承認済",
+        "承認取消",
+        "承認失敗",
+        "売上済（未伝送）",
+        "売上済（伝送済）",
+        "売上取消（未伝送）",
+        "売上取消（伝送済）",
+        "売上失敗",
+        "予約（未オーソリ）",
+        "通常処理（有効性確認済み）",
+    ];
+    f11.sort();
+    assert_eq!(labels("fregi"), f11);
+}
+
+#[tokio::test]
+async fn s3_partial_refund_in_the_sbps_tool_is_reported_not_applied() {
+    let rig = rig().await;
+    let t = rig.sbps_order("s3", 5000).await;
+    rig.shop.record_payment(&o("s3")).await.unwrap();
+    rig.sbps.admin_partial_refund(&t, 1200).unwrap();
+    let report = rig.shop.inquire(&o("s3")).await.unwrap();
+    let drift = report.drift.expect("drift");
+    assert_eq!(drift.kind, DriftKind::RefundedAtGateway);
+    assert_eq!(drift.gateway_label.as_deref(), Some("返金済"));
+    let journal = rig.shop.payment(&o("s3")).await.unwrap().unwrap();
+    assert_eq!(
+        journal.refunded,
+        Money::jpy(0),
+        "the journal is not overwritten"
+    );
+    assert!(matches!(journal.state, PaymentState::Captured { .. }));
+}

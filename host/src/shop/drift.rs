@@ -239,3 +239,116 @@ impl Shop {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renkei_sdk::{Settlement, TransactionRef};
+
+    fn journal(state: PaymentState, authorized: i64, captured: i64, refunded: i64) -> OrderRecord {
+        let mut o = OrderRecord::awaiting(&OrderRef::new("o"), "g", renkei_sdk::Currency::JPY);
+        o.state = state;
+        o.transaction = Some(TransactionRef::new("t"));
+        o.authorized = Money::jpy(authorized);
+        o.captured = Money::jpy(captured);
+        o.refunded = Money::jpy(refunded);
+        o
+    }
+
+    fn said(state: PaymentState, authorized: Option<i64>, captured: Option<i64>) -> StoredOutcome {
+        StoredOutcome {
+            state,
+            gateway_status: None,
+            transaction: None,
+            replaced: None,
+            authorization_code: None,
+            authorized: authorized.map(Money::jpy),
+            captured: captured.map(Money::jpy),
+            refunded: None,
+            notes: vec![],
+        }
+    }
+
+    fn captured(s: Settlement) -> PaymentState {
+        PaymentState::Captured { settlement: s }
+    }
+
+    #[test]
+    fn settlement_progress_is_not_drift() {
+        let j = journal(captured(Settlement::Pending), 100, 100, 0);
+        assert_eq!(
+            compare(&j, &said(captured(Settlement::Settled), None, Some(100))),
+            None
+        );
+    }
+
+    #[test]
+    fn a_partial_refund_that_replaced_the_sale_is_not_drift() {
+        let j = journal(
+            PaymentState::Refunded {
+                extent: RefundExtent::Partial,
+                settlement: Settlement::Pending,
+            },
+            100,
+            100,
+            30,
+        );
+        assert_eq!(
+            compare(&j, &said(captured(Settlement::Pending), None, Some(70))),
+            None
+        );
+        assert_eq!(
+            compare(&j, &said(captured(Settlement::Pending), None, Some(50))),
+            Some(DriftKind::AmountDiffers {
+                field: "captured",
+                journal: Money::jpy(70),
+                gateway: Money::jpy(50)
+            })
+        );
+    }
+
+    #[test]
+    fn each_kind_of_drift_is_named() {
+        let auth = journal(PaymentState::Authorized, 100, 0, 0);
+        let cap = journal(captured(Settlement::NotReported), 100, 100, 0);
+        let refunded = PaymentState::Refunded {
+            extent: RefundExtent::Full,
+            settlement: Settlement::NotReported,
+        };
+        assert_eq!(
+            compare(&auth, &said(captured(Settlement::NotReported), None, None)),
+            Some(DriftKind::CapturedAtGateway)
+        );
+        assert_eq!(
+            compare(&auth, &said(PaymentState::Voided, None, None)),
+            Some(DriftKind::AuthorizationCancelledAtGateway)
+        );
+        assert_eq!(
+            compare(&cap, &said(refunded, None, None)),
+            Some(DriftKind::RefundedAtGateway)
+        );
+        assert_eq!(
+            compare(&auth, &said(PaymentState::Authorized, Some(80), None)),
+            Some(DriftKind::AmountDiffers {
+                field: "authorized",
+                journal: Money::jpy(100),
+                gateway: Money::jpy(80)
+            })
+        );
+        assert_eq!(
+            compare(
+                &auth,
+                &said(PaymentState::Unknown { raw: "99".into() }, None, None)
+            ),
+            Some(DriftKind::UnknownStatus { raw: "99".into() })
+        );
+        assert_eq!(
+            compare(&cap, &said(PaymentState::Voided, None, None)),
+            Some(DriftKind::StateDiffers)
+        );
+        assert_eq!(
+            compare(&auth, &said(PaymentState::Authorized, None, None)),
+            None
+        );
+    }
+}
