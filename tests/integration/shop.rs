@@ -1001,3 +1001,57 @@ async fn s3_partial_refund_in_the_sbps_tool_is_reported_not_applied() {
     );
     assert!(matches!(journal.state, PaymentState::Captured { .. }));
 }
+
+// Card data ---------------------------------------------------------------------------------
+
+/// A raw card number (F-REGI's test protocol takes one) reaches the gateway and nothing else:
+/// not the journal's copy of the request, not the result, not the shop's record.
+#[tokio::test]
+async fn a_raw_card_number_is_never_journaled() {
+    let rig = rig().await;
+    let card = renkei_sdk::CardData {
+        number: Secret::new("4111111111111111"),
+        expiry: Secret::new("209912"),
+        security_code: Some(Secret::new("737")),
+        holder: Some(Secret::new("TARO YAMADA")),
+    };
+    let r = rig
+        .shop
+        .checkout(
+            &o("card"),
+            "fregi",
+            Money::jpy(2400),
+            PaymentSource::Card(card),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.gateway_label.as_deref(), Some("承認済"));
+    let seq = rig.transaction("card").await;
+    assert_eq!(
+        rig.fregi_status(&seq),
+        Status::Authorized,
+        "it did reach F-REGI"
+    );
+    let mut seen = format!("{r:?} {}", serde_json::to_string(&r).unwrap());
+    for op in rig.journal.operations(&o("card")).unwrap() {
+        seen.push_str(&format!("{op:?}"));
+        for x in rig.journal.exchanges(op.id).unwrap() {
+            seen.push_str(&format!("{x:?} {}", String::from_utf8_lossy(&x.sent.state)));
+        }
+    }
+    // The journal's files as written (SQLite in WAL mode keeps recent pages in `-wal`).
+    let mut raw_db = std::fs::read(&rig.path).unwrap();
+    raw_db.extend(std::fs::read(rig.path.with_extension("db-wal")).unwrap_or_default());
+    assert!(
+        !seen.contains("SCODE=737"),
+        "security code leaked into {seen}"
+    );
+    for secret in ["4111111111111111", "TARO YAMADA"] {
+        assert!(!seen.contains(secret), "{secret} leaked into {seen}");
+        assert!(
+            !raw_db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is in the journal file"
+        );
+    }
+}
