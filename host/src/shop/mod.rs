@@ -9,6 +9,42 @@
 //! Every gateway operation gets an idempotency key derived from the order and what it acts on
 //! (the transaction, the amount), so an action retried after a crash or a lost reply returns the
 //! journaled result instead of acting twice; the shop's record is then brought in line.
+//!
+//! ```no_run
+//! use renkei_host::shop::{BulkOptions, Shop, StatusChange};
+//! use renkei_host::{Executor, HostConfig, PluginRegistry, journal};
+//! use renkei_sdk::{Money, OrderRef, PaymentSource, Secret};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut registry = PluginRegistry::new();
+//! registry.load_dir("target/release".as_ref())?;
+//! let config = HostConfig::from_toml(&std::fs::read_to_string("renkei.toml")?)?;
+//! let fregi = Arc::new(registry.instantiate("fregi", &config.gateways["fregi"])?);
+//! let journal = journal::sqlite::open("renkei-journal.db".as_ref())?;
+//! let executor = Arc::new(Executor::new(journal.into(), Duration::from_secs(30)));
+//! let shop = Shop::new("my-shop", executor).with_gateway(fregi, true); // linkage on (G-1)
+//! shop.recover().await?; // settle what a previous run left in flight
+//!
+//! let order = OrderRef::new("100000924506");
+//! let token = PaymentSource::Token { token: Secret::new("from-the-browser"), key: None };
+//! shop.checkout(&order, "fregi", Money::jpy(1080), token, None).await?;
+//! shop.change_amount(&order, Money::jpy(980)).await?; // held until capture (F-4)
+//! let paid = shop.record_payment(&order).await?; // authchange, then sale (F-2)
+//! println!("{:?} {:?}", paid.gateway_label, paid.warnings);
+//!
+//! let unpaid: Vec<OrderRef> = shop.orders(true).await?.into_iter().map(|o| o.order).collect();
+//! let report = shop
+//!     .bulk_record_payment(&unpaid, BulkOptions { concurrency: 16 }, |_, _| {})
+//!     .await;
+//! for line in report.failure_lines() {
+//!     eprintln!("{line}"); // 100000923704: 売上処理時の指定された取引は承認取消済みです
+//! }
+//! shop.change_status(&order, StatusChange::Return, true).await?; // refund (G-4, F-6)
+//! # Ok(())
+//! # }
+//! ```
 
 mod actions;
 mod bulk;
