@@ -1055,3 +1055,28 @@ async fn a_raw_card_number_is_never_journaled() {
         );
     }
 }
+
+/// Two operators acting on one order at once: neither change to the shop's record is lost.
+#[tokio::test]
+async fn concurrent_actions_on_one_order_lose_no_change() {
+    let rig = rig().await;
+    for i in 0..10 {
+        let order = format!("cc{i}");
+        rig.sbps_order(&order, 1000).await;
+        rig.shop.record_payment(&o(&order)).await.unwrap();
+        let r = o(&order);
+        let (a, b) = tokio::join!(
+            rig.shop.cancel_payment_date(&r),
+            rig.shop.change_status(&r, StatusChange::Hold, false),
+        );
+        a.unwrap();
+        b.unwrap();
+        let now = rig.shop.order(&o(&order)).await.unwrap();
+        assert!(!now.paid, "{order}: the payment date cancel was lost");
+        assert_eq!(
+            now.status,
+            OrderStatus::Held,
+            "{order}: the status change was lost"
+        );
+    }
+}

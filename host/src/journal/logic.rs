@@ -484,8 +484,23 @@ impl<B: Backend> JournalStore for Journal<B> {
             .transaction(&mut |tx| tx.claim_stale(now_ms, now_ms + lease_ms, &self.owner))
     }
 
-    fn save_shop_row(&self, row: &ShopRow) -> Result<(), JournalError> {
-        self.backend.transaction(&mut |tx| tx.save_shop_row(row))
+    fn save_shop_row(&self, row: &ShopRow) -> Result<i64, JournalError> {
+        self.backend.transaction(&mut |tx| {
+            let current = tx
+                .load_shop_row(row.order.as_str())?
+                .map_or(0, |r| r.version);
+            if current != row.version {
+                return Err(JournalError::ShopRecordChanged {
+                    order: row.order.to_string(),
+                });
+            }
+            let next = ShopRow {
+                version: current + 1,
+                ..row.clone()
+            };
+            tx.save_shop_row(&next)?;
+            Ok(next.version)
+        })
     }
 
     fn shop_row(&self, order: &OrderRef) -> Result<Option<ShopRow>, JournalError> {

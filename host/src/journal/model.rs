@@ -217,4 +217,8 @@ pub struct ShopRow {
     /// The shop layer's JSON document.
     pub data: String,
     pub updated_ms: i64,
+    /// Bumped on every write. A write names the version it read (0: a new order) and is
+    /// refused if another write came first, so concurrent actions never lose each other's
+    /// changes.
+    pub version: i64,
 }

@@ -80,7 +80,8 @@ CREATE TABLE shop_orders (
     shop       TEXT NOT NULL,
     unpaid     BOOLEAN NOT NULL,
     data       TEXT NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at BIGINT NOT NULL,
+    version    BIGINT NOT NULL
 );
 CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
 "#,
@@ -558,16 +559,17 @@ impl Tx for PgTx<'_, '_> {
     fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError> {
         self.tx
             .execute(
-                "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_ref) DO UPDATE SET \
+                "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_ref) DO UPDATE SET \
                  shop = excluded.shop, unpaid = excluded.unpaid, data = excluded.data, \
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, version = excluded.version",
                 &[
                     &row.order.as_str(),
                     &row.shop,
                     &row.unpaid,
                     &row.data,
                     &row.updated_ms,
+                    &row.version,
                 ],
             )
             .map_err(storage)?;
@@ -578,7 +580,7 @@ impl Tx for PgTx<'_, '_> {
         Ok(self
             .tx
             .query_opt(
-                "SELECT order_ref, shop, unpaid, data, updated_at FROM shop_orders \
+                "SELECT order_ref, shop, unpaid, data, updated_at, version FROM shop_orders \
                  WHERE order_ref = $1",
                 &[&order],
             )
@@ -594,7 +596,7 @@ impl Tx for PgTx<'_, '_> {
         Ok(self
             .tx
             .query(
-                "SELECT order_ref, shop, unpaid, data, updated_at FROM shop_orders \
+                "SELECT order_ref, shop, unpaid, data, updated_at, version FROM shop_orders \
                  WHERE shop = $1 AND (unpaid OR NOT $2) ORDER BY order_ref",
                 &[&shop, &unpaid_only],
             )
@@ -612,5 +614,6 @@ fn shop_row(r: &Row) -> ShopRow {
         unpaid: r.get(2),
         data: r.get(3),
         updated_ms: r.get(4),
+        version: r.get(5),
     }
 }

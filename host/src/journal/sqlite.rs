@@ -82,7 +82,8 @@ CREATE TABLE shop_orders (
     shop       TEXT NOT NULL,
     unpaid     INTEGER NOT NULL,
     data       TEXT NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    version    INTEGER NOT NULL
 );
 CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
 "#,
@@ -493,10 +494,10 @@ impl Tx for SqliteTx<'_> {
     fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError> {
         self.tx
             .prepare_cached(
-                "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (order_ref) DO UPDATE SET \
+                "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (order_ref) DO UPDATE SET \
                  shop = excluded.shop, unpaid = excluded.unpaid, data = excluded.data, \
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, version = excluded.version",
             )
             .map_err(storage)?
             .execute(params![
@@ -504,7 +505,8 @@ impl Tx for SqliteTx<'_> {
                 row.shop,
                 row.unpaid,
                 row.data,
-                row.updated_ms
+                row.updated_ms,
+                row.version
             ])
             .map_err(storage)?;
         Ok(())
@@ -513,7 +515,7 @@ impl Tx for SqliteTx<'_> {
     fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError> {
         self.tx
             .prepare_cached(
-                "SELECT order_ref, shop, unpaid, data, updated_at FROM shop_orders \
+                "SELECT order_ref, shop, unpaid, data, updated_at, version FROM shop_orders \
                  WHERE order_ref = ?1",
             )
             .map_err(storage)?
@@ -530,7 +532,7 @@ impl Tx for SqliteTx<'_> {
         let mut stmt = self
             .tx
             .prepare_cached(
-                "SELECT order_ref, shop, unpaid, data, updated_at FROM shop_orders \
+                "SELECT order_ref, shop, unpaid, data, updated_at, version FROM shop_orders \
                  WHERE shop = ?1 AND (unpaid OR NOT ?2) ORDER BY order_ref",
             )
             .map_err(storage)?;
@@ -548,5 +550,6 @@ fn shop_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ShopRow> {
         unpaid: r.get(2)?,
         data: r.get(3)?,
         updated_ms: r.get(4)?,
+        version: r.get(5)?,
     })
 }

@@ -15,6 +15,9 @@ pub enum JournalError {
     Contradiction(#[from] Contradiction),
     #[error("idempotency key {key} already names another operation ({existing})")]
     KeyConflict { key: String, existing: String },
+    /// The shop's record of the order changed since it was read (or exists, for a new one).
+    #[error("the shop's record of order {order} changed concurrently")]
+    ShopRecordChanged { order: String },
     #[error("operation {0:?} is not in the journal")]
     UnknownOperation(OperationId),
     #[error("operation {id:?} is {status:?}, not {expected}")]
@@ -159,8 +162,9 @@ pub trait JournalStore: Send + Sync + 'static {
     fn claim_stale(&self, now_ms: i64, lease_ms: i64)
     -> Result<Vec<OperationRecord>, JournalError>;
 
-    /// Writes the shop's side of an order (insert or replace).
-    fn save_shop_row(&self, row: &ShopRow) -> Result<(), JournalError>;
+    /// Writes the shop's side of an order if its version is still `row.version` (0: it must
+    /// not exist yet); returns the new version. Otherwise `ShopRecordChanged`, nothing written.
+    fn save_shop_row(&self, row: &ShopRow) -> Result<i64, JournalError>;
     fn shop_row(&self, order: &OrderRef) -> Result<Option<ShopRow>, JournalError>;
     /// A shop's orders in order-reference order; only the unpaid ones when `unpaid_only`.
     fn shop_rows(&self, shop: &str, unpaid_only: bool) -> Result<Vec<ShopRow>, JournalError>;

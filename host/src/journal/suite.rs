@@ -509,24 +509,41 @@ pub fn currency_is_checked(p: &Pair) {
 /// The shop's side of orders: written by one handle, read and listed by the other; the unpaid
 /// filter and the per-shop listing hold.
 pub fn shop_rows_round_trip(p: &Pair) {
-    let row = |order: &str, shop: &str, unpaid: bool, data: &str| ShopRow {
+    let row = |order: &str, shop: &str, unpaid: bool, data: &str, version: i64| ShopRow {
         order: OrderRef::new(order),
         shop: shop.into(),
         unpaid,
         data: data.into(),
         updated_ms: 7,
+        version,
     };
-    p.a.save_shop_row(&row("s2", "shop-a", true, "{\"v\":1}"))
+    assert_eq!(
+        p.a.save_shop_row(&row("s2", "shop-a", true, "{\"v\":1}", 0))
+            .unwrap(),
+        1
+    );
+    p.a.save_shop_row(&row("s1", "shop-a", false, "{}", 0))
         .unwrap();
-    p.a.save_shop_row(&row("s1", "shop-a", false, "{}"))
+    p.a.save_shop_row(&row("s3", "shop-b", true, "{}", 0))
         .unwrap();
-    p.a.save_shop_row(&row("s3", "shop-b", true, "{}")).unwrap();
-    // Replacing keeps one row per order.
-    p.a.save_shop_row(&row("s2", "shop-a", true, "{\"v\":2}"))
-        .unwrap();
+    // A second "new" record for the same order is refused.
+    assert!(matches!(
+        p.b.save_shop_row(&row("s2", "shop-a", true, "{}", 0)),
+        Err(JournalError::ShopRecordChanged { .. })
+    ));
+    // Replacing names the version read; a writer that read an older one is refused.
+    assert_eq!(
+        p.a.save_shop_row(&row("s2", "shop-a", true, "{\"v\":2}", 1))
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        p.b.save_shop_row(&row("s2", "shop-a", false, "{\"lost\":1}", 1)),
+        Err(JournalError::ShopRecordChanged { .. })
+    ));
     assert_eq!(
         p.b.shop_row(&OrderRef::new("s2")).unwrap(),
-        Some(row("s2", "shop-a", true, "{\"v\":2}"))
+        Some(row("s2", "shop-a", true, "{\"v\":2}", 2))
     );
     assert_eq!(p.b.shop_row(&OrderRef::new("nope")).unwrap(), None);
     let all: Vec<String> =

@@ -108,6 +108,7 @@ impl Shop {
             status,
             paid: false,
             updated_ms: now_ms(),
+            version: 0,
         }
     }
 
@@ -146,11 +147,11 @@ impl Shop {
         let (done, performed) = self
             .run(&instance, &op, &format!("{order}/authorize"), None)
             .await?;
-        let mut shop = match existing {
+        let shop = match existing {
             Some((shop, _)) => shop,
             None => self.new_order(order, gateway, amount, OrderStatus::Normal),
         };
-        self.save(&mut shop).await?;
+        let shop = self.commit(shop, |_| {}).await?;
         Ok(self.result(
             ShopAction::Checkout,
             shop,
@@ -173,8 +174,8 @@ impl Shop {
         self.require_new(order).await?;
         let record = OrderRecord::awaiting(order, gateway, amount.currency);
         let payment = blocking(self.executor.journal(), move |j| j.register_order(&record)).await?;
-        let mut shop = self.new_order(order, gateway, amount, OrderStatus::PreOrder);
-        self.save(&mut shop).await?;
+        let shop = self.new_order(order, gateway, amount, OrderStatus::PreOrder);
+        let shop = self.commit(shop, |_| {}).await?;
         Ok(self.result(
             ShopAction::RegisterPreOrder,
             shop,
@@ -202,8 +203,8 @@ impl Shop {
         record.transaction = Some(transaction);
         record.authorized = authorized;
         let payment = blocking(self.executor.journal(), move |j| j.register_order(&record)).await?;
-        let mut shop = self.new_order(order, gateway, authorized, OrderStatus::Normal);
-        self.save(&mut shop).await?;
+        let shop = self.new_order(order, gateway, authorized, OrderStatus::Normal);
+        let shop = self.commit(shop, |_| {}).await?;
         Ok(self.result(
             ShopAction::RegisterAuthorized,
             shop,
@@ -223,7 +224,7 @@ impl Shop {
     /// reported as not linked (F-9).
     pub async fn record_payment(&self, order: &OrderRef) -> Result<ActionResult, ShopError> {
         let action = ShopAction::RecordPayment;
-        let (mut shop, payment) = self.load(order).await?;
+        let (shop, payment) = self.load(order).await?;
         if shop.status.is_closed() {
             return Err(illegal(
                 order,
@@ -295,8 +296,7 @@ impl Shop {
                 payment = done.order;
             }
         }
-        shop.paid = true;
-        self.save(&mut shop).await?;
+        let shop = self.commit(shop, |s| s.paid = true).await?;
         Ok(self.result(action, shop, payment.as_ref(), operations, warnings))
     }
 
@@ -304,7 +304,7 @@ impl Shop {
     /// captured gateway stays captured and the result says so (G-6, F-9).
     pub async fn cancel_payment_date(&self, order: &OrderRef) -> Result<ActionResult, ShopError> {
         let action = ShopAction::CancelPaymentDate;
-        let (mut shop, payment) = self.load(order).await?;
+        let (shop, payment) = self.load(order).await?;
         if !shop.paid {
             return Err(illegal(order, action, "no payment date is entered"));
         }
@@ -314,8 +314,7 @@ impl Shop {
                 captured: p.captured,
             });
         }
-        shop.paid = false;
-        self.save(&mut shop).await?;
+        let shop = self.commit(shop, |s| s.paid = false).await?;
         Ok(self.result(action, shop, payment.as_ref(), vec![], warnings))
     }
 
@@ -330,15 +329,14 @@ impl Shop {
         cancel_at_gateway: bool,
     ) -> Result<ActionResult, ShopError> {
         let action = ShopAction::ChangeStatus;
-        let (mut shop, payment) = self.load(order).await?;
+        let (shop, payment) = self.load(order).await?;
         if shop.status == OrderStatus::Deleted {
             return Err(illegal(order, action, "the order's data was deleted"));
         }
         let (payment, operations, warnings) = self
             .cancel_at_gateway(&shop, payment, cancel_at_gateway, action, false)
             .await?;
-        shop.status = change.target();
-        self.save(&mut shop).await?;
+        let shop = self.commit(shop, |s| s.status = change.target()).await?;
         Ok(self.result(action, shop, payment.as_ref(), operations, warnings))
     }
 
@@ -385,7 +383,7 @@ impl Shop {
         cancel_at_gateway: bool,
         action: ShopAction,
     ) -> Result<ActionResult, ShopError> {
-        let (mut shop, payment) = self.load(order).await?;
+        let (shop, payment) = self.load(order).await?;
         if shop.status.is_closed() {
             return Err(illegal(
                 order,
@@ -399,11 +397,14 @@ impl Shop {
         } else {
             (payment, vec![], vec![])
         };
-        if method == PaymentMethod::NoPaymentNeeded {
-            shop.amount_due = Money::new(0, shop.amount_due.currency);
-        }
-        shop.method = method;
-        self.save(&mut shop).await?;
+        let shop = self
+            .commit(shop, |s| {
+                if method == PaymentMethod::NoPaymentNeeded {
+                    s.amount_due = Money::new(0, s.amount_due.currency);
+                }
+                s.method = method.clone();
+            })
+            .await?;
         Ok(self.result(action, shop, payment.as_ref(), operations, warnings))
     }
 
@@ -500,7 +501,7 @@ impl Shop {
         customer: Option<CustomerRef>,
     ) -> Result<ActionResult, ShopError> {
         let action = ShopAction::ReleasePreOrder;
-        let (mut shop, payment) = self.load(order).await?;
+        let (shop, payment) = self.load(order).await?;
         if shop.status != OrderStatus::PreOrder {
             return Err(illegal(
                 order,
@@ -536,8 +537,9 @@ impl Shop {
                 payment = done.order;
             }
         }
-        shop.status = OrderStatus::Normal;
-        self.save(&mut shop).await?;
+        let shop = self
+            .commit(shop, |s| s.status = OrderStatus::Normal)
+            .await?;
         Ok(self.result(action, shop, payment.as_ref(), operations, warnings))
     }
 
@@ -552,7 +554,7 @@ impl Shop {
         amount_due: Money,
     ) -> Result<ActionResult, ShopError> {
         let action = ShopAction::ChangeAmount;
-        let (mut shop, payment) = self.load(order).await?;
+        let (shop, payment) = self.load(order).await?;
         if shop.status.is_closed() {
             return Err(illegal(
                 order,
@@ -621,8 +623,7 @@ impl Shop {
                 reason: "amount must be positive (G-11, F-8)".into(),
             });
         }
-        shop.amount_due = amount_due;
-        self.save(&mut shop).await?;
+        let shop = self.commit(shop, |s| s.amount_due = amount_due).await?;
         Ok(self.result(action, shop, payment.as_ref(), operations, warnings))
     }
 }

@@ -249,17 +249,46 @@ impl Shop {
         Ok((shop, payment))
     }
 
-    async fn save(&self, order: &mut ShopOrder) -> Result<(), ShopError> {
-        order.updated_ms = now_ms();
-        let row = ShopRow {
-            order: order.order.clone(),
-            shop: order.shop.clone(),
-            unpaid: order.is_unpaid(),
-            data: serde_json::to_string(order)
-                .map_err(|e| ShopError::Journal(JournalError::Corrupt(e.to_string())))?,
-            updated_ms: order.updated_ms,
-        };
-        blocking(self.executor.journal(), move |j| j.save_shop_row(&row)).await
+    /// Writes the shop's record after an action: `change` applied to the record as read. If
+    /// another action wrote it in between, `change` is applied again to the fresh record (the
+    /// gateway side is already done and journaled; only the shop's fields are merged). A new
+    /// record (version 0) that already exists is `OrderExists`.
+    async fn commit(
+        &self,
+        mut order: ShopOrder,
+        change: impl Fn(&mut ShopOrder),
+    ) -> Result<ShopOrder, ShopError> {
+        for _ in 0..8 {
+            change(&mut order);
+            order.updated_ms = now_ms();
+            let row = ShopRow {
+                order: order.order.clone(),
+                shop: order.shop.clone(),
+                unpaid: order.is_unpaid(),
+                data: serde_json::to_string(&order)
+                    .map_err(|e| ShopError::Journal(JournalError::Corrupt(e.to_string())))?,
+                updated_ms: order.updated_ms,
+                version: order.version,
+            };
+            match blocking(self.executor.journal(), move |j| j.save_shop_row(&row)).await {
+                Ok(version) => {
+                    order.version = version;
+                    return Ok(order);
+                }
+                Err(ShopError::Journal(JournalError::ShopRecordChanged { .. }))
+                    if order.version == 0 =>
+                {
+                    return Err(ShopError::OrderExists(order.order));
+                }
+                Err(ShopError::Journal(JournalError::ShopRecordChanged { .. })) => {
+                    order = self.load(&order.order).await?.0;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ShopError::Journal(JournalError::ShopRecordChanged {
+            order: order.order.to_string(),
+        }))
     }
 
     /// Runs one gateway operation through the journal.
@@ -326,12 +355,14 @@ impl Shop {
 }
 
 fn decode(row: &ShopRow) -> Result<ShopOrder, ShopError> {
-    serde_json::from_str(&row.data).map_err(|e| {
+    let mut order: ShopOrder = serde_json::from_str(&row.data).map_err(|e| {
         ShopError::Journal(JournalError::Corrupt(format!(
             "shop record of order {}: {e}",
             row.order
         )))
-    })
+    })?;
+    order.version = row.version;
+    Ok(order)
 }
 
 fn exec_error(order: &OrderRef, e: ExecError, hint: Option<&'static str>) -> ShopError {

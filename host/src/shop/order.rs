@@ -110,6 +110,9 @@ pub struct ShopOrder {
     pub paid: bool,
     /// Last change, unix milliseconds.
     pub updated_ms: i64,
+    /// The journal's version of this record (0: not written yet); kept out of the document.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 impl ShopOrder {
