@@ -1,5 +1,6 @@
 //! `renkei`: the command line of the Renkei host.
 
+mod conformance;
 mod emulator;
 mod plugins;
 
@@ -25,6 +26,8 @@ enum Command {
     Plugins(plugins::PluginsArgs),
     /// Run a gateway emulator (SBPS or F-REGI) on a local address until Ctrl-C.
     Emulator(emulator::EmulatorArgs),
+    /// Certify a built plugin library against an emulator or an endpoint.
+    Conformance(conformance::ConformanceArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Plugins(args) => plugins::run(args, &mut out),
         // Long-running: prints its banner itself, as soon as it listens.
         Command::Emulator(args) => emulator::run(args),
+        Command::Conformance(args) => conformance::run(args, &mut out),
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout

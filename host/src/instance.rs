@@ -130,6 +130,13 @@ impl GatewayInstance {
         &self.manifest
     }
 
+    /// How many times the host has had to scrub a configured secret out of what this plugin
+    /// library said (errors, journal copies, log events, panic messages). A well-behaved plugin
+    /// keeps it at zero; the conformance suite's `secrets.*` checks read it.
+    pub fn secrets_scrubbed(&self) -> u64 {
+        self.redactor.scrubbed()
+    }
+
     pub fn prepare(&self, op: &Operation, ctx: &Context<'_>) -> Result<Step, GatewayError> {
         self.scrub(self.gateway.prepare(op, ctx))
     }

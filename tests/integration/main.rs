@@ -23,3 +23,6 @@ mod crash;
 
 /// The shop actions: every rule of gateway-rules.md through both plugins and emulators.
 mod shop;
+
+/// The plugin conformance suite (`renkei conformance`), run as a vendor would run it.
+mod conformance;

@@ -19,6 +19,11 @@ pub const BUILT_PACKAGES: &[&str] = &[
     "renkei-fixture-faulty",
     "renkei-fixture-abi-next",
     "renkei-fixture-abi-skewed",
+    "renkei-fixture-conformance-catch-all",
+    "renkei-fixture-conformance-truncated-success",
+    "renkei-fixture-conformance-logs-secret",
+    "renkei-fixture-conformance-panics",
+    "renkei-fixture-conformance-false-replay",
     "renkei-cli",
 ];
 

@@ -1,0 +1,368 @@
+//! The suite's hands: one configured [`GatewayInstance`] loaded by the real host loader, the
+//! host's [`Transport`], and a record of every call into the plugin and everything it said
+//! (requests, errors, `Debug` forms, tracing events, host scrubs, panics). The secret and panic
+//! checks read that record after the dynamic checks have run.
+//!
+//! The step loop is the host driver's (`renkei_host::Driver::execute`), written out here so
+//! that each exchange, its continuation and the real reply stay available to the robustness and
+//! determinism checks, which replay them into `interpret`.
+
+use renkei_host::transport::{Transport, TransportError};
+use renkei_host::{GatewayInstance, plugin_log};
+use renkei_sdk::{
+    Context, ErrorKind, GatewayError, HttpResponse, Manifest, Operation, Outcome, Step, Timestamp,
+};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::Subscriber;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context as LayerContext, Layer};
+
+/// As the host driver: more exchanges than this means the plugin is looping.
+const MAX_STEPS: usize = renkei_host::driver::MAX_STEPS;
+
+/// Collects the plugin's tracing events and spans, as the host re-emits them (target
+/// `renkei_plugin`), while a run is in progress.
+#[derive(Clone, Default)]
+pub struct Capture {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Capture {
+    fn len(&self) -> usize {
+        self.lines.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    fn since(&self, mark: usize) -> Vec<String> {
+        self.lines
+            .lock()
+            .map(|l| l.get(mark..).map(<[String]>::to_vec).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn push(&self, line: String) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.push(line);
+        }
+    }
+}
+
+#[derive(Default)]
+struct FieldText(String);
+
+impl Visit for FieldText {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        use fmt::Write as _;
+        let _ = write!(self.0, "{}={value:?} ", field.name());
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
+        if event.metadata().target() == plugin_log::TARGET {
+            let mut text = FieldText::default();
+            event.record(&mut text);
+            self.push(format!(
+                "{} {}",
+                event.metadata().level(),
+                text.0.trim_end()
+            ));
+        }
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: LayerContext<'_, S>,
+    ) {
+        if attrs.metadata().target() == plugin_log::TARGET {
+            let mut text = FieldText::default();
+            attrs.record(&mut text);
+            self.push(format!("span {}", text.0.trim_end()));
+        }
+    }
+}
+
+/// One call into the plugin and everything observable it produced.
+#[derive(Clone, Debug, Default)]
+pub struct Call {
+    /// What the suite was doing: `prepare capture (lifecycle.capture-refund)`.
+    pub origin: String,
+    /// Request URL, redacted headers, the journal copy of the body, the continuation: every
+    /// form of a request the host logs or journals.
+    pub logged_request: Vec<String>,
+    /// `Display` of an error the plugin returned.
+    pub error: Option<String>,
+    pub error_kind: Option<ErrorKind>,
+    /// `Debug` of what the plugin returned (step, outcome or error).
+    pub debug: String,
+    /// Plugin tracing events and spans emitted during the call.
+    pub events: Vec<String>,
+    /// Secret occurrences the host had to scrub from what the plugin said during the call.
+    pub scrubbed: u64,
+}
+
+/// The inputs of a [`Context`], owned, so an exchange can be replayed into `interpret`.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub now: Timestamp,
+    pub request_id: String,
+    pub key: String,
+    pub attempt: u32,
+}
+
+impl Ctx {
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            now: self.now,
+            request_id: &self.request_id,
+            idempotency_key: &self.key,
+            attempt: self.attempt,
+        }
+    }
+}
+
+/// One exchange of a run: what `interpret` was given for it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub step: String,
+    pub state: Vec<u8>,
+    pub read_only: bool,
+    pub reply: HttpResponse,
+    /// The context `interpret` got.
+    pub ctx: Ctx,
+    /// What `interpret` answered to the real reply.
+    pub answer: Result<Step, GatewayError>,
+}
+
+/// Why a run did not finish with an outcome.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    Plugin(GatewayError),
+    Transport { step: String, error: TransportError },
+    Looping,
+}
+
+impl Failure {
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Failure::Plugin(e) => Some(e.kind),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Plugin(e) => write!(f, "{e}"),
+            Failure::Transport { step, error } => write!(f, "no reply to `{step}`: {error}"),
+            Failure::Looping => write!(f, "the plugin asked for more than {MAX_STEPS} exchanges"),
+        }
+    }
+}
+
+/// One operation carried out against the endpoint.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub op: Operation,
+    pub key: String,
+    pub result: Result<Outcome, Failure>,
+    pub exchanges: Vec<Recorded>,
+    /// The context `prepare` got.
+    pub prepared: Ctx,
+}
+
+impl Run {
+    /// The outcome, or the failure as evidence text.
+    pub fn outcome(&self) -> Result<&Outcome, String> {
+        self.result
+            .as_ref()
+            .map_err(|e| format!("{} failed: {e}", self.op.kind()))
+    }
+}
+
+fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_unix_millis(ms)
+}
+
+/// The plugin instance, the transport and the record of calls.
+pub struct Harness {
+    pub gateway: GatewayInstance,
+    transport: Transport,
+    capture: Capture,
+    calls: RefCell<Vec<Call>>,
+    /// Makes order codes and idempotency keys unique per run of the suite.
+    run_tag: String,
+    counter: Cell<u32>,
+}
+
+impl Harness {
+    pub fn new(gateway: GatewayInstance, capture: Capture, timeout: Duration) -> Harness {
+        let run_tag = format!("{:x}", now().unix_millis % 0xff_ffff);
+        Harness {
+            gateway,
+            transport: Transport::new(timeout),
+            capture,
+            calls: RefCell::new(Vec::new()),
+            run_tag,
+            counter: Cell::new(0),
+        }
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        self.gateway.manifest()
+    }
+
+    /// A fresh order code: gateways refuse a second authorization for one order.
+    pub fn order(&self) -> String {
+        let n = self.counter.get() + 1;
+        self.counter.set(n);
+        format!("rc{}{n:03}", self.run_tag)
+    }
+
+    /// Every call observed so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.borrow().clone()
+    }
+
+    /// Calls into the plugin through the instance, recording what it produced.
+    fn observe(
+        &self,
+        origin: String,
+        call: impl FnOnce() -> Result<Step, GatewayError>,
+    ) -> Result<Step, GatewayError> {
+        let mark = self.capture.len();
+        let scrubbed_before = self.gateway.secrets_scrubbed();
+        // The SDK catches plugin panics; this catches a panic in the host's half of the call,
+        // so that the suite reports it instead of dying.
+        let result = catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|_| {
+            Err(GatewayError::new(
+                ErrorKind::Panicked,
+                "panic on the host side of the plugin call",
+            ))
+        });
+        let mut c = Call {
+            origin,
+            events: self.capture.since(mark),
+            scrubbed: self.gateway.secrets_scrubbed() - scrubbed_before,
+            ..Call::default()
+        };
+        match &result {
+            Ok(step) => {
+                c.debug = format!("{step:?}");
+                if let Step::Send(x) = step {
+                    c.logged_request
+                        .push(format!("{} {}", x.request.method, &*x.request.url));
+                    for (k, v) in x.request.redacted_headers() {
+                        c.logged_request.push(format!("{k}: {v}"));
+                    }
+                    if let Some(body) = &x.journal_body {
+                        c.logged_request.push(body.to_string());
+                    }
+                    c.logged_request
+                        .push(String::from_utf8_lossy(&x.state).into_owned());
+                }
+            }
+            Err(e) => {
+                c.debug = format!("{e:?}");
+                c.error = Some(e.to_string());
+                c.error_kind = Some(e.kind);
+            }
+        }
+        self.calls.borrow_mut().push(c);
+        result
+    }
+
+    pub fn prepare(&self, op: &Operation, ctx: &Ctx, why: &str) -> Result<Step, GatewayError> {
+        let origin = format!("prepare {} ({why})", op.kind());
+        self.observe(origin, || self.gateway.prepare(op, &ctx.context()))
+    }
+
+    pub fn interpret(
+        &self,
+        op: &Operation,
+        ctx: &Ctx,
+        state: &[u8],
+        reply: &HttpResponse,
+        why: &str,
+    ) -> Result<Step, GatewayError> {
+        let origin = format!("interpret {} ({why})", op.kind());
+        self.observe(origin, || {
+            self.gateway.interpret(op, &ctx.context(), state, reply)
+        })
+    }
+
+    /// Runs `op` to completion against the endpoint, with `key` as its idempotency key.
+    pub async fn run(&self, op: &Operation, key: &str, why: &str) -> Run {
+        let ctx_for = |n: usize| Ctx {
+            now: now(),
+            request_id: format!("{key}/{n}"),
+            key: key.to_owned(),
+            attempt: 1,
+        };
+        let prepared = ctx_for(1);
+        let mut run = Run {
+            op: op.clone(),
+            key: key.to_owned(),
+            result: Err(Failure::Looping),
+            exchanges: Vec::new(),
+            prepared: prepared.clone(),
+        };
+        let mut step = match self.prepare(op, &prepared, why) {
+            Ok(s) => s,
+            Err(e) => {
+                run.result = Err(Failure::Plugin(e));
+                return run;
+            }
+        };
+        loop {
+            let x = match step {
+                Step::Done(outcome) => {
+                    run.result = Ok(outcome);
+                    return run;
+                }
+                Step::Send(x) => x,
+            };
+            if run.exchanges.len() >= MAX_STEPS {
+                run.result = Err(Failure::Looping);
+                return run;
+            }
+            let reply = match self.transport.send(&x.request).await {
+                Ok(r) => r,
+                Err(error) => {
+                    run.result = Err(Failure::Transport {
+                        step: x.step.to_string(),
+                        error,
+                    });
+                    return run;
+                }
+            };
+            let ctx = ctx_for(run.exchanges.len() + 2);
+            let answer = self.interpret(op, &ctx, &x.state, &reply, why);
+            run.exchanges.push(Recorded {
+                step: x.step.to_string(),
+                state: x.state.to_vec(),
+                read_only: x.read_only,
+                reply,
+                ctx,
+                answer: answer.clone(),
+            });
+            step = match answer {
+                Ok(next) => next,
+                Err(e) => {
+                    run.result = Err(Failure::Plugin(e));
+                    return run;
+                }
+            };
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! # renkei-conformance
+//!
+//! Certifies a built gateway plugin: "this library speaks its gateway correctly, maps every
+//! status, survives bad replies, never leaks a secret, and behaves the way the host's rules
+//! need". It works on a plugin its authors have never seen: the plugin is loaded through the
+//! host's real loader ([`renkei_host::PluginRegistry::load_file`]), and only its manifest and its
+//! own answers drive the checks. The command line is `renkei conformance PLUGIN
+//! [--emulator sbps|fregi|template | --endpoint URL] [--config FILE] [--json]`.
+//!
+//! ## Checks
+//!
+//! Every check has a stable id. A check the manifest makes inapplicable (an operation not
+//! declared, a capability not claimed) is reported *skipped*, with the reason, never passed.
+//! All checks are required except `manifest.secret-names`, which is advisory.
+//!
+//! | id | what it establishes |
+//! | --- | --- |
+//! | `manifest.valid` | the host's structural validation passes; the SDK version is in the host's range; config keys are `lower_snake_case`, described, and their defaults parse as their declared type; no key is both required and defaulted |
+//! | `manifest.secret-names` | (advisory) keys named like credentials (`*_key`, `*password*`, `*token*`…) are flagged secret |
+//! | `status.total` | every status row maps one code to one known state; no catch-all row (`*`, `default`, `other`…); no two codes differing only in case; final states terminal, and no state marked terminal that a declared operation can follow; each state a declared operation leads to has a row |
+//! | `status.unknown-code` | a real reply whose status code is replaced by one the table does not list gives `PaymentState::Unknown` with that raw code (skipped when the code cannot be found in the reply's bytes, e.g. encrypted) |
+//! | `capability.unsupported` | an operation the manifest does not declare gives `ErrorKind::Unsupported` from `prepare`, without a request |
+//! | `capability.declared` | a declared operation makes `prepare` build a request (an amount change declared `deferred_to_capture` may finish at once) |
+//! | `lifecycle.capture-refund` | authorize → capture → full refund, each answering the expected state and amounts |
+//! | `lifecycle.authorize-void` | authorize → void |
+//! | `lifecycle.capture-lower` | capture below the authorization, where partial capture or amount changes are declared |
+//! | `lifecycle.capture-higher` | capture above the authorization, where amount changes are declared |
+//! | `lifecycle.partial-refund` | a partial refund, then the remainder, where partial refunds are declared |
+//! | `lifecycle.change-amount` | an amount change of an authorization, where declared |
+//! | `lifecycle.inquiry` | after every lifecycle step, an inquiry reports the state the step reported, and its status code maps to that state in the table |
+//! | `invariant.capture-twice` | a second capture (new idempotency key) is refused or answered "already done" |
+//! | `invariant.refund-above-captured` | a refund above the captured amount is refused, and the payment stays captured |
+//! | `invariant.after-refund` | after a full refund, capture and refund are refused |
+//! | `invariant.capture-after-void` | capture after void is refused (not "already done") |
+//! | `invariant.after-void` | after void, void is refused or "already done", refund and amount change are refused, and the payment stays voided |
+//! | `replay.<operation>` | for each operation the manifest declares replay-safe: a replay (same idempotency key) after a success answers `ErrorKind::AlreadyDone` |
+//! | `robustness.<operation>.<reply>` | for each declared operation and each exchange it makes, a reply that is `empty`, `truncated` (half the real body), in the wrong `encoding` (UTF-16), `http-500`, or `random` bytes gives a typed error: never a success, never the next step, never a panic, and never a kind that tells the host nothing moved (declined, rejected, already done…) when the request could have changed the payment |
+//! | `determinism.requests` | the same operation and context give the same request bytes, journal copy and continuation; the same reply gives the same answer |
+//! | `secrets.requests` | no canary secret in a request's logged forms: URL, redacted headers, journal copy of the body, continuation |
+//! | `secrets.errors` | no canary secret in an error message |
+//! | `secrets.debug` | no canary secret in the `Debug` form of anything the plugin returns |
+//! | `secrets.logs` | no canary secret in the plugin's tracing events or spans |
+//! | `secrets.panics` | no canary secret in a panic message |
+//! | `panic.containment` | no call panicked during the run, including `interpret` given a damaged continuation; the suite survives a panic (the SDK returns it as `ErrorKind::Panicked`) and reports it here |
+//!
+//! Canaries are the values of the config keys the manifest flags secret, and the card token.
+//! The built-in emulators are started with canary credentials. Because the host scrubs known
+//! secrets from errors, journal copies and logs, a leak of a configured secret is also caught
+//! by the host's scrub counter ([`renkei_host::GatewayInstance::secrets_scrubbed`]): a certified
+//! plugin never needs the safety net.
+
+mod emulators;
+mod harness;
+mod probes;
+mod report;
+mod scenarios;
+mod settings;
+mod statics;
+
+pub use emulators::{Builtin, EmulatorError};
+pub use report::{CheckResult, Report, Verdict};
+pub use settings::{Settings, SettingsError};
+
+use renkei_host::{GatewaySection, InstanceError, PluginRegistry};
+use renkei_sdk::{ConfigKind, ConfigValue, OperationKind};
+use std::path::Path;
+use std::time::Duration;
+
+/// Ids of the checks that run once per plugin, in report order. Per-operation checks
+/// (`replay.<op>`, `robustness.<op>.<reply>`) are added for each operation.
+pub const CHECKS: &[&str] = &[
+    "manifest.valid",
+    "manifest.secret-names",
+    "status.total",
+    "status.unknown-code",
+    "capability.unsupported",
+    "capability.declared",
+    "lifecycle.capture-refund",
+    "lifecycle.authorize-void",
+    "lifecycle.capture-lower",
+    "lifecycle.capture-higher",
+    "lifecycle.partial-refund",
+    "lifecycle.change-amount",
+    "lifecycle.inquiry",
+    "invariant.capture-twice",
+    "invariant.refund-above-captured",
+    "invariant.after-refund",
+    "invariant.capture-after-void",
+    "invariant.after-void",
+    "determinism.requests",
+    "secrets.requests",
+    "secrets.errors",
+    "secrets.debug",
+    "secrets.logs",
+    "secrets.panics",
+    "panic.containment",
+];
+
+/// Where the dynamic checks run, and with which settings.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// A built-in emulator to start in-process; its settings are the defaults.
+    pub emulator: Option<Builtin>,
+    /// The endpoint URL, written to the config key `endpoint_key` names (default: the
+    /// manifest's first URL key).
+    pub endpoint: Option<String>,
+    /// Settings from a file, over the emulator's.
+    pub settings: Option<Settings>,
+}
+
+/// Why the suite could not run at all (as opposed to a plugin failing checks).
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error(transparent)]
+    Emulator(#[from] EmulatorError),
+    #[error("cannot start the suite's runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the configuration does not fit the plugin: {0}")]
+    Instance(#[from] InstanceError),
+    #[error(
+        "no card token to authorize with: give `--emulator`, or `token` in the [conformance] \
+         section of `--config`"
+    )]
+    NoToken,
+    #[error("`--endpoint` given, but the plugin declares no URL config key to put it in")]
+    NoEndpointKey,
+}
+
+/// How long one exchange may take before the suite counts it as lost.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs every check on the plugin at `plugin` and answers the report. `Err` only when the
+/// suite itself cannot run (bad settings, an emulator that does not start); a plugin the host
+/// refuses to load gets a report whose `manifest.valid` says why.
+pub fn certify(plugin: &Path, target: &Target) -> Result<Report, SuiteError> {
+    let capture = harness::Capture::default();
+    let subscriber = {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        tracing_subscriber::registry().with(capture.clone())
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(SuiteError::Runtime)?;
+    // One thread: the plugin's forwarded events reach this subscriber, and only this run's.
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(certify_on(plugin, target, capture))
+    })
+}
+
+async fn certify_on(
+    plugin: &Path,
+    target: &Target,
+    capture: harness::Capture,
+) -> Result<Report, SuiteError> {
+    let shown = plugin.display().to_string();
+    let where_ = match (&target.emulator, &target.endpoint) {
+        (_, Some(url)) => url.clone(),
+        (Some(b), None) => format!("the built-in {} emulator", b.name()),
+        (None, None) => "the endpoint of the configuration".into(),
+    };
+    let mut registry = PluginRegistry::new();
+    let manifest = match registry.load_file(plugin) {
+        Ok(p) => p.manifest().clone(),
+        Err(e) => {
+            let mut checks = vec![CheckResult::from_evidence(
+                "manifest.valid",
+                vec![format!("the host refused to load the plugin: {e}")],
+            )];
+            checks.extend(
+                CHECKS[1..]
+                    .iter()
+                    .map(|id| CheckResult::skip(*id, "the plugin did not load")),
+            );
+            return Ok(Report::new(shown, where_, checks));
+        }
+    };
+    let mut checks = vec![
+        statics::manifest_valid(&manifest),
+        statics::secret_names(&manifest),
+        statics::status_total(&manifest),
+    ];
+
+    let (_emulator, mut settings) = match target.emulator {
+        Some(b) => {
+            let (running, s) = b.start().await?;
+            (Some(running), s)
+        }
+        None => (None, Settings::default()),
+    };
+    if let Some(file) = &target.settings {
+        settings = settings.overlay(file.clone());
+    }
+    if let Some(url) = &target.endpoint {
+        let key = settings
+            .endpoint_key
+            .clone()
+            .or_else(|| {
+                manifest
+                    .config
+                    .iter()
+                    .find(|k| k.kind == ConfigKind::Url)
+                    .map(|k| k.name.clone())
+            })
+            .ok_or(SuiteError::NoEndpointKey)?;
+        settings.values.insert(key, ConfigValue::Text(url.clone()));
+    }
+    let token = settings.token.clone().ok_or(SuiteError::NoToken)?;
+    let section = GatewaySection {
+        plugin: manifest.gateway_id.clone(),
+        values: settings.values.clone(),
+    };
+    let gateway = registry.instantiate("conformance", &section)?;
+    let h = harness::Harness::new(gateway, capture, EXCHANGE_TIMEOUT);
+
+    let limits = &manifest.limits;
+    let inputs = scenarios::Inputs {
+        token: token.clone(),
+        token_key: settings.token_key.clone(),
+        customer: settings.customer.clone(),
+        amount: settings
+            .amount
+            .unwrap_or(1000)
+            .clamp(limits.min_amount, limits.max_amount),
+        currency: limits.currencies[0],
+    };
+    let mut s = scenarios::Scenarios::new(&h, &inputs);
+    s.capture_refund().await;
+    s.void().await;
+    s.capture_lower().await;
+    s.capture_higher().await;
+    s.partial_refund().await;
+    s.change_amount().await;
+    s.replay_authorize().await;
+    s.inquiry_result();
+    s.capabilities();
+    let runs = std::mem::take(&mut s.runs);
+    checks.append(&mut s.results);
+
+    for kind in OperationKind::ALL {
+        let id = format!("replay.{kind}");
+        if checks.iter().any(|c| c.id == id) {
+            continue;
+        }
+        checks.push(if manifest.capabilities.is_replay_safe(kind) {
+            CheckResult::from_evidence(
+                id,
+                vec![format!(
+                    "{kind} is declared replay-safe, but no scenario succeeded with it, so the \
+                     claim could not be verified"
+                )],
+            )
+        } else {
+            CheckResult::skip(id, format!("{kind} is not declared replay-safe"))
+        });
+    }
+    checks.push(probes::unknown_code(&h, &runs));
+    checks.extend(probes::robustness(&h, &runs));
+    checks.push(probes::determinism(&h, &runs));
+    checks.push(probes::panic_containment(&h, &runs));
+
+    let mut canaries: Vec<String> = manifest
+        .config
+        .iter()
+        .filter(|k| k.secret)
+        .filter_map(|k| match settings.values.get(&k.name) {
+            Some(ConfigValue::Text(v)) => Some(v.clone()),
+            _ => None,
+        })
+        .chain(std::iter::once(token))
+        .chain(settings.token_key.clone())
+        .filter(|v| v.len() >= 4)
+        .collect();
+    canaries.sort();
+    canaries.dedup();
+    checks.extend(probes::secrets(&h.calls(), &probes::Canaries(canaries)));
+
+    checks.sort_by_key(|c| rank(&c.id));
+    let mut report = Report::new(shown, where_, checks);
+    report.gateway_id = Some(manifest.gateway_id.clone());
+    report.plugin_version = Some(manifest.plugin_version.to_string());
+    Ok(report)
+}
+
+/// Report order: by family, in the order of the crate docs' table.
+fn rank(id: &str) -> usize {
+    let families = [
+        "manifest.",
+        "status.",
+        "capability.",
+        "lifecycle.",
+        "invariant.",
+        "replay.",
+        "robustness.",
+        "determinism.",
+        "secrets.",
+        "panic.",
+    ];
+    families
+        .iter()
+        .position(|f| id.starts_with(f))
+        .unwrap_or(families.len())
+}

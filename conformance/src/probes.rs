@@ -1,0 +1,475 @@
+//! Checks that feed the plugin fabricated input, built from the real exchanges the scenarios
+//! recorded: `robustness.*`, `determinism.requests`, `status.unknown-code`, `panic.containment`,
+//! and the `secrets.*` checks over everything the plugin said during the run.
+
+use crate::harness::{Call, Harness, Run};
+use crate::report::CheckResult;
+use renkei_sdk::{ErrorKind, HttpResponse, OperationKind, PaymentState, Secret, Step};
+
+/// The bad replies every exchange is fed, by the name used in check ids.
+pub const BAD_REPLIES: [&str; 5] = ["empty", "truncated", "encoding", "http-500", "random"];
+
+fn bad_reply(name: &str, real: &HttpResponse) -> HttpResponse {
+    let mut r = real.clone();
+    match name {
+        "empty" => r.body.clear(),
+        "truncated" => r.body.truncate(real.body.len() / 2),
+        // The same bytes read as Latin-1 and re-encoded as UTF-16LE with a byte-order mark:
+        // every parser that expects an ASCII-compatible encoding must refuse it.
+        "encoding" => {
+            r.body = [0xFF, 0xFE]
+                .into_iter()
+                .chain(real.body.iter().flat_map(|b| [*b, 0]))
+                .collect();
+        }
+        "http-500" => r.status = 500,
+        _ => {
+            // A fixed linear congruential sequence: the same "random" bytes on every run.
+            let mut x: u32 = 0x2545_f491;
+            r.body = (0..256)
+                .map(|_| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (x >> 24) as u8
+                })
+                .collect();
+        }
+    }
+    r
+}
+
+/// Error kinds that claim the gateway refused knowingly, i.e. nothing moved. An unreadable
+/// reply to a request that could change the payment proves no such thing.
+fn claims_nothing_moved(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Declined
+            | ErrorKind::Rejected
+            | ErrorKind::AlreadyDone
+            | ErrorKind::Authentication
+            | ErrorKind::Unavailable
+    )
+}
+
+/// `robustness.<op>.<reply>` for every declared operation: each exchange of a real run is
+/// answered with each bad reply; the plugin must return a typed error (never a step or an
+/// outcome, never a panic), and one that does not claim nothing moved after a request that
+/// could change the payment. After the first exchange, see [`records_doubt`].
+pub fn robustness(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
+    let mut out = Vec::new();
+    for kind in OperationKind::ALL {
+        if !h.manifest().capabilities.supports(kind) {
+            continue;
+        }
+        let run = runs.iter().find(|r| r.op.kind() == kind);
+        for name in BAD_REPLIES {
+            let id = format!("robustness.{kind}.{name}");
+            let Some(run) = run else {
+                out.push(CheckResult::skip(
+                    id,
+                    format!("no {kind} succeeded against the endpoint, so there is no real reply to damage"),
+                ));
+                continue;
+            };
+            let mut evidence = Vec::new();
+            let mut tolerated = Vec::new();
+            for (i, x) in run.exchanges.iter().enumerate() {
+                let reply = bad_reply(name, &x.reply);
+                let answer = h.interpret(&run.op, &x.ctx, &x.state, &reply, &id);
+                let what = format!(
+                    "step `{}` given the `{name}` reply (HTTP {}, {} bytes)",
+                    x.step,
+                    reply.status,
+                    reply.body.len()
+                );
+                match answer {
+                    Ok(step) if i > 0 && records_doubt(&step, &x.answer) => {
+                        tolerated.push(format!("{what}: {}", describe(&step)))
+                    }
+                    Ok(step) => evidence.push(format!(
+                        "{what}: {}, as if the reply were fine",
+                        describe(&step)
+                    )),
+                    Err(e) if e.kind == ErrorKind::Panicked => {
+                        evidence.push(format!("{what}: panicked ({e})"))
+                    }
+                    Err(e) if !x.read_only && claims_nothing_moved(e.kind) => {
+                        evidence.push(format!(
+                            "{what}: answered `{e}`, which tells the host nothing moved, \
+                             though the request may have been processed"
+                        ))
+                    }
+                    Err(_) => {}
+                }
+            }
+            let mut result = CheckResult::from_evidence(id, evidence);
+            if !tolerated.is_empty() {
+                result.reason = Some(format!(
+                    "accepted because an earlier exchange's real reply had already settled the \
+                     operation and the plugin recorded the doubt: {}",
+                    tolerated.join("; ")
+                ));
+            }
+            out.push(result);
+        }
+    }
+    out
+}
+
+fn describe(step: &Step) -> String {
+    match step {
+        Step::Done(o) if o.notes.is_empty() => format!("answered success ({})", o.state),
+        Step::Done(o) => format!("answered success ({}) noting {:?}", o.state, o.notes),
+        Step::Send(next) => format!("carried on to step `{}`", &*next.step),
+    }
+}
+
+/// Whether a non-error answer to a damaged reply is an honest degradation: the plugin either
+/// finished with a note for the operator that the real reply did not produce, or carried on
+/// with a continuation different from the real reply's (it remembers that something was off).
+/// Only asked for exchanges after the first: an earlier real reply has then established the
+/// operation (an SBPS authorization stands even when its commit's answer is lost, and the
+/// capture heals an uncommitted one). A plugin that treats the damaged reply exactly like the
+/// real one records nothing, and fails.
+fn records_doubt(step: &Step, real: &Result<Step, renkei_sdk::GatewayError>) -> bool {
+    match (step, real) {
+        (Step::Done(o), Ok(Step::Done(r))) => o.notes.iter().any(|n| !r.notes.contains(n)),
+        (Step::Send(x), Ok(Step::Send(r))) => x.state != r.state,
+        _ => false,
+    }
+}
+
+/// `determinism.requests`: the same operation and context give the same request bytes (and the
+/// same reply gives the same answer), checked on every recorded run.
+pub fn determinism(h: &Harness, runs: &[Run]) -> CheckResult {
+    let id = "determinism.requests";
+    if runs.is_empty() {
+        return CheckResult::skip(id, "no operation succeeded against the endpoint");
+    }
+    let mut evidence = Vec::new();
+    for run in runs {
+        let kind = run.op.kind();
+        let a = h.prepare(&run.op, &run.prepared, id);
+        let b = h.prepare(&run.op, &run.prepared, id);
+        if let Some(diff) = difference(&a, &b) {
+            evidence.push(format!("prepare {kind} twice with one context: {diff}"));
+        }
+        for x in &run.exchanges {
+            let again = h.interpret(&run.op, &x.ctx, &x.state, &x.reply, id);
+            if let Some(diff) = difference(&x.answer, &again) {
+                evidence.push(format!(
+                    "interpret {kind} step `{}` twice with one reply: {diff}",
+                    x.step
+                ));
+            }
+        }
+    }
+    CheckResult::from_evidence(id, evidence)
+}
+
+/// Where two answers differ, named by field (never by value: requests hold credentials).
+fn difference(
+    a: &Result<Step, renkei_sdk::GatewayError>,
+    b: &Result<Step, renkei_sdk::GatewayError>,
+) -> Option<String> {
+    if a == b {
+        return None;
+    }
+    Some(match (a, b) {
+        (Ok(Step::Send(x)), Ok(Step::Send(y))) => {
+            let fields = [
+                ("step", x.step == y.step),
+                ("method", x.request.method == y.request.method),
+                ("url", x.request.url == y.request.url),
+                ("headers", x.request.headers == y.request.headers),
+                ("body", x.request.body == y.request.body),
+                ("journal body", x.journal_body == y.journal_body),
+                ("continuation", x.state == y.state),
+                ("read_only", x.read_only == y.read_only),
+            ];
+            let differ: Vec<&str> = fields
+                .iter()
+                .filter(|(_, same)| !same)
+                .map(|(n, _)| *n)
+                .collect();
+            format!("the requests differ in {}", differ.join(", "))
+        }
+        (Ok(Step::Done(_)), Ok(Step::Done(_))) => "the outcomes differ".into(),
+        (Err(_), Err(_)) => "the errors differ".into(),
+        _ => "one call succeeded and the other did not".into(),
+    })
+}
+
+/// A code of `like`'s length and character class that the status table does not list.
+fn unseen_code(like: &str, table: &[&str]) -> Option<String> {
+    let n = like.len().max(1);
+    let candidates: Vec<String> = if like.bytes().all(|b| b.is_ascii_digit()) {
+        (0..10u8)
+            .rev()
+            .map(|d| std::iter::repeat_n(char::from(b'0' + d), n).collect())
+            .collect()
+    } else {
+        ["zq", "xv", "qj"]
+            .iter()
+            .map(|p| p.chars().cycle().take(n).collect())
+            .collect()
+    };
+    candidates
+        .into_iter()
+        .find(|c| c != like && !table.contains(&c.as_str()))
+}
+
+/// Byte offsets where `code` occurs in `body` as a whole token (not inside a longer word).
+fn token_positions(body: &[u8], code: &[u8]) -> Vec<usize> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    if code.is_empty() || body.len() < code.len() {
+        return Vec::new();
+    }
+    (0..=body.len() - code.len())
+        .filter(|&i| &body[i..i + code.len()] == code)
+        .filter(|&i| i == 0 || !word(body[i - 1]))
+        .filter(|&i| body.get(i + code.len()).is_none_or(|b| !word(*b)))
+        .collect()
+}
+
+/// `status.unknown-code`: a real reply that reported a status code, with that code replaced by
+/// one the table does not list, must give `Unknown` carrying the new code, not a guess.
+pub fn unknown_code(h: &Harness, runs: &[Run]) -> CheckResult {
+    let id = "status.unknown-code";
+    let table: Vec<&str> = h
+        .manifest()
+        .statuses
+        .iter()
+        .map(|s| s.code.as_str())
+        .collect();
+    // Prefer an inquiry: reporting the status is its whole job.
+    let mut candidates: Vec<&Run> = runs.iter().collect();
+    candidates.sort_by_key(|r| r.op.kind() != OperationKind::Inquire);
+    let source = candidates.into_iter().find_map(|run| {
+        let x = run.exchanges.last()?;
+        match &x.answer {
+            Ok(Step::Done(o)) => Some((run, x, o.gateway_status.clone()?)),
+            _ => None,
+        }
+    });
+    let Some((run, x, code)) = source else {
+        return CheckResult::skip(
+            id,
+            "no successful reply reported a gateway status code to replace",
+        );
+    };
+    let Some(unseen) = unseen_code(&code, &table) else {
+        return CheckResult::skip(id, format!("no unseen code shaped like {code:?} exists"));
+    };
+    let positions = token_positions(&x.reply.body, code.as_bytes());
+    if positions.is_empty() {
+        return CheckResult::skip(
+            id,
+            format!(
+                "the status code {code:?} does not appear in the {} reply's bytes (encrypted \
+                 or encoded), so no unseen code can be fed",
+                run.op.kind()
+            ),
+        );
+    }
+    let mut refusals = Vec::new();
+    for at in positions {
+        let mut reply = x.reply.clone();
+        reply.body.splice(at..at + code.len(), unseen.bytes());
+        let what = format!(
+            "{} reply with status {code:?} replaced by unseen {unseen:?} (byte {at})",
+            run.op.kind()
+        );
+        match h.interpret(&run.op, &x.ctx, &x.state, &reply, id) {
+            Ok(Step::Done(o)) if o.gateway_status.as_deref() == Some(unseen.as_str()) => {
+                let want = PaymentState::Unknown {
+                    raw: unseen.clone(),
+                };
+                return if o.state == want {
+                    CheckResult::pass(id)
+                } else {
+                    CheckResult::from_evidence(
+                        id,
+                        vec![format!("{what}: answered {} instead of {want}", o.state)],
+                    )
+                };
+            }
+            // This occurrence was not where the status is read from.
+            Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::Panicked => {
+                return CheckResult::from_evidence(id, vec![format!("{what}: panicked ({e})")]);
+            }
+            Err(e) => refusals.push(format!("{what}: {e}")),
+        }
+    }
+    if refusals.is_empty() {
+        return CheckResult::skip(
+            id,
+            format!("replacing {code:?} in the reply never changed the reported status"),
+        );
+    }
+    let mut evidence = vec![format!(
+        "an unseen status must give `unknown` with the raw code; the plugin refused the reply \
+         instead"
+    )];
+    evidence.extend(refusals);
+    CheckResult::from_evidence(id, evidence)
+}
+
+/// `panic.containment`: a continuation the plugin did not write (a damaged journal row) must
+/// give a typed error, and no call of the whole run may have panicked. The suite itself
+/// survives either way: the SDK turns a plugin panic into an `ErrorKind::Panicked` error.
+pub fn panic_containment(h: &Harness, runs: &[Run]) -> CheckResult {
+    let id = "panic.containment";
+    for run in runs {
+        if let Some(x) = run.exchanges.first() {
+            for state in [&b"\xff\xfe not a continuation"[..], b""] {
+                let _ = h.interpret(&run.op, &x.ctx, state, &x.reply, "damaged continuation");
+            }
+        }
+    }
+    let evidence = h
+        .calls()
+        .iter()
+        .filter(|c| c.error_kind == Some(ErrorKind::Panicked))
+        .map(|c| format!("{}: {}", c.origin, c.error.as_deref().unwrap_or("panicked")))
+        .collect();
+    CheckResult::from_evidence(id, evidence)
+}
+
+/// The canary values searched for: secret config values and the payment token.
+pub struct Canaries(pub Vec<String>);
+
+/// The `secrets.*` checks over every recorded call.
+pub fn secrets(calls: &[Call], canaries: &Canaries) -> Vec<CheckResult> {
+    let ids = [
+        "secrets.requests",
+        "secrets.errors",
+        "secrets.debug",
+        "secrets.logs",
+        "secrets.panics",
+    ];
+    if canaries.0.is_empty() {
+        return ids
+            .iter()
+            .map(|id| CheckResult::skip(*id, "no secret config value or token to look for"))
+            .collect();
+    }
+    let leaks = |text: &str| canaries.0.iter().any(|c| text.contains(c.as_str()));
+    let mut evidence: [Vec<String>; 5] = Default::default();
+    let placeholder = Secret::PLACEHOLDER;
+    for c in calls {
+        let panicked = c.error_kind == Some(ErrorKind::Panicked);
+        if c.logged_request.iter().any(|t| leaks(t)) {
+            evidence[0].push(format!(
+                "{}: a logged or journaled request form holds a canary",
+                c.origin
+            ));
+        }
+        if c.error.as_deref().is_some_and(leaks) && !panicked {
+            evidence[1].push(format!("{}: the error message holds a canary", c.origin));
+        }
+        if leaks(&c.debug) {
+            evidence[2].push(format!(
+                "{}: the Debug form of the answer holds a canary",
+                c.origin
+            ));
+        }
+        if c.events.iter().any(|e| leaks(e)) {
+            evidence[3].push(format!("{}: a tracing event holds a canary", c.origin));
+        }
+        if panicked && c.error.as_deref().is_some_and(leaks) {
+            evidence[4].push(format!("{}: the panic message holds a canary", c.origin));
+        }
+        // The host removed a secret before it reached us: attribute it to where the
+        // placeholder surfaced.
+        if c.scrubbed > 0 {
+            let n = c.scrubbed;
+            let line = |channel: &str| {
+                format!(
+                    "{}: the host had to scrub {n} configured secret(s) from the plugin's {channel}",
+                    c.origin
+                )
+            };
+            if panicked {
+                evidence[4].push(line("panic message"));
+            } else if c.events.iter().any(|e| e.contains(placeholder)) {
+                let shown: Vec<&String> = c
+                    .events
+                    .iter()
+                    .filter(|e| e.contains(placeholder))
+                    .collect();
+                evidence[3].push(format!("{} ({shown:?})", line("tracing events")));
+            } else if c.error.as_deref().is_some_and(|e| e.contains(placeholder)) {
+                evidence[1].push(line("error message"));
+            } else {
+                evidence[0].push(line("journal copy of a request"));
+            }
+        }
+    }
+    ids.iter()
+        .zip(evidence)
+        .map(|(id, e)| CheckResult::from_evidence(*id, e))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_replies_are_what_their_names_say() {
+        let real = HttpResponse::new(200, b"{\"a\":1}".to_vec());
+        assert!(bad_reply("empty", &real).body.is_empty());
+        assert_eq!(bad_reply("truncated", &real).body, b"{\"a");
+        assert_eq!(
+            bad_reply("encoding", &real).body[..4],
+            [0xFF, 0xFE, b'{', 0]
+        );
+        assert_eq!(bad_reply("http-500", &real).status, 500);
+        let random = bad_reply("random", &real);
+        assert_eq!(random.body.len(), 256);
+        assert_eq!(random, bad_reply("random", &real), "deterministic");
+    }
+
+    #[test]
+    fn status_codes_are_found_as_whole_tokens_only() {
+        let body = b"<payment_status>1</payment_status><x>10</x><y>1</y>";
+        let at = token_positions(body, b"1");
+        assert_eq!(at.len(), 2);
+        assert_eq!(&body[at[0]..at[0] + 1], b"1");
+        assert!(token_positions(b"\"status\":\"authorized\"", b"authorized").len() == 1);
+        assert!(token_positions(b"unauthorized", b"authorized").is_empty());
+    }
+
+    #[test]
+    fn unseen_codes_keep_the_shape_and_avoid_the_table() {
+        assert_eq!(unseen_code("1", &["1", "2", "9"]).as_deref(), Some("8"));
+        assert_eq!(
+            unseen_code("authorized", &["authorized"]).as_deref(),
+            Some("zqzqzqzqzq")
+        );
+    }
+
+    #[test]
+    fn a_scrubbed_log_line_is_a_log_leak_and_a_canary_in_a_journal_body_a_request_leak() {
+        let canaries = Canaries(vec!["canary-1234".into()]);
+        let logged = Call {
+            origin: "prepare capture".into(),
+            events: vec![format!("DEBUG message=key {}", Secret::PLACEHOLDER)],
+            scrubbed: 1,
+            ..Call::default()
+        };
+        let journaled = Call {
+            origin: "prepare authorize".into(),
+            logged_request: vec!["{\"token\":\"canary-1234\"}".into()],
+            ..Call::default()
+        };
+        let r = secrets(&[logged, journaled], &canaries);
+        let failed: Vec<&str> = r
+            .iter()
+            .filter(|c| c.verdict == crate::report::Verdict::Fail)
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(failed, ["secrets.requests", "secrets.logs"]);
+    }
+}

@@ -1,0 +1,868 @@
+//! Checks against the endpoint: `lifecycle.*`, `invariant.*`, `replay.*`, `capability.*`.
+//!
+//! Each scenario starts from a fresh authorization (its own order code), so one failure does
+//! not cascade into the next scenario; a scenario whose setup fails reports its checks failed
+//! with the setup's error as evidence.
+
+use crate::harness::{Ctx, Harness, Run};
+use crate::report::CheckResult;
+use renkei_sdk::{
+    AmountChange, Currency, CustomerRef, ErrorKind, Money, Operation, OperationKind, OrderRef,
+    Outcome, PaymentSource, PaymentState, RefundExtent, Secret, Step, TransactionRef,
+};
+
+/// What the suite pays with.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    pub token: String,
+    pub token_key: Option<String>,
+    pub customer: Option<String>,
+    pub amount: i64,
+    pub currency: Currency,
+}
+
+/// A payment the suite created, as the plugin last described it.
+#[derive(Clone, Debug)]
+struct Payment {
+    order: String,
+    transaction: TransactionRef,
+    authorized: Money,
+}
+
+/// The scenario runner's state: results so far and the runs later checks replay.
+pub struct Scenarios<'a> {
+    h: &'a Harness,
+    inputs: &'a Inputs,
+    pub results: Vec<CheckResult>,
+    /// The first successful run of each operation kind, for robustness and determinism.
+    pub runs: Vec<Run>,
+    /// Disagreements between an inquiry and the step before it.
+    inquiry: Vec<String>,
+    inquiries: usize,
+    /// A transaction that exists at the endpoint, for the capability checks.
+    some_transaction: Option<Payment>,
+}
+
+/// Whether an inquiry's state `a` agrees with the state `b` a step reported. Settlement is
+/// ignored (it moves on its own). After a partial refund a gateway may show the payment as
+/// still captured at the reduced amount (F-REGI replaces the sale) or as refunded without
+/// saying how much (SBPS's one 返金済 code): both agree; authorized, voided or unknown do not.
+fn same_state(a: &PaymentState, b: &PaymentState) -> bool {
+    match (a, b) {
+        (
+            PaymentState::Captured { .. } | PaymentState::Refunded { .. },
+            PaymentState::Refunded {
+                extent: RefundExtent::Partial,
+                ..
+            },
+        ) => true,
+        (PaymentState::Captured { .. }, PaymentState::Captured { .. }) => true,
+        (PaymentState::Refunded { extent: x, .. }, PaymentState::Refunded { extent: y, .. }) => {
+            x == y
+        }
+        _ => a == b,
+    }
+}
+
+fn o_state_full() -> PaymentState {
+    PaymentState::Refunded {
+        extent: RefundExtent::Full,
+        settlement: renkei_sdk::Settlement::NotReported,
+    }
+}
+
+fn captured() -> fn(&PaymentState) -> bool {
+    |s| matches!(s, PaymentState::Captured { .. })
+}
+
+fn refunded_full() -> fn(&PaymentState) -> bool {
+    |s| {
+        matches!(
+            s,
+            PaymentState::Refunded {
+                extent: RefundExtent::Full,
+                ..
+            }
+        )
+    }
+}
+
+/// An operation the suite expects to fail, with the error kinds that count as the right refusal.
+type Expected = (Operation, fn(ErrorKind) -> bool);
+
+/// Any typed error but a panic: after a final state the operation must not succeed; whether
+/// the plugin can also prove nothing moved is the inquiry's to confirm.
+fn not_success(kind: ErrorKind) -> bool {
+    kind != ErrorKind::Panicked
+}
+
+/// Kinds that are a refusal by the gateway or the plugin: nothing moved, and it says so.
+fn is_refusal(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Rejected | ErrorKind::InvalidRequest | ErrorKind::Declined
+    )
+}
+
+impl<'a> Scenarios<'a> {
+    pub fn new(h: &'a Harness, inputs: &'a Inputs) -> Scenarios<'a> {
+        Scenarios {
+            h,
+            inputs,
+            results: Vec::new(),
+            runs: Vec::new(),
+            inquiry: Vec::new(),
+            inquiries: 0,
+            some_transaction: None,
+        }
+    }
+
+    fn supports(&self, k: OperationKind) -> bool {
+        self.h.manifest().capabilities.supports(k)
+    }
+
+    fn money(&self, units: i64) -> Money {
+        Money::new(units, self.inputs.currency)
+    }
+
+    fn keep(&mut self, run: &Run) {
+        if run.result.is_ok()
+            && !run.exchanges.is_empty()
+            && !self.runs.iter().any(|r| r.op.kind() == run.op.kind())
+        {
+            self.runs.push(run.clone());
+        }
+    }
+
+    async fn exec(&mut self, op: Operation, key: &str, why: &str) -> Run {
+        let run = self.h.run(&op, key, why).await;
+        self.keep(&run);
+        run
+    }
+
+    fn source(&self) -> PaymentSource {
+        PaymentSource::Token {
+            token: Secret::new(self.inputs.token.clone()),
+            key: self.inputs.token_key.clone().map(Secret::new),
+        }
+    }
+
+    fn authorize_op(&self, order: &str, amount: i64) -> Operation {
+        Operation::Authorize {
+            order: OrderRef::new(order),
+            amount: self.money(amount),
+            source: self.source(),
+            customer: self.inputs.customer.clone().map(CustomerRef::new),
+            description: Some("Renkei conformance".into()),
+        }
+    }
+
+    /// A fresh authorization of `amount`; `Err` carries the evidence.
+    async fn authorize(&mut self, amount: i64, why: &str) -> Result<Payment, String> {
+        let order = self.h.order();
+        let run = self
+            .exec(
+                self.authorize_op(&order, amount),
+                &format!("{order}:authorize"),
+                why,
+            )
+            .await;
+        let o = run.outcome()?;
+        if o.state != PaymentState::Authorized {
+            return Err(format!(
+                "authorize answered {} instead of authorized",
+                o.state
+            ));
+        }
+        let Some(transaction) = o.transaction.clone() else {
+            return Err("authorize succeeded without a transaction reference".into());
+        };
+        if let Some(a) = o.authorized
+            && a.minor_units != amount
+        {
+            return Err(format!("authorized {amount} but the outcome says {a}"));
+        }
+        let p = Payment {
+            order,
+            transaction,
+            authorized: self.money(amount),
+        };
+        self.some_transaction.get_or_insert(p.clone());
+        self.inquire_agrees(&p, &PaymentState::Authorized, "after authorize")
+            .await;
+        Ok(p)
+    }
+
+    fn capture_op(&self, p: &Payment, amount: Option<i64>) -> Operation {
+        Operation::Capture {
+            order: OrderRef::new(&*p.order),
+            transaction: p.transaction.clone(),
+            authorized: p.authorized,
+            amount: amount.map(|a| self.money(a)),
+        }
+    }
+
+    fn void_op(&self, p: &Payment) -> Operation {
+        Operation::Void {
+            order: OrderRef::new(&*p.order),
+            transaction: p.transaction.clone(),
+            authorized: p.authorized,
+        }
+    }
+
+    fn refund_op(&self, p: &Payment, captured: i64, amount: Option<i64>) -> Operation {
+        Operation::Refund {
+            order: OrderRef::new(&*p.order),
+            transaction: p.transaction.clone(),
+            captured: self.money(captured),
+            amount: amount.map(|a| self.money(a)),
+        }
+    }
+
+    fn change_op(&self, p: &Payment, new_amount: i64) -> Operation {
+        Operation::ChangeAmount {
+            order: OrderRef::new(&*p.order),
+            transaction: p.transaction.clone(),
+            authorized: p.authorized,
+            new_amount: self.money(new_amount),
+        }
+    }
+
+    /// Runs `op` and checks that it succeeds in a state `want` accepts; updates the payment's
+    /// reference when the gateway replaced it.
+    async fn step(
+        &mut self,
+        p: &mut Payment,
+        op: Operation,
+        key: &str,
+        want: (&str, fn(&PaymentState) -> bool),
+        why: &str,
+    ) -> Result<Outcome, String> {
+        let kind = op.kind();
+        let run = self.exec(op, key, why).await;
+        let o = run.outcome()?.clone();
+        if !(want.1)(&o.state) {
+            return Err(format!("{kind} answered {} instead of {}", o.state, want.0));
+        }
+        if let Some(t) = &o.transaction {
+            p.transaction = t.clone();
+        }
+        self.inquire_agrees(p, &o.state, &format!("after {kind}"))
+            .await;
+        Ok(o)
+    }
+
+    /// When inquiry is declared: asks for the payment and records any disagreement with
+    /// `expected` (the state the previous step reported), and any inquiry state that its own
+    /// gateway status does not map to per the status table.
+    async fn inquire_agrees(&mut self, p: &Payment, expected: &PaymentState, when: &str) {
+        if !self.supports(OperationKind::Inquire) {
+            return;
+        }
+        self.inquiries += 1;
+        let op = Operation::Inquire {
+            order: OrderRef::new(&*p.order),
+            transaction: p.transaction.clone(),
+        };
+        let key = format!("{}:inquire:{}", p.order, self.inquiries);
+        let run = self.exec(op, &key, "lifecycle.inquiry").await;
+        match run.outcome() {
+            Err(e) => self.inquiry.push(format!("{when}: {e}")),
+            Ok(o) => {
+                if !same_state(&o.state, expected) {
+                    self.inquiry.push(format!(
+                        "{when}: the step reported {expected}, the inquiry {}",
+                        o.state
+                    ));
+                }
+                if let Some(code) = &o.gateway_status {
+                    let table = self.h.manifest().state_of(code);
+                    if table != o.state {
+                        self.inquiry.push(format!(
+                            "{when}: inquiry reported status {code:?} as {}, the status table \
+                             maps it to {table}",
+                            o.state
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    fn skip_unless(&mut self, id: &str, needs: &[OperationKind]) -> bool {
+        let missing: Vec<&str> = needs
+            .iter()
+            .filter(|k| !self.supports(**k))
+            .map(|k| k.name())
+            .collect();
+        if missing.is_empty() {
+            return false;
+        }
+        self.results.push(CheckResult::skip(
+            id,
+            format!("the manifest does not declare {}", missing.join(", ")),
+        ));
+        true
+    }
+
+    fn record(&mut self, id: &str, evidence: Vec<String>) {
+        self.results.push(CheckResult::from_evidence(id, evidence));
+    }
+
+    /// `replay.<op>`: replays the run that succeeded with the same idempotency key; a
+    /// replay-safe operation must answer `already_done`.
+    async fn replay(&mut self, first: &Run) {
+        let kind = first.op.kind();
+        let id = format!("replay.{kind}");
+        if !self.h.manifest().capabilities.is_replay_safe(kind) {
+            return;
+        }
+        let again = self.h.run(&first.op, &first.key, &id).await;
+        let evidence = match &again.result {
+            Err(f) if f.kind() == Some(ErrorKind::AlreadyDone) => vec![],
+            Err(f) => vec![format!(
+                "{kind} is declared replay-safe, but its replay after a success answered `{f}` \
+                 instead of already_done"
+            )],
+            Ok(o) => vec![format!(
+                "{kind} is declared replay-safe, but its replay after a success succeeded \
+                 again ({}): it may have acted twice and proves nothing",
+                o.state
+            )],
+        };
+        self.record(&id, evidence);
+    }
+
+    /// Every operation in `ops` must fail; `allowed` says which error kinds are acceptable.
+    async fn refused(&mut self, ops: Vec<Expected>, why: &str, evidence: &mut Vec<String>) {
+        for (op, allowed) in ops {
+            let key = format!("{}:{}:{why}", op.order(), op.kind());
+            let run = self.h.run(&op, &key, why).await;
+            match &run.result {
+                Ok(o) => evidence.push(format!("{} {why} succeeded ({})", op.kind(), o.state)),
+                Err(f) => match f.kind() {
+                    Some(k) if allowed(k) => {}
+                    _ => evidence.push(format!(
+                        "{} {why} failed with `{f}`, not the refusal the rule needs",
+                        op.kind()
+                    )),
+                },
+            }
+        }
+    }
+
+    /// authorize → capture → refund, with replays and the capture/refund invariants.
+    pub async fn capture_refund(&mut self) {
+        let id = "lifecycle.capture-refund";
+        let needs = [
+            OperationKind::Authorize,
+            OperationKind::Capture,
+            OperationKind::Refund,
+        ];
+        if self.skip_unless(id, &needs) {
+            for id in ["invariant.capture-twice", "invariant.refund-above-captured"] {
+                self.skip_unless(id, &needs);
+            }
+            return;
+        }
+        let a = self.inputs.amount;
+        let mut p = match self.authorize(a, id).await {
+            Ok(p) => p,
+            Err(e) => return self.setup_failed(&[id], e),
+        };
+        let key = format!("{}:capture", p.order);
+        let capture = self.capture_op(&p, None);
+        let o = match self
+            .step(&mut p, capture.clone(), &key, ("captured", captured()), id)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => return self.record(id, vec![e]),
+        };
+        let mut evidence = Vec::new();
+        if let Some(c) = o.captured
+            && c.minor_units != a
+        {
+            evidence.push(format!("captured {a} but the outcome says {c}"));
+        }
+        let first = Run {
+            op: capture,
+            key,
+            result: Ok(o),
+            exchanges: Vec::new(),
+            prepared: self.h_ctx(),
+        };
+        self.replay(&first).await;
+
+        let mut twice = Vec::new();
+        self.refused(
+            vec![(self.capture_op(&p, None), |k| {
+                k == ErrorKind::AlreadyDone || is_refusal(k)
+            })],
+            "a second time",
+            &mut twice,
+        )
+        .await;
+        self.record("invariant.capture-twice", twice);
+
+        let mut above = Vec::new();
+        self.refused(
+            vec![(self.refund_op(&p, a, Some(a + 1)), is_refusal)],
+            "above the captured amount",
+            &mut above,
+        )
+        .await;
+        let before = self.inquiry.len();
+        self.inquire_agrees(
+            &p,
+            &PaymentState::Captured {
+                settlement: renkei_sdk::Settlement::NotReported,
+            },
+            "after a refund above the captured amount",
+        )
+        .await;
+        above.extend(self.inquiry.drain(before..));
+        self.record("invariant.refund-above-captured", above);
+
+        let key = format!("{}:refund", p.order);
+        let refund = self.refund_op(&p, a, None);
+        match self
+            .step(
+                &mut p,
+                refund.clone(),
+                &key,
+                ("refunded", refunded_full()),
+                id,
+            )
+            .await
+        {
+            Ok(o) => {
+                if let Some(r) = o.refunded
+                    && r.minor_units != a
+                {
+                    evidence.push(format!("refunded {a} but the outcome says {r}"));
+                }
+                let first = Run {
+                    op: refund,
+                    key,
+                    result: Ok(o),
+                    exchanges: Vec::new(),
+                    prepared: self.h_ctx(),
+                };
+                self.replay(&first).await;
+                let mut after = Vec::new();
+                self.refused(
+                    vec![
+                        (self.capture_op(&p, None), not_success),
+                        (self.refund_op(&p, a, None), not_success),
+                    ],
+                    "after a full refund",
+                    &mut after,
+                )
+                .await;
+                let before = self.inquiry.len();
+                self.inquire_agrees(
+                    &p,
+                    &o_state_full(),
+                    "after operations on a refunded payment",
+                )
+                .await;
+                after.extend(self.inquiry.drain(before..));
+                self.record("invariant.after-refund", after);
+            }
+            Err(e) => evidence.push(e),
+        }
+        self.record(id, evidence);
+    }
+
+    fn h_ctx(&self) -> Ctx {
+        Ctx {
+            now: renkei_sdk::Timestamp::from_unix_millis(0),
+            request_id: String::new(),
+            key: String::new(),
+            attempt: 1,
+        }
+    }
+
+    fn setup_failed(&mut self, ids: &[&str], e: String) {
+        for id in ids {
+            self.record(id, vec![format!("setup: {e}")]);
+        }
+    }
+
+    /// authorize → void, with the replay and "nothing after a final cancel".
+    pub async fn void(&mut self) {
+        let id = "lifecycle.authorize-void";
+        let needs = [OperationKind::Authorize, OperationKind::Void];
+        if self.skip_unless(id, &needs) {
+            self.skip_unless("invariant.capture-after-void", &needs);
+            self.skip_unless("invariant.after-void", &needs);
+            return;
+        }
+        let a = self.inputs.amount;
+        let mut p = match self.authorize(a, id).await {
+            Ok(p) => p,
+            Err(e) => return self.setup_failed(&[id], e),
+        };
+        let key = format!("{}:void", p.order);
+        let void = self.void_op(&p);
+        let o = match self
+            .step(
+                &mut p,
+                void.clone(),
+                &key,
+                ("voided", |s| *s == PaymentState::Voided),
+                id,
+            )
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => return self.record(id, vec![e]),
+        };
+        self.record(id, vec![]);
+        let first = Run {
+            op: void,
+            key,
+            result: Ok(o),
+            exchanges: Vec::new(),
+            prepared: self.h_ctx(),
+        };
+        self.replay(&first).await;
+
+        if self.supports(OperationKind::Capture) {
+            let mut ev = Vec::new();
+            self.refused(
+                // "Already done" would claim a capture that never happened.
+                vec![(self.capture_op(&p, None), |k| {
+                    k != ErrorKind::AlreadyDone && not_success(k)
+                })],
+                "after void",
+                &mut ev,
+            )
+            .await;
+            self.record("invariant.capture-after-void", ev);
+        } else {
+            self.skip_unless("invariant.capture-after-void", &[OperationKind::Capture]);
+        }
+
+        let mut ops: Vec<Expected> = vec![(self.void_op(&p), not_success)];
+        if self.supports(OperationKind::Refund) {
+            ops.push((self.refund_op(&p, a, None), not_success));
+        }
+        if self.supports(OperationKind::ChangeAmount) {
+            ops.push((self.change_op(&p, self.lower()), not_success));
+        }
+        let mut ev = Vec::new();
+        self.refused(ops, "after void", &mut ev).await;
+        let before = self.inquiry.len();
+        self.inquire_agrees(
+            &p,
+            &PaymentState::Voided,
+            "after operations on a voided payment",
+        )
+        .await;
+        ev.extend(self.inquiry.drain(before..));
+        self.record("invariant.after-void", ev);
+    }
+
+    fn lower(&self) -> i64 {
+        let min = self.h.manifest().limits.min_amount;
+        (self.inputs.amount - self.inputs.amount / 5).max(min)
+    }
+
+    fn higher(&self) -> i64 {
+        let max = self.h.manifest().limits.max_amount;
+        (self.inputs.amount + self.inputs.amount / 5).min(max)
+    }
+
+    /// Capture below the authorization, where partial capture or amount changes are declared.
+    pub async fn capture_lower(&mut self) {
+        let id = "lifecycle.capture-lower";
+        let caps = self.h.manifest().capabilities.clone();
+        if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Capture]) {
+            return;
+        }
+        if !caps.partial_capture && caps.amount_change == AmountChange::Unsupported {
+            self.results.push(CheckResult::skip(
+                id,
+                "the manifest declares neither partial capture nor amount changes",
+            ));
+            return;
+        }
+        self.capture_at(id, self.lower()).await;
+    }
+
+    /// Capture above the authorization, where amount changes are declared.
+    pub async fn capture_higher(&mut self) {
+        let id = "lifecycle.capture-higher";
+        if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Capture]) {
+            return;
+        }
+        if self.h.manifest().capabilities.amount_change == AmountChange::Unsupported {
+            self.results.push(CheckResult::skip(
+                id,
+                "the manifest declares amount changes unsupported",
+            ));
+            return;
+        }
+        if self.higher() <= self.inputs.amount {
+            self.results.push(CheckResult::skip(
+                id,
+                "the authorization amount is already the manifest's maximum",
+            ));
+            return;
+        }
+        self.capture_at(id, self.higher()).await;
+    }
+
+    async fn capture_at(&mut self, id: &str, amount: i64) {
+        let mut p = match self.authorize(self.inputs.amount, id).await {
+            Ok(p) => p,
+            Err(e) => return self.setup_failed(&[id], e),
+        };
+        let key = format!("{}:capture", p.order);
+        let op = self.capture_op(&p, Some(amount));
+        let mut evidence = Vec::new();
+        match self
+            .step(&mut p, op, &key, ("captured", captured()), id)
+            .await
+        {
+            Ok(o) => {
+                if let Some(c) = o.captured
+                    && c.minor_units != amount
+                {
+                    evidence.push(format!("captured {amount} but the outcome says {c}"));
+                }
+            }
+            Err(e) => evidence.push(e),
+        }
+        self.record(id, evidence);
+    }
+
+    /// A partial refund, then the rest, where partial refunds are declared.
+    pub async fn partial_refund(&mut self) {
+        let id = "lifecycle.partial-refund";
+        let needs = [
+            OperationKind::Authorize,
+            OperationKind::Capture,
+            OperationKind::Refund,
+        ];
+        if self.skip_unless(id, &needs) {
+            return;
+        }
+        if !self.h.manifest().capabilities.partial_refund {
+            self.results.push(CheckResult::skip(
+                id,
+                "the manifest declares partial refunds unsupported",
+            ));
+            return;
+        }
+        let a = self.inputs.amount;
+        let part = (a / 2).max(self.h.manifest().limits.min_amount);
+        let mut p = match self.authorize(a, id).await {
+            Ok(p) => p,
+            Err(e) => return self.setup_failed(&[id], e),
+        };
+        let capture = self.capture_op(&p, None);
+        let key = format!("{}:capture", p.order);
+        if let Err(e) = self
+            .step(&mut p, capture, &key, ("captured", captured()), id)
+            .await
+        {
+            return self.setup_failed(&[id], e);
+        }
+        let mut evidence = Vec::new();
+        let op = self.refund_op(&p, a, Some(part));
+        let key = format!("{}:refund:1", p.order);
+        let partly = (
+            "partially refunded (or still captured)",
+            (|s: &PaymentState| {
+                matches!(
+                    s,
+                    PaymentState::Captured { .. }
+                        | PaymentState::Refunded {
+                            extent: RefundExtent::Partial,
+                            ..
+                        }
+                )
+            }) as fn(&PaymentState) -> bool,
+        );
+        match self.step(&mut p, op, &key, partly, id).await {
+            Ok(o) => {
+                if let Some(r) = o.refunded
+                    && r.minor_units != part
+                {
+                    evidence.push(format!("refunded {part} but the outcome says {r}"));
+                }
+                let op = self.refund_op(&p, a - part, None);
+                let key = format!("{}:refund:2", p.order);
+                if let Err(e) = self
+                    .step(&mut p, op, &key, ("refunded", refunded_full()), id)
+                    .await
+                {
+                    evidence.push(format!("refund of the remainder: {e}"));
+                }
+            }
+            Err(e) => evidence.push(e),
+        }
+        self.record(id, evidence);
+    }
+
+    /// Changing an authorized amount, where declared.
+    pub async fn change_amount(&mut self) {
+        let id = "lifecycle.change-amount";
+        if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::ChangeAmount]) {
+            return;
+        }
+        let mut p = match self.authorize(self.inputs.amount, id).await {
+            Ok(p) => p,
+            Err(e) => return self.setup_failed(&[id], e),
+        };
+        let new = self.lower();
+        let key = format!("{}:change_amount", p.order);
+        let op = self.change_op(&p, new);
+        let mut evidence = Vec::new();
+        match self
+            .step(
+                &mut p,
+                op.clone(),
+                &key,
+                ("authorized", |s| *s == PaymentState::Authorized),
+                id,
+            )
+            .await
+        {
+            Ok(o) => {
+                if let Some(a) = o.authorized
+                    && a.minor_units != new
+                {
+                    evidence.push(format!("changed to {new} but the outcome says {a}"));
+                }
+                let first = Run {
+                    op,
+                    key,
+                    result: Ok(o),
+                    exchanges: Vec::new(),
+                    prepared: self.h_ctx(),
+                };
+                self.replay(&first).await;
+            }
+            Err(e) => evidence.push(e),
+        }
+        self.record(id, evidence);
+    }
+
+    /// `replay.authorize`, where an authorization is declared replay-safe.
+    pub async fn replay_authorize(&mut self) {
+        let caps = &self.h.manifest().capabilities;
+        if !caps.is_replay_safe(OperationKind::Authorize) {
+            return;
+        }
+        let order = self.h.order();
+        let op = self.authorize_op(&order, self.inputs.amount);
+        let key = format!("{order}:authorize");
+        let first = self.exec(op, &key, "replay.authorize").await;
+        match &first.result {
+            Ok(_) => self.replay(&first).await,
+            Err(e) => self.record("replay.authorize", vec![format!("setup: authorize: {e}")]),
+        }
+    }
+
+    /// `lifecycle.inquiry`: every inquiry agreed with the step before it.
+    pub fn inquiry_result(&mut self) {
+        let id = "lifecycle.inquiry";
+        if !self.supports(OperationKind::Inquire) {
+            self.skip_unless(id, &[OperationKind::Inquire]);
+            return;
+        }
+        if self.inquiries == 0 {
+            self.results.push(CheckResult::skip(
+                id,
+                "no scenario got far enough to inquire",
+            ));
+            return;
+        }
+        let evidence = std::mem::take(&mut self.inquiry);
+        self.record(id, evidence);
+    }
+
+    /// `capability.unsupported` and `capability.declared`: `prepare` agrees with the list of
+    /// operations (a typed `unsupported` error without a request, or a request).
+    pub fn capabilities(&mut self) {
+        let Some(p) = self.some_transaction.clone() else {
+            for id in ["capability.unsupported", "capability.declared"] {
+                self.results.push(CheckResult::skip(
+                    id,
+                    "no authorization succeeded, so there is no payment to name",
+                ));
+            }
+            return;
+        };
+        let a = self.inputs.amount;
+        let ops = [
+            self.authorize_op(&self.h.order(), a),
+            self.capture_op(&p, None),
+            self.void_op(&p),
+            self.refund_op(&p, a, None),
+            self.change_op(&p, self.lower()),
+            Operation::Inquire {
+                order: OrderRef::new(&*p.order),
+                transaction: p.transaction.clone(),
+            },
+        ];
+        let caps = self.h.manifest().capabilities.clone();
+        let ctx = Ctx {
+            now: renkei_sdk::Timestamp::from_unix_millis(1_700_000_000_000),
+            request_id: "conformance-capability/1".into(),
+            key: "conformance-capability".into(),
+            attempt: 1,
+        };
+        let (mut unsupported, mut declared) = (Vec::new(), Vec::new());
+        let mut any_unsupported = false;
+        for op in ops {
+            let kind = op.kind();
+            let answer = self.h.prepare(&op, &ctx, "capability");
+            if caps.supports(kind) {
+                match answer {
+                    Ok(Step::Send(_)) => {}
+                    // Applied at capture time: nothing to send now.
+                    Ok(Step::Done(_))
+                        if kind == OperationKind::ChangeAmount
+                            && caps.amount_change == AmountChange::DeferredToCapture => {}
+                    Ok(Step::Done(o)) => declared.push(format!(
+                        "{kind} is declared but prepare finished without a request ({})",
+                        o.state
+                    )),
+                    Err(e) => {
+                        declared.push(format!("{kind} is declared but prepare refused it: {e}"))
+                    }
+                }
+            } else {
+                any_unsupported = true;
+                match answer {
+                    Err(e) if e.kind == ErrorKind::Unsupported => {}
+                    Err(e) => unsupported.push(format!(
+                        "{kind} is not declared; prepare answered `{e}` instead of unsupported"
+                    )),
+                    Ok(Step::Send(x)) => unsupported.push(format!(
+                        "{kind} is not declared, yet prepare built a request ({} {})",
+                        x.request.method, &*x.request.url
+                    )),
+                    Ok(Step::Done(o)) => unsupported.push(format!(
+                        "{kind} is not declared, yet prepare answered an outcome ({})",
+                        o.state
+                    )),
+                }
+            }
+        }
+        if any_unsupported {
+            self.record("capability.unsupported", unsupported);
+        } else {
+            self.results.push(CheckResult::skip(
+                "capability.unsupported",
+                "the manifest declares every operation",
+            ));
+        }
+        self.record("capability.declared", declared);
+    }
+}

@@ -1,0 +1,405 @@
+//! # Kumo Pay emulator
+//!
+//! A tiny loopback server speaking Kumo Pay, the made-up JSON-over-HTTP protocol of
+//! `examples/template-plugin`, so that a vendor who copies the template sees a green
+//! `renkei conformance … --emulator template` run on day one, and the conformance suite's own
+//! broken fixtures have something real to fail against.
+//!
+//! The protocol, as the template plugin speaks it:
+//!
+//! | request | effect |
+//! | --- | --- |
+//! | `POST {base}/payments` `{merchant, order, amount, currency, token}` | authorize (201) |
+//! | `POST {base}/payments/{id}/capture` `{amount?}` | capture all, or less (S-1 style) |
+//! | `POST {base}/payments/{id}/void` `{}` | cancel an authorization |
+//! | `POST {base}/payments/{id}/refunds` `{amount?}` | refund all that remains, or part |
+//! | `GET {base}/payments/{id}` | the payment |
+//!
+//! Every request carries `Authorization: Bearer <api key>` and `Kumo-Signature`, the hex
+//! HMAC-SHA256 under the signing key of `METHOD\npath\ntimestamp\nbody` (`path` including the
+//! base path, `timestamp` the `Kumo-Timestamp` header). Successes answer the payment document
+//! `{id, status, currency, amount, captured, refunded, authorization_code}`; refusals answer 4xx
+//! with `{"error": {"code", "message"}}`, using the codes of the template's error table.
+//!
+//! Like the other emulators it shares no code with its plugin: the signature is checked here
+//! from the HMAC primitives.
+
+mod http;
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Sha256;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Merchant id of the default configuration.
+pub const DEFAULT_MERCHANT_ID: &str = "m_test";
+/// Bearer API key of the default configuration.
+pub const DEFAULT_API_KEY: &str = "ak_test_0123456789";
+/// HMAC signing key of the default configuration.
+pub const DEFAULT_SIGNING_KEY: &str = "sk_test_0123456789";
+/// A card token that is approved.
+pub const TEST_TOKEN_OK: &str = "tok_visa";
+/// A card token that is declined (`card_declined`).
+pub const TEST_TOKEN_DECLINED: &str = "tok_declined";
+/// The path every route sits under: `endpoint_url()` ends with it.
+pub const BASE_PATH: &str = "/v1";
+/// Kumo Pay's amount limits, in yen.
+pub const MAX_AMOUNT: i64 = 99_999_999;
+
+/// Who may call the emulator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub merchant_id: String,
+    pub api_key: String,
+    pub signing_key: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            merchant_id: DEFAULT_MERCHANT_ID.into(),
+            api_key: DEFAULT_API_KEY.into(),
+            signing_key: DEFAULT_SIGNING_KEY.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// One payment as the emulator keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payment {
+    pub id: String,
+    pub order: String,
+    pub status: Status,
+    pub amount: i64,
+    pub captured: i64,
+    pub refunded: i64,
+}
+
+/// The payment statuses Kumo Pay reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Authorized,
+    Captured,
+    Voided,
+    PartiallyRefunded,
+    Refunded,
+}
+
+impl Status {
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::Authorized => "authorized",
+            Status::Captured => "captured",
+            Status::Voided => "voided",
+            Status::PartiallyRefunded => "partially_refunded",
+            Status::Refunded => "refunded",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    payments: BTreeMap<String, Payment>,
+    next_id: u64,
+}
+
+struct Engine {
+    config: Config,
+    state: Mutex<State>,
+}
+
+/// A running emulator on 127.0.0.1. Dropping it stops the server.
+pub struct TemplateEmulator {
+    engine: Arc<Engine>,
+    addr: SocketAddr,
+    _stop: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for TemplateEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemplateEmulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TemplateEmulator {
+    /// Starts on an ephemeral port of 127.0.0.1, on the current tokio runtime.
+    pub async fn start(config: Config) -> Result<TemplateEmulator, StartError> {
+        Self::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config).await
+    }
+
+    /// Starts on `listen` (port 0 picks a free one).
+    pub async fn bind(listen: SocketAddr, config: Config) -> Result<TemplateEmulator, StartError> {
+        let bind_error = |source| StartError::Bind {
+            addr: listen,
+            source,
+        };
+        let listener = TcpListener::bind(listen).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let engine = Arc::new(Engine {
+            config,
+            state: Mutex::new(State::default()),
+        });
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(http::serve(listener, Arc::clone(&engine), stopped));
+        tracing::info!(%addr, "Kumo Pay emulator listening");
+        Ok(TemplateEmulator {
+            engine,
+            addr,
+            _stop: stop,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The plugin's `endpoint` value: `http://127.0.0.1:PORT/v1`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}{BASE_PATH}", self.addr)
+    }
+
+    /// The emulator's own record of a payment, for tests that check the gateway side.
+    pub fn payment(&self, id: &str) -> Option<Payment> {
+        self.engine.lock().payments.get(id).cloned()
+    }
+}
+
+/// A request as the HTTP layer read it.
+pub(crate) struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A reply: HTTP status and JSON document.
+pub(crate) type Reply = (u16, serde_json::Value);
+
+fn refuse(status: u16, code: &str, message: &str) -> Reply {
+    (status, json!({"error": {"code": code, "message": message}}))
+}
+
+fn document(p: &Payment) -> Reply {
+    (
+        200,
+        json!({
+            "id": p.id,
+            "status": p.status.code(),
+            "currency": "JPY",
+            "amount": p.amount,
+            "captured": p.captured,
+            "refunded": p.refunded,
+            "authorization_code": format!("A-{}", p.id),
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct AuthorizeBody {
+    merchant: String,
+    order: String,
+    amount: i64,
+    currency: String,
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct AmountBody {
+    amount: Option<i64>,
+}
+
+impl Engine {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn authentic(&self, r: &Request) -> bool {
+        let bearer = r
+            .header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if bearer != Some(self.config.api_key.as_str()) {
+            return false;
+        }
+        let (Some(timestamp), Some(signature)) =
+            (r.header("kumo-timestamp"), r.header("kumo-signature"))
+        else {
+            return false;
+        };
+        let Ok(signature) = hex::decode(signature) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.config.signing_key.as_bytes()) else {
+            return false;
+        };
+        for part in [r.method.as_bytes(), r.path.as_bytes(), timestamp.as_bytes()] {
+            mac.update(part);
+            mac.update(b"\n");
+        }
+        mac.update(&r.body);
+        mac.verify_slice(&signature).is_ok()
+    }
+
+    pub(crate) fn handle(&self, r: &Request) -> Reply {
+        if !self.authentic(r) {
+            return refuse(401, "bad_signature", "signature or API key is wrong");
+        }
+        let Some(route) = r.path.strip_prefix(BASE_PATH) else {
+            return refuse(404, "not_found", "no such route");
+        };
+        let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+        match (r.method.as_str(), segments.as_slice()) {
+            ("POST", ["payments"]) => self.authorize(&r.body),
+            ("GET", ["payments", id]) => self.with_payment(id, |p| Ok(document(p))),
+            ("POST", ["payments", id, "capture"]) => match amount(&r.body) {
+                Ok(a) => self.with_payment(id, |p| capture(p, a)),
+                Err(e) => e,
+            },
+            ("POST", ["payments", id, "void"]) => self.with_payment(id, void),
+            ("POST", ["payments", id, "refunds"]) => match amount(&r.body) {
+                Ok(a) => self.with_payment(id, |p| refund(p, a)),
+                Err(e) => e,
+            },
+            _ => refuse(404, "not_found", "no such route"),
+        }
+    }
+
+    fn authorize(&self, body: &[u8]) -> Reply {
+        let Ok(b) = serde_json::from_slice::<AuthorizeBody>(body) else {
+            return refuse(400, "invalid_request", "unreadable authorization");
+        };
+        if b.merchant != self.config.merchant_id {
+            return refuse(401, "bad_signature", "unknown merchant");
+        }
+        if b.currency != "JPY" || b.amount < 1 || b.order.is_empty() {
+            return refuse(400, "invalid_request", "bad amount, currency or order");
+        }
+        if b.amount > MAX_AMOUNT {
+            return refuse(400, "amount_too_large", "amount above the limit");
+        }
+        match b.token.as_str() {
+            TEST_TOKEN_OK => {}
+            TEST_TOKEN_DECLINED => return refuse(402, "card_declined", "declined"),
+            _ => return refuse(402, "card_declined", "unknown token"),
+        }
+        let mut state = self.lock();
+        if state.payments.values().any(|p| p.order == b.order) {
+            return refuse(409, "duplicate_order", "order already authorized");
+        }
+        state.next_id += 1;
+        let p = Payment {
+            id: format!("pay_{}", state.next_id),
+            order: b.order,
+            status: Status::Authorized,
+            amount: b.amount,
+            captured: 0,
+            refunded: 0,
+        };
+        state.payments.insert(p.id.clone(), p.clone());
+        (201, document(&p).1)
+    }
+
+    fn with_payment(
+        &self,
+        id: &str,
+        act: impl FnOnce(&mut Payment) -> Result<Reply, Reply>,
+    ) -> Reply {
+        let mut state = self.lock();
+        match state.payments.get_mut(id) {
+            None => refuse(404, "payment_not_found", "no such payment"),
+            Some(p) => act(p).unwrap_or_else(|e| e),
+        }
+    }
+}
+
+fn amount(body: &[u8]) -> Result<Option<i64>, Reply> {
+    let body = if body.is_empty() {
+        b"{}" as &[u8]
+    } else {
+        body
+    };
+    let b: AmountBody = serde_json::from_slice(body)
+        .map_err(|_| refuse(400, "invalid_request", "unreadable amount"))?;
+    match b.amount {
+        Some(a) if a < 1 => Err(refuse(400, "invalid_request", "amount must be positive")),
+        a => Ok(a),
+    }
+}
+
+fn capture(p: &mut Payment, amount: Option<i64>) -> Result<Reply, Reply> {
+    match p.status {
+        Status::Authorized => {}
+        Status::Captured | Status::PartiallyRefunded | Status::Refunded => {
+            return Err(refuse(409, "already_captured", "already captured"));
+        }
+        Status::Voided => return Err(refuse(409, "not_capturable", "the payment is voided")),
+    }
+    let amount = amount.unwrap_or(p.amount);
+    if amount > p.amount {
+        return Err(refuse(400, "amount_too_large", "above the authorization"));
+    }
+    p.status = Status::Captured;
+    p.captured = amount;
+    Ok(document(p))
+}
+
+fn void(p: &mut Payment) -> Result<Reply, Reply> {
+    match p.status {
+        Status::Authorized => {
+            p.status = Status::Voided;
+            Ok(document(p))
+        }
+        Status::Voided => Err(refuse(409, "already_voided", "already voided")),
+        _ => Err(refuse(
+            409,
+            "not_voidable",
+            "captured payments are refunded",
+        )),
+    }
+}
+
+fn refund(p: &mut Payment, amount: Option<i64>) -> Result<Reply, Reply> {
+    if !matches!(p.status, Status::Captured | Status::PartiallyRefunded) {
+        return Err(refuse(409, "not_refundable", "nothing captured to refund"));
+    }
+    let remaining = p.captured - p.refunded;
+    let amount = amount.unwrap_or(remaining);
+    if amount > remaining {
+        return Err(refuse(
+            400,
+            "amount_too_large",
+            "above what remains captured",
+        ));
+    }
+    p.refunded += amount;
+    p.status = if p.refunded == p.captured {
+        Status::Refunded
+    } else {
+        Status::PartiallyRefunded
+    };
+    Ok(document(p))
+}

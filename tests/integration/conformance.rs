@@ -1,0 +1,225 @@
+//! The conformance suite, run as a vendor runs it: `renkei conformance PLUGIN --emulator …`, one
+//! process per plugin (the host's per-library scrub counter and log sink are process-wide, so
+//! separate processes keep the runs from seeing each other).
+//!
+//! The shipped plugins must be certified against their emulators, and each broken fixture must
+//! be caught by exactly the check meant to catch it: a suite that passes everything, or fails
+//! for the wrong reason, fails here.
+
+use renkei_tests::{plugin_path, renkei_bin};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+/// Runs the suite with `--json`; answers the exit code and the report.
+fn certify(plugin: &Path, emulator: &str) -> (i32, Value) {
+    let out = Command::new(renkei_bin())
+        .arg("conformance")
+        .arg(plugin)
+        .args(["--emulator", emulator, "--json"])
+        .output()
+        .expect("renkei runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().expect("exited"), report)
+}
+
+fn ids_with(report: &Value, verdict: &str) -> BTreeSet<String> {
+    report["checks"]
+        .as_array()
+        .expect("a checks array")
+        .iter()
+        .filter(|c| c["verdict"] == verdict)
+        .map(|c| c["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+fn assert_certified(package: &str, emulator: &str) -> Value {
+    let (code, report) = certify(&plugin_path(package), emulator);
+    assert_eq!(
+        ids_with(&report, "fail"),
+        BTreeSet::new(),
+        "{package} must pass every check:\n{report:#}"
+    );
+    assert_eq!((code, &report["certified"]), (0, &Value::Bool(true)));
+    // The run did real work: the lifecycle ran against the emulator and every bad reply was fed.
+    let passed = ids_with(&report, "pass");
+    for id in [
+        "manifest.valid",
+        "status.total",
+        "status.unknown-code",
+        "lifecycle.capture-refund",
+        "lifecycle.authorize-void",
+        "invariant.capture-after-void",
+        "robustness.capture.truncated",
+        "robustness.refund.random",
+        "determinism.requests",
+        "secrets.logs",
+        "panic.containment",
+    ] {
+        assert!(
+            passed.contains(id),
+            "{package}: {id} did not pass:\n{report:#}"
+        );
+    }
+    report
+}
+
+#[test]
+fn the_sbps_plugin_is_certified_against_its_emulator() {
+    let report = assert_certified("renkei-plugin-sbps", "sbps");
+    let passed = ids_with(&report, "pass");
+    // SBPS declares capture and void replay-safe, amount changes and partial refunds.
+    for id in [
+        "replay.capture",
+        "replay.void",
+        "lifecycle.capture-higher",
+        "lifecycle.partial-refund",
+        "lifecycle.inquiry",
+    ] {
+        assert!(passed.contains(id), "{id}:\n{report:#}");
+    }
+}
+
+#[test]
+fn the_fregi_plugin_is_certified_against_its_emulator() {
+    let report = assert_certified("renkei-plugin-fregi", "fregi");
+    let skipped = ids_with(&report, "skip");
+    // Only void is declared replay-safe: a capture replay is not claimed, so not checked.
+    assert!(ids_with(&report, "pass").contains("replay.void"));
+    assert!(skipped.contains("replay.capture"), "{report:#}");
+}
+
+#[test]
+fn the_template_plugin_is_certified_against_the_kumo_pay_emulator() {
+    let report = assert_certified("renkei-plugin-template", "template");
+    let skipped = &report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "lifecycle.capture-higher")
+        .expect("reported")["reason"];
+    // Inapplicable checks are skipped with the manifest's reason, never passed.
+    assert!(
+        skipped
+            .as_str()
+            .unwrap()
+            .contains("amount changes unsupported"),
+        "{skipped}"
+    );
+}
+
+/// Each fixture is the template with one defect; only the check aimed at it may fail.
+fn assert_caught(package: &str, expected: &[&str]) -> Value {
+    let (code, report) = certify(&plugin_path(package), "template");
+    let failed = ids_with(&report, "fail");
+    let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+    assert_eq!(failed, expected, "{package}:\n{report:#}");
+    assert_eq!(code, 1, "a failed required check exits 1");
+    assert_eq!(report["certified"], false);
+    for c in report["checks"].as_array().unwrap() {
+        if c["verdict"] == "fail" {
+            assert!(
+                c["evidence"].as_array().is_some_and(|e| !e.is_empty()),
+                "a failure carries evidence: {c}"
+            );
+        }
+    }
+    report
+}
+
+#[test]
+fn a_catch_all_status_row_fails_status_total_and_the_unknown_code_probe() {
+    assert_caught(
+        "renkei-fixture-conformance-catch-all",
+        &["status.total", "status.unknown-code"],
+    );
+}
+
+#[test]
+fn success_on_a_truncated_reply_fails_every_truncated_robustness_check() {
+    assert_caught(
+        "renkei-fixture-conformance-truncated-success",
+        &[
+            "robustness.authorize.truncated",
+            "robustness.capture.truncated",
+            "robustness.void.truncated",
+            "robustness.refund.truncated",
+            "robustness.inquire.truncated",
+        ],
+    );
+}
+
+#[test]
+fn a_logged_api_key_fails_secrets_logs_even_though_the_host_scrubbed_it() {
+    let report = assert_caught("renkei-fixture-conformance-logs-secret", &["secrets.logs"]);
+    // The evidence shows the scrubbed line, never the key itself.
+    let text = report.to_string();
+    assert!(!text.contains(renkei_conformance_canary()), "{text}");
+    assert!(text.contains("API key «redacted»"), "{text}");
+}
+
+/// The Kumo Pay emulator's canary API key, as the suite configures it.
+fn renkei_conformance_canary() -> &'static str {
+    "CanaryApiKey-kumo-5Tg1Hs"
+}
+
+#[test]
+fn a_plugin_panic_is_survived_and_fails_panic_containment() {
+    let report = assert_caught("renkei-fixture-conformance-panics", &["panic.containment"]);
+    let text = report.to_string();
+    assert!(
+        text.contains("the host hands back the state we wrote"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_false_replay_claim_fails_replay_refund() {
+    assert_caught(
+        "renkei-fixture-conformance-false-replay",
+        &["replay.refund"],
+    );
+}
+
+#[test]
+fn a_file_that_is_no_plugin_fails_manifest_valid_and_skips_the_rest() {
+    let not_a_plugin = renkei_bin();
+    let (code, report) = certify(&not_a_plugin, "template");
+    assert_eq!(code, 1);
+    assert_eq!(
+        ids_with(&report, "fail"),
+        BTreeSet::from(["manifest.valid".to_owned()])
+    );
+    assert!(ids_with(&report, "pass").is_empty(), "{report:#}");
+}
+
+#[test]
+fn the_readable_report_names_each_check_and_an_unusable_invocation_exits_2() {
+    let out = Command::new(renkei_bin())
+        .arg("conformance")
+        .arg(plugin_path("renkei-fixture-conformance-false-replay"))
+        .args(["--emulator", "template"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL  replay.refund"), "{text}");
+    assert!(text.contains("PASS  replay.capture"), "{text}");
+    assert!(text.contains("NOT CERTIFIED"), "{text}");
+
+    let out = Command::new(renkei_bin())
+        .arg("conformance")
+        .arg(plugin_path("renkei-plugin-template"))
+        .args(["--emulator", "nosuchgateway"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown emulator"));
+}
