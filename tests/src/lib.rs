@@ -55,6 +55,27 @@ pub fn plugin_dir() -> &'static Path {
         cmd.arg("build")
             .current_dir(workspace_root())
             .env("CARGO_TARGET_DIR", target_dir);
+        // Cargo sets these for the running test (its package's name, version, manifest…). Passed
+        // on, they differ from what the outer build saw, and build scripts that watch them (ring's)
+        // rebuild half the dependency tree here and again on the next outer build.
+        for (key, _) in std::env::vars_os() {
+            let Some(key) = key.to_str() else { continue };
+            if key.starts_with("CARGO_PKG_")
+                || key.starts_with("CARGO_BIN_EXE_")
+                || matches!(
+                    key,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                )
+            {
+                cmd.env_remove(key);
+            }
+        }
         if release {
             cmd.arg("--release");
         }

@@ -67,8 +67,8 @@ impl std::fmt::Display for DriftEvent {
             DriftKind::RefundedAtGateway => f.write_str("refunded in the gateway's tool (G-8)"),
             DriftKind::CapturedAtGateway => f.write_str("captured in the gateway's tool (G-8)"),
             DriftKind::AuthorizationCancelledAtGateway => f.write_str(
-                "authorization cancelled at the gateway (F-5: an amount changed in the admin \
-                 screen); capture in the gateway's admin",
+                "authorization cancelled in the gateway's tool (voided there, or F-5: its amount \
+                 changed in the admin screen); capture in the gateway's admin",
             ),
             DriftKind::AmountDiffers {
                 field,

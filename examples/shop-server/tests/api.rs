@@ -1,0 +1,602 @@
+//! The JSON API over HTTP, against both emulators: every endpoint, its typed 4xx answers, and
+//! that a refused request changes nothing (not the shop, not the journal, not the gateway).
+
+use crate::support::{Server, unpaid};
+use renkei_shop_server::demo::{FREGI, FREGI_SHOP_ID, FREGI_TOKEN, SBPS};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+/// The F-REGI emulator's message for a sale on a cancelled authorization (F-10).
+const FREGI_ALREADY_AUTH_CANCELLED: &str = "売上処理時の指定された取引は承認取消済みです";
+
+fn kinds(result: &serde_json::Value) -> Vec<&str> {
+    result["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["kind"].as_str().unwrap())
+        .collect()
+}
+
+fn warnings(result: &serde_json::Value) -> Vec<&str> {
+    result["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["warning"].as_str().unwrap())
+        .collect()
+}
+
+fn transaction(view: &serde_json::Value) -> String {
+    view["payment"]["transaction"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn g2_checkout_then_record_payment_captures_and_leaves_the_unpaid_list() {
+    let s = Server::start().await;
+    let created = s.checkout("100000924506", SBPS, 1_080).await;
+    assert_eq!(created["action"], "checkout");
+    assert_eq!(created["state"]["state"], "authorized");
+    assert_eq!(created["gateway_label"], "与信済");
+    assert_eq!(kinds(&created), ["authorize"]);
+    assert_eq!(unpaid(&s).await, ["100000924506"]);
+
+    let paid = s.post_empty("/api/orders/100000924506/payment").await;
+    let paid = paid.ok();
+    assert_eq!(paid["action"], "record_payment");
+    assert_eq!(paid["order"]["paid"], true);
+    assert_eq!(paid["state"]["state"], "captured");
+    assert_eq!(paid["gateway_label"], "売上済");
+    assert_eq!(kinds(paid), ["capture"]);
+    assert!(unpaid(&s).await.is_empty());
+
+    let view = s.order("100000924506").await;
+    assert_eq!(view["order"]["paid"], true);
+    assert_eq!(view["unpaid"], false);
+    assert_eq!(view["payment"]["captured"]["minor_units"], 1_080);
+    let tracking = transaction(&view);
+    let at_gateway = s.demo.sbps.payment(&tracking).unwrap();
+    assert_eq!(at_gateway.captured_amount, 1_080);
+
+    // Idempotent from the shop's side: a second "record payment" captures nothing again.
+    let again = s.post_empty("/api/orders/100000924506/payment").await;
+    assert!(kinds(again.ok()).is_empty());
+    assert_eq!(warnings(&again.body), ["already_paid"]);
+    let history = s.get("/api/orders/100000924506/history").await;
+    let history = history.ok().as_array().unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|op| (op["kind"].as_str().unwrap(), op["status"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [("authorize", "succeeded"), ("capture", "succeeded")]
+    );
+}
+
+#[tokio::test]
+async fn g3_f10_bulk_reports_each_failure_as_order_code_reason_and_goes_on() {
+    let s = Server::start().await;
+    for (order, yen) in [
+        ("100000923701", 1_980),
+        ("100000923702", 2_200),
+        ("100000923704", 3_300),
+    ] {
+        s.checkout(order, FREGI, yen).await;
+    }
+    // Cancelled in F-REGI's admin screen; the shop is not told (G-8).
+    let seqno = transaction(&s.order("100000923704").await);
+    s.demo.fregi.admin_cancel(FREGI_SHOP_ID, &seqno).unwrap();
+
+    let report = s
+        .post(
+            "/api/bulk/payment",
+            json!({"orders": ["100000923701", "100000923704", "100000923702", "100000929999"]}),
+        )
+        .await;
+    let report = report.ok();
+    assert_eq!(report["total"], 4);
+    assert_eq!(report["succeeded"], 2);
+    assert_eq!(report["failed"], 2);
+    assert_eq!(
+        report["failures"],
+        json!([
+            format!("100000923704: {FREGI_ALREADY_AUTH_CANCELLED}"),
+            "100000929999: order 100000929999 is unknown to this shop",
+        ])
+    );
+    let items = report["items"].as_array().unwrap();
+    let codes: Vec<_> = items.iter().map(|i| i["order"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "100000923701",
+            "100000923704",
+            "100000923702",
+            "100000929999"
+        ]
+    );
+    assert_eq!(items[0]["ok"], true);
+    assert_eq!(items[0]["result"]["gateway_label"], "売上済（未伝送）");
+    assert_eq!(items[1]["ok"], false);
+    assert_eq!(items[1]["error"]["error"], "gateway_refused");
+    assert_eq!(
+        items[1]["error"]["gateway"]["message"],
+        FREGI_ALREADY_AUTH_CANCELLED
+    );
+    assert_eq!(items[3]["error"]["error"], "unknown_order");
+
+    // Orders that succeed leave the unpaid list; the refused one stays, unpaid.
+    assert_eq!(unpaid(&s).await, ["100000923704"]);
+    assert_eq!(s.order("100000923704").await["order"]["paid"], false);
+    for order in ["100000923701", "100000923702"] {
+        let seqno = transaction(&s.order(order).await);
+        assert_eq!(
+            s.demo.fregi.transaction(&seqno).unwrap().status_label,
+            "売上済（未伝送）"
+        );
+    }
+
+    s.post("/api/bulk/payment", json!({"orders": []}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    s.post(
+        "/api/bulk/payment",
+        json!({"orders": ["100000923704"], "concurrency": 0}),
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+}
+
+#[tokio::test]
+async fn g4_status_change_touches_the_gateway_only_with_the_checkbox() {
+    let s = Server::start().await;
+    s.checkout("100000930001", SBPS, 2_000).await;
+    s.checkout("100000930002", SBPS, 3_000).await;
+    s.checkout("100000930003", FREGI, 4_000).await;
+
+    // Hold without the checkbox: nothing is sent, the operator is told.
+    let held = s
+        .post(
+            "/api/orders/100000930001/status",
+            json!({"status": "hold", "cancel_at_gateway": false}),
+        )
+        .await;
+    let held = held.ok();
+    assert_eq!(held["order"]["status"], "held");
+    assert!(kinds(held).is_empty());
+    assert_eq!(warnings(held), ["gateway_not_touched"]);
+    assert_eq!(held["state"]["state"], "authorized");
+
+    // Cancel with the checkbox before capture: the authorization is voided.
+    let cancelled = s
+        .post(
+            "/api/orders/100000930001/status",
+            json!({"status": "cancel", "cancel_at_gateway": true}),
+        )
+        .await;
+    let cancelled = cancelled.ok();
+    assert_eq!(cancelled["order"]["status"], "cancelled");
+    assert_eq!(kinds(cancelled), ["void"]);
+    assert_eq!(cancelled["gateway_label"], "与信取消済");
+
+    // Return after capture with the checkbox: refunded (S-4).
+    s.post_empty("/api/orders/100000930002/payment").await.ok();
+    let returned = s
+        .post(
+            "/api/orders/100000930002/status",
+            json!({"status": "return", "cancel_at_gateway": true}),
+        )
+        .await;
+    let returned = returned.ok();
+    assert_eq!(kinds(returned), ["refund"]);
+    assert_eq!(returned["gateway_label"], "返金済");
+    let tracking = transaction(&s.order("100000930002").await);
+    assert_eq!(
+        s.demo.sbps.payment(&tracking).unwrap().refunded_total,
+        3_000
+    );
+
+    // F-REGI: uncollectible with the checkbox before capture is 承認取消 (F-6).
+    let f = s
+        .post(
+            "/api/orders/100000930003/status",
+            json!({"status": "uncollectible", "cancel_at_gateway": true}),
+        )
+        .await;
+    assert_eq!(f.ok()["gateway_label"], "承認取消");
+
+    // G-5: a cancelled gateway transaction is never used again; the refusal changes nothing.
+    let before = s.snapshot().await;
+    s.post(
+        "/api/orders/100000930001/status",
+        json!({"status": "return", "cancel_at_gateway": true}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "gateway_transaction_cancelled");
+    assert_eq!(s.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn refused_requests_get_a_typed_4xx_and_change_nothing() {
+    let s = Server::start().await;
+    s.checkout("100000940001", FREGI, 5_000).await;
+    s.checkout("100000940002", SBPS, 6_000).await;
+    s.post(
+        "/api/orders",
+        json!({"order": "100000940003", "gateway": FREGI, "amount": 7_000, "pre_order": true}),
+    )
+    .await
+    .ok();
+    let before = s.snapshot().await;
+
+    // Unknown order: 404 on every order endpoint.
+    for (method, path, body) in [
+        (Method::GET, "/api/orders/nope", None),
+        (Method::GET, "/api/orders/nope/history", None),
+        (Method::POST, "/api/orders/nope/payment", None),
+        (Method::DELETE, "/api/orders/nope/payment", None),
+        (
+            Method::POST,
+            "/api/orders/nope/status",
+            Some(json!({"status": "cancel", "cancel_at_gateway": true})),
+        ),
+        (
+            Method::POST,
+            "/api/orders/nope/amount",
+            Some(json!({"amount": 100})),
+        ),
+        (
+            Method::POST,
+            "/api/orders/nope/method",
+            Some(json!({"method": "cash_on_delivery", "cancel_at_gateway": true})),
+        ),
+        (
+            Method::POST,
+            "/api/orders/nope/no-payment-needed",
+            Some(json!({"cancel_at_gateway": true})),
+        ),
+        (
+            Method::POST,
+            "/api/orders/nope/release",
+            Some(json!({"token": FREGI_TOKEN})),
+        ),
+        (Method::POST, "/api/orders/nope/inquire", None),
+    ] {
+        let reply = s.send(method.clone(), path, body).await;
+        let body = reply.error(StatusCode::NOT_FOUND, "unknown_order");
+        assert_eq!(body["order"], "nope", "{method} {path}");
+    }
+
+    // Illegal transitions: 409.
+    s.send(Method::DELETE, "/api/orders/100000940001/payment", None)
+        .await
+        .error(StatusCode::CONFLICT, "illegal_action");
+    s.post_empty("/api/orders/100000940003/payment")
+        .await
+        .error(StatusCode::CONFLICT, "illegal_action");
+    s.post(
+        "/api/orders/100000940001/release",
+        json!({"token": FREGI_TOKEN}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "illegal_action");
+    s.post(
+        "/api/orders",
+        json!({"order": "100000940002", "gateway": SBPS, "amount": 100, "pre_order": true}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "order_exists");
+    s.post_empty("/api/orders/100000940003/inquire")
+        .await
+        .error(StatusCode::CONFLICT, "illegal_action");
+
+    // F-7: 1 yen cannot be paid by card at F-REGI, neither at checkout nor as a new amount.
+    let one_yen = s
+        .post(
+            "/api/orders",
+            json!({"order": "100000940009", "gateway": FREGI, "amount": 1, "token": FREGI_TOKEN}),
+        )
+        .await;
+    one_yen.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount");
+    assert!(one_yen.body["message"].as_str().unwrap().contains("F-7"));
+    s.post("/api/orders/100000940001/amount", json!({"amount": 1}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount");
+    s.post("/api/orders/100000940001/amount", json!({"amount": 0}))
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount");
+    s.post(
+        "/api/orders/100000940001/amount",
+        json!({"amount": 500, "currency": "yen"}),
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount");
+    s.post(
+        "/api/orders",
+        json!({"order": "100000940010", "gateway": "paypay", "amount": 500, "token": "t"}),
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_gateway");
+
+    // Malformed JSON and bodies that are not what the endpoint takes: 422 (415 without the
+    // JSON content type), the same typed body.
+    s.send_raw(
+        Method::POST,
+        "/api/orders/100000940001/status",
+        Some("application/json"),
+        "{\"status\": \"cancel\", \"cancel_at_gateway\": tru",
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "malformed_json");
+    s.send_raw(
+        Method::POST,
+        "/api/orders/100000940001/status",
+        None,
+        "{\"status\": \"cancel\", \"cancel_at_gateway\": true}",
+    )
+    .await
+    .error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    for body in [
+        json!({"status": "cancel"}),
+        // A misspelt checkbox must not silently mean "leave the gateway alone".
+        json!({"status": "cancel", "cancel_at_gatway": true}),
+        json!({"status": "refund", "cancel_at_gateway": true}),
+        json!(["cancel", true]),
+    ] {
+        s.post("/api/orders/100000940001/status", body)
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    }
+    s.post(
+        "/api/orders",
+        json!({"order": "100000940011", "gateway": FREGI, "amount": 500}),
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    s.post(
+        "/api/orders",
+        json!({"order": "", "gateway": FREGI, "amount": 500, "token": FREGI_TOKEN}),
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    s.post(
+        "/api/orders/100000940001/method",
+        json!({"method": "card", "cancel_at_gateway": true}),
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    s.get("/api/orders?unpaid=maybe")
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
+
+    // No such endpoint, or not with this method: typed too.
+    s.get("/api/nothing-here")
+        .await
+        .error(StatusCode::NOT_FOUND, "not_found");
+    s.send(Method::PUT, "/api/orders/100000940001/payment", None)
+        .await
+        .error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+
+    assert_eq!(s.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn g6_cancel_payment_date_after_capture_warns_and_never_refunds() {
+    let s = Server::start().await;
+    s.checkout("100000950001", FREGI, 3_000).await;
+    s.post_empty("/api/orders/100000950001/payment").await.ok();
+    let seqno = transaction(&s.order("100000950001").await);
+
+    let undone = s
+        .send(Method::DELETE, "/api/orders/100000950001/payment", None)
+        .await;
+    let undone = undone.ok();
+    assert_eq!(undone["action"], "cancel_payment_date");
+    assert_eq!(undone["order"]["paid"], false);
+    assert_eq!(warnings(undone), ["gateway_stays_captured"]);
+    assert!(undone["warning_lines"][0].as_str().unwrap().contains("G-6"));
+    assert!(kinds(undone).is_empty());
+    assert_eq!(unpaid(&s).await, ["100000950001"]);
+    assert_eq!(
+        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        "売上済（未伝送）"
+    );
+}
+
+#[tokio::test]
+async fn f2_amount_changed_before_capture_is_captured_as_changed() {
+    let s = Server::start().await;
+    s.checkout("100000960001", FREGI, 5_000).await;
+    let changed = s
+        .post("/api/orders/100000960001/amount", json!({"amount": 4_200}))
+        .await;
+    let changed = changed.ok();
+    assert_eq!(changed["action"], "change_amount");
+    assert_eq!(changed["order"]["amount_due"]["minor_units"], 4_200);
+    assert_eq!(warnings(changed), ["amount_held_until_capture"]);
+
+    let paid = s.post_empty("/api/orders/100000960001/payment").await;
+    let paid = paid.ok();
+    assert_eq!(
+        paid["operations"][0]["steps"],
+        json!(["authchange", "sale"])
+    );
+    let view = s.order("100000960001").await;
+    assert_eq!(view["payment"]["captured"]["minor_units"], 4_200);
+    let seqno = transaction(&view);
+    assert_eq!(s.demo.fregi.transaction(&seqno).unwrap().amount, 4_200);
+
+    // G-7: after capture the amount is not linked.
+    let late = s
+        .post("/api/orders/100000960001/amount", json!({"amount": 4_000}))
+        .await;
+    assert_eq!(warnings(late.ok()), ["amount_not_linked"]);
+    assert_eq!(s.demo.fregi.transaction(&seqno).unwrap().amount, 4_200);
+}
+
+#[tokio::test]
+async fn g9_pre_order_is_authorized_on_release_once() {
+    let s = Server::start().await;
+    let created = s
+        .post(
+            "/api/orders",
+            json!({"order": "100000970001", "gateway": FREGI, "amount": 8_800, "pre_order": true}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body["action"], "register_pre_order");
+    assert_eq!(created.body["order"]["status"], "pre_order");
+    assert!(unpaid(&s).await.is_empty());
+
+    let released = s
+        .post(
+            "/api/orders/100000970001/release",
+            json!({"token": FREGI_TOKEN}),
+        )
+        .await;
+    let released = released.ok();
+    assert_eq!(released["order"]["status"], "normal");
+    assert_eq!(kinds(released), ["authorize"]);
+    assert_eq!(released["gateway_label"], "承認済");
+    assert_eq!(unpaid(&s).await, ["100000970001"]);
+
+    s.post(
+        "/api/orders/100000970001/release",
+        json!({"token": FREGI_TOKEN}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "illegal_action");
+}
+
+#[tokio::test]
+async fn g10_g11_leaving_the_card_voids_with_the_checkbox() {
+    let s = Server::start().await;
+    s.checkout("100000980001", SBPS, 1_500).await;
+    s.checkout("100000980002", FREGI, 2_500).await;
+
+    let cod = s
+        .post(
+            "/api/orders/100000980001/method",
+            json!({"method": "cash_on_delivery", "cancel_at_gateway": true}),
+        )
+        .await;
+    let cod = cod.ok();
+    assert_eq!(cod["action"], "change_payment_method");
+    assert_eq!(kinds(cod), ["void"]);
+    assert_eq!(
+        cod["order"]["method"],
+        json!({"method": "other", "name": "cash_on_delivery"})
+    );
+
+    let free = s
+        .post(
+            "/api/orders/100000980002/no-payment-needed",
+            json!({"cancel_at_gateway": true}),
+        )
+        .await;
+    let free = free.ok();
+    assert_eq!(free["action"], "no_payment_needed");
+    assert_eq!(kinds(free), ["void"]);
+    assert_eq!(free["order"]["amount_due"]["minor_units"], 0);
+    let seqno = transaction(&s.order("100000980002").await);
+    assert_eq!(
+        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        "承認取消"
+    );
+    assert!(!unpaid(&s).await.contains(&"100000980002".to_owned()));
+}
+
+#[tokio::test]
+async fn g8_inquiry_and_reconcile_report_drift_and_leave_the_journal() {
+    let s = Server::start().await;
+    s.checkout("100000990001", SBPS, 7_700).await;
+    s.checkout("100000990002", SBPS, 1_100).await;
+    s.post_empty("/api/orders/100000990001/payment").await.ok();
+    let tracking = transaction(&s.order("100000990001").await);
+    // Refunded in SBPS's own tool; the shop is not told.
+    s.demo.sbps.admin_refund(&tracking).unwrap();
+
+    let inquiry = s.post_empty("/api/orders/100000990001/inquire").await;
+    let inquiry = inquiry.ok();
+    assert_eq!(inquiry["gateway"]["state"]["state"], "refunded");
+    assert_eq!(inquiry["gateway_label"], "返金済");
+    assert_eq!(inquiry["drift"]["kind"]["kind"], "refunded_at_gateway");
+    assert!(inquiry["drift_line"].as_str().unwrap().contains("G-8"));
+    let clean = s.post_empty("/api/orders/100000990002/inquire").await;
+    assert!(clean.ok()["drift"].is_null());
+
+    let report = s.post_empty("/api/reconcile").await;
+    let report = report.ok();
+    assert_eq!(report["checked"], 2);
+    assert_eq!(report["drift"].as_array().unwrap().len(), 1);
+    assert_eq!(report["drift"][0]["order"], "100000990001");
+    assert!(report["errors"].as_array().unwrap().is_empty());
+
+    // Reported, not written over: the journal still says captured.
+    assert_eq!(s.order("100000990001").await["state"]["state"], "captured");
+}
+
+#[tokio::test]
+async fn g1_with_linkage_off_the_shop_changes_and_the_gateway_is_not_touched() {
+    let s = Server::start().await;
+    s.checkout("100000910001", FREGI, 2_000).await;
+    let gateways = s.get("/api/gateways").await;
+    let gateways = gateways.ok().as_array().unwrap();
+    assert_eq!(gateways.len(), 2);
+    let fregi = gateways.iter().find(|g| g["name"] == FREGI).unwrap();
+    assert_eq!(fregi["linkage"], true);
+    assert_eq!(fregi["min_amount"], 2);
+    // F-REGI's screens offer four status changes, no "delete data" (F-6).
+    assert_eq!(
+        fregi["status_changes"],
+        json!(["cancel", "return", "uncollectible", "hold"])
+    );
+
+    let off = s
+        .send(
+            Method::PUT,
+            &format!("/api/gateways/{FREGI}/linkage"),
+            Some(json!({"on": false})),
+        )
+        .await;
+    assert_eq!(off.ok()["linkage"], false);
+    let seqno = transaction(&s.order("100000910001").await);
+    let paid = s.post_empty("/api/orders/100000910001/payment").await;
+    let paid = paid.ok();
+    assert_eq!(warnings(paid), ["linkage_off"]);
+    assert!(kinds(paid).is_empty());
+    assert_eq!(
+        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        "承認済"
+    );
+
+    s.post(
+        "/api/orders",
+        json!({"order": "100000910002", "gateway": FREGI, "amount": 900, "token": FREGI_TOKEN}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "linkage_off");
+    s.send(
+        Method::PUT,
+        "/api/gateways/paypay/linkage",
+        Some(json!({"on": true})),
+    )
+    .await
+    .error(StatusCode::NOT_FOUND, "unknown_gateway");
+}
+
+#[tokio::test]
+async fn the_operator_page_is_served_at_the_root() {
+    let s = Server::start().await;
+    let resp = s.client.get(format!("{}/", s.base)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("決済の取引情報を取り消す"));
+    assert!(html.contains("入金済みにする"));
+}
