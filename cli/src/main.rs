@@ -1,6 +1,8 @@
 //! `renkei`: the command line of the Renkei host.
 
+mod bench;
 mod conformance;
+mod demo;
 mod emulator;
 mod plugins;
 
@@ -26,6 +28,11 @@ enum Command {
     Plugins(plugins::PluginsArgs),
     /// Run a gateway emulator (SBPS or F-REGI) on a local address until Ctrl-C.
     Emulator(emulator::EmulatorArgs),
+    /// Play one day of a shop on both gateways against loopback emulators, then check the
+    /// journal against the emulators' books (exits non-zero on any surprise).
+    Demo(demo::DemoArgs),
+    /// Benchmarks of the whole host (bulk capture against a loopback emulator).
+    Bench(bench::BenchArgs),
     /// Certify a built plugin library against an emulator or an endpoint.
     Conformance(conformance::ConformanceArgs),
 }
@@ -48,6 +55,9 @@ fn main() -> ExitCode {
         // Long-running: prints its banner itself, as soon as it listens.
         Command::Emulator(args) => emulator::run(args),
         Command::Conformance(args) => conformance::run(args, &mut out),
+        // Long-running: print as they go.
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout

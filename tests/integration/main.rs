@@ -21,6 +21,9 @@ mod journal_sbps;
 /// Hosts killed mid-run and hosts racing on one journal.
 mod crash;
 
+/// `renkei demo`, the README's main command, run as a process.
+mod demo;
+
 /// The shop actions: every rule of gateway-rules.md through both plugins and emulators.
 mod shop;
 

@@ -1,0 +1,409 @@
+//! `renkei bench bulk`: bulk record payment (一括入金) through the whole host, timed.
+//!
+//! The real F-REGI plugin (cdylib) against the F-REGI emulator on loopback, in this process, with
+//! the journal on SQLite (durable commits: WAL, `synchronous = FULL`) and, when a URL is given,
+//! on PostgreSQL. F-REGI's capture of an unchanged amount is one exchange (`sale.cgi`), so with
+//! `L` of injected latency per reply the ideal wall time is `orders × L / concurrency`.
+//!
+//! Runs, each on fresh orders authorized through the shop first (setup, not timed):
+//! 1. latency `L` per reply, SQLite: wall time / ideal (issue 7 target ≤ 1.25);
+//! 2. no latency, SQLite: orders/s, against the emulator's raw capacity measured in the same
+//!    process: the same captures sent straight to `sale.cgi` by `concurrency` reqwest tasks with
+//!    no host and no journal (target ≥ 0.5);
+//! 3. and 4. the same two bulk runs on PostgreSQL, in a fresh schema dropped afterwards.
+//!
+//! Peak RSS is the process's `VmHWM` (emulator, client and host together) after each run.
+
+use clap::{Args, Subcommand};
+use futures_util::StreamExt as _;
+use renkei_emulator_fregi::{Config as FregiConfig, Fault, FregiEmulator, Script};
+use renkei_host::shop::{BulkOptions, Shop};
+use renkei_host::{Executor, GatewayInstance, GatewaySection, PluginRegistry, journal};
+use renkei_sdk::{ConfigValue, Money, OrderRef, PaymentSource, Secret};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const SHOP_ID: &str = "12345";
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Bulk record payment of many authorized F-REGI orders through the host.
+    Bulk(BulkArgs),
+}
+
+#[derive(Args)]
+struct BulkArgs {
+    /// Orders per run.
+    #[arg(long, default_value_t = 10_000)]
+    orders: usize,
+    /// Orders captured at once (BulkOptions::concurrency) and raw client tasks.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Latency injected into every capture reply of the latency runs, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    latency_ms: u64,
+    /// PostgreSQL URL for the PostgreSQL runs (a fresh schema is created and dropped); without
+    /// it, `$RENKEI_TEST_POSTGRES_URL`; without both, the PostgreSQL runs are skipped.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Pooled PostgreSQL connections.
+    #[arg(long, default_value_t = 16)]
+    pg_connections: usize,
+    /// Directory to load the F-REGI plugin from (default: $RENKEI_PLUGIN_DIR, else the
+    /// executable's directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
+    match args.command {
+        BenchCommand::Bulk(args) => {
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(bulk(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Peak resident set size of this process, from `/proc/self/status` (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn rss_text() -> String {
+    peak_rss_mib().map_or_else(|| "n/a".into(), |m| format!("{m:.0} MiB"))
+}
+
+struct Bench {
+    args: BulkArgs,
+    emulator: FregiEmulator,
+    gateway: Arc<GatewayInstance>,
+    _registry: PluginRegistry,
+    run: AtomicUsize,
+}
+
+struct Timed {
+    orders: usize,
+    failed: usize,
+    elapsed: Duration,
+}
+
+impl Timed {
+    fn per_second(&self) -> f64 {
+        self.orders as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+impl Bench {
+    /// A shop on `store` with `orders` fresh authorized orders (not timed).
+    async fn shop(
+        &self,
+        store: Box<dyn journal::JournalStore>,
+    ) -> Result<(Arc<Shop>, Vec<OrderRef>), String> {
+        let run = self.run.fetch_add(1, Ordering::Relaxed);
+        let executor = Arc::new(Executor::new(store.into(), Duration::from_secs(30)));
+        let shop = Arc::new(Shop::new("bench", executor).with_gateway(self.gateway.clone(), true));
+        let orders: Vec<OrderRef> = (0..self.args.orders)
+            .map(|i| OrderRef::new(format!("B{run}{i:07}")))
+            .collect();
+        let t = Instant::now();
+        let failed = futures_util::stream::iter(orders.iter().map(|order| {
+            let shop = shop.clone();
+            async move {
+                shop.checkout(
+                    order,
+                    "fregi",
+                    Money::jpy(1_000),
+                    PaymentSource::Token {
+                        token: Secret::new("TESTTOKEN-OK"),
+                        key: None,
+                    },
+                    None,
+                )
+                .await
+                .is_err()
+            }
+        }))
+        .buffer_unordered(self.args.concurrency)
+        .filter(|failed| std::future::ready(*failed))
+        .count()
+        .await;
+        if failed > 0 {
+            return Err(format!("setup: {failed} authorizations failed"));
+        }
+        println!(
+            "    setup: {} orders authorized through the shop in {:.1} s (not timed)",
+            orders.len(),
+            t.elapsed().as_secs_f64()
+        );
+        Ok((shop, orders))
+    }
+
+    /// The timed bulk record payment.
+    async fn bulk(&self, shop: &Shop, orders: &[OrderRef]) -> Result<Timed, String> {
+        let t = Instant::now();
+        let report = shop
+            .bulk_record_payment(
+                orders,
+                BulkOptions {
+                    concurrency: self.args.concurrency,
+                },
+                |_, _| {},
+            )
+            .await;
+        let elapsed = t.elapsed();
+        if let Some(line) = report.failure_lines().first() {
+            println!("    first failure: {line}");
+        }
+        Ok(Timed {
+            orders: orders.len(),
+            failed: report.failed(),
+            elapsed,
+        })
+    }
+
+    /// One latency run and one no-latency run on journals from `open`.
+    async fn runs(
+        &self,
+        name: &str,
+        open: impl Fn(&str) -> Result<Box<dyn journal::JournalStore>, String>,
+        raw: Option<f64>,
+    ) -> Result<(), String> {
+        let n = self.args.orders;
+        let c = self.args.concurrency;
+        let latency = self.args.latency_ms;
+        println!("\n{name}, {latency} ms injected per capture reply, concurrency {c}:");
+        let (shop, orders) = self.shop(open("latency")?).await?;
+        let fault = self
+            .emulator
+            .install_fault(Fault::delay(latency).on_script(Script::Sale).persistent());
+        let timed = self.bulk(&shop, &orders).await?;
+        self.emulator.remove_fault(fault);
+        let ideal = n as f64 * latency as f64 / 1000.0 / c as f64;
+        println!(
+            "    bulk capture: {n} orders in {:.2} s ({} failed); ideal {n} × {latency} ms / {c} = {ideal:.2} s; wall / ideal = {:.3} (target ≤ 1.25); peak RSS {}",
+            timed.elapsed.as_secs_f64(),
+            timed.failed,
+            timed.elapsed.as_secs_f64() / ideal,
+            rss_text()
+        );
+        drop(shop);
+
+        println!("{name}, no injected latency, concurrency {c}:");
+        let (shop, orders) = self.shop(open("fast")?).await?;
+        let timed = self.bulk(&shop, &orders).await?;
+        print!(
+            "    bulk capture: {n} orders in {:.2} s ({} failed): {:.0} orders/s",
+            timed.elapsed.as_secs_f64(),
+            timed.failed,
+            timed.per_second()
+        );
+        match raw {
+            Some(raw) => println!(
+                "; emulator raw {raw:.0} captures/s; host / raw = {:.3} (target ≥ 0.5); peak RSS {}",
+                timed.per_second() / raw,
+                rss_text()
+            ),
+            None => println!("; peak RSS {}", rss_text()),
+        }
+        Ok(())
+    }
+
+    /// The emulator's raw capacity: `sale.cgi` straight from reqwest, no host, no journal.
+    async fn raw_capacity(&self) -> Result<f64, String> {
+        let n = self.args.orders;
+        let c = self.args.concurrency;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(c)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let base = self.emulator.base_url();
+        let send = |url: String, body: String| {
+            let client = client.clone();
+            async move {
+                let reply = client
+                    .post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                reply.text().await.map_err(|e| e.to_string())
+            }
+        };
+        // Setup (not timed): n authorizations, straight to authm.cgi.
+        let seqnos: Vec<Result<String, String>> = futures_util::stream::iter((0..n).map(|i| {
+            send(
+                format!("{base}authm.cgi"),
+                format!(
+                    "SHOPID={SHOP_ID}&ID=R{i:07}&PAY=1000&PAN1=4111&PAN2=1111&PAN3=1111&PAN4=1111\
+                     &CARDEXPIRY1=12&CARDEXPIRY2=30&CARDNAME=BENCH"
+                ),
+            )
+        }))
+        .buffer_unordered(c)
+        .map(|r| {
+            r.and_then(|text| {
+                let mut lines = text.lines();
+                match (lines.next(), lines.nth(1)) {
+                    (Some("OK"), Some(seqno)) => Ok(seqno.to_owned()),
+                    _ => Err(format!("authm: {text}")),
+                }
+            })
+        })
+        .collect()
+        .await;
+        let seqnos: Vec<String> = seqnos.into_iter().collect::<Result<_, _>>()?;
+        let t = Instant::now();
+        let ok = futures_util::stream::iter(seqnos.iter().map(|s| {
+            send(
+                format!("{base}sale.cgi"),
+                format!("SHOPID={SHOP_ID}&SEQNO={s}"),
+            )
+        }))
+        .buffer_unordered(c)
+        .filter(|r| std::future::ready(r.as_ref().is_ok_and(|t| t.starts_with("OK"))))
+        .count()
+        .await;
+        let elapsed = t.elapsed();
+        if ok != n {
+            return Err(format!("raw captures: {ok} of {n} answered OK"));
+        }
+        Ok(n as f64 / elapsed.as_secs_f64())
+    }
+}
+
+async fn bulk(args: BulkArgs) -> Result<(), String> {
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => crate::default_plugin_dir()?,
+    };
+    let file = format!(
+        "{}renkei_plugin_fregi{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let mut registry = PluginRegistry::new();
+    registry
+        .load_file(&dir.join(&file))
+        .map_err(|e| format!("{e} (build the plugins with `cargo build --release`)"))?;
+    let emulator = FregiEmulator::start(FregiConfig {
+        auto_batch_at: None,
+        ..FregiConfig::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let values = [
+        ("base_url", emulator.base_url()),
+        ("shop_id", SHOP_ID.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v)))
+    .collect();
+    let gateway = Arc::new(
+        registry
+            .instantiate(
+                "fregi",
+                &GatewaySection {
+                    plugin: "fregi".into(),
+                    values,
+                },
+            )
+            .map_err(|e| e.to_string())?,
+    );
+    let postgres = args
+        .postgres
+        .clone()
+        .or_else(|| std::env::var("RENKEI_TEST_POSTGRES_URL").ok());
+    println!(
+        "renkei bench bulk: F-REGI plugin (cdylib) → F-REGI emulator on loopback, in one process; \
+         {} orders per run, concurrency {}, {} cores",
+        args.orders,
+        args.concurrency,
+        std::thread::available_parallelism().map_or(0, |p| p.get())
+    );
+    let bench = Bench {
+        args,
+        emulator,
+        gateway,
+        _registry: registry,
+        run: AtomicUsize::new(0),
+    };
+
+    let raw = bench.raw_capacity().await?;
+    println!(
+        "emulator raw capacity: {raw:.0} captures/s (sale.cgi from {} reqwest tasks, no host, no journal)",
+        bench.args.concurrency
+    );
+
+    let tmp = std::env::temp_dir().join(format!("renkei-bench-bulk-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let sqlite = |name: &str| {
+        journal::sqlite::open(&tmp.join(format!("{name}.db"))).map_err(|e| e.to_string())
+    };
+    let result = bench
+        .runs(
+            "SQLite journal (WAL, synchronous = FULL)",
+            sqlite,
+            Some(raw),
+        )
+        .await;
+    let _ = std::fs::remove_dir_all(&tmp);
+    result?;
+
+    match postgres {
+        Some(url) => {
+            let schema = format!("renkei_bench_bulk_{}", std::process::id());
+            let connections = bench.args.pg_connections;
+            let schemas = std::sync::Mutex::new(Vec::new());
+            let open = |name: &str| {
+                let s = format!("{schema}_{name}");
+                schemas
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(s.clone());
+                journal::postgres::open(&url, &s, connections).map_err(|e| e.to_string())
+            };
+            let result = bench
+                .runs(
+                    &format!("PostgreSQL journal ({connections} connections)"),
+                    open,
+                    Some(raw),
+                )
+                .await;
+            let schemas = schemas.into_inner().unwrap_or_else(|e| e.into_inner());
+            let dropped = std::thread::spawn(move || -> Result<(), String> {
+                let mut c =
+                    postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+                for s in schemas {
+                    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })
+            .join()
+            .map_err(|_| "dropping the bench schemas panicked".to_owned())?;
+            result?;
+            dropped?;
+        }
+        None => println!(
+            "\nPostgreSQL runs skipped: pass --postgres URL or set RENKEI_TEST_POSTGRES_URL"
+        ),
+    }
+    println!("\npeak RSS of the whole process: {}", rss_text());
+    bench.emulator.clear_faults();
+    Ok(())
+}
