@@ -68,6 +68,16 @@ pub(crate) trait Backend: Send + Sync + 'static {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
     ) -> Result<T, JournalError>;
+
+    /// Runs a closure that only reads, on a consistent snapshot of committed data. A backend
+    /// may serve it apart from the writers (SQLite: its own connection, which a commit's fsync
+    /// does not hold up).
+    fn read<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        self.transaction(f)
+    }
 }
 
 /// A [`JournalStore`] over a backend. Each handle is one writer identity (`owner`): the
@@ -505,33 +515,32 @@ impl<B: Backend> JournalStore for Journal<B> {
 
     fn shop_row(&self, order: &OrderRef) -> Result<Option<ShopRow>, JournalError> {
         self.backend
-            .transaction(&mut |tx| tx.load_shop_row(order.as_str()))
+            .read(&mut |tx| tx.load_shop_row(order.as_str()))
     }
 
     fn shop_rows(&self, shop: &str, unpaid_only: bool) -> Result<Vec<ShopRow>, JournalError> {
         self.backend
-            .transaction(&mut |tx| tx.list_shop_rows(shop, unpaid_only))
+            .read(&mut |tx| tx.list_shop_rows(shop, unpaid_only))
     }
 
     fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError> {
-        self.backend
-            .transaction(&mut |tx| tx.load_order(order.as_str()))
+        self.backend.read(&mut |tx| tx.load_order(order.as_str()))
     }
 
     fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError> {
-        self.backend.transaction(&mut |tx| tx.op_by_id(op))
+        self.backend.read(&mut |tx| tx.op_by_id(op))
     }
 
     fn operation_by_key(&self, key: &str) -> Result<Option<OperationRecord>, JournalError> {
-        self.backend.transaction(&mut |tx| tx.op_by_key(key))
+        self.backend.read(&mut |tx| tx.op_by_key(key))
     }
 
     fn operations(&self, order: &OrderRef) -> Result<Vec<OperationRecord>, JournalError> {
         self.backend
-            .transaction(&mut |tx| tx.ops_for_order(order.as_str()))
+            .read(&mut |tx| tx.ops_for_order(order.as_str()))
     }
 
     fn exchanges(&self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError> {
-        self.backend.transaction(&mut |tx| tx.exchanges_for_op(op))
+        self.backend.read(&mut |tx| tx.exchanges_for_op(op))
     }
 }

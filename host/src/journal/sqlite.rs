@@ -89,6 +89,9 @@ CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
 "#,
 ];
 
+/// Read-only connections per journal handle.
+const READERS: usize = 4;
+
 fn storage(e: rusqlite::Error) -> JournalError {
     JournalError::Storage(e.to_string())
 }
@@ -104,6 +107,10 @@ fn storage(e: rusqlite::Error) -> JournalError {
 /// fails is rolled back to its savepoint alone, exactly as a transaction of its own would be.
 pub(crate) struct Sqlite {
     conn: Mutex<Batch>,
+    /// Read-only connections for calls that only read: they see committed data (WAL readers
+    /// are not blocked by the writer) and so never wait behind a commit's fsync.
+    readers: Mutex<Vec<Connection>>,
+    reader_free: std::sync::Condvar,
     /// Calls waiting for the connection to put their work in the open transaction: a
     /// committer lets them in first (briefly), or each commit would carry one call.
     queued: std::sync::atomic::AtomicUsize,
@@ -141,7 +148,17 @@ pub fn open(path: &Path) -> Result<Box<dyn JournalStore>, JournalError> {
     )
     .map_err(storage)?;
     migrate(&conn)?;
+    let readers = (0..READERS)
+        .map(|_| {
+            let r = Connection::open(path).map_err(storage)?;
+            r.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;")
+                .map_err(storage)?;
+            Ok(r)
+        })
+        .collect::<Result<Vec<_>, JournalError>>()?;
     Ok(Box::new(Journal::new(Sqlite {
+        readers: Mutex::new(readers),
+        reader_free: std::sync::Condvar::new(),
         conn: Mutex::new(Batch {
             conn,
             open: false,
@@ -231,9 +248,47 @@ impl Backend for Sqlite {
         self.wait_for_commit(id)?;
         Ok(value)
     }
+    fn read<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        self.read_on_reader(f)
+    }
 }
 
 impl Sqlite {
+    fn read_on_reader<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let conn = {
+            let mut free = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(c) = free.pop() {
+                    break c;
+                }
+                free = self
+                    .reader_free
+                    .wait(free)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        // One snapshot for the whole call (a call may read several tables).
+        let result = conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(storage)
+            .and_then(|()| f(&mut SqliteTx { tx: &conn }));
+        let end = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        self.reader_free.notify_one();
+        let value = result?;
+        end.map_err(storage)?;
+        Ok(value)
+    }
+
     /// Returns once transaction `id` is committed (committing it, and everything that joined
     /// it, if nobody else is), or with the commit's error.
     fn wait_for_commit(&self, id: u64) -> Result<(), JournalError> {
