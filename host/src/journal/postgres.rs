@@ -201,6 +201,29 @@ impl Backend for Postgres {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
+        self.with_client(|client| {
+            let mut tx = client.transaction().map_err(storage)?;
+            let value = f(&mut PgTx { tx: &mut tx })?;
+            tx.commit().map_err(storage)?;
+            Ok(value)
+        })
+    }
+
+    /// Reads run as single autocommit statements: each journal read is one statement, so it
+    /// is its own consistent snapshot.
+    fn read<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        self.with_client(|client| f(&mut PgTx { tx: client }))
+    }
+}
+
+impl Postgres {
+    fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
         let mut client = {
             let mut free = self.pool.free.lock().unwrap_or_else(|e| e.into_inner());
             loop {
@@ -214,12 +237,7 @@ impl Backend for Postgres {
                     .unwrap_or_else(|e| e.into_inner());
             }
         };
-        let result = (|| {
-            let mut tx = client.transaction().map_err(storage)?;
-            let value = f(&mut PgTx { tx: &mut tx })?;
-            tx.commit().map_err(storage)?;
-            Ok(value)
-        })();
+        let result = f(&mut client);
         // A broken connection goes back too: the next transaction on it fails and says so.
         self.pool
             .free
@@ -231,8 +249,10 @@ impl Backend for Postgres {
     }
 }
 
-struct PgTx<'a, 'b> {
-    tx: &'a mut postgres::Transaction<'b>,
+/// The SQL primitives over a transaction, or (for reads) over a bare connection in autocommit
+/// mode: one round trip per statement instead of three (BEGIN, statement, COMMIT).
+struct PgTx<'a, C> {
+    tx: &'a mut C,
 }
 
 const OP_COLUMNS: &str = "id, order_ref, gateway, kind, amount, currency, idempotency_key, \
@@ -259,7 +279,7 @@ fn op_row(r: &Row) -> OpRow {
     }
 }
 
-impl PgTx<'_, '_> {
+impl<C: postgres::GenericClient> PgTx<'_, C> {
     fn ops(
         &mut self,
         sql: &str,
@@ -274,7 +294,7 @@ impl PgTx<'_, '_> {
     }
 }
 
-impl Tx for PgTx<'_, '_> {
+impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
     fn lock_order(&mut self, order: &str) -> Result<(), JournalError> {
         self.tx
             .execute(
