@@ -1080,3 +1080,47 @@ async fn concurrent_actions_on_one_order_lose_no_change() {
         );
     }
 }
+
+/// An order authorized outside the host (another system, the gateway's own tool) is registered
+/// by its gateway reference; the shop's actions then reach it, and an inquiry agrees.
+#[tokio::test]
+async fn an_order_authorized_elsewhere_is_registered_and_captured() {
+    let rig = rig().await;
+    // Authorized by "another system": the same plugin driven without the journal.
+    let gateway = rig.shop.gateway("sbps").unwrap().clone();
+    let outside = renkei_host::Driver::new(Duration::from_secs(5))
+        .execute(
+            &gateway,
+            &renkei_sdk::Operation::Authorize {
+                order: o("ext-1"),
+                amount: Money::jpy(3200),
+                source: sbps_token(),
+                customer: Some(CustomerRef::new("cust-ext")),
+                description: None,
+            },
+            "elsewhere-1",
+        )
+        .await
+        .unwrap();
+    let transaction = outside.outcome.transaction.unwrap();
+    let r = rig
+        .shop
+        .register_authorized(&o("ext-1"), "sbps", transaction.clone(), Money::jpy(3200))
+        .await
+        .unwrap();
+    assert!(r.operations.is_empty(), "registering sends nothing");
+    assert_eq!(r.state, Some(PaymentState::Authorized));
+    let e = rig
+        .shop
+        .register_authorized(&o("ext-1"), "sbps", transaction.clone(), Money::jpy(3200))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ShopError::OrderExists(_)), "{e}");
+    assert!(rig.shop.inquire(&o("ext-1")).await.unwrap().drift.is_none());
+    rig.shop.record_payment(&o("ext-1")).await.unwrap();
+    let p = rig.sbps.payment(transaction.as_str()).unwrap();
+    assert_eq!(
+        (p.payment_status, p.captured_amount),
+        (PaymentStatus::Sold, 3200)
+    );
+}
