@@ -14,8 +14,7 @@ use renkei_emulator_fregi::{
     Config as FregiConfig, Fault as FregiFault, FregiEmulator, Script, Status as FregiStatus,
 };
 use renkei_emulator_sbps::{
-    Config as SbpsConfig, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY, DEFAULT_MERCHANT_ID,
-    DEFAULT_SERVICE_ID, Fault as SbpsFault, FaultSpec, Function, PaymentStatus, SbpsEmulator,
+    Config as SbpsConfig, Fault as SbpsFault, FaultSpec, Function, PaymentStatus, SbpsEmulator,
     TEST_TOKEN_VISA,
 };
 use renkei_host::shop::{
@@ -238,21 +237,10 @@ async fn play(dir: &Path, journal_dir: &Path) -> Result<Vec<String>, String> {
     say!("emulator  SBPS    {}", sbps.endpoint_url());
     say!("emulator  F-REGI  {}", fregi.base_url());
 
-    let sbps_values = [
-        ("endpoint", sbps.endpoint_url()),
-        ("merchant_id", DEFAULT_MERCHANT_ID.into()),
-        ("service_id", DEFAULT_SERVICE_ID.into()),
-        ("hash_key", DEFAULT_HASH_KEY.into()),
-        ("des_key", DEFAULT_DES_KEY.into()),
-        ("des_iv", DEFAULT_DES_IV.into()),
-    ];
-    let fregi_values = [
-        ("base_url", fregi.base_url()),
-        ("shop_id", FREGI_SHOP.into()),
-        // F-REGI has no public inquiry; the emulator's extension lets reconcile and the
-        // settlement of unknown outcomes work as they do on SBPS.
-        ("inquiry_url", format!("{}info", fregi.control_url())),
-    ];
+    let sbps_values = sbps.plugin_config();
+    // F-REGI has no public inquiry; the emulator's extension (in its plugin config) lets
+    // reconcile and the settlement of unknown outcomes work as they do on SBPS.
+    let fregi_values = fregi.plugin_config();
     let instance =
         |name: &str, values: &[(&str, String)]| -> Result<Arc<GatewayInstance>, String> {
             let section = GatewaySection {

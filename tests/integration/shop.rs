@@ -4,8 +4,7 @@
 
 use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator, Status};
 use renkei_emulator_sbps::{
-    Config as SbpsConfig, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY, DEFAULT_MERCHANT_ID,
-    DEFAULT_SERVICE_ID, Fault as SbpsFault, FaultSpec, Function, PaymentStatus, SbpsEmulator,
+    Config as SbpsConfig, Fault as SbpsFault, FaultSpec, Function, PaymentStatus, SbpsEmulator,
     TEST_TOKEN_VISA,
 };
 use renkei_host::journal::{self, Decision, JournalStore, OperationStatus};
@@ -95,14 +94,7 @@ fn build_shop(
             "sbps",
             &GatewaySection {
                 plugin: "sbps".into(),
-                values: text(&[
-                    ("endpoint", sbps.endpoint_url()),
-                    ("merchant_id", DEFAULT_MERCHANT_ID.into()),
-                    ("service_id", DEFAULT_SERVICE_ID.into()),
-                    ("hash_key", DEFAULT_HASH_KEY.into()),
-                    ("des_key", DEFAULT_DES_KEY.into()),
-                    ("des_iv", DEFAULT_DES_IV.into()),
-                ]),
+                values: text(&sbps.plugin_config()),
             },
         )
         .unwrap();
@@ -111,11 +103,7 @@ fn build_shop(
             "fregi",
             &GatewaySection {
                 plugin: "fregi".into(),
-                values: text(&[
-                    ("base_url", fregi.base_url()),
-                    ("shop_id", FREGI_SHOP.into()),
-                    ("inquiry_url", format!("{}info", fregi.control_url())),
-                ]),
+                values: text(&fregi.plugin_config()),
             },
         )
         .unwrap();

@@ -3,10 +3,7 @@
 //! once. The tests start the same rig.
 
 use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator};
-use renkei_emulator_sbps::{
-    Config as SbpsConfig, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY, DEFAULT_MERCHANT_ID,
-    DEFAULT_SERVICE_ID, SbpsEmulator, TEST_TOKEN_VISA,
-};
+use renkei_emulator_sbps::{Config as SbpsConfig, SbpsEmulator, TEST_TOKEN_VISA};
 use renkei_host::journal::{self, JournalError};
 use renkei_host::shop::StatusChange;
 use renkei_host::{
@@ -114,26 +111,15 @@ impl Demo {
             SBPS,
             &GatewaySection {
                 plugin: "sbps".into(),
-                values: text(&[
-                    ("endpoint", sbps.endpoint_url()),
-                    ("merchant_id", DEFAULT_MERCHANT_ID.into()),
-                    ("service_id", DEFAULT_SERVICE_ID.into()),
-                    ("hash_key", DEFAULT_HASH_KEY.into()),
-                    ("des_key", DEFAULT_DES_KEY.into()),
-                    ("des_iv", DEFAULT_DES_IV.into()),
-                ]),
+                values: text(&sbps.plugin_config()),
             },
         )?;
         let fregi_gateway = registry.instantiate(
             FREGI,
             &GatewaySection {
                 plugin: "fregi".into(),
-                values: text(&[
-                    ("base_url", fregi.base_url()),
-                    ("shop_id", FREGI_SHOP_ID.into()),
-                    // The emulator's inquiry extension (F-REGI has no public inquiry).
-                    ("inquiry_url", format!("{}info", fregi.control_url())),
-                ]),
+                // With the emulator's inquiry extension (F-REGI has no public inquiry).
+                values: text(&fregi.plugin_config()),
             },
         )?;
         let store = journal::sqlite::open(journal)?;

@@ -45,6 +45,27 @@ fn transaction_of(payment: &OrderRecord) -> Result<TransactionRef, ShopError> {
 }
 
 impl Shop {
+    /// The one authorization an order gets, at checkout or on a pre-order's release: one key
+    /// per order, so a retry returns the first authorization instead of reserving twice.
+    async fn authorize(
+        &self,
+        gateway: &crate::instance::GatewayInstance,
+        order: &OrderRef,
+        amount: Money,
+        source: PaymentSource,
+        customer: Option<CustomerRef>,
+    ) -> Result<(crate::executor::Completed, super::GatewayOp), ShopError> {
+        let op = Operation::Authorize {
+            order: order.clone(),
+            amount,
+            source,
+            customer,
+            description: None,
+        };
+        self.run(gateway, &op, &format!("{order}/authorize"), None)
+            .await
+    }
+
     fn check_amount(
         &self,
         order: &OrderRef,
@@ -137,15 +158,8 @@ impl Shop {
         {
             return Err(ShopError::OrderExists(order.clone()));
         }
-        let op = Operation::Authorize {
-            order: order.clone(),
-            amount,
-            source,
-            customer,
-            description: None,
-        };
         let (done, performed) = self
-            .run(&instance, &op, &format!("{order}/authorize"), None)
+            .authorize(&instance, order, amount, source, customer)
             .await?;
         let shop = match existing {
             Some((shop, _)) => shop,
@@ -523,15 +537,8 @@ impl Shop {
             } else {
                 self.check_amount(order, &shop.gateway, shop.amount_due)?;
                 let gateway = self.gateway(&shop.gateway)?.clone();
-                let op = Operation::Authorize {
-                    order: order.clone(),
-                    amount: shop.amount_due,
-                    source,
-                    customer,
-                    description: None,
-                };
                 let (done, performed) = self
-                    .run(&gateway, &op, &format!("{order}/authorize"), None)
+                    .authorize(&gateway, order, shop.amount_due, source, customer)
                     .await?;
                 operations.push(performed);
                 payment = done.order;

@@ -150,6 +150,18 @@ impl FregiEmulator {
         &self.shared.config
     }
 
+    /// The config values (key, value) a gateway client such as Renkei's F-REGI plugin needs to
+    /// talk to this emulator as its first shop, including the emulator-only inquiry extension
+    /// (F-REGI itself has none). Plain strings, so the emulator depends on no client crate.
+    pub fn plugin_config(&self) -> Vec<(&'static str, String)> {
+        let mut values = vec![("base_url", self.base_url())];
+        if let Some(shop) = self.shared.config.shops.first() {
+            values.push(("shop_id", shop.clone()));
+        }
+        values.push(("inquiry_url", format!("{}info", self.control_url())));
+        values
+    }
+
     /// The start banner (address, shop, test cards).
     pub fn banner(&self) -> String {
         banner(self.addr, &self.shared.config)

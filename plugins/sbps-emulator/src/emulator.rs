@@ -99,6 +99,24 @@ impl SbpsEmulator {
         &self.engine.config
     }
 
+    /// The config values (key, value) a gateway client such as Renkei's SBPS plugin needs to talk
+    /// to this emulator as its first merchant: endpoint, ids, hash key, 3DES key and IV. Plain
+    /// strings, so the emulator depends on no client crate; tests, the demo and the examples
+    /// build their gateway sections from it instead of repeating the defaults.
+    pub fn plugin_config(&self) -> Vec<(&'static str, String)> {
+        let mut values = vec![("endpoint", self.endpoint_url())];
+        if let Some(m) = self.engine.config.merchants.first() {
+            values.extend([
+                ("merchant_id", m.merchant_id.clone()),
+                ("service_id", m.service_id.clone()),
+                ("hash_key", m.hash_key.clone()),
+                ("des_key", m.des_key.clone()),
+                ("des_iv", m.des_iv.clone()),
+            ]);
+        }
+        values
+    }
+
     /// Address and credentials, for printing at start.
     pub fn banner(&self) -> String {
         banner(self.addr, &self.engine.config)
