@@ -36,7 +36,7 @@ pub use http::{HttpRequest, HttpResponse, Method};
 pub use ids::{CustomerRef, OrderRef, TransactionRef};
 pub use manifest::{
     AmountChange, Capabilities, ConfigKey, ConfigKind, ErrorEntry, Inquiry, Limits, Manifest,
-    ManifestError, StatusEntry, error_entry,
+    ManifestError, RequestExpiry, StatusEntry, error_entry,
 };
 pub use money::{Currency, Money};
 pub use operation::{CardData, Operation, OperationKind, PaymentSource};

@@ -31,6 +31,24 @@ pub enum Inquiry {
     Unavailable,
 }
 
+/// When a request sent to the gateway can no longer take effect there.
+///
+/// The host settles an unknown outcome by inquiry only once the request it is unsure of can no
+/// longer be processed: before that, "the payment is unchanged" proves nothing, because a
+/// request held by a load balancer or a slow gateway may still be applied after the inquiry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestExpiry {
+    /// The gateway documents no validity window: a request whose outcome is unknown may still
+    /// be processed at any later time, so an unchanged payment never proves it was not.
+    #[default]
+    Never,
+    /// Each request carries its own validity (SBPS `request_date` + `limit_second`): the gateway
+    /// refuses it once `seconds` have passed since the request's own time. `seconds` is the
+    /// value of the integer config key `key`, or `default_seconds` when it is not set.
+    ConfigSeconds { key: String, default_seconds: u32 },
+}
+
 /// What the plugin can do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
@@ -42,6 +60,9 @@ pub struct Capabilities {
     /// Operations whose replay is safe because a replay's "already done" answer
     /// (`ErrorKind::AlreadyDone`) proves that the first attempt went through.
     pub replay_safe: Vec<OperationKind>,
+    /// When a sent request can no longer take effect (absent in older manifests: never).
+    #[serde(default)]
+    pub request_expiry: RequestExpiry,
 }
 
 impl Capabilities {
@@ -154,6 +175,8 @@ pub enum ManifestError {
     ReplaySafeUnsupported(OperationKind),
     #[error("inquiry capability {inquiry:?} contradicts the operation list")]
     InquiryMismatch { inquiry: Inquiry },
+    #[error("request expiry names config key {0:?}, which is not a declared integer key")]
+    BadRequestExpiry(String),
 }
 
 impl Manifest {
@@ -219,6 +242,14 @@ impl Manifest {
         if let Some(op) = caps.replay_safe.iter().find(|op| !caps.supports(**op)) {
             return Err(ManifestError::ReplaySafeUnsupported(*op));
         }
+        if let RequestExpiry::ConfigSeconds { key, .. } = &caps.request_expiry
+            && !self
+                .config
+                .iter()
+                .any(|k| &k.name == key && k.kind == ConfigKind::Integer)
+        {
+            return Err(ManifestError::BadRequestExpiry(key.clone()));
+        }
         let inquires = caps.supports(OperationKind::Inquire);
         if inquires == (caps.inquiry == Inquiry::Unavailable) {
             return Err(ManifestError::InquiryMismatch {
@@ -283,6 +314,7 @@ mod tests {
                 amount_change: AmountChange::Unsupported,
                 inquiry: Inquiry::Available,
                 replay_safe: vec![OperationKind::Capture],
+                request_expiry: RequestExpiry::Never,
             },
             limits: Limits {
                 min_amount: 1,
@@ -345,6 +377,27 @@ mod tests {
         );
         m.statuses.clear();
         assert_eq!(m.validate(), Err(ManifestError::EmptyStatusTable));
+    }
+
+    #[test]
+    fn a_request_expiry_must_name_a_declared_integer_key() {
+        let mut m = sample();
+        m.capabilities.request_expiry = RequestExpiry::ConfigSeconds {
+            key: "limit_second".into(),
+            default_seconds: 60,
+        };
+        assert!(matches!(
+            m.validate(),
+            Err(ManifestError::BadRequestExpiry(k)) if k == "limit_second"
+        ));
+        // A manifest from before the field existed reads as "never expires".
+        let mut json: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        json["capabilities"]
+            .as_object_mut()
+            .unwrap()
+            .remove("request_expiry");
+        let old: Manifest = serde_json::from_value(json).unwrap();
+        assert_eq!(old.capabilities.request_expiry, RequestExpiry::Never);
     }
 
     #[test]

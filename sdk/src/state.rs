@@ -23,6 +23,10 @@ pub enum Settlement {
 pub enum RefundExtent {
     Full,
     Partial,
+    /// The gateway says "refunded" without saying how much (SBPS 返金済 after a full or a
+    /// partial refund alike). Only the journal's arithmetic, never this, decides whether
+    /// anything is left to refund.
+    NotReported,
 }
 
 /// The state of one gateway payment, in terms every gateway can be mapped to.
@@ -85,6 +89,10 @@ impl PaymentState {
                 extent: RefundExtent::Partial,
                 ..
             } => "partially_refunded",
+            PaymentState::Refunded {
+                extent: RefundExtent::NotReported,
+                ..
+            } => "refunded_extent_not_reported",
             PaymentState::Unknown { .. } => "unknown",
         }
     }

@@ -19,8 +19,8 @@ use protocol::{AmountBody, AuthorizeBody, PaymentReply, Reply};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, Context, Currency,
     ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse, Inquiry, Limits,
-    Manifest, Method, Money, Operation, OperationKind, Outcome, PaymentSource, Secret, StatusEntry,
-    Step, TransactionRef, decode_state, error_entry,
+    Manifest, Method, Money, Operation, OperationKind, Outcome, PaymentSource, RequestExpiry,
+    Secret, StatusEntry, Step, TransactionRef, decode_state, error_entry,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
@@ -84,6 +84,7 @@ impl Gateway for KumoPay {
                 // "already_captured" / "already_voided" can only follow a success for the same
                 // payment, so a replay that gets them proves the first attempt went through.
                 replay_safe: vec![OperationKind::Capture, OperationKind::Void],
+                request_expiry: RequestExpiry::Never,
             },
             limits: Limits {
                 min_amount: MIN_AMOUNT,

@@ -69,7 +69,8 @@ use renkei_sdk::{
     AmountChange, Capabilities, CardData, Config, ConfigError, ConfigKey, ConfigKind, Context,
     Currency, ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse, Inquiry,
     Limits, Manifest, Method, Money, Operation, OperationKind, Outcome, PaymentSource,
-    PaymentState, RefundExtent, Settlement, StatusEntry, Step, TransactionRef, decode_state,
+    PaymentState, RefundExtent, RequestExpiry, Settlement, StatusEntry, Step, TransactionRef,
+    decode_state,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
@@ -234,6 +235,8 @@ impl Gateway for Fregi {
                 //   be refused on the replaced SEQNO; neither proves anything.
                 // - authorize (authm): F-REGI has no idempotency key; a replay authorizes twice.
                 replay_safe: vec![OperationKind::Void],
+                // F-REGI documents no validity window for a request.
+                request_expiry: RequestExpiry::Never,
             },
             limits: Limits {
                 min_amount: MIN_AMOUNT,

@@ -65,8 +65,8 @@ use renkei_sdk::{
     AmountChange, Capabilities, CardData, Config, ConfigError, ConfigKey, ConfigKind, Context,
     Currency, ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse, Inquiry,
     Limits, Manifest, Method, Money, Operation, OperationKind, OrderRef, Outcome, PaymentSource,
-    PaymentState, RefundExtent, Secret, Settlement, StatusEntry, Step, TransactionRef,
-    decode_state, error_entry,
+    PaymentState, RefundExtent, RequestExpiry, Secret, Settlement, StatusEntry, Step,
+    TransactionRef, decode_state, error_entry,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -77,8 +77,12 @@ pub const GATEWAY_ID: &str = "sbps";
 /// `prepare` runs per request.
 const MIN_AMOUNT: i64 = 1;
 const MAX_AMOUNT: i64 = 9_999_999;
-/// SBPS's own default validity (§3.2), sent explicitly so a request's lifetime is visible.
-const DEFAULT_LIMIT_SECOND: &str = "600";
+/// How long a request stays valid at SBPS, sent explicitly so a request's lifetime is visible.
+/// SBPS's own default is 600 s (§3.2); a host that lost a reply waits this long before an
+/// inquiry can settle it, so the plugin asks for a shorter window: long enough for any sane
+/// clock difference and network path, short enough to settle within minutes.
+const DEFAULT_LIMIT_SECONDS: u32 = 60;
+const DEFAULT_LIMIT_SECOND: &str = "60";
 const DEFAULT_ITEM_ID: &str = "renkei";
 /// `item_name` is at most 40 Shift_JIS bytes.
 const ITEM_NAME_BYTES: usize = 40;
@@ -199,6 +203,12 @@ impl Gateway for Sbps {
                 // sales) only if a capture went through. Void: likewise cancelled (status 3,
                 // or 45). Refund is not: a replayed partial refund refunds again (§10.5).
                 replay_safe: vec![OperationKind::Capture, OperationKind::Void],
+                // SBPS refuses a request once `request_date + limit_second` has passed (§3.2),
+                // so after that (and a clock-skew margin) an inquiry's answer is final.
+                request_expiry: RequestExpiry::ConfigSeconds {
+                    key: "limit_second".into(),
+                    default_seconds: DEFAULT_LIMIT_SECONDS,
+                },
             },
             limits: Limits {
                 min_amount: MIN_AMOUNT,
@@ -369,7 +379,7 @@ impl Gateway for Sbps {
         };
         let limit_second = config
             .integer("limit_second")
-            .unwrap_or(600)
+            .unwrap_or(i64::from(DEFAULT_LIMIT_SECONDS))
             .try_into()
             .ok()
             .filter(|l| (1..=9999).contains(l))

@@ -277,6 +277,7 @@ fn state_to_ffi(state: &PaymentState) -> FfiState {
             match extent {
                 RefundExtent::Full => 1,
                 RefundExtent::Partial => 2,
+                RefundExtent::NotReported => 3,
             },
             "",
         ),
@@ -300,6 +301,7 @@ fn state_from_ffi(s: &FfiState) -> PaymentState {
     let extent = match s.extent {
         1 => Some(RefundExtent::Full),
         2 => Some(RefundExtent::Partial),
+        3 => Some(RefundExtent::NotReported),
         _ => None,
     };
     let unknown = || PaymentState::Unknown {
