@@ -237,7 +237,14 @@ async fn play(dir: &Path, journal_dir: &Path) -> Result<Vec<String>, String> {
     say!("emulator  SBPS    {}", sbps.endpoint_url());
     say!("emulator  F-REGI  {}", fregi.base_url());
 
-    let sbps_values = sbps.plugin_config();
+    // SBPS refuses a request once its `limit_second` has passed; the host inquires about a lost
+    // reply only after that (plus a clock-skew margin). A short window keeps the demo's lost
+    // reply to a few seconds' wait; production keeps the plugin's default.
+    let mut sbps_values = sbps.plugin_config();
+    sbps_values.extend([
+        ("limit_second", "3".to_owned()),
+        ("clock_skew_ms", "500".to_owned()),
+    ]);
     // F-REGI has no public inquiry; the emulator's extension (in its plugin config) lets
     // reconcile and the settlement of unknown outcomes work as they do on SBPS.
     let fregi_values = fregi.plugin_config();

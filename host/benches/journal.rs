@@ -28,6 +28,7 @@ fn op(order: &str, kind: OperationKind, amount: i64) -> NewOperation {
 fn exchange() -> SentExchange {
     SentExchange {
         step_index: 0,
+        attempt: 1,
         step: "sale".into(),
         method: "POST".into(),
         url: "http://127.0.0.1:1/connect/sale.cgi".into(),

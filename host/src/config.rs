@@ -7,6 +7,7 @@
 //! [gateways.main-sbps]              # instance name
 //! plugin = "sbps"                   # gateway id of the plugin (default: the instance name)
 //! deadline_ms = 30000               # host setting: how long one exchange may take
+//! clock_skew_ms = 5000              # host setting: how far the gateway's clock may be off
 //! merchant_id = "99999"
 //! hash_key = "…"
 //! ```
@@ -31,7 +32,9 @@ pub enum ConfigFileError {
 
 /// Keys of a gateway section that configure the host, not the plugin. `deadline_ms`: how long
 /// one exchange with this gateway may take before its outcome counts as unknown.
-pub const HOST_KEYS: &[&str] = &["deadline_ms"];
+/// `clock_skew_ms`: how far the gateway's clock may be from the host's, added to a request's
+/// declared expiry before an inquiry may settle it (see `RequestExpiry`).
+pub const HOST_KEYS: &[&str] = &["deadline_ms", "clock_skew_ms"];
 
 /// One `[gateways.NAME]` section.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use crate::journal::{
     OperationId, OperationRecord, OrderRecord, Refusal, ReplyRecord, SentExchange, StoredOutcome,
     ledger,
 };
-use crate::transport::{Transport, TransportError};
+use crate::transport::Transport;
 use renkei_sdk::{
     AmountChange, Context, Effect, ErrorKind, Exchange, GatewayError, Inquiry, Operation,
     OperationKind, Outcome, PaymentState, Step, Timestamp,
@@ -100,12 +100,13 @@ enum Drive {
     /// exchange).
     NotApplied(GatewayError),
     /// May have happened. `first` is true when no exchange before the unknown one could have
-    /// changed the payment (it was the first, or all before it were read-only). `timed_out`: no
-    /// reply within the deadline, so the gateway may still be working on the request.
+    /// changed the payment (it was the first, or all before it were read-only). Whatever the
+    /// cause (no reply, a reset, a 5xx from a load balancer, a cut body, an undocumented error
+    /// code), the gateway may still be working on the request: no answer that fails to settle
+    /// the outcome says the gateway is done with it.
     Unknown {
         evidence: String,
         first: bool,
-        timed_out: bool,
     },
 }
 
@@ -166,6 +167,52 @@ impl Executor {
 
     pub fn journal(&self) -> &Arc<dyn JournalStore> {
         &self.journal
+    }
+
+    /// The lease of an operation whose outcome is being resolved: long enough to wait for the
+    /// request's expiry and then inquire.
+    fn resolving_lease_ms(&self, gateway: &GatewayInstance) -> i64 {
+        let wait = gateway
+            .request_expiry()
+            .map_or(Duration::ZERO, |e| e + gateway.clock_skew());
+        self.lease_ms_for(gateway) + wait.as_millis() as i64
+    }
+
+    /// Waits until the operation's last request that could change the payment can no longer
+    /// take effect at the gateway: its declared expiry plus the clock-skew margin, counted from
+    /// when it was journaled (just after the plugin stamped it, so never earlier than the
+    /// request's own time). Returns false when the gateway declares no expiry: then no wait
+    /// makes an unchanged payment conclusive.
+    async fn await_expiry(
+        &self,
+        gateway: &GatewayInstance,
+        record: &OperationRecord,
+    ) -> Result<bool, ExecError> {
+        let Some(expiry) = gateway.request_expiry() else {
+            return Ok(false);
+        };
+        let id = record.id;
+        let exchanges = blocking(&self.journal, move |j| j.exchanges(id)).await?;
+        let Some(sent) = exchanges
+            .iter()
+            .filter(|x| !x.sent.read_only)
+            .map(|x| x.sent_at_ms)
+            .max()
+        else {
+            // Only reads left the host: nothing can take effect later.
+            return Ok(true);
+        };
+        let settle_at = sent + (expiry + gateway.clock_skew()).as_millis() as i64;
+        let now = self.now_ms();
+        if settle_at > now {
+            tracing::info!(
+                operation = id.0,
+                wait_ms = settle_at - now,
+                "waiting for the request to expire before inquiring"
+            );
+            tokio::time::sleep(Duration::from_millis((settle_at - now) as u64)).await;
+        }
+        Ok(true)
     }
 
     fn now_ms(&self) -> i64 {
@@ -300,24 +347,19 @@ impl Executor {
         match ran.drive {
             Drive::Done(outcome) => self.succeed(record, last, &outcome, None).await,
             Drive::NotApplied(error) => self.fail(record.id, last, error, None).await,
-            Drive::Unknown {
-                evidence,
-                first,
-                timed_out,
-            } => {
+            Drive::Unknown { evidence, first } => {
                 let (id, ev, now, lease) = (
                     record.id,
                     evidence.clone(),
                     self.now_ms(),
-                    self.lease_ms_for(gateway),
+                    self.resolving_lease_ms(gateway),
                 );
                 blocking(&self.journal, move |j| {
                     j.mark_unknown(id, last.as_ref().map(|(x, r)| (*x, r)), &ev, now, lease)
                 })
                 .await?;
                 tracing::warn!(order = %op.order(), op = %op.kind(), %evidence, "outcome unknown; resolving");
-                self.resolve(gateway, op, record, evidence, first, timed_out)
-                    .await
+                self.resolve(gateway, op, record, evidence, first).await
             }
         }
     }
@@ -449,7 +491,6 @@ impl Executor {
                         Drive::Unknown {
                             evidence: format!("step `{}`: {error}", exchange.step),
                             first,
-                            timed_out: matches!(error, TransportError::Timeout(_)),
                         }
                     };
                     return Ok(Ran { drive, last });
@@ -497,14 +538,12 @@ impl Executor {
                                 exchange.step
                             ),
                             first: false,
-                            timed_out: false,
                         }
                     } else {
                         debug_assert_eq!(e.effect(), Effect::MayHaveApplied, "{e}");
                         Drive::Unknown {
                             evidence: format!("step `{}`: {e}", exchange.step),
                             first,
-                            timed_out: false,
                         }
                     };
                     return Ok(Ran { drive, last });
@@ -520,7 +559,6 @@ impl Executor {
                             crate::driver::MAX_STEPS
                         ),
                         first: false,
-                        timed_out: false,
                     },
                     last,
                 });
@@ -585,6 +623,13 @@ impl Executor {
     }
 
     /// Settles an unknown outcome: inquiry, then declared-safe replay, then review.
+    ///
+    /// An inquiry that finds the operation's target state proves it took effect whenever it is
+    /// made. One that finds the payment unchanged proves nothing until the request can no
+    /// longer take effect: until the gateway's declared expiry (SBPS: `request_date` +
+    /// `limit_second`) plus the clock-skew margin has passed since the request was made. A
+    /// gateway that declares no expiry (F-REGI) can therefore never be shown "not applied" by
+    /// an inquiry; a declared-safe replay or an operator settles it.
     async fn resolve(
         &self,
         gateway: &GatewayInstance,
@@ -592,15 +637,9 @@ impl Executor {
         record: OperationRecord,
         evidence: String,
         first: bool,
-        timed_out: bool,
     ) -> Result<Completed, ExecError> {
         if !first {
             return self.review(record.id, evidence).await;
-        }
-        if timed_out {
-            // The gateway may still be working on the request: give it one more deadline before
-            // looking, so that a late success is seen as one.
-            tokio::time::sleep(self.transport_for(gateway).timeout()).await;
         }
         let caps = &gateway.manifest().capabilities;
         let before = self.order_of(&record).await?;
@@ -616,6 +655,12 @@ impl Executor {
                 )
                 .await;
         }
+        let expired = self.await_expiry(gateway, &record).await?;
+        if !expired {
+            // No expiry to wait for; one more deadline still lets a late success show as one.
+            tokio::time::sleep(self.transport_for(gateway).timeout()).await;
+        }
+        let mut inquiry_said = None;
 
         if caps.supports(OperationKind::Inquire)
             && caps.inquiry != Inquiry::Unavailable
@@ -629,37 +674,34 @@ impl Executor {
             let ran = self.drive_more(gateway, &inquiry, &record, &key).await?;
             self.record_last(ran.last).await?;
             match ran.drive {
-                Drive::Done(seen) => match judge(op, before.as_ref().map(|o| &o.state), &seen) {
+                Drive::Done(seen) => match judge(op, before.as_ref(), &seen) {
                     Verdict::TookEffect(outcome) => {
                         return self
                             .succeed(record, None, &outcome, Some(Resolution::Inquiry))
                             .await;
                     }
-                    Verdict::NoEffect if timed_out => {
-                        // Unchanged now is not unchanged for good: a request that got no reply
-                        // may still be processed. Only an operator (or a later inquiry) can say.
-                        return self
-                            .review(
-                                record.id,
-                                format!(
-                                    "{evidence}; an inquiry shows the payment still {}, but a \
-                                     request that got no reply may still be processed",
-                                    seen.state
-                                ),
-                            )
-                            .await;
-                    }
-                    Verdict::NoEffect => {
+                    Verdict::NoEffect if expired => {
                         let error = GatewayError::new(
                             ErrorKind::Rejected,
                             format!(
-                                "not applied: an inquiry shows the payment still {}",
+                                "not applied: after the request expired, an inquiry shows the \
+                                 payment still {}",
                                 seen.state
                             ),
                         );
                         return self
                             .fail(record.id, None, error, Some(Resolution::Inquiry))
                             .await;
+                    }
+                    Verdict::NoEffect => {
+                        // Unchanged now is not unchanged for good: the gateway declares no
+                        // expiry, so the request may still be processed.
+                        inquiry_said = Some(format!(
+                            "an inquiry shows the payment still {}, but {} declares no \
+                             expiry for a request, so it may still be processed",
+                            seen.state,
+                            gateway.name()
+                        ));
                     }
                     Verdict::Unclear(why) => {
                         return self
@@ -675,6 +717,10 @@ impl Executor {
                 }
             }
         }
+        let evidence = match inquiry_said {
+            Some(said) => format!("{evidence}; {said}"),
+            None => evidence,
+        };
 
         if caps.is_replay_safe(op.kind()) {
             let key = format!("{}:replay", record.idempotency_key);
@@ -752,8 +798,14 @@ impl Executor {
             let Some(record) = claimed.into_iter().next() else {
                 break;
             };
-            let id = record.id;
-            let exchanges = blocking(&self.journal, move |j| j.exchanges(id)).await?;
+            let (id, attempt) = (record.id, record.attempt);
+            // Only the current attempt's exchanges: an earlier attempt was settled as not
+            // applied before this one started, and its unanswered requests say nothing now.
+            let exchanges: Vec<_> = blocking(&self.journal, move |j| j.exchanges(id))
+                .await?
+                .into_iter()
+                .filter(|x| x.sent.attempt == attempt)
+                .collect();
             let order = self.order_of(&record).await?;
             let result = if exchanges.is_empty() {
                 // The host stopped before anything left it.
@@ -787,8 +839,18 @@ impl Executor {
                         .map(|x| x.sent.step.as_str())
                         .unwrap_or("?")
                 );
-                // The host died a lease ago: whatever it sent has had time to be processed.
-                self.resolve(&gw, &op, record, evidence, first, false).await
+                // Held for as long as resolving may take (the request's expiry first), so that
+                // no other host claims it meanwhile.
+                let (ev, now, lease) = (
+                    evidence.clone(),
+                    self.now_ms(),
+                    self.resolving_lease_ms(&gw),
+                );
+                blocking(&self.journal, move |j| {
+                    j.mark_unknown(id, None, &ev, now, lease)
+                })
+                .await?;
+                self.resolve(&gw, &op, record, evidence, first).await
             } else {
                 self.review(
                     record.id,
@@ -836,6 +898,7 @@ pub struct RecoveryReport {
 fn journal_copy(x: &Exchange, index: u32) -> SentExchange {
     SentExchange {
         step_index: index,
+        attempt: 0,
         step: x.step.to_string(),
         method: x.request.method.as_str().to_owned(),
         url: x.request.url.to_string(),
@@ -889,38 +952,102 @@ fn reached(kind: OperationKind, state: &PaymentState) -> bool {
 }
 
 /// Reads an inquiry after an unknown outcome. Only state changes that the operation alone can
-/// explain count; amounts a gateway does not report are the operation's own.
-fn judge(op: &Operation, before: Option<&PaymentState>, seen: &Outcome) -> Verdict {
+/// explain count, and only amounts the gateway states: where it states none, a change made in
+/// its own tool (G-8) could look the same, so the answer is unclear rather than ours.
+fn judge(op: &Operation, before: Option<&OrderRecord>, seen: &Outcome) -> Verdict {
+    use renkei_sdk::RefundExtent;
     let kind = op.kind();
+    let was = before.map(|o| &o.state);
     if matches!(seen.state, PaymentState::Unknown { .. }) {
         return Verdict::Unclear(format!("the gateway reports {}", seen.state));
     }
     if reached(kind, &seen.state) {
-        // A partial refund cannot be told from an earlier one by state alone.
-        if kind == OperationKind::Refund
-            && matches!(before, Some(PaymentState::Refunded { .. }))
-            && seen.refunded.is_none()
-        {
-            return Verdict::Unclear(
-                "already refunded before; the gateway reports no amounts".into(),
-            );
-        }
         let mut outcome = seen.clone();
         match op {
-            Operation::Capture { .. } if outcome.captured.is_none() => {
-                outcome.captured = op.amount()
+            Operation::Capture { .. } => {
+                let asked = op.amount();
+                match outcome.captured {
+                    Some(c) if Some(c) != asked => {
+                        return Verdict::Unclear(format!(
+                            "the gateway shows {c} captured, this capture was for {}",
+                            asked.map_or("?".to_owned(), |a| a.to_string())
+                        ));
+                    }
+                    Some(_) => {}
+                    None => outcome.captured = asked,
+                }
             }
-            Operation::Refund { .. } => outcome.refunded = None,
+            Operation::Refund {
+                captured: open,
+                amount,
+                ..
+            } => {
+                let moved = amount.unwrap_or(*open);
+                let full = moved == *open;
+                let refunded_before = before.map_or(0, |o| o.refunded.minor_units);
+                let unclear = match (outcome.refunded, &seen.state) {
+                    (Some(total), _)
+                        if total.minor_units != refunded_before + moved.minor_units =>
+                    {
+                        Some(format!(
+                            "the gateway shows {total} refunded in all; with this refund the \
+                             journal would have {}",
+                            refunded_before + moved.minor_units
+                        ))
+                    }
+                    (Some(_), _) => None,
+                    (None, _) if matches!(was, Some(PaymentState::Refunded { .. })) => {
+                        Some("already refunded before; the gateway reports no amounts".to_owned())
+                    }
+                    (
+                        None,
+                        PaymentState::Refunded {
+                            extent: RefundExtent::NotReported,
+                            ..
+                        },
+                    ) => Some(
+                        "the gateway says refunded without saying how much, so this refund \
+                         cannot be told from one made in the gateway's own tool (G-8)"
+                            .to_owned(),
+                    ),
+                    (
+                        None,
+                        PaymentState::Refunded {
+                            extent: RefundExtent::Full,
+                            ..
+                        },
+                    ) if !full => Some(format!(
+                        "the gateway shows the payment refunded in full; this refund was for \
+                         {moved} of {open}"
+                    )),
+                    (
+                        None,
+                        PaymentState::Refunded {
+                            extent: RefundExtent::Partial,
+                            ..
+                        },
+                    ) if full => Some(format!(
+                        "the gateway shows the payment partly refunded; this refund was for \
+                         all of {open}"
+                    )),
+                    (None, _) => None,
+                };
+                if let Some(why) = unclear {
+                    return Verdict::Unclear(why);
+                }
+                // The ledger books what this refund moved.
+                outcome.refunded = None;
+            }
             _ => {}
         }
         return Verdict::TookEffect(outcome);
     }
-    if Some(&seen.state) == before {
+    if Some(&seen.state) == was {
         return Verdict::NoEffect;
     }
     Verdict::Unclear(format!(
         "the payment moved from {} to {}",
-        before.map_or("unknown".to_owned(), |s| s.to_string()),
+        was.map_or("unknown".to_owned(), |s| s.to_string()),
         seen.state
     ))
 }
@@ -1029,7 +1156,7 @@ pub fn rebuild(record: &OperationRecord, order: Option<&OrderRecord>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use renkei_sdk::{Money, OrderRef, Settlement, TransactionRef};
+    use renkei_sdk::{Money, OrderRef, RefundExtent, Settlement, TransactionRef};
 
     fn capture(amount: Option<i64>) -> Operation {
         Operation::Capture {
@@ -1058,10 +1185,36 @@ mod tests {
         ));
     }
 
+    fn order(state: PaymentState, captured: i64, refunded: i64) -> OrderRecord {
+        let mut o = OrderRecord::awaiting(&OrderRef::new("o"), "g", renkei_sdk::Currency::JPY);
+        o.state = state;
+        o.transaction = Some(TransactionRef::new("t"));
+        o.authorized = Money::jpy(1000);
+        o.captured = Money::jpy(captured);
+        o.refunded = Money::jpy(refunded);
+        o
+    }
+
+    fn refund(open: i64, amount: Option<i64>) -> Operation {
+        Operation::Refund {
+            order: OrderRef::new("o"),
+            transaction: TransactionRef::new("t"),
+            captured: Money::jpy(open),
+            amount: amount.map(Money::jpy),
+        }
+    }
+
+    fn refunded(extent: RefundExtent) -> Outcome {
+        Outcome::new(PaymentState::Refunded {
+            extent,
+            settlement: Settlement::NotReported,
+        })
+    }
+
     #[test]
     fn an_inquiry_proves_only_what_the_operation_alone_explains() {
         let op = capture(None);
-        let authorized = PaymentState::Authorized;
+        let authorized = order(PaymentState::Authorized, 0, 0);
         let captured = Outcome::new(PaymentState::Captured {
             settlement: Settlement::NotReported,
         });
@@ -1088,6 +1241,77 @@ mod tests {
                 &Outcome::new(PaymentState::Unknown { raw: "99".into() })
             ),
             Verdict::Unclear(_)
+        ));
+    }
+
+    #[test]
+    fn a_capture_the_gateway_shows_at_another_amount_is_unclear() {
+        let authorized = order(PaymentState::Authorized, 0, 0);
+        let mut seen = Outcome::new(PaymentState::Captured {
+            settlement: Settlement::NotReported,
+        });
+        seen.captured = Some(Money::jpy(600));
+        assert!(matches!(
+            judge(&capture(None), Some(&authorized), &seen),
+            Verdict::Unclear(_)
+        ));
+    }
+
+    /// Breach 1 (G-8, S-3): SBPS says 返金済 after a partial refund in its own tool as after
+    /// ours, with no amount. A lost refund reply must not be booked as a full refund then.
+    #[test]
+    fn g8_a_refund_state_without_an_amount_does_not_settle_a_lost_refund() {
+        let captured = order(
+            PaymentState::Captured {
+                settlement: Settlement::NotReported,
+            },
+            5000,
+            0,
+        );
+        assert!(matches!(
+            judge(
+                &refund(5000, None),
+                Some(&captured),
+                &refunded(RefundExtent::NotReported)
+            ),
+            Verdict::Unclear(_)
+        ));
+        // A gateway that states the extent can settle it, when the extent fits.
+        assert!(matches!(
+            judge(
+                &refund(5000, None),
+                Some(&captured),
+                &refunded(RefundExtent::Full)
+            ),
+            Verdict::TookEffect(_)
+        ));
+        assert!(matches!(
+            judge(
+                &refund(5000, Some(1200)),
+                Some(&captured),
+                &refunded(RefundExtent::Full)
+            ),
+            Verdict::Unclear(_)
+        ));
+        assert!(matches!(
+            judge(
+                &refund(5000, None),
+                Some(&captured),
+                &refunded(RefundExtent::Partial)
+            ),
+            Verdict::Unclear(_)
+        ));
+        // A stated total must be the journal's plus this refund.
+        let mut total = refunded(RefundExtent::Partial);
+        total.refunded = Some(Money::jpy(2400));
+        assert!(matches!(
+            judge(&refund(5000, Some(1200)), Some(&captured), &total),
+            Verdict::Unclear(_)
+        ));
+        total.refunded = Some(Money::jpy(1200));
+        assert!(matches!(
+            judge(&refund(5000, Some(1200)), Some(&captured), &total),
+            Verdict::TookEffect(_)
         ));
     }
 }

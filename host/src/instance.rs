@@ -6,7 +6,7 @@ use crate::redact::Redactor;
 use renkei_sdk::abi::load::DynGateway;
 use renkei_sdk::{
     Config, ConfigError, ConfigValue, Context, GatewayError, HttpResponse, Manifest, Operation,
-    Step,
+    RequestExpiry, Step,
 };
 use std::time::Duration;
 
@@ -26,6 +26,9 @@ pub enum InstanceError {
     },
 }
 
+/// How far a gateway's clock is assumed to be off the host's unless `clock_skew_ms` says.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(5);
+
 /// A gateway a shop can use: the plugin's translator with this shop's configuration.
 ///
 /// Everything the plugin says (errors, journal copies of requests) passes through the
@@ -33,6 +36,10 @@ pub enum InstanceError {
 pub struct GatewayInstance {
     name: String,
     deadline: Option<Duration>,
+    /// After this long from the time a request was made, the gateway can no longer act on it
+    /// (the plugin's declared `RequestExpiry`, read from this configuration); `None`: never.
+    request_expiry: Option<Duration>,
+    clock_skew: Duration,
     manifest: Manifest,
     gateway: DynGateway,
     redactor: Redactor,
@@ -64,19 +71,27 @@ impl PluginRegistry {
         let manifest = plugin.manifest();
         // Host settings of the section are taken out; the plugin sees only its own keys.
         let mut values = section.values.clone();
-        let deadline = match values.remove("deadline_ms") {
-            None => None,
-            Some(ConfigValue::Integer(ms)) if ms > 0 => Some(Duration::from_millis(ms as u64)),
-            Some(_) => {
-                return Err(InstanceError::Config {
-                    instance: instance.to_owned(),
-                    source: ConfigError::WrongType {
-                        key: "deadline_ms".into(),
-                        expected: "a positive integer (milliseconds)",
-                    },
-                });
+        let mut millis = |key: &str, zero_ok: bool| match values.remove(key) {
+            None => Ok(None),
+            Some(ConfigValue::Integer(ms)) if ms > 0 || (zero_ok && ms == 0) => {
+                Ok(Some(Duration::from_millis(ms as u64)))
             }
+            Some(ConfigValue::Text(t))
+                if t.parse::<u64>()
+                    .is_ok_and(|ms| ms > 0 || (zero_ok && ms == 0)) =>
+            {
+                Ok(t.parse().ok().map(Duration::from_millis))
+            }
+            Some(_) => Err(InstanceError::Config {
+                instance: instance.to_owned(),
+                source: ConfigError::WrongType {
+                    key: key.into(),
+                    expected: "a positive integer (milliseconds)",
+                },
+            }),
         };
+        let deadline = millis("deadline_ms", false)?;
+        let clock_skew = millis("clock_skew_ms", true)?.unwrap_or(DEFAULT_CLOCK_SKEW);
         let config =
             Config::validate(manifest, &values).map_err(|source| InstanceError::Config {
                 instance: instance.to_owned(),
@@ -94,9 +109,23 @@ impl PluginRegistry {
                 instance: instance.to_owned(),
                 source: plugin.redactor.scrub_error(e),
             })?;
+        let request_expiry = match &manifest.capabilities.request_expiry {
+            RequestExpiry::Never => None,
+            RequestExpiry::ConfigSeconds {
+                key,
+                default_seconds,
+            } => Some(Duration::from_secs(
+                config
+                    .integer(key)
+                    .and_then(|s| u64::try_from(s).ok())
+                    .unwrap_or(u64::from(*default_seconds)),
+            )),
+        };
         Ok(GatewayInstance {
             name: instance.to_owned(),
             deadline,
+            request_expiry,
+            clock_skew,
             manifest: manifest.clone(),
             gateway,
             redactor: plugin.redactor.clone(),
@@ -111,6 +140,9 @@ impl GatewayInstance {
         GatewayInstance {
             name: name.to_owned(),
             deadline: None,
+            // Without a configuration there is no value to read: "never" is the safe reading.
+            request_expiry: None,
+            clock_skew: DEFAULT_CLOCK_SKEW,
             manifest,
             gateway,
             redactor: Redactor::default(),
@@ -124,6 +156,17 @@ impl GatewayInstance {
     /// The configured per-exchange deadline of this gateway, if any.
     pub fn deadline(&self) -> Option<Duration> {
         self.deadline
+    }
+
+    /// How long after it was made a request to this gateway can still take effect, if the
+    /// gateway bounds it (SBPS `limit_second`); `None`: the gateway documents no bound.
+    pub fn request_expiry(&self) -> Option<Duration> {
+        self.request_expiry
+    }
+
+    /// How far the gateway's clock may be ahead of the host's (`clock_skew_ms`).
+    pub fn clock_skew(&self) -> Duration {
+        self.clock_skew
     }
 
     pub fn manifest(&self) -> &Manifest {

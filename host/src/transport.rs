@@ -6,8 +6,9 @@ use std::time::Duration;
 /// Why no reply came back. Whether the gateway acted is unknown in every case but `Refused`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
-    /// The connection could not be opened: the request never left the host.
-    #[error("connection refused or unreachable: {0}")]
+    /// The connection could not be opened (refused, unreachable, a connect that timed out, a
+    /// TLS handshake that failed): the request never left the host.
+    #[error("connection could not be opened: {0}")]
     Refused(String),
     /// No complete reply within the timeout.
     #[error("no reply within {0:?}")]
@@ -41,7 +42,10 @@ impl Transport {
     pub fn new(timeout: Duration) -> Transport {
         let client = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // Shorter than the whole deadline, so that a gateway that cannot even be reached
+            // is told apart from one that took the request and went silent: the first never
+            // saw a byte of the request.
+            .connect_timeout((timeout / 2).min(Duration::from_secs(10)))
             // Gateways answer errors with 200 and bodies; redirects would only hide them.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -89,15 +93,57 @@ impl Transport {
     }
 
     fn classify(&self, e: reqwest::Error) -> TransportError {
-        // reqwest's messages carry the URL but never headers or bodies.
-        if e.is_timeout() {
-            TransportError::Timeout(self.timeout)
-        } else if e.is_connect() {
+        // reqwest's messages carry the URL but never headers or bodies. A connect error comes
+        // first: a connect that timed out is also a timeout, but nothing of the request left.
+        if e.is_connect() {
             TransportError::Refused(e.to_string())
+        } else if e.is_timeout() {
+            TransportError::Timeout(self.timeout)
         } else if e.is_builder() {
             TransportError::BadRequest(e.to_string())
         } else {
             TransportError::Lost(e.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renkei_sdk::{Bytes, Headers, Text};
+
+    /// A loopback listener that never accepts, its accept queue filled: further connection
+    /// attempts get no answer to their SYN, like a black-holed gateway.
+    async fn black_hole() -> (tokio::net::TcpListener, Vec<std::net::TcpStream>, String) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut filled = vec![];
+        // The kernel completes up to backlog + 1 handshakes on its own; then SYNs are dropped.
+        for _ in 0..4 {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(s) => filled.push(s),
+                Err(_) => break,
+            }
+        }
+        (listener, filled, format!("http://{addr}/api"))
+    }
+
+    /// Breach 9: a connect that timed out never sent a byte of the request, so it is "not
+    /// sent", not an unknown outcome (a bulk run against a black-holed gateway must not send
+    /// every order to review).
+    #[tokio::test]
+    async fn a_connect_that_times_out_is_certainly_not_sent() {
+        let (_listener, _filled, url) = black_hole().await;
+        let transport = Transport::new(Duration::from_millis(600));
+        let request = HttpRequest {
+            method: Method::Post,
+            url: Text::from(url.as_str()),
+            headers: Headers::default(),
+            body: Bytes::from(b"x=1".to_vec()),
+        };
+        let error = transport.send(&request).await.unwrap_err();
+        assert!(error.certainly_not_sent(), "{error:?}");
     }
 }

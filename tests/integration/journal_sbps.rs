@@ -47,6 +47,11 @@ async fn rig() -> Rig {
         ("des_iv", DEFAULT_DES_IV.into()),
     ]
     .into_iter()
+    .chain(
+        renkei_tests::SBPS_TEST_TIMING
+            .into_iter()
+            .map(|(k, v)| (k, v.to_owned())),
+    )
     .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v)))
     .collect();
     let gateway = registry

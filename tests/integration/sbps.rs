@@ -66,7 +66,12 @@ async fn rig_changed(changes: &[(&'static str, Option<&str>)]) -> Rig {
     rig_on(emulator, v)
 }
 
-fn rig_on(emulator: SbpsEmulator, values: Vec<(&'static str, String)>) -> Rig {
+fn rig_on(emulator: SbpsEmulator, mut values: Vec<(&'static str, String)>) -> Rig {
+    for (k, v) in renkei_tests::SBPS_TEST_TIMING {
+        if !values.iter().any(|(key, _)| *key == k) {
+            values.push((k, v.to_owned()));
+        }
+    }
     let mut registry = PluginRegistry::new();
     registry
         .load_file(&plugin_path("renkei-plugin-sbps"))

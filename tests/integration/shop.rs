@@ -94,7 +94,13 @@ fn build_shop(
             "sbps",
             &GatewaySection {
                 plugin: "sbps".into(),
-                values: text(&sbps.plugin_config()),
+                values: text(
+                    &sbps
+                        .plugin_config()
+                        .into_iter()
+                        .chain(renkei_tests::SBPS_TEST_TIMING.map(|(k, v)| (k, v.to_owned())))
+                        .collect::<Vec<_>>(),
+                ),
             },
         )
         .unwrap();

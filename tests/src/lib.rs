@@ -114,3 +114,10 @@ pub fn renkei_bin() -> PathBuf {
     );
     path
 }
+
+/// Host and plugin settings that make an SBPS instance settle unknown outcomes within a test's
+/// patience: requests expire at SBPS after 2 s (`limit_second`; 1 s could expire a request that
+/// crosses a second boundary, since `request_date` has whole seconds) and the host allows 300 ms
+/// of clock difference before it inquires. The rule is the production one; only the numbers
+/// are small.
+pub const SBPS_TEST_TIMING: [(&str, &str); 2] = [("limit_second", "2"), ("clock_skew_ms", "300")];

@@ -147,6 +147,7 @@ pub(crate) struct ExchangeRow {
     pub reply_status: Option<i64>,
     pub reply_body: Option<Vec<u8>>,
     pub transport_error: Option<String>,
+    pub attempt: i64,
 }
 
 impl ExchangeRow {
@@ -166,6 +167,7 @@ impl ExchangeRow {
             sent: SentExchange {
                 step_index: u32::try_from(self.step_index)
                     .map_err(|_| corrupt("step index", "range"))?,
+                attempt: u32::try_from(self.attempt).map_err(|_| corrupt("attempt", "range"))?,
                 step: self.step,
                 method: self.method,
                 url: self.url,

@@ -144,16 +144,17 @@ fn expect_active(op: &OperationRecord) -> Result<(), JournalError> {
 /// retried key (a new attempt of the same operation) and resolution steps continue the sequence.
 fn insert_next_exchange(
     tx: &mut dyn Tx,
-    op: OperationId,
+    op: &OperationRecord,
     exchange: &SentExchange,
     now_ms: i64,
 ) -> Result<ExchangeId, JournalError> {
-    let next = tx.exchanges_for_op(op)?.len() as u32;
+    let next = tx.exchanges_for_op(op.id)?.len() as u32;
     let numbered = SentExchange {
         step_index: next,
+        attempt: op.attempt,
         ..exchange.clone()
     };
-    tx.insert_exchange(op, &numbered, now_ms)
+    tx.insert_exchange(op.id, &numbered, now_ms)
 }
 
 /// The checks and writes of `begin`, inside a caller's transaction.
@@ -276,7 +277,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         self.backend.transaction(&mut |tx| {
             let begun = begin_in(tx, new, now_ms, lease_ms, &self.owner)?;
             let exchange = match &begun {
-                Begin::Started(op) => Some(insert_next_exchange(tx, op.id, first, now_ms)?),
+                Begin::Started(op) => Some(insert_next_exchange(tx, op, first, now_ms)?),
                 Begin::AlreadyDone(_) => None,
             };
             Ok((begun, exchange))
@@ -300,7 +301,7 @@ impl<B: Backend> JournalStore for Journal<B> {
             expect_owner(&rec, &self.owner)?;
             rec.updated_at_ms = now_ms;
             tx.update_op(&rec, Some(now_ms + lease_ms))?;
-            insert_next_exchange(tx, op, exchange, now_ms)
+            insert_next_exchange(tx, &rec, exchange, now_ms)
         })
     }
 

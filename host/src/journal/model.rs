@@ -132,6 +132,8 @@ impl From<&Outcome> for StoredOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentExchange {
     pub step_index: u32,
+    /// The operation's attempt that sent it; set by the journal, like `step_index`.
+    pub attempt: u32,
     pub step: String,
     pub method: String,
     pub url: String,

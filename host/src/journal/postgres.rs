@@ -85,6 +85,10 @@ CREATE TABLE shop_orders (
 );
 CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
 "#,
+    // v5: the attempt each exchange belongs to (see the SQLite schema).
+    r#"
+ALTER TABLE exchanges ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
 
 fn storage(e: postgres::Error) -> JournalError {
@@ -468,8 +472,8 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
             .tx
             .query_one(
                 "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
-                 body, state, sent_at, read_only) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                 body, state, sent_at, read_only, attempt) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
                 &[
                     &op.0,
                     &(x.step_index as i64),
@@ -481,6 +485,7 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
                     &x.state,
                     &now_ms,
                     &x.read_only,
+                    &(x.attempt as i32),
                 ],
             )
             .map_err(storage)?;
@@ -548,8 +553,8 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
         self.tx
             .query(
                 "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
-                 sent_at, reply_status, reply_body, transport_error, read_only FROM exchanges \
-                 WHERE operation_id = $1 ORDER BY step_index",
+                 sent_at, reply_status, reply_body, transport_error, read_only, attempt \
+                 FROM exchanges WHERE operation_id = $1 ORDER BY step_index",
                 &[&op.0],
             )
             .map_err(storage)?
@@ -570,6 +575,7 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
                     reply_body: r.get(11),
                     transport_error: r.get(12),
                     read_only: r.get(13),
+                    attempt: i64::from(r.get::<_, i32>(14)),
                 }
                 .into_record()
             })

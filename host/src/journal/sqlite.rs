@@ -87,6 +87,11 @@ CREATE TABLE shop_orders (
 );
 CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
 "#,
+    // v5: the attempt each exchange belongs to, so that resolving a retried operation looks at
+    // what its current attempt sent, not at an earlier attempt's settled exchanges.
+    r#"
+ALTER TABLE exchanges ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
 
 /// Read-only connections per journal handle.
@@ -557,7 +562,8 @@ impl Tx for SqliteTx<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
-                 body, state, sent_at, read_only) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 body, state, sent_at, read_only, attempt) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .map_err(storage)?
             .execute(params![
@@ -571,6 +577,7 @@ impl Tx for SqliteTx<'_> {
                 x.state,
                 now_ms,
                 x.read_only,
+                x.attempt,
             ])
             .map_err(storage)?;
         Ok(ExchangeId(self.tx.last_insert_rowid()))
@@ -649,8 +656,8 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
-                 sent_at, reply_status, reply_body, transport_error, read_only FROM exchanges \
-                 WHERE operation_id = ?1 ORDER BY step_index",
+                 sent_at, reply_status, reply_body, transport_error, read_only, attempt \
+                 FROM exchanges WHERE operation_id = ?1 ORDER BY step_index",
             )
             .map_err(storage)?;
         let rows = stmt
@@ -670,6 +677,7 @@ impl Tx for SqliteTx<'_> {
                     reply_body: r.get(11)?,
                     transport_error: r.get(12)?,
                     read_only: r.get(13)?,
+                    attempt: r.get(14)?,
                 })
             })
             .map_err(storage)?

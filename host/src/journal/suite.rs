@@ -80,6 +80,8 @@ fn run(j: &dyn JournalStore, op: NewOperation, out: StoredOutcome) -> Applied {
 fn exchange(i: u32) -> SentExchange {
     SentExchange {
         step_index: i,
+        // The journal stamps the operation's attempt; a first attempt is 1.
+        attempt: 1,
         step: "sale".into(),
         method: "POST".into(),
         url: "http://127.0.0.1:1/connect/sale.cgi".into(),
