@@ -22,6 +22,7 @@ fn op(order: &str, kind: OperationKind, amount: i64) -> NewOperation {
         idempotency_key: format!("{order}:{}:1", kind.name()),
         plugin_id: "bench".into(),
         plugin_version: "1".into(),
+        intent: None,
     }
 }
 

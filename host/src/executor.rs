@@ -241,6 +241,19 @@ impl Executor {
         op: &Operation,
         idempotency_key: &str,
     ) -> Result<Completed, ExecError> {
+        self.execute_with_intent(gateway, op, idempotency_key, None)
+            .await
+    }
+
+    /// [`Executor::execute`], journaling with the operation what the caller will do once it
+    /// took effect (see `NewOperation::intent`).
+    pub async fn execute_with_intent(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        idempotency_key: &str,
+        intent: Option<&str>,
+    ) -> Result<Completed, ExecError> {
         let key = idempotency_key.to_owned();
         let known = blocking(&self.journal, move |j| j.operation_by_key(&key)).await?;
         if let Some(record) = known.as_ref().filter(|r| r.outcome.is_some()) {
@@ -256,6 +269,7 @@ impl Executor {
             idempotency_key: idempotency_key.to_owned(),
             plugin_id: manifest.gateway_id.clone(),
             plugin_version: manifest.plugin_version.to_string(),
+            intent: intent.map(str::to_owned),
         };
         // The journal's refusals first (unknown order, cancelled, in review), without writing and
         // without asking the plugin; `begin_send` repeats them under the order's lock.

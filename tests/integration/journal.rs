@@ -398,6 +398,7 @@ async fn die_mid_capture(rig: &Rig, order: &str, seqno: &str, send: bool) {
         idempotency_key: key.clone(),
         plugin_id: "fregi".into(),
         plugin_version: "0".into(),
+        intent: None,
     };
     // A lease that is already over: this host is gone.
     rig.journal.begin_send(&new, &journaled, 0, 1).unwrap();

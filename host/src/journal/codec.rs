@@ -69,6 +69,7 @@ pub(crate) struct OpRow {
     pub evidence: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub intent: Option<String>,
 }
 
 impl OpRow {
@@ -94,6 +95,7 @@ impl OpRow {
             evidence: self.evidence,
             created_at_ms: self.created_at,
             updated_at_ms: self.updated_at,
+            intent: self.intent,
         })
     }
 }
@@ -178,6 +180,51 @@ impl ExchangeRow {
             },
             sent_at_ms: self.sent_at,
             reply,
+        })
+    }
+}
+
+/// A drift event row as plain column values.
+pub(crate) struct DriftRow {
+    pub id: i64,
+    pub order_ref: String,
+    pub gateway: String,
+    pub kind: String,
+    pub detail: String,
+    pub journal_state: String,
+    pub gateway_state: String,
+    pub gateway_status: Option<String>,
+    pub found_at: i64,
+    pub resolution: Option<String>,
+    pub operator: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+pub(crate) const DRIFT_COLUMNS: &str = "id, order_ref, gateway, kind, detail, journal_state, \
+    gateway_state, gateway_status, found_at, resolution, operator, resolved_at";
+
+impl DriftRow {
+    pub fn into_record(self) -> Result<DriftRecord, JournalError> {
+        let resolution = match (self.resolution, self.operator, self.resolved_at) {
+            (Some(action), Some(operator), Some(at_ms)) => Some(DriftResolution {
+                action,
+                operator,
+                at_ms,
+            }),
+            (None, None, None) => None,
+            _ => return Err(corrupt("drift resolution", &self.order_ref)),
+        };
+        Ok(DriftRecord {
+            id: DriftId(self.id),
+            order: OrderRef::new(self.order_ref),
+            gateway: self.gateway,
+            kind: self.kind,
+            detail: self.detail,
+            journal_state: state(&self.journal_state)?,
+            gateway_state: state(&self.gateway_state)?,
+            gateway_status: self.gateway_status,
+            found_at_ms: self.found_at,
+            resolution,
         })
     }
 }

@@ -50,6 +50,23 @@ pub(crate) trait Tx {
     ) -> Result<Vec<OperationRecord>, JournalError>;
     fn ops_for_order(&mut self, order: &str) -> Result<Vec<OperationRecord>, JournalError>;
     fn exchanges_for_op(&mut self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError>;
+    fn insert_drift(&mut self, d: &NewDrift, now_ms: i64) -> Result<DriftRecord, JournalError>;
+    /// The open drift event of `kind` for `order`, if any.
+    fn open_drift(&mut self, order: &str, kind: &str) -> Result<Option<DriftRecord>, JournalError>;
+    fn drift_by_id(&mut self, id: DriftId) -> Result<Option<DriftRecord>, JournalError>;
+    fn list_drifts(&mut self, open_only: bool) -> Result<Vec<DriftRecord>, JournalError>;
+    fn close_drift(
+        &mut self,
+        id: DriftId,
+        action: &str,
+        operator: &str,
+        now_ms: i64,
+    ) -> Result<(), JournalError>;
+    /// Operations with `status`, oldest first.
+    fn ops_with_status(
+        &mut self,
+        status: OperationStatus,
+    ) -> Result<Vec<OperationRecord>, JournalError>;
     fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError>;
     fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError>;
     /// A shop's rows in order-reference order; only the unpaid ones when `unpaid_only`.
@@ -522,6 +539,64 @@ impl<B: Backend> JournalStore for Journal<B> {
     fn shop_rows(&self, shop: &str, unpaid_only: bool) -> Result<Vec<ShopRow>, JournalError> {
         self.backend
             .read(&mut |tx| tx.list_shop_rows(shop, unpaid_only))
+    }
+
+    fn record_drift(&self, drift: &NewDrift, now_ms: i64) -> Result<DriftRecord, JournalError> {
+        self.backend.transaction(&mut |tx| {
+            tx.lock_order(drift.order.as_str())?;
+            if let Some(open) = tx.open_drift(drift.order.as_str(), &drift.kind)? {
+                return Ok(open);
+            }
+            tx.insert_drift(drift, now_ms)
+        })
+    }
+
+    fn drifts(&self, open_only: bool) -> Result<Vec<DriftRecord>, JournalError> {
+        self.backend.read(&mut |tx| tx.list_drifts(open_only))
+    }
+
+    fn resolve_drift(
+        &self,
+        id: DriftId,
+        decision: &DriftDecision,
+        operator: &str,
+        now_ms: i64,
+    ) -> Result<OrderRecord, JournalError> {
+        self.backend.transaction(&mut |tx| {
+            let drift = tx
+                .drift_by_id(id)?
+                .ok_or_else(|| JournalError::Corrupt(format!("no drift event {}", id.0)))?;
+            if drift.resolution.is_some() {
+                return Err(JournalError::DriftClosed(id));
+            }
+            tx.lock_order(drift.order.as_str())?;
+            let order = tx
+                .load_order(drift.order.as_str())?
+                .ok_or_else(|| ledger::Refusal::UnknownOrder(drift.order.to_string()))?;
+            if let Some(active) = tx.active_op(drift.order.as_str())? {
+                // The order's money is moving: adopting now could be overtaken by it.
+                return Err(ledger::Refusal::Busy {
+                    order: drift.order.to_string(),
+                    operation: active.kind,
+                }
+                .into());
+            }
+            let (order, action) = match decision {
+                DriftDecision::Adopt(seen) => {
+                    let next = ledger::adopt(&order, seen)?;
+                    tx.save_order(&next, now_ms)?;
+                    (next, "adopted")
+                }
+                DriftDecision::Dismiss => (order, "dismissed"),
+            };
+            tx.close_drift(id, action, operator, now_ms)?;
+            Ok(order)
+        })
+    }
+
+    fn operations_in_review(&self) -> Result<Vec<OperationRecord>, JournalError> {
+        self.backend
+            .read(&mut |tx| tx.ops_with_status(OperationStatus::NeedsReview))
     }
 
     fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError> {

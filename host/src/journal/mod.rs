@@ -15,7 +15,7 @@ pub mod suite;
 
 pub use ledger::{Contradiction, Drift, Refusal};
 pub use model::*;
-pub use store::{Applied, Begin, Decision, JournalError, JournalStore};
+pub use store::{Applied, Begin, Decision, DriftDecision, JournalError, JournalStore};
 
 #[cfg(test)]
 mod tests;

@@ -72,6 +72,10 @@ pub struct NewOperation {
     pub idempotency_key: String,
     pub plugin_id: String,
     pub plugin_version: String,
+    /// What the caller will do once the operation took effect (the shop layer's change to its
+    /// own record), kept with the operation so that a caller that died before doing it can be
+    /// brought in line from the journal. Opaque to the journal.
+    pub intent: Option<String>,
 }
 
 /// A journaled operation.
@@ -96,6 +100,8 @@ pub struct OperationRecord {
     pub evidence: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// See [`NewOperation::intent`].
+    pub intent: Option<String>,
 }
 
 /// The part of an [`Outcome`] the journal keeps (everything but free-form notes is typed).
@@ -223,4 +229,48 @@ pub struct ShopRow {
     /// refused if another write came first, so concurrent actions never lose each other's
     /// changes.
     pub version: i64,
+}
+
+/// Row id of a drift event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DriftId(pub i64);
+
+/// A difference between the gateway and the journal found by an inquiry or by a gateway's
+/// "already done" answer (G-8), about to be kept for an operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDrift {
+    pub order: OrderRef,
+    pub gateway: String,
+    /// A short stable name of the kind of difference (`captured_at_gateway`, …).
+    pub kind: String,
+    /// What was found, for the operator, in words.
+    pub detail: String,
+    pub journal_state: PaymentState,
+    pub gateway_state: PaymentState,
+    pub gateway_status: Option<String>,
+}
+
+/// A kept drift event. It stays open until an operator adopts the gateway's state into the
+/// journal or dismisses it; either is journaled with their name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DriftRecord {
+    pub id: DriftId,
+    pub order: OrderRef,
+    pub gateway: String,
+    pub kind: String,
+    pub detail: String,
+    pub journal_state: PaymentState,
+    pub gateway_state: PaymentState,
+    pub gateway_status: Option<String>,
+    pub found_at_ms: i64,
+    pub resolution: Option<DriftResolution>,
+}
+
+/// How an operator closed a drift event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DriftResolution {
+    /// `adopted` or `dismissed`.
+    pub action: String,
+    pub operator: String,
+    pub at_ms: i64,
 }

@@ -2,7 +2,7 @@
 //! order is enforced in the database twice over: a transaction-scoped advisory lock on the order
 //! serialises the checks, and a partial unique index allows one active operation per order.
 
-use super::codec::{self, ExchangeRow, OpRow, OrderRow};
+use super::codec::{self, DRIFT_COLUMNS, DriftRow, ExchangeRow, OpRow, OrderRow};
 use super::logic::{Backend, Journal, Tx};
 use super::model::*;
 use super::store::{JournalError, JournalStore};
@@ -88,6 +88,26 @@ CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
     // v5: the attempt each exchange belongs to (see the SQLite schema).
     r#"
 ALTER TABLE exchanges ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+"#,
+    // v6: operation intents and drift events (see the SQLite schema).
+    r#"
+ALTER TABLE operations ADD COLUMN intent TEXT;
+CREATE INDEX operations_by_status ON operations (status, id);
+CREATE TABLE drift_events (
+    id             BIGSERIAL PRIMARY KEY,
+    order_ref      TEXT NOT NULL,
+    gateway        TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    detail         TEXT NOT NULL,
+    journal_state  TEXT NOT NULL,
+    gateway_state  TEXT NOT NULL,
+    gateway_status TEXT,
+    found_at       BIGINT NOT NULL,
+    resolution     TEXT,
+    operator       TEXT,
+    resolved_at    BIGINT
+);
+CREATE INDEX drift_events_open ON drift_events (order_ref, kind) WHERE resolution IS NULL;
 "#,
 ];
 
@@ -260,7 +280,8 @@ struct PgTx<'a, C> {
 }
 
 const OP_COLUMNS: &str = "id, order_ref, gateway, kind, amount, currency, idempotency_key, \
-    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at, owner";
+    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at, owner, \
+    intent";
 
 fn op_row(r: &Row) -> OpRow {
     OpRow {
@@ -280,6 +301,24 @@ fn op_row(r: &Row) -> OpRow {
         created_at: r.get(13),
         updated_at: r.get(14),
         owner: r.get(15),
+        intent: r.get(16),
+    }
+}
+
+fn drift_row(r: &Row) -> DriftRow {
+    DriftRow {
+        id: r.get(0),
+        order_ref: r.get(1),
+        gateway: r.get(2),
+        kind: r.get(3),
+        detail: r.get(4),
+        journal_state: r.get(5),
+        gateway_state: r.get(6),
+        gateway_status: r.get(7),
+        found_at: r.get(8),
+        resolution: r.get(9),
+        operator: r.get(10),
+        resolved_at: r.get(11),
     }
 }
 
@@ -294,6 +333,22 @@ impl<C: postgres::GenericClient> PgTx<'_, C> {
             .map_err(storage)?
             .iter()
             .map(|r| op_row(r).into_record())
+            .collect()
+    }
+
+    fn drifts(
+        &mut self,
+        condition: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<DriftRecord>, JournalError> {
+        self.tx
+            .query(
+                &format!("SELECT {DRIFT_COLUMNS} FROM drift_events WHERE {condition} ORDER BY id"),
+                params,
+            )
+            .map_err(storage)?
+            .iter()
+            .map(|r| drift_row(r).into_record())
             .collect()
     }
 }
@@ -412,8 +467,8 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
             &format!(
                 "INSERT INTO operations (order_ref, gateway, kind, amount, currency, \
                  idempotency_key, plugin_id, plugin_version, status, attempt, lease_until, \
-                 created_at, updated_at, owner) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, $10, $10, $11) \
+                 created_at, updated_at, owner, intent) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, $10, $10, $11, $12) \
                  RETURNING {OP_COLUMNS}"
             ),
             &[
@@ -428,6 +483,7 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
                 &lease_until,
                 &now_ms,
                 &owner,
+                &op.intent,
             ],
         )?;
         rows.into_iter()
@@ -600,6 +656,74 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
             )
             .map_err(storage)?;
         Ok(())
+    }
+
+    fn insert_drift(&mut self, d: &NewDrift, now_ms: i64) -> Result<DriftRecord, JournalError> {
+        let row = self
+            .tx
+            .query_one(
+                &format!(
+                    "INSERT INTO drift_events (order_ref, gateway, kind, detail, journal_state, \
+                     gateway_state, gateway_status, found_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {DRIFT_COLUMNS}"
+                ),
+                &[
+                    &d.order.as_str(),
+                    &d.gateway,
+                    &d.kind,
+                    &d.detail,
+                    &codec::state_json(&d.journal_state),
+                    &codec::state_json(&d.gateway_state),
+                    &d.gateway_status,
+                    &now_ms,
+                ],
+            )
+            .map_err(storage)?;
+        drift_row(&row).into_record()
+    }
+
+    fn open_drift(&mut self, order: &str, kind: &str) -> Result<Option<DriftRecord>, JournalError> {
+        self.drifts(
+            "order_ref = $1 AND kind = $2 AND resolution IS NULL",
+            &[&order, &kind],
+        )
+        .map(|v| v.into_iter().next())
+    }
+
+    fn drift_by_id(&mut self, id: DriftId) -> Result<Option<DriftRecord>, JournalError> {
+        self.drifts("id = $1", &[&id.0])
+            .map(|v| v.into_iter().next())
+    }
+
+    fn list_drifts(&mut self, open_only: bool) -> Result<Vec<DriftRecord>, JournalError> {
+        self.drifts("resolution IS NULL OR NOT $1", &[&open_only])
+    }
+
+    fn close_drift(
+        &mut self,
+        id: DriftId,
+        action: &str,
+        operator: &str,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.tx
+            .execute(
+                "UPDATE drift_events SET resolution = $2, operator = $3, resolved_at = $4 \
+                 WHERE id = $1",
+                &[&id.0, &action, &operator, &now_ms],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn ops_with_status(
+        &mut self,
+        status: OperationStatus,
+    ) -> Result<Vec<OperationRecord>, JournalError> {
+        self.ops(
+            &format!("SELECT {OP_COLUMNS} FROM operations WHERE status = $1 ORDER BY id"),
+            &[&status.name()],
+        )
     }
 
     fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError> {

@@ -1,7 +1,7 @@
 //! The embedded journal: one SQLite file in WAL mode with `synchronous = FULL`, so a commit is on
 //! disk before `record_send` returns and the request leaves.
 
-use super::codec::{self, ExchangeRow, OpRow, OrderRow};
+use super::codec::{self, DRIFT_COLUMNS, DriftRow, ExchangeRow, OpRow, OrderRow};
 use super::logic::{Backend, Journal, Tx};
 use super::model::*;
 use super::store::{JournalError, JournalStore};
@@ -91,6 +91,27 @@ CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
     // what its current attempt sent, not at an earlier attempt's settled exchanges.
     r#"
 ALTER TABLE exchanges ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+"#,
+    // v6: what the caller does once an operation took effect (`NewOperation::intent`), and
+    // the drift events an operator works through (`DriftRecord`).
+    r#"
+ALTER TABLE operations ADD COLUMN intent TEXT;
+CREATE INDEX operations_by_status ON operations (status, id);
+CREATE TABLE drift_events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_ref      TEXT NOT NULL,
+    gateway        TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    detail         TEXT NOT NULL,
+    journal_state  TEXT NOT NULL,
+    gateway_state  TEXT NOT NULL,
+    gateway_status TEXT,
+    found_at       INTEGER NOT NULL,
+    resolution     TEXT,
+    operator       TEXT,
+    resolved_at    INTEGER
+);
+CREATE INDEX drift_events_open ON drift_events (order_ref, kind) WHERE resolution IS NULL;
 "#,
 ];
 
@@ -355,7 +376,8 @@ struct SqliteTx<'a> {
 }
 
 const OP_COLUMNS: &str = "id, order_ref, gateway, kind, amount, currency, idempotency_key, \
-    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at, owner";
+    plugin_id, plugin_version, status, attempt, outcome, evidence, created_at, updated_at, owner, \
+    intent";
 
 fn op_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRow> {
     Ok(OpRow {
@@ -375,6 +397,24 @@ fn op_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OpRow> {
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
         owner: r.get(15)?,
+        intent: r.get(16)?,
+    })
+}
+
+fn drift_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DriftRow> {
+    Ok(DriftRow {
+        id: r.get(0)?,
+        order_ref: r.get(1)?,
+        gateway: r.get(2)?,
+        kind: r.get(3)?,
+        detail: r.get(4)?,
+        journal_state: r.get(5)?,
+        gateway_state: r.get(6)?,
+        gateway_status: r.get(7)?,
+        found_at: r.get(8)?,
+        resolution: r.get(9)?,
+        operator: r.get(10)?,
+        resolved_at: r.get(11)?,
     })
 }
 
@@ -502,8 +542,8 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached(
                 "INSERT INTO operations (order_ref, gateway, kind, amount, currency, \
                  idempotency_key, plugin_id, plugin_version, status, attempt, lease_until, \
-                 created_at, updated_at, owner) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 1, ?9, ?10, ?10, ?11)",
+                 created_at, updated_at, owner, intent) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 1, ?9, ?10, ?10, ?11, ?12)",
             )
             .map_err(storage)?
             .execute(params![
@@ -518,6 +558,7 @@ impl Tx for SqliteTx<'_> {
                 lease_until,
                 now_ms,
                 owner,
+                op.intent,
             ])
             .map_err(storage)?;
         let id = OperationId(self.tx.last_insert_rowid());
@@ -707,6 +748,83 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn insert_drift(&mut self, d: &NewDrift, now_ms: i64) -> Result<DriftRecord, JournalError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO drift_events (order_ref, gateway, kind, detail, journal_state, \
+                 gateway_state, gateway_status, found_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(storage)?
+            .execute(params![
+                d.order.as_str(),
+                d.gateway,
+                d.kind,
+                d.detail,
+                codec::state_json(&d.journal_state),
+                codec::state_json(&d.gateway_state),
+                d.gateway_status,
+                now_ms,
+            ])
+            .map_err(storage)?;
+        let id = DriftId(self.tx.last_insert_rowid());
+        self.drift_by_id(id)?
+            .ok_or_else(|| JournalError::Corrupt("inserted drift event not found".into()))
+    }
+
+    fn open_drift(&mut self, order: &str, kind: &str) -> Result<Option<DriftRecord>, JournalError> {
+        self.drifts_where(
+            "order_ref = ?1 AND kind = ?2 AND resolution IS NULL",
+            params![order, kind],
+        )
+        .map(|v| v.into_iter().next())
+    }
+
+    fn drift_by_id(&mut self, id: DriftId) -> Result<Option<DriftRecord>, JournalError> {
+        self.drifts_where("id = ?1", params![id.0])
+            .map(|v| v.into_iter().next())
+    }
+
+    fn list_drifts(&mut self, open_only: bool) -> Result<Vec<DriftRecord>, JournalError> {
+        self.drifts_where("resolution IS NULL OR NOT ?1", params![open_only])
+    }
+
+    fn close_drift(
+        &mut self,
+        id: DriftId,
+        action: &str,
+        operator: &str,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE drift_events SET resolution = ?2, operator = ?3, resolved_at = ?4 \
+                 WHERE id = ?1",
+            )
+            .map_err(storage)?
+            .execute(params![id.0, action, operator, now_ms])
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn ops_with_status(
+        &mut self,
+        status: OperationStatus,
+    ) -> Result<Vec<OperationRecord>, JournalError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {OP_COLUMNS} FROM operations WHERE status = ?1 ORDER BY id"
+            ))
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([status.name()], op_row)
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter().map(OpRow::into_record).collect()
+    }
+
     fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError> {
         self.tx
             .prepare_cached(
@@ -735,6 +853,27 @@ impl Tx for SqliteTx<'_> {
             .map_err(storage)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(storage)
+    }
+}
+
+impl SqliteTx<'_> {
+    fn drifts_where(
+        &mut self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<DriftRecord>, JournalError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {DRIFT_COLUMNS} FROM drift_events WHERE {condition} ORDER BY id"
+            ))
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map(params, drift_row)
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter().map(DriftRow::into_record).collect()
     }
 }
 

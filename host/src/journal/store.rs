@@ -29,6 +29,9 @@ pub enum JournalError {
     /// Another host has taken the operation over (its lease ran out): this host must stop.
     #[error("operation {0:?} is now held by another host; this host's lease ran out")]
     NotOwner(OperationId),
+    /// An operator already closed this drift event.
+    #[error("drift event {} is already closed", .0.0)]
+    DriftClosed(DriftId),
     #[error("journal storage: {0}")]
     Storage(String),
     #[error("journal data is corrupt: {0}")]
@@ -59,6 +62,16 @@ pub enum Decision {
     TookEffect(Box<StoredOutcome>),
     /// The gateway did not act: the operation failed and may be tried again.
     NoEffect,
+}
+
+/// An operator's decision on a drift event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriftDecision {
+    /// The gateway is right: the journal takes this state and these amounts (what the operator
+    /// read in the gateway's tool; `None` amounts stay as the journal has them).
+    Adopt(Box<StoredOutcome>),
+    /// The difference is understood and needs no change to the journal.
+    Dismiss,
 }
 
 /// Durable storage for the journal. Every method is one transaction, committed before it returns:
@@ -168,6 +181,23 @@ pub trait JournalStore: Send + Sync + 'static {
     fn shop_row(&self, order: &OrderRef) -> Result<Option<ShopRow>, JournalError>;
     /// A shop's orders in order-reference order; only the unpaid ones when `unpaid_only`.
     fn shop_rows(&self, shop: &str, unpaid_only: bool) -> Result<Vec<ShopRow>, JournalError>;
+
+    /// Keeps a drift event for an operator; an open event of the same kind for the same order
+    /// is returned instead of a second one.
+    fn record_drift(&self, drift: &NewDrift, now_ms: i64) -> Result<DriftRecord, JournalError>;
+    /// Drift events, oldest first; only those no operator has closed when `open_only`.
+    fn drifts(&self, open_only: bool) -> Result<Vec<DriftRecord>, JournalError>;
+    /// An operator closes a drift event: adopting the gateway's state rewrites the order's
+    /// money in the journal (ledger rules checked), dismissing changes nothing but the event.
+    fn resolve_drift(
+        &self,
+        drift: DriftId,
+        decision: &DriftDecision,
+        operator: &str,
+        now_ms: i64,
+    ) -> Result<OrderRecord, JournalError>;
+    /// Every operation awaiting an operator's review, oldest first.
+    fn operations_in_review(&self) -> Result<Vec<OperationRecord>, JournalError>;
 
     fn order(&self, order: &OrderRef) -> Result<Option<OrderRecord>, JournalError>;
     fn operation(&self, op: OperationId) -> Result<Option<OperationRecord>, JournalError>;

@@ -25,6 +25,7 @@ fn new_op(order: &str, kind: OperationKind, amount: Option<i64>, seq: u32) -> Ne
         idempotency_key: format!("{order}:{}:{seq}", kind.name()),
         plugin_id: "test".into(),
         plugin_version: "1.0.0".into(),
+        intent: None,
     }
 }
 
@@ -460,7 +461,7 @@ pub fn inquiry_drift_is_reported_not_applied(p: &Pair) {
 /// Every case, in order.
 pub fn all(fresh: &dyn Fn() -> Pair) {
     type Case = (&'static str, fn(&Pair));
-    let cases: [Case; 13] = [
+    let cases: [Case; 16] = [
         (
             "lifecycle_and_money_invariants",
             lifecycle_and_money_invariants,
@@ -492,6 +493,18 @@ pub fn all(fresh: &dyn Fn() -> Pair) {
             a_host_whose_lease_ran_out_can_no_longer_write,
         ),
         ("shop_rows_round_trip", shop_rows_round_trip),
+        (
+            "drift_events_are_kept_until_an_operator_closes_them",
+            drift_events_are_kept_until_an_operator_closes_them,
+        ),
+        (
+            "operations_in_review_are_listed_with_their_intent",
+            operations_in_review_are_listed_with_their_intent,
+        ),
+        (
+            "a_retried_attempts_exchanges_are_told_apart",
+            a_retried_attempts_exchanges_are_told_apart,
+        ),
     ];
     for (name, case) in cases {
         eprintln!("journal suite: {name}");
@@ -562,4 +575,109 @@ pub fn shop_rows_round_trip(p: &Pair) {
             .map(|r| r.order.to_string())
             .collect();
     assert_eq!(unpaid, ["s2"]);
+}
+
+/// G-8: a drift event is kept once per order and kind while open; adopting the gateway's state
+/// rewrites the order's money (ledger rules checked), dismissing only closes the event.
+pub fn drift_events_are_kept_until_an_operator_closes_them(p: &Pair) {
+    let j = &*p.a;
+    authorize(j, "d1", 1000);
+    let drift = NewDrift {
+        order: OrderRef::new("d1"),
+        gateway: "main".into(),
+        kind: "captured_at_gateway".into(),
+        detail: "captured in the gateway's tool".into(),
+        journal_state: PaymentState::Authorized,
+        gateway_state: captured(),
+        gateway_status: Some("2".into()),
+    };
+    let first = j.record_drift(&drift, 10).unwrap();
+    let again = p.b.record_drift(&drift, 11).unwrap();
+    assert_eq!(first.id, again.id, "one open event per order and kind");
+    assert_eq!(j.drifts(true).unwrap().len(), 1);
+
+    // Adopting what the operator typed must still keep the money invariants.
+    let mut wrong = outcome(captured(), "T-d1");
+    wrong.captured = Some(Money::jpy(1200));
+    assert!(matches!(
+        j.resolve_drift(first.id, &DriftDecision::Adopt(Box::new(wrong)), "op", 12),
+        Err(JournalError::Contradiction(_))
+    ));
+    assert_eq!(
+        j.order(&OrderRef::new("d1")).unwrap().unwrap().state,
+        PaymentState::Authorized
+    );
+
+    let mut seen = outcome(captured(), "T-d1");
+    seen.captured = Some(Money::jpy(800));
+    let order =
+        p.b.resolve_drift(
+            first.id,
+            &DriftDecision::Adopt(Box::new(seen.clone())),
+            "hanako",
+            13,
+        )
+        .unwrap();
+    assert!(matches!(order.state, PaymentState::Captured { .. }));
+    assert_eq!(order.captured, Money::jpy(800));
+    assert_eq!(j.order(&OrderRef::new("d1")).unwrap().unwrap(), order);
+    assert!(j.drifts(true).unwrap().is_empty());
+    let closed = &j.drifts(false).unwrap()[0];
+    let how = closed.resolution.as_ref().unwrap();
+    assert_eq!(
+        (how.action.as_str(), how.operator.as_str()),
+        ("adopted", "hanako")
+    );
+    assert!(matches!(
+        j.resolve_drift(first.id, &DriftDecision::Dismiss, "op", 14),
+        Err(JournalError::DriftClosed(_))
+    ));
+
+    // A new event of the same kind opens afresh; dismissing it leaves the money alone.
+    let next = j.record_drift(&drift, 15).unwrap();
+    assert_ne!(next.id, first.id);
+    let kept = j
+        .resolve_drift(next.id, &DriftDecision::Dismiss, "op", 16)
+        .unwrap();
+    assert_eq!(kept, order);
+}
+
+/// The operator's queue: every operation in review, with what its caller meant to do.
+pub fn operations_in_review_are_listed_with_their_intent(p: &Pair) {
+    let j = &*p.a;
+    authorize(j, "r1", 1000);
+    let mut op = new_op("r1", OperationKind::Capture, Some(1000), 1);
+    op.intent = Some("{\"record_payment\":true}".into());
+    let rec = started(j.begin(&op, 1, LEASE).unwrap());
+    assert_eq!(rec.intent, op.intent);
+    j.mark_unknown(rec.id, None, "no reply", 2, LEASE).unwrap();
+    assert!(j.operations_in_review().unwrap().is_empty());
+    j.needs_review(rec.id, "no inquiry", 3).unwrap();
+    let queue = p.b.operations_in_review().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].id, rec.id);
+    assert_eq!(queue[0].intent, op.intent);
+    j.resolve(rec.id, &Decision::NoEffect, "op", 4).unwrap();
+    assert!(j.operations_in_review().unwrap().is_empty());
+}
+
+/// Each exchange carries the attempt that sent it, so a retried operation's resolution reads
+/// only its own requests.
+pub fn a_retried_attempts_exchanges_are_told_apart(p: &Pair) {
+    let j = &*p.a;
+    authorize(j, "x1", 1000);
+    let op = new_op("x1", OperationKind::Capture, Some(1000), 1);
+    let (first, _) = j.begin_send(&op, &exchange(0), 1, LEASE).unwrap();
+    let first = started(first);
+    j.fail(first.id, None, "not applied", 2).unwrap();
+    let (second, _) = j.begin_send(&op, &exchange(0), 3, LEASE).unwrap();
+    let second = started(second);
+    assert_eq!((first.id, second.attempt), (second.id, 2));
+    let attempts: Vec<u32> = j
+        .exchanges(second.id)
+        .unwrap()
+        .iter()
+        .map(|x| x.sent.attempt)
+        .collect();
+    assert_eq!(attempts, [1, 2]);
 }

@@ -327,5 +327,72 @@ pub fn apply(
     Ok((next, drift))
 }
 
+/// The order record after an operator adopted the gateway's state (a drift event): the state,
+/// status and the amounts the operator read in the gateway's tool. The money invariants still
+/// hold: what the operator typed cannot make the journal say more was refunded than captured.
+pub fn adopt(order: &OrderRecord, seen: &StoredOutcome) -> Result<OrderRecord, Contradiction> {
+    let contradiction = |reason: String| Contradiction {
+        order: order.order.to_string(),
+        reason,
+    };
+    if matches!(seen.state, PaymentState::Unknown { .. }) {
+        return Err(contradiction(format!(
+            "cannot adopt {}: name the state the gateway shows",
+            seen.state
+        )));
+    }
+    let currency = order.authorized.currency;
+    let mut next = order.clone();
+    for (field, value) in [
+        (&mut next.authorized, seen.authorized),
+        (&mut next.captured, seen.captured),
+        (&mut next.refunded, seen.refunded),
+    ] {
+        if let Some(m) = value {
+            if m.currency != currency {
+                return Err(contradiction(format!(
+                    "amount in {} for an order in {currency}",
+                    m.currency
+                )));
+            }
+            *field = m;
+        }
+    }
+    if next.refunded.minor_units > next.captured.minor_units
+        || next.captured.minor_units > next.authorized.minor_units
+        || next.refunded.minor_units < 0
+    {
+        return Err(contradiction(format!(
+            "would break refunded ≤ captured ≤ authorized ({} ≤ {} ≤ {})",
+            next.refunded, next.captured, next.authorized
+        )));
+    }
+    next.state = match &seen.state {
+        // The extent follows the journal's arithmetic, as for a refund of its own.
+        PaymentState::Refunded { settlement, .. } => PaymentState::Refunded {
+            extent: if next.refunded == next.captured {
+                RefundExtent::Full
+            } else {
+                RefundExtent::Partial
+            },
+            settlement: *settlement,
+        },
+        PaymentState::Captured { .. } if next.captured.minor_units == 0 => {
+            return Err(contradiction(
+                "captured at the gateway: say how much was captured".into(),
+            ));
+        }
+        s => s.clone(),
+    };
+    if seen.gateway_status.is_some() {
+        next.gateway_status = seen.gateway_status.clone();
+    }
+    if let Some(t) = &seen.transaction {
+        next.transaction = Some(t.clone());
+    }
+    next.version += 1;
+    Ok(next)
+}
+
 #[cfg(test)]
 mod tests;

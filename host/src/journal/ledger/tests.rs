@@ -19,6 +19,7 @@ fn op(kind: OperationKind, amount: Option<i64>) -> OperationRecord {
         evidence: None,
         created_at_ms: 0,
         updated_at_ms: 0,
+        intent: None,
     }
 }
 
