@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use renkei_host::ShopError;
-use renkei_host::journal::Refusal;
+use renkei_host::journal::{JournalError, Refusal};
 use renkei_sdk::{ErrorKind, GatewayError, OrderRef};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -117,6 +117,13 @@ pub fn status_of(e: &ShopError) -> StatusCode {
         },
         // The gateway's answer could not be known: the order is held for an operator.
         ShopError::NeedsReview { .. } => StatusCode::BAD_GATEWAY,
+        ShopError::UnknownDrift(_) => StatusCode::NOT_FOUND,
+        ShopError::NoOperator => StatusCode::UNPROCESSABLE_ENTITY,
+        // An operator's decision that the journal's money rules refuse, or a drift already
+        // closed by someone else.
+        ShopError::Journal(JournalError::Contradiction(_) | JournalError::DriftClosed(_)) => {
+            StatusCode::CONFLICT
+        }
         ShopError::Journal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -1,8 +1,8 @@
 //! One method per operator action, each citing the rules it carries out.
 
 use super::{
-    ActionResult, OrderStatus, PaymentMethod, Shop, ShopAction, ShopError, ShopOrder, StatusChange,
-    Warning, blocking, is_captured, now_ms,
+    ActionResult, Intent, OrderStatus, PaymentMethod, Shop, ShopAction, ShopError, ShopOrder,
+    StatusChange, Warning, blocking, is_captured, now_ms, synced,
 };
 use crate::journal::{OrderRecord, ledger};
 use renkei_sdk::{
@@ -62,8 +62,19 @@ impl Shop {
             customer,
             description: None,
         };
-        self.run(gateway, &op, &format!("{order}/authorize"), None)
-            .await
+        let intent = Intent::Authorized {
+            shop: self.id.clone(),
+            gateway: gateway.name().to_owned(),
+            amount_due: amount,
+        };
+        self.run(
+            gateway,
+            &op,
+            &format!("{order}/authorize"),
+            None,
+            Some(&intent),
+        )
+        .await
     }
 
     fn check_amount(
@@ -129,6 +140,8 @@ impl Shop {
             status,
             paid: false,
             updated_ms: now_ms(),
+            synced_operation: 0,
+            synced_version: 0,
             version: 0,
         }
     }
@@ -158,14 +171,36 @@ impl Shop {
         {
             return Err(ShopError::OrderExists(order.clone()));
         }
-        let (done, performed) = self
+        let authorized = self
             .authorize(&instance, order, amount, source, customer)
-            .await?;
+            .await;
+        let (done, performed) = match authorized {
+            Ok(done) => done,
+            Err(e @ (ShopError::NeedsReview { .. } | ShopError::Journal(_))) => {
+                // The customer's card may hold an authorization: the order must be visible in
+                // the shop (and in the review list) until an operator settles it.
+                if existing.is_none() {
+                    let shop = self.new_order(order, gateway, amount, OrderStatus::Normal);
+                    match self.commit(shop, |_| {}).await {
+                        Ok(_) | Err(ShopError::OrderExists(_)) => {}
+                        Err(write) => {
+                            tracing::error!(order = %order, error = %write, "order in doubt not yet in the shop's records; recovery will add it")
+                        }
+                    }
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let shop = match existing {
             Some((shop, _)) => shop,
             None => self.new_order(order, gateway, amount, OrderStatus::Normal),
         };
-        let shop = self.commit(shop, |_| {}).await?;
+        let shop = match self.commit(shop, synced(&done)).await {
+            // Created meanwhile from the journal (a concurrent load of this order).
+            Err(ShopError::OrderExists(_)) => self.load(order).await?.0,
+            other => other?,
+        };
         Ok(self.result(
             ShopAction::Checkout,
             shop,
@@ -305,9 +340,31 @@ impl Shop {
                     shop.amount_due.minor_units
                 );
                 let hint = amount.map(|_| F3_HINT);
-                let (done, performed) = self.run(&gateway, &op, &key, hint).await?;
+                let intent = Intent::Paid {
+                    shop: self.id.clone(),
+                };
+                let (done, performed) = self.run(&gateway, &op, &key, hint, Some(&intent)).await?;
                 operations.push(performed);
+                let sync = synced(&done);
                 payment = done.order;
+                let shop = self
+                    .commit(shop, move |s| {
+                        s.paid = true;
+                        sync(s);
+                    })
+                    .await?;
+                // The amount due may have been edited while the capture was in flight: the
+                // gateway captured what was due when it started. Said, never silent (and
+                // reported by inquire and reconcile until settled).
+                if let Some(p) = payment.as_ref().filter(|p| is_captured(&p.state))
+                    && p.captured != shop.amount_due
+                {
+                    warnings.push(Warning::CapturedDiffersFromDue {
+                        captured: p.captured,
+                        amount_due: shop.amount_due,
+                    });
+                }
+                return Ok(self.result(action, shop, payment.as_ref(), operations, warnings));
             }
         }
         let shop = self.commit(shop, |s| s.paid = true).await?;
@@ -343,14 +400,28 @@ impl Shop {
         cancel_at_gateway: bool,
     ) -> Result<ActionResult, ShopError> {
         let action = ShopAction::ChangeStatus;
-        let (shop, payment) = self.load(order).await?;
+        let intent = Intent::Status {
+            shop: self.id.clone(),
+            status: change.target(),
+        };
+        let (shop, payment, caught_up) = self.load_caught_up(order).await?;
+        if let Some(done) = self.repeated(&caught_up, &intent).await? {
+            // This very action reached the gateway before its host died; the journal had the
+            // result and the shop's record has just been brought in line (breach 6).
+            return Ok(self.result(action, shop, payment.as_ref(), vec![done], vec![]));
+        }
         if shop.status == OrderStatus::Deleted {
             return Err(illegal(order, action, "the order's data was deleted"));
         }
-        let (payment, operations, warnings) = self
-            .cancel_at_gateway(&shop, payment, cancel_at_gateway, action, false)
+        let (payment, operations, warnings, sync) = self
+            .cancel_at_gateway(&shop, payment, cancel_at_gateway, action, false, &intent)
             .await?;
-        let shop = self.commit(shop, |s| s.status = change.target()).await?;
+        let shop = self
+            .commit(shop, move |s| {
+                s.status = change.target();
+                sync(s);
+            })
+            .await?;
         Ok(self.result(action, shop, payment.as_ref(), operations, warnings))
     }
 
@@ -397,7 +468,14 @@ impl Shop {
         cancel_at_gateway: bool,
         action: ShopAction,
     ) -> Result<ActionResult, ShopError> {
-        let (shop, payment) = self.load(order).await?;
+        let intent = Intent::Method {
+            shop: self.id.clone(),
+            method: method.clone(),
+        };
+        let (shop, payment, caught_up) = self.load_caught_up(order).await?;
+        if let Some(done) = self.repeated(&caught_up, &intent).await? {
+            return Ok(self.result(action, shop, payment.as_ref(), vec![done], vec![]));
+        }
         if shop.status.is_closed() {
             return Err(illegal(
                 order,
@@ -405,18 +483,16 @@ impl Shop {
                 format!("the order is {}", shop.status),
             ));
         }
-        let (payment, operations, warnings) = if shop.is_card() {
-            self.cancel_at_gateway(&shop, payment, cancel_at_gateway, action, true)
-                .await?
-        } else {
-            (payment, vec![], vec![])
-        };
+        // Also when the order already left card with the box unticked: the card transaction is
+        // still open at the gateway, and ticking the box now must reach it (breach 4).
+        let (payment, operations, warnings, sync) = self
+            .cancel_at_gateway(&shop, payment, cancel_at_gateway, action, true, &intent)
+            .await?;
+        let apply = intent.clone();
         let shop = self
-            .commit(shop, |s| {
-                if method == PaymentMethod::NoPaymentNeeded {
-                    s.amount_due = Money::new(0, s.amount_due.currency);
-                }
-                s.method = method.clone();
+            .commit(shop, move |s| {
+                apply.apply(s);
+                sync(s);
             })
             .await?;
         Ok(self.result(action, shop, payment.as_ref(), operations, warnings))
@@ -424,6 +500,7 @@ impl Shop {
 
     /// The gateway side of a cancelling action: void before capture, refund after (unless
     /// `void_only`: G-10 and G-11 apply before capture only), nothing without the checkbox.
+    #[allow(clippy::type_complexity)]
     async fn cancel_at_gateway(
         &self,
         shop: &ShopOrder,
@@ -431,10 +508,25 @@ impl Shop {
         ticked: bool,
         action: ShopAction,
         void_only: bool,
-    ) -> Result<(Option<OrderRecord>, Vec<super::GatewayOp>, Vec<Warning>), ShopError> {
+        intent: &Intent,
+    ) -> Result<
+        (
+            Option<OrderRecord>,
+            Vec<super::GatewayOp>,
+            Vec<Warning>,
+            Box<dyn Fn(&mut ShopOrder) + Send + Sync>,
+        ),
+        ShopError,
+    > {
         let order = &shop.order;
-        let Some(p) = payment.filter(|_| shop.is_card()) else {
-            return Ok((None, vec![], vec![]));
+        let nothing: Box<dyn Fn(&mut ShopOrder) + Send + Sync> = Box::new(|_| {});
+        // A card transaction that is still open counts whatever the shop's method says now:
+        // the method may have been changed with the box unticked (breach 4).
+        let open_card = |p: &OrderRecord| {
+            shop.is_card() || matches!(p.state, PaymentState::Authorized) || is_captured(&p.state)
+        };
+        let Some(p) = payment.filter(open_card) else {
+            return Ok((None, vec![], vec![], nothing));
         };
         let open = matches!(p.state, PaymentState::Authorized) || is_captured(&p.state);
         if void_only && is_captured(&p.state) && ticked {
@@ -453,7 +545,7 @@ impl Shop {
             } else {
                 vec![]
             };
-            return Ok((Some(p), vec![], warnings));
+            return Ok((Some(p), vec![], warnings, nothing));
         }
         if !self.linkage(&shop.gateway) {
             return Ok((
@@ -462,10 +554,11 @@ impl Shop {
                 vec![Warning::LinkageOff {
                     gateway: shop.gateway.clone(),
                 }],
+                nothing,
             ));
         }
         if p.state == PaymentState::AwaitingAuthorization {
-            return Ok((Some(p), vec![], vec![Warning::NothingToCancel]));
+            return Ok((Some(p), vec![], vec![Warning::NothingToCancel], nothing));
         }
         let (kind, amount) = if is_captured(&p.state) {
             (OperationKind::Refund, None)
@@ -501,8 +594,9 @@ impl Shop {
                 format!("{order}/void/{transaction}"),
             )
         };
-        let (done, performed) = self.run(&gateway, &op, &key, None).await?;
-        Ok((done.order, vec![performed], vec![]))
+        let (done, performed) = self.run(&gateway, &op, &key, None, Some(intent)).await?;
+        let sync = synced(&done);
+        Ok((done.order, vec![performed], vec![], Box::new(sync)))
     }
 
     /// Release a pre-order into normal processing (予約 → 通常処理): requests the
@@ -515,7 +609,15 @@ impl Shop {
         customer: Option<CustomerRef>,
     ) -> Result<ActionResult, ShopError> {
         let action = ShopAction::ReleasePreOrder;
-        let (shop, payment) = self.load(order).await?;
+        let (shop, payment, caught_up) = self.load_caught_up(order).await?;
+        if let Some((id, _)) = caught_up
+            .iter()
+            .find(|(_, i)| matches!(i, Intent::Authorized { .. }))
+        {
+            // The release reached the gateway before its host died (see change_status).
+            let done = self.performed(crate::journal::OperationId(*id)).await?;
+            return Ok(self.result(action, shop, payment.as_ref(), vec![done], vec![]));
+        }
         if shop.status != OrderStatus::PreOrder {
             return Err(illegal(
                 order,
@@ -541,7 +643,15 @@ impl Shop {
                     .authorize(&gateway, order, shop.amount_due, source, customer)
                     .await?;
                 operations.push(performed);
+                let sync = synced(&done);
                 payment = done.order;
+                let shop = self
+                    .commit(shop, move |s| {
+                        s.status = OrderStatus::Normal;
+                        sync(s);
+                    })
+                    .await?;
+                return Ok(self.result(action, shop, payment.as_ref(), operations, warnings));
             }
         }
         let shop = self
@@ -562,6 +672,14 @@ impl Shop {
     ) -> Result<ActionResult, ShopError> {
         let action = ShopAction::ChangeAmount;
         let (shop, payment) = self.load(order).await?;
+        if let Some(kind) = self.in_flight(order).await? {
+            // A capture in flight was started at the amount due as it was; an edit now would
+            // make the shop show one amount paid while the gateway captured another (breach 2).
+            return Err(ShopError::Refused(crate::journal::Refusal::Busy {
+                order: order.to_string(),
+                operation: kind,
+            }));
+        }
         if shop.status.is_closed() {
             return Err(illegal(
                 order,
@@ -613,7 +731,12 @@ impl Shop {
                             "{order}/change_amount/{transaction}/{}",
                             amount_due.minor_units
                         );
-                        let (done, performed) = self.run(&gateway, &op, &key, None).await?;
+                        let intent = Intent::Amount {
+                            shop: self.id.clone(),
+                            amount_due,
+                        };
+                        let (done, performed) =
+                            self.run(&gateway, &op, &key, None, Some(&intent)).await?;
                         operations.push(performed);
                         payment = done.order;
                     } else {

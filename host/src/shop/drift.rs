@@ -37,6 +37,24 @@ pub enum DriftKind {
     UnknownStatus { raw: String },
     /// Any other difference of state.
     StateDiffers,
+    /// The shop bills another amount than was captured: the amount due was edited while a
+    /// capture was in flight, or after capture (G-7, F-9). Found without asking the gateway.
+    DueDiffersFromCaptured { amount_due: Money, captured: Money },
+}
+
+impl DriftKind {
+    /// A short stable name, as drift events are kept in the journal.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DriftKind::RefundedAtGateway => "refunded_at_gateway",
+            DriftKind::CapturedAtGateway => "captured_at_gateway",
+            DriftKind::AuthorizationCancelledAtGateway => "authorization_cancelled_at_gateway",
+            DriftKind::AmountDiffers { .. } => "amount_differs",
+            DriftKind::UnknownStatus { .. } => "unknown_status",
+            DriftKind::StateDiffers => "state_differs",
+            DriftKind::DueDiffersFromCaptured { .. } => "due_differs_from_captured",
+        }
+    }
 }
 
 /// A difference between the gateway and the journal, for an operator.
@@ -80,6 +98,13 @@ impl std::fmt::Display for DriftEvent {
             ),
             DriftKind::UnknownStatus { raw } => write!(f, "unknown gateway status {raw}"),
             DriftKind::StateDiffers => f.write_str("states differ"),
+            DriftKind::DueDiffersFromCaptured {
+                amount_due,
+                captured,
+            } => write!(
+                f,
+                "the shop bills {amount_due}, the gateway captured {captured}"
+            ),
         }
     }
 }
@@ -149,6 +174,45 @@ pub fn compare(journal: &OrderRecord, gateway: &StoredOutcome) -> Option<DriftKi
 }
 
 impl Shop {
+    /// The shop's amount due against what the journal says was captured (breach 13): a card
+    /// order captured at another amount than it now bills, with something left captured.
+    fn due_drift(&self, shop: &super::ShopOrder, payment: &OrderRecord) -> Option<DriftEvent> {
+        let open = payment.captured.checked_sub(payment.refunded)?;
+        let captured_and_open = matches!(payment.state, PaymentState::Captured { .. });
+        let billed = shop.amount_due.minor_units > 0 && !shop.status.is_closed();
+        (captured_and_open && billed && open != shop.amount_due).then(|| DriftEvent {
+            order: shop.order.clone(),
+            gateway: shop.gateway.clone(),
+            kind: DriftKind::DueDiffersFromCaptured {
+                amount_due: shop.amount_due,
+                captured: open,
+            },
+            journal_state: payment.state.clone(),
+            gateway_state: payment.state.clone(),
+            gateway_status: payment.gateway_status.clone(),
+            gateway_label: self.label(&shop.gateway, payment.gateway_status.as_deref()),
+        })
+    }
+
+    /// Keeps a drift event in the journal for an operator (once per order and kind while open).
+    async fn keep_drift(&self, d: &DriftEvent) -> Result<(), ShopError> {
+        let drift = crate::journal::NewDrift {
+            order: d.order.clone(),
+            gateway: d.gateway.clone(),
+            kind: d.kind.name().to_owned(),
+            detail: d.to_string(),
+            journal_state: d.journal_state.clone(),
+            gateway_state: d.gateway_state.clone(),
+            gateway_status: d.gateway_status.clone(),
+        };
+        let now = now_ms();
+        blocking(self.executor.journal(), move |j| {
+            j.record_drift(&drift, now)
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Asks the gateway for the order's payment and compares it with the journal (G-8). The
     /// journal is not changed; a difference comes back as a [`DriftEvent`].
     pub async fn inquire(&self, order: &OrderRef) -> Result<InquiryReport, ShopError> {
@@ -173,7 +237,7 @@ impl Shop {
             now_ms(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
-        let (done, operation) = self.run(&gateway, &op, &key, None).await?;
+        let (done, operation) = self.run(&gateway, &op, &key, None, None).await?;
         let said = done.outcome;
         let drift = compare(&payment, &said).map(|kind| DriftEvent {
             order: order.clone(),
@@ -184,8 +248,10 @@ impl Shop {
             gateway_status: said.gateway_status.clone(),
             gateway_label: self.label(&shop.gateway, said.gateway_status.as_deref()),
         });
+        let drift = drift.or_else(|| self.due_drift(&shop, &payment));
         if let Some(d) = &drift {
             tracing::warn!(order = %order, gateway = %shop.gateway, "drift: {d}");
+            self.keep_drift(d).await?;
         }
         Ok(InquiryReport {
             order: order.clone(),
@@ -220,6 +286,11 @@ impl Shop {
                 .gateway(&payment.gateway)
                 .is_ok_and(|g| g.manifest().capabilities.inquiry == Inquiry::Unavailable)
             {
+                // What the shop and the journal say can still be compared.
+                if let Some(d) = self.due_drift(&shop_order, &payment) {
+                    self.keep_drift(&d).await?;
+                    report.drift.push(d);
+                }
                 report.errors.push((
                     shop_order.order.clone(),
                     ShopError::IllegalAction {

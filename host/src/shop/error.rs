@@ -1,7 +1,7 @@
 //! Why a shop action did nothing. Every variant means: nothing changed in the shop, and nothing
 //! happened at the gateway (except `NeedsReview`, where that is exactly what is not known).
 
-use crate::journal::{JournalError, OperationId, Refusal};
+use crate::journal::{DriftId, JournalError, OperationId, Refusal};
 use renkei_sdk::{GatewayError, OrderRef};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,12 @@ pub enum ShopError {
         operation: OperationId,
         evidence: String,
     },
+    /// No drift event with this id.
+    #[error("no drift event {}", .0.0)]
+    UnknownDrift(DriftId),
+    /// A decision must name the operator who took it.
+    #[error("an operator's decision must name the operator")]
+    NoOperator,
     #[error(transparent)]
     Journal(JournalError),
 }
@@ -84,6 +90,10 @@ impl ShopError {
             ShopError::Rejected { .. } => "rejected",
             ShopError::Gateway { .. } => "gateway_refused",
             ShopError::NeedsReview { .. } => "needs_review",
+            ShopError::UnknownDrift(_) => "unknown_drift",
+            ShopError::NoOperator => "no_operator",
+            ShopError::Journal(JournalError::DriftClosed(_)) => "drift_closed",
+            ShopError::Journal(JournalError::Contradiction(_)) => "contradiction",
             ShopError::Journal(_) => "journal",
         }
     }

@@ -50,19 +50,26 @@ mod actions;
 mod bulk;
 mod drift;
 mod error;
+mod intent;
 mod order;
 mod report;
+mod review;
 
 pub use bulk::{BulkItem, BulkOptions, BulkProgress, BulkReport};
 pub use drift::{DriftEvent, DriftKind, InquiryReport, ReconcileReport, compare};
 pub use error::ShopError;
 pub use order::{OrderStatus, PaymentMethod, ShopOrder, StatusChange};
 pub use report::{ActionResult, GatewayOp, ShopAction, Warning};
+pub use review::{ReviewItem, ReviewedExchange};
+
+use intent::Intent;
 
 use crate::executor::{Completed, ExecError, Executor};
 use crate::instance::GatewayInstance;
-use crate::journal::{JournalError, JournalStore, OrderRecord, ShopRow};
-use renkei_sdk::{Operation, OrderRef, PaymentState};
+use crate::journal::{
+    JournalError, JournalStore, NewDrift, OperationRecord, OperationStatus, OrderRecord, ShopRow,
+};
+use renkei_sdk::{ErrorKind, Operation, OperationKind, OrderRef, PaymentState};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -168,12 +175,38 @@ impl Shop {
 
     /// Settles what an earlier run of this host left in flight (see [`Executor::recover`]).
     /// Call before accepting actions, and before resuming a bulk run.
+    ///
+    /// Then every order of the shop whose journal moved on since its record was written is
+    /// brought in line (an action whose host died after the gateway's success and before the
+    /// shop's write; a capture recovery just settled), so that the order lists are right.
     pub async fn recover(&self) -> Result<crate::RecoveryReport, ShopError> {
         let find = |name: &str| self.gateways.get(name).cloned();
-        self.executor
+        let report = self
+            .executor
             .recover(&find)
             .await
-            .map_err(|e| exec_error(&OrderRef::new("(recovery)"), e, None))
+            .map_err(|e| exec_error(&OrderRef::new("(recovery)"), e, None))?;
+        // Orders whose first authorization was in flight have no shop record yet.
+        let recovered: Vec<_> = report
+            .applied
+            .iter()
+            .chain(&report.not_applied)
+            .chain(&report.needs_review)
+            .copied()
+            .collect();
+        for id in recovered {
+            let op = blocking(self.executor.journal(), move |j| j.operation(id)).await?;
+            if let Some(op) = op
+                && let Err(e) = self.load(&op.order).await
+                && !matches!(e, ShopError::UnknownOrder(_))
+            {
+                return Err(e);
+            }
+        }
+        for order in self.orders(false).await? {
+            self.load(&order.order).await?;
+        }
+        Ok(report)
     }
 
     /// The shop's record of an order.
@@ -218,6 +251,21 @@ impl Shop {
         decision: crate::journal::Decision,
         operator: &str,
     ) -> Result<OrderRecord, ShopError> {
+        let resolved = self
+            .resolve_review_only(order, operation, decision, operator)
+            .await?;
+        // What the operation meant for the shop's record follows the operator's decision.
+        self.load(order).await?;
+        Ok(resolved)
+    }
+
+    async fn resolve_review_only(
+        &self,
+        order: &OrderRef,
+        operation: crate::journal::OperationId,
+        decision: crate::journal::Decision,
+        operator: &str,
+    ) -> Result<OrderRecord, ShopError> {
         self.load(order).await?;
         let record = {
             let id = operation;
@@ -237,16 +285,176 @@ impl Shop {
     }
 
     async fn load(&self, order: &OrderRef) -> Result<(ShopOrder, Option<OrderRecord>), ShopError> {
+        let (shop, payment, _) = self.load_caught_up(order).await?;
+        Ok((shop, payment))
+    }
+
+    /// The shop's record and the journal's, with the shop's brought in line first: the intents
+    /// of operations that took effect since the record was last written are applied (and
+    /// returned, so that an action repeated after a crash can tell it is already done). An
+    /// order whose first authorization never reached the shop's record (its host died, or it
+    /// is in review) gets its record from that authorization's intent.
+    async fn load_caught_up(
+        &self,
+        order: &OrderRef,
+    ) -> Result<(ShopOrder, Option<OrderRecord>, Vec<(i64, Intent)>), ShopError> {
         let o = order.clone();
         let (row, payment) = blocking(self.executor.journal(), move |j| {
             Ok((j.shop_row(&o)?, j.order(&o)?))
         })
         .await?;
-        let shop = match row {
-            Some(row) if row.shop == self.id => decode(&row)?,
+        let shop = match (row, &payment) {
+            (Some(row), _) if row.shop == self.id => decode(&row)?,
+            (None, Some(p)) => match self.adopt_order(p).await? {
+                Some(shop) => shop,
+                None => return Err(ShopError::UnknownOrder(order.clone())),
+            },
             _ => return Err(ShopError::UnknownOrder(order.clone())),
         };
-        Ok((shop, payment))
+        let Some(p) = payment
+            .as_ref()
+            .filter(|p| p.version != shop.synced_version)
+        else {
+            return Ok((shop, payment, vec![]));
+        };
+        let o = order.clone();
+        let ops = blocking(self.executor.journal(), move |j| j.operations(&o)).await?;
+        let due = self.intents_after(&ops, shop.synced_operation);
+        let version = p.version;
+        // Up to the first operation whose outcome may still change (in flight, in review):
+        // its intent must still be applied once it is known.
+        let settled = |op: &OperationRecord| {
+            matches!(
+                op.status,
+                OperationStatus::Succeeded | OperationStatus::Failed | OperationStatus::Resolved
+            )
+        };
+        let synced_to = ops
+            .iter()
+            .take_while(|op| settled(op))
+            .map(|op| op.id.0)
+            .max()
+            .unwrap_or(0);
+        let apply = due.clone();
+        let shop = self
+            .commit(shop, move |s| {
+                let after = s.synced_operation;
+                for (id, intent) in apply.iter().filter(|(id, _)| *id > after) {
+                    tracing::info!(order = %s.order, operation = id, "shop record brought in line with the journal");
+                    intent.apply(s);
+                }
+                s.synced_operation = s.synced_operation.max(synced_to);
+                s.synced_version = version;
+            })
+            .await?;
+        Ok((shop, payment, due))
+    }
+
+    /// The operation, among those just caught up, that carried this very intent: the action
+    /// is being repeated after its gateway side was done.
+    async fn repeated(
+        &self,
+        caught_up: &[(i64, Intent)],
+        intent: &Intent,
+    ) -> Result<Option<GatewayOp>, ShopError> {
+        match caught_up.iter().rev().find(|(_, i)| i == intent) {
+            Some((id, _)) => Ok(Some(
+                self.performed(crate::journal::OperationId(*id)).await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// A journaled operation as an action reports it, marked as coming from the journal.
+    async fn performed(&self, id: crate::journal::OperationId) -> Result<GatewayOp, ShopError> {
+        let (op, exchanges) = blocking(self.executor.journal(), move |j| {
+            Ok((j.operation(id)?, j.exchanges(id)?))
+        })
+        .await?;
+        let op = op.ok_or(ShopError::Journal(JournalError::UnknownOperation(id)))?;
+        Ok(GatewayOp {
+            operation: id,
+            kind: op.kind,
+            amount: op.amount,
+            steps: exchanges.into_iter().map(|x| x.sent.step).collect(),
+            from_journal: true,
+            resolution: None,
+        })
+    }
+
+    /// The gateway operation in flight on the order, if one is.
+    async fn in_flight(&self, order: &OrderRef) -> Result<Option<OperationKind>, ShopError> {
+        let o = order.clone();
+        let ops = blocking(self.executor.journal(), move |j| j.operations(&o)).await?;
+        Ok(ops
+            .iter()
+            .find(|op| op.status.is_active())
+            .map(|op| op.kind))
+    }
+
+    /// The intents of this shop's operations after `after` that took effect, oldest first.
+    fn intents_after(&self, ops: &[OperationRecord], after: i64) -> Vec<(i64, Intent)> {
+        ops.iter()
+            .filter(|op| op.id.0 > after && took_effect(op))
+            .filter_map(|op| {
+                Intent::parse(op.intent.as_deref())
+                    .filter(|i| i.shop() == self.id)
+                    .map(|i| (op.id.0, i))
+            })
+            .collect()
+    }
+
+    /// Creates the shop's record of an order the journal knows from this shop's checkout whose
+    /// record was never written: the authorization is in review, in doubt, or took effect
+    /// while the host died. A declined checkout creates nothing.
+    async fn adopt_order(&self, payment: &OrderRecord) -> Result<Option<ShopOrder>, ShopError> {
+        let o = payment.order.clone();
+        let ops = blocking(self.executor.journal(), move |j| j.operations(&o)).await?;
+        let origin = ops.iter().find_map(|op| {
+            let intent = Intent::parse(op.intent.as_deref())?;
+            let live = took_effect(op)
+                || op.status.is_active()
+                || op.status == OperationStatus::NeedsReview;
+            match (&intent, live) {
+                (
+                    Intent::Authorized {
+                        shop,
+                        gateway,
+                        amount_due,
+                    },
+                    true,
+                ) if *shop == self.id => Some((gateway.clone(), *amount_due)),
+                _ => None,
+            }
+        });
+        let Some((gateway, amount_due)) = origin else {
+            return Ok(None);
+        };
+        let shop = ShopOrder {
+            order: payment.order.clone(),
+            shop: self.id.clone(),
+            gateway,
+            method: PaymentMethod::Card,
+            amount_due,
+            status: OrderStatus::Normal,
+            paid: false,
+            updated_ms: now_ms(),
+            synced_operation: 0,
+            synced_version: -1,
+            version: 0,
+        };
+        match self.commit(shop, |_| {}).await {
+            Ok(shop) => Ok(Some(shop)),
+            // Another caller created it first: read theirs.
+            Err(ShopError::OrderExists(o)) => {
+                let o2 = o.clone();
+                let row = blocking(self.executor.journal(), move |j| j.shop_row(&o2)).await?;
+                row.filter(|r| r.shop == self.id)
+                    .map(|r| decode(&r))
+                    .transpose()
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Writes the shop's record after an action: `change` applied to the record as read. If
@@ -281,7 +489,12 @@ impl Shop {
                     return Err(ShopError::OrderExists(order.order));
                 }
                 Err(ShopError::Journal(JournalError::ShopRecordChanged { .. })) => {
-                    order = self.load(&order.order).await?.0;
+                    let o = order.order.clone();
+                    let row = blocking(self.executor.journal(), move |j| j.shop_row(&o)).await?;
+                    order = match row {
+                        Some(row) => decode(&row)?,
+                        None => return Err(ShopError::UnknownOrder(order.order)),
+                    };
                 }
                 Err(e) => return Err(e),
             }
@@ -291,19 +504,42 @@ impl Shop {
         }))
     }
 
-    /// Runs one gateway operation through the journal.
+    /// Runs one gateway operation through the journal, with what the shop will do once it took
+    /// effect (`intent`).
     async fn run(
         &self,
         gateway: &GatewayInstance,
         op: &Operation,
         key: &str,
         hint: Option<&'static str>,
+        intent: Option<&Intent>,
     ) -> Result<(Completed, GatewayOp), ShopError> {
-        let done = self
+        let intent = intent.map(Intent::to_json);
+        let done = match self
             .executor
-            .execute(gateway, op, key)
+            .execute_with_intent(gateway, op, key, intent.as_deref())
             .await
-            .map_err(|e| exec_error(op.order(), e, hint))?;
+        {
+            Ok(done) => done,
+            Err(ExecError::Failed {
+                operation, error, ..
+            }) if error.kind == ErrorKind::AlreadyDone => {
+                // The gateway is already where this operation would take it, but not by this
+                // operation: its own tool, or another system (G-8). The journal does not know;
+                // an operator adopts the gateway's state or dismisses it.
+                self.record_already_done(gateway, op, &error).await?;
+                return Err(exec_error(
+                    op.order(),
+                    ExecError::Failed {
+                        operation,
+                        error,
+                        resolution: None,
+                    },
+                    hint,
+                ));
+            }
+            Err(e) => return Err(exec_error(op.order(), e, hint)),
+        };
         let id = done.operation.id;
         let exchanges = blocking(self.executor.journal(), move |j| j.exchanges(id)).await?;
         let performed = GatewayOp {
@@ -315,6 +551,51 @@ impl Shop {
             resolution: done.resolution,
         };
         Ok((done, performed))
+    }
+
+    async fn record_already_done(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        error: &renkei_sdk::GatewayError,
+    ) -> Result<(), ShopError> {
+        use renkei_sdk::{RefundExtent, Settlement};
+        let gateway_state = match op.kind() {
+            OperationKind::Capture => PaymentState::Captured {
+                settlement: Settlement::NotReported,
+            },
+            OperationKind::Void => PaymentState::Voided,
+            OperationKind::Refund => PaymentState::Refunded {
+                extent: RefundExtent::NotReported,
+                settlement: Settlement::NotReported,
+            },
+            _ => return Ok(()),
+        };
+        let o = op.order().clone();
+        let journal_state = blocking(self.executor.journal(), move |j| j.order(&o))
+            .await?
+            .map_or(PaymentState::AwaitingAuthorization, |p| p.state);
+        let drift = NewDrift {
+            order: op.order().clone(),
+            gateway: gateway.name().to_owned(),
+            kind: "already_done_at_gateway".into(),
+            detail: format!(
+                "the gateway answered {} with \"already done\" ({}): it was done outside this \
+                 shop (G-8)",
+                op.kind(),
+                error.gateway_message.as_deref().unwrap_or(&error.message)
+            ),
+            journal_state,
+            gateway_state,
+            gateway_status: error.gateway_code.clone(),
+        };
+        let now = now_ms();
+        let kept = blocking(self.executor.journal(), move |j| {
+            j.record_drift(&drift, now)
+        })
+        .await?;
+        tracing::warn!(order = %op.order(), drift = kept.id.0, "drift: {}", kept.detail);
+        Ok(())
     }
 
     /// The gateway's label for a status code, from the plugin's table.
@@ -390,6 +671,23 @@ fn exec_error(order: &OrderRef, e: ExecError, hint: Option<&'static str>) -> Sho
         },
         ExecError::Journal(e) => ShopError::from(e),
     }
+}
+
+/// The change to the shop's record that marks it caught up with a finished operation.
+fn synced(done: &Completed) -> impl Fn(&mut ShopOrder) + Send + Sync + 'static {
+    let (id, version) = (done.operation.id.0, done.order.as_ref().map(|o| o.version));
+    move |s: &mut ShopOrder| {
+        s.synced_operation = s.synced_operation.max(id);
+        if let Some(v) = version {
+            s.synced_version = v;
+        }
+    }
+}
+
+/// Whether an operation took effect at the gateway (succeeded, or an operator said so).
+fn took_effect(op: &OperationRecord) -> bool {
+    op.status == OperationStatus::Succeeded
+        || (op.status == OperationStatus::Resolved && op.outcome.is_some())
 }
 
 /// Whether the journal's state is "captured, with something left to refund".

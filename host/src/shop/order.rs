@@ -110,6 +110,15 @@ pub struct ShopOrder {
     pub paid: bool,
     /// Last change, unix milliseconds.
     pub updated_ms: i64,
+    /// The newest journal operation whose effect on this record has been applied (see
+    /// `intent.rs`): operations after it that took effect are applied when the order is next
+    /// loaded.
+    #[serde(default)]
+    pub synced_operation: i64,
+    /// The journal's order version this record last caught up with; a different version means
+    /// the journal may be ahead.
+    #[serde(default)]
+    pub synced_version: i64,
     /// The journal's version of this record (0: not written yet); kept out of the document.
     #[serde(skip)]
     pub version: i64,

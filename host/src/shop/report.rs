@@ -88,6 +88,10 @@ pub enum Warning {
     AlreadyPaid,
     /// Nothing at the gateway to cancel (a pre-order never authorized).
     NothingToCancel,
+    /// The gateway captured another amount than the shop now bills: the amount due was edited
+    /// while the capture was in flight. Inquire and reconcile report it until it is settled
+    /// (in the gateway's tool, or by changing the amount due back).
+    CapturedDiffersFromDue { captured: Money, amount_due: Money },
 }
 
 impl std::fmt::Display for Warning {
@@ -125,6 +129,14 @@ impl std::fmt::Display for Warning {
             Warning::NothingToCancel => {
                 f.write_str("no authorization at the gateway: nothing to cancel")
             }
+            Warning::CapturedDiffersFromDue {
+                captured,
+                amount_due,
+            } => write!(
+                f,
+                "the gateway captured {captured} but the shop now bills {amount_due}: the \
+                 amount was edited while the capture was in flight"
+            ),
         }
     }
 }
