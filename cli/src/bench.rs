@@ -188,7 +188,7 @@ impl Bench {
         let (shop, orders) = self.shop(open("latency")?).await?;
         let fault = self
             .emulator
-            .install_fault(Fault::delay(latency).on_script(Script::Sale).persistent());
+            .install_fault(Fault::latency(latency).on_script(Script::Sale).persistent());
         let timed = self.bulk(&shop, &orders).await?;
         self.emulator.remove_fault(fault);
         let ideal = n as f64 * latency as f64 / 1000.0 / c as f64;

@@ -14,7 +14,7 @@ use renkei_emulator_fregi::{
     Config as FregiConfig, Fault as FregiFault, FregiEmulator, Script, Status as FregiStatus,
 };
 use renkei_emulator_sbps::{
-    Config as SbpsConfig, Fault as SbpsFault, FaultSpec, Function, PaymentStatus, SbpsEmulator,
+    Config as SbpsConfig, Fault as SbpsFault, Function, PaymentStatus, SbpsEmulator,
     TEST_TOKEN_VISA,
 };
 use renkei_host::shop::{
@@ -729,9 +729,8 @@ impl Day {
             .ok();
         match gw {
             Gw::Sbps => {
-                self.sbps.install_fault(
-                    FaultSpec::once(SbpsFault::ReplyLost).for_function(Function::Sales),
-                );
+                self.sbps
+                    .install_fault(SbpsFault::reply_lost().on_function(Function::Sales));
             }
             Gw::Fregi => {
                 self.fregi

@@ -207,7 +207,7 @@ async fn g_a_host_killed_mid_bulk_capture_recovers_to_the_gateways_truth() {
     // During the first run each sale takes 100 ms after it is applied, so that several captures
     // are always in flight (journaled, sent, unanswered) when the kill lands.
     w.emulator
-        .install_fault(Fault::delay(100).on_script(Script::Sale).persistent());
+        .install_fault(Fault::latency(100).on_script(Script::Sale).persistent());
 
     let first = lines(host(&w, &spec), Some(100)).await;
     assert!(first.iter().filter(|l| l.starts_with("done ")).count() >= 100);

@@ -687,7 +687,7 @@ async fn replies_that_are_not_ok_or_ng_are_never_read_as_success() {
     for (i, fault) in [
         Fault::malformed(),
         Fault::http_status(500),
-        Fault::truncated(),
+        Fault::cut_body(),
     ]
     .into_iter()
     .enumerate()

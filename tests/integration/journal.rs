@@ -166,7 +166,7 @@ impl Rig {
 /// The faults of the matrix, and whether each lets the request take effect at the gateway.
 fn faults() -> Vec<(&'static str, Fault, bool)> {
     vec![
-        ("no_reply", Fault::hang(), false),
+        ("no_reply", Fault::no_reply(), false),
         ("http_500", Fault::http_status(500), false),
         ("malformed", Fault::malformed(), true),
         ("reset", Fault::reset(), false),
@@ -182,7 +182,7 @@ async fn g_exactly_once_a_repeated_capture_returns_the_stored_result_and_sends_n
     assert!(!first.from_journal);
     // Any second sale would be refused by the emulator as "already sold" and show as an error.
     rig.emulator.install_fault(
-        Fault::ng("X9-9-999(must not be sent)")
+        Fault::gateway_error_with("X9-9-999(must not be sent)")
             .on_script(Script::Sale)
             .persistent(),
     );
@@ -204,7 +204,7 @@ async fn g_latency_within_the_deadline_is_just_a_slow_success() {
     let rig = rig(false).await;
     let seqno = rig.authorize("lat-1", 500).await;
     rig.emulator
-        .install_fault(Fault::delay(300).on_script(Script::Sale));
+        .install_fault(Fault::latency(300).on_script(Script::Sale));
     let done = rig.capture("lat-1", &seqno, 500).await.unwrap();
     assert_eq!(done.resolution, None);
     assert!(rig.sold(&seqno));
@@ -549,7 +549,7 @@ async fn a_gateways_own_deadline_turns_a_slow_reply_into_an_unknown_outcome() {
     assert_eq!(hasty.deadline(), Some(Duration::from_millis(150)));
     let seqno = rig.authorize("hasty-1", 600).await;
     rig.emulator
-        .install_fault(Fault::delay(500).on_script(Script::Sale));
+        .install_fault(Fault::latency(500).on_script(Script::Sale));
     let result = rig
         .executor
         .execute(
@@ -579,7 +579,7 @@ async fn a_timed_out_capture_processed_late_is_seen_by_the_settling_inquiry() {
     let rig = rig(true).await;
     let seqno = rig.authorize("late-1", 600).await;
     rig.emulator
-        .install_fault(Fault::delay(1_200).on_script(Script::Sale));
+        .install_fault(Fault::latency(1_200).on_script(Script::Sale));
     let done = rig.capture("late-1", &seqno, 600).await.unwrap();
     assert_eq!(done.resolution, Some(Resolution::Inquiry));
     assert!(rig.sold(&seqno));
@@ -590,7 +590,7 @@ async fn an_operation_contradicting_the_journal_is_refused_before_anything_is_se
     let rig = rig(false).await;
     let seqno = rig.authorize("mismatch-1", 600).await;
     rig.emulator.install_fault(
-        Fault::ng("X9-9-999(must not be sent)")
+        Fault::gateway_error_with("X9-9-999(must not be sent)")
             .on_script(Script::Sale)
             .persistent(),
     );
@@ -659,8 +659,9 @@ async fn a_replay_refused_for_another_reason_proves_nothing_and_goes_to_review()
     let seqno = rig.authorize("replay-ng", 700).await;
     rig.emulator
         .install_fault(Fault::reply_lost().on_script(Script::AuthCancel));
-    rig.emulator
-        .install_fault(Fault::ng("A2-1-999(一時的なエラーです)").on_script(Script::AuthCancel));
+    rig.emulator.install_fault(
+        Fault::gateway_error_with("A2-1-999(一時的なエラーです)").on_script(Script::AuthCancel),
+    );
     let result = rig.void("replay-ng", &seqno, 700).await;
     assert!(
         matches!(result, Err(ExecError::NeedsReview { .. })),

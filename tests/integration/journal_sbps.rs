@@ -5,8 +5,8 @@
 
 use renkei_emulator_sbps::{
     Config as EmulatorConfig, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY,
-    DEFAULT_MERCHANT_ID, DEFAULT_SERVICE_ID, Fault, FaultSpec, Function, PaymentStatus,
-    SbpsEmulator, TEST_TOKEN_VISA,
+    DEFAULT_MERCHANT_ID, DEFAULT_SERVICE_ID, Fault, Function, PaymentStatus, SbpsEmulator,
+    TEST_TOKEN_VISA,
 };
 use renkei_host::journal::{self, JournalStore, OperationStatus};
 use renkei_host::{
@@ -116,12 +116,12 @@ impl Rig {
 /// Faults of the matrix, and whether each lets the request take effect at SBPS.
 fn faults() -> Vec<(&'static str, Fault, bool)> {
     vec![
-        ("no_reply", Fault::NoReply, false),
-        ("http_500", Fault::HttpStatus { status: 500 }, false),
-        ("malformed", Fault::MalformedBody, true),
-        ("truncated", Fault::TruncatedBody, true),
-        ("reset", Fault::ConnectionReset, false),
-        ("reply_lost", Fault::ReplyLost, true),
+        ("no_reply", Fault::no_reply(), false),
+        ("http_500", Fault::http_status(500), false),
+        ("malformed", Fault::malformed(), true),
+        ("truncated", Fault::cut_body(), true),
+        ("reset", Fault::reset(), false),
+        ("reply_lost", Fault::reply_lost(), true),
     ]
 }
 
@@ -152,8 +152,7 @@ async fn matrix(
             .await
             .unwrap();
         }
-        rig.emulator
-            .install_fault(FaultSpec::once(fault).for_function(function));
+        rig.emulator.install_fault(fault.on_function(function));
         let result = rig.exec(&op, &format!("{order}:{}:1", op.kind())).await;
         assert_eq!(
             rig.status(&t) == target,
@@ -241,7 +240,7 @@ async fn fault_matrix_sbps_the_guard_read_failing_means_nothing_happened() {
         let order = format!("guard-{i}");
         let t = rig.authorize(&order, 1000).await;
         rig.emulator
-            .install_fault(FaultSpec::once(fault).for_function(Function::Inquiry));
+            .install_fault(fault.on_function(Function::Inquiry));
         let result = rig
             .exec(
                 &Operation::Capture {
@@ -273,9 +272,8 @@ async fn fault_matrix_sbps_authorize_and_amount_change_go_to_review() {
     for (i, (name, fault, _)) in faults().into_iter().enumerate() {
         // Authorize: nothing to inquire with, and a replay would authorize twice.
         let order = format!("auth-{i}");
-        rig.emulator.install_fault(
-            FaultSpec::once(fault.clone()).for_function(Function::AuthorizeWithToken),
-        );
+        rig.emulator
+            .install_fault(fault.clone().on_function(Function::AuthorizeWithToken));
         let op = Operation::Authorize {
             order: OrderRef::new(&order),
             amount: Money::jpy(500),
@@ -296,7 +294,7 @@ async fn fault_matrix_sbps_authorize_and_amount_change_go_to_review() {
         let order = format!("chg-{i}");
         let t = rig.authorize(&order, 1000).await;
         rig.emulator
-            .install_fault(FaultSpec::once(fault).for_function(Function::ReauthorizeWithToken));
+            .install_fault(fault.on_function(Function::ReauthorizeWithToken));
         let result = rig
             .exec(
                 &Operation::ChangeAmount {

@@ -6,8 +6,8 @@
 
 use renkei_emulator_sbps::{
     CommitStatus, Config as EmulatorConfig, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY,
-    DEFAULT_MERCHANT_ID, DEFAULT_SERVICE_ID, ErrorCode, Fault, FaultSpec, Function, MerchantConfig,
-    Payment, PaymentStatus, SbpsEmulator, TEST_TOKEN_DECLINE_LIMIT, TEST_TOKEN_VISA,
+    DEFAULT_MERCHANT_ID, DEFAULT_SERVICE_ID, ErrorCode, Fault, Function, MerchantConfig, Payment,
+    PaymentStatus, SbpsEmulator, TEST_TOKEN_DECLINE_LIMIT, TEST_TOKEN_VISA,
 };
 use renkei_host::{DriveError, Driver, Execution, GatewayInstance, GatewaySection, PluginRegistry};
 use renkei_sdk::{
@@ -483,9 +483,8 @@ async fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_and_vo
 async fn capture_commits_an_authorization_that_sbps_reports_uncommitted() {
     let rig = rig().await;
     // The commit after the authorization is lost (SBPS never sees it): the outcome says so…
-    rig.emulator.install_fault(
-        FaultSpec::once(Fault::HttpStatus { status: 503 }).for_function(Function::Commit),
-    );
+    rig.emulator
+        .install_fault(Fault::http_status(503).on_function(Function::Commit));
     let x = rig
         .authorize_with(1080, token(TEST_TOKEN_VISA), None, "a:1")
         .await
@@ -522,9 +521,8 @@ async fn g3_a_capture_racing_the_sbps_tool_hears_already_sold_41() {
     let rig = rig().await;
     let t = rig.authorize(1080).await;
     // The sale waits at SBPS while the operator sells in the SBPS tool (G-8).
-    rig.emulator.install_fault(
-        FaultSpec::once(Fault::Latency { millis: 500 }).for_function(Function::Sales),
-    );
+    rig.emulator
+        .install_fault(Fault::latency(500).on_function(Function::Sales));
     let (result, ()) = tokio::join!(rig.capture(&t, 1080, None), async {
         rig.held().await;
         rig.emulator.admin_capture(&t, None).unwrap();
@@ -555,9 +553,8 @@ async fn g5_a_voided_authorization_is_never_captured() {
             .unwrap();
         reference(&x.outcome.transaction)
     };
-    rig.emulator.install_fault(
-        FaultSpec::once(Fault::Latency { millis: 500 }).for_function(Function::Sales),
-    );
+    rig.emulator
+        .install_fault(Fault::latency(500).on_function(Function::Sales));
     let (result, ()) = tokio::join!(rig.capture(&t, 1080, None), async {
         rig.held().await;
         rig.emulator.admin_cancel(&t).unwrap();
@@ -574,11 +571,8 @@ async fn an_over_authorization_refusal_79_is_rejected() {
     let rig = rig().await;
     let t = rig.authorize(1080).await;
     rig.emulator.install_fault(
-        FaultSpec::once(Fault::ForceError {
-            code: ErrorCode::parse("10179999").unwrap(),
-            with_id: true,
-        })
-        .for_function(Function::Sales),
+        Fault::gateway_error_with(ErrorCode::parse("10179999").unwrap())
+            .on_function(Function::Sales),
     );
     let e = rig.capture(&t, 1080, Some(1000)).await.unwrap_err();
     let g = gateway_error(&e);
@@ -628,9 +622,8 @@ async fn g8_a_void_never_refunds_a_payment_captured_in_the_sbps_tool() {
 async fn a_void_racing_the_sbps_tool_hears_already_cancelled_45() {
     let rig = rig().await;
     let t = rig.authorize(1080).await;
-    rig.emulator.install_fault(
-        FaultSpec::once(Fault::Latency { millis: 500 }).for_function(Function::CancelOrRefund),
-    );
+    rig.emulator
+        .install_fault(Fault::latency(500).on_function(Function::CancelOrRefund));
     let (result, ()) = tokio::join!(rig.void(&t, 1080), async {
         rig.held().await;
         rig.emulator.admin_cancel(&t).unwrap();
@@ -706,9 +699,8 @@ async fn an_already_refunded_payment_is_never_refunded_twice() {
         reference(&x.outcome.transaction)
     };
     rig.capture(&t, 1080, None).await.unwrap();
-    rig.emulator.install_fault(
-        FaultSpec::once(Fault::Latency { millis: 500 }).for_function(Function::CancelOrRefund),
-    );
+    rig.emulator
+        .install_fault(Fault::latency(500).on_function(Function::CancelOrRefund));
     let (result, ()) = tokio::join!(rig.refund(&t, 1080, None), async {
         rig.held().await;
         rig.emulator.admin_refund(&t).unwrap();
@@ -834,9 +826,9 @@ async fn an_expired_request_is_rejected_by_the_sbps_clock() {
 async fn a_broken_or_lost_reply_is_never_a_success() {
     let rig = rig().await;
     let t = rig.authorize(1080).await;
-    for fault in [Fault::MalformedBody, Fault::HttpStatus { status: 500 }] {
+    for fault in [Fault::malformed(), Fault::http_status(500)] {
         rig.emulator
-            .install_fault(FaultSpec::once(fault.clone()).for_function(Function::Inquiry));
+            .install_fault(fault.clone().on_function(Function::Inquiry));
         let e = rig.inquire(&t).await.unwrap_err();
         assert_eq!(gateway_error(&e).kind, ErrorKind::Protocol, "{fault:?}");
         // MG01 is declared read-only: whatever its reply, nothing moved.
@@ -844,7 +836,7 @@ async fn a_broken_or_lost_reply_is_never_a_success() {
     }
     // The sale is applied but its reply is cut: the outcome is unknown, not a failure.
     rig.emulator
-        .install_fault(FaultSpec::once(Fault::TruncatedBody).for_function(Function::Sales));
+        .install_fault(Fault::cut_body().on_function(Function::Sales));
     let e = rig.capture(&t, 1080, None).await.unwrap_err();
     assert_eq!(e.effect(), Effect::MayHaveApplied);
     // Resolution by inquiry, then a replay is "already done".
@@ -932,7 +924,7 @@ async fn no_hash_key_password_3des_key_or_token_reaches_a_log_an_error_or_debug_
     // Errors: a refusal, a broken reply, a wrong password.
     printed.push(format!("{:?}", rig.void(&t, 1080).await));
     rig.emulator
-        .install_fault(FaultSpec::once(Fault::MalformedBody).for_function(Function::Inquiry));
+        .install_fault(Fault::malformed().on_function(Function::Inquiry));
     let e = rig.inquire(&t).await.unwrap_err();
     printed.push(format!("{e} {e:?}"));
     drop(guard);

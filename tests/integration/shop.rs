@@ -4,7 +4,7 @@
 
 use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator, Status};
 use renkei_emulator_sbps::{
-    Config as SbpsConfig, Fault as SbpsFault, FaultSpec, Function, PaymentStatus, SbpsEmulator,
+    Config as SbpsConfig, Fault as SbpsFault, Function, PaymentStatus, SbpsEmulator,
     TEST_TOKEN_VISA,
 };
 use renkei_host::journal::{self, Decision, JournalStore, OperationStatus};
@@ -286,7 +286,7 @@ async fn lost_capture_reply_is_settled_without_double_capture() {
     let rig = rig().await;
     let t = rig.sbps_order("lost", 1500).await;
     rig.sbps
-        .install_fault(FaultSpec::once(SbpsFault::ReplyLost).for_function(Function::Sales));
+        .install_fault(SbpsFault::reply_lost().on_function(Function::Sales));
     let r = rig.shop.record_payment(&o("lost")).await.unwrap();
     assert!(
         r.operations[0].resolution.is_some(),
@@ -359,9 +359,9 @@ async fn g3_bulk_sbps_reports_each_order_and_is_resumable() {
     }
     // A crash mid-run: the run is dropped while captures are in flight.
     let fault = rig.sbps.install_fault(
-        FaultSpec::once(SbpsFault::Latency { millis: 400 })
+        SbpsFault::latency(400)
             .times(100)
-            .for_function(Function::Sales),
+            .on_function(Function::Sales),
     );
     let partial = tokio::time::timeout(
         Duration::from_millis(900),

@@ -196,8 +196,10 @@ pub struct Config {
     pub tokens: Vec<TestToken>,
     /// A token works once, as real one-time tokens do (default false so tests can reuse them).
     pub single_use_tokens: bool,
-    /// Longest time a "hang" fault holds a connection whose client never gives up, seconds.
-    pub hang_limit_secs: u64,
+    /// Longest time a `no_reply` fault holds a connection whose client never gives up, seconds
+    /// (the SBPS emulator's name; `hang_limit_secs` is still read).
+    #[serde(alias = "hang_limit_secs")]
+    pub no_reply_hold_secs: u64,
 }
 
 /// The test card F-REGI publishes for its test environment (research §7).
@@ -268,7 +270,7 @@ impl Default for Config {
                 token("TESTTOKEN-EXPIRED", "4111111111111111", true),
             ],
             single_use_tokens: false,
-            hang_limit_secs: 300,
+            no_reply_hold_secs: 300,
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::clock::{jst_string, parse_time};
 use crate::codes::{Ng, catalogue};
 use crate::config::TestToken;
-use crate::faults::Fault;
+use crate::faults::{Fault, FaultId};
 use crate::http::{Request, Response};
 use crate::ops::{self, Ctx};
 use crate::server::{fregi_response, is_form};
@@ -155,12 +155,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request, route: &str) -> Respons
             }
         }
         ("GET", "faults") => Response::json(200, &lock(&shared.faults).list()),
-        ("POST", "faults") => match parse_body::<Fault>(
-            request,
-            &params,
-            &["millis", "status", "times"],
-            &["persistent"],
-        ) {
+        ("POST", "faults") => match parse_fault(request, &params) {
             Ok(fault) => Response::json(200, &json!({ "id": lock(&shared.faults).install(fault) })),
             Err(why) => bad_request(&why),
         },
@@ -171,7 +166,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request, route: &str) -> Respons
         ("DELETE", route) if route.starts_with("faults/") => {
             let removed = route["faults/".len()..]
                 .parse()
-                .is_ok_and(|id| lock(&shared.faults).remove(id));
+                .is_ok_and(|id| lock(&shared.faults).remove(FaultId(id)));
             if removed {
                 ok()
             } else {
@@ -223,6 +218,52 @@ fn control_params(request: &Request) -> Params {
     params
 }
 
+/// A fault rule: the JSON shared with the SBPS emulator (`{"fault": {"kind": ...}, "match":
+/// {...}, "lifetime": ...}`), or, for `curl -d`, the same fields as flat form parameters: the
+/// kind's (`kind`, `millis`, `status`, `code`, `after_bytes`), the matcher's (`script`, `seqno`,
+/// `id`) and the lifetime (`times=n` or `persistent=1`).
+fn parse_fault(request: &Request, params: &Params) -> Result<Fault, String> {
+    if is_json(request) {
+        return serde_json::from_slice(&request.body).map_err(|e| e.to_string());
+    }
+    let mut kind = Map::new();
+    let mut matcher = Map::new();
+    let mut lifetime = json!({ "times": 1 });
+    for (key, value) in params.iter().filter(|(_, v)| !v.is_empty()) {
+        let number = || {
+            value
+                .parse::<u64>()
+                .map(Value::from)
+                .map_err(|_| format!("`{key}` must be a number"))
+        };
+        match key {
+            "kind" | "code" => {
+                kind.entry(key).or_insert_with(|| Value::from(value));
+            }
+            "millis" | "status" | "after_bytes" => {
+                let number = number()?;
+                kind.entry(key).or_insert(number);
+            }
+            "script" | "seqno" | "id" => {
+                matcher.entry(key).or_insert_with(|| Value::from(value));
+            }
+            "times" => lifetime = json!({ "times": number()? }),
+            "persistent" if matches!(value, "1" | "true") => lifetime = json!("persistent"),
+            "persistent" => {}
+            _ => return Err(format!("unknown fault parameter `{key}`")),
+        }
+    }
+    let rule = json!({ "fault": kind, "match": matcher, "lifetime": lifetime });
+    serde_json::from_value(rule).map_err(|e| e.to_string())
+}
+
+fn is_json(request: &Request) -> bool {
+    request
+        .content_type
+        .as_deref()
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"))
+}
+
 /// A JSON body, or form/query parameters turned into the same JSON object (`numbers` and
 /// `flags` name the fields that are not strings).
 fn parse_body<T: serde::de::DeserializeOwned>(
@@ -231,11 +272,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(
     numbers: &[&str],
     flags: &[&str],
 ) -> Result<T, String> {
-    let is_json = request
-        .content_type
-        .as_deref()
-        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-    if is_json {
+    if is_json(request) {
         return serde_json::from_slice(&request.body).map_err(|e| e.to_string());
     }
     let mut object = Map::new();

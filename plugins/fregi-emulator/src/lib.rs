@@ -58,7 +58,9 @@ pub use config::{
     TestToken, TimeOfDay,
 };
 pub use control::{AdminAction, AdminOutcome};
-pub use faults::{Fault, FaultId, FaultKind, InstalledFault};
+pub use faults::{
+    DEFAULT_GATEWAY_ERROR, Fault, FaultId, FaultKind, FaultLifetime, FaultMatch, InstalledFault,
+};
 pub use ops::Script;
 pub use state::{BatchReport, CustomerView, Dump, Environment, Origin, Transaction};
 pub use status::{STATUSES, Status, StatusInfo};

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::control;
-use crate::faults::{FaultKind, Subject};
+use crate::faults::{DEFAULT_GATEWAY_ERROR, FaultKind, Subject};
 use crate::http::{self, FREGI_CONTENT_TYPE, ReadError, Request, Response};
 use crate::ops::{self, Ctx, Script};
 use crate::state::{Environment, Origin, Shared, lock};
@@ -22,12 +22,12 @@ use crate::wire::{Params, Reply, decode_form};
 pub(crate) enum Action {
     /// Write this response (then keep the connection if the client wants it).
     Reply(Response),
-    /// Write the head and half the body, then close.
-    Truncate(Response),
+    /// Write the head (announcing the whole body) and this many bytes of the body, then close.
+    CutBody(Response, usize),
     /// Reset the TCP connection without a response.
     Reset,
     /// Send nothing; hold the connection until the client closes it.
-    Hang,
+    NoReply,
 }
 
 /// Accepts connections until `shutdown` turns true, then stops every connection.
@@ -100,9 +100,9 @@ async fn connection(
                     return;
                 }
             }
-            Action::Truncate(response) => {
+            Action::CutBody(response, sent) => {
                 let mut bytes = response.head(false);
-                bytes.extend_from_slice(&response.body[..response.body.len() / 2]);
+                bytes.extend_from_slice(&response.body[..sent]);
                 let _ = stream.write_all(&bytes).await;
                 let _ = stream.shutdown().await;
                 return;
@@ -112,10 +112,10 @@ async fn connection(
                 let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 return;
             }
-            Action::Hang => {
+            Action::NoReply => {
                 hold(
                     &mut stream,
-                    Duration::from_secs(shared.config.hang_limit_secs),
+                    Duration::from_secs(shared.config.no_reply_hold_secs),
                     &mut shutdown,
                 )
                 .await;
@@ -223,37 +223,85 @@ async fn card_request(
     };
     tracing::debug!(?fault, ?script, "fault fired");
     match fault {
-        FaultKind::Delay { millis } => {
+        // The connection task does not read while it waits, so a client that hangs up is not
+        // noticed: the request is processed after the delay all the same, as by a gateway.
+        FaultKind::Latency { millis } => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
             Action::Reply(process())
         }
-        FaultKind::Hang => Action::Hang,
-        FaultKind::HangAfterProcessing => {
+        FaultKind::NoReply => Action::NoReply,
+        FaultKind::NoReplyAfterProcessing => {
             process();
-            Action::Hang
+            Action::NoReply
         }
-        FaultKind::HttpStatus { status } => Action::Reply(Response::html_error(status)),
+        FaultKind::HttpStatus { status } => {
+            Action::Reply(Response::html_error(error_status(status)))
+        }
+        FaultKind::HttpStatusAfterProcessing { status } => {
+            process();
+            Action::Reply(Response::html_error(error_status(status)))
+        }
+        FaultKind::GatewayError { code } => {
+            Action::Reply(fregi_response(shared, &gateway_error(code.as_deref())))
+        }
+        FaultKind::GatewayErrorAfterProcessing { code } => {
+            process();
+            Action::Reply(fregi_response(shared, &gateway_error(code.as_deref())))
+        }
         FaultKind::Malformed => {
             process();
             let page = "<html><head><title>F-REGI</title></head><body>システムエラーが発生しました</body></html>\n";
             let body = encoding_rs::EUC_JP.encode(page).0.into_owned();
             Action::Reply(Response::new(200, Some("text/html; charset=EUC-JP"), body))
         }
-        FaultKind::Truncated => Action::Truncate(process()),
+        FaultKind::CutBody { after_bytes } => {
+            let response = process();
+            let sent = cut_point(response.body.len(), after_bytes);
+            Action::CutBody(response, sent)
+        }
         FaultKind::Reset => Action::Reset,
         FaultKind::ReplyLost => {
             process();
             Action::Reset
         }
-        FaultKind::Ng { reason } => Action::Reply(fregi_response(shared, &ng_line(&reason))),
     }
 }
 
-fn ng_line(reason: &str) -> Reply {
-    let (code, message) = reason.split_once('(').map_or((reason, ""), |(code, rest)| {
-        (code, rest.trim_end_matches(')'))
-    });
+/// The `NG` of a gateway-error fault: `code` as a reason line `CODE(message)`, a bare `CODE`
+/// with the default message, or [`DEFAULT_GATEWAY_ERROR`].
+fn gateway_error(code: Option<&str>) -> Reply {
+    let (default_code, default_message) = split_reason(DEFAULT_GATEWAY_ERROR);
+    let (code, message) = match code.map(split_reason) {
+        Some((code, "")) => (code, default_message),
+        Some(given) => given,
+        None => (default_code, default_message),
+    };
     Reply::ng(&crate::codes::Ng::custom(code, message))
+}
+
+/// `CODE(message)` into its parts; a bare `CODE` has an empty message.
+fn split_reason(reason: &str) -> (&str, &str) {
+    reason.split_once('(').map_or((reason, ""), |(code, rest)| {
+        (code, rest.strip_suffix(')').unwrap_or(rest))
+    })
+}
+
+/// An error status a fault may send: anything that is not an HTTP error becomes 500, so a fault
+/// can never pass for a reply.
+fn error_status(status: u16) -> u16 {
+    if (400..=599).contains(&status) {
+        status
+    } else {
+        500
+    }
+}
+
+/// How many body bytes a cut reply sends: `after_bytes` (half by default), always fewer than
+/// the whole body, so the reply is cut whatever was asked.
+fn cut_point(body_len: usize, after_bytes: Option<usize>) -> usize {
+    after_bytes
+        .unwrap_or(body_len / 2)
+        .min(body_len.saturating_sub(1))
 }
 
 /// An F-REGI reply: HTTP 200, EUC-JP text.

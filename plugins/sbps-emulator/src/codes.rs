@@ -166,6 +166,8 @@ pub mod types {
     pub const NOT_ALLOWED: &[u8; 2] = b"13";
     /// No merchant configuration for merchant_id + service_id.
     pub const NO_MERCHANT: &[u8; 2] = b"14";
+    /// SBPS system error.
+    pub const SYSTEM: &[u8; 2] = b"80";
 }
 
 /// Item codes (§8.3, third part of the code).
@@ -300,6 +302,9 @@ pub mod reasons {
     pub const UNKNOWN_SPS_TRANSACTION_ID: ErrorReason = ErrorReason::new(b"11", b"026");
     /// 12 + 027: no payment for this tracking_id.
     pub const UNKNOWN_TRACKING_ID: ErrorReason = ErrorReason::new(b"12", b"027");
+    /// 80: SBPS system error. What the gateway-error faults answer by default: a code that says
+    /// SBPS failed without saying whether it had already acted (§9.3 warns to inquire after 8x).
+    pub const SYSTEM_ERROR: ErrorReason = ErrorReason::new(types::SYSTEM, items::NONE);
     /// 02 + 000: unknown API request id.
     pub const UNKNOWN_FUNCTION: ErrorReason =
         ErrorReason::new(types::UNKNOWN_ID, items::REQUEST_ID);

@@ -9,7 +9,7 @@
 //! | GET | `/dump` | | the [`crate::Snapshot`] |
 //! | GET | `/payments/{tracking_id}` | | one [`crate::Payment`] or 404 |
 //! | GET | `/faults` | | installed faults |
-//! | POST | `/faults` | a [`crate::FaultSpec`] | `{"id": n}` |
+//! | POST | `/faults` | a [`crate::Fault`]: `{"fault": {"kind": ...}, "match": {...}, "lifetime": ...}` | `{"id": n}` |
 //! | DELETE | `/faults` | | removes all |
 //! | DELETE | `/faults/{id}` | | removes one, 404 if unknown |
 //! | GET | `/clock` | | `{"now": "YYYYMMDDhhmmss", "mode": ...}` |
@@ -34,7 +34,7 @@ use crate::admin::{AdminAction, AdminError};
 use crate::clock::ClockMode;
 use crate::config::TestToken;
 use crate::engine::Engine;
-use crate::faults::{FaultId, FaultSpec};
+use crate::faults::{Fault, FaultId};
 use crate::server::HttpResponse;
 use crate::time::JstDateTime;
 
@@ -66,8 +66,8 @@ pub(crate) fn handle(engine: &Engine, method: &Method, path: &str, body: &Bytes)
             ),
         },
         (&Method::GET, ["faults"]) => ok(json!(engine.faults.list())),
-        (&Method::POST, ["faults"]) => with_json(body, |spec: FaultSpec| {
-            ok(json!({ "id": engine.faults.install(spec) }))
+        (&Method::POST, ["faults"]) => with_json(body, |fault: Fault| {
+            ok(json!({ "id": engine.faults.install(fault) }))
         }),
         (&Method::DELETE, ["faults"]) => {
             engine.faults.clear();

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{AdminAction, AdminError};
 use crate::config::{Config, ConfigError, TestToken};
 use crate::engine::Engine;
-use crate::faults::{FaultId, FaultSpec, InstalledFault};
+use crate::faults::{Fault, FaultId, InstalledFault};
 use crate::server::{self, API_PATH, CONTROL_PREFIX};
 use crate::state::{Payment, Snapshot};
 use crate::time::JstDateTime;
@@ -144,8 +144,8 @@ impl SbpsEmulator {
     }
 
     /// Installs a fault; the first installed matching fault fires.
-    pub fn install_fault(&self, spec: FaultSpec) -> FaultId {
-        self.engine.faults.install(spec)
+    pub fn install_fault(&self, fault: Fault) -> FaultId {
+        self.engine.faults.install(fault)
     }
 
     /// Removes a fault; `false` if it was not installed (or already used up).

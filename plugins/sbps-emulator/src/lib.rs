@@ -3,7 +3,8 @@
 //! This is Renkei's stripe-mock for SBPS: an HTTP server that speaks the real wire protocol
 //! (`POST /api/xmlapi.do`, Shift_JIS XML, Basic auth, `sps_hashcode`, 3DES fields, base64
 //! multibyte fields, request expiry), keeps per-merchant payment state, and misbehaves on
-//! request so that clients can be tested against timeouts, broken replies and lost replies.
+//! request so that clients can be tested against timeouts, error replies, broken replies and
+//! lost replies (with the F-REGI emulator's fault vocabulary).
 //! The behaviour follows `shared/docs/protocols/sbps.md` §10; every inferred rule is a switch
 //! in [`Rules`].
 //!
@@ -26,12 +27,12 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use renkei_emulator_sbps::{Config, Fault, FaultSpec, Function, SbpsEmulator};
+//! use renkei_emulator_sbps::{Config, Fault, Function, SbpsEmulator};
 //!
 //! let emulator = SbpsEmulator::start(Config::default()).await?;
 //! let url = emulator.endpoint_url(); // http://127.0.0.1:PORT/api/xmlapi.do
 //! // The next capture is applied, then its reply is lost.
-//! emulator.install_fault(FaultSpec::once(Fault::ReplyLost).for_function(Function::Sales));
+//! emulator.install_fault(Fault::reply_lost().on_function(Function::Sales));
 //! # let _ = url; Ok(()) }
 //! ```
 
@@ -65,7 +66,7 @@ pub use codes::{CodeError, ErrorCode, ErrorReason};
 pub use config::*;
 pub use crypto::{CipherError, FieldCipher};
 pub use emulator::{SbpsEmulator, StartError, banner, serve, serve_until};
-pub use faults::{Fault, FaultId, FaultLifetime, FaultMatch, FaultSpec, InstalledFault};
+pub use faults::{Fault, FaultId, FaultKind, FaultLifetime, FaultMatch, InstalledFault};
 pub use function::Function;
 pub use hash::{HASHCODE_FIELD, sps_hashcode};
 pub use server::{API_PATH, CONTROL_PREFIX};

@@ -16,8 +16,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::codes::{ErrorCode, reasons};
 use crate::engine::Engine;
-use crate::faults::{Fault, Probe};
+use crate::faults::{FaultKind, Probe};
+use crate::function::method_code;
 use crate::pipeline;
 use crate::transport::{ConnControl, FaultStream};
 use crate::xml;
@@ -112,7 +114,7 @@ async fn route(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> 
     html_status(StatusCode::NOT_FOUND)
 }
 
-/// `POST /api/xmlapi.do`: Basic auth, faults, then the pipeline.
+/// `POST /api/xmlapi.do`: faults, Basic auth, then the pipeline.
 async fn api(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> HttpResponse {
     let engine = &ctx.engine;
     let authorization = request
@@ -135,62 +137,146 @@ async fn api(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> Ht
     if let Some(fault) = &fault {
         tracing::debug!(?fault, "injecting fault");
     }
+    let function_id = parsed.as_ref().ok().map(|r| r.id.trim().to_owned());
 
-    // Faults that strike before the request is processed.
+    // Faults that answer without processing the request.
     match &fault {
-        Some(Fault::Latency { millis }) => tokio::time::sleep(Duration::from_millis(*millis)).await,
-        Some(Fault::NoReply) => {
-            let hold = Duration::from_secs(engine.config.no_reply_hold_secs);
-            let mut shutdown = ctx.shutdown.clone();
-            tokio::select! {
-                _ = tokio::time::sleep(hold) => {}
-                () = stopped(&mut shutdown) => {}
-            }
-            control.close_without_reply();
-            return Response::new(Full::default());
+        Some(FaultKind::NoReply) => return hold_unanswered(ctx, control).await,
+        Some(FaultKind::HttpStatus { status }) => return html_status(error_status(*status)),
+        Some(FaultKind::GatewayError { code }) => {
+            return gateway_error(engine, function_id.as_deref(), *code);
         }
-        Some(Fault::HttpStatus { status }) => {
-            return html_status(
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            );
-        }
-        Some(Fault::ConnectionReset) => {
+        Some(FaultKind::Reset) => {
             control.reset();
             return Response::new(Full::default());
-        }
-        Some(Fault::ForceError { code, with_id }) => {
-            let id = parsed
-                .as_ref()
-                .ok()
-                .filter(|_| *with_id)
-                .map(|r| r.id.trim().to_owned());
-            let reply = pipeline::ng(id.as_deref(), *code, engine.clock.now());
-            return xml_reply(reply.body);
         }
         _ => {}
     }
 
-    let Some(merchant) = engine.authenticate(authorization.as_deref()) else {
-        return unauthorized(engine.config.rules.unauthorized_status);
+    let reply = match &fault {
+        Some(FaultKind::Latency { millis }) => {
+            let delay = Duration::from_millis(*millis);
+            match process_detached(ctx, authorization, parsed, delay).await {
+                Some(processed) => processed,
+                None => {
+                    // The emulator stopped while the request was held: it was never processed.
+                    control.close_without_reply();
+                    return Response::new(Full::default());
+                }
+            }
+        }
+        _ => process(engine, authorization.as_deref(), parsed),
     };
-    let reply = pipeline::process(engine, merchant, parsed);
+    let reply = match reply {
+        Processed::Reply(reply) => reply,
+        Processed::Unauthorized => return unauthorized(engine.config.rules.unauthorized_status),
+    };
 
     // Faults that strike after the request was processed.
     match fault {
-        Some(Fault::ReplyLost) => {
-            control.reset();
-            Response::new(Full::default())
+        Some(FaultKind::NoReplyAfterProcessing) => hold_unanswered(ctx, control).await,
+        Some(FaultKind::HttpStatusAfterProcessing { status }) => html_status(error_status(status)),
+        Some(FaultKind::GatewayErrorAfterProcessing { code }) => {
+            gateway_error(engine, function_id.as_deref(), code)
         }
-        Some(Fault::MalformedBody) => {
+        Some(FaultKind::Malformed) => {
             let cut = reply.body.len() / 2;
             xml_reply(reply.body[..cut].to_vec())
         }
-        Some(Fault::TruncatedBody) => {
-            control.truncate_body_after(reply.body.len() / 2);
+        Some(FaultKind::CutBody { after_bytes }) => {
+            control.truncate_body_after(cut_point(reply.body.len(), after_bytes));
             xml_reply(reply.body)
+        }
+        Some(FaultKind::ReplyLost) => {
+            control.reset();
+            Response::new(Full::default())
         }
         _ => xml_reply(reply.body),
     }
+}
+
+/// What processing a request produced.
+enum Processed {
+    /// The Basic credentials matched no merchant; nothing was processed.
+    Unauthorized,
+    /// The pipeline's reply (OK or NG).
+    Reply(pipeline::Reply),
+}
+
+fn process(
+    engine: &Engine,
+    authorization: Option<&[u8]>,
+    parsed: Result<xml::Request, xml::ParseError>,
+) -> Processed {
+    match engine.authenticate(authorization) {
+        Some(merchant) => Processed::Reply(pipeline::process(engine, merchant, parsed)),
+        None => Processed::Unauthorized,
+    }
+}
+
+/// Processes a request after `delay` in a task of its own. A gateway does not notice a client
+/// hanging up: the request it holds is processed after the delay all the same, and the reply
+/// goes to a closed socket. hyper drops this handler when the client disconnects, so the work
+/// must not live in it. The pipeline reads the clock when it runs, so expiry (§10.3 step 8) is
+/// judged after the delay. `None` if the emulator stopped first.
+async fn process_detached(
+    ctx: &Ctx,
+    authorization: Option<Vec<u8>>,
+    parsed: Result<xml::Request, xml::ParseError>,
+    delay: Duration,
+) -> Option<Processed> {
+    let engine = Arc::clone(&ctx.engine);
+    let mut shutdown = ctx.shutdown.clone();
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stopped(&mut shutdown) => return None,
+        }
+        Some(process(&engine, authorization.as_deref(), parsed))
+    });
+    task.await.ok().flatten()
+}
+
+/// No reply: hold the connection until the client gives up, `no_reply_hold_secs` pass or the
+/// emulator stops, then close it unanswered.
+async fn hold_unanswered(ctx: &Ctx, control: &ConnControl) -> HttpResponse {
+    let hold = Duration::from_secs(ctx.engine.config.no_reply_hold_secs);
+    let mut shutdown = ctx.shutdown.clone();
+    tokio::select! {
+        () = tokio::time::sleep(hold) => {}
+        () = stopped(&mut shutdown) => {}
+    }
+    control.close_without_reply();
+    Response::new(Full::default())
+}
+
+/// The NG reply of a gateway-error fault: `code`, or the system error with the request's method.
+fn gateway_error(
+    engine: &Engine,
+    function_id: Option<&str>,
+    code: Option<ErrorCode>,
+) -> HttpResponse {
+    let code = code.unwrap_or_else(|| {
+        reasons::SYSTEM_ERROR.with_method(function_id.map_or("999", method_code))
+    });
+    xml_reply(pipeline::ng(function_id, code, engine.clock.now()).body)
+}
+
+/// An error status a fault may send: anything that is not an HTTP error becomes 500, so a fault
+/// can never pass for a reply.
+fn error_status(status: u16) -> StatusCode {
+    StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// How many body bytes a cut reply sends: `after_bytes` (half by default), always fewer than
+/// the whole body, so the reply is cut whatever was asked.
+fn cut_point(body_len: usize, after_bytes: Option<usize>) -> usize {
+    after_bytes
+        .unwrap_or(body_len / 2)
+        .min(body_len.saturating_sub(1))
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, HttpResponse> {

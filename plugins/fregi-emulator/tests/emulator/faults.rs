@@ -1,8 +1,11 @@
-//! Fault injection, each kind observed by a raw client (issue 3).
+//! Fault injection, each kind observed by a raw client (issue 3), and for each whether the
+//! emulator's book changed, which is what `processes_request()` promises.
 
 use std::time::{Duration, Instant};
 
-use renkei_emulator_fregi::{Fault, Script};
+use renkei_emulator_fregi::{
+    DEFAULT_GATEWAY_ERROR, Fault, FaultKind, FregiEmulator, Script, Status,
+};
 
 use crate::support::*;
 
@@ -12,16 +15,31 @@ async fn authorized(client: &Client) -> String {
     client.authorize(1000).await.1
 }
 
+/// Asserts what a fault kind promises for a sale and what the book shows: sold (processed) or
+/// still authorized (not processed).
+#[track_caller]
+fn assert_book(emu: &FregiEmulator, seqno: &str, kind: &FaultKind) {
+    let status = emu.transaction(seqno).unwrap().status;
+    let expected = if kind.processes_request() {
+        Status::SoldPending
+    } else {
+        Status::Authorized
+    };
+    assert_eq!(status, expected, "{kind:?}");
+}
+
 fn sale_request(seqno: &str) -> Vec<u8> {
     raw_post("/connect/sale.cgi", &[("SHOPID", SHOP), ("SEQNO", seqno)])
 }
 
 #[tokio::test]
-async fn delay_adds_latency_then_answers_normally() {
+async fn latency_processes_then_answers_normally() {
     let emu = emulator().await;
     let client = Client::new(&emu);
     let seqno = authorized(&client).await;
-    emu.install_fault(Fault::delay(300).on_script(Script::Sale));
+    let fault = Fault::latency(300).on_script(Script::Sale);
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
     let started = Instant::now();
     let reply = client.sale(&seqno).await;
     assert!(
@@ -30,15 +48,51 @@ async fn delay_adds_latency_then_answers_normally() {
         started.elapsed()
     );
     assert!(reply.is_ok());
+    assert_book(&emu, &seqno, &kind);
     assert!(emu.faults().is_empty(), "one-shot: gone");
 }
 
+/// F-REGI does not notice a client hanging up: a held request is processed after its delay all
+/// the same, and its reply is lost on the closed socket.
 #[tokio::test]
-async fn hang_holds_the_connection_until_the_client_gives_up_and_processes_nothing() {
+async fn latency_processes_the_request_even_after_the_client_has_gone() {
     let emu = emulator().await;
     let client = Client::new(&emu);
     let seqno = authorized(&client).await;
-    emu.install_fault(Fault::hang().on_script(Script::Sale));
+    emu.install_fault(Fault::latency(600).on_seqno(seqno.clone()));
+    let started = Instant::now();
+    // The client gives up after 100 ms and closes its connection.
+    let (bytes, ending) = raw_exchange(
+        emu.addr(),
+        &sale_request(&seqno),
+        Duration::from_millis(100),
+    )
+    .await;
+    assert_eq!((bytes.len(), ending), (0, Ending::TimedOut));
+    assert_eq!(
+        emu.transaction(&seqno).unwrap().status,
+        Status::Authorized,
+        "not yet: the request is still held"
+    );
+    let deadline = started + Duration::from_secs(10);
+    while emu.transaction(&seqno).unwrap().status != Status::SoldPending {
+        assert!(
+            Instant::now() < deadline,
+            "the held request was dropped with its client"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(600));
+}
+
+#[tokio::test]
+async fn no_reply_holds_the_connection_until_the_client_gives_up_and_processes_nothing() {
+    let emu = emulator().await;
+    let client = Client::new(&emu);
+    let seqno = authorized(&client).await;
+    let fault = Fault::no_reply().on_script(Script::Sale);
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
     let (bytes, ending) = raw_exchange(
         emu.addr(),
         &sale_request(&seqno),
@@ -48,7 +102,7 @@ async fn hang_holds_the_connection_until_the_client_gives_up_and_processes_nothi
     assert_eq!(ending, Ending::TimedOut);
     assert!(bytes.is_empty());
     // The same through reqwest: a client timeout.
-    emu.install_fault(Fault::hang().on_script(Script::Sale));
+    emu.install_fault(Fault::no_reply().on_script(Script::Sale));
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(300))
         .build()
@@ -62,14 +116,17 @@ async fn hang_holds_the_connection_until_the_client_gives_up_and_processes_nothi
         .unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     assert_eq!(client.status(&seqno).await, "10", "not processed");
+    assert_book(&emu, &seqno, &kind);
 }
 
 #[tokio::test]
-async fn hang_after_processing_times_out_on_a_request_that_succeeded() {
+async fn no_reply_after_processing_times_out_on_a_request_that_succeeded() {
     let emu = emulator().await;
     let client = Client::new(&emu);
     let seqno = authorized(&client).await;
-    emu.install_fault(Fault::hang_after_processing().on_seqno(seqno.clone()));
+    let fault = Fault::no_reply_after_processing().on_seqno(seqno.clone());
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
     let (bytes, ending) = raw_exchange(
         emu.addr(),
         &sale_request(&seqno),
@@ -78,6 +135,7 @@ async fn hang_after_processing_times_out_on_a_request_that_succeeded() {
     .await;
     assert_eq!((bytes.len(), ending), (0, Ending::TimedOut));
     assert_eq!(client.status(&seqno).await, "20", "processed");
+    assert_book(&emu, &seqno, &kind);
 }
 
 #[tokio::test]
@@ -86,7 +144,9 @@ async fn http_500_and_503_are_sent_without_processing() {
     let client = Client::new(&emu);
     let seqno = authorized(&client).await;
     for status in [500, 503] {
-        emu.install_fault(Fault::http_status(status).on_script(Script::Sale));
+        let fault = Fault::http_status(status).on_script(Script::Sale);
+        let kind = fault.kind.clone();
+        emu.install_fault(fault);
         let (raw, _) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
         let (got, headers, body) = split_response(&raw);
         assert_eq!(got, status);
@@ -97,28 +157,61 @@ async fn http_500_and_503_are_sent_without_processing() {
         );
         assert!(!body.starts_with(b"OK") && !body.starts_with(b"NG"));
         assert_eq!(client.status(&seqno).await, "10");
+        assert_book(&emu, &seqno, &kind);
     }
     assert!(client.sale(&seqno).await.is_ok(), "faults were one-shot");
 }
 
 #[tokio::test]
-async fn malformed_body_is_not_the_line_format_but_the_request_was_processed() {
+async fn http_502_503_504_after_processing_hide_a_sale_that_happened() {
     let emu = emulator().await;
     let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    emu.install_fault(Fault::malformed().on_script(Script::Sale));
-    let reply = client.sale(&seqno).await;
-    assert_eq!(reply.status, 200);
-    assert!(!reply.is_ok() && reply.line(0) != "NG", "{:?}", reply.lines);
-    assert_eq!(client.status(&seqno).await, "20");
+    for status in [502, 503, 504] {
+        let seqno = authorized(&client).await;
+        let fault = Fault::http_status_after_processing(status).on_script(Script::Sale);
+        let kind = fault.kind.clone();
+        emu.install_fault(fault);
+        let (raw, _) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+        let (got, headers, body) = split_response(&raw);
+        assert_eq!(got, status);
+        assert!(
+            header(&headers, "content-type")
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(!body.starts_with(b"OK") && !body.starts_with(b"NG"));
+        assert_eq!(client.status(&seqno).await, "20", "processed");
+        assert_book(&emu, &seqno, &kind);
+    }
 }
 
 #[tokio::test]
-async fn truncated_body_is_shorter_than_announced_then_the_connection_closes() {
+async fn malformed_is_not_the_line_format_but_the_request_was_processed() {
     let emu = emulator().await;
     let client = Client::new(&emu);
     let seqno = authorized(&client).await;
-    emu.install_fault(Fault::truncated().on_script(Script::Sale));
+    let fault = Fault::malformed().on_script(Script::Sale);
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
+    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+    assert_eq!(ending, Ending::Eof);
+    let (status, headers, body) = split_response(&raw);
+    assert_eq!(status, 200);
+    let announced: usize = header(&headers, "content-length").unwrap().parse().unwrap();
+    assert_eq!(body.len(), announced, "framing is intact");
+    assert!(!body.starts_with(b"OK") && !body.starts_with(b"NG"));
+    assert_eq!(client.status(&seqno).await, "20");
+    assert_book(&emu, &seqno, &kind);
+}
+
+#[tokio::test]
+async fn cut_body_is_shorter_than_announced_then_the_connection_closes() {
+    let emu = emulator().await;
+    let client = Client::new(&emu);
+    let seqno = authorized(&client).await;
+    let fault = Fault::cut_body().on_script(Script::Sale);
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
     let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
     assert_eq!(ending, Ending::Eof);
     let (status, headers, body) = split_response(&raw);
@@ -127,9 +220,10 @@ async fn truncated_body_is_shorter_than_announced_then_the_connection_closes() {
     assert!(body.len() < announced, "{} of {announced}", body.len());
     assert!(!body.is_empty());
     assert_eq!(client.status(&seqno).await, "20", "processed");
+    assert_book(&emu, &seqno, &kind);
     // reqwest sees an error reading the body.
     let (_, other) = client.authorize(100).await;
-    emu.install_fault(Fault::truncated().on_seqno(other.clone()));
+    emu.install_fault(Fault::cut_body().on_seqno(other.clone()));
     let response = reqwest::Client::new()
         .post(format!("{}/connect/sale.cgi", client.origin()))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -140,16 +234,46 @@ async fn truncated_body_is_shorter_than_announced_then_the_connection_closes() {
     assert!(response.bytes().await.is_err());
 }
 
+/// A reply cut after its first line can look like a complete `OK`: only the announced length
+/// says otherwise.
+#[tokio::test]
+async fn cut_body_after_n_bytes_sends_exactly_n() {
+    let emu = emulator().await;
+    let client = Client::new(&emu);
+    let seqno = authorized(&client).await;
+    let fault = Fault::cut_body_after(3).on_seqno(seqno.clone());
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
+    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+    assert_eq!(ending, Ending::Eof);
+    let (_, headers, body) = split_response(&raw);
+    assert_eq!(body, b"OK\n");
+    let announced: usize = header(&headers, "content-length").unwrap().parse().unwrap();
+    assert!(announced > 3, "{announced}");
+    assert_book(&emu, &seqno, &kind);
+    // Asking for more than the body still cuts it.
+    let other = authorized(&client).await;
+    emu.install_fault(Fault::cut_body_after(1 << 20).on_seqno(other.clone()));
+    let (raw, _) = raw_exchange(emu.addr(), &sale_request(&other), PATIENCE).await;
+    let (_, headers, body) = split_response(&raw);
+    let announced: usize = header(&headers, "content-length").unwrap().parse().unwrap();
+    assert_eq!(body.len(), announced - 1);
+    assert_eq!(client.status(&other).await, "20");
+}
+
 #[tokio::test]
 async fn reset_drops_the_connection_without_processing() {
     let emu = emulator().await;
     let client = Client::new(&emu);
     let seqno = authorized(&client).await;
-    emu.install_fault(Fault::reset().on_script(Script::Sale));
+    let fault = Fault::reset().on_script(Script::Sale);
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
     let (bytes, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
     assert!(bytes.is_empty());
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "10");
+    assert_book(&emu, &seqno, &kind);
 }
 
 /// The most important fault: the gateway did it, the shop never hears.
@@ -158,15 +282,16 @@ async fn reply_lost_drops_the_connection_and_info_shows_the_new_state() {
     let emu = emulator().await;
     let client = Client::new(&emu);
     let seqno = authorized(&client).await;
-    emu.install_fault(
-        Fault::reply_lost()
-            .on_script(Script::Sale)
-            .on_seqno(seqno.clone()),
-    );
+    let fault = Fault::reply_lost()
+        .on_script(Script::Sale)
+        .on_seqno(seqno.clone());
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
     let (bytes, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
     assert!(bytes.is_empty(), "no byte of a response");
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "20", "the sale happened");
+    assert_book(&emu, &seqno, &kind);
     // A blind retry now meets the already-sold refusal.
     assert_eq!(client.sale(&seqno).await.ng_code(), "S1-1-121");
 
@@ -193,18 +318,59 @@ async fn reply_lost_drops_the_connection_and_info_shows_the_new_state() {
 }
 
 #[tokio::test]
-async fn forced_ng_answers_the_given_reason_without_processing() {
+async fn gateway_error_answers_an_unknown_code_or_the_given_reason_without_processing() {
     let emu = emulator().await;
     let client = Client::new(&emu);
     let seqno = authorized(&client).await;
+    let fault = Fault::gateway_error().on_script(Script::Sale);
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
+    let reply = client.sale(&seqno).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.ng(), DEFAULT_GATEWAY_ERROR);
+    assert_eq!(reply.ng_code(), "Z9-9-999");
+    assert_book(&emu, &seqno, &kind);
+
     emu.install_fault(
-        Fault::ng("S1-1-999(売上処理時にシステムエラーが発生しました)").on_script(Script::Sale),
+        Fault::gateway_error_with("S1-1-999(売上処理時にシステムエラーが発生しました)")
+            .on_script(Script::Sale),
     );
     assert_eq!(
         client.sale(&seqno).await.ng(),
         "S1-1-999(売上処理時にシステムエラーが発生しました)"
     );
+    // A bare code gets the default message.
+    emu.install_fault(Fault::gateway_error_with("S1-1-998").on_script(Script::Sale));
+    assert_eq!(
+        client.sale(&seqno).await.ng(),
+        "S1-1-998(システムエラーが発生しました)"
+    );
     assert_eq!(client.status(&seqno).await, "10");
+    assert_book(&emu, &seqno, &kind);
+}
+
+#[tokio::test]
+async fn gateway_error_after_processing_reports_a_failure_of_a_sale_that_happened() {
+    let emu = emulator().await;
+    let client = Client::new(&emu);
+    let seqno = authorized(&client).await;
+    let fault = Fault::gateway_error_after_processing().on_seqno(seqno.clone());
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
+    assert_eq!(client.sale(&seqno).await.ng(), DEFAULT_GATEWAY_ERROR);
+    assert_eq!(client.status(&seqno).await, "20", "processed");
+    assert_book(&emu, &seqno, &kind);
+
+    let other = authorized(&client).await;
+    emu.install_fault(
+        Fault::gateway_error_after_processing_with("A2-1-999(一時的なエラーです)")
+            .on_script(Script::AuthCancel),
+    );
+    assert_eq!(
+        client.authcancel(&other).await.ng(),
+        "A2-1-999(一時的なエラーです)"
+    );
+    assert_eq!(client.status(&other).await, "12", "voided all the same");
 }
 
 #[tokio::test]
@@ -264,12 +430,20 @@ async fn faults_over_http_form_and_json() {
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "20");
 
-    let json =
-        br#"{"kind":"http_status","status":503,"script":"salecancel","persistent":true}"#.to_vec();
+    assert_eq!(listed[0]["match"]["script"], "sale");
+    assert_eq!(listed[0]["lifetime"]["times"], 1);
+
+    // The JSON shape shared with the SBPS emulator.
+    let json = br#"{"fault":{"kind":"http_status","status":503},"match":{"script":"salecancel"},"lifetime":"persistent"}"#.to_vec();
     let reply = client
         .post_raw("/__emulator__/faults", "application/json", json)
         .await;
     assert_eq!(reply.status, 200);
+    let flat = br#"{"kind":"http_status","status":503}"#.to_vec();
+    let refused = client
+        .post_raw("/__emulator__/faults", "application/json", flat)
+        .await;
+    assert_eq!(refused.status, 400, "one shape only");
     assert_eq!(client.salecancel(&seqno).await.status, 503);
     assert_eq!(client.salecancel(&seqno).await.status, 503);
     assert_eq!(client.control("DELETE", "faults", &[]).await.0, 200);
@@ -281,4 +455,33 @@ async fn faults_over_http_form_and_json() {
             .0,
         400
     );
+    assert_eq!(
+        client
+            .control("POST", "faults", &[("kind", "reset"), ("scrip", "sale")])
+            .await
+            .0,
+        400,
+        "a misspelt matcher is refused, not read as \"every request\""
+    );
+
+    // An after-processing kind with a count, as form parameters.
+    let other = authorized(&client).await;
+    let (status, _) = client
+        .control(
+            "POST",
+            "faults",
+            &[
+                ("kind", "http_status_after_processing"),
+                ("status", "502"),
+                ("seqno", &other),
+                ("times", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(client.sale(&other).await.status, 502);
+    assert_eq!(client.status(&other).await, "20", "processed");
+    assert_eq!(client.salecancel(&other).await.status, 502);
+    assert_eq!(client.status(&other).await, "30", "processed");
+    assert!(emu.faults().is_empty(), "used up after two");
 }
