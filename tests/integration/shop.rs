@@ -1118,3 +1118,6 @@ async fn an_order_authorized_elsewhere_is_registered_and_captured() {
         (PaymentStatus::Sold, 3200)
     );
 }
+
+/// The breaches found at the seams between shop, executor and plugins.
+mod seams;

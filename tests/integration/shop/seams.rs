@@ -1,0 +1,402 @@
+//! Money safety at the seams between the shop layer, the executor and the plugins: each test
+//! reproduces one breach found by reading the host as someone trying to break it (a fault after
+//! the gateway processed, a concurrent edit, an action in the gateway's own tool, a crash
+//! between two commits), and is named after it. Each failed on the code before its fix.
+
+use super::*;
+use renkei_emulator_fregi::{Fault as FregiFault, Script};
+use renkei_emulator_sbps::TEST_TOKEN_DECLINE_UNUSABLE;
+use renkei_host::journal::StoredOutcome;
+use renkei_sdk::{RefundExtent, Settlement, TransactionRef};
+
+fn captured_outcome(transaction: &str, amount: i64) -> StoredOutcome {
+    StoredOutcome {
+        state: PaymentState::Captured {
+            settlement: Settlement::NotReported,
+        },
+        gateway_status: None,
+        transaction: Some(TransactionRef::new(transaction)),
+        replaced: None,
+        authorization_code: None,
+        authorized: None,
+        captured: Some(Money::jpy(amount)),
+        refunded: None,
+        notes: vec![],
+    }
+}
+
+impl Rig {
+    /// The host dies after the gateway operation took effect and before the shop's record was
+    /// written: the shop's row goes back to what it was before the action, the journal keeps
+    /// the operation (with its intent), as a SIGKILL between the two commits leaves them.
+    fn lose_the_shop_write(&self, before: &renkei_host::journal::ShopRow) {
+        let now = self.journal.shop_row(&before.order).unwrap().unwrap();
+        let mut restored = before.clone();
+        restored.version = now.version;
+        self.journal.save_shop_row(&restored).unwrap();
+    }
+
+    fn shop_row(&self, order: &str) -> renkei_host::journal::ShopRow {
+        self.journal.shop_row(&o(order)).unwrap().unwrap()
+    }
+}
+
+/// Breach 1 (G-8, S-3): 1,200 of 5,000 refunded in SBPS's tool; the shop returns the order with
+/// the box ticked and the refund's reply is lost. SBPS says 返金済 without amounts, so the
+/// settling inquiry cannot tell this refund from the tool's: never booked as a full refund.
+#[tokio::test]
+async fn breach01_a_lost_refund_reply_after_a_partial_refund_in_the_sbps_tool_is_not_booked() {
+    let rig = rig().await;
+    let t = rig.sbps_order("b01", 5000).await;
+    rig.shop.record_payment(&o("b01")).await.unwrap();
+    rig.sbps.admin_partial_refund(&t, 1200).unwrap();
+    rig.sbps
+        .install_fault(SbpsFault::reply_lost().on_function(Function::PartialRefund));
+    rig.sbps
+        .install_fault(SbpsFault::reply_lost().on_function(Function::CancelOrRefund));
+    let result = rig
+        .shop
+        .change_status(&o("b01"), StatusChange::Return, true)
+        .await;
+    let journal = rig.shop.payment(&o("b01")).await.unwrap().unwrap();
+    assert_eq!(journal.refunded, Money::jpy(0), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            Err(ShopError::NeedsReview { .. } | ShopError::Gateway { .. })
+        ),
+        "never a success the gateway did not state: {result:?}"
+    );
+}
+
+/// Breach 2: the amount due is edited while a capture is in flight. The edit is refused as
+/// busy, so the shop never shows one amount paid while the gateway captured another.
+#[tokio::test]
+async fn breach02_an_amount_edit_while_a_capture_is_in_flight_is_refused() {
+    let rig = rig().await;
+    let t = rig.sbps_order("b02", 1000).await;
+    rig.sbps
+        .install_fault(SbpsFault::latency(800).on_function(Function::Sales));
+    let shop = rig.shop.clone();
+    let capture = tokio::spawn(async move { shop.record_payment(&o("b02")).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let edit = rig.shop.change_amount(&o("b02"), Money::jpy(1200)).await;
+    assert_eq!(edit.as_ref().unwrap_err().code(), "busy", "{edit:?}");
+    let paid = capture.await.unwrap().unwrap();
+    assert!(paid.order.paid);
+    assert_eq!(paid.order.amount_due, Money::jpy(1000));
+    assert_eq!(rig.sbps.payment(&t).unwrap().captured_amount, 1000);
+    assert!(paid.warnings.is_empty(), "{:?}", paid.warnings);
+}
+
+/// Breach 3: an F-REGI NG whose code is in no table, answered after F-REGI processed the sale,
+/// is not "nothing happened": the outcome is resolved (here the emulator's inquiry finds the
+/// sale), and the journal agrees with F-REGI's book.
+#[tokio::test]
+async fn breach03_an_undocumented_fregi_error_code_is_never_taken_as_nothing_happened() {
+    let rig = rig().await;
+    let seq = rig.fregi_order("b03", 1500).await;
+    rig.fregi
+        .install_fault(FregiFault::gateway_error_after_processing().on_script(Script::Sale));
+    let r = rig.shop.record_payment(&o("b03")).await.unwrap();
+    assert!(r.operations[0].resolution.is_some(), "{r:?}");
+    assert_eq!(rig.fregi_status(&seq), Status::SoldPending);
+    let journal = rig.shop.payment(&o("b03")).await.unwrap().unwrap();
+    assert_eq!(journal.captured, Money::jpy(1500));
+    assert!(r.order.paid);
+}
+
+/// Breach 4 (G-4, G-10): the payment method was changed away from card with the box unticked;
+/// a later cancel with the box ticked must still reach the open card transaction.
+#[tokio::test]
+async fn breach04_a_ticked_cancel_after_leaving_card_unticked_still_refunds() {
+    let rig = rig().await;
+    let t = rig.sbps_order("b04", 2000).await;
+    rig.shop.record_payment(&o("b04")).await.unwrap();
+    let r = rig
+        .shop
+        .change_payment_method(&o("b04"), "cash_on_delivery", false)
+        .await
+        .unwrap();
+    assert!(matches!(
+        r.warnings[..],
+        [Warning::GatewayNotTouched { .. }]
+    ));
+    let r = rig
+        .shop
+        .change_status(&o("b04"), StatusChange::Cancel, true)
+        .await
+        .unwrap();
+    assert_eq!(kinds(&r), [OperationKind::Refund]);
+    assert_eq!(rig.sbps_status(&t), PaymentStatus::Refunded);
+    let journal = rig.shop.payment(&o("b04")).await.unwrap().unwrap();
+    assert_eq!(journal.refunded, Money::jpy(2000));
+}
+
+/// Breach 5 (G-8, F-10): a capture made in the gateway's own tool makes the shop's capture
+/// answer "already captured". Not a plain failure that leaves the journal authorized for good:
+/// a drift event an operator adopts, after which the journal agrees with the gateway.
+#[tokio::test]
+async fn breach05_already_captured_in_the_gateways_tool_becomes_drift_an_operator_adopts() {
+    let rig = rig().await;
+    let seq = rig.fregi_order("b05f", 900).await;
+    let t = rig.sbps_order("b05s", 800).await;
+    rig.fregi.admin_sale(FREGI_SHOP, &seq).unwrap();
+    rig.sbps.admin_capture(&t, None).unwrap();
+    for (order, transaction, amount) in [("b05f", &seq, 900), ("b05s", &t, 800)] {
+        let e = rig.shop.record_payment(&o(order)).await.unwrap_err();
+        assert_eq!(e.code(), "gateway_refused", "{order}: {e}");
+        let drifts: Vec<_> = rig
+            .shop
+            .drifts(true)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.order == o(order))
+            .collect();
+        assert_eq!(drifts.len(), 1, "{order}: {drifts:?}");
+        assert!(matches!(
+            drifts[0].gateway_state,
+            PaymentState::Captured { .. }
+        ));
+        // The operator reads the gateway's screen and adopts its state.
+        let adopted = rig
+            .shop
+            .adopt_drift(
+                drifts[0].id,
+                captured_outcome(transaction, amount),
+                "operator-2",
+            )
+            .await
+            .unwrap();
+        assert_eq!(adopted.captured, Money::jpy(amount));
+        assert!(
+            rig.shop
+                .drifts(true)
+                .await
+                .unwrap()
+                .iter()
+                .all(|d| d.order != o(order))
+        );
+        // The journal now knows: recording the payment marks it paid, nothing is sent, and
+        // the order can be refunded from the shop.
+        let r = rig.shop.record_payment(&o(order)).await.unwrap();
+        assert!(r.operations.is_empty() && r.order.paid, "{order}: {r:?}");
+        let r = rig
+            .shop
+            .change_status(&o(order), StatusChange::Return, true)
+            .await
+            .unwrap();
+        assert_eq!(kinds(&r), [OperationKind::Refund], "{order}");
+    }
+    assert_eq!(rig.sbps_status(&t), PaymentStatus::Refunded);
+    assert!(matches!(
+        rig.fregi_status(&seq),
+        Status::SaleCancelledPending | Status::SaleCancelledTransmitted
+    ));
+}
+
+/// Breaches 6 and 14: a cancel whose refund went through, then the host died before the shop's
+/// record was written. Repeating the action finds the journal's operation first and only
+/// brings the shop's record in line; it is not refused as "already cancelled".
+#[tokio::test]
+async fn breach06_14_a_cancel_repeated_after_a_crash_finds_the_journals_operation() {
+    let rig = rig().await;
+    for (order, gateway) in [("b06s", "sbps"), ("b06f", "fregi")] {
+        if gateway == "sbps" {
+            rig.sbps_order(order, 1000).await;
+        } else {
+            rig.fregi_order(order, 1000).await;
+        }
+        rig.shop.record_payment(&o(order)).await.unwrap();
+        let before = rig.shop_row(order);
+        let first = rig
+            .shop
+            .change_status(&o(order), StatusChange::Cancel, true)
+            .await
+            .unwrap();
+        rig.lose_the_shop_write(&before);
+        let ops_before = rig.operations(order);
+        let again = rig
+            .shop
+            .change_status(&o(order), StatusChange::Cancel, true)
+            .await
+            .unwrap_or_else(|e| panic!("{order}: the repeat was refused: {e}"));
+        assert_eq!(again.order.status, OrderStatus::Cancelled, "{order}");
+        assert_eq!(again.operations.len(), 1, "{order}");
+        assert!(again.operations[0].from_journal, "{order}");
+        assert_eq!(
+            again.operations[0].operation, first.operations[0].operation,
+            "{order}"
+        );
+        assert_eq!(rig.operations(order), ops_before, "{order}: nothing sent");
+    }
+}
+
+/// Breach 7: an SBPS checkout declined, then retried for the same order with another card.
+/// A decline proves nothing happened; the new attempt gets a new SBPS order_id instead of
+/// SBPS's duplicate-order-id error and a review that loops.
+#[tokio::test]
+async fn breach07_a_declined_sbps_checkout_can_be_retried_with_another_card() {
+    let rig = rig().await;
+    let declined = rig
+        .shop
+        .checkout(
+            &o("b07"),
+            "sbps",
+            Money::jpy(1200),
+            PaymentSource::Token {
+                token: Secret::new(TEST_TOKEN_DECLINE_UNUSABLE),
+                key: Some(Secret::new("token-key")),
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(declined.code(), "gateway_refused", "{declined}");
+    let r = rig
+        .shop
+        .checkout(&o("b07"), "sbps", Money::jpy(1200), sbps_token(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.state, Some(PaymentState::Authorized));
+    let t = rig.transaction("b07").await;
+    assert_eq!(rig.sbps_status(&t), PaymentStatus::Authorized);
+    assert!(rig.shop.reviews().await.unwrap().is_empty());
+}
+
+/// Breaches 8 and 11: a first checkout whose outcome is unknown (the authorization's reply is
+/// lost after SBPS authorized) must not vanish: the order is listed, appears in the review
+/// queue with its evidence, and is resolved through the shop.
+#[tokio::test]
+async fn breach08_11_a_first_checkout_in_review_is_visible_and_resolvable_through_the_shop() {
+    let rig = rig().await;
+    rig.sbps
+        .install_fault(SbpsFault::reply_lost().on_function(Function::AuthorizeWithToken));
+    let e = rig
+        .shop
+        .checkout(&o("b08"), "sbps", Money::jpy(3000), sbps_token(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "needs_review", "{e}");
+    let listed = rig.shop.orders(false).await.unwrap();
+    assert!(listed.iter().any(|s| s.order == o("b08")), "{listed:?}");
+    assert!(rig.shop.order(&o("b08")).await.is_ok());
+    let queue = rig.shop.reviews().await.unwrap();
+    let item = queue
+        .iter()
+        .find(|i| i.order == o("b08"))
+        .expect("in review");
+    assert_eq!(item.operation.kind, OperationKind::Authorize);
+    assert!(!item.exchanges.is_empty(), "the evidence: what was sent");
+    // The operator finds the authorization in SBPS's tool (the emulator's book here).
+    let book = rig.sbps.dump();
+    let tracking = book
+        .payments
+        .iter()
+        .find(|p| p.authorized_amount == 3000)
+        .map(|p| p.tracking_id.clone())
+        .expect("SBPS authorized it");
+    let mut seen = captured_outcome(&tracking, 0);
+    seen.state = PaymentState::Authorized;
+    seen.captured = None;
+    seen.authorized = Some(Money::jpy(3000));
+    rig.shop
+        .decide(item, Decision::TookEffect(Box::new(seen)), "operator-8")
+        .await
+        .unwrap();
+    let r = rig.shop.record_payment(&o("b08")).await.unwrap();
+    assert_eq!(kinds(&r), [OperationKind::Capture]);
+    assert_eq!(rig.sbps_status(&tracking), PaymentStatus::Sold);
+}
+
+/// Breach 12 (S-2, S-4): SBPS says 返金済 after a partial refund too, with no amount: an
+/// inquiry never claims a full refund, and returning a partly refunded order from the shop is
+/// either the remainder or a typed refusal that says what SBPS shows (never a review loop).
+#[tokio::test]
+async fn breach12_sbps_refunded_status_claims_no_extent() {
+    let rig = rig().await;
+    let t = rig.sbps_order("b12", 5000).await;
+    rig.shop.record_payment(&o("b12")).await.unwrap();
+    rig.sbps.admin_partial_refund(&t, 1200).unwrap();
+    let report = rig.shop.inquire(&o("b12")).await.unwrap();
+    assert!(
+        matches!(
+            report.gateway.state,
+            PaymentState::Refunded {
+                extent: RefundExtent::NotReported,
+                ..
+            }
+        ),
+        "{}",
+        report.gateway.state
+    );
+    let e = rig
+        .shop
+        .change_status(&o("b12"), StatusChange::Return, true)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "gateway_refused", "{e}");
+    assert!(
+        e.to_string().contains("返金済"),
+        "says what SBPS shows: {e}"
+    );
+    assert_eq!(rig.sbps.payment(&t).unwrap().refunded_total, 1200);
+}
+
+/// Breach 13 (G-7, F-9): nothing compared the amount due with what was captured. Inquire and
+/// reconcile now report it, and keep it for an operator.
+#[tokio::test]
+async fn breach13_amount_due_against_captured_is_reported_as_drift() {
+    let rig = rig().await;
+    rig.fregi_order("b13", 1000).await;
+    rig.shop.record_payment(&o("b13")).await.unwrap();
+    rig.shop
+        .change_amount(&o("b13"), Money::jpy(1300))
+        .await
+        .unwrap();
+    let report = rig.shop.inquire(&o("b13")).await.unwrap();
+    assert_eq!(
+        report.drift.map(|d| d.kind),
+        Some(DriftKind::DueDiffersFromCaptured {
+            amount_due: Money::jpy(1300),
+            captured: Money::jpy(1000)
+        })
+    );
+    let kept = rig.shop.drifts(true).await.unwrap();
+    assert!(
+        kept.iter()
+            .any(|d| d.order == o("b13") && d.kind == "due_differs_from_captured")
+    );
+}
+
+/// Breach 15: a capture whose host died before the shop's record was written. Recovery
+/// (and the next load of the order) marks it paid: it leaves the unpaid list without anyone
+/// recording the payment again.
+#[tokio::test]
+async fn breach15_recovery_brings_the_shops_record_in_line_with_the_journal() {
+    let rig = rig().await;
+    for (order, gateway) in [("b15s", "sbps"), ("b15f", "fregi")] {
+        if gateway == "sbps" {
+            rig.sbps_order(order, 700).await;
+        } else {
+            rig.fregi_order(order, 700).await;
+        }
+        let before = rig.shop_row(order);
+        rig.shop.record_payment(&o(order)).await.unwrap();
+        rig.lose_the_shop_write(&before);
+    }
+    let unpaid: Vec<OrderRef> = rig
+        .journal
+        .shop_rows("shop-1", true)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.order)
+        .collect();
+    assert_eq!(unpaid, [o("b15f"), o("b15s")], "the crash left them unpaid");
+    rig.shop.recover().await.unwrap();
+    assert!(rig.shop.orders(true).await.unwrap().is_empty());
+    for order in ["b15s", "b15f"] {
+        assert!(rig.shop.order(&o(order)).await.unwrap().paid, "{order}");
+    }
+}
