@@ -111,6 +111,12 @@ CREATE INDEX drift_events_open ON drift_events (order_ref, kind) WHERE resolutio
 "#,
 ];
 
+/// The database's clock, in unix milliseconds. Leases are anchored to it rather than to the
+/// hosts' clocks, which differ: a lease is written as "this long from now" (the host's
+/// `lease_until - now`) and compared with the same clock, so a host whose clock runs behind can
+/// neither have its operations claimed early nor claim others' late.
+const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
 fn storage(e: postgres::Error) -> JournalError {
     // Driver messages name constraints and columns, never bound values.
     JournalError::Storage(e.to_string())
@@ -468,7 +474,8 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
                 "INSERT INTO operations (order_ref, gateway, kind, amount, currency, \
                  idempotency_key, plugin_id, plugin_version, status, attempt, lease_until, \
                  created_at, updated_at, owner, intent) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, $9, $10, $10, $11, $12) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, \
+                 $9::bigint - $10::bigint + {DB_NOW_MS}, $10, $10, $11, $12) \
                  RETURNING {OP_COLUMNS}"
             ),
             &[
@@ -498,9 +505,12 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
     ) -> Result<(), JournalError> {
         self.tx
             .execute(
-                "UPDATE operations SET status = $2, attempt = $3, outcome = $4, evidence = $5, \
-                 amount = $6, currency = $7, updated_at = $8, \
-                 lease_until = coalesce($9, lease_until), owner = $10 WHERE id = $1",
+                &format!(
+                    "UPDATE operations SET status = $2, attempt = $3, outcome = $4, \
+                     evidence = $5, amount = $6, currency = $7, updated_at = $8, \
+                     lease_until = coalesce($9::bigint - $8::bigint + {DB_NOW_MS}, lease_until), owner = $10 \
+                     WHERE id = $1"
+                ),
                 &[
                     &op.id.0,
                     &op.status.name(),
@@ -585,9 +595,11 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
         // SKIP LOCKED + the lease update: two recovering hosts never claim the same operation.
         self.ops(
             &format!(
-                "UPDATE operations SET lease_until = $2, owner = $3 WHERE id IN ( \
+                "UPDATE operations SET lease_until = $2::bigint - $1::bigint + {DB_NOW_MS}, owner = $3 \
+                 WHERE id IN ( \
                    SELECT id FROM operations WHERE status IN ('pending', 'unknown') \
-                   AND coalesce(lease_until, 0) < $1 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                   AND coalesce(lease_until, 0) < {DB_NOW_MS} \
+                   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
                  RETURNING {OP_COLUMNS}"
             ),
             &[&now_ms, &lease_until, &owner],

@@ -378,27 +378,37 @@ pub fn contradiction_goes_to_review(p: &Pair) {
     assert!(op.evidence.unwrap().contains("operator-1"));
 }
 
+/// The wall clock in unix milliseconds. Leases are real time: a backend may anchor them to its
+/// own clock (PostgreSQL does, since hosts' clocks differ), so the cases below wait for real.
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Recovery: operations whose host vanished are claimed once, by one recoverer.
 pub fn stale_operations_are_claimed_once(p: &Pair) {
     authorize(&*p.a, "o9", 100);
     let rec = started(
         p.a.begin(
             &new_op("o9", OperationKind::Capture, Some(100), 1),
-            1_000,
-            10,
+            wall_ms(),
+            300,
         )
         .unwrap(),
     );
-    p.a.record_send(rec.id, None, &exchange(0), 1_001, 10)
+    p.a.record_send(rec.id, None, &exchange(0), wall_ms(), 300)
         .unwrap();
     assert!(
-        p.b.claim_stale(1_005, 10_000).unwrap().is_empty(),
+        p.b.claim_stale(wall_ms(), 10_000).unwrap().is_empty(),
         "lease still valid"
     );
-    let claimed = p.b.claim_stale(2_000, 10_000).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let claimed = p.b.claim_stale(wall_ms(), 10_000).unwrap();
     assert_eq!(claimed.iter().map(|o| o.id).collect::<Vec<_>>(), [rec.id]);
     assert!(
-        p.a.claim_stale(2_001, 10_000).unwrap().is_empty(),
+        p.a.claim_stale(wall_ms(), 10_000).unwrap().is_empty(),
         "already claimed"
     );
 }
@@ -411,12 +421,13 @@ pub fn a_host_whose_lease_ran_out_can_no_longer_write(p: &Pair) {
         p.a.begin_send(
             &new_op("o12", OperationKind::Capture, Some(100), 1),
             &exchange(0),
-            1_000,
+            wall_ms(),
             10,
         )
         .unwrap();
     let rec = started(begun);
-    let claimed = p.b.claim_stale(5_000, 60_000).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let claimed = p.b.claim_stale(wall_ms(), 60_000).unwrap();
     assert_eq!(claimed.len(), 1);
     let reply = ReplyRecord::NoReply {
         error: "late".into(),

@@ -72,3 +72,49 @@ pub(crate) fn drop_test_schemas(url: &str) {
             .unwrap();
     }
 }
+
+/// Breach 10: hosts' clocks differ, so PostgreSQL leases run on the database's clock. A host
+/// whose clock is an hour behind starts an operation; another host, on time, must not find its
+/// lease already expired and claim it from under it. (A SQLite journal is one file on one
+/// machine: its hosts share a clock.)
+#[test]
+fn breach10_postgres_leases_follow_the_databases_clock() {
+    use super::{JournalStore, NewOperation, OrderRecord};
+    use renkei_sdk::{Money, OperationKind, OrderRef, PaymentState, TransactionRef};
+    let Some(url) = postgres_url() else { return };
+    let schema = format!("renkei_test_{}_clock", std::process::id());
+    let behind: Arc<dyn JournalStore> = Arc::from(super::postgres::open(&url, &schema, 2).unwrap());
+    let on_time: Arc<dyn JournalStore> =
+        Arc::from(super::postgres::open(&url, &schema, 2).unwrap());
+    let mut order = OrderRecord::awaiting(&OrderRef::new("clk"), "main", renkei_sdk::Currency::JPY);
+    order.state = PaymentState::Authorized;
+    order.transaction = Some(TransactionRef::new("T-clk"));
+    order.authorized = Money::jpy(1000);
+    behind.register_order(&order).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let hour = 3_600_000;
+    let op = NewOperation {
+        order: OrderRef::new("clk"),
+        gateway: "main".into(),
+        kind: OperationKind::Capture,
+        amount: Some(Money::jpy(1000)),
+        idempotency_key: "clk/capture".into(),
+        plugin_id: "test".into(),
+        plugin_version: "1.0.0".into(),
+        intent: None,
+    };
+    // A 60 s lease by a clock an hour slow.
+    behind.begin(&op, now - hour, 60_000).unwrap();
+    assert!(
+        on_time.claim_stale(now, 60_000).unwrap().is_empty(),
+        "a live operation was claimed because its host's clock is slow"
+    );
+    // And a host an hour fast cannot claim it either.
+    assert!(on_time.claim_stale(now + hour, 60_000).unwrap().is_empty());
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}

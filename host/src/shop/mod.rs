@@ -180,6 +180,16 @@ impl Shop {
     /// brought in line (an action whose host died after the gateway's success and before the
     /// shop's write; a capture recovery just settled), so that the order lists are right.
     pub async fn recover(&self) -> Result<crate::RecoveryReport, ShopError> {
+        let report = self.recover_stale().await?;
+        for order in self.orders(false).await? {
+            self.load(&order.order).await?;
+        }
+        Ok(report)
+    }
+
+    /// Settles the operations whose lease ran out (see [`Executor::recover`]) and brings their
+    /// orders' records in line; cheap enough to run periodically ([`Shop::spawn_recovery`]).
+    pub async fn recover_stale(&self) -> Result<crate::RecoveryReport, ShopError> {
         let find = |name: &str| self.gateways.get(name).cloned();
         let report = self
             .executor
@@ -203,10 +213,38 @@ impl Shop {
                 return Err(e);
             }
         }
-        for order in self.orders(false).await? {
-            self.load(&order.order).await?;
-        }
         Ok(report)
+    }
+
+    /// Runs [`Shop::recover_stale`] every `every` for as long as the shop lives: an operation
+    /// left pending while the host runs (a future dropped by a client that hung up, a journal
+    /// write that failed) must not keep its order busy until the next restart. Ends when the
+    /// last `Arc<Shop>` is dropped.
+    pub fn spawn_recovery(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let shop = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(shop) = shop.upgrade() else { break };
+                match shop.recover_stale().await {
+                    Ok(r) if r.applied.len() + r.not_applied.len() + r.needs_review.len() > 0 => {
+                        tracing::info!(
+                            applied = r.applied.len(),
+                            not_applied = r.not_applied.len(),
+                            needs_review = r.needs_review.len(),
+                            "periodic recovery settled operations left in flight"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "periodic recovery failed; retrying"),
+                }
+            }
+        })
     }
 
     /// The shop's record of an order.

@@ -400,3 +400,51 @@ async fn breach15_recovery_brings_the_shops_record_in_line_with_the_journal() {
         assert!(rig.shop.order(&o(order)).await.unwrap().paid, "{order}");
     }
 }
+
+/// Breach 10: an operation left pending while the host runs (here the future of a capture is
+/// dropped, as when a caller gives up on it) kept its order busy until a restart. Periodic
+/// recovery settles it once its lease runs out, and brings the shop's record in line.
+#[tokio::test]
+async fn breach10_an_operation_left_pending_while_running_is_recovered_without_a_restart() {
+    let rig = rig().await;
+    let shop = Arc::new(build_shop(
+        &rig._registry,
+        &rig.sbps,
+        &rig.fregi,
+        rig.journal.clone(),
+        Duration::from_millis(500),
+    ));
+    let seq = rig.fregi_order("b10", 1100).await;
+    // The sale is applied after 400 ms, whoever is still waiting for it.
+    rig.fregi
+        .install_fault(FregiFault::latency(400).on_script(Script::Sale));
+    let s = shop.clone();
+    let dropped = tokio::spawn(async move { s.record_payment(&o("b10")).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    dropped.abort();
+    let _ = dropped.await;
+    let busy = shop.change_amount(&o("b10"), Money::jpy(1000)).await;
+    assert_eq!(busy.unwrap_err().code(), "busy");
+    let _recovery = shop.spawn_recovery(Duration::from_millis(200));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let order = shop.order(&o("b10")).await.unwrap();
+        if order.paid {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still unpaid and busy: {:?}",
+            rig.operations("b10")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(rig.fregi_status(&seq), Status::SoldPending);
+    assert!(rig.shop.orders(true).await.unwrap().is_empty());
+    assert!(
+        rig.operations("b10").iter().all(|(_, status)| !matches!(
+            status,
+            OperationStatus::Pending | OperationStatus::Unknown
+        ))
+    );
+}
