@@ -268,17 +268,40 @@ async fn f1_capture_only_from_authorized() {
 #[tokio::test]
 async fn record_payment_twice_captures_once() {
     let rig = rig().await;
-    rig.sbps_order("idem", 900).await;
-    rig.shop.record_payment(&o("idem")).await.unwrap();
+    let t = rig.sbps_order("idem", 900).await;
+    // Counts the sales requests SBPS receives, and holds each long enough for the two actions
+    // to overlap: both read the order unpaid, so both reach the executor.
+    let counter = rig.sbps.install_fault(
+        SbpsFault::latency(300)
+            .on_function(Function::Sales)
+            .persistent(),
+    );
+    let order = o("idem");
+    let (a, b) = tokio::join!(
+        rig.shop.record_payment(&order),
+        rig.shop.record_payment(&order)
+    );
+    let ok = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert!(ok >= 1, "{a:?} {b:?}");
+    for r in [&a, &b] {
+        if let Err(e) = r {
+            assert_eq!(e.code(), "busy", "the other one is refused as busy: {e}");
+        }
+    }
     let again = rig.shop.record_payment(&o("idem")).await.unwrap();
     assert!(again.operations.is_empty());
     assert_eq!(again.warnings, [Warning::AlreadyPaid]);
-    let captures = rig
-        .operations("idem")
+    let sales = rig
+        .sbps
+        .faults()
         .into_iter()
-        .filter(|(k, _)| *k == OperationKind::Capture)
-        .count();
-    assert_eq!(captures, 1);
+        .find(|f| f.id == counter)
+        .unwrap()
+        .fired;
+    assert_eq!(sales, 1, "SBPS received one sales request");
+    assert_eq!(rig.sbps.payment(&t).unwrap().captured_amount, 900);
+    let journal = rig.shop.payment(&o("idem")).await.unwrap().unwrap();
+    assert_eq!(journal.captured, Money::jpy(900));
 }
 
 #[tokio::test]
@@ -287,6 +310,11 @@ async fn lost_capture_reply_is_settled_without_double_capture() {
     let t = rig.sbps_order("lost", 1500).await;
     rig.sbps
         .install_fault(SbpsFault::reply_lost().on_function(Function::Sales));
+    let counter = rig.sbps.install_fault(
+        SbpsFault::latency(0)
+            .on_function(Function::Sales)
+            .persistent(),
+    );
     let r = rig.shop.record_payment(&o("lost")).await.unwrap();
     assert!(
         r.operations[0].resolution.is_some(),
@@ -294,6 +322,17 @@ async fn lost_capture_reply_is_settled_without_double_capture() {
     );
     assert_eq!(rig.sbps_status(&t), PaymentStatus::Sold);
     assert_eq!(rig.sbps.payment(&t).unwrap().captured_amount, 1500);
+    let journal = rig.shop.payment(&o("lost")).await.unwrap().unwrap();
+    assert_eq!(journal.captured, Money::jpy(1500));
+    // The lost one only: an inquiry settled it, no second sale was sent. (The reply-lost
+    // fault fires first and is then spent; the counter sees the requests after it.)
+    let later_sales = rig
+        .sbps
+        .faults()
+        .into_iter()
+        .find(|f| f.id == counter)
+        .map_or(0, |f| f.fired);
+    assert_eq!(later_sales, 0, "no second sales request");
     // Retrying the action sends nothing.
     let before = rig.operations("lost").len();
     rig.shop.record_payment(&o("lost")).await.unwrap();
@@ -994,6 +1033,18 @@ async fn s3_partial_refund_in_the_sbps_tool_is_reported_not_applied() {
         "the journal is not overwritten"
     );
     assert!(matches!(journal.state, PaymentState::Captured { .. }));
+    // Returning it from the shop now asks SBPS for the rest of what the journal believes is
+    // captured, which SBPS's own refund makes too much: a typed refusal that says what SBPS
+    // shows, and the journal still unchanged (S-4; breach 12).
+    let e = rig
+        .shop
+        .change_status(&o("s3"), StatusChange::Return, true)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "gateway_refused", "{e}");
+    let journal = rig.shop.payment(&o("s3")).await.unwrap().unwrap();
+    assert_eq!(journal.refunded, Money::jpy(0));
+    assert_eq!(rig.sbps.payment(&t).unwrap().refunded_total, 1200);
 }
 
 // Card data ---------------------------------------------------------------------------------
