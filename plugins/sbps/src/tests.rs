@@ -39,6 +39,12 @@ fn gateway() -> Sbps {
     gateway_with(&[])
 }
 
+/// The gateway the recorded vectors were computed for: `limit_second` 600 (SBPS's own default),
+/// which the vectors' hashes cover. The plugin's default is shorter (60).
+fn vector_gateway() -> Sbps {
+    gateway_with(&[("limit_second", "600")])
+}
+
 fn encrypted_gateway() -> Sbps {
     gateway_with(&[("des_key", DES_KEY), ("des_iv", DES_IV)])
 }
@@ -322,7 +328,7 @@ fn the_error_table_covers_every_documented_type_with_the_explicit_kinds() {
 
 #[test]
 fn capture_starts_with_an_inquiry_signed_like_an_independent_implementation() {
-    let g = gateway();
+    let g = vector_gateway();
     let x = sent(g.prepare(&capture(None), &ctx("k")).unwrap());
     assert_eq!(x.step, "inquiry");
     assert_eq!(x.request.method, Method::Post);
@@ -347,11 +353,14 @@ fn capture_starts_with_an_inquiry_signed_like_an_independent_implementation() {
         <sps_hashcode>9ea39d3c194b9d0dffab05529d29825c7fb3032b</sps_hashcode>\n\
         </sps-api-request>\n";
     assert_eq!(x.request.body, expected.as_bytes());
+    // Unconfigured, the plugin asks SBPS for a 60-second window.
+    let x = sent(gateway().prepare(&capture(None), &ctx("k")).unwrap());
+    assert!(body_text(&x).contains("<limit_second>60</limit_second>"));
 }
 
 #[test]
 fn s1_capture_sends_the_amount_only_when_the_shop_amount_is_lower() {
-    let g = gateway();
+    let g = vector_gateway();
     for (amount, expected_hash, has_amount) in [
         (None, "0217ce2f0080d2c8414cf7f5cb167591363ac88f", false),
         (
@@ -426,7 +435,7 @@ fn capture_commits_first_when_sbps_says_the_authorization_is_uncommitted() {
 
 #[test]
 fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_payment_and_voids_the_old() {
-    let g = gateway();
+    let g = vector_gateway();
     let (xs, outcome) = run(
         &g,
         &capture(Some(1200)),
@@ -518,7 +527,7 @@ fn a_declined_reauthorization_for_a_higher_capture_captures_nothing() {
 
 #[test]
 fn token_authorization_matches_the_vector_layout_and_commits() {
-    let g = gateway();
+    let g = vector_gateway();
     let op = token_authorize();
     let (xs, outcome) = run(
         &g,
