@@ -1160,7 +1160,8 @@ fn row_of(code: &str) -> &'static errors::Row {
         .unwrap_or(&UNKNOWN_ERROR)
 }
 
-/// An NG reply as a typed error: the raw code, SBPS's Japanese meaning, ours in English.
+/// An NG reply as a typed error: the raw code, SBPS's Japanese meaning, ours in English. Only a
+/// documented refusal is worded as one; a code that proves nothing says so.
 fn refusal(op: &Operation, code: &str, step: &str, own: bool) -> GatewayError {
     let row = row_of(code);
     let mut kind = row.kind;
@@ -1168,12 +1169,15 @@ fn refusal(op: &Operation, code: &str, step: &str, own: bool) -> GatewayError {
         // "Already cancelled" is no success for a refund, "already sold" none for a void.
         kind = ErrorKind::Rejected;
     }
-    GatewayError::gateway(
-        kind,
-        code,
-        row.ja.map(str::to_owned),
-        format!("SBPS refused the {step}: {}", row.en),
-    )
+    let message = if row.code.trim_end_matches('*').len() <= 3 {
+        // A catch-all: no table documents this type.
+        format!("SBPS error code {code} is not documented: the {step} may have been processed")
+    } else if kind == ErrorKind::Protocol {
+        format!("SBPS answered the {step} with error {code}: {}", row.en)
+    } else {
+        format!("SBPS refused the {step}: {}", row.en)
+    };
+    GatewayError::gateway(kind, code, row.ja.map(str::to_owned), message)
 }
 
 fn proves(goal: Option<OperationKind>, op: &Operation) -> bool {

@@ -1054,7 +1054,7 @@ fn every_ng_shape_becomes_a_typed_error() {
         ("10180999", true, ErrorKind::Protocol),
         ("99900999", false, ErrorKind::Rejected),
         ("70103026", false, ErrorKind::Rejected),
-        ("101ZZ999", true, ErrorKind::Rejected),
+        ("101ZZ999", true, ErrorKind::Protocol),
     ] {
         let e = capture_refusal(code, with_id);
         assert_eq!(e.kind, kind, "{code}");
@@ -1109,6 +1109,73 @@ fn a_duplicate_order_id_means_an_earlier_attempt_may_have_authorized() {
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied);
+}
+
+#[test]
+fn only_documented_refusals_prove_nothing_happened() {
+    let m = Sbps::manifest();
+    let kind = |code: &str| m.error(code).unwrap().kind;
+    // System errors, duplicates and types not documented as a refusal may follow processing.
+    for ty in [
+        "80", "81", "83", "84", "85", "86", "90", "92", "94", "96", "97", "W0", "W3", "W6", "ZZ",
+    ] {
+        for method in ["101", "999"] {
+            let code = format!("{method}{ty}999");
+            if method == "999" && ty.starts_with('W') {
+                continue; // W types are credit-only
+            }
+            assert_eq!(kind(&code), ErrorKind::Protocol, "{code}");
+        }
+    }
+    for code in ["101*", "999*"] {
+        let e = m.errors.iter().find(|e| e.code == code).unwrap();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{code}");
+    }
+    // Every other row is a documented refusal, and the manifest exports the rows' kinds.
+    for (entry, row) in m.errors.iter().zip(ERROR_ROWS.iter()) {
+        assert_eq!((&entry.code, entry.kind), (&row.code, row.kind));
+    }
+    assert_eq!(m.errors.len(), ERROR_ROWS.len());
+    // From recorded-shape NG replies: an undocumented type answering a sale, a refund or a
+    // void is "may have applied", named by its code, and never worded as a refusal.
+    for (op, status, function, code) in [
+        (capture(None), "1", protocol::function::SALES, "101ZZ999"),
+        (capture(None), "1", protocol::function::SALES, "10194999"),
+        (
+            refund(None),
+            "2",
+            protocol::function::CANCEL_OR_REFUND,
+            "101W2999",
+        ),
+        (
+            void(),
+            "1",
+            protocol::function::CANCEL_OR_REFUND,
+            "10197999",
+        ),
+    ] {
+        let (_, outcome) = run(
+            &gateway(),
+            &op,
+            "k",
+            vec![inquiry_ok(status, "1"), ng(Some(function), code)],
+        );
+        let e = outcome.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{code}");
+        assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied, "{code}");
+        assert_eq!(e.gateway_code.as_deref(), Some(code));
+        assert!(!e.message.contains("refused"), "{code}: {}", e.message);
+    }
+    let e = capture_refusal("101ZZ999", true);
+    assert_eq!(
+        e.message,
+        "SBPS error code 101ZZ999 is not documented: the sales may have been processed"
+    );
+    // Documented refusals keep their kinds.
+    assert_eq!(capture_refusal("10179999", true).kind, ErrorKind::Rejected);
+    assert_eq!(capture_refusal("10122999", true).kind, ErrorKind::Declined);
+    assert_eq!(capture_refusal("10193999", true).kind, ErrorKind::Declined);
+    assert_eq!(capture_refusal("10195999", true).kind, ErrorKind::Rejected);
 }
 
 // ---------------------------------------------------------------------------------------------
