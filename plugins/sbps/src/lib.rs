@@ -44,11 +44,21 @@
 //!   that payment untouched). The host picks by the source it passes; both then commit like any
 //!   authorization.
 //! - **`order_id`.** SBPS refuses a second authorization with the same `order_id` (type 96), a
-//!   declined one included. Every authorization therefore sends `<order code>-<tag>`, where the
-//!   tag is the first 8 hex digits of SHA-1 of the shop action's idempotency key: a customer who
-//!   retries with another card gets a new `order_id`, while a replay of the same action gets the
-//!   same one and SBPS's 96, which proves the replay cannot authorize twice (and is reported as
-//!   "may have applied", because the first attempt reached SBPS).
+//!   declined one included (§9.2, open question 9; the emulator assumes so). A customer whose
+//!   card was declined checks out again for the same order: the host runs the same shop action
+//!   (same idempotency key) as a new attempt (`Context::attempt` 2, 3…). Every authorization
+//!   therefore sends `<order code><tag>`:
+//!   - the **tag** is the first 12 hex digits of SHA-1 over the attempt number (4 bytes,
+//!     big-endian) and the idempotency key: a new attempt gets a new `order_id`, so a decline
+//!     never blocks the order, while every exchange of one attempt keeps the same one: an
+//!     authorization sent again within the attempt meets SBPS's 96, which proves it cannot
+//!     authorize twice (and is reported as "may have applied", because the first request
+//!     reached SBPS). 48 bits make a collision between two attempts negligible;
+//!   - the **order code** part keeps only the code's ASCII letters and digits (every `order_id`
+//!     recorded from SBPS is alphanumeric, and nothing public shows SBPS accepting `-` or `_`),
+//!     cut to 26 characters so that the whole fits SBPS's 38. It is there for the operator
+//!     searching SBPS's tool; the tag alone makes the `order_id` unique. The outcome's notes
+//!     carry the `order_id` sent.
 //! - **`cust_code` of a re-authorization** inside capture / change amount: the operation does not
 //!   carry the customer, so the order code is sent; SBPS takes the card from the previous payment
 //!   (B) and nothing documented ties the two codes.
@@ -89,6 +99,8 @@ const ITEM_NAME_BYTES: usize = 40;
 const CUST_CODE_BYTES: usize = 64;
 const ORDER_ID_CHARS: usize = 38;
 const ITEM_ID_CHARS: usize = 32;
+/// How many attempts' `order_id`s an error names at most.
+const MAX_NAMED_ATTEMPTS: u32 = 5;
 
 /// The tables, built once: exported in the manifest, used by `interpret`.
 static STATUSES: LazyLock<Vec<StatusEntry>> = LazyLock::new(status::table);
@@ -1222,15 +1234,22 @@ fn ambiguous_cancel(
     order: &OrderRef,
     ctx: &Context<'_>,
 ) -> GatewayError {
-    let order_id = order_id(order, ctx).unwrap_or_else(|_| order.to_string());
+    // Each attempt re-authorized under its own order_id: name those of the attempts so far
+    // (the latest few), and the order code they all start with.
+    let first = ctx.attempt.saturating_sub(MAX_NAMED_ATTEMPTS - 1).max(1);
+    let ids: Vec<String> = (first..=ctx.attempt.max(1))
+        .filter_map(|a| order_id_for(order, ctx.idempotency_key, a).ok())
+        .collect();
+    let prefix: String = order_code_part(order).collect();
     GatewayError::gateway(
         ErrorKind::Protocol,
         "payment_status=3",
         Some("与信取消済".into()),
         format!(
             "payment {transaction} is cancelled: either an earlier attempt of this operation \
-             replaced it (look for SBPS order_id {order_id}) or it was cancelled in the SBPS \
-             tool; resolve before retrying"
+             replaced it (look for SBPS order_id {}, or any starting with {prefix:?}) or it \
+             was cancelled in the SBPS tool; resolve before retrying",
+            ids.join(" / ")
         ),
     )
 }
@@ -1361,19 +1380,31 @@ fn op_tracking_id(op: &Operation) -> Result<String, GatewayError> {
         .ok_or_else(|| unexpected_stage(op, "replacement"))
 }
 
-/// `<order code>-<tag>`: unique per shop action, stable across its replays (see the crate docs).
+/// `<order code><tag>`: the order code's ASCII letters and digits, cut so that the whole fits
+/// SBPS's 38 characters, then the attempt's tag (see the crate docs). Letters and digits only:
+/// every `order_id` recorded from SBPS is alphanumeric, and nothing public shows it accepting
+/// anything else.
 fn order_id(order: &OrderRef, ctx: &Context<'_>) -> Result<String, GatewayError> {
-    let code = order.as_str();
-    let max = ORDER_ID_CHARS - 9;
-    if code.is_empty() || code.len() > max || !code.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(GatewayError::invalid(format!(
-            "SBPS needs an order code of 1-{max} printable ASCII characters"
-        )));
+    order_id_for(order, ctx.idempotency_key, ctx.attempt)
+}
+
+fn order_id_for(order: &OrderRef, key: &str, attempt: u32) -> Result<String, GatewayError> {
+    if order.as_str().is_empty() {
+        return Err(GatewayError::invalid("SBPS needs a non-empty order code"));
     }
-    Ok(format!(
-        "{code}-{}",
-        protocol::action_tag(ctx.idempotency_key)
-    ))
+    let mut id: String = order_code_part(order).collect();
+    id.push_str(&protocol::attempt_tag(key, attempt));
+    Ok(id)
+}
+
+/// The part of an `order_id` taken from the order code: its ASCII letters and digits, at most
+/// as many as leave room for the tag.
+fn order_code_part(order: &OrderRef) -> impl Iterator<Item = char> + '_ {
+    order
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(ORDER_ID_CHARS - protocol::ATTEMPT_TAG_CHARS)
 }
 
 fn check_cust_code(code: &str) -> Result<(), GatewayError> {

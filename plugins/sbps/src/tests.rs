@@ -467,7 +467,7 @@ fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_payment_and_
         <service_id>001</service_id>\n  \
         <tracking_id>00000000000001</tracking_id>\n  \
         <cust_code>100000924506</cust_code>\n  \
-        <order_id>100000924506-45135107</order_id>\n  \
+        <order_id>100000924506fcfbf122499e</order_id>\n  \
         <item_id>renkei</item_id>\n  \
         <amount>1200</amount>\n  \
         <sps_cust_info_return_flg>0</sps_cust_info_return_flg>\n  \
@@ -480,7 +480,7 @@ fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_payment_and_
         <encrypted_flg>0</encrypted_flg>\n  \
         <request_date>20240102030405</request_date>\n  \
         <limit_second>600</limit_second>\n  \
-        <sps_hashcode>e9e445d832afacfcd7b5c6bc29a0918c9f8ef121</sps_hashcode>\n\
+        <sps_hashcode>f499dac867181cd486eeacf7afbc381ef2029df8</sps_hashcode>\n\
         </sps-api-request>\n";
     assert!(
         body_text(&xs[1]).ends_with(expected_reauth),
@@ -549,7 +549,7 @@ fn token_authorization_matches_the_vector_layout_and_commits() {
         <merchant_id>99999</merchant_id>\n  \
         <service_id>001</service_id>\n  \
         <cust_code>cust01</cust_code>\n  \
-        <order_id>100000924506-85571eb9</order_id>\n  \
+        <order_id>1000009245068cf867b019c6</order_id>\n  \
         <item_id>renkei</item_id>\n  \
         <item_name>g2WDWINnj6SVaQ==</item_name>\n  \
         <amount>1080</amount>\n  \
@@ -566,7 +566,7 @@ fn token_authorization_matches_the_vector_layout_and_commits() {
         <encrypted_flg>0</encrypted_flg>\n  \
         <request_date>20240102030405</request_date>\n  \
         <limit_second>600</limit_second>\n  \
-        <sps_hashcode>a88b46b78acca2475467eaa7be0a29e5a425240a</sps_hashcode>\n\
+        <sps_hashcode>926d2cac85f9faa00b0b3fdb89db7bbe54e53289</sps_hashcode>\n\
         </sps-api-request>\n";
     assert_eq!(body_text(&xs[0]), expected);
     assert_eq!(xs[1].step, "commit");
@@ -580,23 +580,136 @@ fn token_authorization_matches_the_vector_layout_and_commits() {
     assert_eq!(o.authorized, Some(Money::jpy(1080)));
     assert_eq!(o.authorization_code.as_deref(), Some("123456"));
     assert_eq!(o.gateway_status.as_deref(), Some("1"));
-    assert!(o.notes.iter().any(|n| n.contains("100000924506-85571eb9")));
+    assert!(
+        o.notes
+            .iter()
+            .any(|n| n.contains("1000009245068cf867b019c6"))
+    );
     assert!(o.notes.iter().any(|n| n.contains("card brand V")));
 }
 
-#[test]
-fn the_order_id_is_stable_across_replays_of_one_action_and_new_for_another() {
-    let g = gateway();
-    let order_id = |key: &str| {
-        let x = sent(g.prepare(&token_authorize(), &ctx(key)).unwrap());
-        let text = body_text(&x);
-        let start = text.find("<order_id>").unwrap() + 10;
-        let end = text.find("</order_id>").unwrap();
-        text[start..end].to_owned()
+/// The `order_id` an authorization of `order` sends under `key` and `attempt`.
+fn sent_order_id(order: &str, key: &str, attempt: u32) -> String {
+    let op = Operation::Authorize {
+        order: OrderRef::new(order),
+        amount: Money::jpy(1080),
+        source: PaymentSource::Token {
+            token: Secret::new("TOKENVALUE"),
+            key: Some(Secret::new("TOKENKEYVALUE")),
+        },
+        customer: Some(CustomerRef::new("cust01")),
+        description: None,
     };
-    assert_eq!(order_id("a:1"), order_id("a:1"));
-    assert_ne!(order_id("a:1"), order_id("a:2"));
-    assert!(order_id("a:1").starts_with("100000924506-"));
+    let c = Context {
+        attempt,
+        ..ctx(key)
+    };
+    let text = body_text(&sent(gateway().prepare(&op, &c).unwrap()));
+    let start = text.find("<order_id>").unwrap() + 10;
+    let end = text.find("</order_id>").unwrap();
+    text[start..end].to_owned()
+}
+
+#[test]
+fn the_order_id_is_stable_within_an_attempt_and_new_for_another_action() {
+    let id = |key: &str| sent_order_id("100000924506", key, 1);
+    assert_eq!(id("a:1"), id("a:1"));
+    assert_ne!(id("a:1"), id("a:2"));
+    // The order code, then 12 hex digits of SHA-1(attempt as 4 big-endian bytes ‖ key),
+    // computed outside the code base (Python hashlib).
+    assert_eq!(id("k"), "1000009245063fa051f9c633");
+    assert_eq!(
+        sent_order_id("100000924506", "k", 2),
+        "100000924506db702fe78fd3"
+    );
+}
+
+#[test]
+fn a_declined_customer_checking_out_again_gets_a_new_order_id() {
+    // Attempt 1 is declined; the host runs the same shop action again as attempt 2.
+    let c1 = ctx("100000924506:authorize");
+    let (xs, outcome) = run(
+        &gateway(),
+        &token_authorize(),
+        c1.idempotency_key,
+        vec![ng(Some(protocol::function::AUTHORIZE_TOKEN), "10122999")],
+    );
+    assert_eq!(outcome.unwrap_err().kind, ErrorKind::Declined);
+    let declined = body_text(&xs[0]);
+    let first = sent_order_id("100000924506", c1.idempotency_key, 1);
+    assert!(declined.contains(&format!("<order_id>{first}</order_id>")));
+    let second = sent_order_id("100000924506", c1.idempotency_key, 2);
+    assert_ne!(first, second, "SBPS would answer 96 to the same order_id");
+    // Every exchange of one attempt keeps its order_id: the authorization's continuation
+    // carries it to the commit and the outcome's note.
+    let c2 = Context { attempt: 2, ..c1 };
+    let g = gateway();
+    let x = sent(g.prepare(&token_authorize(), &c2).unwrap());
+    assert!(body_text(&x).contains(&format!("<order_id>{second}</order_id>")));
+    let commit = sent(
+        g.interpret(
+            &token_authorize(),
+            &c2,
+            &x.state,
+            &auth_ok(
+                protocol::function::AUTHORIZE_TOKEN,
+                T1,
+                "99665",
+                "V",
+                "123456",
+            ),
+        )
+        .unwrap(),
+    );
+    let o = done(
+        g.interpret(
+            &token_authorize(),
+            &c2,
+            &commit.state,
+            &ok_ack(protocol::function::COMMIT),
+        )
+        .unwrap(),
+    );
+    assert!(o.notes.iter().any(|n| n.contains(&second)), "{:?}", o.notes);
+}
+
+#[test]
+fn the_order_id_is_letters_and_digits_of_at_most_38_characters() {
+    let id = sent_order_id("ord-2024_05/#17", "k", 1);
+    assert!(id.starts_with("ord202405173"), "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+    assert_eq!(id.len(), "ord20240517".len() + 12);
+    // A long code is cut so that the tag still fits whole.
+    let long = "A-".repeat(40);
+    let id = sent_order_id(&long, "k", 1);
+    assert_eq!(id.len(), 38, "{id}");
+    assert_eq!(&id[..26], "A".repeat(26));
+    assert!(id.ends_with("3fa051f9c633"), "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+    // Non-ASCII and punctuation only: the tag alone still identifies the attempt.
+    let id = sent_order_id("注文-１", "k", 1);
+    assert_eq!(id, "3fa051f9c633");
+    // Re-authorizations inside a capture follow the same rule.
+    let (xs, _) = run(
+        &gateway(),
+        &Operation::Capture {
+            order: OrderRef::new("ord-2024_05"),
+            transaction: TransactionRef::new(T1),
+            authorized: Money::jpy(1080),
+            amount: Some(Money::jpy(1200)),
+        },
+        "k",
+        vec![
+            inquiry_ok("1", "1"),
+            ng(Some(protocol::function::REAUTHORIZE), "10122999"),
+        ],
+    );
+    assert_eq!(xs[1].step, "reauthorize");
+    assert!(
+        body_text(&xs[1]).contains("<order_id>ord2024053fa051f9c633</order_id>"),
+        "{}",
+        body_text(&xs[1])
+    );
 }
 
 #[test]
