@@ -19,7 +19,7 @@
 //! | capture | inquiry `MG01-00101-101`; commit if SBPS says uncommitted; sales `ST02-00201-101` (with `amount` only below the authorization, S-1) |
 //! | capture above the authorization | inquiry; re-authorization `ST01-00133-101` for the new amount; commit; sales on the new payment; cancel `ST02-00303-101` of the old one |
 //! | void | inquiry; `ST02-00303-101` |
-//! | refund, full | inquiry; `ST02-00303-101` (nothing refunded yet) or `ST02-00307-101` of the remainder (after partial refunds) |
+//! | refund, full | inquiry; `ST02-00303-101` (売上済: nothing refunded yet) or, at 返金済, `ST02-00307-101` of what the host's journal says is left (SBPS's K1 then means a refund made in its own tool) |
 //! | refund, partial | `ST02-00307-101` |
 //! | change amount | inquiry; re-authorization; commit; cancel of the old payment |
 //! | inquire | `MG01-00101-101` |
@@ -33,6 +33,17 @@
 //! first reads the payment (MG01, no state change) and refuses, with the drift named, when SBPS
 //! disagrees with the host. The same read tells the capture whether the authorization was ever
 //! committed (an authorize whose commit failed reports it in a note; the capture heals it).
+//!
+//! ## 返金済 says "refunded", not how much
+//!
+//! MG01's `payment_status` 4 (返金済) follows a partial refund as well as a full one, and MG01
+//! reports no amounts (§6.6, §6.8). The status table and every outcome read from MG01 therefore
+//! say `RefundExtent::NotReported`; so does the refund of the remainder, which SBPS accepts
+//! without saying what it has left. `Full` is claimed only for `ST02-00303-101` on a sold
+//! payment, which SBPS documents as a full refund (§6.4), and `Partial` for a partial refund
+//! the host asked for (less than its journal's remainder, SBPS's partial-refund function). The
+//! host's ledger decides the extent from its own arithmetic in any case. An outcome's
+//! `refunded` is what that refund moved.
 //!
 //! ## Choices where the protocol is silent
 //!
@@ -803,13 +814,28 @@ impl Gateway for Sbps {
                 else {
                     return Err(unexpected_stage(op, "partial_refund"));
                 };
-                let reply = accepted(op, read, "partial refund", remainder)?;
+                let reply = match accepted(op, read, "partial refund", remainder) {
+                    Err(e)
+                        if remainder && e.gateway_code.as_deref().is_some_and(is_over_refund) =>
+                    {
+                        return Err(refunded_in_tool(e, *captured));
+                    }
+                    read => read?,
+                };
                 protocol::acknowledged(&reply).map_err(|e| context("partial refund", e))?;
+                // What this refund moved. After 返金済 it completes the refund as far as the
+                // shop's records go, but SBPS says nothing of what it has left: no extent.
                 let (extent, refunded) = if remainder {
-                    (RefundExtent::Full, *captured)
+                    (RefundExtent::NotReported, *captured)
                 } else {
                     (RefundExtent::Partial, amount.unwrap_or(*captured))
                 };
+                if remainder {
+                    notes.push(format!(
+                        "refunded the {captured} the shop's records show as left; SBPS reports \
+                         返金済 without amounts"
+                    ));
+                }
                 Ok(Step::Done(with_notes(
                     Outcome::new(refunded_state(extent))
                         .gateway_status("4")
@@ -828,8 +854,9 @@ impl Gateway for Sbps {
                 notes.push(commit_note(&found.commit_status));
                 if found.payment_status == "4" {
                     notes.push(
-                        "SBPS reports 返金済 (4) after partial refunds too, and reports no \
-                         amounts; the refunded amount is in the host's journal or the SBPS tool"
+                        "SBPS reports 返金済 (4) after a partial refund as after a full one, and \
+                         no amounts: how much is refunded is in the host's journal or the SBPS \
+                         tool"
                             .into(),
                     );
                 }
@@ -937,10 +964,16 @@ impl Sbps {
                         let new_amount = amount.map_or(authorized.minor_units, |a| a.minor_units);
                         self.reauthorize(env, ctx, order, tracking_id, new_amount, notes)
                     }
-                    ("2" | "4", false) => Err(drift(
+                    ("2", false) => Err(drift(
                         ErrorKind::AlreadyDone,
                         status,
                         "already captured (売上済); a capture or the SBPS tool sold it before",
+                    )),
+                    ("4", false) => Err(drift(
+                        ErrorKind::AlreadyDone,
+                        status,
+                        "already captured, and refunded since (返金済, in part or in full: SBPS \
+                         does not say how much); a capture or the SBPS tool sold it before",
                     )),
                     ("2" | "4", true) => Err(drift(
                         ErrorKind::Rejected,
@@ -987,8 +1020,10 @@ impl Sbps {
                         let request = protocol::cancel_or_refund(env, tracking_id, now);
                         self.send("refund", request, Stage::CancelOrRefund, notes)
                     }
-                    // After partial refunds, refund the remainder by amount: whether 00303
-                    // refunds the rest or answers "already refunded" is open (§11 q4).
+                    // 返金済 after a partial refund as well as a full one, without amounts:
+                    // refund by amount what the journal says is left. Whether 00303 would
+                    // refund the rest or answer "already refunded" is open (§11 q4); 00307
+                    // refuses with K1 when less is left at SBPS than the journal believes.
                     "4" => {
                         let request =
                             protocol::partial_refund(env, tracking_id, now, captured.minor_units);
@@ -1210,6 +1245,25 @@ fn proves(goal: Option<OperationKind>, op: &Operation) -> bool {
 /// 60: the payment is already committed (or past it): what a commit before sales wants.
 fn is_commit_done(code: &str) -> bool {
     code.len() == 8 && &code[..5] == "10160"
+}
+
+/// K1: the refunds would exceed what SBPS has left of the sale.
+fn is_over_refund(code: &str) -> bool {
+    code.len() == 8 && &code[..5] == "101K1"
+}
+
+/// K1 on the refund of the remainder, after the inquiry showed 返金済: SBPS has less left than
+/// the journal believes, so a refund was made in SBPS's own tool (G-8). A typed refusal
+/// (nothing moved) that tells the operator where to look; SBPS's code and words are kept.
+fn refunded_in_tool(mut e: GatewayError, captured: Money) -> GatewayError {
+    e.kind = ErrorKind::Rejected;
+    e.message = format!(
+        "SBPS shows this payment already partly refunded (返金済), by more than the shop's \
+         records know: refunding the {captured} the shop believes is left would exceed what \
+         SBPS has left, so a refund was made in SBPS's tool (G-8). Check the payment there, \
+         and refund the rest in SBPS's tool or reconcile the order; nothing was refunded now"
+    );
+    e
 }
 
 /// 45 / 52: the replaced authorization is already cancelled.

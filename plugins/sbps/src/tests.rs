@@ -258,7 +258,7 @@ fn s2_every_sbps_status_maps_to_exactly_one_unified_state() {
         ("1", "与信済", PaymentState::Authorized),
         ("2", "売上済", captured_state()),
         ("3", "与信取消済", PaymentState::Voided),
-        ("4", "返金済", refunded_state(RefundExtent::Full)),
+        ("4", "返金済", refunded_state(RefundExtent::NotReported)),
         (
             status::PRE_ORDER,
             "未オーソリ",
@@ -273,6 +273,9 @@ fn s2_every_sbps_status_maps_to_exactly_one_unified_state() {
         assert_eq!(rows[0].state, state);
     }
     assert_eq!(m.state_of("5"), PaymentState::Unknown { raw: "5".into() });
+    // 返金済 follows a partial refund too: the rest may still be refunded.
+    assert!(!m.status("4").unwrap().terminal);
+    assert!(m.status("3").unwrap().terminal);
 }
 
 #[test]
@@ -963,18 +966,99 @@ fn partial_refund_is_one_00307_with_the_refund_amount() {
 
 #[test]
 fn a_full_refund_after_partial_ones_refunds_the_remainder_by_amount() {
+    // The journal believes 780 are left after a partial refund of 300; SBPS shows 返金済.
+    let op = Operation::Refund {
+        order: order(),
+        transaction: TransactionRef::new(T1),
+        captured: Money::jpy(780),
+        amount: None,
+    };
     let (xs, outcome) = run(
         &gateway(),
-        &refund(None),
+        &op,
         "k",
         vec![
             inquiry_ok("4", "1"),
             ok_ack(protocol::function::PARTIAL_REFUND),
         ],
     );
+    assert_eq!(xs[1].step, "refund_remainder");
     assert_eq!(function_of(&xs[1]), "ST02-00307-101");
-    assert!(body_text(&xs[1]).contains("<amount>1080</amount>"));
-    assert_eq!(outcome.unwrap().state, refunded_state(RefundExtent::Full));
+    assert!(body_text(&xs[1]).contains("<amount>780</amount>"));
+    let o = outcome.unwrap();
+    // SBPS said "refunded" and nothing about what it has left: no extent is claimed.
+    assert_eq!(o.state, refunded_state(RefundExtent::NotReported));
+    assert_eq!(o.gateway_status.as_deref(), Some("4"));
+    // What this refund moved.
+    assert_eq!(o.refunded, Some(Money::jpy(780)));
+}
+
+#[test]
+fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
+    // The journal believes 780 are left; someone refunded more in SBPS's tool, so SBPS refuses
+    // the remainder with K1 (refunds would exceed the sales amount).
+    let op = Operation::Refund {
+        order: order(),
+        transaction: TransactionRef::new(T1),
+        captured: Money::jpy(780),
+        amount: None,
+    };
+    let (xs, outcome) = run(
+        &gateway(),
+        &op,
+        "k",
+        vec![
+            inquiry_ok("4", "1"),
+            ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
+        ],
+    );
+    assert_eq!(xs.len(), 2);
+    let e = outcome.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert_eq!(e.effect(), renkei_sdk::Effect::NotApplied);
+    assert_eq!(e.gateway_code.as_deref(), Some("101K1999"));
+    assert_eq!(
+        e.gateway_message.as_deref(),
+        Some("返金金額の合計が、売上時金額を超えているため、部分返金処理を中止しました。")
+    );
+    for words in [
+        "SBPS shows this payment already partly refunded (返金済)",
+        "by more than the shop's records know",
+        "a refund was made in SBPS's tool",
+        "refund the rest in SBPS's tool or reconcile",
+        "780",
+    ] {
+        assert!(e.message.contains(words), "{words:?} in {}", e.message);
+    }
+    // A full refund at 返金済 with an amount equal to what is left goes the same way.
+    let op = Operation::Refund {
+        order: order(),
+        transaction: TransactionRef::new(T1),
+        captured: Money::jpy(780),
+        amount: Some(Money::jpy(780)),
+    };
+    let (_, outcome) = run(
+        &gateway(),
+        &op,
+        "k",
+        vec![
+            inquiry_ok("4", "1"),
+            ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
+        ],
+    );
+    let e = outcome.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert!(e.message.contains("SBPS's tool"), "{}", e.message);
+}
+
+#[test]
+fn a_capture_that_finds_the_payment_refunded_says_so_without_claiming_an_extent() {
+    let (_, outcome) = run(&gateway(), &capture(None), "k", vec![inquiry_ok("4", "1")]);
+    let e = outcome.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AlreadyDone);
+    assert_eq!(e.gateway_message.as_deref(), Some("返金済"));
+    assert!(!e.message.contains("売上済"), "{}", e.message);
+    assert!(e.message.contains("in part or in full"), "{}", e.message);
 }
 
 #[test]
@@ -1063,7 +1147,7 @@ fn inquiry_maps_each_payment_status_and_keeps_unknown_ones_raw() {
         ("1", PaymentState::Authorized),
         ("2", captured_state()),
         ("3", PaymentState::Voided),
-        ("4", refunded_state(RefundExtent::Full)),
+        ("4", refunded_state(RefundExtent::NotReported)),
         ("7", PaymentState::Unknown { raw: "7".into() }),
     ] {
         let (_, outcome) = run(&gateway(), &inquire(), "k", vec![inquiry_ok(status, "1")]);
