@@ -47,6 +47,7 @@ pub struct Scenarios<'a> {
 /// ignored (it moves on its own). After a partial refund a gateway may show the payment as
 /// still captured at the reduced amount (F-REGI replaces the sale) or as refunded without
 /// saying how much (SBPS's one 返金済 code): both agree; authorized, voided or unknown do not.
+/// A refund whose extent is not reported (`RefundExtent::NotReported`) agrees with any refund.
 fn same_state(a: &PaymentState, b: &PaymentState) -> bool {
     match (a, b) {
         (
@@ -58,7 +59,7 @@ fn same_state(a: &PaymentState, b: &PaymentState) -> bool {
         ) => true,
         (PaymentState::Captured { .. }, PaymentState::Captured { .. }) => true,
         (PaymentState::Refunded { extent: x, .. }, PaymentState::Refunded { extent: y, .. }) => {
-            x == y
+            x == y || *x == RefundExtent::NotReported || *y == RefundExtent::NotReported
         }
         _ => a == b,
     }
@@ -75,12 +76,14 @@ fn captured() -> fn(&PaymentState) -> bool {
     |s| matches!(s, PaymentState::Captured { .. })
 }
 
+/// Refunded in full, or refunded by a gateway that does not say how much (the SDK's
+/// `RefundExtent::NotReported`): such a gateway cannot claim "full", and must not be made to.
 fn refunded_full() -> fn(&PaymentState) -> bool {
     |s| {
         matches!(
             s,
             PaymentState::Refunded {
-                extent: RefundExtent::Full,
+                extent: RefundExtent::Full | RefundExtent::NotReported,
                 ..
             }
         )

@@ -115,8 +115,9 @@ fn follow_ups(state: &PaymentState, m: &Manifest) -> Vec<OperationKind> {
             OperationKind::ChangeAmount,
         ],
         PaymentState::Captured { .. } => &[OperationKind::Refund],
+        // A refund whose extent the gateway does not report may have left something to refund.
         PaymentState::Refunded {
-            extent: RefundExtent::Partial,
+            extent: RefundExtent::Partial | RefundExtent::NotReported,
             ..
         } if caps.partial_refund => &[OperationKind::Refund],
         _ => &[],

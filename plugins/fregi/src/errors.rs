@@ -4,26 +4,42 @@
 //! codes below are the research's **stand-ins** (`protocols/fregi.md` §10.1), following the
 //! observed pattern `<API>-1-<nnn>` (`A1` authm, `S1` sale, `A2` authcancel, `S2` salecancel,
 //! `A3` authchange, `S3` salechange, `X1` the emulator's inquiry). What is real: the codes marked
-//! [`Source::Observed`], the `JCN-G` acquirer codes, and two messages of the seed manual (rule
-//! F-10), which F-REGI prints without their code. Because the stand-in codes may be wrong, a
-//! reason is matched **by its verbatim message first** where we know F-REGI's words, then by
+//! [`Source::Observed`], the `JCN-G` acquirer codes of §5.3, and two messages of the seed manual
+//! (rule F-10), which F-REGI prints without their code. Because the stand-in codes may be wrong,
+//! a reason is matched **by its verbatim message first** where we know F-REGI's words, then by
 //! code (exact, then the longest `prefix*`), so swapping in the real codes later cannot break the
 //! two rules that matter most for bulk capture (G-3, F-10).
 //!
-//! The split that matters to the host:
-//! - `Declined`: the card or the card company said no; the customer must use another card or
-//!   fix the card data (`A1-1-*` card and token errors, `JCN-G*`), as F-REGI's own sample clients
-//!   classify them;
-//! - `Rejected`: an operational refusal (state, window, amount, reference);
-//! - `AlreadyDone`: the transaction is already where the operation wanted it (already captured
-//!   for a sale, already voided for an authorization cancel, already cancelled for a sale
-//!   cancel);
-//! - `Authentication`: F-REGI does not know the `SHOPID`;
-//! - `Unavailable`: the card company could not be reached.
+//! ## Each row's effect on the money
 //!
-//! Every `NG` is an explicit refusal: an unknown code is still `Rejected`, never a success.
+//! The host reads a plugin error after a request was sent by its kind alone: `Declined`,
+//! `Rejected`, `AlreadyDone`, `Authentication` and `Unavailable` prove that nothing happened;
+//! `Protocol` means "may have applied" (for F-REGI, which has no real inquiry, that is operator
+//! review). So every row's kind is a statement about the money:
+//!
+//! - `Declined` (nothing happened): the card or the card company said no; the customer must use
+//!   another card or fix the card data. The `A1-1-*` card and token errors of §5.3 and the
+//!   `JCN-G*` acquirer codes §5.3 lists, as F-REGI's own sample clients classify them (§5.3,
+//!   last paragraph). A decline creates no authorization (§11.2).
+//! - `Rejected` (nothing happened): a documented refusal of F-REGI's own checks: parameters
+//!   (no transaction is created, §4.1 "Behaviour facts", §11.1 item 6), state, window, amount,
+//!   reference (§10.1, §11.3–11.7: the record is left as it was).
+//! - `AlreadyDone` (nothing happened now): the transaction is already where the operation wanted
+//!   it (already captured for a sale, already voided for an authorization cancel, already
+//!   cancelled for a sale cancel).
+//! - `Authentication` (nothing happened): F-REGI does not know the `SHOPID`.
+//! - `Unavailable` (nothing happened): the card company's online service is closed (`JCN-G95`).
+//! - `Protocol` (**may have applied**): every code no source documents. Only a code documented
+//!   to mean "not processed" proves that nothing happened; an unknown `NG` may follow
+//!   processing (a system error after the card company approved, a failure while writing the
+//!   record), so each API's `prefix*` catch-all and the final fallback of [`classify`] say
+//!   "not documented: the request may have been processed".
+//!
+//! The F-10 messages (売上受付済み / 承認取消済み on a sale) keep their documented meaning whatever
+//! code carries them.
 
 use renkei_sdk::{ErrorEntry, ErrorKind, error_entry};
+use std::borrow::Cow;
 
 /// Where a code comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +48,8 @@ pub enum Source {
     Observed,
     /// Invented by the research to fill a gap (§10.1); to be replaced by F-REGI's real list.
     StandIn,
+    /// A `prefix*` row: the codes of one API that no source documents.
+    Undocumented,
 }
 
 /// One row of the table.
@@ -73,8 +91,13 @@ const fn said(
     }
 }
 
-use ErrorKind::{AlreadyDone, Authentication, Declined, Rejected, Unavailable};
-use Source::{Observed, StandIn};
+use ErrorKind::{AlreadyDone, Authentication, Declined, Protocol, Rejected, Unavailable};
+use Source::{Observed, StandIn, Undocumented};
+
+/// A `prefix*` row: codes of one API that no source documents, which may follow processing.
+const fn undocumented(prefix: &'static str, meaning: &'static str) -> Row {
+    row(prefix, Protocol, meaning, Undocumented)
+}
 
 /// The seed manual's words for a sale of an already captured transaction (F-10).
 pub const ALREADY_SOLD: &str = "売上処理時の指定された取引は売上受付済みです";
@@ -115,8 +138,7 @@ pub const ROWS: &[Row] = &[
     row("A1-1-162", Rejected, "stored customer (CUSTOMERID) unknown", StandIn),
     row("A1-1-170", Declined, "card token invalid", Observed),
     row("A1-1-171", Declined, "card token expired", Observed),
-    // Other authm reasons are card-data errors in F-REGI's numbering (research §5.2).
-    row("A1-*", Declined, "card data refused at authorization", Observed),
+    undocumented("A1-*", "authm.cgi error code not documented: the authorization may have been processed"),
 
     // ---- sale.cgi (S1) -------------------------------------------------------------------
     row("S1-1-10", Authentication, "SHOPID missing or unknown to F-REGI", StandIn),
@@ -131,7 +153,7 @@ pub const ROWS: &[Row] = &[
         "売上処理時の指定された取引は売上処理期限を超過しています", Observed),
     row("S1-1-126", Rejected, "the authorization had failed: nothing to capture", StandIn),
     row("S1-1-127", Rejected, "a reservation not yet authorized: nothing to capture", StandIn),
-    row("S1-*", Rejected, "F-REGI refused the sale", StandIn),
+    undocumented("S1-*", "sale.cgi error code not documented: the sale may have been processed"),
 
     // ---- authcancel.cgi (A2) -------------------------------------------------------------
     row("A2-1-10", Authentication, "SHOPID missing or unknown to F-REGI", StandIn),
@@ -141,7 +163,7 @@ pub const ROWS: &[Row] = &[
     row("A2-1-122", AlreadyDone, "already voided", StandIn),
     row("A2-1-123", Rejected, "already refunded (sale cancelled)", StandIn),
     row("A2-1-126", Rejected, "the authorization had failed: nothing to void", StandIn),
-    row("A2-*", Rejected, "F-REGI refused the authorization cancel", StandIn),
+    undocumented("A2-*", "authcancel.cgi error code not documented: the authorization cancel may have been processed"),
 
     // ---- salecancel.cgi (S2) -------------------------------------------------------------
     row("S2-1-10", Authentication, "SHOPID missing or unknown to F-REGI", StandIn),
@@ -151,7 +173,7 @@ pub const ROWS: &[Row] = &[
     row("S2-1-123", AlreadyDone, "already refunded (sale cancelled)", StandIn),
     row("S2-1-124", Rejected, "not captured: void the authorization instead of refunding (F-6)", StandIn),
     row("S2-1-126", Rejected, "the transaction had failed: nothing to refund", StandIn),
-    row("S2-*", Rejected, "F-REGI refused the sale cancel", StandIn),
+    undocumented("S2-*", "salecancel.cgi error code not documented: the sale cancel may have been processed"),
 
     // ---- authchange.cgi (A3) -------------------------------------------------------------
     row("A3-1-10", Authentication, "SHOPID missing or unknown to F-REGI", StandIn),
@@ -172,7 +194,7 @@ pub const ROWS: &[Row] = &[
     row("A3-1-125", Rejected, "the capture window has passed", StandIn),
     row("A3-1-126", Rejected, "the authorization had failed", StandIn),
     row("A3-1-127", Rejected, "a reservation not yet authorized", StandIn),
-    row("A3-*", Rejected, "F-REGI refused the amount change", StandIn),
+    undocumented("A3-*", "authchange.cgi error code not documented: the amount change may have been processed"),
 
     // ---- salechange.cgi (S3) -------------------------------------------------------------
     row("S3-1-10", Authentication, "SHOPID missing or unknown to F-REGI", StandIn),
@@ -187,15 +209,19 @@ pub const ROWS: &[Row] = &[
     row("S3-1-123", Rejected, "already refunded (sale cancelled)", StandIn),
     row("S3-1-124", Rejected, "not captured: nothing to refund", StandIn),
     row("S3-1-126", Rejected, "the transaction had failed", StandIn),
-    row("S3-*", Rejected, "F-REGI refused the sale amount change", StandIn),
+    undocumented("S3-*", "salechange.cgi error code not documented: the sale amount change may have been processed"),
 
     // ---- the emulator's inquiry extension (X1) -------------------------------------------
     row("X1-1-10", Authentication, "SHOPID missing or unknown", StandIn),
     row("X1-1-110", Rejected, "SEQNO missing or malformed", StandIn),
     said("X1-1-120", Rejected, "no such transaction", "照会時の指定された取引は存在しません", StandIn),
-    row("X1-*", Rejected, "the inquiry was refused", StandIn),
+    undocumented("X1-*", "inquiry error code not documented"),
 
-    // ---- card company (CAFIS-style codes, relayed by F-REGI) ------------------------------
+    // ---- card company (CAFIS-style codes relayed by F-REGI, research §5.3) ------------------
+    // §5.3 lists these as acquirer/network declines: the card company refused the
+    // authorization, so nothing is reserved. G95 alone says the card company is not taking
+    // requests at all.
+    row("JCN-G05", Declined, "declined by the card company", Observed),
     row("JCN-G12", Declined, "card unusable", Observed),
     row("JCN-G30", Declined, "held for the card company's review (treat as declined)", Observed),
     row("JCN-G42", Declined, "PIN error", Observed),
@@ -203,16 +229,39 @@ pub const ROWS: &[Row] = &[
     row("JCN-G45", Declined, "security code wrong", Observed),
     row("JCN-G54", Declined, "usage count limit reached", Observed),
     row("JCN-G55", Declined, "over the card limit", Observed),
+    row("JCN-G56", Declined, "declined by the card company", Observed),
     row("JCN-G60", Declined, "accident card (reported lost or stolen)", Observed),
     row("JCN-G61", Declined, "card refused by the card company", Observed),
     row("JCN-G65", Declined, "card number error", Observed),
+    row("JCN-G67", Declined, "item code refused by the card company", Observed),
+    row("JCN-G68", Declined, "amount refused by the card company", Observed),
+    row("JCN-G69", Declined, "tax or shipping amount refused by the card company", Observed),
+    row("JCN-G70", Declined, "bonus count refused by the card company", Observed),
+    row("JCN-G71", Declined, "bonus month refused by the card company", Observed),
+    row("JCN-G72", Declined, "bonus amount refused by the card company", Observed),
+    row("JCN-G73", Declined, "payment start month refused by the card company", Observed),
+    row("JCN-G74", Declined, "instalment count refused by the card company", Observed),
+    row("JCN-G75", Declined, "instalment amount refused by the card company", Observed),
+    row("JCN-G76", Declined, "first instalment amount refused by the card company", Observed),
+    row("JCN-G77", Declined, "business type refused by the card company", Observed),
+    row("JCN-G78", Declined, "payment method refused by the card company", Observed),
+    row("JCN-G80", Declined, "declined by the card company", Observed),
+    row("JCN-G81", Declined, "declined by the card company", Observed),
     row("JCN-G83", Declined, "card expiry error", Observed),
+    row("JCN-G84", Declined, "approval number error", Observed),
+    row("JCN-G85", Declined, "CAFIS stand-in processing refused the card", Observed),
+    row("JCN-G92", Declined, "declined by the card company (its own reason)", Observed),
+    row("JCN-G94", Declined, "cyclic serial number refused by the card company", Observed),
     row("JCN-G95", Unavailable, "card company unavailable: try again later", Observed),
-    row("JCN-G*", Declined, "declined by the card company", Observed),
+    row("JCN-G97", Declined, "request denied by the card company", Observed),
+    row("JCN-G98", Declined, "not a business the card company accepts", Observed),
+    row("JCN-G99", Declined, "connection refused by the card company", Observed),
+    undocumented("JCN-G*", "card company code not documented: the authorization may have been processed"),
 ];
 
 /// The table in the manifest's form: the message carries our meaning, F-REGI's words where we
-/// have them, and whether the code is a stand-in an operator should not search F-REGI's list for.
+/// have them, and whether the code is a stand-in an operator should not search F-REGI's list for
+/// or a catch-all for codes no source documents.
 pub fn table() -> Vec<ErrorEntry> {
     ROWS.iter()
         .map(|r| {
@@ -222,8 +271,10 @@ pub fn table() -> Vec<ErrorEntry> {
                 message.push_str(words);
                 message.push(')');
             }
-            if r.source == Source::StandIn {
-                message.push_str(" [stand-in code]");
+            match r.source {
+                Source::Observed => {}
+                Source::StandIn => message.push_str(" [stand-in code]"),
+                Source::Undocumented => message.push_str(" [any undocumented code]"),
             }
             ErrorEntry {
                 code: r.code.into(),
@@ -235,13 +286,14 @@ pub fn table() -> Vec<ErrorEntry> {
 }
 
 /// What an `NG` means: the row matched by F-REGI's verbatim message, else by code (through the
-/// exported table, so the table the host prints is the table used), else an unrecognised
-/// refusal.
+/// exported table, so the table the host prints is the table used). A code that only a `prefix*`
+/// catch-all matches, an unknown prefix and a reason without any code are not documented, so
+/// they may follow processing: `Protocol`, with the code named.
 pub fn classify(
     entries: &[ErrorEntry],
     code: Option<&str>,
     message: Option<&str>,
-) -> (ErrorKind, &'static str) {
+) -> (ErrorKind, Cow<'static, str>) {
     let by_message = message.and_then(|m| {
         // The research quoted these messages with 「既に」 ("already"); the manual prints them
         // without. Accept both.
@@ -252,8 +304,20 @@ pub fn classify(
         let entry = error_entry(entries, code?)?;
         ROWS.iter().find(|r| r.code == entry.code)
     };
-    by_message
-        .or_else(by_code)
-        .map(|r| (r.kind, r.meaning))
-        .unwrap_or((Rejected, "unrecognised F-REGI refusal"))
+    match by_message.or_else(by_code) {
+        Some(r) if r.source != Source::Undocumented => (r.kind, Cow::Borrowed(r.meaning)),
+        _ => (Protocol, Cow::Owned(undocumented_message(code))),
+    }
+}
+
+/// The message of an `NG` whose code no source documents.
+fn undocumented_message(code: Option<&str>) -> String {
+    match code {
+        Some(code) => format!(
+            "F-REGI error code {code} is not documented: the request may have been processed"
+        ),
+        None => "F-REGI's NG carries no error code and no documented message: the request may \
+                 have been processed"
+            .to_owned(),
+    }
 }

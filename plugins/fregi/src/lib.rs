@@ -67,8 +67,8 @@ mod status;
 use protocol::{Approved, Form, InfoReply, Refusal, Reply, Script};
 use renkei_sdk::{
     AmountChange, Capabilities, CardData, Config, ConfigError, ConfigKey, ConfigKind, Context,
-    Currency, ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse, Inquiry,
-    Limits, Manifest, Method, Money, Operation, OperationKind, Outcome, PaymentSource,
+    Currency, Effect, ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse,
+    Inquiry, Limits, Manifest, Method, Money, Operation, OperationKind, Outcome, PaymentSource,
     PaymentState, RefundExtent, RequestExpiry, Settlement, StatusEntry, Step, TransactionRef,
     decode_state,
 };
@@ -876,11 +876,27 @@ fn same_transaction(script: Script, sent: &str, answered: &str) -> Result<(), Ga
 }
 
 /// An `NG` as a typed error: F-REGI's code and message verbatim, our meaning, and what the
-/// operator can do where the operation makes that clear.
+/// operator can do where the operation makes that clear. A code no source documents may follow
+/// processing (`Protocol`), so the message then never says that nothing changed.
 fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
     let (kind, meaning) =
         errors::classify(&ERRORS, refusal.code.as_deref(), refusal.message.as_deref());
+    let may_have_applied = kind.effect() == Effect::MayHaveApplied;
     let (kind, message) = match pending {
+        Pending::CaptureAuthchange {
+            seqno,
+            authorized,
+            amount,
+        } if may_have_applied => (
+            kind,
+            format!(
+                "{meaning}. F-REGI answered the change of the authorized amount from \
+                 {authorized} to {amount} yen with an undocumented code, so the change may \
+                 have replaced the authorization (SEQNO {seqno}) by a new one; nothing was \
+                 captured. Check the transaction in F-REGI's admin screen before capturing or \
+                 voiding"
+            ),
+        ),
         Pending::CaptureAuthchange {
             seqno,
             authorized,
@@ -908,16 +924,33 @@ fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
             kind,
             format!(
                 "{meaning}: the authorized amount was changed first (SEQNO {} replaced by \
-                 {seqno}, now {amount} yen) but the sale of {seqno} was refused; the new \
-                 authorization stands: capture or void SEQNO {seqno}",
-                c.old_seqno
+                 {seqno}, now {amount} yen) but the sale of {seqno} {}; the new authorization \
+                 stands: {} SEQNO {seqno}",
+                c.old_seqno,
+                if may_have_applied {
+                    "was answered with an undocumented code"
+                } else {
+                    "was refused"
+                },
+                if may_have_applied {
+                    "check in F-REGI's admin screen whether it was captured, then capture or void"
+                } else {
+                    "capture or void"
+                },
+            ),
+        ),
+        Pending::Authchange { seqno, from, .. } if may_have_applied => (
+            kind,
+            format!(
+                "{meaning}; the authorization of {from} yen (SEQNO {seqno}) may have been \
+                 replaced: check it in F-REGI's admin screen"
             ),
         ),
         Pending::Authchange { seqno, from, .. } => (
             kind,
             format!("{meaning}; the authorization of {from} yen (SEQNO {seqno}) is unchanged"),
         ),
-        _ => (kind, meaning.to_owned()),
+        _ => (kind, meaning.into_owned()),
     };
     GatewayError {
         kind,

@@ -437,8 +437,9 @@ fn parse_ok(script: Script, rest: &[&str]) -> Result<Approved, WireError> {
 }
 
 /// `NG` / `CODE(message)` (card API, research §5.1). Also read: the redirect API's three-line
-/// form `NG` / `CODE` / `message`, and a reason line with no code (kept whole as the message) —
-/// an `NG` is an explicit refusal whatever its reason looks like.
+/// form `NG` / `CODE` / `message`, and a reason line with no code (kept whole as the message).
+/// What the reason means for the money is `errors.rs`'s to say: only a documented reason proves
+/// that nothing happened.
 fn parse_ng(rest: &[&str]) -> Result<Refusal, WireError> {
     let reason = *rest.first().ok_or(WireError::NgWithoutReason)?;
     if reason.is_empty() {

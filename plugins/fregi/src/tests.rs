@@ -244,12 +244,12 @@ fn f11_all_ten_statuses_map_to_one_state_each_with_the_manual_labels() {
 fn error_table_separates_card_declines_from_operational_refusals() {
     let kind = |code: &str| errors::classify(&ERRORS, Some(code), None).0;
     for code in [
-        "A1-1-31", "A1-1-52", "A1-1-132", "A1-1-171", "A1-1-999", "JCN-G12", "JCN-G55", "JCN-G77",
+        "A1-1-31", "A1-1-52", "A1-1-132", "A1-1-171", "JCN-G12", "JCN-G55", "JCN-G77", "JCN-G99",
     ] {
         assert_eq!(kind(code), ErrorKind::Declined, "{code}");
     }
     for code in [
-        "S1-1-125", "S1-1-120", "A1-1-60", "A3-1-21", "S3-1-22", "S2-1-124", "S1-7-7",
+        "S1-1-125", "S1-1-120", "A1-1-60", "A3-1-21", "S3-1-22", "S2-1-124",
     ] {
         assert_eq!(kind(code), ErrorKind::Rejected, "{code}");
     }
@@ -262,7 +262,11 @@ fn error_table_separates_card_declines_from_operational_refusals() {
     assert_eq!(kind("JCN-G95"), ErrorKind::Unavailable);
     assert_eq!(
         errors::classify(&ERRORS, Some("Q9-9-9"), None),
-        (ErrorKind::Rejected, "unrecognised F-REGI refusal")
+        (
+            ErrorKind::Protocol,
+            "F-REGI error code Q9-9-9 is not documented: the request may have been processed"
+                .into()
+        )
     );
     // The manifest marks stand-ins so nobody searches F-REGI's list for them.
     let m = Fregi::manifest();
@@ -899,9 +903,9 @@ fn ng_replies_keep_code_and_message_verbatim_in_every_accepted_shape() {
     assert_eq!(e.kind, ErrorKind::Declined);
     assert_eq!(e.gateway_code.as_deref(), Some("JCN-G55"));
     assert_eq!(e.gateway_message.as_deref(), Some("限度額オーバー"));
-    // An unknown code is still an explicit refusal.
+    // An unknown code is kept verbatim; it proves nothing (see the tests below).
     let e = answer(&gateway(), &capture(1080, None), ok(b"NG\nZZ-9-9(new)\n")).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert_eq!(e.kind, ErrorKind::Protocol);
     assert_eq!(e.gateway_code.as_deref(), Some("ZZ-9-9"));
 }
 
@@ -927,6 +931,124 @@ fn declines_and_shop_errors_are_typed() {
     let e = answer(&gateway(), &void(), ng("A2-1-121", b"x")).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Rejected);
     assert!(e.message.contains("refund"), "{}", e.message);
+}
+
+#[test]
+fn every_row_states_its_effect_and_only_documented_codes_prove_nothing_happened() {
+    for r in errors::ROWS {
+        if r.code.ends_with('*') {
+            // A catch-all stands for codes no source documents: they may follow processing.
+            assert_eq!(r.kind, ErrorKind::Protocol, "{}", r.code);
+            assert_eq!(r.source, errors::Source::Undocumented, "{}", r.code);
+        } else {
+            assert_eq!(r.kind.effect(), Effect::NotApplied, "{}", r.code);
+            assert_ne!(r.source, errors::Source::Undocumented, "{}", r.code);
+        }
+    }
+    // The manifest exports the same kinds (the conformance suite reads it).
+    let m = Fregi::manifest();
+    assert_eq!(m.errors.len(), errors::ROWS.len());
+    for (e, r) in m.errors.iter().zip(errors::ROWS) {
+        assert_eq!((e.code.as_str(), e.kind), (r.code, r.kind));
+    }
+    for code in [
+        "A1-*", "S1-*", "A2-*", "S2-*", "A3-*", "S3-*", "X1-*", "JCN-G*",
+    ] {
+        let e = m.errors.iter().find(|e| e.code == code).unwrap();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{code}");
+        assert!(e.message.contains("not documented"), "{}", e.message);
+    }
+}
+
+#[test]
+fn an_undocumented_ng_code_may_have_been_processed() {
+    // Recorded-shape NG replies, one per script, with codes no source documents.
+    let cases = [
+        (authorize(1080, token("t"), None), "A1-1-999"),
+        (authorize(1080, token("t"), None), "JCN-G01"),
+        (capture(1080, None), "S1-9-1"),
+        (void(), "A2-1-500"),
+        (refund(1080, None), "S2-1-500"),
+        (refund(1080, Some(80)), "S3-1-500"),
+        (change(1080, 2000), "A3-1-500"),
+        (capture(1080, None), "ZZ-9-9"),
+    ];
+    for (op, code) in cases {
+        let e = answer(&gateway(), &op, ng(code, b"\xa5\xa8\xa5\xe9\xa1\xbc")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{code}");
+        assert_eq!(e.effect(), Effect::MayHaveApplied, "{code}");
+        assert_eq!(e.gateway_code.as_deref(), Some(code));
+        assert_eq!(e.gateway_message.as_deref(), Some("エラー"));
+        assert!(
+            e.message.contains(&format!(
+                "F-REGI error code {code} is not documented: the request may have been processed"
+            )),
+            "{code}: {}",
+            e.message
+        );
+        assert!(!e.message.contains("unchanged"), "{code}: {}", e.message);
+    }
+    // A reason line with neither a code nor a documented message.
+    let e = answer(
+        &gateway(),
+        &capture(1080, None),
+        ok(b"NG\n\xa5\xa8\xa5\xe9\xa1\xbc\n"),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol);
+    assert!(
+        e.message.contains("may have been processed"),
+        "{}",
+        e.message
+    );
+    // The F-10 messages keep their documented meaning whatever code carries them.
+    let e = answer(
+        &gateway(),
+        &capture(1080, None),
+        ng("S1-9-1", ALREADY_SOLD_EUC),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AlreadyDone);
+    let e = answer(
+        &gateway(),
+        &capture(1080, None),
+        ng("S1-9-1", ALREADY_VOIDED_EUC),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Rejected);
+}
+
+#[test]
+fn an_undocumented_code_on_a_capture_with_an_amount_change_never_says_nothing_changed() {
+    let g = gateway();
+    let op = capture(1080, Some(1500));
+    // authchange answered with an undocumented code: it may have replaced the authorization.
+    let e = answer(&g, &op, ng("A3-1-500", b"x")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol);
+    assert!(e.message.contains("may have replaced"), "{}", e.message);
+    assert!(e.message.contains(SEQ1), "{}", e.message);
+    assert!(!e.message.contains("unchanged"), "{}", e.message);
+    // The sale after a successful authchange answered with an undocumented code.
+    let first = sent(g.prepare(&op, &ctx()).unwrap());
+    let second = sent(
+        g.interpret(
+            &op,
+            &ctx(),
+            &first.state,
+            &ok(format!("OK\n{SEQ2}\n123456\n").as_bytes()),
+        )
+        .unwrap(),
+    );
+    let e = g
+        .interpret(&op, &ctx(), &second.state, &ng("S1-9-1", b"x"))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol);
+    assert!(e.message.contains(SEQ2), "{}", e.message);
+    assert!(!e.message.contains("was refused"), "{}", e.message);
+    // A direct amount change.
+    let e = answer(&g, &change(1080, 2000), ng("A3-1-500", b"x")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol);
+    assert!(!e.message.contains("unchanged"), "{}", e.message);
 }
 
 // ---- replies: malformed -----------------------------------------------------------------

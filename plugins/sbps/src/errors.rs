@@ -1,4 +1,4 @@
-//! SBPS `res_err_code` types mapped to SDK error kinds, as data (§8).
+//! SBPS `res_err_code` types mapped to SDK error kinds, as data (`protocols/sbps.md` §8).
 //!
 //! A code is method (3) + type (2) + item (3), and the type alone carries the meaning, so the
 //! table has one `prefix*` row per method and type (`10141*`). The common types (§8.2) apply to
@@ -6,19 +6,42 @@
 //! back under the common method `999`, so common types are listed for both. The Japanese texts
 //! are SBPS's own type names; English is ours.
 //!
-//! Kinds, and why:
-//! - card-company refusals at authorization are `Declined`;
-//! - state conflicts and field validation are `Rejected` (SBPS refused knowingly, nothing moved);
-//! - 09 (hash) and 14 (unknown merchant/service) are `Authentication`: a configuration problem;
-//! - SBPS and card-network system errors (80, 81, 83–86, 90, 92) are `Protocol`: SBPS says it failed
-//!   but not whether it had already acted, and §9.3 warns that a retry after them can answer
-//!   "already done" although the first attempt went through, so they must be resolved by inquiry;
-//! - 96 (duplicate `order_id`) is `Protocol` for the same reason: this plugin derives every
-//!   `order_id` from the shop action's idempotency key, so 96 means an earlier attempt of this
-//!   very action reached SBPS and may have authorized;
-//! - 41, 45/52, 46 are `AlreadyDone`, but only for the operation whose goal they state (a capture
-//!   that hears "already sold", a void that hears "already cancelled", a full refund that hears
-//!   "already refunded"); for any other operation they are a state conflict, `Rejected`.
+//! ## Each row's effect on the money
+//!
+//! After a request was sent, the host reads an error by its kind alone: `Declined`, `Rejected`,
+//! `AlreadyDone`, `Authentication` and `Unavailable` prove that nothing happened; `Protocol`
+//! means "may have applied" and sends the operation to resolution (MG01 inquiry once the request
+//! has expired, a declared-safe replay, or an operator). So a row may prove nothing happened
+//! only where SBPS documents the type as a refusal made before processing:
+//!
+//! - **Field and envelope validation** (00–07, 13, T1, T2, 78, K3): `Rejected`. SBPS checks the
+//!   request before looking anything up; these come back without the root `id` (§7.3, observed
+//!   for 05, 03, 09, 10) and per §10.3 before dispatch.
+//! - **Credentials** (09 hash, 14 merchant): `Authentication` (§4.3, §8.2).
+//! - **Request expired** (10): `Rejected`. SBPS refuses a request once `request_date +
+//!   limit_second` has passed (§3.2, §8.2; observed without `id`, §7.3); the manifest's request
+//!   expiry relies on it.
+//! - **Unknown payment** (11, 12): `Rejected`: nothing to act on (§8.2).
+//! - **Card declines at authorization** (20–36, 61, 63–77, K2, and 93, the re-entry limit):
+//!   `Declined`. §8.3 lists them as the card company's refusals; no payment is created.
+//! - **State refusals** (37–40, 42–44, 47, 49–51, 54, 56–60, 79, K0, K1, K4, K5): `Rejected`.
+//!   SBPS's own texts say it stopped (「…のため、売上処理を中止しました」, §8.3), and §9.2 confirms
+//!   the state does not change. 95 and 98 (stored-customer / permanent-token state
+//!   inconsistent, §8.2) refuse a request whose stored data cannot be used: `Rejected`.
+//! - **Already done** (41, 45/52, 46): `AlreadyDone`, but only for the operation whose goal
+//!   they state (a capture that hears "already sold", a void that hears "already cancelled", a
+//!   full refund that hears "already refunded"); for any other operation they are a state
+//!   conflict, `Rejected` (§8.5, §9.2).
+//! - **System errors** (80, 81, 83–86, 90, 92): `Protocol`. SBPS says it failed, not whether it
+//!   had already acted; §9.3 warns that a retry after an 8x/9x error can answer "already done"
+//!   although the first attempt went through.
+//! - **Duplicates** (96, 97): `Protocol`. 96 (same `order_id`): this plugin derives every
+//!   `order_id` from the shop action's idempotency key and attempt, so 96 means an earlier
+//!   exchange of this very attempt reached SBPS and may have authorized. 97 (same tracking id
+//!   and refund row number) likewise means an identical request reached SBPS before.
+//! - **Not documented as a refusal** (94 決済未完了 "payment not completed", W0–W6 whose meaning
+//!   §8.3 leaves unspecified, and any type no table lists): `Protocol`. They may follow
+//!   processing, so they prove nothing.
 
 use renkei_sdk::{ErrorEntry, ErrorKind, OperationKind};
 
@@ -179,11 +202,12 @@ const COMMON_TYPES: &[(&str, ErrorKind, Option<&str>, &str)] = &[
         Some("再入力上限回数制限エラー"),
         "too many card entry attempts",
     ),
+    // Not documented as a refusal: "not completed" may mean still being processed.
     (
         "94",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         Some("決済未完了エラー"),
-        "payment not completed",
+        "payment not completed: SBPS does not say whether it was processed; resolve by inquiry",
     ),
     (
         "95",
@@ -195,14 +219,15 @@ const COMMON_TYPES: &[(&str, ErrorKind, Option<&str>, &str)] = &[
         "96",
         ErrorKind::Protocol,
         Some("2 重リクエストエラー"),
-        "duplicate order_id: an earlier attempt of this same action reached SBPS and may have \
+        "duplicate order_id: an earlier request of this same attempt reached SBPS and may have \
          authorized; check the order in the SBPS tool",
     ),
     (
         "97",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         None,
-        "duplicate request: same tracking id and refund row number",
+        "duplicate request (same tracking id and refund row number): an identical earlier \
+         request reached SBPS and may have been processed; resolve by inquiry",
     ),
     (
         "98",
@@ -665,58 +690,65 @@ const CREDIT_TYPES: &[(&str, ErrorKind, Option<&str>, &str, Option<OperationKind
     ),
     (
         "W0",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         None,
-        "invalid sales, refund or cancel request (W0)",
+        "sales, refund or cancel error W0, whose meaning is not documented: the request may \
+         have been processed; resolve by inquiry",
         None,
     ),
     (
         "W1",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         None,
-        "invalid sales, refund or cancel request (W1)",
+        "sales, refund or cancel error W1, whose meaning is not documented: the request may \
+         have been processed; resolve by inquiry",
         None,
     ),
     (
         "W2",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         None,
-        "invalid sales, refund or cancel request (W2)",
+        "sales, refund or cancel error W2, whose meaning is not documented: the request may \
+         have been processed; resolve by inquiry",
         None,
     ),
     (
         "W3",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         None,
-        "invalid sales, refund or cancel request (W3)",
+        "sales, refund or cancel error W3, whose meaning is not documented: the request may \
+         have been processed; resolve by inquiry",
         None,
     ),
     (
         "W4",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         None,
-        "invalid sales, refund or cancel request (W4)",
+        "sales, refund or cancel error W4, whose meaning is not documented: the request may \
+         have been processed; resolve by inquiry",
         None,
     ),
     (
         "W5",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         None,
-        "invalid sales, refund or cancel request (W5)",
+        "sales, refund or cancel error W5, whose meaning is not documented: the request may \
+         have been processed; resolve by inquiry",
         None,
     ),
     (
         "W6",
-        ErrorKind::Rejected,
+        ErrorKind::Protocol,
         None,
-        "invalid sales, refund or cancel request (W6)",
+        "sales, refund or cancel error W6, whose meaning is not documented: the request may \
+         have been processed; resolve by inquiry",
         None,
     ),
 ];
 
 /// Every row: credit types, common types under `101` and `999`, then a catch-all per method
-/// for types SBPS lists as unused or adds later. An unknown type is still a refusal SBPS made
-/// knowingly (it answered NG), so the catch-all is `Rejected` with the raw code kept.
+/// for types SBPS lists as unused or adds later. An undocumented type proves nothing (it may
+/// follow processing), so the catch-all is `Protocol` with the raw code kept.
 pub fn rows() -> Vec<Row> {
     let mut rows = Vec::with_capacity(CREDIT_TYPES.len() + 2 * COMMON_TYPES.len() + 2);
     for &(ty, kind, ja, en, proves) in CREDIT_TYPES {
@@ -748,13 +780,13 @@ pub fn rows() -> Vec<Row> {
     rows
 }
 
-/// The meaning of a type no table documents.
+/// The meaning of a type no table documents: it may follow processing.
 pub fn unknown() -> Row {
     Row {
         code: "*".into(),
-        kind: ErrorKind::Rejected,
+        kind: ErrorKind::Protocol,
         ja: None,
-        en: "SBPS error type not in the documented tables",
+        en: "SBPS error type not in the documented tables: the request may have been processed",
         proves: None,
     }
 }

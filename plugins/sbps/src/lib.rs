@@ -19,7 +19,7 @@
 //! | capture | inquiry `MG01-00101-101`; commit if SBPS says uncommitted; sales `ST02-00201-101` (with `amount` only below the authorization, S-1) |
 //! | capture above the authorization | inquiry; re-authorization `ST01-00133-101` for the new amount; commit; sales on the new payment; cancel `ST02-00303-101` of the old one |
 //! | void | inquiry; `ST02-00303-101` |
-//! | refund, full | inquiry; `ST02-00303-101` (nothing refunded yet) or `ST02-00307-101` of the remainder (after partial refunds) |
+//! | refund, full | inquiry; `ST02-00303-101` (売上済: nothing refunded yet) or, at 返金済, `ST02-00307-101` of what the host's journal says is left (SBPS's K1 then means a refund made in its own tool) |
 //! | refund, partial | `ST02-00307-101` |
 //! | change amount | inquiry; re-authorization; commit; cancel of the old payment |
 //! | inquire | `MG01-00101-101` |
@@ -34,6 +34,17 @@
 //! disagrees with the host. The same read tells the capture whether the authorization was ever
 //! committed (an authorize whose commit failed reports it in a note; the capture heals it).
 //!
+//! ## 返金済 says "refunded", not how much
+//!
+//! MG01's `payment_status` 4 (返金済) follows a partial refund as well as a full one, and MG01
+//! reports no amounts (§6.6, §6.8). The status table and every outcome read from MG01 therefore
+//! say `RefundExtent::NotReported`; so does the refund of the remainder, which SBPS accepts
+//! without saying what it has left. `Full` is claimed only for `ST02-00303-101` on a sold
+//! payment, which SBPS documents as a full refund (§6.4), and `Partial` for a partial refund
+//! the host asked for (less than its journal's remainder, SBPS's partial-refund function). The
+//! host's ledger decides the extent from its own arithmetic in any case. An outcome's
+//! `refunded` is what that refund moved.
+//!
 //! ## Choices where the protocol is silent
 //!
 //! - **Pre-order release (G-9).** By the time a pre-order is released the checkout token has
@@ -44,11 +55,21 @@
 //!   that payment untouched). The host picks by the source it passes; both then commit like any
 //!   authorization.
 //! - **`order_id`.** SBPS refuses a second authorization with the same `order_id` (type 96), a
-//!   declined one included. Every authorization therefore sends `<order code>-<tag>`, where the
-//!   tag is the first 8 hex digits of SHA-1 of the shop action's idempotency key: a customer who
-//!   retries with another card gets a new `order_id`, while a replay of the same action gets the
-//!   same one and SBPS's 96, which proves the replay cannot authorize twice (and is reported as
-//!   "may have applied", because the first attempt reached SBPS).
+//!   declined one included (§9.2, open question 9; the emulator assumes so). A customer whose
+//!   card was declined checks out again for the same order: the host runs the same shop action
+//!   (same idempotency key) as a new attempt (`Context::attempt` 2, 3…). Every authorization
+//!   therefore sends `<order code><tag>`:
+//!   - the **tag** is the first 12 hex digits of SHA-1 over the attempt number (4 bytes,
+//!     big-endian) and the idempotency key: a new attempt gets a new `order_id`, so a decline
+//!     never blocks the order, while every exchange of one attempt keeps the same one: an
+//!     authorization sent again within the attempt meets SBPS's 96, which proves it cannot
+//!     authorize twice (and is reported as "may have applied", because the first request
+//!     reached SBPS). 48 bits make a collision between two attempts negligible;
+//!   - the **order code** part keeps only the code's ASCII letters and digits (every `order_id`
+//!     recorded from SBPS is alphanumeric, and nothing public shows SBPS accepting `-` or `_`),
+//!     cut to 26 characters so that the whole fits SBPS's 38. It is there for the operator
+//!     searching SBPS's tool; the tag alone makes the `order_id` unique. The outcome's notes
+//!     carry the `order_id` sent.
 //! - **`cust_code` of a re-authorization** inside capture / change amount: the operation does not
 //!   carry the customer, so the order code is sent; SBPS takes the card from the previous payment
 //!   (B) and nothing documented ties the two codes.
@@ -89,6 +110,8 @@ const ITEM_NAME_BYTES: usize = 40;
 const CUST_CODE_BYTES: usize = 64;
 const ORDER_ID_CHARS: usize = 38;
 const ITEM_ID_CHARS: usize = 32;
+/// How many attempts' `order_id`s an error names at most.
+const MAX_NAMED_ATTEMPTS: u32 = 5;
 
 /// The tables, built once: exported in the manifest, used by `interpret`.
 static STATUSES: LazyLock<Vec<StatusEntry>> = LazyLock::new(status::table);
@@ -791,13 +814,28 @@ impl Gateway for Sbps {
                 else {
                     return Err(unexpected_stage(op, "partial_refund"));
                 };
-                let reply = accepted(op, read, "partial refund", remainder)?;
+                let reply = match accepted(op, read, "partial refund", remainder) {
+                    Err(e)
+                        if remainder && e.gateway_code.as_deref().is_some_and(is_over_refund) =>
+                    {
+                        return Err(refunded_in_tool(e, *captured));
+                    }
+                    read => read?,
+                };
                 protocol::acknowledged(&reply).map_err(|e| context("partial refund", e))?;
+                // What this refund moved. After 返金済 it completes the refund as far as the
+                // shop's records go, but SBPS says nothing of what it has left: no extent.
                 let (extent, refunded) = if remainder {
-                    (RefundExtent::Full, *captured)
+                    (RefundExtent::NotReported, *captured)
                 } else {
                     (RefundExtent::Partial, amount.unwrap_or(*captured))
                 };
+                if remainder {
+                    notes.push(format!(
+                        "refunded the {captured} the shop's records show as left; SBPS reports \
+                         返金済 without amounts"
+                    ));
+                }
                 Ok(Step::Done(with_notes(
                     Outcome::new(refunded_state(extent))
                         .gateway_status("4")
@@ -816,8 +854,9 @@ impl Gateway for Sbps {
                 notes.push(commit_note(&found.commit_status));
                 if found.payment_status == "4" {
                     notes.push(
-                        "SBPS reports 返金済 (4) after partial refunds too, and reports no \
-                         amounts; the refunded amount is in the host's journal or the SBPS tool"
+                        "SBPS reports 返金済 (4) after a partial refund as after a full one, and \
+                         no amounts: how much is refunded is in the host's journal or the SBPS \
+                         tool"
                             .into(),
                     );
                 }
@@ -925,10 +964,16 @@ impl Sbps {
                         let new_amount = amount.map_or(authorized.minor_units, |a| a.minor_units);
                         self.reauthorize(env, ctx, order, tracking_id, new_amount, notes)
                     }
-                    ("2" | "4", false) => Err(drift(
+                    ("2", false) => Err(drift(
                         ErrorKind::AlreadyDone,
                         status,
                         "already captured (売上済); a capture or the SBPS tool sold it before",
+                    )),
+                    ("4", false) => Err(drift(
+                        ErrorKind::AlreadyDone,
+                        status,
+                        "already captured, and refunded since (返金済, in part or in full: SBPS \
+                         does not say how much); a capture or the SBPS tool sold it before",
                     )),
                     ("2" | "4", true) => Err(drift(
                         ErrorKind::Rejected,
@@ -975,8 +1020,10 @@ impl Sbps {
                         let request = protocol::cancel_or_refund(env, tracking_id, now);
                         self.send("refund", request, Stage::CancelOrRefund, notes)
                     }
-                    // After partial refunds, refund the remainder by amount: whether 00303
-                    // refunds the rest or answers "already refunded" is open (§11 q4).
+                    // 返金済 after a partial refund as well as a full one, without amounts:
+                    // refund by amount what the journal says is left. Whether 00303 would
+                    // refund the rest or answer "already refunded" is open (§11 q4); 00307
+                    // refuses with K1 when less is left at SBPS than the journal believes.
                     "4" => {
                         let request =
                             protocol::partial_refund(env, tracking_id, now, captured.minor_units);
@@ -1160,7 +1207,8 @@ fn row_of(code: &str) -> &'static errors::Row {
         .unwrap_or(&UNKNOWN_ERROR)
 }
 
-/// An NG reply as a typed error: the raw code, SBPS's Japanese meaning, ours in English.
+/// An NG reply as a typed error: the raw code, SBPS's Japanese meaning, ours in English. Only a
+/// documented refusal is worded as one; a code that proves nothing says so.
 fn refusal(op: &Operation, code: &str, step: &str, own: bool) -> GatewayError {
     let row = row_of(code);
     let mut kind = row.kind;
@@ -1168,12 +1216,15 @@ fn refusal(op: &Operation, code: &str, step: &str, own: bool) -> GatewayError {
         // "Already cancelled" is no success for a refund, "already sold" none for a void.
         kind = ErrorKind::Rejected;
     }
-    GatewayError::gateway(
-        kind,
-        code,
-        row.ja.map(str::to_owned),
-        format!("SBPS refused the {step}: {}", row.en),
-    )
+    let message = if row.code.trim_end_matches('*').len() <= 3 {
+        // A catch-all: no table documents this type.
+        format!("SBPS error code {code} is not documented: the {step} may have been processed")
+    } else if kind == ErrorKind::Protocol {
+        format!("SBPS answered the {step} with error {code}: {}", row.en)
+    } else {
+        format!("SBPS refused the {step}: {}", row.en)
+    };
+    GatewayError::gateway(kind, code, row.ja.map(str::to_owned), message)
 }
 
 fn proves(goal: Option<OperationKind>, op: &Operation) -> bool {
@@ -1194,6 +1245,25 @@ fn proves(goal: Option<OperationKind>, op: &Operation) -> bool {
 /// 60: the payment is already committed (or past it): what a commit before sales wants.
 fn is_commit_done(code: &str) -> bool {
     code.len() == 8 && &code[..5] == "10160"
+}
+
+/// K1: the refunds would exceed what SBPS has left of the sale.
+fn is_over_refund(code: &str) -> bool {
+    code.len() == 8 && &code[..5] == "101K1"
+}
+
+/// K1 on the refund of the remainder, after the inquiry showed 返金済: SBPS has less left than
+/// the journal believes, so a refund was made in SBPS's own tool (G-8). A typed refusal
+/// (nothing moved) that tells the operator where to look; SBPS's code and words are kept.
+fn refunded_in_tool(mut e: GatewayError, captured: Money) -> GatewayError {
+    e.kind = ErrorKind::Rejected;
+    e.message = format!(
+        "SBPS shows this payment already partly refunded (返金済), by more than the shop's \
+         records know: refunding the {captured} the shop believes is left would exceed what \
+         SBPS has left, so a refund was made in SBPS's tool (G-8). Check the payment there, \
+         and refund the rest in SBPS's tool or reconcile the order; nothing was refunded now"
+    );
+    e
 }
 
 /// 45 / 52: the replaced authorization is already cancelled.
@@ -1218,15 +1288,22 @@ fn ambiguous_cancel(
     order: &OrderRef,
     ctx: &Context<'_>,
 ) -> GatewayError {
-    let order_id = order_id(order, ctx).unwrap_or_else(|_| order.to_string());
+    // Each attempt re-authorized under its own order_id: name those of the attempts so far
+    // (the latest few), and the order code they all start with.
+    let first = ctx.attempt.saturating_sub(MAX_NAMED_ATTEMPTS - 1).max(1);
+    let ids: Vec<String> = (first..=ctx.attempt.max(1))
+        .filter_map(|a| order_id_for(order, ctx.idempotency_key, a).ok())
+        .collect();
+    let prefix: String = order_code_part(order).collect();
     GatewayError::gateway(
         ErrorKind::Protocol,
         "payment_status=3",
         Some("与信取消済".into()),
         format!(
             "payment {transaction} is cancelled: either an earlier attempt of this operation \
-             replaced it (look for SBPS order_id {order_id}) or it was cancelled in the SBPS \
-             tool; resolve before retrying"
+             replaced it (look for SBPS order_id {}, or any starting with {prefix:?}) or it \
+             was cancelled in the SBPS tool; resolve before retrying",
+            ids.join(" / ")
         ),
     )
 }
@@ -1357,19 +1434,31 @@ fn op_tracking_id(op: &Operation) -> Result<String, GatewayError> {
         .ok_or_else(|| unexpected_stage(op, "replacement"))
 }
 
-/// `<order code>-<tag>`: unique per shop action, stable across its replays (see the crate docs).
+/// `<order code><tag>`: the order code's ASCII letters and digits, cut so that the whole fits
+/// SBPS's 38 characters, then the attempt's tag (see the crate docs). Letters and digits only:
+/// every `order_id` recorded from SBPS is alphanumeric, and nothing public shows it accepting
+/// anything else.
 fn order_id(order: &OrderRef, ctx: &Context<'_>) -> Result<String, GatewayError> {
-    let code = order.as_str();
-    let max = ORDER_ID_CHARS - 9;
-    if code.is_empty() || code.len() > max || !code.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(GatewayError::invalid(format!(
-            "SBPS needs an order code of 1-{max} printable ASCII characters"
-        )));
+    order_id_for(order, ctx.idempotency_key, ctx.attempt)
+}
+
+fn order_id_for(order: &OrderRef, key: &str, attempt: u32) -> Result<String, GatewayError> {
+    if order.as_str().is_empty() {
+        return Err(GatewayError::invalid("SBPS needs a non-empty order code"));
     }
-    Ok(format!(
-        "{code}-{}",
-        protocol::action_tag(ctx.idempotency_key)
-    ))
+    let mut id: String = order_code_part(order).collect();
+    id.push_str(&protocol::attempt_tag(key, attempt));
+    Ok(id)
+}
+
+/// The part of an `order_id` taken from the order code: its ASCII letters and digits, at most
+/// as many as leave room for the tag.
+fn order_code_part(order: &OrderRef) -> impl Iterator<Item = char> + '_ {
+    order
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(ORDER_ID_CHARS - protocol::ATTEMPT_TAG_CHARS)
 }
 
 fn check_cust_code(code: &str) -> Result<(), GatewayError> {

@@ -1171,11 +1171,19 @@ pub fn basic_credentials(user: &str, password: &Secret) -> String {
     BASE64.encode(format!("{user}:{}", password.expose()))
 }
 
-/// A short, stable tag of a shop action: the first 8 hex digits of SHA-1 of its idempotency key.
-/// Deterministic (no clock, no randomness), so every replay of one action derives the same tag.
-pub fn action_tag(idempotency_key: &str) -> String {
-    let digest = Sha1::digest(idempotency_key.as_bytes());
-    lower_hex(&digest[..4])
+/// Hex digits of an attempt tag: 48 bits, so that two attempts colliding is negligible even
+/// across millions of authorizations that share a (truncated) order code.
+pub const ATTEMPT_TAG_CHARS: usize = 12;
+
+/// A short, stable tag of one attempt of a shop action: the first 12 hex digits of SHA-1 over
+/// the attempt number (4 bytes, big-endian) followed by the idempotency key. The fixed-width
+/// prefix keeps the input unambiguous. Deterministic (no clock, no randomness), so every
+/// exchange of one attempt derives the same tag, and a new attempt a new one.
+pub fn attempt_tag(idempotency_key: &str, attempt: u32) -> String {
+    let mut hasher = Sha1::new();
+    hasher.update(attempt.to_be_bytes());
+    hasher.update(idempotency_key.as_bytes());
+    lower_hex(&hasher.finalize()[..ATTEMPT_TAG_CHARS / 2])
 }
 
 /// Everything the plugin does with reply bytes, for the fuzz target and property tests: parse

@@ -10,10 +10,11 @@ pub const PRE_ORDER: &str = "pre_order";
 /// (code, label, unified state, terminal).
 ///
 /// - `1`..`4` are MG01's `payment_status` (§6.8), labelled as the operator manual writes them.
-/// - `4` 返金済 is a full refund: that is what the manual's status means (S-4, a cancel after
-///   capture). SBPS also reports `4` after a partial refund made in its own tool (S-3); the
-///   inquiry outcome says so in a note, but the table maps one code to one state, and guessing
-///   "partial" would let the host send refunds SBPS can only refuse.
+/// - `4` 返金済 is "refunded" **without an extent**: SBPS reports it after a full refund (S-4, a
+///   cancel after capture) and after a partial one alike (§6.6: 4 after a 100-yen refund of
+///   1080), with no amounts (§6.8). So it maps to `RefundExtent::NotReported`, never to `Full`
+///   or `Partial`: only the host's journal (or SBPS's tool) knows how much is left. Not
+///   terminal: the rest of a partially refunded payment may still be refunded.
 /// - SBPS reports neither settlement nor transmission to the card company, hence
 ///   `Settlement::NotReported`.
 pub fn table() -> Vec<StatusEntry> {
@@ -21,7 +22,7 @@ pub fn table() -> Vec<StatusEntry> {
         settlement: Settlement::NotReported,
     };
     let refunded = PaymentState::Refunded {
-        extent: RefundExtent::Full,
+        extent: RefundExtent::NotReported,
         settlement: Settlement::NotReported,
     };
     [
@@ -34,7 +35,7 @@ pub fn table() -> Vec<StatusEntry> {
         ("1", "与信済", PaymentState::Authorized, false),
         ("2", "売上済", captured, false),
         ("3", "与信取消済", PaymentState::Voided, true),
-        ("4", "返金済", refunded, true),
+        ("4", "返金済", refunded, false),
     ]
     .into_iter()
     .map(|(code, label, state, terminal)| StatusEntry {

@@ -39,6 +39,12 @@ fn gateway() -> Sbps {
     gateway_with(&[])
 }
 
+/// The gateway the recorded vectors were computed for: `limit_second` 600 (SBPS's own default),
+/// which the vectors' hashes cover. The plugin's default is shorter (60).
+fn vector_gateway() -> Sbps {
+    gateway_with(&[("limit_second", "600")])
+}
+
 fn encrypted_gateway() -> Sbps {
     gateway_with(&[("des_key", DES_KEY), ("des_iv", DES_IV)])
 }
@@ -252,7 +258,7 @@ fn s2_every_sbps_status_maps_to_exactly_one_unified_state() {
         ("1", "与信済", PaymentState::Authorized),
         ("2", "売上済", captured_state()),
         ("3", "与信取消済", PaymentState::Voided),
-        ("4", "返金済", refunded_state(RefundExtent::Full)),
+        ("4", "返金済", refunded_state(RefundExtent::NotReported)),
         (
             status::PRE_ORDER,
             "未オーソリ",
@@ -267,6 +273,9 @@ fn s2_every_sbps_status_maps_to_exactly_one_unified_state() {
         assert_eq!(rows[0].state, state);
     }
     assert_eq!(m.state_of("5"), PaymentState::Unknown { raw: "5".into() });
+    // 返金済 follows a partial refund too: the rest may still be refunded.
+    assert!(!m.status("4").unwrap().terminal);
+    assert!(m.status("3").unwrap().terminal);
 }
 
 #[test]
@@ -322,7 +331,7 @@ fn the_error_table_covers_every_documented_type_with_the_explicit_kinds() {
 
 #[test]
 fn capture_starts_with_an_inquiry_signed_like_an_independent_implementation() {
-    let g = gateway();
+    let g = vector_gateway();
     let x = sent(g.prepare(&capture(None), &ctx("k")).unwrap());
     assert_eq!(x.step, "inquiry");
     assert_eq!(x.request.method, Method::Post);
@@ -347,11 +356,14 @@ fn capture_starts_with_an_inquiry_signed_like_an_independent_implementation() {
         <sps_hashcode>9ea39d3c194b9d0dffab05529d29825c7fb3032b</sps_hashcode>\n\
         </sps-api-request>\n";
     assert_eq!(x.request.body, expected.as_bytes());
+    // Unconfigured, the plugin asks SBPS for a 60-second window.
+    let x = sent(gateway().prepare(&capture(None), &ctx("k")).unwrap());
+    assert!(body_text(&x).contains("<limit_second>60</limit_second>"));
 }
 
 #[test]
 fn s1_capture_sends_the_amount_only_when_the_shop_amount_is_lower() {
-    let g = gateway();
+    let g = vector_gateway();
     for (amount, expected_hash, has_amount) in [
         (None, "0217ce2f0080d2c8414cf7f5cb167591363ac88f", false),
         (
@@ -426,7 +438,7 @@ fn capture_commits_first_when_sbps_says_the_authorization_is_uncommitted() {
 
 #[test]
 fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_payment_and_voids_the_old() {
-    let g = gateway();
+    let g = vector_gateway();
     let (xs, outcome) = run(
         &g,
         &capture(Some(1200)),
@@ -458,7 +470,7 @@ fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_payment_and_
         <service_id>001</service_id>\n  \
         <tracking_id>00000000000001</tracking_id>\n  \
         <cust_code>100000924506</cust_code>\n  \
-        <order_id>100000924506-45135107</order_id>\n  \
+        <order_id>100000924506fcfbf122499e</order_id>\n  \
         <item_id>renkei</item_id>\n  \
         <amount>1200</amount>\n  \
         <sps_cust_info_return_flg>0</sps_cust_info_return_flg>\n  \
@@ -471,7 +483,7 @@ fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_payment_and_
         <encrypted_flg>0</encrypted_flg>\n  \
         <request_date>20240102030405</request_date>\n  \
         <limit_second>600</limit_second>\n  \
-        <sps_hashcode>e9e445d832afacfcd7b5c6bc29a0918c9f8ef121</sps_hashcode>\n\
+        <sps_hashcode>f499dac867181cd486eeacf7afbc381ef2029df8</sps_hashcode>\n\
         </sps-api-request>\n";
     assert!(
         body_text(&xs[1]).ends_with(expected_reauth),
@@ -518,7 +530,7 @@ fn a_declined_reauthorization_for_a_higher_capture_captures_nothing() {
 
 #[test]
 fn token_authorization_matches_the_vector_layout_and_commits() {
-    let g = gateway();
+    let g = vector_gateway();
     let op = token_authorize();
     let (xs, outcome) = run(
         &g,
@@ -540,7 +552,7 @@ fn token_authorization_matches_the_vector_layout_and_commits() {
         <merchant_id>99999</merchant_id>\n  \
         <service_id>001</service_id>\n  \
         <cust_code>cust01</cust_code>\n  \
-        <order_id>100000924506-85571eb9</order_id>\n  \
+        <order_id>1000009245068cf867b019c6</order_id>\n  \
         <item_id>renkei</item_id>\n  \
         <item_name>g2WDWINnj6SVaQ==</item_name>\n  \
         <amount>1080</amount>\n  \
@@ -557,7 +569,7 @@ fn token_authorization_matches_the_vector_layout_and_commits() {
         <encrypted_flg>0</encrypted_flg>\n  \
         <request_date>20240102030405</request_date>\n  \
         <limit_second>600</limit_second>\n  \
-        <sps_hashcode>a88b46b78acca2475467eaa7be0a29e5a425240a</sps_hashcode>\n\
+        <sps_hashcode>926d2cac85f9faa00b0b3fdb89db7bbe54e53289</sps_hashcode>\n\
         </sps-api-request>\n";
     assert_eq!(body_text(&xs[0]), expected);
     assert_eq!(xs[1].step, "commit");
@@ -571,23 +583,136 @@ fn token_authorization_matches_the_vector_layout_and_commits() {
     assert_eq!(o.authorized, Some(Money::jpy(1080)));
     assert_eq!(o.authorization_code.as_deref(), Some("123456"));
     assert_eq!(o.gateway_status.as_deref(), Some("1"));
-    assert!(o.notes.iter().any(|n| n.contains("100000924506-85571eb9")));
+    assert!(
+        o.notes
+            .iter()
+            .any(|n| n.contains("1000009245068cf867b019c6"))
+    );
     assert!(o.notes.iter().any(|n| n.contains("card brand V")));
 }
 
-#[test]
-fn the_order_id_is_stable_across_replays_of_one_action_and_new_for_another() {
-    let g = gateway();
-    let order_id = |key: &str| {
-        let x = sent(g.prepare(&token_authorize(), &ctx(key)).unwrap());
-        let text = body_text(&x);
-        let start = text.find("<order_id>").unwrap() + 10;
-        let end = text.find("</order_id>").unwrap();
-        text[start..end].to_owned()
+/// The `order_id` an authorization of `order` sends under `key` and `attempt`.
+fn sent_order_id(order: &str, key: &str, attempt: u32) -> String {
+    let op = Operation::Authorize {
+        order: OrderRef::new(order),
+        amount: Money::jpy(1080),
+        source: PaymentSource::Token {
+            token: Secret::new("TOKENVALUE"),
+            key: Some(Secret::new("TOKENKEYVALUE")),
+        },
+        customer: Some(CustomerRef::new("cust01")),
+        description: None,
     };
-    assert_eq!(order_id("a:1"), order_id("a:1"));
-    assert_ne!(order_id("a:1"), order_id("a:2"));
-    assert!(order_id("a:1").starts_with("100000924506-"));
+    let c = Context {
+        attempt,
+        ..ctx(key)
+    };
+    let text = body_text(&sent(gateway().prepare(&op, &c).unwrap()));
+    let start = text.find("<order_id>").unwrap() + 10;
+    let end = text.find("</order_id>").unwrap();
+    text[start..end].to_owned()
+}
+
+#[test]
+fn the_order_id_is_stable_within_an_attempt_and_new_for_another_action() {
+    let id = |key: &str| sent_order_id("100000924506", key, 1);
+    assert_eq!(id("a:1"), id("a:1"));
+    assert_ne!(id("a:1"), id("a:2"));
+    // The order code, then 12 hex digits of SHA-1(attempt as 4 big-endian bytes ‖ key),
+    // computed outside the code base (Python hashlib).
+    assert_eq!(id("k"), "1000009245063fa051f9c633");
+    assert_eq!(
+        sent_order_id("100000924506", "k", 2),
+        "100000924506db702fe78fd3"
+    );
+}
+
+#[test]
+fn a_declined_customer_checking_out_again_gets_a_new_order_id() {
+    // Attempt 1 is declined; the host runs the same shop action again as attempt 2.
+    let c1 = ctx("100000924506:authorize");
+    let (xs, outcome) = run(
+        &gateway(),
+        &token_authorize(),
+        c1.idempotency_key,
+        vec![ng(Some(protocol::function::AUTHORIZE_TOKEN), "10122999")],
+    );
+    assert_eq!(outcome.unwrap_err().kind, ErrorKind::Declined);
+    let declined = body_text(&xs[0]);
+    let first = sent_order_id("100000924506", c1.idempotency_key, 1);
+    assert!(declined.contains(&format!("<order_id>{first}</order_id>")));
+    let second = sent_order_id("100000924506", c1.idempotency_key, 2);
+    assert_ne!(first, second, "SBPS would answer 96 to the same order_id");
+    // Every exchange of one attempt keeps its order_id: the authorization's continuation
+    // carries it to the commit and the outcome's note.
+    let c2 = Context { attempt: 2, ..c1 };
+    let g = gateway();
+    let x = sent(g.prepare(&token_authorize(), &c2).unwrap());
+    assert!(body_text(&x).contains(&format!("<order_id>{second}</order_id>")));
+    let commit = sent(
+        g.interpret(
+            &token_authorize(),
+            &c2,
+            &x.state,
+            &auth_ok(
+                protocol::function::AUTHORIZE_TOKEN,
+                T1,
+                "99665",
+                "V",
+                "123456",
+            ),
+        )
+        .unwrap(),
+    );
+    let o = done(
+        g.interpret(
+            &token_authorize(),
+            &c2,
+            &commit.state,
+            &ok_ack(protocol::function::COMMIT),
+        )
+        .unwrap(),
+    );
+    assert!(o.notes.iter().any(|n| n.contains(&second)), "{:?}", o.notes);
+}
+
+#[test]
+fn the_order_id_is_letters_and_digits_of_at_most_38_characters() {
+    let id = sent_order_id("ord-2024_05/#17", "k", 1);
+    assert!(id.starts_with("ord202405173"), "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+    assert_eq!(id.len(), "ord20240517".len() + 12);
+    // A long code is cut so that the tag still fits whole.
+    let long = "A-".repeat(40);
+    let id = sent_order_id(&long, "k", 1);
+    assert_eq!(id.len(), 38, "{id}");
+    assert_eq!(&id[..26], "A".repeat(26));
+    assert!(id.ends_with("3fa051f9c633"), "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+    // Non-ASCII and punctuation only: the tag alone still identifies the attempt.
+    let id = sent_order_id("注文-１", "k", 1);
+    assert_eq!(id, "3fa051f9c633");
+    // Re-authorizations inside a capture follow the same rule.
+    let (xs, _) = run(
+        &gateway(),
+        &Operation::Capture {
+            order: OrderRef::new("ord-2024_05"),
+            transaction: TransactionRef::new(T1),
+            authorized: Money::jpy(1080),
+            amount: Some(Money::jpy(1200)),
+        },
+        "k",
+        vec![
+            inquiry_ok("1", "1"),
+            ng(Some(protocol::function::REAUTHORIZE), "10122999"),
+        ],
+    );
+    assert_eq!(xs[1].step, "reauthorize");
+    assert!(
+        body_text(&xs[1]).contains("<order_id>ord2024053fa051f9c633</order_id>"),
+        "{}",
+        body_text(&xs[1])
+    );
 }
 
 #[test]
@@ -841,18 +966,99 @@ fn partial_refund_is_one_00307_with_the_refund_amount() {
 
 #[test]
 fn a_full_refund_after_partial_ones_refunds_the_remainder_by_amount() {
+    // The journal believes 780 are left after a partial refund of 300; SBPS shows 返金済.
+    let op = Operation::Refund {
+        order: order(),
+        transaction: TransactionRef::new(T1),
+        captured: Money::jpy(780),
+        amount: None,
+    };
     let (xs, outcome) = run(
         &gateway(),
-        &refund(None),
+        &op,
         "k",
         vec![
             inquiry_ok("4", "1"),
             ok_ack(protocol::function::PARTIAL_REFUND),
         ],
     );
+    assert_eq!(xs[1].step, "refund_remainder");
     assert_eq!(function_of(&xs[1]), "ST02-00307-101");
-    assert!(body_text(&xs[1]).contains("<amount>1080</amount>"));
-    assert_eq!(outcome.unwrap().state, refunded_state(RefundExtent::Full));
+    assert!(body_text(&xs[1]).contains("<amount>780</amount>"));
+    let o = outcome.unwrap();
+    // SBPS said "refunded" and nothing about what it has left: no extent is claimed.
+    assert_eq!(o.state, refunded_state(RefundExtent::NotReported));
+    assert_eq!(o.gateway_status.as_deref(), Some("4"));
+    // What this refund moved.
+    assert_eq!(o.refunded, Some(Money::jpy(780)));
+}
+
+#[test]
+fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
+    // The journal believes 780 are left; someone refunded more in SBPS's tool, so SBPS refuses
+    // the remainder with K1 (refunds would exceed the sales amount).
+    let op = Operation::Refund {
+        order: order(),
+        transaction: TransactionRef::new(T1),
+        captured: Money::jpy(780),
+        amount: None,
+    };
+    let (xs, outcome) = run(
+        &gateway(),
+        &op,
+        "k",
+        vec![
+            inquiry_ok("4", "1"),
+            ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
+        ],
+    );
+    assert_eq!(xs.len(), 2);
+    let e = outcome.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert_eq!(e.effect(), renkei_sdk::Effect::NotApplied);
+    assert_eq!(e.gateway_code.as_deref(), Some("101K1999"));
+    assert_eq!(
+        e.gateway_message.as_deref(),
+        Some("返金金額の合計が、売上時金額を超えているため、部分返金処理を中止しました。")
+    );
+    for words in [
+        "SBPS shows this payment already partly refunded (返金済)",
+        "by more than the shop's records know",
+        "a refund was made in SBPS's tool",
+        "refund the rest in SBPS's tool or reconcile",
+        "780",
+    ] {
+        assert!(e.message.contains(words), "{words:?} in {}", e.message);
+    }
+    // A full refund at 返金済 with an amount equal to what is left goes the same way.
+    let op = Operation::Refund {
+        order: order(),
+        transaction: TransactionRef::new(T1),
+        captured: Money::jpy(780),
+        amount: Some(Money::jpy(780)),
+    };
+    let (_, outcome) = run(
+        &gateway(),
+        &op,
+        "k",
+        vec![
+            inquiry_ok("4", "1"),
+            ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
+        ],
+    );
+    let e = outcome.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert!(e.message.contains("SBPS's tool"), "{}", e.message);
+}
+
+#[test]
+fn a_capture_that_finds_the_payment_refunded_says_so_without_claiming_an_extent() {
+    let (_, outcome) = run(&gateway(), &capture(None), "k", vec![inquiry_ok("4", "1")]);
+    let e = outcome.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AlreadyDone);
+    assert_eq!(e.gateway_message.as_deref(), Some("返金済"));
+    assert!(!e.message.contains("売上済"), "{}", e.message);
+    assert!(e.message.contains("in part or in full"), "{}", e.message);
 }
 
 #[test]
@@ -941,7 +1147,7 @@ fn inquiry_maps_each_payment_status_and_keeps_unknown_ones_raw() {
         ("1", PaymentState::Authorized),
         ("2", captured_state()),
         ("3", PaymentState::Voided),
-        ("4", refunded_state(RefundExtent::Full)),
+        ("4", refunded_state(RefundExtent::NotReported)),
         ("7", PaymentState::Unknown { raw: "7".into() }),
     ] {
         let (_, outcome) = run(&gateway(), &inquire(), "k", vec![inquiry_ok(status, "1")]);
@@ -1045,7 +1251,7 @@ fn every_ng_shape_becomes_a_typed_error() {
         ("10180999", true, ErrorKind::Protocol),
         ("99900999", false, ErrorKind::Rejected),
         ("70103026", false, ErrorKind::Rejected),
-        ("101ZZ999", true, ErrorKind::Rejected),
+        ("101ZZ999", true, ErrorKind::Protocol),
     ] {
         let e = capture_refusal(code, with_id);
         assert_eq!(e.kind, kind, "{code}");
@@ -1100,6 +1306,73 @@ fn a_duplicate_order_id_means_an_earlier_attempt_may_have_authorized() {
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied);
+}
+
+#[test]
+fn only_documented_refusals_prove_nothing_happened() {
+    let m = Sbps::manifest();
+    let kind = |code: &str| m.error(code).unwrap().kind;
+    // System errors, duplicates and types not documented as a refusal may follow processing.
+    for ty in [
+        "80", "81", "83", "84", "85", "86", "90", "92", "94", "96", "97", "W0", "W3", "W6", "ZZ",
+    ] {
+        for method in ["101", "999"] {
+            let code = format!("{method}{ty}999");
+            if method == "999" && ty.starts_with('W') {
+                continue; // W types are credit-only
+            }
+            assert_eq!(kind(&code), ErrorKind::Protocol, "{code}");
+        }
+    }
+    for code in ["101*", "999*"] {
+        let e = m.errors.iter().find(|e| e.code == code).unwrap();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{code}");
+    }
+    // Every other row is a documented refusal, and the manifest exports the rows' kinds.
+    for (entry, row) in m.errors.iter().zip(ERROR_ROWS.iter()) {
+        assert_eq!((&entry.code, entry.kind), (&row.code, row.kind));
+    }
+    assert_eq!(m.errors.len(), ERROR_ROWS.len());
+    // From recorded-shape NG replies: an undocumented type answering a sale, a refund or a
+    // void is "may have applied", named by its code, and never worded as a refusal.
+    for (op, status, function, code) in [
+        (capture(None), "1", protocol::function::SALES, "101ZZ999"),
+        (capture(None), "1", protocol::function::SALES, "10194999"),
+        (
+            refund(None),
+            "2",
+            protocol::function::CANCEL_OR_REFUND,
+            "101W2999",
+        ),
+        (
+            void(),
+            "1",
+            protocol::function::CANCEL_OR_REFUND,
+            "10197999",
+        ),
+    ] {
+        let (_, outcome) = run(
+            &gateway(),
+            &op,
+            "k",
+            vec![inquiry_ok(status, "1"), ng(Some(function), code)],
+        );
+        let e = outcome.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{code}");
+        assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied, "{code}");
+        assert_eq!(e.gateway_code.as_deref(), Some(code));
+        assert!(!e.message.contains("refused"), "{code}: {}", e.message);
+    }
+    let e = capture_refusal("101ZZ999", true);
+    assert_eq!(
+        e.message,
+        "SBPS error code 101ZZ999 is not documented: the sales may have been processed"
+    );
+    // Documented refusals keep their kinds.
+    assert_eq!(capture_refusal("10179999", true).kind, ErrorKind::Rejected);
+    assert_eq!(capture_refusal("10122999", true).kind, ErrorKind::Declined);
+    assert_eq!(capture_refusal("10193999", true).kind, ErrorKind::Declined);
+    assert_eq!(capture_refusal("10195999", true).kind, ErrorKind::Rejected);
 }
 
 // ---------------------------------------------------------------------------------------------
