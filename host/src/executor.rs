@@ -169,6 +169,69 @@ impl Executor {
         &self.journal
     }
 
+    /// What the operation's own read before acting showed (SBPS reads the payment with MG01
+    /// before it captures, voids or refunds): the gateway's state just before the request whose
+    /// outcome is unknown, which tells a change this request made from one made earlier in the
+    /// gateway's own tool. Read by asking the plugin to interpret that reply as the answer to an
+    /// inquiry, which it is only when the plugin's inquiry sends the same request (same step,
+    /// same URL); otherwise nothing is assumed.
+    async fn guard_read(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: &OperationRecord,
+    ) -> Result<Option<PaymentState>, ExecError> {
+        let Some(transaction) = op.transaction() else {
+            return Ok(None);
+        };
+        let (id, attempt) = (record.id, record.attempt);
+        let exchanges: Vec<_> = blocking(&self.journal, move |j| j.exchanges(id))
+            .await?
+            .into_iter()
+            .filter(|x| x.sent.attempt == attempt)
+            .collect();
+        let Some(acting) = exchanges.iter().position(|x| !x.sent.read_only) else {
+            return Ok(None);
+        };
+        let Some(guard) = exchanges[..acting].iter().rev().find(|x| x.sent.read_only) else {
+            return Ok(None);
+        };
+        let Some(ReplyRecord::Reply { status, body }) = &guard.reply else {
+            return Ok(None);
+        };
+        let inquiry = Operation::Inquire {
+            order: op.order().clone(),
+            transaction: transaction.clone(),
+        };
+        let request_id = format!("{}:guard", record.idempotency_key);
+        let ctx = Context {
+            now: (self.clock)(),
+            request_id: &request_id,
+            idempotency_key: &record.idempotency_key,
+            attempt: record.attempt,
+        };
+        let Ok(Step::Send(ask)) = gateway.prepare(&inquiry, &ctx) else {
+            return Ok(None);
+        };
+        if !ask.read_only
+            || ask.step.as_str() != guard.sent.step
+            || ask.request.url.as_str() != guard.sent.url
+        {
+            return Ok(None);
+        }
+        let reply = renkei_sdk::HttpResponse {
+            status: *status,
+            headers: vec![],
+            body: body.clone(),
+        };
+        Ok(
+            match gateway.interpret(&inquiry, &ctx, &ask.state, &reply) {
+                Ok(Step::Done(seen)) => Some(seen.state),
+                _ => None,
+            },
+        )
+    }
+
     /// The lease of an operation whose outcome is being resolved: long enough to wait for the
     /// request's expiry and then inquire.
     fn resolving_lease_ms(&self, gateway: &GatewayInstance) -> i64 {
@@ -669,6 +732,7 @@ impl Executor {
                 )
                 .await;
         }
+        let guard = self.guard_read(gateway, op, &record).await?;
         let expired = self.await_expiry(gateway, &record).await?;
         if !expired {
             // No expiry to wait for; one more deadline still lets a late success show as one.
@@ -688,7 +752,7 @@ impl Executor {
             let ran = self.drive_more(gateway, &inquiry, &record, &key).await?;
             self.record_last(ran.last).await?;
             match ran.drive {
-                Drive::Done(seen) => match judge(op, before.as_ref(), &seen) {
+                Drive::Done(seen) => match judge(op, before.as_ref(), guard.as_ref(), &seen) {
                     Verdict::TookEffect(outcome) => {
                         return self
                             .succeed(record, None, &outcome, Some(Resolution::Inquiry))
@@ -968,7 +1032,16 @@ fn reached(kind: OperationKind, state: &PaymentState) -> bool {
 /// Reads an inquiry after an unknown outcome. Only state changes that the operation alone can
 /// explain count, and only amounts the gateway states: where it states none, a change made in
 /// its own tool (G-8) could look the same, so the answer is unclear rather than ours.
-fn judge(op: &Operation, before: Option<&OrderRecord>, seen: &Outcome) -> Verdict {
+///
+/// `guard` is what the operation's own read before acting showed, if it made one: a refund the
+/// gateway reports without an amount is this refund's only if the payment was captured and
+/// unrefunded just before it was sent and the journal knows of no earlier refund.
+fn judge(
+    op: &Operation,
+    before: Option<&OrderRecord>,
+    guard: Option<&PaymentState>,
+    seen: &Outcome,
+) -> Verdict {
     use renkei_sdk::RefundExtent;
     let kind = op.kind();
     let was = before.map(|o| &o.state);
@@ -1019,11 +1092,20 @@ fn judge(op: &Operation, before: Option<&OrderRecord>, seen: &Outcome) -> Verdic
                             extent: RefundExtent::NotReported,
                             ..
                         },
-                    ) => Some(
-                        "the gateway says refunded without saying how much, so this refund \
-                         cannot be told from one made in the gateway's own tool (G-8)"
-                            .to_owned(),
-                    ),
+                    ) if !(full
+                        && refunded_before == 0
+                        && matches!(guard, Some(PaymentState::Captured { .. }))) =>
+                    {
+                        Some(format!(
+                            "the gateway says refunded without saying how much, and {}, so this \
+                             refund cannot be told from one made in the gateway's own tool (G-8)",
+                            match guard {
+                                Some(s) => format!("its read just before this refund showed {s}"),
+                                None => "nothing showed the payment unrefunded just before it"
+                                    .to_owned(),
+                            }
+                        ))
+                    }
                     (
                         None,
                         PaymentState::Refunded {
@@ -1232,7 +1314,7 @@ mod tests {
         let captured = Outcome::new(PaymentState::Captured {
             settlement: Settlement::NotReported,
         });
-        match judge(&op, Some(&authorized), &captured) {
+        match judge(&op, Some(&authorized), None, &captured) {
             Verdict::TookEffect(o) => assert_eq!(o.captured, Some(Money::jpy(1000))),
             _ => panic!("captured means the capture happened"),
         }
@@ -1240,18 +1322,25 @@ mod tests {
             judge(
                 &op,
                 Some(&authorized),
+                None,
                 &Outcome::new(PaymentState::Authorized)
             ),
             Verdict::NoEffect
         ));
         assert!(matches!(
-            judge(&op, Some(&authorized), &Outcome::new(PaymentState::Voided)),
+            judge(
+                &op,
+                Some(&authorized),
+                None,
+                &Outcome::new(PaymentState::Voided)
+            ),
             Verdict::Unclear(_)
         ));
         assert!(matches!(
             judge(
                 &op,
                 Some(&authorized),
+                None,
                 &Outcome::new(PaymentState::Unknown { raw: "99".into() })
             ),
             Verdict::Unclear(_)
@@ -1266,7 +1355,7 @@ mod tests {
         });
         seen.captured = Some(Money::jpy(600));
         assert!(matches!(
-            judge(&capture(None), Some(&authorized), &seen),
+            judge(&capture(None), Some(&authorized), None, &seen),
             Verdict::Unclear(_)
         ));
     }
@@ -1286,6 +1375,30 @@ mod tests {
             judge(
                 &refund(5000, None),
                 Some(&captured),
+                None,
+                &refunded(RefundExtent::NotReported)
+            ),
+            Verdict::Unclear(_)
+        ));
+        // Unless the operation's own read just before it showed the payment captured and
+        // unrefunded: then the refund the gateway shows is this one.
+        let guard = PaymentState::Captured {
+            settlement: Settlement::NotReported,
+        };
+        assert!(matches!(
+            judge(
+                &refund(5000, None),
+                Some(&captured),
+                Some(&guard),
+                &refunded(RefundExtent::NotReported)
+            ),
+            Verdict::TookEffect(_)
+        ));
+        assert!(matches!(
+            judge(
+                &refund(5000, None),
+                Some(&captured),
+                Some(&refunded(RefundExtent::NotReported).state),
                 &refunded(RefundExtent::NotReported)
             ),
             Verdict::Unclear(_)
@@ -1295,6 +1408,7 @@ mod tests {
             judge(
                 &refund(5000, None),
                 Some(&captured),
+                None,
                 &refunded(RefundExtent::Full)
             ),
             Verdict::TookEffect(_)
@@ -1303,6 +1417,7 @@ mod tests {
             judge(
                 &refund(5000, Some(1200)),
                 Some(&captured),
+                None,
                 &refunded(RefundExtent::Full)
             ),
             Verdict::Unclear(_)
@@ -1311,6 +1426,7 @@ mod tests {
             judge(
                 &refund(5000, None),
                 Some(&captured),
+                None,
                 &refunded(RefundExtent::Partial)
             ),
             Verdict::Unclear(_)
@@ -1319,12 +1435,12 @@ mod tests {
         let mut total = refunded(RefundExtent::Partial);
         total.refunded = Some(Money::jpy(2400));
         assert!(matches!(
-            judge(&refund(5000, Some(1200)), Some(&captured), &total),
+            judge(&refund(5000, Some(1200)), Some(&captured), None, &total),
             Verdict::Unclear(_)
         ));
         total.refunded = Some(Money::jpy(1200));
         assert!(matches!(
-            judge(&refund(5000, Some(1200)), Some(&captured), &total),
+            judge(&refund(5000, Some(1200)), Some(&captured), None, &total),
             Verdict::TookEffect(_)
         ));
     }

@@ -280,8 +280,12 @@ async fn g2_authorize_commits_and_capture_sells_the_authorized_amount() {
     assert_eq!(p.authorized_amount, 1080);
     assert_eq!(p.payment_status, PaymentStatus::Authorized);
     assert_eq!(p.commit_status, CommitStatus::Committed);
+    // The order code, then a tag unique to this attempt: letters and digits only, as every
+    // recorded real order_id is, within SBPS's 38 characters.
     assert!(
-        p.order_id.starts_with(&format!("{ORDER}-")),
+        p.order_id.starts_with(ORDER)
+            && p.order_id.len() <= 38
+            && p.order_id.bytes().all(|b| b.is_ascii_alphanumeric()),
         "{}",
         p.order_id
     );
