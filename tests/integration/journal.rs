@@ -153,6 +153,25 @@ impl Rig {
         )
     }
 
+    /// The journal's money against F-REGI's own book, for an order not in review: what the
+    /// emulator shows sold (or sold then cancelled) must be what the journal captured, and
+    /// what it shows cancelled after a sale what the journal refunded.
+    fn assert_book(&self, order: &str, seqno: &str, name: &str) {
+        let journal = self.journal.order(&OrderRef::new(order)).unwrap().unwrap();
+        if journal.review.is_some() {
+            return;
+        }
+        let t = self.emulator.transaction(seqno).unwrap();
+        let amount = i64::from(t.amount);
+        let (captured, refunded) = match t.status {
+            Status::SoldPending | Status::SoldTransmitted => (amount, 0),
+            Status::SaleCancelledPending | Status::SaleCancelledTransmitted => (amount, amount),
+            _ => (0, 0),
+        };
+        assert_eq!(journal.captured, Money::jpy(captured), "{name}: captured");
+        assert_eq!(journal.refunded, Money::jpy(refunded), "{name}: refunded");
+    }
+
     fn op_status(&self, order: &str) -> OperationStatus {
         self.journal
             .operations(&OrderRef::new(order))
@@ -171,6 +190,31 @@ fn faults() -> Vec<(&'static str, Fault, bool)> {
         ("malformed", Fault::malformed(), true),
         ("reset", Fault::reset(), false),
         ("reply_lost", Fault::reply_lost(), true),
+        ("cut_body", Fault::cut_body(), true),
+        // A load balancer's answer after the gateway processed: not "nothing happened".
+        (
+            "http_502_after_processing",
+            Fault::http_status_after_processing(502),
+            true,
+        ),
+        (
+            "http_504_after_processing",
+            Fault::http_status_after_processing(504),
+            true,
+        ),
+        ("http_503", Fault::http_status(503), false),
+        // An NG with a code in no table, before and after processing (F-REGI's own format).
+        ("gateway_error", Fault::gateway_error(), false),
+        (
+            "gateway_error_after_processing",
+            Fault::gateway_error_after_processing(),
+            true,
+        ),
+        (
+            "no_reply_after_processing",
+            Fault::no_reply_after_processing(),
+            true,
+        ),
     ]
 }
 
@@ -240,6 +284,7 @@ async fn fault_matrix_capture_with_the_inquiry_extension_settles_only_what_took_
             rig.capture(&order, &seqno, 1000).await.unwrap();
             assert!(rig.sold(&seqno), "{name}");
         }
+        rig.assert_book(&order, &seqno, name);
     }
 }
 
@@ -486,6 +531,7 @@ async fn fault_matrix_refund_settles_by_inquiry_only_what_took_effect() {
                     panic!("{name} inquiry={inq} applied={app}: unexpected {other:?}")
                 }
             }
+            rig.assert_book(&order, &seqno, name);
         }
     }
 }

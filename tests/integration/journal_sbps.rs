@@ -122,6 +122,30 @@ fn faults() -> Vec<(&'static str, Fault, bool)> {
         ("truncated", Fault::cut_body(), true),
         ("reset", Fault::reset(), false),
         ("reply_lost", Fault::reply_lost(), true),
+        // A load balancer's answer after SBPS processed: not "nothing happened".
+        (
+            "http_502_after_processing",
+            Fault::http_status_after_processing(502),
+            true,
+        ),
+        (
+            "http_504_after_processing",
+            Fault::http_status_after_processing(504),
+            true,
+        ),
+        ("http_503", Fault::http_status(503), false),
+        // A system error (type 80) before and after processing.
+        ("gateway_error", Fault::gateway_error(), false),
+        (
+            "gateway_error_after_processing",
+            Fault::gateway_error_after_processing(),
+            true,
+        ),
+        (
+            "no_reply_after_processing",
+            Fault::no_reply_after_processing(),
+            true,
+        ),
     ]
 }
 
@@ -172,6 +196,19 @@ async fn matrix(
             }
             (app, other) => panic!("{label}/{name} applied={app}: unexpected {other:?}"),
         }
+        // The journal's money is SBPS's own book's.
+        let journal = rig.journal.order(&OrderRef::new(&order)).unwrap().unwrap();
+        let book = rig.emulator.payment(&t).unwrap();
+        assert_eq!(
+            journal.captured,
+            Money::jpy(i64::from(book.captured_amount)),
+            "{label}/{name}: captured"
+        );
+        assert_eq!(
+            journal.refunded,
+            Money::jpy(i64::from(book.refunded_total)),
+            "{label}/{name}: refunded"
+        );
     }
 }
 
