@@ -134,6 +134,49 @@ impl Shop {
         Ok(mine)
     }
 
+    /// An operator reports what the gateway's own screen shows for an order, where the host
+    /// cannot ask (F-REGI has no inquiry): kept as a drift event if it differs from the
+    /// journal, to be adopted or dismissed like any other. Returns the event, or `None` when the
+    /// screen agrees with the journal.
+    pub async fn report_drift(
+        &self,
+        order: &OrderRef,
+        seen: StoredOutcome,
+        operator: &str,
+    ) -> Result<Option<DriftRecord>, ShopError> {
+        require_operator(operator)?;
+        let (shop, payment) = self.load(order).await?;
+        let payment = payment.ok_or_else(|| ShopError::UnknownOrder(order.clone()))?;
+        let Some(kind) = super::compare(&payment, &seen) else {
+            return Ok(None);
+        };
+        let event = super::DriftEvent {
+            order: order.clone(),
+            gateway: shop.gateway.clone(),
+            kind,
+            journal_state: payment.state.clone(),
+            gateway_state: seen.state.clone(),
+            gateway_status: seen.gateway_status.clone(),
+            gateway_label: self.label(&shop.gateway, seen.gateway_status.as_deref()),
+        };
+        let drift = crate::journal::NewDrift {
+            order: order.clone(),
+            gateway: shop.gateway.clone(),
+            kind: event.kind.name().to_owned(),
+            detail: format!("{event} (reported by {operator} from the gateway's screen)"),
+            journal_state: event.journal_state.clone(),
+            gateway_state: event.gateway_state.clone(),
+            gateway_status: event.gateway_status.clone(),
+        };
+        let now = super::now_ms();
+        let kept = blocking(self.executor.journal(), move |j| {
+            j.record_drift(&drift, now)
+        })
+        .await?;
+        tracing::warn!(order = %order, operator, "drift reported from the gateway's screen: {}", kept.detail);
+        Ok(Some(kept))
+    }
+
     /// An operator adopts the gateway's state (what they read in its tool) into the journal.
     pub async fn adopt_drift(
         &self,

@@ -448,3 +448,48 @@ async fn breach10_an_operation_left_pending_while_running_is_recovered_without_a
         ))
     );
 }
+
+/// G-8 at a gateway without inquiry (F-REGI): what the operator reads in F-REGI's admin screen
+/// is kept as drift when it differs from the journal, and adopted from there.
+#[tokio::test]
+async fn g8_an_operator_reports_what_fregis_admin_screen_shows() {
+    let rig = rig().await;
+    let seq = rig.fregi_order("g8r", 2500).await;
+    rig.shop.record_payment(&o("g8r")).await.unwrap();
+    rig.fregi.admin_cancel(FREGI_SHOP, &seq).unwrap();
+    let mut seen = captured_outcome(&seq, 2500);
+    seen.state = PaymentState::Refunded {
+        extent: RefundExtent::Full,
+        settlement: Settlement::Pending,
+    };
+    seen.refunded = Some(Money::jpy(2500));
+    seen.gateway_status = Some("30".into());
+    let anonymous = rig.shop.report_drift(&o("g8r"), seen.clone(), " ").await;
+    assert_eq!(anonymous.unwrap_err().code(), "no_operator");
+    let kept = rig
+        .shop
+        .report_drift(&o("g8r"), seen.clone(), "operator-3")
+        .await
+        .unwrap()
+        .expect("differs from the journal");
+    assert_eq!(kept.kind, "refunded_at_gateway");
+    let order = rig
+        .shop
+        .adopt_drift(kept.id, seen, "operator-3")
+        .await
+        .unwrap();
+    assert_eq!(order.refunded, Money::jpy(2500));
+    assert!(order.state.is_final());
+    // What agrees with the journal is not drift.
+    let agrees = captured_outcome(&seq, 2500);
+    let mut same = agrees.clone();
+    same.state = order.state.clone();
+    same.refunded = Some(Money::jpy(2500));
+    assert!(
+        rig.shop
+            .report_drift(&o("g8r"), same, "operator-3")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
