@@ -23,7 +23,7 @@ use std::time::Duration;
 
 struct Rig {
     emulator: SbpsEmulator,
-    gateway: GatewayInstance,
+    gateway: Arc<GatewayInstance>,
     executor: Executor,
     journal: Arc<dyn JournalStore>,
     _registry: PluginRegistry,
@@ -69,7 +69,7 @@ async fn rig() -> Rig {
     let journal: Arc<dyn JournalStore> = Arc::from(journal::sqlite::open(&path).unwrap());
     Rig {
         emulator,
-        gateway,
+        gateway: Arc::new(gateway),
         executor: Executor::new(journal.clone(), Duration::from_millis(800)),
         journal,
         _registry: registry,
@@ -353,4 +353,91 @@ async fn fault_matrix_sbps_authorize_and_amount_change_go_to_review() {
             "{name}: old untouched"
         );
     }
+}
+
+/// Breach 16: a retried operation reuses its row. Attempt 1 of a capture sent `sales` and got
+/// no settling answer (settled as not applied after SBPS's expiry); attempt 2's host died after
+/// journaling only its MG01 read. Recovery must look at attempt 2 alone: nothing but a read
+/// left, so not applied at once, without counting attempt 1's unanswered `sales` (which once
+/// sent an unchanged payment to review, and still costs an inquiry).
+#[tokio::test]
+async fn breach16_recovery_reads_only_the_current_attempts_exchanges() {
+    use renkei_host::journal::{NewOperation, SentExchange};
+    use renkei_sdk::{Context, Step, Timestamp};
+    let rig = rig().await;
+    let t = rig.authorize("b16", 1000).await;
+    let op = Operation::Capture {
+        order: OrderRef::new("b16"),
+        transaction: TransactionRef::new(&t),
+        authorized: Money::jpy(1000),
+        amount: None,
+    };
+    let key = "b16:capture:1";
+    rig.emulator
+        .install_fault(Fault::http_status(503).on_function(Function::Sales));
+    let first = rig.exec(&op, key).await;
+    assert!(
+        matches!(first, Err(ExecError::Failed { .. })),
+        "attempt 1 is not applied: {first:?}"
+    );
+    assert_eq!(rig.status(&t), PaymentStatus::Authorized);
+
+    // Attempt 2: journaled, then the host dies before sending anything.
+    let now = Timestamp::from_unix_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    );
+    let ctx = Context {
+        now,
+        request_id: "b16/2/1",
+        idempotency_key: key,
+        attempt: 2,
+    };
+    let Ok(Step::Send(x)) = rig.gateway.prepare(&op, &ctx) else {
+        panic!("capture sends")
+    };
+    assert!(x.read_only, "the SBPS plugin reads before it captures");
+    let journaled = SentExchange {
+        step_index: 0,
+        attempt: 0,
+        step: x.step.to_string(),
+        method: x.request.method.as_str().into(),
+        url: x.request.url.to_string(),
+        headers: x.request.redacted_headers(),
+        body: x.journal_body.as_ref().map(|b| b.to_string()),
+        state: x.state.to_vec(),
+        read_only: x.read_only,
+    };
+    let new = NewOperation {
+        order: OrderRef::new("b16"),
+        gateway: "sbps".into(),
+        kind: op.kind(),
+        amount: op.amount(),
+        idempotency_key: key.into(),
+        plugin_id: "sbps".into(),
+        plugin_version: "0".into(),
+        intent: None,
+    };
+    // A lease already over: this host is gone.
+    rig.journal.begin_send(&new, &journaled, 0, 1).unwrap();
+    let id = rig.journal.operation_by_key(key).unwrap().unwrap().id;
+    let sent_before = rig.journal.exchanges(id).unwrap().len();
+
+    let gw = rig.gateway.clone();
+    let report = rig
+        .executor
+        .recover(&move |name: &str| (name == "sbps").then(|| gw.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.not_applied, [id], "{report:?}");
+    assert_eq!(
+        rig.journal.exchanges(id).unwrap().len(),
+        sent_before,
+        "nothing needed asking: attempt 2 sent only a read"
+    );
+    // And the capture runs once now.
+    rig.exec(&op, key).await.unwrap();
+    assert_eq!(rig.status(&t), PaymentStatus::Sold);
 }
