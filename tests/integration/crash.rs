@@ -240,10 +240,6 @@ async fn g_a_host_killed_mid_bulk_capture_recovers_to_the_gateways_truth() {
         .unwrap()
         .clone();
     eprintln!("after SIGKILL: {recovered}");
-    assert!(
-        recovered.ends_with("needs_review=0"),
-        "F-REGI with its inquiry extension can tell every case: {recovered}"
-    );
     let count = |key: &str| -> usize {
         recovered
             .split_whitespace()
@@ -252,10 +248,39 @@ async fn g_a_host_killed_mid_bulk_capture_recovers_to_the_gateways_truth() {
             .unwrap()
     };
     assert_eq!(
-        count("applied=") + count("not_applied="),
+        count("applied=") + count("not_applied=") + count("needs_review="),
         in_flight,
         "every capture in flight at the kill is settled by recovery: {recovered}"
     );
+    // F-REGI declares no request expiry: a capture the inquiry finds not (yet) sold cannot be
+    // called "not applied" by the host (one journaled but never sent looks the same). Those go
+    // to review; the operator checks F-REGI's screen (the emulator's book), finds them unsold,
+    // and says so; the next run captures them, once.
+    let in_review: Vec<_> = w
+        .orders
+        .iter()
+        .flat_map(|(o, seqno, _)| {
+            w.journal
+                .operations(&OrderRef::new(o))
+                .unwrap()
+                .into_iter()
+                .filter(|op| op.status == OperationStatus::NeedsReview)
+                .map(move |op| (op.id, seqno.clone()))
+        })
+        .collect();
+    assert_eq!(in_review.len(), count("needs_review="));
+    if !in_review.is_empty() {
+        let operator = Executor::new(w.journal.clone(), Duration::from_millis(500));
+        for (id, seqno) in &in_review {
+            let t = w.emulator.transaction(seqno).unwrap();
+            assert_eq!(t.status, Status::Authorized, "in review but sold: {seqno}");
+            operator
+                .resolve_review(*id, renkei_host::journal::Decision::NoEffect, "operator")
+                .await
+                .unwrap();
+        }
+        lines(host(&w, &spec), None).await;
+    }
     assert_consistent(&w);
 }
 

@@ -83,6 +83,9 @@ pub struct ReviewItem {
     pub operation: OperationRecord,
     /// Its exchanges, oldest first, including the inquiries made while resolving.
     pub exchanges: Vec<ReviewedExchange>,
+    /// The last read-only exchange (an inquiry, or the plugin's read before acting) that got a
+    /// reply: the freshest view of the payment the host has.
+    pub last_inquiry: Option<ReviewedExchange>,
     /// The gateway's label of the journal's last known status (与信済, 承認済…).
     pub gateway_label: Option<String>,
 }
@@ -110,12 +113,20 @@ impl Shop {
             let gateway_label = payment
                 .as_ref()
                 .and_then(|p| self.label(&p.gateway, p.gateway_status.as_deref()));
+            let exchanges: Vec<ReviewedExchange> =
+                exchanges.into_iter().map(ReviewedExchange::from).collect();
+            let last_inquiry = exchanges
+                .iter()
+                .rev()
+                .find(|x| x.read_only && x.reply_status.is_some())
+                .cloned();
             items.push(ReviewItem {
                 order: operation.order.clone(),
                 shop_order,
                 payment,
                 operation,
-                exchanges: exchanges.into_iter().map(ReviewedExchange::from).collect(),
+                exchanges,
+                last_inquiry,
                 gateway_label,
             });
         }
