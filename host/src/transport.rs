@@ -134,7 +134,7 @@ mod tests {
     /// sent", not an unknown outcome (a bulk run against a black-holed gateway must not send
     /// every order to review).
     #[tokio::test]
-    async fn a_connect_that_times_out_is_certainly_not_sent() {
+    async fn breach09_a_connect_that_times_out_is_certainly_not_sent() {
         let (_listener, _filled, url) = black_hole().await;
         let transport = Transport::new(Duration::from_millis(600));
         let request = HttpRequest {

@@ -74,19 +74,32 @@ async fn breach01_a_lost_refund_reply_after_a_partial_refund_in_the_sbps_tool_is
 #[tokio::test]
 async fn breach02_an_amount_edit_while_a_capture_is_in_flight_is_refused() {
     let rig = rig().await;
-    let t = rig.sbps_order("b02", 1000).await;
+    let t = rig.sbps_order("b02s", 1000).await;
+    let seq = rig.fregi_order("b02f", 1000).await;
     rig.sbps
         .install_fault(SbpsFault::latency(800).on_function(Function::Sales));
-    let shop = rig.shop.clone();
-    let capture = tokio::spawn(async move { shop.record_payment(&o("b02")).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let edit = rig.shop.change_amount(&o("b02"), Money::jpy(1200)).await;
-    assert_eq!(edit.as_ref().unwrap_err().code(), "busy", "{edit:?}");
-    let paid = capture.await.unwrap().unwrap();
-    assert!(paid.order.paid);
-    assert_eq!(paid.order.amount_due, Money::jpy(1000));
+    rig.fregi
+        .install_fault(FregiFault::latency(800).on_script(Script::Sale));
+    for order in ["b02s", "b02f"] {
+        let shop = rig.shop.clone();
+        let capture = tokio::spawn(async move { shop.record_payment(&o(order)).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let edit = rig.shop.change_amount(&o(order), Money::jpy(1200)).await;
+        assert_eq!(
+            edit.as_ref().unwrap_err().code(),
+            "busy",
+            "{order}: {edit:?}"
+        );
+        let paid = capture.await.unwrap().unwrap();
+        assert!(paid.order.paid, "{order}");
+        assert_eq!(paid.order.amount_due, Money::jpy(1000), "{order}");
+        assert!(paid.warnings.is_empty(), "{order}: {:?}", paid.warnings);
+        let journal = rig.shop.payment(&o(order)).await.unwrap().unwrap();
+        assert_eq!(journal.captured, Money::jpy(1000), "{order}");
+    }
     assert_eq!(rig.sbps.payment(&t).unwrap().captured_amount, 1000);
-    assert!(paid.warnings.is_empty(), "{:?}", paid.warnings);
+    assert_eq!(rig.fregi.transaction(&seq).unwrap().amount, 1000);
+    assert_eq!(rig.fregi_status(&seq), Status::SoldPending);
 }
 
 /// Breach 3: an F-REGI NG whose code is in no table, answered after F-REGI processed the sale,
@@ -111,26 +124,30 @@ async fn breach03_an_undocumented_fregi_error_code_is_never_taken_as_nothing_hap
 #[tokio::test]
 async fn breach04_a_ticked_cancel_after_leaving_card_unticked_still_refunds() {
     let rig = rig().await;
-    let t = rig.sbps_order("b04", 2000).await;
-    rig.shop.record_payment(&o("b04")).await.unwrap();
-    let r = rig
-        .shop
-        .change_payment_method(&o("b04"), "cash_on_delivery", false)
-        .await
-        .unwrap();
-    assert!(matches!(
-        r.warnings[..],
-        [Warning::GatewayNotTouched { .. }]
-    ));
-    let r = rig
-        .shop
-        .change_status(&o("b04"), StatusChange::Cancel, true)
-        .await
-        .unwrap();
-    assert_eq!(kinds(&r), [OperationKind::Refund]);
+    let t = rig.sbps_order("b04s", 2000).await;
+    let seq = rig.fregi_order("b04f", 2000).await;
+    for order in ["b04s", "b04f"] {
+        rig.shop.record_payment(&o(order)).await.unwrap();
+        let r = rig
+            .shop
+            .change_payment_method(&o(order), "cash_on_delivery", false)
+            .await
+            .unwrap();
+        assert!(
+            matches!(r.warnings[..], [Warning::GatewayNotTouched { .. }]),
+            "{order}"
+        );
+        let r = rig
+            .shop
+            .change_status(&o(order), StatusChange::Cancel, true)
+            .await
+            .unwrap();
+        assert_eq!(kinds(&r), [OperationKind::Refund], "{order}");
+        let journal = rig.shop.payment(&o(order)).await.unwrap().unwrap();
+        assert_eq!(journal.refunded, Money::jpy(2000), "{order}");
+    }
     assert_eq!(rig.sbps_status(&t), PaymentStatus::Refunded);
-    let journal = rig.shop.payment(&o("b04")).await.unwrap().unwrap();
-    assert_eq!(journal.refunded, Money::jpy(2000));
+    assert_eq!(rig.fregi_status(&seq), Status::SaleCancelledPending);
 }
 
 /// Breach 5 (G-8, F-10): a capture made in the gateway's own tool makes the shop's capture
@@ -308,6 +325,67 @@ async fn breach08_11_a_first_checkout_in_review_is_visible_and_resolvable_throug
     let r = rig.shop.record_payment(&o("b08")).await.unwrap();
     assert_eq!(kinds(&r), [OperationKind::Capture]);
     assert_eq!(rig.sbps_status(&tracking), PaymentStatus::Sold);
+
+    // The same on F-REGI; the operator finds no authorization in F-REGI's screen this time.
+    rig.fregi
+        .install_fault(FregiFault::http_status(502).on_script(Script::Authm));
+    let e = rig
+        .shop
+        .checkout(
+            &o("b08f"),
+            "fregi",
+            Money::jpy(4000),
+            fregi_token("TESTTOKEN-OK"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "needs_review", "{e}");
+    assert!(
+        rig.shop
+            .orders(true)
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.order == o("b08f"))
+    );
+    let queue = rig.shop.reviews().await.unwrap();
+    let item = queue
+        .iter()
+        .find(|i| i.order == o("b08f"))
+        .expect("in review");
+    assert!(
+        rig.fregi.transactions().iter().all(|t| t.id != "b08f"),
+        "the 502 came before F-REGI processed it"
+    );
+    rig.shop
+        .decide(item, Decision::NoEffect, "operator-8")
+        .await
+        .unwrap();
+    // Not authorized: the customer checks out again, once.
+    rig.shop
+        .checkout(
+            &o("b08f"),
+            "fregi",
+            Money::jpy(4000),
+            fregi_token("TESTTOKEN-OK"),
+            None,
+        )
+        .await
+        .unwrap();
+    let seq = rig.transaction("b08f").await;
+    assert_eq!(rig.fregi_status(&seq), Status::Authorized);
+    // F-REGI keys its transactions by the order code (ID): the check above was not vacuous.
+    assert_eq!(rig.fregi.transaction(&seq).unwrap().id, "b08f");
+    assert_eq!(
+        rig.fregi
+            .transactions()
+            .iter()
+            .filter(|t| t.id == "b08f")
+            .count(),
+        1
+    );
+    assert!(rig.shop.reviews().await.unwrap().is_empty());
 }
 
 /// Breach 12 (S-2, S-4): SBPS says 返金済 after a partial refund too, with no amount: an
@@ -349,25 +427,36 @@ async fn breach12_sbps_refunded_status_claims_no_extent() {
 #[tokio::test]
 async fn breach13_amount_due_against_captured_is_reported_as_drift() {
     let rig = rig().await;
-    rig.fregi_order("b13", 1000).await;
-    rig.shop.record_payment(&o("b13")).await.unwrap();
-    rig.shop
-        .change_amount(&o("b13"), Money::jpy(1300))
-        .await
-        .unwrap();
-    let report = rig.shop.inquire(&o("b13")).await.unwrap();
-    assert_eq!(
-        report.drift.map(|d| d.kind),
-        Some(DriftKind::DueDiffersFromCaptured {
-            amount_due: Money::jpy(1300),
-            captured: Money::jpy(1000)
-        })
-    );
+    rig.fregi_order("b13f", 1000).await;
+    rig.sbps_order("b13s", 1000).await;
+    for order in ["b13f", "b13s"] {
+        rig.shop.record_payment(&o(order)).await.unwrap();
+        rig.shop
+            .change_amount(&o(order), Money::jpy(1300))
+            .await
+            .unwrap();
+        let report = rig.shop.inquire(&o(order)).await.unwrap();
+        assert_eq!(
+            report.drift.map(|d| d.kind),
+            Some(DriftKind::DueDiffersFromCaptured {
+                amount_due: Money::jpy(1300),
+                captured: Money::jpy(1000)
+            }),
+            "{order}"
+        );
+    }
     let kept = rig.shop.drifts(true).await.unwrap();
-    assert!(
-        kept.iter()
-            .any(|d| d.order == o("b13") && d.kind == "due_differs_from_captured")
-    );
+    for order in ["b13f", "b13s"] {
+        assert!(
+            kept.iter()
+                .any(|d| d.order == o(order) && d.kind == "due_differs_from_captured"),
+            "{order}: {kept:?}"
+        );
+    }
+    // Reconcile reports it too, kept once per order.
+    let report = rig.shop.reconcile(Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(report.drift.len(), 2, "{:?}", report.drift);
+    assert_eq!(rig.shop.drifts(true).await.unwrap().len(), 2);
 }
 
 /// Breach 15: a capture whose host died before the shop's record was written. Recovery
