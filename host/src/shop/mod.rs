@@ -289,6 +289,7 @@ impl Shop {
         decision: crate::journal::Decision,
         operator: &str,
     ) -> Result<OrderRecord, ShopError> {
+        review::require_operator(operator)?;
         let resolved = self
             .resolve_review_only(order, operation, decision, operator)
             .await?;

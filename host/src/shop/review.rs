@@ -138,7 +138,9 @@ impl Shop {
         let all = blocking(self.executor.journal(), move |j| j.drifts(open_only)).await?;
         let mut mine = Vec::new();
         for d in all {
-            if self.load(&d.order).await.is_ok() {
+            let o = d.order.clone();
+            let row = blocking(self.executor.journal(), move |j| j.shop_row(&o)).await?;
+            if row.is_some_and(|r| r.shop == self.id) {
                 mine.push(d);
             }
         }
