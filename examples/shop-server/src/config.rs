@@ -240,3 +240,63 @@ pub async fn open_shop(config: &ServerConfig, plugin_dir: &Path) -> Result<Arc<S
     tracing::info!(?recovered, "journal recovered");
     Ok(Arc::new(shop))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPERATOR: &str =
+        "[[server.operators]]\nname = \"sato\"\ntoken = \"operator-token-0123456789\"\n";
+
+    #[test]
+    fn the_server_listens_on_loopback_unless_told_otherwise() {
+        let config = ServerConfig::from_toml(OPERATOR).unwrap();
+        assert!(config.listen.ip().is_loopback(), "{}", config.listen);
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let wide = ServerConfig::from_toml(&format!(
+            "[server]\nlisten = \"0.0.0.0:9000\"\n\n{OPERATOR}"
+        ))
+        .unwrap();
+        assert_eq!(wide.listen, SocketAddr::from(([0, 0, 0, 0], 9000)));
+    }
+
+    #[test]
+    fn operators_are_required_and_their_secrets_never_appear_in_errors() {
+        let none = ServerConfig::from_toml("[server]\nshop = \"main\"\n").unwrap_err();
+        assert!(none.to_string().contains("operators"), "{none}");
+        for (text, secret) in [
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken = \"short-tok\"\n",
+                "short-tok",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\npassword = \"pw-7\"\n",
+                "pw-7",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken_sha256 = \"not-hex-secret\"\n",
+                "not-hex-secret",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken = \"operator-token-0123456789\"\ncolour = \"secret-blue\"\n",
+                "secret-blue",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken = \"operator-token-0123456789\"\n\
+                 [[server.operators]]\nname = \"kato\"\ntoken = \"operator-token-0123456789\"\n",
+                "operator-token-0123456789",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken = \"unterminated-secret\n",
+                "unterminated-secret",
+            ),
+        ] {
+            let e = ServerConfig::from_toml(text).unwrap_err();
+            let shown = format!("{e} / {e:?}");
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let ok = ServerConfig::from_toml(OPERATOR).unwrap();
+        assert!(!format!("{ok:?}").contains("0123456789"));
+        assert_eq!(ok.operators.names().collect::<Vec<_>>(), ["sato"]);
+    }
+}
