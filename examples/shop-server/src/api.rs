@@ -120,7 +120,8 @@ pub struct OrderView {
     pub payment: Option<OrderRecord>,
 }
 
-fn label(shop: &Shop, gateway: &str, code: Option<&str>) -> Option<String> {
+/// The gateway's own label of a status code, from its plugin's status table.
+pub(crate) fn label(shop: &Shop, gateway: &str, code: Option<&str>) -> Option<String> {
     let code = code?;
     shop.gateway(gateway)
         .ok()?

@@ -8,7 +8,7 @@
 //! that names the mistake instead of a contradiction deep in the ledger. The name journaled with
 //! each decision is the authenticated operator's ([`Operator`]); a body cannot name anyone.
 
-use crate::api::{OrderView, view};
+use crate::api::{OrderView, label, view};
 use crate::auth::Operator;
 use crate::error::{ApiError, Body, Path, Query};
 use axum::Json;
@@ -120,17 +120,6 @@ fn status_choices(shop: &Shop, gateway: &str, only: Option<SeenState>) -> Vec<St
             })
         })
         .collect()
-}
-
-fn label(shop: &Shop, gateway: &str, code: Option<&str>) -> Option<String> {
-    let code = code?;
-    shop.gateway(gateway)
-        .ok()?
-        .manifest()
-        .statuses
-        .iter()
-        .find(|s| s.code == code)
-        .map(|s| s.label.clone())
 }
 
 /// Builds the outcome the journal takes from what the operator saw. `fits` is the state the
@@ -430,7 +419,7 @@ pub async fn resolve(
     };
     let operation = item.operation.id;
     tracing::info!(%order, operation = operation.0, decision = ?req.decision, %operator,
-        "review decided");
+        "deciding a review");
     let who = operator.clone();
     let worker = shop.clone();
     let payment = tokio::spawn(async move { worker.decide(&item, decision, &who).await })
