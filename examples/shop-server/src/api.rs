@@ -3,6 +3,7 @@
 //! Every action runs in its own task: a client that hangs up does not cancel a gateway
 //! operation half-way (the journal would recover it, but only after its lease runs out).
 
+use crate::auth::Operator;
 use crate::error::{ApiError, Body, ErrorBody, Path, Query};
 use axum::Json;
 use axum::extract::State;
@@ -119,7 +120,8 @@ pub struct OrderView {
     pub payment: Option<OrderRecord>,
 }
 
-fn label(shop: &Shop, gateway: &str, code: Option<&str>) -> Option<String> {
+/// The gateway's own label of a status code, from its plugin's status table.
+pub(crate) fn label(shop: &Shop, gateway: &str, code: Option<&str>) -> Option<String> {
     let code = code?;
     shop.gateway(gateway)
         .ok()?
@@ -130,7 +132,7 @@ fn label(shop: &Shop, gateway: &str, code: Option<&str>) -> Option<String> {
         .map(|s| s.label.clone())
 }
 
-async fn view(shop: &Shop, order: ShopOrder) -> Result<OrderView, ShopError> {
+pub(crate) async fn view(shop: &Shop, order: ShopOrder) -> Result<OrderView, ShopError> {
     let payment = shop.payment(&order.order).await?;
     let gateway_status = payment.as_ref().and_then(|p| p.gateway_status.clone());
     Ok(OrderView {
@@ -141,6 +143,16 @@ async fn view(shop: &Shop, order: ShopOrder) -> Result<OrderView, ShopError> {
         payment,
         order,
     })
+}
+
+/// Who the credentials belong to: the page shows it, and checks a token with it at sign-in.
+#[derive(Clone, Debug, Serialize)]
+pub struct OperatorView {
+    pub operator: String,
+}
+
+pub async fn operator(Operator(operator): Operator) -> Json<OperatorView> {
+    Json(OperatorView { operator })
 }
 
 /// A configured gateway instance, for the page's select boxes.

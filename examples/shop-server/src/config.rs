@@ -11,14 +11,21 @@
 //! deadline_ms = 30000                    # per exchange, unless a gateway sets its own
 //! linkage = ["sbps"]                     # automatic linkage on (G-1); all gateways if absent
 //!
+//! [[server.operators]]                   # at least one; see `auth`
+//! name = "sato"                          # recorded on every decision they make
+//! token = "…"                            # Authorization: Bearer …  (or token_sha256 = "hex")
+//! password = "…"                         # basic auth as sato:…     (or password_sha256)
+//!
 //! [gateways.sbps]
 //! plugin = "sbps"
 //! endpoint = "https://…"
 //! merchant_id = "…"
 //! ```
 //!
-//! Errors name keys and lines, never values: the file holds the gateways' secrets.
+//! Errors name keys and lines, never values: the file holds the gateways' and the operators'
+//! secrets.
 
+use crate::auth::{Credential, OperatorError, Operators};
 use renkei_host::journal::{self, JournalError};
 use renkei_host::{
     ConfigFileError, Executor, HostConfig, InstanceError, LoadError, PluginRegistry, Shop,
@@ -38,6 +45,8 @@ pub struct ServerConfig {
     pub deadline: Duration,
     /// Gateway instances with automatic linkage on; `None`: all of them.
     pub linkage: Option<Vec<String>>,
+    /// Who may use the API; never empty (a server nobody can use is a configuration mistake).
+    pub operators: Operators,
     pub host: HostConfig,
 }
 
@@ -47,6 +56,8 @@ pub enum ConfigError {
     Syntax { line: usize, message: String },
     #[error("[server] {key}: {reason}")]
     Server { key: String, reason: String },
+    #[error("[[server.operators]] #{index}: {source}")]
+    Operator { index: usize, source: OperatorError },
     #[error(transparent)]
     Host(#[from] ConfigFileError),
 }
@@ -85,6 +96,7 @@ impl ServerConfig {
             shop: "main".into(),
             deadline: Duration::from_secs(30),
             linkage: None,
+            operators: Operators::new(),
             host,
         };
         for (key, value) in server {
@@ -109,16 +121,28 @@ impl ServerConfig {
                         .collect::<Result<Vec<_>, _>>()?;
                     config.linkage = Some(names);
                 }
-                ("listen" | "journal" | "shop" | "deadline_ms" | "linkage", _) => {
+                ("operators", toml::Value::Array(entries)) => {
+                    for (index, entry) in entries.into_iter().enumerate() {
+                        operator(&mut config.operators, index + 1, entry)?;
+                    }
+                }
+                ("listen" | "journal" | "shop" | "deadline_ms" | "linkage" | "operators", _) => {
                     return Err(server_error(&key, "wrong type or empty"));
                 }
                 _ => {
                     return Err(server_error(
                         &key,
-                        "unknown key (expected listen, journal, shop, deadline_ms, linkage)",
+                        "unknown key (expected listen, journal, shop, deadline_ms, linkage, \
+                         operators)",
                     ));
                 }
             }
+        }
+        if config.operators.is_empty() {
+            return Err(server_error(
+                "operators",
+                "no [[server.operators]]: every API request would be refused",
+            ));
         }
         if let Some(names) = &config.linkage
             && let Some(unknown) = names
@@ -132,6 +156,48 @@ impl ServerConfig {
         }
         Ok(config)
     }
+}
+
+/// One `[[server.operators]]` table. Its secrets go straight into [`Operators::add`], which
+/// keeps only their digests.
+fn operator(
+    operators: &mut Operators,
+    index: usize,
+    entry: toml::Value,
+) -> Result<(), ConfigError> {
+    let key = format!("operators #{index}");
+    let toml::Value::Table(mut table) = entry else {
+        return Err(server_error(&key, "expected a table"));
+    };
+    let mut text = |name: &str| -> Result<Option<String>, ConfigError> {
+        match table.remove(name) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(server_error(&format!("{key}.{name}"), "expected a string")),
+        }
+    };
+    let name = text("name")?.unwrap_or_default();
+    let credential =
+        |plain: Option<String>, digest: Option<String>, what: &str| match (plain, digest) {
+            (Some(_), Some(_)) => Err(server_error(
+                &format!("{key}.{what}"),
+                format!("give `{what}` or `{what}_sha256`, not both"),
+            )),
+            (Some(s), None) => Ok(Some(Credential::Secret(s))),
+            (None, Some(h)) => Ok(Some(Credential::Sha256Hex(h))),
+            (None, None) => Ok(None),
+        };
+    let token = credential(text("token")?, text("token_sha256")?, "token")?;
+    let password = credential(text("password")?, text("password_sha256")?, "password")?;
+    if let Some(unknown) = table.keys().next() {
+        return Err(server_error(
+            &format!("{key}.{unknown}"),
+            "unknown key (expected name, token, token_sha256, password, password_sha256)",
+        ));
+    }
+    operators
+        .add(&name, token, password)
+        .map_err(|source| ConfigError::Operator { index, source })
 }
 
 /// Why the server could not start.
@@ -173,4 +239,64 @@ pub async fn open_shop(config: &ServerConfig, plugin_dir: &Path) -> Result<Arc<S
     let recovered = shop.recover().await?;
     tracing::info!(?recovered, "journal recovered");
     Ok(Arc::new(shop))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPERATOR: &str =
+        "[[server.operators]]\nname = \"sato\"\ntoken = \"operator-token-0123456789\"\n";
+
+    #[test]
+    fn the_server_listens_on_loopback_unless_told_otherwise() {
+        let config = ServerConfig::from_toml(OPERATOR).unwrap();
+        assert!(config.listen.ip().is_loopback(), "{}", config.listen);
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let wide = ServerConfig::from_toml(&format!(
+            "[server]\nlisten = \"0.0.0.0:9000\"\n\n{OPERATOR}"
+        ))
+        .unwrap();
+        assert_eq!(wide.listen, SocketAddr::from(([0, 0, 0, 0], 9000)));
+    }
+
+    #[test]
+    fn operators_are_required_and_their_secrets_never_appear_in_errors() {
+        let none = ServerConfig::from_toml("[server]\nshop = \"main\"\n").unwrap_err();
+        assert!(none.to_string().contains("operators"), "{none}");
+        for (text, secret) in [
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken = \"short-tok\"\n",
+                "short-tok",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\npassword = \"pw-7\"\n",
+                "pw-7",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken_sha256 = \"not-hex-secret\"\n",
+                "not-hex-secret",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken = \"operator-token-0123456789\"\ncolour = \"secret-blue\"\n",
+                "secret-blue",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken = \"operator-token-0123456789\"\n\
+                 [[server.operators]]\nname = \"kato\"\ntoken = \"operator-token-0123456789\"\n",
+                "operator-token-0123456789",
+            ),
+            (
+                "[[server.operators]]\nname = \"sato\"\ntoken = \"unterminated-secret\n",
+                "unterminated-secret",
+            ),
+        ] {
+            let e = ServerConfig::from_toml(text).unwrap_err();
+            let shown = format!("{e} / {e:?}");
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let ok = ServerConfig::from_toml(OPERATOR).unwrap();
+        assert!(!format!("{ok:?}").contains("0123456789"));
+        assert_eq!(ok.operators.names().collect::<Vec<_>>(), ["sato"]);
+    }
 }

@@ -45,6 +45,22 @@ pub enum DemoError {
     Seed { order: String, source: ShopError },
 }
 
+/// How the demo's gateways are configured.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoOptions {
+    /// F-REGI with the emulator's inquiry extension (the default). Without it, as against
+    /// F-REGI itself, an F-REGI outcome the host could not learn goes to an operator's review.
+    pub fregi_inquiry: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> DemoOptions {
+        DemoOptions {
+            fregi_inquiry: true,
+        }
+    }
+}
+
 /// Both emulators and a shop linked to them.
 pub struct Demo {
     pub shop: Arc<Shop>,
@@ -92,6 +108,16 @@ impl Demo {
         journal: &Path,
         deadline: Duration,
     ) -> Result<Demo, DemoError> {
+        Demo::start_with(plugin_dir, journal, deadline, DemoOptions::default()).await
+    }
+
+    /// [`Demo::start`] with its gateways configured otherwise.
+    pub async fn start_with(
+        plugin_dir: &Path,
+        journal: &Path,
+        deadline: Duration,
+        options: DemoOptions,
+    ) -> Result<Demo, DemoError> {
         let sbps = SbpsEmulator::start(SbpsConfig::default())
             .await
             .map_err(|e| DemoError::Emulator {
@@ -114,12 +140,16 @@ impl Demo {
                 values: text(&sbps.plugin_config()),
             },
         )?;
+        let mut fregi_config = fregi.plugin_config();
+        if !options.fregi_inquiry {
+            // F-REGI has no public inquiry; the emulator's extension is this one key.
+            fregi_config.retain(|(key, _)| *key != "inquiry_url");
+        }
         let fregi_gateway = registry.instantiate(
             FREGI,
             &GatewaySection {
                 plugin: "fregi".into(),
-                // With the emulator's inquiry extension (F-REGI has no public inquiry).
-                values: text(&fregi.plugin_config()),
+                values: text(&fregi_config),
             },
         )?;
         let store = journal::sqlite::open(journal)?;

@@ -1,8 +1,12 @@
 //! The JSON API over HTTP, against both emulators: every endpoint, its typed 4xx answers, and
 //! that a refused request changes nothing (not the shop, not the journal, not the gateway).
 
-use crate::support::{Server, unpaid};
-use renkei_shop_server::demo::{FREGI, FREGI_SHOP_ID, FREGI_TOKEN, SBPS};
+use crate::support::{BASIC_OPERATOR, BASIC_PASSWORD, CSRF, OPERATOR, Server, TOKEN, unpaid};
+use renkei_emulator_fregi::{Fault as FregiFault, Script};
+use renkei_emulator_sbps::{Fault as SbpsFault, Function};
+use renkei_shop_server::demo::{
+    DemoOptions, FREGI, FREGI_SHOP_ID, FREGI_TOKEN, SBPS, SBPS_TOKEN, SBPS_TOKEN_KEY,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -599,4 +603,678 @@ async fn the_operator_page_is_served_at_the_root() {
     let html = resp.text().await.unwrap();
     assert!(html.contains("決済の取引情報を取り消す"));
     assert!(html.contains("入金済みにする"));
+}
+
+// ---- Operators: authentication, CSRF, the review queue and drift events ----
+
+/// The endpoints an operator uses, reads and changes alike, each with a body it would take.
+fn every_endpoint(order: &str) -> Vec<(Method, String, Option<serde_json::Value>)> {
+    let o = |p: &str| format!("/api/orders/{order}{p}");
+    vec![
+        (Method::GET, "/api/gateways".into(), None),
+        (Method::GET, "/api/orders".into(), None),
+        (Method::GET, o(""), None),
+        (Method::GET, o("/history"), None),
+        (Method::GET, "/api/reviews".into(), None),
+        (Method::GET, "/api/drifts?all=true".into(), None),
+        (
+            Method::PUT,
+            format!("/api/gateways/{FREGI}/linkage"),
+            Some(json!({"on": false})),
+        ),
+        (
+            Method::POST,
+            "/api/orders".into(),
+            Some(
+                json!({"order": "100000890099", "gateway": FREGI, "amount": 900, "token": FREGI_TOKEN}),
+            ),
+        ),
+        (Method::POST, o("/payment"), None),
+        (Method::DELETE, o("/payment"), None),
+        (
+            Method::POST,
+            o("/status"),
+            Some(json!({"status": "cancel", "cancel_at_gateway": true})),
+        ),
+        (Method::POST, o("/amount"), Some(json!({"amount": 600}))),
+        (Method::POST, o("/inquire"), None),
+        (
+            Method::POST,
+            "/api/bulk/payment".into(),
+            Some(json!({"orders": [order]})),
+        ),
+        (Method::POST, "/api/reconcile".into(), None),
+        (
+            Method::POST,
+            o("/review"),
+            Some(json!({"decision": "took_effect", "state": "captured", "amount": 700})),
+        ),
+        (
+            Method::POST,
+            "/api/drifts/1/adopt".into(),
+            Some(json!({"state": "voided"})),
+        ),
+        (
+            Method::POST,
+            "/api/drifts/1/dismiss".into(),
+            Some(json!({})),
+        ),
+    ]
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// F-REGI without the emulator's inquiry extension, as against F-REGI itself: a capture whose
+/// reply is lost after F-REGI processed it cannot be settled by the host and goes to review.
+async fn fregi_capture_in_review(s: &Server, order: &str, yen: i64) -> String {
+    s.checkout(order, FREGI, yen).await;
+    let seqno = transaction(&s.order(order).await);
+    s.demo
+        .fregi
+        .install_fault(FregiFault::reply_lost().on_script(Script::Sale));
+    s.post_empty(&format!("/api/orders/{order}/payment"))
+        .await
+        .error(StatusCode::BAD_GATEWAY, "needs_review");
+    // The first read of the order after the review brings the shop's bookkeeping in line with
+    // the journal (`synced_version`); let it happen before anyone compares snapshots.
+    s.snapshot().await;
+    seqno
+}
+
+#[tokio::test]
+async fn operators_401_without_or_with_wrong_credentials_and_nothing_changes() {
+    let s = Server::start_with(DemoOptions {
+        fregi_inquiry: false,
+    })
+    .await;
+    s.checkout("100000890001", FREGI, 700).await;
+    fregi_capture_in_review(&s, "100000890002", 800).await;
+    let before = s.snapshot().await;
+
+    let wrong_token = "Bearer test-token-sato-0123456788";
+    for (method, path, body) in every_endpoint("100000890002") {
+        let body_text = body.map(|b| &*b.to_string().leak());
+        for authorization in [
+            None,
+            Some(wrong_token.to_owned()),
+            Some(format!("Bearer {TOKEN}x")),
+            Some(basic(BASIC_OPERATOR, "suzuki-password-02")),
+            Some(basic("mallory", BASIC_PASSWORD)),
+            // A token is not a password, nor the other way round.
+            Some(basic(OPERATOR, TOKEN)),
+            Some(format!("Bearer {BASIC_PASSWORD}")),
+            Some(format!("Token {TOKEN}")),
+        ] {
+            let mut headers = vec![CSRF, ("content-type", "application/json")];
+            if let Some(a) = &authorization {
+                headers.push(("authorization", a));
+            }
+            let reply = s
+                .send_bare(method.clone(), &path, &headers, body_text)
+                .await;
+            let what = format!("{method} {path} with {authorization:?}");
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{what}: {:#}",
+                reply.body
+            );
+            assert_eq!(reply.body["error"], "unauthorized", "{what}");
+            // The answer never repeats what was presented.
+            let text = reply.body.to_string();
+            for secret in [TOKEN, BASIC_PASSWORD, "0123456788", "suzuki-password-02"] {
+                assert!(!text.contains(secret), "{what}: {text}");
+            }
+        }
+    }
+    // The 401 says how to authenticate, without inviting the browser's own login dialog.
+    let resp = s
+        .client
+        .get(format!("{}/api/orders", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(s.snapshot().await, before);
+
+    // The page itself holds no data and needs no credentials; both kinds of credential work.
+    let page = s.client.get(format!("{}/", s.base)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let me = s
+        .send_bare(
+            Method::GET,
+            "/api/operator",
+            &[("authorization", &basic(BASIC_OPERATOR, BASIC_PASSWORD))],
+            None,
+        )
+        .await;
+    assert_eq!(me.ok()["operator"], BASIC_OPERATOR);
+    assert_eq!(s.get("/api/operator").await.ok()["operator"], OPERATOR);
+}
+
+#[tokio::test]
+async fn changes_need_the_custom_header_403_and_json_415_and_nothing_changes() {
+    let s = Server::start_with(DemoOptions {
+        fregi_inquiry: false,
+    })
+    .await;
+    s.checkout("100000891001", FREGI, 700).await;
+    fregi_capture_in_review(&s, "100000891002", 800).await;
+    let before = s.snapshot().await;
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = ("authorization", bearer.as_str());
+
+    for (method, path, body) in every_endpoint("100000891002") {
+        if method == Method::GET {
+            // Reads need no custom header: a cross-site page cannot read the answer anyway.
+            let reply = s.send_bare(method, &path, &[auth], None).await;
+            reply.ok();
+            continue;
+        }
+        let body_text = body.map(|b| &*b.to_string().leak());
+        let what = format!("{method} {path}");
+        // What a plain HTML form can send: no custom header, a form encoding.
+        for headers in [
+            vec![auth, ("content-type", "application/json")],
+            vec![auth, ("content-type", "application/x-www-form-urlencoded")],
+            vec![
+                auth,
+                ("X-Renkei-Operator", "0"),
+                ("content-type", "application/json"),
+            ],
+        ] {
+            s.send_bare(method.clone(), &path, &headers, body_text)
+                .await
+                .error(StatusCode::FORBIDDEN, "csrf_header_missing");
+        }
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+        ] {
+            let mut headers = vec![auth, CSRF];
+            if let Some(ct) = content_type {
+                headers.push(("content-type", ct));
+            }
+            let reply = s
+                .send_bare(method.clone(), &path, &headers, body_text)
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{what} {content_type:?}: {:#}",
+                reply.body
+            );
+            assert_eq!(reply.body["error"], "unsupported_media_type", "{what}");
+        }
+    }
+    assert_eq!(s.snapshot().await, before);
+    // `application/json; charset=utf-8` is JSON.
+    let reply = s
+        .send_bare(
+            Method::POST,
+            "/api/orders/100000891001/amount",
+            &[
+                auth,
+                CSRF,
+                ("content-type", "application/json; charset=utf-8"),
+            ],
+            Some(r#"{"amount": 650}"#),
+        )
+        .await;
+    assert_eq!(reply.ok()["order"]["amount_due"]["minor_units"], 650);
+}
+
+#[tokio::test]
+async fn review_queue_shows_the_evidence_and_took_effect_is_journaled_with_the_operator() {
+    let s = Server::start_with(DemoOptions {
+        fregi_inquiry: false,
+    })
+    .await;
+    let order = "100000892001";
+    let seqno = fregi_capture_in_review(&s, order, 700).await;
+    // F-REGI processed the sale; only its reply was lost.
+    assert_eq!(
+        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        "売上済（未伝送）"
+    );
+    // The order refuses every operation but inquiry until an operator decides.
+    s.post(
+        &format!("/api/orders/{order}/status"),
+        json!({"status": "cancel", "cancel_at_gateway": true}),
+    )
+    .await
+    .error(StatusCode::CONFLICT, "needs_review");
+
+    let queue = s.get("/api/reviews").await;
+    let queue = queue.ok().as_array().unwrap();
+    assert_eq!(queue.len(), 1, "{queue:#?}");
+    let item = &queue[0];
+    assert_eq!(item["order"], order);
+    assert_eq!(item["operation"]["kind"], "capture");
+    assert_eq!(item["operation"]["status"], "needs_review");
+    assert_eq!(item["operation"]["amount"]["minor_units"], 700);
+    assert_eq!(item["gateway_label"], "承認済");
+    assert_eq!(item["payment"]["authorized"]["minor_units"], 700);
+    assert_eq!(item["payment"]["captured"]["minor_units"], 0);
+    assert_eq!(item["payment"]["transaction"], seqno.as_str());
+    assert_eq!(item["took_effect_state"], "captured");
+    assert_eq!(item["transaction_required"], false);
+    assert!(
+        item["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|st| st["state"] == "captured")
+    );
+    let exchanges = item["exchanges"].as_array().unwrap();
+    let sale = exchanges.last().unwrap();
+    assert_eq!(sale["step"], "sale", "{exchanges:#?}");
+    assert!(sale["url"].as_str().unwrap().contains("sale"), "{sale:#}");
+    assert!(
+        sale["request_body"].as_str().unwrap().contains(&seqno),
+        "{sale:#}"
+    );
+    assert!(sale["reply_status"].is_null());
+    assert!(
+        sale["no_reply"].as_str().is_some_and(|r| !r.is_empty()),
+        "{sale:#}"
+    );
+    // Without F-REGI's inquiry there was no read-only exchange to show.
+    assert!(item["last_inquiry"].is_null());
+    let operation = item["operation"]["id"].as_i64().unwrap();
+
+    // Nonsense is refused, and changes nothing.
+    let before = s.snapshot().await;
+    let path = format!("/api/orders/{order}/review");
+    for (body, status, code) in [
+        (
+            json!({"decision": "took_effect", "state": "voided"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "state_does_not_fit",
+        ),
+        (
+            json!({"decision": "took_effect", "state": "refunded", "amount": 700}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "state_does_not_fit",
+        ),
+        (
+            json!({"decision": "took_effect", "state": "captured"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"decision": "took_effect", "amount": 700}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"decision": "took_effect", "state": "captured", "amount": -700}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"decision": "took_effect", "state": "captured", "amount": 700, "gateway_status": "999"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"decision": "no_effect", "state": "captured", "amount": 700}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"decision": "maybe"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        // The name journaled is the authenticated one; a body cannot name anyone.
+        (
+            json!({"decision": "took_effect", "state": "captured", "amount": 700, "operator": "mallory"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"decision": "no_effect", "operation": operation + 1}),
+            StatusCode::CONFLICT,
+            "review_changed",
+        ),
+        // The journal's money rules: F-REGI cannot have captured more than it authorized here.
+        (
+            json!({"decision": "took_effect", "state": "captured", "amount": 900}),
+            StatusCode::CONFLICT,
+            "contradiction",
+        ),
+    ] {
+        s.post(&path, body.clone()).await.error(status, code);
+    }
+    s.post(
+        "/api/orders/100000899999/review",
+        json!({"decision": "no_effect"}),
+    )
+    .await
+    .error(StatusCode::NOT_FOUND, "unknown_order");
+    assert_eq!(s.snapshot().await, before);
+
+    // What F-REGI's admin screen shows: 売上済（未伝送）, 700 yen.
+    let status_code = item["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["label"] == "売上済（未伝送）")
+        .map(|st| st["code"].as_str().unwrap().to_owned())
+        .expect("F-REGI's table has 売上済（未伝送）");
+    let decided = s
+        .post(
+            &path,
+            json!({"decision": "took_effect", "operation": operation, "state": "captured",
+                   "amount": 700, "gateway_status": status_code}),
+        )
+        .await;
+    let decided = decided.ok();
+    assert_eq!(decided["operator"], OPERATOR);
+    assert_eq!(decided["decision"], "took_effect");
+    assert_eq!(decided["payment"]["captured"]["minor_units"], 700);
+    assert_eq!(decided["view"]["state"]["state"], "captured");
+    assert_eq!(decided["view"]["gateway_label"], "売上済（未伝送）");
+    assert_eq!(decided["view"]["order"]["paid"], true);
+    assert!(
+        s.get("/api/reviews")
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!unpaid(&s).await.contains(&order.to_owned()));
+    let history = s.get(&format!("/api/orders/{order}/history")).await;
+    let capture = history
+        .ok()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["id"] == operation)
+        .unwrap()
+        .clone();
+    assert_eq!(capture["status"], "resolved");
+    assert!(
+        capture["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("resolved by {OPERATOR}: took effect")),
+        "{capture:#}"
+    );
+    // Decided once: a second decision is refused.
+    s.post(&path, json!({"decision": "no_effect"}))
+        .await
+        .error(StatusCode::CONFLICT, "not_in_review");
+    // The journal and F-REGI now agree, and the order can be returned from the shop.
+    let returned = s
+        .post(
+            &format!("/api/orders/{order}/status"),
+            json!({"status": "return", "cancel_at_gateway": true}),
+        )
+        .await;
+    assert_eq!(kinds(returned.ok()), ["refund"]);
+}
+
+#[tokio::test]
+async fn no_effect_by_a_basic_auth_operator_lets_the_order_be_captured_again() {
+    let s = Server::start_with(DemoOptions {
+        fregi_inquiry: false,
+    })
+    .await;
+    let order = "100000893001";
+    s.checkout(order, FREGI, 1_200).await;
+    let seqno = transaction(&s.order(order).await);
+    // Reset before F-REGI processed the sale: nothing happened there.
+    s.demo
+        .fregi
+        .install_fault(FregiFault::reset().on_script(Script::Sale));
+    s.post_empty(&format!("/api/orders/{order}/payment"))
+        .await
+        .error(StatusCode::BAD_GATEWAY, "needs_review");
+    assert_eq!(
+        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        "承認済"
+    );
+
+    let authorization = basic(BASIC_OPERATOR, BASIC_PASSWORD);
+    let decided = s
+        .send_bare(
+            Method::POST,
+            &format!("/api/orders/{order}/review"),
+            &[
+                ("authorization", &authorization),
+                CSRF,
+                ("content-type", "application/json"),
+            ],
+            Some(r#"{"decision": "no_effect"}"#),
+        )
+        .await;
+    let decided = decided.ok();
+    assert_eq!(decided["operator"], BASIC_OPERATOR);
+    assert_eq!(decided["view"]["state"]["state"], "authorized");
+    assert_eq!(decided["view"]["order"]["paid"], false);
+    let history = s.get(&format!("/api/orders/{order}/history")).await;
+    let history = history.ok().as_array().unwrap().clone();
+    assert!(
+        history[1]["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("resolved by {BASIC_OPERATOR}: no effect")),
+        "{history:#?}"
+    );
+
+    let paid = s.post_empty(&format!("/api/orders/{order}/payment")).await;
+    assert_eq!(kinds(paid.ok()), ["capture"]);
+    assert_eq!(
+        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        "売上済（未伝送）"
+    );
+}
+
+#[tokio::test]
+async fn an_sbps_authorization_in_review_takes_the_transaction_the_tool_shows() {
+    let s = Server::start().await;
+    let order = "100000894001";
+    s.demo
+        .sbps
+        .install_fault(SbpsFault::reply_lost().on_function(Function::AuthorizeWithToken));
+    let reply = s
+        .post(
+            "/api/orders",
+            json!({"order": order, "gateway": SBPS, "amount": 3_000,
+                   "token": SBPS_TOKEN, "token_key": SBPS_TOKEN_KEY}),
+        )
+        .await;
+    reply.error(StatusCode::BAD_GATEWAY, "needs_review");
+    let queue = s.get("/api/reviews").await;
+    let item = &queue.ok()[0];
+    assert_eq!(item["order"], order);
+    assert_eq!(item["operation"]["kind"], "authorize");
+    assert_eq!(item["took_effect_state"], "authorized");
+    assert_eq!(item["transaction_required"], true);
+    // The redacted body, as journaled: the card token never reached the journal.
+    for x in item["exchanges"].as_array().unwrap() {
+        let body = x["request_body"].as_str().unwrap_or("");
+        assert!(!body.contains(SBPS_TOKEN), "{x:#}");
+    }
+
+    let path = format!("/api/orders/{order}/review");
+    s.post(
+        &path,
+        json!({"decision": "took_effect", "state": "authorized", "amount": 3_000}),
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    let tracking = s
+        .demo
+        .sbps
+        .dump()
+        .payments
+        .iter()
+        .find(|p| p.authorized_amount == 3_000)
+        .map(|p| p.tracking_id.clone())
+        .expect("SBPS authorized it");
+    let decided = s
+        .post(
+            &path,
+            json!({"decision": "took_effect", "state": "authorized", "amount": 3_000,
+                   "transaction": tracking}),
+        )
+        .await;
+    let decided = decided.ok();
+    assert_eq!(decided["operator"], OPERATOR);
+    assert_eq!(decided["payment"]["transaction"], tracking.as_str());
+    assert_eq!(decided["view"]["state"]["state"], "authorized");
+    assert_eq!(unpaid(&s).await, [order]);
+    let paid = s.post_empty(&format!("/api/orders/{order}/payment")).await;
+    assert_eq!(kinds(paid.ok()), ["capture"]);
+    assert_eq!(
+        s.demo.sbps.payment(&tracking).unwrap().captured_amount,
+        3_000
+    );
+}
+
+#[tokio::test]
+async fn g8_drift_events_are_adopted_or_dismissed_under_the_operators_name() {
+    let s = Server::start().await;
+    s.checkout("100000895001", SBPS, 7_700).await;
+    s.post_empty("/api/orders/100000895001/payment").await.ok();
+    s.checkout("100000895002", FREGI, 2_200).await;
+    let tracking = transaction(&s.order("100000895001").await);
+    let seqno = transaction(&s.order("100000895002").await);
+    // Refunded in SBPS's tool, cancelled in F-REGI's admin screen; the shop is not told.
+    s.demo.sbps.admin_refund(&tracking).unwrap();
+    s.demo.fregi.admin_cancel(FREGI_SHOP_ID, &seqno).unwrap();
+    assert_eq!(
+        s.post_empty("/api/reconcile").await.ok()["drift"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let open = s.get("/api/drifts").await;
+    let open = open.ok().as_array().unwrap().clone();
+    assert_eq!(open.len(), 2, "{open:#?}");
+    let refunded = open.iter().find(|d| d["order"] == "100000895001").unwrap();
+    assert_eq!(refunded["gateway_state"]["state"], "refunded");
+    assert_eq!(refunded["journal_state"]["state"], "captured");
+    assert_eq!(refunded["gateway_label"], "返金済");
+    assert_eq!(refunded["payment"]["captured"]["minor_units"], 7_700);
+    assert!(refunded["resolution"].is_null());
+    let cancelled = open.iter().find(|d| d["order"] == "100000895002").unwrap();
+    let (refund_id, cancel_id) = (
+        refunded["id"].as_i64().unwrap(),
+        cancelled["id"].as_i64().unwrap(),
+    );
+
+    let before = s.snapshot().await;
+    let adopt = format!("/api/drifts/{refund_id}/adopt");
+    for (body, code) in [
+        (json!({"state": "refunded"}), "invalid_body"),
+        (json!({"state": "voided", "amount": 7_700}), "invalid_body"),
+        (json!({"state": "pending"}), "invalid_body"),
+        (
+            json!({"state": "refunded", "amount": 7_700, "operator": "mallory"}),
+            "invalid_body",
+        ),
+        (
+            json!({"state": "refunded", "amount": 7_700, "gateway_status": "1"}),
+            "state_does_not_fit",
+        ),
+    ] {
+        s.post(&adopt, body)
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY, code);
+    }
+    s.post("/api/drifts/99999/adopt", json!({"state": "voided"}))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_drift");
+    s.post("/api/drifts/99999/dismiss", json!({}))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_drift");
+    // More refunded than captured breaks the journal's money rules.
+    s.post(&adopt, json!({"state": "refunded", "amount": 9_000}))
+        .await
+        .error(StatusCode::CONFLICT, "contradiction");
+    assert_eq!(s.snapshot().await, before);
+
+    let adopted = s
+        .post(&adopt, json!({"state": "refunded", "amount": 7_700}))
+        .await;
+    let adopted = adopted.ok();
+    assert_eq!(adopted["operator"], OPERATOR);
+    assert_eq!(adopted["decision"], "adopted");
+    assert_eq!(adopted["payment"]["refunded"]["minor_units"], 7_700);
+    assert_eq!(adopted["view"]["state"]["state"], "refunded");
+
+    let authorization = basic(BASIC_OPERATOR, BASIC_PASSWORD);
+    let dismissed = s
+        .send_bare(
+            Method::POST,
+            &format!("/api/drifts/{cancel_id}/dismiss"),
+            &[
+                ("authorization", &authorization),
+                CSRF,
+                ("content-type", "application/json"),
+            ],
+            None,
+        )
+        .await;
+    let dismissed = dismissed.ok();
+    assert_eq!(dismissed["operator"], BASIC_OPERATOR);
+    // Dismissed: the journal keeps its own word.
+    assert_eq!(dismissed["view"]["state"]["state"], "authorized");
+
+    assert!(
+        s.get("/api/drifts")
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let all = s.get("/api/drifts?all=true").await;
+    let all = all.ok().as_array().unwrap().clone();
+    let closed: Vec<_> = all
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_i64().unwrap(),
+                d["resolution"]["action"].as_str().unwrap(),
+                d["resolution"]["operator"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        closed.contains(&(refund_id, "adopted", OPERATOR)),
+        "{closed:?}"
+    );
+    assert!(
+        closed.contains(&(cancel_id, "dismissed", BASIC_OPERATOR)),
+        "{closed:?}"
+    );
+    // Closed once.
+    s.post(&format!("/api/drifts/{cancel_id}/dismiss"), json!({}))
+        .await
+        .error(StatusCode::CONFLICT, "drift_closed");
+    s.get("/api/drifts?all=maybe")
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query");
 }

@@ -2,8 +2,9 @@
 //! driven over loopback through chromedriver's W3C WebDriver API with a small client written
 //! here. Missing Chromium fails the test: it is never skipped.
 
-use crate::support::{Server, unpaid};
-use renkei_shop_server::demo::{FREGI, FREGI_SHOP_ID, SBPS};
+use crate::support::{OPERATOR, Server, TOKEN, unpaid};
+use renkei_emulator_fregi::{Fault as FregiFault, Script};
+use renkei_shop_server::demo::{DemoOptions, FREGI, FREGI_SHOP_ID, SBPS};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -174,6 +175,46 @@ impl Browser {
         .await;
     }
 
+    /// Types `text` into the element matching `css`, as a user would.
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    /// Opens the page, signs in with the operator's token, and waits for the orders.
+    async fn open_signed_in(&self, base: &str) {
+        self.goto(&format!("{base}/")).await;
+        self.wait_until(
+            "the sign-in form",
+            "return !document.getElementById('sign-in').hidden;",
+            json!([]),
+        )
+        .await;
+        // Nothing of the shop is shown before sign-in.
+        assert_eq!(
+            self.script(
+                "return document.querySelectorAll('#orders tbody tr').length;",
+                json!([])
+            )
+            .await,
+            0
+        );
+        self.type_into("#token", TOKEN).await;
+        self.click("#sign-in-token").await;
+        self.wait_until(
+            "the page to load its orders",
+            "return document.body.dataset.ready === 'true';",
+            json!([]),
+        )
+        .await;
+        assert_eq!(self.text("#operator-name").await, OPERATOR);
+    }
+
     async fn script(&self, script: &str, args: Value) -> Value {
         self.command(
             reqwest::Method::POST,
@@ -246,14 +287,7 @@ async fn g3_page_tick_two_orders_mark_them_paid_and_see_their_new_status() {
     s.demo.fregi.admin_cancel(FREGI_SHOP_ID, seqno).unwrap();
 
     let browser = Browser::start().await;
-    browser.goto(&format!("{}/", s.base)).await;
-    browser
-        .wait_until(
-            "the page to load its orders",
-            "return document.body.dataset.ready === 'true';",
-            json!([]),
-        )
-        .await;
+    browser.open_signed_in(&s.base).await;
     assert_eq!(browser.text(&cell("100000924506", "paid")).await, "未入金");
     assert_eq!(
         browser.text(&cell("100000924506", "gateway-label")).await,
@@ -368,5 +402,150 @@ async fn g3_page_tick_two_orders_mark_them_paid_and_see_their_new_status() {
         browser.text("#detail-fields tr.gateway-label td").await,
         "与信取消済"
     );
+    browser.quit().await;
+}
+
+/// "Never guess", from the operator's side: an F-REGI capture whose reply was lost (F-REGI
+/// configured without the emulator's inquiry, as in production) is held for review; the page
+/// shows the evidence, the operator reads 売上済 700 yen in F-REGI's admin screen and says so,
+/// and the order leaves the list, captured and paid, with the decision under their name.
+#[tokio::test]
+async fn page_shows_an_order_in_review_with_its_evidence_and_resolves_it() {
+    if !browser_available() {
+        return;
+    }
+    let s = Server::start_with(DemoOptions {
+        fregi_inquiry: false,
+    })
+    .await;
+    let order = "100000925001";
+    s.checkout(order, FREGI, 700).await;
+    s.checkout("100000925002", SBPS, 1_100).await;
+    let seqno = s.order(order).await["payment"]["transaction"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.demo
+        .fregi
+        .install_fault(FregiFault::reply_lost().on_script(Script::Sale));
+    let lost = s.post_empty(&format!("/api/orders/{order}/payment")).await;
+    lost.error(reqwest::StatusCode::BAD_GATEWAY, "needs_review");
+
+    let browser = Browser::start().await;
+    browser.open_signed_in(&s.base).await;
+    let review = format!("#reviews .review[data-order=\"{order}\"]");
+    assert_eq!(
+        browser
+            .script(
+                "return document.querySelectorAll('#reviews .review').length;",
+                json!([])
+            )
+            .await,
+        1
+    );
+    // The evidence: the label the journal knows, its money, the sale that was sent and why
+    // nothing came back.
+    assert_eq!(
+        browser.text(&format!("{review} tr.gateway-label td")).await,
+        "承認済"
+    );
+    assert_eq!(
+        browser.text(&format!("{review} tr.authorized td")).await,
+        "¥700"
+    );
+    assert_eq!(
+        browser.text(&format!("{review} tr.captured td")).await,
+        "¥0"
+    );
+    let sent = browser
+        .text(&format!("{review} tr.exchange[data-step=\"sale\"] td.sent"))
+        .await;
+    let sent = sent.as_str().unwrap();
+    assert!(sent.contains("sale.cgi") && sent.contains(&seqno), "{sent}");
+    let reply = browser
+        .text(&format!(
+            "{review} tr.exchange[data-step=\"sale\"] td.reply"
+        ))
+        .await;
+    assert!(
+        reply.as_str().unwrap().starts_with("応答なし / no reply:"),
+        "{reply}"
+    );
+    assert!(
+        browser
+            .text(&format!("{review} .state-seen"))
+            .await
+            .as_str()
+            .unwrap()
+            .contains("captured")
+    );
+    // The amount is prefilled with what the capture asked; the operator confirms it and picks
+    // the status F-REGI's screen shows.
+    assert_eq!(
+        browser
+            .script(
+                "return document.querySelector(arguments[0]).value;",
+                json!([format!("{review} input.amount")])
+            )
+            .await,
+        "700"
+    );
+    browser
+        .click(&format!(
+            "{review} select.gateway-status option[value=\"20\"]"
+        ))
+        .await;
+    browser.click(&format!("{review} button.took-effect")).await;
+    browser
+        .wait_until(
+            "the order to leave the review list",
+            "return document.getElementById('decision-result').dataset.done === 'true' \
+             && document.querySelector(arguments[0]) === null;",
+            json!([review]),
+        )
+        .await;
+    let said = browser.text("#decision-result").await;
+    assert!(
+        said.as_str()
+            .unwrap()
+            .starts_with(&format!("{order}: took_effect — {OPERATOR}")),
+        "{said}"
+    );
+    assert_eq!(browser.text(&cell(order, "state")).await, "captured");
+    assert_eq!(browser.text(&cell(order, "paid")).await, "入金済");
+    assert_eq!(
+        browser.text(&cell(order, "gateway-label")).await,
+        "売上済（未伝送）"
+    );
+    assert_eq!(
+        browser
+            .text(&format!("#unpaid tr[data-order=\"{order}\"]"))
+            .await,
+        Value::Null
+    );
+    assert_eq!(
+        browser.text("#reviews .empty").await,
+        "要確認の受注はありません (nothing to review)"
+    );
+    // The server agrees, and the decision is journaled under the signed-in operator.
+    assert!(
+        s.get("/api/reviews")
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let history = s.get(&format!("/api/orders/{order}/history")).await;
+    let capture = history.ok().as_array().unwrap().last().unwrap().clone();
+    assert_eq!(capture["status"], "resolved");
+    assert!(
+        capture["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("resolved by {OPERATOR}: took effect")),
+        "{capture:#}"
+    );
+    assert_eq!(unpaid(&s).await, ["100000925002"]);
     browser.quit().await;
 }

@@ -1,12 +1,37 @@
 //! The rig: both emulators, the two plugins built as cdylibs (by `renkei-tests`), a SQLite
 //! journal, and the server's router on 127.0.0.1:0, reached with a real HTTP client.
 
-use renkei_shop_server::demo::{Demo, FREGI, FREGI_TOKEN, SBPS, SBPS_TOKEN, SBPS_TOKEN_KEY};
+use renkei_shop_server::auth::{Credential, Operators};
+use renkei_shop_server::demo::{
+    Demo, DemoOptions, FREGI, FREGI_TOKEN, SBPS, SBPS_TOKEN, SBPS_TOKEN_KEY,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+/// The operator the tests act as by default (bearer token).
+pub const OPERATOR: &str = "sato";
+pub const TOKEN: &str = "test-token-sato-0123456789";
+/// A second operator, who signs in with HTTP basic auth.
+pub const BASIC_OPERATOR: &str = "suzuki";
+pub const BASIC_PASSWORD: &str = "suzuki-password-01";
+/// The header a state-changing request must carry.
+pub const CSRF: (&str, &str) = ("X-Renkei-Operator", "1");
+
+fn operators() -> Operators {
+    let mut ops = Operators::new();
+    ops.add(OPERATOR, Some(Credential::Secret(TOKEN.into())), None)
+        .unwrap();
+    ops.add(
+        BASIC_OPERATOR,
+        None,
+        Some(Credential::Secret(BASIC_PASSWORD.into())),
+    )
+    .unwrap();
+    ops
+}
 
 pub struct Server {
     pub demo: Demo,
@@ -58,26 +83,38 @@ impl Reply {
 }
 
 /// Everything a refused request must leave as it was: the shop's orders (with the journal's
-/// view of their money), every order's gateway operations, and both emulators' books.
+/// view of their money), every order's gateway operations, the review queue, every drift event
+/// with its resolution, and both emulators' books.
 #[derive(Debug, PartialEq)]
 pub struct Snapshot {
     orders: Value,
     histories: Vec<Value>,
+    reviews: Value,
+    drifts: Value,
     sbps: Value,
     fregi: Value,
 }
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(DemoOptions::default()).await
+    }
+
+    pub async fn start_with(options: DemoOptions) -> Server {
         let plugin_dir = tokio::task::spawn_blocking(|| renkei_tests::plugin_dir().to_path_buf())
             .await
             .unwrap();
-        let demo = Demo::start(&plugin_dir, &journal_path(), Duration::from_secs(5))
-            .await
-            .expect("demo rig");
+        let demo = Demo::start_with(
+            &plugin_dir,
+            &journal_path(),
+            Duration::from_secs(5),
+            options,
+        )
+        .await
+        .expect("demo rig");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = renkei_shop_server::router(demo.shop.clone());
+        let app = renkei_shop_server::router(demo.shop.clone(), operators().into());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -93,8 +130,18 @@ impl Server {
         }
     }
 
+    /// A request as the operator page sends it: the bearer token and, for anything but GET,
+    /// the custom header and a JSON content type (also without a body).
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if method != Method::GET {
+            req = req
+                .header(CSRF.0, CSRF.1)
+                .header("content-type", "application/json");
+        }
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -117,6 +164,8 @@ impl Server {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .header(CSRF.0, CSRF.1)
             .body(body);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
@@ -124,6 +173,30 @@ impl Server {
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let body = resp.json().await.expect("a JSON body");
+        Reply { status, body }
+    }
+
+    /// A request with exactly these headers and body, nothing added: for the auth and CSRF
+    /// checks.
+    pub async fn send_bare(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&'static str>,
+    ) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
         Reply { status, body }
     }
 
@@ -173,6 +246,8 @@ impl Server {
         Snapshot {
             orders,
             histories,
+            reviews: self.get("/api/reviews").await.ok().clone(),
+            drifts: self.get("/api/drifts?all=true").await.ok().clone(),
             sbps: serde_json::to_value(self.demo.sbps.dump().payments).unwrap(),
             fregi: serde_json::to_value(self.demo.fregi.dump().transactions).unwrap(),
         }
