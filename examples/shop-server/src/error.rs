@@ -121,9 +121,11 @@ pub fn status_of(e: &ShopError) -> StatusCode {
         ShopError::NoOperator => StatusCode::UNPROCESSABLE_ENTITY,
         // An operator's decision that the journal's money rules refuse, or a drift already
         // closed by someone else.
-        ShopError::Journal(JournalError::Contradiction(_) | JournalError::DriftClosed(_)) => {
-            StatusCode::CONFLICT
-        }
+        ShopError::Journal(
+            JournalError::Contradiction(_)
+            | JournalError::DriftClosed(_)
+            | JournalError::WrongStatus { .. },
+        ) => StatusCode::CONFLICT,
         ShopError::Journal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -112,6 +112,9 @@ async fn run(args: Args) -> Result<(), String> {
     if !listen.ip().is_loopback() {
         tracing::warn!(%listen, "listening beyond loopback: put TLS in front of this server");
     }
+    // Operations left in flight while the server runs (a journal write that failed, a task
+    // that died) are settled once their lease runs out, not at the next restart.
+    let _recovery = shop.spawn_recovery(std::time::Duration::from_secs(10));
     let names: Vec<&str> = operators.names().collect();
     tracing::info!(operators = ?names, "operators configured");
     let listener = tokio::net::TcpListener::bind(listen)
