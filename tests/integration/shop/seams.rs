@@ -7,7 +7,7 @@ use super::*;
 use renkei_emulator_fregi::{Fault as FregiFault, Script};
 use renkei_emulator_sbps::TEST_TOKEN_DECLINE_UNUSABLE;
 use renkei_host::journal::StoredOutcome;
-use renkei_sdk::{RefundExtent, Settlement, TransactionRef};
+use renkei_sdk::{Operation, RefundExtent, Settlement, TransactionRef};
 
 fn captured_outcome(transaction: &str, amount: i64) -> StoredOutcome {
     StoredOutcome {
@@ -581,4 +581,65 @@ async fn g8_an_operator_reports_what_fregis_admin_screen_shows() {
             .unwrap()
             .is_none()
     );
+}
+
+/// Issue 14, SBPS 8 (S-4): MG01 says 返金済 after full and partial refunds alike, so the journal,
+/// not the gateway's status, knows what is left. A partial refund made from the host, then the
+/// order returned: the rest is refunded (ST02-00307 for what is left). After that, nothing is
+/// left and any further refund is refused before anything is sent.
+#[tokio::test]
+async fn s4_the_journal_knows_what_is_left_to_refund_at_sbps() {
+    let rig = rig().await;
+    let t = rig.sbps_order("s4r", 1000).await;
+    rig.shop.record_payment(&o("s4r")).await.unwrap();
+    let gw = rig.shop.gateway("sbps").unwrap().clone();
+    let partial = Operation::Refund {
+        order: o("s4r"),
+        transaction: TransactionRef::new(&t),
+        captured: Money::jpy(1000),
+        amount: Some(Money::jpy(300)),
+    };
+    rig.shop
+        .executor()
+        .execute(&gw, &partial, "s4r/refund/partial")
+        .await
+        .unwrap();
+    let r = rig
+        .shop
+        .change_status(&o("s4r"), StatusChange::Return, true)
+        .await
+        .unwrap();
+    assert_eq!(kinds(&r), [OperationKind::Refund]);
+    let book = rig.sbps.payment(&t).unwrap();
+    assert_eq!((book.captured_amount, book.refunded_total), (1000, 1000));
+    let journal = rig.shop.payment(&o("s4r")).await.unwrap().unwrap();
+    assert_eq!(journal.refunded, Money::jpy(1000));
+    assert!(journal.state.is_final());
+
+    let sent = rig.sbps.install_fault(
+        SbpsFault::latency(0)
+            .on_function(Function::PartialRefund)
+            .persistent(),
+    );
+    let again = Operation::Refund {
+        order: o("s4r"),
+        transaction: TransactionRef::new(&t),
+        captured: Money::jpy(1000),
+        amount: None,
+    };
+    let e = rig
+        .shop
+        .executor()
+        .execute(&gw, &again, "s4r/refund/again")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, renkei_host::ExecError::Refused(_)), "{e}");
+    let fired = |id| {
+        rig.sbps
+            .faults()
+            .into_iter()
+            .find(|f| f.id == id)
+            .map_or(0, |f| f.fired)
+    };
+    assert_eq!(fired(sent), 0, "nothing sent to SBPS");
 }
