@@ -12,7 +12,8 @@
 //! a capture whose reply is lost (08) goes to the review queue, and the operator decides it
 //! (`Shop::decide`) from F-REGI's admin screen; at 18:00 reconcile inquires SBPS only, and the
 //! operator compares F-REGI's admin screen with the shop order by order, reporting what differs
-//! as drift events (`Shop::report_drift`). The emulator's own state stands in for that screen:
+//! as drift events (`Shop::report_drift`), then adopts one of them (`Shop::adopt_drift`: the
+//! refund of 07 made in F-REGI's tool). The emulator's own state stands in for that screen:
 //! every value the operator "reads" comes from it. The closing tables accept a difference
 //! between journal and gateway only on an order with an open drift event.
 
@@ -330,6 +331,19 @@ async fn play(dir: &Path, journal_dir: &Path) -> Result<Vec<String>, String> {
     day.check(
         found == expected,
         format!("the open drift events should be on {expected:?}, are on {found:?}"),
+    );
+    day.adopt_fregi_refund(&kept).await?;
+    let kept = day.shop.drifts(true).await.map_err(|e| e.to_string())?;
+    let found: BTreeSet<String> = kept.iter().map(|d| d.order.to_string()).collect();
+    let expected: BTreeSet<String> = [Gw::Sbps.named(7), Gw::Fregi.bulk(7), Gw::Fregi.bulk(13)]
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    day.check(
+        found == expected,
+        format!(
+            "after the adoption, the open drift events should be on {expected:?}, are on {found:?}"
+        ),
     );
     for gw in Gw::BOTH {
         day.table(gw, &drift, &kept).await?;
@@ -1264,6 +1278,77 @@ impl Day {
             say!("         #{:<4} {order}  {}: {detail}", d.id.0, d.kind);
         }
         Ok(open)
+    }
+
+    /// 18:15: the operator adopts one drift event, F-REGI's refund of 07, from what the admin
+    /// screen shows (`Shop::adopt_drift`); the journal then agrees with F-REGI on that order.
+    async fn adopt_fregi_refund(&mut self, open: &[DriftRecord]) -> Result<(), String> {
+        let o = Gw::Fregi.named(7);
+        say!("");
+        say!(
+            "18:15  {OPERATOR} adopts what F-REGI's admin screen shows for {o} (refunded in its tool)"
+        );
+        let Some(drift) = open
+            .iter()
+            .find(|d| d.order == o && d.kind == "refunded_at_gateway")
+        else {
+            self.check(
+                false,
+                format!("{o}: no open refunded_at_gateway drift event"),
+            );
+            return Ok(());
+        };
+        let seqno = self.payment_of(&o).await?.transaction.ok_or("no SEQNO")?;
+        let screen = self.fregi_screen(seqno.as_str());
+        let Some((screen, seen)) =
+            screen.and_then(|x| self.screen_outcome(&x).map(|seen| (x, seen)))
+        else {
+            self.check(
+                false,
+                format!("{o}: SEQNO {seqno} is not readable on F-REGI's screen"),
+            );
+            return Ok(());
+        };
+        say!("       screen: {}", screen_line(&screen));
+        let adopted = self
+            .shop
+            .adopt_drift(drift.id, seen.clone(), OPERATOR)
+            .await
+            .map_err(|e| e.to_string())?;
+        say!(
+            "       drift #{} adopted: the journal now has {o} {} ({} captured, {} refunded)",
+            drift.id.0,
+            adopted.state,
+            yen(adopted.captured.minor_units),
+            yen(adopted.refunded.minor_units)
+        );
+        self.check(
+            matches!(adopted.state, PaymentState::Refunded { .. })
+                && adopted.refunded == Money::jpy(6_600),
+            format!("{o}: after adopting F-REGI's refund the journal should have 6,600 refunded: {adopted:?}"),
+        );
+        let again = self
+            .shop
+            .report_drift(&o, seen, OPERATOR)
+            .await
+            .map_err(|e| e.to_string())?;
+        say!(
+            "       the screen and the journal now agree on {o}: {}",
+            match &again {
+                None => "report_drift finds nothing to report".to_owned(),
+                Some(d) => format!("NOT: {}", d.detail),
+            }
+        );
+        self.check(
+            again.is_none(),
+            format!("{o}: the screen should agree with the journal after the adoption"),
+        );
+        self.rows
+            .entry((Gw::Fregi, o.clone()))
+            .or_default()
+            .actions
+            .push(format!("(refund adopted by {OPERATOR})"));
+        Ok(())
     }
 
     /// The F-REGI orders of the day that hold a transaction, with the journal's SEQNO.

@@ -56,6 +56,9 @@ fn demo_plays_the_day_and_the_journal_agrees_with_both_emulators() {
         "3 differ from the journal, kept as drift events",
         "reported by operator-sato from the gateway's screen",
         "Open drift events (Shop::drifts(true))",
+        // The operator adopts F-REGI's refund of 07: the journal then agrees with the screen.
+        "adopts what F-REGI's admin screen shows for 100000930007",
+        "the screen and the journal now agree on 100000930007: report_drift finds nothing",
         // The closing tables and their check against the emulators.
         "SBPS at the end of the day",
         "F-REGI at the end of the day",
