@@ -6,22 +6,37 @@
 //! the way a shop server would. Every step states what it expects; at the end the journal's
 //! totals are checked against the emulators' own books, and any surprise makes the command
 //! exit non-zero, so the demo doubles as an end-to-end check.
+//!
+//! F-REGI runs as the real gateway behaves: without the emulator-only inquiry extension
+//! (`inquiry_url`). So the host cannot ask F-REGI what happened, and the operator's side shows:
+//! a capture whose reply is lost (08) goes to the review queue, and the operator decides it
+//! (`Shop::decide`) from F-REGI's admin screen; at 18:00 reconcile inquires SBPS only, and the
+//! operator compares F-REGI's admin screen with the shop order by order, reporting what differs
+//! as drift events (`Shop::report_drift`), then adopts one of them (`Shop::adopt_drift`: the
+//! refund of 07 made in F-REGI's tool). The emulator's own state stands in for that screen:
+//! every value the operator "reads" comes from it. The closing tables accept a difference
+//! between journal and gateway only on an order with an open drift event.
 
 use clap::Args;
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use renkei_emulator_fregi::{
     Config as FregiConfig, Fault as FregiFault, FregiEmulator, Script, Status as FregiStatus,
+    Transaction as FregiTransaction,
 };
 use renkei_emulator_sbps::{
     Config as SbpsConfig, Fault as SbpsFault, Function, PaymentStatus, SbpsEmulator,
     TEST_TOKEN_VISA,
 };
+use renkei_host::journal::{Decision, DriftRecord, StoredOutcome};
 use renkei_host::shop::{
     ActionResult, BulkOptions, DriftEvent, GatewayOp, Shop, ShopError, StatusChange, Warning,
 };
 use renkei_host::{Executor, GatewayInstance, GatewaySection, PluginRegistry, Resolution, journal};
-use renkei_sdk::{ConfigValue, CustomerRef, Money, OrderRef, PaymentSource, PaymentState, Secret};
+use renkei_sdk::{
+    ConfigValue, CustomerRef, ErrorKind, Money, OperationKind, OrderRef, PaymentSource,
+    PaymentState, Secret, TransactionRef,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -36,6 +51,8 @@ const FREGI_SHOP: &str = "12345";
 const BULK_PER_GATEWAY: usize = 100;
 /// Orders captured at once in the bulk run.
 const BULK_CONCURRENCY: usize = 16;
+/// Who decides the reviews and reports what F-REGI's admin screen shows (journaled by name).
+const OPERATOR: &str = "operator-sato";
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -80,7 +97,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     say!("");
     if problems.is_empty() {
         say!(
-            "demo finished in {:.1} s: every expectation held; the journal matches both gateways' books but for the drift reconcile reported",
+            "demo finished in {:.1} s: every expectation held; the journal matches both gateways' books but for the open drift events",
             started.elapsed().as_secs_f64()
         );
         Ok(ExitCode::SUCCESS)
@@ -183,6 +200,8 @@ impl Totals {
 
 struct Day {
     shop: Arc<Shop>,
+    /// The shop's journal, read back to show what a decision left in it.
+    journal: Arc<dyn journal::JournalStore>,
     sbps: SbpsEmulator,
     fregi: FregiEmulator,
     rows: BTreeMap<(Gw, OrderRef), Row>,
@@ -245,9 +264,12 @@ async fn play(dir: &Path, journal_dir: &Path) -> Result<Vec<String>, String> {
         ("limit_second", "3".to_owned()),
         ("clock_skew_ms", "500".to_owned()),
     ]);
-    // F-REGI has no public inquiry; the emulator's extension (in its plugin config) lets
-    // reconcile and the settlement of unknown outcomes work as they do on SBPS.
-    let fregi_values = fregi.plugin_config();
+    // F-REGI has no public card-transaction inquiry; `inquiry_url` points the plugin at the
+    // emulator's own extension, which the real gateway does not have. The demo runs F-REGI as
+    // it really is: without that key, an unknown outcome goes to the review queue and
+    // reconcile cannot ask, so the operator reads F-REGI's admin screen instead (08, 18:00).
+    let mut fregi_values = fregi.plugin_config();
+    fregi_values.retain(|(key, _)| *key != "inquiry_url");
     let instance =
         |name: &str, values: &[(&str, String)]| -> Result<Arc<GatewayInstance>, String> {
             let section = GatewaySection {
@@ -269,7 +291,8 @@ async fn play(dir: &Path, journal_dir: &Path) -> Result<Vec<String>, String> {
     let path = journal_dir.join("journal.db");
     let store = journal::sqlite::open(&path).map_err(|e| format!("journal: {e}"))?;
     say!("journal   SQLite  {}", path.display());
-    let executor = Arc::new(Executor::new(store.into(), Duration::from_secs(5)));
+    let store: Arc<dyn journal::JournalStore> = store.into();
+    let executor = Arc::new(Executor::new(store.clone(), Duration::from_secs(5)));
     let shop = Arc::new(
         Shop::new("demo-shop", executor)
             .with_gateway(sbps_gateway, true)
@@ -279,6 +302,7 @@ async fn play(dir: &Path, journal_dir: &Path) -> Result<Vec<String>, String> {
 
     let mut day = Day {
         shop,
+        journal: store,
         sbps,
         fregi,
         rows: BTreeMap::new(),
@@ -289,8 +313,40 @@ async fn play(dir: &Path, journal_dir: &Path) -> Result<Vec<String>, String> {
         day.named_orders(gw).await?;
     }
     let drift = day.reconcile().await?;
+    day.compare_fregi_screen().await?;
+    // What an operator sees at the end of the day: every drift event still open in the journal
+    // (reconcile's, the bulk run's "already done", what the operator reported).
+    say!("");
+    let kept = day.open_drifts("18:10").await?;
+    let found: BTreeSet<String> = kept.iter().map(|d| d.order.to_string()).collect();
+    let expected: BTreeSet<String> = [
+        Gw::Sbps.named(7),
+        Gw::Fregi.named(7),
+        Gw::Fregi.bulk(7),
+        Gw::Fregi.bulk(13),
+    ]
+    .iter()
+    .map(|o| o.to_string())
+    .collect();
+    day.check(
+        found == expected,
+        format!("the open drift events should be on {expected:?}, are on {found:?}"),
+    );
+    day.adopt_fregi_refund(&kept).await?;
+    let kept = day.shop.drifts(true).await.map_err(|e| e.to_string())?;
+    let found: BTreeSet<String> = kept.iter().map(|d| d.order.to_string()).collect();
+    let expected: BTreeSet<String> = [Gw::Sbps.named(7), Gw::Fregi.bulk(7), Gw::Fregi.bulk(13)]
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    day.check(
+        found == expected,
+        format!(
+            "after the adoption, the open drift events should be on {expected:?}, are on {found:?}"
+        ),
+    );
     for gw in Gw::BOTH {
-        day.table(gw, &drift).await?;
+        day.table(gw, &drift, &kept).await?;
     }
     let Day {
         sbps,
@@ -339,6 +395,15 @@ impl Day {
                 for w in &r.warnings {
                     say!("  {:12}  ⚠ {w}", "");
                 }
+            }
+            Err(ShopError::NeedsReview { operation, .. }) => {
+                row.ops.push(format!(
+                    "outcome unknown → review (operation {})",
+                    operation.0
+                ));
+                say!(
+                    "  {order}  {action:<26} sent, outcome unknown  → held for an operator's review"
+                );
             }
             Err(e) => {
                 row.ops.push("refused, nothing sent".into());
@@ -723,7 +788,10 @@ impl Day {
             .push(format!("(refunded in {}'s tool)", gw.title()));
         self.check(done.is_ok(), format!("{o}: admin-tool refund: {done:?}"));
 
-        // 08: the capture is processed, then its reply is lost: settled by inquiry, once.
+        // 08: the capture is processed, then its reply is lost. SBPS: settled by inquiry once
+        // the request has expired. F-REGI has no inquiry and its capture is not replay-safe: the
+        // host never guesses, the order goes to review and an operator decides from F-REGI's
+        // admin screen. Either way the capture happens once.
         let o = gw.named(8);
         self.act(gw, &o, "checkout ¥7,700", checkout(8, 7_700).await)
             .ok();
@@ -739,15 +807,26 @@ impl Day {
         }
         say!("  {o}  (fault: the next capture is processed, then its reply is lost)");
         let r = self.act(gw, &o, "record payment", shop.record_payment(&o).await);
-        let settled = r.as_ref().is_ok_and(|r| {
-            r.operations
-                .iter()
-                .any(|op| op.resolution == Some(Resolution::Inquiry))
-        });
-        self.check(
-            settled,
-            format!("{o}: the lost reply should be settled by inquiry: {r:?}"),
-        );
+        match gw {
+            Gw::Sbps => {
+                let settled = r.as_ref().is_ok_and(|r| {
+                    r.operations
+                        .iter()
+                        .any(|op| op.resolution == Some(Resolution::Inquiry))
+                });
+                self.check(
+                    settled,
+                    format!("{o}: the lost reply should be settled by inquiry: {r:?}"),
+                );
+            }
+            Gw::Fregi => {
+                self.check(
+                    matches!(r, Err(ShopError::NeedsReview { .. })),
+                    format!("{o}: without an inquiry, the lost capture should go to review: {r:?}"),
+                );
+                self.review_lost_capture(&o, 7_700).await?;
+            }
+        }
         let again = self.act(
             gw,
             &o,
@@ -755,8 +834,10 @@ impl Day {
             shop.record_payment(&o).await,
         );
         self.check(
-            again.as_ref().is_ok_and(|r| r.operations.is_empty()),
-            format!("{o}: recording the payment again must send nothing"),
+            again
+                .as_ref()
+                .is_ok_and(|r| r.operations.is_empty() && r.order.paid),
+            format!("{o}: recording the payment again must send nothing and leave it paid"),
         );
         let t = self
             .payment_of(&o)
@@ -805,6 +886,235 @@ impl Day {
         Ok(())
     }
 
+    /// F-REGI 08: the operator reads the review queue, opens F-REGI's admin screen (the
+    /// emulator's state stands in for it) and decides from what it shows, under their name.
+    async fn review_lost_capture(&mut self, o: &OrderRef, amount: i64) -> Result<(), String> {
+        let queue = self.shop.reviews().await.map_err(|e| e.to_string())?;
+        let listed: Vec<String> = queue.iter().map(|i| i.order.to_string()).collect();
+        say!(
+            "  {:12}  review queue (Shop::reviews): {} order(s): {}",
+            "",
+            queue.len(),
+            listed.join(", ")
+        );
+        let item = queue.into_iter().find(|i| &i.order == o);
+        let Some(item) = item else {
+            self.check(
+                false,
+                format!("{o} should be in the review queue: {listed:?}"),
+            );
+            return Ok(());
+        };
+        self.check(
+            listed.len() == 1,
+            format!("the review queue should hold {o} alone: {listed:?}"),
+        );
+        let journal = item
+            .payment
+            .as_ref()
+            .ok_or("the order in review has no payment")?;
+        say!(
+            "  {:12}    {o}  {} {} (operation {}); the journal still has it {} {} ({})",
+            "",
+            item.operation.kind,
+            item.operation
+                .amount
+                .map_or("–".into(), |m| yen(m.minor_units)),
+            item.operation.id.0,
+            journal.state,
+            yen(journal.authorized.minor_units),
+            item.gateway_label.as_deref().unwrap_or("–"),
+        );
+        for x in &item.exchanges {
+            let reply = match (&x.reply_status, &x.no_reply) {
+                (Some(status), _) => format!("HTTP {status}"),
+                (None, Some(why)) => format!("no reply ({why})"),
+                (None, None) => "no reply".into(),
+            };
+            say!(
+                "  {:12}      sent {} {} {} {}  → {reply}",
+                "",
+                x.step,
+                x.method,
+                x.url,
+                x.request_body.as_deref().unwrap_or("")
+            );
+        }
+        // The host's evidence ends with why it could not settle the outcome itself.
+        if let Some(evidence) = &item.operation.evidence {
+            let why = evidence.rsplit("; ").next().unwrap_or(evidence);
+            say!("  {:12}      the host: {why}", "");
+        }
+        let lost_sale = item
+            .exchanges
+            .iter()
+            .any(|x| x.step == "sale" && x.reply_status.is_none() && x.no_reply.is_some());
+        self.check(
+            item.operation.kind == OperationKind::Capture && lost_sale,
+            format!(
+                "{o}: the review should show a capture whose sale got no reply: {:?}",
+                item.exchanges
+            ),
+        );
+
+        // The operator opens F-REGI's admin screen at the order's SEQNO.
+        let seqno = journal
+            .transaction
+            .clone()
+            .ok_or("the order in review has no SEQNO")?;
+        let Some(screen) = self.fregi_screen(seqno.as_str()) else {
+            self.check(
+                false,
+                format!("{o}: SEQNO {seqno} is not on F-REGI's admin screen"),
+            );
+            return Ok(());
+        };
+        say!(
+            "  {:12}  the operator opens F-REGI's admin screen: {}",
+            "",
+            screen_line(&screen)
+        );
+        let Some(seen) = self.screen_outcome(&screen) else {
+            self.check(
+                false,
+                format!(
+                    "{o}: F-REGI's status {} is not in the plugin's table",
+                    screen.status_label
+                ),
+            );
+            return Ok(());
+        };
+        // What the screen shows decides: captured there means the capture took effect;
+        // still 承認済 would mean it did not.
+        let decision = match &seen.state {
+            PaymentState::Captured { .. } => Decision::TookEffect(Box::new(seen.clone())),
+            PaymentState::Authorized => Decision::NoEffect,
+            other => {
+                self.check(
+                    false,
+                    format!("{o}: F-REGI's screen shows {other} after a capture"),
+                );
+                return Ok(());
+            }
+        };
+        self.check(
+            matches!(decision, Decision::TookEffect(_)),
+            format!(
+                "{o}: the screen should show the capture processed: {}",
+                screen.status_label
+            ),
+        );
+        let decided = self
+            .shop
+            .decide(&item, decision, OPERATOR)
+            .await
+            .map_err(|e| e.to_string())?;
+        say!(
+            "  {:12}  {OPERATOR} decides: the capture took effect ({}, {}, SEQNO {})",
+            "",
+            screen.status_label,
+            yen(i64::from(screen.amount)),
+            screen.seqno
+        );
+        let paid = self.shop.order(o).await.map_err(|e| e.to_string())?.paid;
+        say!(
+            "  {:12}  journal: {} {}; the shop's record follows the decision: {}",
+            "",
+            decided.state,
+            yen(decided.captured.minor_units),
+            if paid { "paid" } else { "NOT paid" }
+        );
+        self.check(
+            matches!(decided.state, PaymentState::Captured { .. })
+                && decided.captured == Money::jpy(amount)
+                && paid,
+            format!("{o}: after the decision the journal should have {amount} captured and the order paid: {decided:?}, paid {paid}"),
+        );
+        // The decision, as the journal keeps it with the operation.
+        let journal = self.journal.clone();
+        let id = item.operation.id;
+        let kept = tokio::task::spawn_blocking(move || journal.operation(id))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let note = kept
+            .as_ref()
+            .and_then(|op| op.evidence.as_deref())
+            .and_then(|e| e.rsplit("; ").next())
+            .unwrap_or("–");
+        say!(
+            "  {:12}  journal: operation {} {}, \"{note}\"",
+            "",
+            id.0,
+            kept.as_ref()
+                .map_or("missing".into(), |op| format!("{:?}", op.status)
+                    .to_lowercase())
+        );
+        self.check(
+            note == format!("resolved by {OPERATOR}: took effect"),
+            format!("{o}: the journal should keep the decision with the operator's name: {kept:?}"),
+        );
+        let still = self.shop.reviews().await.map_err(|e| e.to_string())?;
+        self.check(
+            still.iter().all(|i| &i.order != o),
+            format!("{o}: still in the review queue after the decision"),
+        );
+        // The row says what happened to the capture.
+        let steps: Vec<String> = item.exchanges.iter().map(|x| x.step.clone()).collect();
+        if let Some(op) = self
+            .rows
+            .get_mut(&(Gw::Fregi, o.clone()))
+            .and_then(|row| row.ops.last_mut())
+        {
+            *op = format!(
+                "{}[{}] reply lost → review → {OPERATOR}: took effect",
+                item.operation.kind,
+                steps.join("+")
+            );
+        }
+        Ok(())
+    }
+
+    /// One transaction on F-REGI's admin screen, searched by SEQNO: the emulator's own state
+    /// stands in for the screen (only the shop's own transactions show).
+    fn fregi_screen(&self, seqno: &str) -> Option<FregiTransaction> {
+        self.fregi
+            .transaction(seqno)
+            .filter(|x| x.shop_id == FREGI_SHOP)
+    }
+
+    /// What the operator reports from F-REGI's admin screen: the status its label names (read
+    /// through the plugin's status table, F-11), the transaction's amount and its SEQNO.
+    fn screen_outcome(&self, x: &FregiTransaction) -> Option<StoredOutcome> {
+        let entry = self
+            .shop
+            .gateway(Gw::Fregi.name())
+            .ok()?
+            .manifest()
+            .statuses
+            .iter()
+            .find(|s| s.label == x.status_label)?
+            .clone();
+        let amount = Money::jpy(i64::from(x.amount));
+        let (authorized, captured, refunded) = match entry.state {
+            PaymentState::Authorized => (Some(amount), None, None),
+            PaymentState::Captured { .. } => (Some(amount), Some(amount), None),
+            PaymentState::Refunded { .. } => (Some(amount), Some(amount), Some(amount)),
+            _ => (None, None, None),
+        };
+        Some(StoredOutcome {
+            state: entry.state,
+            gateway_status: Some(entry.code),
+            transaction: Some(TransactionRef::new(x.seqno.clone())),
+            replaced: None,
+            authorization_code: (!x.authcode.is_empty()).then(|| x.authcode.clone()),
+            authorized,
+            captured,
+            refunded,
+            notes: vec![format!("read on F-REGI's admin screen by {OPERATOR}")],
+        })
+    }
+
     fn expect_state(
         &mut self,
         order: &OrderRef,
@@ -819,7 +1129,9 @@ impl Day {
         );
     }
 
-    /// 18:00: reconcile finds what the gateways' own tools did (G-8).
+    /// 18:00: reconcile finds what SBPS's own tool did (G-8). F-REGI cannot be asked: its
+    /// orders come back as "no inquiry", which is expected; the operator reads its admin screen
+    /// instead ([`Day::compare_fregi_screen`]).
     async fn reconcile(&mut self) -> Result<Vec<DriftEvent>, String> {
         say!("");
         say!(
@@ -831,42 +1143,249 @@ impl Day {
             .reconcile(Duration::from_secs(24 * 3600))
             .await
             .map_err(|e| e.to_string())?;
+        let elapsed = t.elapsed();
+        let mut no_inquiry: BTreeSet<String> = BTreeSet::new();
+        let mut why_not = None;
+        // `checked` counts the orders reconcile tried to inquire, and it tries wherever the
+        // plugin declares an inquiry (F-REGI's exists on the emulator only, so it is declared):
+        // those refused before sending were not inquired.
+        let mut tried_in_vain = 0;
+        for (order, e) in &report.errors {
+            if !matches!(e, ShopError::IllegalAction { .. }) {
+                tried_in_vain += 1;
+            }
+            if self.gateway_of(order) == Some(Gw::Fregi) && offers_no_inquiry(e) {
+                no_inquiry.insert(order.to_string());
+                why_not.get_or_insert_with(|| e.reason());
+            } else {
+                self.check(false, format!("reconcile could not inquire {order}: {e}"));
+            }
+        }
         say!(
-            "       {} orders inquired in {:.1} s, {} drift event(s); the journal is left as it was for an operator:",
-            report.checked,
-            t.elapsed().as_secs_f64(),
+            "       SBPS: {} orders inquired in {:.1} s, {} drift event(s); the journal is left as it was for an operator:",
+            report.checked.saturating_sub(tried_in_vain),
+            elapsed.as_secs_f64(),
             report.drift.len()
         );
         for d in &report.drift {
             say!("         {d}");
         }
-        for (order, e) in &report.errors {
-            self.check(false, format!("reconcile could not inquire {order}: {e}"));
-        }
+        say!(
+            "       F-REGI offers no inquiry: {} orders are reconciled from its admin screen{}",
+            no_inquiry.len(),
+            why_not.map_or(String::new(), |w| format!(" (the plugin: \"{w}\")"))
+        );
         let found: BTreeSet<String> = report.drift.iter().map(|d| d.order.to_string()).collect();
-        let expected: BTreeSet<String> = [
-            Gw::Sbps.named(7),
-            Gw::Fregi.named(7),
-            Gw::Fregi.bulk(7),
-            Gw::Fregi.bulk(13),
-        ]
-        .iter()
-        .map(|o| o.to_string())
-        .collect();
+        let expected: BTreeSet<String> = [Gw::Sbps.named(7).to_string()].into();
         self.check(
             found == expected,
             format!("reconcile should report drift on {expected:?}, reported {found:?}"),
         );
+        let fregi_orders: BTreeSet<String> = self
+            .fregi_transactions()
+            .await?
+            .into_iter()
+            .map(|(o, _)| o.to_string())
+            .collect();
+        self.check(
+            no_inquiry == fregi_orders,
+            format!(
+                "reconcile should list exactly the {} F-REGI orders with a SEQNO as not inquirable, listed {}",
+                fregi_orders.len(),
+                no_inquiry.len()
+            ),
+        );
         Ok(report.drift)
     }
 
-    /// The closing table of one gateway, and its totals checked against the emulator's book.
-    async fn table(&mut self, gw: Gw, drift: &[DriftEvent]) -> Result<(), String> {
-        let drifted: BTreeMap<String, &DriftEvent> = drift
+    /// 18:05: where F-REGI cannot be asked, the operator compares its admin screen with the
+    /// shop, order by order, and reports what it shows (`Shop::report_drift`); what differs
+    /// from the journal is kept as a drift event.
+    async fn compare_fregi_screen(&mut self) -> Result<(), String> {
+        say!("");
+        say!(
+            "18:05  {OPERATOR} compares F-REGI's admin screen with the shop, SEQNO by SEQNO (G-8)"
+        );
+        let orders = self.fregi_transactions().await?;
+        let mut reported: Vec<DriftRecord> = Vec::new();
+        for (order, seqno) in &orders {
+            let Some(screen) = self.fregi_screen(seqno.as_str()) else {
+                self.check(
+                    false,
+                    format!("{order}: SEQNO {seqno} is not on F-REGI's admin screen"),
+                );
+                continue;
+            };
+            let Some(seen) = self.screen_outcome(&screen) else {
+                self.check(
+                    false,
+                    format!(
+                        "{order}: F-REGI's status {} is not in the plugin's table",
+                        screen.status_label
+                    ),
+                );
+                continue;
+            };
+            match self.shop.report_drift(order, seen, OPERATOR).await {
+                Ok(Some(kept)) => {
+                    say!("         {order}  screen: {}", screen_line(&screen));
+                    reported.push(kept);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.check(false, format!("{order}: report_drift: {e}"));
+                }
+            }
+        }
+        say!(
+            "       {} transactions read on the screen; {} differ from the journal, kept as drift events:",
+            orders.len(),
+            reported.len()
+        );
+        for d in &reported {
+            say!("         {}", d.detail);
+        }
+        let found: BTreeSet<String> = reported.iter().map(|d| d.order.to_string()).collect();
+        // What the day changed in F-REGI's own tool, and nothing else.
+        let expected: BTreeSet<String> =
+            [Gw::Fregi.named(7), Gw::Fregi.bulk(7), Gw::Fregi.bulk(13)]
+                .iter()
+                .map(|o| o.to_string())
+                .collect();
+        self.check(
+            found == expected,
+            format!(
+                "the screen should differ from the journal on {expected:?}, differs on {found:?}"
+            ),
+        );
+        Ok(())
+    }
+
+    /// What the operator's drift list shows (`Shop::drifts(true)`): every event still open,
+    /// from reconcile, from the bulk run's "already done", and from the screen.
+    async fn open_drifts(&mut self, when: &str) -> Result<Vec<DriftRecord>, String> {
+        let open = self.shop.drifts(true).await.map_err(|e| e.to_string())?;
+        say!(
+            "{when}  Open drift events (Shop::drifts(true)), for an operator to adopt or dismiss: {}",
+            open.len()
+        );
+        for d in &open {
+            let order = d.order.to_string();
+            let detail = d
+                .detail
+                .strip_prefix(&format!("{order}: "))
+                .unwrap_or(&d.detail);
+            say!("         #{:<4} {order}  {}: {detail}", d.id.0, d.kind);
+        }
+        Ok(open)
+    }
+
+    /// 18:15: the operator adopts one drift event, F-REGI's refund of 07, from what the admin
+    /// screen shows (`Shop::adopt_drift`); the journal then agrees with F-REGI on that order.
+    async fn adopt_fregi_refund(&mut self, open: &[DriftRecord]) -> Result<(), String> {
+        let o = Gw::Fregi.named(7);
+        say!("");
+        say!(
+            "18:15  {OPERATOR} adopts what F-REGI's admin screen shows for {o} (refunded in its tool)"
+        );
+        let Some(drift) = open
             .iter()
-            .filter(|d| d.gateway == gw.name())
-            .map(|d| (d.order.to_string(), d))
+            .find(|d| d.order == o && d.kind == "refunded_at_gateway")
+        else {
+            self.check(
+                false,
+                format!("{o}: no open refunded_at_gateway drift event"),
+            );
+            return Ok(());
+        };
+        let seqno = self.payment_of(&o).await?.transaction.ok_or("no SEQNO")?;
+        let screen = self.fregi_screen(seqno.as_str());
+        let Some((screen, seen)) =
+            screen.and_then(|x| self.screen_outcome(&x).map(|seen| (x, seen)))
+        else {
+            self.check(
+                false,
+                format!("{o}: SEQNO {seqno} is not readable on F-REGI's screen"),
+            );
+            return Ok(());
+        };
+        say!("       screen: {}", screen_line(&screen));
+        let adopted = self
+            .shop
+            .adopt_drift(drift.id, seen.clone(), OPERATOR)
+            .await
+            .map_err(|e| e.to_string())?;
+        say!(
+            "       drift #{} adopted: the journal now has {o} {} ({} captured, {} refunded)",
+            drift.id.0,
+            adopted.state,
+            yen(adopted.captured.minor_units),
+            yen(adopted.refunded.minor_units)
+        );
+        self.check(
+            matches!(adopted.state, PaymentState::Refunded { .. })
+                && adopted.refunded == Money::jpy(6_600),
+            format!("{o}: after adopting F-REGI's refund the journal should have 6,600 refunded: {adopted:?}"),
+        );
+        let again = self
+            .shop
+            .report_drift(&o, seen, OPERATOR)
+            .await
+            .map_err(|e| e.to_string())?;
+        say!(
+            "       the screen and the journal now agree on {o}: {}",
+            match &again {
+                None => "report_drift finds nothing to report".to_owned(),
+                Some(d) => format!("NOT: {}", d.detail),
+            }
+        );
+        self.check(
+            again.is_none(),
+            format!("{o}: the screen should agree with the journal after the adoption"),
+        );
+        self.rows
+            .entry((Gw::Fregi, o.clone()))
+            .or_default()
+            .actions
+            .push(format!("(refund adopted by {OPERATOR})"));
+        Ok(())
+    }
+
+    /// The F-REGI orders of the day that hold a transaction, with the journal's SEQNO.
+    async fn fregi_transactions(&self) -> Result<Vec<(OrderRef, TransactionRef)>, String> {
+        let orders: Vec<OrderRef> = self
+            .rows
+            .keys()
+            .filter(|(g, _)| *g == Gw::Fregi)
+            .map(|(_, o)| o.clone())
             .collect();
+        let mut found = Vec::new();
+        for order in orders {
+            let payment = self.shop.payment(&order).await.map_err(|e| e.to_string())?;
+            if let Some(t) = payment.and_then(|p| p.transaction) {
+                found.push((order, t));
+            }
+        }
+        Ok(found)
+    }
+
+    fn gateway_of(&self, order: &OrderRef) -> Option<Gw> {
+        Gw::BOTH
+            .into_iter()
+            .find(|&gw| self.rows.contains_key(&(gw, order.clone())))
+    }
+
+    /// The closing table of one gateway, and its totals checked against the emulator's book.
+    ///
+    /// A difference between the journal and the gateway is explained only by a drift event:
+    /// one reconcile reported, or one kept open in the journal (`kept`, from [`Shop::drifts`]).
+    async fn table(
+        &mut self,
+        gw: Gw,
+        drift: &[DriftEvent],
+        kept: &[DriftRecord],
+    ) -> Result<(), String> {
+        let drifted = self.drifted(gw, drift, kept);
         // The emulator's book, per transaction.
         let book: BTreeMap<String, Totals> = match gw {
             Gw::Sbps => self
@@ -965,15 +1484,12 @@ impl Day {
             let drift = drifted.get(order.as_str());
             if mine != theirs && drift.is_none() {
                 unexplained.push(format!(
-                    "{order}: journal {mine:?}, {} {theirs:?}, and reconcile reported nothing",
+                    "{order}: journal {mine:?}, {} {theirs:?}, and no drift event is open on it",
                     gw.title()
                 ));
             }
             let state = match drift {
-                Some(d) => format!(
-                    "{state} ⚠ drift: gateway {}",
-                    d.gateway_label.as_deref().unwrap_or("?")
-                ),
+                Some(seen) => format!("{state} ⚠ drift: gateway {seen}"),
                 None => state,
             };
             let row = &self.rows[&(gw, order.clone())];
@@ -1057,7 +1573,7 @@ impl Day {
             say!("  ✓ the journal's totals equal {}'s", gw.title());
         } else {
             say!(
-                "  difference    {:>17} {:>10} {:>11}   = the orders reconcile reported as drift ({})",
+                "  difference    {:>17} {:>10} {:>11}   = the orders with drift events ({})",
                 signed_yen(difference.authorized),
                 signed_yen(difference.captured),
                 signed_yen(difference.refunded),
@@ -1077,10 +1593,42 @@ impl Day {
         }
         if !money_outside && self.problems.is_empty() {
             say!(
-                "  ✓ every yen of difference is on an order reconcile reported; none outside the journal"
+                "  ✓ every yen of difference is on an order with a drift event; none outside the journal"
             );
         }
         Ok(())
+    }
+
+    /// The orders of one gateway with drift, and what the gateway shows on each: the status
+    /// labels of its drift events (reconcile's and those kept open in the journal), or their
+    /// kinds where the event names no status of the gateway's table ("already done").
+    fn drifted(
+        &self,
+        gw: Gw,
+        drift: &[DriftEvent],
+        kept: &[DriftRecord],
+    ) -> BTreeMap<String, String> {
+        let mut seen: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+        for d in drift.iter().filter(|d| d.gateway == gw.name()) {
+            let (labels, kinds) = seen.entry(d.order.to_string()).or_default();
+            match &d.gateway_label {
+                Some(l) => labels.insert(l.clone()),
+                None => kinds.insert(d.kind.name().to_owned()),
+            };
+        }
+        for d in kept.iter().filter(|d| d.gateway == gw.name()) {
+            let (labels, kinds) = seen.entry(d.order.to_string()).or_default();
+            match d.gateway_status.as_deref().and_then(|c| self.label(gw, c)) {
+                Some(l) => labels.insert(l),
+                None => kinds.insert(d.kind.clone()),
+            };
+        }
+        seen.into_iter()
+            .map(|(order, (labels, kinds))| {
+                let shown = if labels.is_empty() { kinds } else { labels };
+                (order, shown.into_iter().collect::<Vec<_>>().join(", "))
+            })
+            .collect()
     }
 
     fn label(&self, gw: Gw, code: &str) -> Option<String> {
@@ -1093,6 +1641,27 @@ impl Day {
             .find(|s| s.code == code)
             .map(|s| s.label.clone())
     }
+}
+
+/// Whether reconcile could not inquire an order because its gateway has no inquiry: the host's
+/// own refusal, or the plugin's (F-REGI's inquiry exists on the emulator only).
+fn offers_no_inquiry(e: &ShopError) -> bool {
+    match e {
+        ShopError::IllegalAction { reason, .. } => reason.contains("offers no inquiry"),
+        ShopError::Rejected { error, .. } => error.kind == ErrorKind::Unsupported,
+        _ => false,
+    }
+}
+
+/// One transaction as F-REGI's admin screen lists it.
+fn screen_line(x: &FregiTransaction) -> String {
+    format!(
+        "SEQNO {}  ID {}  {}  {}",
+        x.seqno,
+        x.id,
+        x.status_label,
+        yen(i64::from(x.amount))
+    )
 }
 
 /// The emulator's key for a transaction reference (F-REGI `SEQNO`s are compared as numbers).

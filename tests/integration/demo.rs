@@ -40,11 +40,25 @@ fn demo_plays_the_day_and_the_journal_agrees_with_both_emulators() {
         "100000930009  checkout ¥1",
         // G-6: a warning, never a refund.
         "nothing was refunded (G-6)",
-        // The lost reply, settled by inquiry, captured once.
+        // The lost reply, captured once: SBPS settles it by inquiry; F-REGI, which has no
+        // inquiry, holds it for review and the operator decides from its admin screen.
         "reply lost → settled by inquiry",
         "no double capture",
-        // G-8: the admin-tool refunds, found by reconcile.
+        "100000930008  record payment             sent, outcome unknown  → held for an operator's review",
+        "review queue (Shop::reviews): 1 order(s): 100000930008",
+        "the operator opens F-REGI's admin screen:",
+        "100000930008  売上済（未伝送）  ¥7,700",
+        "operator-sato decides: the capture took effect",
+        "the shop's record follows the decision: paid",
+        // G-8: the admin-tool refunds, found by reconcile (SBPS) and on F-REGI's admin screen.
         "refunded in the gateway's tool (G-8)",
+        "orders are reconciled from its admin screen",
+        "3 differ from the journal, kept as drift events",
+        "reported by operator-sato from the gateway's screen",
+        "Open drift events (Shop::drifts(true))",
+        // The operator adopts F-REGI's refund of 07: the journal then agrees with the screen.
+        "adopts what F-REGI's admin screen shows for 100000930007",
+        "the screen and the journal now agree on 100000930007: report_drift finds nothing",
         // The closing tables and their check against the emulators.
         "SBPS at the end of the day",
         "F-REGI at the end of the day",
@@ -56,6 +70,8 @@ fn demo_plays_the_day_and_the_journal_agrees_with_both_emulators() {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
     assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
+    // F-REGI runs without the emulator's inquiry extension: its `info` script is never sent.
+    assert!(!stdout.contains("+info"), "{stdout}");
     // Debug build, shared machine: still far below the minute the README promises (release).
     assert!(
         elapsed < Duration::from_secs(60),
