@@ -734,16 +734,17 @@ impl Executor {
         }
         let guard = self.guard_read(gateway, op, &record).await?;
         let expired = self.await_expiry(gateway, &record).await?;
-        if !expired {
-            // No expiry to wait for; one more deadline still lets a late success show as one.
-            tokio::time::sleep(self.transport_for(gateway).timeout()).await;
-        }
         let mut inquiry_said = None;
 
         if caps.supports(OperationKind::Inquire)
             && caps.inquiry != Inquiry::Unavailable
             && let Some(transaction) = op.transaction()
         {
+            if !expired {
+                // No expiry to wait for; one more deadline still lets a late success show as
+                // one to the inquiry.
+                tokio::time::sleep(self.transport_for(gateway).timeout()).await;
+            }
             let inquiry = Operation::Inquire {
                 order: op.order().clone(),
                 transaction: transaction.clone(),
