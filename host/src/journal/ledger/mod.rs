@@ -293,25 +293,11 @@ pub fn apply(
             return Ok((next, drift));
         }
     }
-    if next.refunded.minor_units > next.captured.minor_units
-        || next.captured.minor_units > next.authorized.minor_units
-        || next.refunded.minor_units < 0
-    {
-        return Err(contradiction(format!(
-            "would break refunded ≤ captured ≤ authorized ({} ≤ {} ≤ {})",
-            next.refunded, next.captured, next.authorized
-        )));
-    }
+    amounts_hold(&next).map_err(contradiction)?;
     next.state = match (&outcome.state, op.kind) {
-        // A refund's extent is the journal's arithmetic, not the gateway's word (SBPS reports
-        // "refunded" after a partial refund too).
         (PaymentState::Refunded { settlement, .. }, OperationKind::Refund) => {
             PaymentState::Refunded {
-                extent: if next.refunded == next.captured {
-                    RefundExtent::Full
-                } else {
-                    RefundExtent::Partial
-                },
+                extent: extent(&next),
                 settlement: *settlement,
             }
         }
@@ -358,23 +344,11 @@ pub fn adopt(order: &OrderRecord, seen: &StoredOutcome) -> Result<OrderRecord, C
             *field = m;
         }
     }
-    if next.refunded.minor_units > next.captured.minor_units
-        || next.captured.minor_units > next.authorized.minor_units
-        || next.refunded.minor_units < 0
-    {
-        return Err(contradiction(format!(
-            "would break refunded ≤ captured ≤ authorized ({} ≤ {} ≤ {})",
-            next.refunded, next.captured, next.authorized
-        )));
-    }
+    amounts_hold(&next).map_err(contradiction)?;
     next.state = match &seen.state {
         // The extent follows the journal's arithmetic, as for a refund of its own.
         PaymentState::Refunded { settlement, .. } => PaymentState::Refunded {
-            extent: if next.refunded == next.captured {
-                RefundExtent::Full
-            } else {
-                RefundExtent::Partial
-            },
+            extent: extent(&next),
             settlement: *settlement,
         },
         PaymentState::Captured { .. } if next.captured.minor_units == 0 => {
@@ -392,6 +366,30 @@ pub fn adopt(order: &OrderRecord, seen: &StoredOutcome) -> Result<OrderRecord, C
     }
     next.version += 1;
     Ok(next)
+}
+
+/// The money invariant every order record keeps: refunded ≤ captured ≤ authorized, none negative.
+fn amounts_hold(next: &OrderRecord) -> Result<(), String> {
+    if next.refunded.minor_units > next.captured.minor_units
+        || next.captured.minor_units > next.authorized.minor_units
+        || next.refunded.minor_units < 0
+    {
+        return Err(format!(
+            "would break refunded ≤ captured ≤ authorized ({} ≤ {} ≤ {})",
+            next.refunded, next.captured, next.authorized
+        ));
+    }
+    Ok(())
+}
+
+/// A refund's extent is the journal's arithmetic, never a gateway's word (SBPS says 返金済 after
+/// a partial refund too).
+fn extent(next: &OrderRecord) -> RefundExtent {
+    if next.refunded == next.captured {
+        RefundExtent::Full
+    } else {
+        RefundExtent::Partial
+    }
 }
 
 #[cfg(test)]
