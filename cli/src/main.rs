@@ -5,6 +5,7 @@ mod conformance;
 mod demo;
 mod emulator;
 mod plugins;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::io::Write as _;
@@ -35,18 +36,26 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Certify a built plugin library against an emulator or an endpoint.
     Conformance(conformance::ConformanceArgs),
+    /// Random shop days with faults, gateway-tool actions and crashes, checked against a
+    /// model after every step (exits non-zero on a violation, with the command to replay it).
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
-    // Logs go to stderr so that `--json` output on stdout stays one clean document.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Simulate(_)) {
+        // The same printed logs, plus the watch for secrets in every log line.
+        renkei_sim::logs::install();
+    } else {
+        // Logs go to stderr so that `--json` output on stdout stays one clean document.
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // Output is gathered, then written once: a closed pipe (`renkei plugins | head`) ends the
     // program quietly instead of panicking in `println!`.
     let mut out = String::new();
@@ -58,6 +67,7 @@ fn main() -> ExitCode {
         // Long-running: print as they go.
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout

@@ -15,6 +15,7 @@
 //! changed the amount), the payment's state alone cannot say what happened, so such cases go to
 //! review. An unknown outcome of a read-only exchange itself is simply not applied.
 
+use crate::defects::{Defect, Defects};
 use crate::instance::GatewayInstance;
 use crate::journal::{
     Applied, Begin, Decision, Drift, ExchangeId, JournalError, JournalStore, NewOperation,
@@ -119,6 +120,8 @@ pub struct Executor {
     /// How long an operation may run before another host may consider its owner dead.
     lease: Duration,
     clock: fn() -> Timestamp,
+    /// Deliberate defects (simulator tests only; see `defects.rs`).
+    defects: Defects,
 }
 
 fn system_now() -> Timestamp {
@@ -151,7 +154,19 @@ impl Executor {
             // exchange, not a whole multi-step operation.
             lease: deadline * 2 + Duration::from_secs(1),
             clock: system_now,
+            defects: Defects::NONE,
         }
+    }
+
+    /// Runs with deliberate defects: only the simulator's tests can make a non-empty set.
+    pub fn with_defects(mut self, defects: Defects) -> Executor {
+        self.defects = defects;
+        self
+    }
+
+    /// The deliberate defects this executor runs with ([`Defects::NONE`] but in tests).
+    pub fn defects(&self) -> Defects {
+        self.defects
     }
 
     pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Executor {
@@ -424,6 +439,10 @@ impl Executor {
         match ran.drive {
             Drive::Done(outcome) => self.succeed(record, last, &outcome, None).await,
             Drive::NotApplied(error) => self.fail(record.id, last, error, None).await,
+            Drive::Unknown { evidence, .. } if self.defects.has(Defect::UnknownAsFailed) => {
+                let error = GatewayError::new(ErrorKind::Unavailable, evidence);
+                self.fail(record.id, last, error, None).await
+            }
             Drive::Unknown { evidence, first } => {
                 let (id, ev, now, lease) = (
                     record.id,
@@ -547,9 +566,18 @@ impl Executor {
         // Whether an exchange of this drive that could change the payment has been sent. Until
         // one has, the payment is as it was, which is what lets an unknown outcome be settled.
         let mut changed = false;
+        // Defect `SendBeforeWriteAhead`: the next step's reply, got before it was journaled.
+        let mut sent_early = None;
         loop {
             let first = !changed;
-            let reply = match transport.send(&exchange.request).await {
+            if self.defects.has(Defect::ReadOnlyMoneyStep) {
+                exchange.read_only = true;
+            }
+            let sent = match sent_early.take() {
+                Some(sent) => sent,
+                None => transport.send(&exchange.request).await,
+            };
+            let reply = match sent {
                 Ok(reply) => reply,
                 Err(error) => {
                     let last = Some((
@@ -639,6 +667,9 @@ impl Executor {
                     },
                     last,
                 });
+            }
+            if self.defects.has(Defect::SendBeforeWriteAhead) {
+                sent_early = Some(transport.send(&next.request).await);
             }
             let journaled = journal_copy(&next, index);
             let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms_for(gateway));
@@ -801,7 +832,7 @@ impl Executor {
             None => evidence,
         };
 
-        if caps.is_replay_safe(op.kind()) {
+        if caps.is_replay_safe(op.kind()) || self.defects.has(Defect::ReplayAnything) {
             let key = format!("{}:replay", record.idempotency_key);
             let ran = self.drive_more(gateway, op, &record, &key).await?;
             let last = ran.last;

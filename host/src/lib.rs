@@ -36,6 +36,7 @@
 //! ```
 
 pub mod config;
+pub mod defects;
 pub mod driver;
 pub mod executor;
 pub mod instance;

@@ -1172,3 +1172,6 @@ async fn an_order_authorized_elsewhere_is_registered_and_captured() {
 
 /// The breaches found at the seams between shop, executor and plugins.
 mod seams;
+
+/// Money bugs the simulation found, as named regression tests.
+mod sim_found;

@@ -599,6 +599,13 @@ impl Shop {
         error: &renkei_sdk::GatewayError,
     ) -> Result<(), ShopError> {
         use renkei_sdk::{RefundExtent, Settlement};
+        if self
+            .executor
+            .defects()
+            .has(crate::defects::Defect::IgnoreAlreadyDone)
+        {
+            return Ok(());
+        }
         let gateway_state = match op.kind() {
             OperationKind::Capture => PaymentState::Captured {
                 settlement: Settlement::NotReported,

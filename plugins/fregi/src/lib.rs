@@ -984,6 +984,16 @@ fn inquiry_outcome(info: InfoReply) -> Result<Outcome, GatewayError> {
             info.status, info.transmitted
         )));
     }
+    // A SEQNO replaced by an amount change (authchange, salechange, or the admin screen's, F-5)
+    // shows 承認取消 / 売上取消, yet the payment lives on under the new SEQNO: reading it as
+    // voided or refunded would book a void or refund that never happened. The state of the
+    // payment is not known from this SEQNO.
+    let state = match &info.replaced_by {
+        Some(next) => PaymentState::Unknown {
+            raw: format!("{} (replaced by SEQNO {next})", info.status),
+        },
+        None => state,
+    };
     let pay = Money::jpy(i64::from(info.amount));
     let mut outcome = Outcome::new(state.clone())
         .gateway_status(info.status.clone())

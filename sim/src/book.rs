@@ -1,0 +1,144 @@
+//! The gateways' books, read from the emulators as an operator reads the gateway's screen, and
+//! the same money as the journal states it.
+//!
+//! Money is compared as two numbers per order: the authorization still open (not captured, not
+//! cancelled) and the net captured (captured less refunded). Both gateways and the journal can
+//! state them however the transactions were chained (F-REGI's amount changes replace one
+//! `SEQNO` by another; SBPS re-authorizes under a new tracking id).
+
+use crate::Gw;
+use renkei_emulator_fregi::{FregiEmulator, Status};
+use renkei_emulator_sbps::{PaymentStatus, SbpsEmulator};
+use renkei_host::journal::OrderRecord;
+use renkei_sdk::PaymentState;
+use serde::Serialize;
+
+/// One order's money at the gateway.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Book {
+    /// Authorized and not yet captured or cancelled.
+    pub open_auth: i64,
+    /// Captured less refunded.
+    pub net_captured: i64,
+    /// Captured in all (before refunds).
+    pub captured: i64,
+    pub refunded: i64,
+    /// Transactions that hold money or an authorization. More than one means the order was
+    /// charged twice.
+    pub live: usize,
+    /// The gateway's reference of the newest transaction (SBPS tracking id, F-REGI SEQNO).
+    pub newest: Option<String>,
+    /// The newest transaction's `AUTHCODE` (F-REGI).
+    pub newest_authcode: Option<String>,
+    /// Transactions of the order, of any state.
+    pub transactions: usize,
+}
+
+impl Book {
+    /// The two numbers compared with the journal.
+    pub fn money(&self) -> (i64, i64) {
+        (self.open_auth, self.net_captured)
+    }
+}
+
+/// The money the journal states for an order, as (open authorization, net captured); `None`
+/// when the journal's state cannot say (an unknown state).
+pub fn journal_money(r: &OrderRecord) -> Option<(i64, i64)> {
+    let net = r.captured.minor_units - r.refunded.minor_units;
+    Some(match &r.state {
+        PaymentState::AwaitingAuthorization
+        | PaymentState::AuthorizationFailed
+        | PaymentState::Voided => (0, 0),
+        PaymentState::Authorized | PaymentState::CaptureFailed => (r.authorized.minor_units, 0),
+        PaymentState::Captured { .. } | PaymentState::Refunded { .. } => (0, net),
+        PaymentState::Unknown { .. } => return None,
+    })
+}
+
+/// SBPS: the payments whose `order_id` is the order code followed by an attempt tag (12 hex).
+pub fn sbps(emulator: &SbpsEmulator, order: &str) -> Book {
+    let mut book = Book::default();
+    let mut newest: Option<(String, String)> = None;
+    for p in emulator.dump().payments {
+        let tag = match p.order_id.strip_prefix(order) {
+            Some(t) if t.len() == 12 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t,
+            _ => continue,
+        };
+        let _ = tag;
+        book.transactions += 1;
+        let (captured, refunded) = (p.captured_amount as i64, p.refunded_total as i64);
+        match p.payment_status {
+            PaymentStatus::Authorized => {
+                book.open_auth += p.authorized_amount as i64;
+                book.live += 1;
+            }
+            PaymentStatus::Sold | PaymentStatus::Refunded => {
+                book.captured += captured;
+                book.refunded += refunded;
+                book.net_captured += captured - refunded;
+                if captured > refunded {
+                    book.live += 1;
+                }
+            }
+            PaymentStatus::Cancelled => {}
+        }
+        if newest.as_ref().is_none_or(|(t, _)| p.tracking_id > *t) {
+            newest = Some((p.tracking_id.clone(), p.tracking_id.clone()));
+        }
+    }
+    book.newest = newest.map(|(t, _)| t);
+    book
+}
+
+/// F-REGI: the transactions whose `ID` (伝票番号) is the order code.
+pub fn fregi(emulator: &FregiEmulator, order: &str) -> Book {
+    let mut book = Book::default();
+    let mut txns: Vec<_> = emulator
+        .transactions()
+        .into_iter()
+        .filter(|t| t.id == order)
+        .collect();
+    txns.sort_by(|a, b| a.seqno.cmp(&b.seqno));
+    // The first sale of the chain is what was captured; what it was cut to since is refunded.
+    let mut first_sale = None;
+    for t in &txns {
+        book.transactions += 1;
+        if t.sold_at.is_some() && first_sale.is_none() {
+            first_sale = Some(t.amount as i64);
+        }
+        match t.status {
+            Status::Authorized => {
+                book.open_auth += t.amount as i64;
+                book.live += 1;
+            }
+            Status::SoldPending | Status::SoldTransmitted => {
+                book.net_captured += t.amount as i64;
+                book.live += 1;
+            }
+            _ => {}
+        }
+    }
+    book.captured = first_sale.unwrap_or(0).max(book.net_captured);
+    book.refunded = book.captured - book.net_captured;
+    if let Some(t) = txns.last() {
+        book.newest = Some(t.seqno.clone());
+        book.newest_authcode = Some(t.authcode.clone());
+    }
+    book
+}
+
+/// The order's book at `gw`.
+pub fn read(rig: &crate::rig::Rig, gw: Gw, order: &str) -> Book {
+    match gw {
+        Gw::Sbps => rig
+            .sbps
+            .as_ref()
+            .map(|e| sbps(e, order))
+            .unwrap_or_default(),
+        Gw::Fregi => rig
+            .fregi
+            .as_ref()
+            .map(|e| fregi(e, order))
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,306 @@
+//! The machinery a run drives: both emulators on loopback, the real plugins, a journal, and the
+//! shop, which can be torn down mid-operation and built again on the same journal (a crash).
+
+use crate::{Gw, JournalChoice, SimConfig, SimError};
+use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator, TestToken as FregiToken};
+use renkei_emulator_sbps::{Config as SbpsConfig, SbpsEmulator, TestCard, TestToken as SbpsToken};
+use renkei_host::journal::{self, JournalStore};
+use renkei_host::{Executor, GatewayInstance, GatewaySection, PluginRegistry, Shop};
+use renkei_sdk::ConfigValue;
+use renkei_sdk::{CustomerRef, PaymentSource, Secret};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Each exchange's deadline. Short, so faults that hold a reply cost little; long enough for
+/// a loaded 2-core machine.
+pub const DEADLINE: Duration = Duration::from_millis(800);
+
+/// The shop's name in the journal.
+pub const SHOP: &str = "sim-shop";
+
+/// A test-card token the gateway authorizes, and one it declines.
+pub struct Cards {
+    pub good: String,
+    pub declined: &'static str,
+    pub token_key: String,
+}
+
+pub struct Rig {
+    pub sbps: Option<SbpsEmulator>,
+    pub fregi: Option<FregiEmulator>,
+    pub journal: Arc<dyn JournalStore>,
+    pub shop: Arc<Shop>,
+    /// The canary inside every configured secret.
+    pub canary: String,
+    pub sbps_cards: Cards,
+    pub fregi_cards: Cards,
+    pub fregi_shop_id: String,
+    /// Whether F-REGI runs with the emulator's inquiry extension (the real gateway has none).
+    pub fregi_inquiry: bool,
+    pub journal_path: Option<PathBuf>,
+    pub postgres_schema: Option<String>,
+    registry: Arc<PluginRegistry>,
+    instances: Vec<Arc<GatewayInstance>>,
+    config: SimConfig,
+}
+
+fn setup(e: impl std::fmt::Display) -> SimError {
+    SimError::Setup(e.to_string())
+}
+
+impl Rig {
+    pub async fn start(config: &SimConfig, fregi_inquiry: bool) -> Result<Rig, SimError> {
+        let canary = format!("CANARY{:016x}", config.seed ^ 0x5eed_cafe_f00d_d00d);
+        crate::logs::watch(&canary);
+
+        let mut registry = PluginRegistry::new();
+        registry
+            .load_dir(&config.plugin_dir)
+            .map_err(|e| setup(format!("{e} (build the plugins with `cargo build`)")))?;
+        let registry = Arc::new(registry);
+
+        let sbps_cards = Cards {
+            good: format!("TOKEN-{canary}"),
+            declined: renkei_emulator_sbps::TEST_TOKEN_DECLINE_UNUSABLE,
+            token_key: format!("key-{canary}"),
+        };
+        let fregi_cards = Cards {
+            good: format!("TOKEN-{canary}"),
+            declined: "TESTTOKEN-DECLINE",
+            token_key: String::new(),
+        };
+        let mut instances = Vec::new();
+        let mut sbps = None;
+        let mut fregi = None;
+        let mut fregi_shop_id = String::new();
+        for gw in &config.gateways {
+            match gw {
+                Gw::Sbps => {
+                    let mut c = SbpsConfig::default();
+                    c.merchants[0].hash_key = canary.clone();
+                    let e = SbpsEmulator::start(c).await.map_err(setup)?;
+                    e.register_token(SbpsToken::new(
+                        &sbps_cards.good,
+                        TestCard::new("4111111111111111"),
+                    ))
+                    .map_err(setup)?;
+                    let mut values = e.plugin_config();
+                    // SBPS refuses a request after `limit_second`; the host settles a lost reply
+                    // only after that plus the clock-skew margin. Small numbers, same rule.
+                    values.extend([
+                        ("limit_second", "2".to_owned()),
+                        ("clock_skew_ms", "300".to_owned()),
+                    ]);
+                    instances.push(Arc::new(instance(&registry, "sbps", &values)?));
+                    sbps = Some(e);
+                }
+                Gw::Fregi => {
+                    let e = FregiEmulator::start(FregiConfig {
+                        auto_batch_at: None,
+                        ..FregiConfig::default()
+                    })
+                    .await
+                    .map_err(setup)?;
+                    e.add_token(FregiToken {
+                        token: fregi_cards.good.clone(),
+                        pan: "4111111111111111".into(),
+                        exp_month: 12,
+                        exp_year: 39,
+                        expired: false,
+                    });
+                    let mut values = e.plugin_config();
+                    if !fregi_inquiry {
+                        values.retain(|(k, _)| *k != "inquiry_url");
+                    }
+                    fregi_shop_id = values
+                        .iter()
+                        .find(|(k, _)| *k == "shop_id")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default();
+                    instances.push(Arc::new(instance(&registry, "fregi", &values)?));
+                    fregi = Some(e);
+                }
+            }
+        }
+
+        let (journal, journal_path, postgres_schema) = open_journal(config)?;
+        let mut rig = Rig {
+            sbps,
+            fregi,
+            shop: Arc::new(Shop::new(
+                SHOP,
+                Arc::new(Executor::new(journal.clone(), DEADLINE)),
+            )),
+            journal,
+            canary,
+            sbps_cards,
+            fregi_cards,
+            fregi_shop_id,
+            fregi_inquiry,
+            journal_path,
+            postgres_schema,
+            registry,
+            instances,
+            config: config.clone(),
+        };
+        rig.shop = Arc::new(rig.build_shop());
+        Ok(rig)
+    }
+
+    fn build_shop(&self) -> Shop {
+        let executor =
+            Executor::new(self.journal.clone(), DEADLINE).with_defects(self.config.defects);
+        let mut shop = Shop::new(SHOP, Arc::new(executor));
+        for i in &self.instances {
+            shop = shop.with_gateway(i.clone(), true);
+        }
+        shop
+    }
+
+    /// The host "restarts" on the same journal: a new executor and shop; the old ones (and any
+    /// operation they had in flight) are gone. Waits out the dead host's leases, then recovers.
+    pub async fn restart(&mut self) -> Result<renkei_host::RecoveryReport, renkei_host::ShopError> {
+        self.shop = Arc::new(self.build_shop());
+        let lease = self.shop.executor().lease();
+        tokio::time::sleep(lease + Duration::from_millis(200)).await;
+        self.shop.recover().await
+    }
+
+    pub fn cards(&self, gw: Gw) -> &Cards {
+        match gw {
+            Gw::Sbps => &self.sbps_cards,
+            Gw::Fregi => &self.fregi_cards,
+        }
+    }
+
+    /// The payment source for a checkout: a good card or a declined one.
+    pub fn source(&self, gw: Gw, good: bool) -> (PaymentSource, Option<CustomerRef>) {
+        let cards = self.cards(gw);
+        let token = if good {
+            cards.good.clone()
+        } else {
+            cards.declined.to_owned()
+        };
+        match gw {
+            Gw::Sbps => (
+                PaymentSource::Token {
+                    token: Secret::new(token),
+                    key: Some(Secret::new(cards.token_key.clone())),
+                },
+                Some(CustomerRef::new("simcust")),
+            ),
+            Gw::Fregi => (
+                PaymentSource::Token {
+                    token: Secret::new(token),
+                    key: None,
+                },
+                None,
+            ),
+        }
+    }
+
+    /// Every text the journal holds, for the canary check: the SQLite files' bytes (WAL
+    /// included), or every row of the PostgreSQL schema as text.
+    pub fn journal_text(&self) -> Result<Vec<u8>, SimError> {
+        if let Some(path) = &self.journal_path {
+            let mut all = Vec::new();
+            for suffix in ["", "-wal"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                if let Ok(bytes) = std::fs::read(&p) {
+                    all.extend(bytes);
+                }
+            }
+            return Ok(all);
+        }
+        let (JournalChoice::Postgres(url), Some(schema)) =
+            (&self.config.journal, &self.postgres_schema)
+        else {
+            return Ok(Vec::new());
+        };
+        let (url, schema) = (url.clone(), schema.clone());
+        std::thread::spawn(move || -> Result<Vec<u8>, SimError> {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).map_err(setup)?;
+            let tables: Vec<String> = c
+                .query(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+                    &[&schema],
+                )
+                .map_err(setup)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut all = Vec::new();
+            for t in tables {
+                for row in c
+                    .query(&format!("SELECT t::text FROM {schema}.{t} t"), &[])
+                    .map_err(setup)?
+                {
+                    let s: String = row.get(0);
+                    all.extend(s.into_bytes());
+                    all.push(b'\n');
+                }
+            }
+            Ok(all)
+        })
+        .join()
+        .map_err(|_| SimError::Internal("journal dump thread panicked".into()))?
+    }
+
+    pub async fn shutdown(self) {
+        if let Some(e) = self.sbps {
+            e.shutdown().await;
+        }
+        if let Some(e) = self.fregi {
+            e.shutdown().await;
+        }
+        drop(self.registry);
+    }
+}
+
+fn instance(
+    registry: &PluginRegistry,
+    name: &str,
+    values: &[(&str, String)],
+) -> Result<GatewayInstance, SimError> {
+    let section = GatewaySection {
+        plugin: name.into(),
+        values: values
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), ConfigValue::Text(v.clone())))
+            .collect(),
+    };
+    registry
+        .instantiate(name, &section)
+        .map_err(|e| setup(format!("{name}: {e}")))
+}
+
+type Opened = (Arc<dyn JournalStore>, Option<PathBuf>, Option<String>);
+
+fn open_journal(config: &SimConfig) -> Result<Opened, SimError> {
+    match &config.journal {
+        JournalChoice::Sqlite(dir) => {
+            std::fs::create_dir_all(dir).map_err(setup)?;
+            let path = dir.join(format!(
+                "sim-{}-{}-{}.db",
+                config.seed,
+                std::process::id(),
+                unique()
+            ));
+            let store = journal::sqlite::open(&path).map_err(setup)?;
+            Ok((Arc::from(store), Some(path), None))
+        }
+        JournalChoice::Postgres(url) => {
+            let schema = format!("sim_{}_{}_{}", config.seed, std::process::id(), unique());
+            let store = journal::postgres::open(url, &schema, 8).map_err(setup)?;
+            Ok((Arc::from(store), None, Some(schema)))
+        }
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
