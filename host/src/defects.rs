@@ -14,8 +14,9 @@ pub enum Defect {
     UnknownAsFailed,
     /// A step after the first is sent before the journal has it (no write-ahead).
     SendBeforeWriteAhead,
-    /// Every operation is replayed to settle an unknown outcome, declared replay-safe or not.
-    ReplayAnything,
+    /// An inquiry that finds the payment unchanged is believed at once, although the request
+    /// may still be processing (the expiry wait is skipped).
+    InquireBeforeExpiry,
     /// "Already done" from the gateway is a plain failure: no drift event is kept.
     IgnoreAlreadyDone,
     /// Every step is taken as read-only, so money-moving steps count as "nothing sent".
@@ -29,7 +30,7 @@ impl Defect {
     pub const ALL: [Defect; 6] = [
         Defect::UnknownAsFailed,
         Defect::SendBeforeWriteAhead,
-        Defect::ReplayAnything,
+        Defect::InquireBeforeExpiry,
         Defect::IgnoreAlreadyDone,
         Defect::ReadOnlyMoneyStep,
         Defect::DropDriftEvent,
@@ -40,7 +41,7 @@ impl Defect {
         match self {
             Defect::UnknownAsFailed => "unknown_as_failed",
             Defect::SendBeforeWriteAhead => "send_before_write_ahead",
-            Defect::ReplayAnything => "replay_anything",
+            Defect::InquireBeforeExpiry => "inquire_before_expiry",
             Defect::IgnoreAlreadyDone => "ignore_already_done",
             Defect::ReadOnlyMoneyStep => "read_only_money_step",
             Defect::DropDriftEvent => "drop_drift_event",

@@ -269,6 +269,9 @@ impl Executor {
         let Some(expiry) = gateway.request_expiry() else {
             return Ok(false);
         };
+        if self.defects.has(Defect::InquireBeforeExpiry) {
+            return Ok(true);
+        }
         let id = record.id;
         let exchanges = blocking(&self.journal, move |j| j.exchanges(id)).await?;
         let Some(sent) = exchanges
@@ -832,7 +835,7 @@ impl Executor {
             None => evidence,
         };
 
-        if caps.is_replay_safe(op.kind()) || self.defects.has(Defect::ReplayAnything) {
+        if caps.is_replay_safe(op.kind()) {
             let key = format!("{}:replay", record.idempotency_key);
             let ran = self.drive_more(gateway, op, &record, &key).await?;
             let last = ran.last;

@@ -11,6 +11,8 @@
 //! 4. `refusal_changed_nothing`: an action refused (or declined by the gateway) changed neither
 //!    the journal's money, nor the shop's record, nor the gateway's book.
 //! 5. `nothing_left_pending`: after recovery no operation is pending or unknown.
+//! 2b. `drift_has_an_outside_cause`: a drift event names only an order the gateway's tool
+//!    acted on; drift on any other order is the host losing track of its own operation.
 //! 6. `no_secret_leaked`: the canary inside every configured secret appears in no log line, no
 //!    error and no journal row.
 
@@ -22,10 +24,26 @@ use renkei_host::shop::{OrderStatus, PaymentMethod, ShopOrder};
 pub type Broken = (&'static str, String);
 
 /// Exemptions for invariant 2, from the journal.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Excused {
     pub in_review: bool,
     pub open_drift: bool,
+    /// A drift event between journal and gateway kept for the order, open or closed.
+    pub gateway_drift: Option<String>,
+}
+
+/// Drift between the journal and the gateway has one outside cause: an action in the gateway's
+/// own tool (G-8). Drift on an order the tool never touched means the host lost track of its
+/// own operation (an unknown outcome guessed, a step it forgot it sent), however well the
+/// drift event then explains the difference.
+pub fn drift_has_an_outside_cause(model: &ModelOrder, excused: &Excused) -> Result<(), Broken> {
+    match &excused.gateway_drift {
+        Some(d) if !model.tool_touched => Err((
+            "drift_has_an_outside_cause",
+            format!("drift on an order the gateway's tool never touched: {d}"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub fn no_double_money(model: &ModelOrder, book: &Book) -> Result<(), Broken> {
@@ -51,7 +69,7 @@ pub fn journal_matches_gateway(
     model: &ModelOrder,
     journal: Option<&OrderRecord>,
     book: &Book,
-    excused: Excused,
+    excused: &Excused,
 ) -> Result<(), Broken> {
     if model.tool_unseen || excused.in_review || excused.open_drift {
         return Ok(());
@@ -84,7 +102,7 @@ pub fn shop_matches_journal(
     model: &ModelOrder,
     shop: Option<&ShopOrder>,
     journal: Option<&OrderRecord>,
-    excused: Excused,
+    excused: &Excused,
 ) -> Result<(), Broken> {
     let Some(shop) = shop else {
         return Ok(());

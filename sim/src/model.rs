@@ -27,6 +27,12 @@ pub struct ModelOrder {
     /// The gateway's own tool acted on the order and the host has not looked since: the
     /// journal may differ from the gateway without being wrong (G-8), until the host looks.
     pub tool_unseen: bool,
+    /// The gateway's own tool ever acted on the order: the only outside cause of drift.
+    pub tool_touched: bool,
+    /// The tool's last action is one no inquiry can show (SBPS reports 返金済 without
+    /// amounts, S-3: the rest refunded after a partial refund looks the same): only the
+    /// operator, reading the screen, can tell the host.
+    pub tool_invisible: bool,
     /// A "captured ≠ due" warning was given since the amount or the capture last changed.
     pub flagged_due: bool,
     /// What happened to the order, for a violation's report.
@@ -46,6 +52,8 @@ impl ModelOrder {
             pre_order: false,
             uncertain: false,
             tool_unseen: false,
+            tool_touched: false,
+            tool_invisible: false,
             flagged_due: false,
             history: Vec::new(),
         }
@@ -54,6 +62,13 @@ impl ModelOrder {
     pub fn note(&mut self, step: u64, line: impl Into<String>) {
         self.history
             .push(format!("step {step:>5}: {}", line.into()));
+    }
+
+    /// The host looked at the gateway (an inquiry, or an operation that reads first).
+    pub fn host_looked(&mut self) {
+        if !self.tool_invisible {
+            self.tool_unseen = false;
+        }
     }
 
     pub fn asks(&mut self, amount: i64) {

@@ -1,0 +1,125 @@
+//! The simulation (`renkei simulate`) as tests: a fixed set of seeds on both journals must find
+//! no violation, and every deliberate defect must be found (a simulator that finds none of them
+//! proves nothing). Its own test binary, so that it owns the process's log subscriber and can
+//! watch every log line for secrets.
+
+use renkei_host::defects::{Defect, Defects};
+use renkei_sim::{Gw, JournalChoice, Report, SimConfig, Weights};
+
+/// The seeds CI runs on each journal. Fixed, so a red run replays exactly.
+const CI_SEEDS: [u64; 3] = [101, 102, 103];
+const CI_STEPS: u64 = 150;
+
+/// The seeds tried against each deliberate defect, in order, until one finds it.
+const DEFECT_SEEDS: [u64; 4] = [201, 202, 203, 204];
+const DEFECT_STEPS: u64 = 150;
+
+fn config(seed: u64, steps: u64, journal: JournalChoice, defects: Defects) -> SimConfig {
+    assert!(
+        renkei_sim::logs::install(),
+        "the simulation must own the log subscriber to watch for secrets"
+    );
+    SimConfig {
+        seed,
+        steps,
+        orders: 20,
+        gateways: vec![Gw::Sbps, Gw::Fregi],
+        journal,
+        plugin_dir: renkei_tests::plugin_dir().to_path_buf(),
+        weights: Weights::default(),
+        defects,
+        progress: None,
+    }
+}
+
+fn sqlite() -> JournalChoice {
+    JournalChoice::Sqlite(std::env::temp_dir().join(format!("renkei-sim-{}", std::process::id())))
+}
+
+async fn run(config: SimConfig) -> Report {
+    renkei_sim::simulate(config)
+        .await
+        .expect("the simulation's rig")
+}
+
+async fn no_violation(journal: JournalChoice) {
+    for seed in CI_SEEDS {
+        let report = run(config(seed, CI_STEPS, journal.clone(), Defects::NONE)).await;
+        if let Some(v) = &report.violation {
+            panic!("seed {seed} on {}:\n{v}", journal.name());
+        }
+        assert_eq!(report.steps, CI_STEPS);
+        assert!(report.checks > CI_STEPS, "checks run: {}", report.checks);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ci_seeds_find_no_violation_on_sqlite() {
+    no_violation(sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ci_seeds_find_no_violation_on_postgres() {
+    let Ok(url) = std::env::var("RENKEI_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: RENKEI_TEST_POSTGRES_URL is not set (no PostgreSQL to simulate on)");
+        return;
+    };
+    no_violation(JournalChoice::Postgres(url)).await;
+}
+
+/// Runs the defect seeds until one finds a violation; fails when none does.
+async fn finds(defect: Defect) {
+    let mut tried = Vec::new();
+    for seed in DEFECT_SEEDS {
+        let report = run(config(seed, DEFECT_STEPS, sqlite(), Defects::only(defect))).await;
+        if let Some(v) = report.violation {
+            eprintln!("defect {} found by seed {seed}:\n{v}", defect.name());
+            return;
+        }
+        tried.push(seed);
+    }
+    panic!(
+        "the simulator did not find the deliberate defect `{}` with seeds {tried:?}",
+        defect.name()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_finds_an_unknown_outcome_taken_as_failed() {
+    finds(Defect::UnknownAsFailed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_finds_a_step_sent_before_the_write_ahead_commit() {
+    finds(Defect::SendBeforeWriteAhead).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_finds_an_inquiry_believed_before_the_request_expired() {
+    finds(Defect::InquireBeforeExpiry).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_finds_already_done_ignored() {
+    finds(Defect::IgnoreAlreadyDone).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_finds_a_money_moving_step_marked_read_only() {
+    finds(Defect::ReadOnlyMoneyStep).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_finds_a_dropped_drift_event() {
+    finds(Defect::DropDriftEvent).await;
+}
+
+#[test]
+fn every_deliberate_defect_has_a_test() {
+    // A new defect must get its `finds` test above; this counts them.
+    let source = include_str!("main.rs");
+    for d in Defect::ALL {
+        let needle = format!("finds(Defect::{d:?})");
+        assert!(source.contains(&needle), "no test runs {needle}");
+    }
+}
