@@ -5,14 +5,14 @@
 //!    for, and never two live transactions for one order.
 //! 2. `journal_matches_gateway`: the journal's money equals the gateway's book, or the order is
 //!    in review, or a drift event names it, or the gateway's tool acted since the host last
-//!    looked. Never a silent difference.
+//!    looked. Never a silent difference. With it, `drift_has_an_outside_cause`: a drift event
+//!    names only an order the gateway's tool acted on; drift on any other order is the host
+//!    losing track of its own operation.
 //! 3. `shop_matches_journal`: the shop shows what the actions that succeeded said (paid, amount
 //!    due); a card order shown paid is captured in the journal; captured ≠ due is flagged.
 //! 4. `refusal_changed_nothing`: an action refused (or declined by the gateway) changed neither
 //!    the journal's money, nor the shop's record, nor the gateway's book.
 //! 5. `nothing_left_pending`: after recovery no operation is pending or unknown.
-//! 2b. `drift_has_an_outside_cause`: a drift event names only an order the gateway's tool
-//!    acted on; drift on any other order is the host losing track of its own operation.
 //! 6. `no_secret_leaked`: the canary inside every configured secret appears in no log line, no
 //!    error and no journal row.
 
