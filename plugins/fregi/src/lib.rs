@@ -192,6 +192,7 @@ impl Gateway for Fregi {
                 required,
                 default: default.map(Into::into),
                 description: description.into(),
+                enables: vec![],
             }
         };
         Manifest {
@@ -261,15 +262,21 @@ impl Gateway for Fregi {
                     "SHOPID issued by F-REGI (digits). F-REGI server calls carry no password: \
                      the shop id and the caller's registered IP address authenticate them.",
                 ),
-                key(
-                    "inquiry_url",
-                    ConfigKind::Url,
-                    false,
-                    None,
-                    "Emulator only: the Renkei F-REGI emulator's inquiry extension \
-                     (http://127.0.0.1:PORT/__emulator__/info). F-REGI itself has no public \
-                     card-transaction inquiry; without this key, inquire is unsupported.",
-                ),
+                ConfigKey {
+                    // Inquire is declared, but only an instance with this key offers it: real
+                    // F-REGI has no card inquiry (research §3, §10.3), so a real-shaped
+                    // endpoint's instance must say "unsupported" and be certified so.
+                    enables: vec![OperationKind::Inquire],
+                    ..key(
+                        "inquiry_url",
+                        ConfigKind::Url,
+                        false,
+                        None,
+                        "Emulator only: the Renkei F-REGI emulator's inquiry extension \
+                         (http://127.0.0.1:PORT/__emulator__/info). F-REGI itself has no public \
+                         card-transaction inquiry; without this key, inquire is unsupported.",
+                    )
+                },
                 key(
                     "quiet",
                     ConfigKind::Boolean,
@@ -307,7 +314,11 @@ impl Gateway for Fregi {
         Ok(Fregi {
             base,
             shop_id: shop_id.to_owned(),
-            inquiry_url: config.text("inquiry_url").map(str::to_owned),
+            // An empty value is unset, as the host reads it (`Config::is_set`).
+            inquiry_url: config
+                .text("inquiry_url")
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
             quiet: config.boolean("quiet").unwrap_or(false),
         })
     }
