@@ -222,7 +222,10 @@ async fn f2_capture_at_a_changed_amount_reauthorizes_first() {
         // sold at the shop's amount (the shop amount is final).
         let old_record = rig.emulator.transaction(fregi_seqno(&old)).unwrap();
         assert_eq!(old_record.status, Status::AuthorizationCancelled);
-        assert_eq!(old_record.replaced_by.as_deref(), Some(new.as_str()));
+        assert_eq!(old_record.replaced_by.as_deref(), Some(fregi_seqno(&new)));
+        // The new reference carries the new authorization's AUTHCODE, which its sale sent.
+        let new_record = rig.emulator.transaction(fregi_seqno(&new)).unwrap();
+        assert_eq!(new, format!("{}-{}", new_record.seqno, new_record.authcode));
         assert_eq!(rig.status(&new), (Status::SoldPending, shop_amount as u32));
     }
 }
@@ -641,7 +644,7 @@ async fn crlf_replies_work_end_to_end() {
 }
 
 #[tokio::test]
-async fn japanese_free_text_reaches_f_regi_intact_and_test_cards_work() {
+async fn free_text_reaches_f_regi_half_width_and_test_cards_work() {
     let rig = rig().await;
     let x = rig
         .run(&Operation::Authorize {
@@ -654,7 +657,8 @@ async fn japanese_free_text_reaches_f_regi_intact_and_test_cards_work() {
                 holder: Some(Secret::new("TARO YAMADA")),
             }),
             customer: None,
-            description: Some("Tシャツ & 送料 (税込)".into()),
+            // Full-width ASCII and the ideographic space fold to half-width (issue 14 item 3).
+            description: Some("Ｔ－ｓｈｉｒｔ\u{3000}& shipping (tax incl.)".into()),
         })
         .await
         .unwrap();
@@ -662,9 +666,25 @@ async fn japanese_free_text_reaches_f_regi_intact_and_test_cards_work() {
         .emulator
         .transaction(fregi_seqno(&seqno(&x.outcome.transaction)))
         .unwrap();
-    assert_eq!(t.free.as_deref(), Some("Tシャツ & 送料 (税込)"));
+    assert_eq!(t.free.as_deref(), Some("T-shirt & shipping (tax incl.)"));
     assert_eq!(t.id, "100000000017");
     assert_eq!(t.amount, 1980);
+    // Kana cannot be written half-width: refused before anything reaches F-REGI.
+    let before = rig.emulator.transactions();
+    let e = rig
+        .run(&Operation::Authorize {
+            order: OrderRef::new("100000000019"),
+            amount: Money::jpy(1980),
+            source: token("TESTTOKEN-OK"),
+            customer: None,
+            description: Some("Tシャツ".into()),
+        })
+        .await
+        .unwrap_err();
+    let error = gateway_error(&e);
+    assert_eq!(error.kind, ErrorKind::InvalidRequest);
+    assert!(error.message.contains("FREE"), "{}", error.message);
+    assert_eq!(rig.emulator.transactions(), before, "F-REGI saw nothing");
 
     // F-REGI's published test card declines with security code 123.
     let e = rig
