@@ -488,10 +488,11 @@ impl Day {
                 .transaction
                 .ok_or("no SEQNO")?
                 .to_string();
+            let seqno = fregi_seqno(&seqno);
             let done = if capture {
-                self.fregi.admin_sale(FREGI_SHOP, &seqno)
+                self.fregi.admin_sale(FREGI_SHOP, seqno)
             } else {
-                self.fregi.admin_cancel(FREGI_SHOP, &seqno)
+                self.fregi.admin_cancel(FREGI_SHOP, seqno)
             };
             self.check(
                 done.is_ok(),
@@ -773,7 +774,7 @@ impl Day {
                 .map_err(|e| e.to_string()),
             Gw::Fregi => self
                 .fregi
-                .admin_cancel(FREGI_SHOP, t.as_str())
+                .admin_cancel(FREGI_SHOP, fregi_seqno(t.as_str()))
                 .map(|_| ())
                 .map_err(|e| format!("{e:?}")),
         };
@@ -1075,11 +1076,11 @@ impl Day {
         Ok(())
     }
 
-    /// One transaction on F-REGI's admin screen, searched by SEQNO: the emulator's own state
-    /// stands in for the screen (only the shop's own transactions show).
-    fn fregi_screen(&self, seqno: &str) -> Option<FregiTransaction> {
+    /// One transaction on F-REGI's admin screen, searched by the SEQNO of a reference: the
+    /// emulator's own state stands in for the screen (only the shop's own transactions show).
+    fn fregi_screen(&self, reference: &str) -> Option<FregiTransaction> {
         self.fregi
-            .transaction(seqno)
+            .transaction(fregi_seqno(reference))
             .filter(|x| x.shop_id == FREGI_SHOP)
     }
 
@@ -1105,7 +1106,8 @@ impl Day {
         Some(StoredOutcome {
             state: entry.state,
             gateway_status: Some(entry.code),
-            transaction: Some(TransactionRef::new(x.seqno.clone())),
+            // The reference as the plugin keeps it: SEQNO and 承認番号, both on the screen.
+            transaction: Some(TransactionRef::new(fregi_reference(x))),
             replaced: None,
             authorization_code: (!x.authcode.is_empty()).then(|| x.authcode.clone()),
             authorized,
@@ -1664,14 +1666,33 @@ fn screen_line(x: &FregiTransaction) -> String {
     )
 }
 
-/// The emulator's key for a transaction reference (F-REGI `SEQNO`s are compared as numbers).
+/// The emulator's key for a transaction reference (F-REGI `SEQNO`s are compared as numbers;
+/// the plugin's reference is `SEQNO-AUTHCODE`).
 fn normalize(gw: Gw, t: &str) -> String {
     match gw {
         Gw::Sbps => t.to_owned(),
-        Gw::Fregi => t
+        Gw::Fregi => fregi_seqno(t)
             .parse::<u64>()
             .map(|n| format!("{n:020}"))
             .unwrap_or_else(|_| t.to_owned()),
+    }
+}
+
+/// The `SEQNO` of the F-REGI plugin's reference (`SEQNO-AUTHCODE`, or a legacy bare `SEQNO`):
+/// what F-REGI's admin screen is searched by.
+fn fregi_seqno(reference: &str) -> &str {
+    reference
+        .split_once('-')
+        .map_or(reference, |(seqno, _)| seqno)
+}
+
+/// The F-REGI plugin's reference for a transaction on the admin screen: `SEQNO-AUTHCODE`, the
+/// SEQNO alone when there is no 承認番号.
+fn fregi_reference(x: &FregiTransaction) -> String {
+    if x.authcode.is_empty() {
+        x.seqno.clone()
+    } else {
+        format!("{}-{}", x.seqno, x.authcode)
     }
 }
 

@@ -58,6 +58,14 @@ pub fn run(args: PluginsArgs, out: &mut String) -> Result<ExitCode, String> {
                             "sdk_version": m.sdk_version.to_string(),
                             "path": p.path(),
                             "capabilities": m.capabilities,
+                            // Declared operations an instance offers only with one of these
+                            // config keys set.
+                            "config_dependent": OperationKind::ALL.iter()
+                                .filter_map(|op| {
+                                    let keys = m.enabling_keys(*op);
+                                    (!keys.is_empty()).then(|| (op.name(), keys))
+                                })
+                                .collect::<std::collections::BTreeMap<_, _>>(),
                             "limits": m.limits,
                         })
                     }).collect::<Vec<_>>(),
@@ -112,6 +120,11 @@ fn capability_summary(m: &Manifest) -> String {
             let mut s = op.name().to_owned();
             if c.is_replay_safe(*op) {
                 s.push('*');
+            }
+            // Offered only by instances configured with one of these keys.
+            let keys = m.enabling_keys(*op);
+            if !keys.is_empty() {
+                s.push_str(&format!("(with {})", keys.join("|")));
             }
             s
         })
@@ -245,6 +258,10 @@ fn print_manifest(out: &mut String, m: &Manifest) {
             }
             if let Some(d) = &k.default {
                 flags.push(format!("default {d}"));
+            }
+            if !k.enables.is_empty() {
+                let ops: Vec<_> = k.enables.iter().map(|op| op.name()).collect();
+                flags.push(format!("enables {}", ops.join(", ")));
             }
             vec![
                 k.name.clone(),

@@ -222,6 +222,13 @@ impl Harness {
         self.gateway.manifest()
     }
 
+    /// What the configured instance offers: the behavioural checks hold the plugin to this, not
+    /// to the manifest's static list, because an operation may need a config key the target's
+    /// settings leave out (F-REGI's inquiry without the emulator's `inquiry_url`).
+    pub fn capabilities(&self) -> &renkei_sdk::Capabilities {
+        self.gateway.capabilities()
+    }
+
     /// A fresh order code: gateways refuse a second authorization for one order.
     pub fn order(&self) -> String {
         let n = self.counter.get() + 1;

@@ -19,8 +19,8 @@
 //! | `manifest.secret-names` | (advisory) keys named like credentials (`*_key`, `*password*`, `*token*`…) are flagged secret |
 //! | `status.total` | every status row maps one code to one known state; no catch-all row (`*`, `default`, `other`…); no two codes differing only in case; final states terminal, and no state marked terminal that a declared operation can follow; each state a declared operation leads to has a row |
 //! | `status.unknown-code` | a real reply whose status code is replaced by one the table does not list gives `PaymentState::Unknown` with that raw code (skipped when the code cannot be found in the reply's bytes, e.g. encrypted) |
-//! | `capability.unsupported` | an operation the manifest does not declare gives `ErrorKind::Unsupported` from `prepare`, without a request |
-//! | `capability.declared` | a declared operation makes `prepare` build a request (an amount change declared `deferred_to_capture` may finish at once) |
+//! | `capability.unsupported` | an operation the configured instance does not offer (not declared, or declared but enabled by a config key the settings leave unset) gives `ErrorKind::Unsupported` from `prepare`, without a request |
+//! | `capability.declared` | an operation the configured instance offers (`GatewayInstance::capabilities`: the declared ones minus those whose enabling key is unset) makes `prepare` build a request (an amount change declared `deferred_to_capture` may finish at once) |
 //! | `lifecycle.capture-refund` | authorize → capture → full refund, each answering the expected state and amounts |
 //! | `lifecycle.authorize-void` | authorize → void |
 //! | `lifecycle.capture-lower` | capture below the authorization, where partial capture or amount changes are declared |
@@ -242,7 +242,7 @@ async fn certify_on(
         if checks.iter().any(|c| c.id == id) {
             continue;
         }
-        checks.push(if manifest.capabilities.is_replay_safe(kind) {
+        checks.push(if h.capabilities().is_replay_safe(kind) {
             CheckResult::from_evidence(
                 id,
                 vec![format!(

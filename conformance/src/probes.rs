@@ -57,7 +57,7 @@ fn claims_nothing_moved(kind: ErrorKind) -> bool {
 pub fn robustness(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
     let mut out = Vec::new();
     for kind in OperationKind::ALL {
-        if !h.manifest().capabilities.supports(kind) {
+        if !h.capabilities().supports(kind) {
             continue;
         }
         let run = runs.iter().find(|r| r.op.kind() == kind);

@@ -121,7 +121,7 @@ impl<'a> Scenarios<'a> {
     }
 
     fn supports(&self, k: OperationKind) -> bool {
-        self.h.manifest().capabilities.supports(k)
+        self.h.capabilities().supports(k)
     }
 
     fn money(&self, units: i64) -> Money {
@@ -303,7 +303,7 @@ impl<'a> Scenarios<'a> {
         }
         self.results.push(CheckResult::skip(
             id,
-            format!("the manifest does not declare {}", missing.join(", ")),
+            format!("the configured instance does not offer {} (not declared, or its enabling config key is unset)", missing.join(", ")),
         ));
         true
     }
@@ -317,7 +317,7 @@ impl<'a> Scenarios<'a> {
     async fn replay(&mut self, first: &Run) {
         let kind = first.op.kind();
         let id = format!("replay.{kind}");
-        if !self.h.manifest().capabilities.is_replay_safe(kind) {
+        if !self.h.capabilities().is_replay_safe(kind) {
             return;
         }
         let again = self.h.run(&first.op, &first.key, &id).await;
@@ -581,7 +581,7 @@ impl<'a> Scenarios<'a> {
     /// Capture below the authorization, where partial capture or amount changes are declared.
     pub async fn capture_lower(&mut self) {
         let id = "lifecycle.capture-lower";
-        let caps = self.h.manifest().capabilities.clone();
+        let caps = self.h.capabilities().clone();
         if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Capture]) {
             return;
         }
@@ -601,7 +601,7 @@ impl<'a> Scenarios<'a> {
         if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Capture]) {
             return;
         }
-        if self.h.manifest().capabilities.amount_change == AmountChange::Unsupported {
+        if self.h.capabilities().amount_change == AmountChange::Unsupported {
             self.results.push(CheckResult::skip(
                 id,
                 "the manifest declares amount changes unsupported",
@@ -653,7 +653,7 @@ impl<'a> Scenarios<'a> {
         if self.skip_unless(id, &needs) {
             return;
         }
-        if !self.h.manifest().capabilities.partial_refund {
+        if !self.h.capabilities().partial_refund {
             self.results.push(CheckResult::skip(
                 id,
                 "the manifest declares partial refunds unsupported",
@@ -757,7 +757,7 @@ impl<'a> Scenarios<'a> {
 
     /// `replay.authorize`, where an authorization is declared replay-safe.
     pub async fn replay_authorize(&mut self) {
-        let caps = &self.h.manifest().capabilities;
+        let caps = &self.h.capabilities();
         if !caps.is_replay_safe(OperationKind::Authorize) {
             return;
         }
@@ -790,7 +790,9 @@ impl<'a> Scenarios<'a> {
     }
 
     /// `capability.unsupported` and `capability.declared`: `prepare` agrees with the list of
-    /// operations (a typed `unsupported` error without a request, or a request).
+    /// operations the configured instance offers (a typed `unsupported` error without a request,
+    /// or a request). The configured list, not the manifest's: an operation enabled by a config
+    /// key is unsupported by an instance without it, and must say so.
     pub fn capabilities(&mut self) {
         let Some(p) = self.some_transaction.clone() else {
             for id in ["capability.unsupported", "capability.declared"] {
@@ -813,7 +815,7 @@ impl<'a> Scenarios<'a> {
                 transaction: p.transaction.clone(),
             },
         ];
-        let caps = self.h.manifest().capabilities.clone();
+        let caps = self.h.capabilities().clone();
         let ctx = Ctx {
             now: renkei_sdk::Timestamp::from_unix_millis(1_700_000_000_000),
             request_id: "conformance-capability/1".into(),
@@ -845,14 +847,14 @@ impl<'a> Scenarios<'a> {
                 match answer {
                     Err(e) if e.kind == ErrorKind::Unsupported => {}
                     Err(e) => unsupported.push(format!(
-                        "{kind} is not declared; prepare answered `{e}` instead of unsupported"
+                        "{kind} is not offered by this configuration; prepare answered `{e}` instead of unsupported"
                     )),
                     Ok(Step::Send(x)) => unsupported.push(format!(
-                        "{kind} is not declared, yet prepare built a request ({} {})",
+                        "{kind} is not offered by this configuration, yet prepare built a request ({} {})",
                         x.request.method, &*x.request.url
                     )),
                     Ok(Step::Done(o)) => unsupported.push(format!(
-                        "{kind} is not declared, yet prepare answered an outcome ({})",
+                        "{kind} is not offered by this configuration, yet prepare answered an outcome ({})",
                         o.state
                     )),
                 }
@@ -863,7 +865,7 @@ impl<'a> Scenarios<'a> {
         } else {
             self.results.push(CheckResult::skip(
                 "capability.unsupported",
-                "the manifest declares every operation",
+                "the configured instance offers every operation",
             ));
         }
         self.record("capability.declared", declared);

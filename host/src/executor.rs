@@ -752,7 +752,7 @@ impl Executor {
         if !first {
             return self.review(record.id, evidence).await;
         }
-        let caps = &gateway.manifest().capabilities;
+        let caps = gateway.capabilities();
         let before = self.order_of(&record).await?;
         if !acts_in_place(op, caps.amount_change) {
             return self

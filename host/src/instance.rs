@@ -5,8 +5,8 @@ use crate::loader::PluginRegistry;
 use crate::redact::Redactor;
 use renkei_sdk::abi::load::DynGateway;
 use renkei_sdk::{
-    Config, ConfigError, ConfigValue, Context, GatewayError, HttpResponse, Manifest, Operation,
-    RequestExpiry, Step,
+    Capabilities, Config, ConfigError, ConfigValue, Context, GatewayError, HttpResponse, Manifest,
+    Operation, RequestExpiry, Step,
 };
 use std::time::Duration;
 
@@ -41,6 +41,9 @@ pub struct GatewayInstance {
     request_expiry: Option<Duration>,
     clock_skew: Duration,
     manifest: Manifest,
+    /// What this configured instance offers: the manifest's capabilities minus the operations
+    /// whose enabling config keys are unset (`ConfigKey::enables`).
+    capabilities: Capabilities,
     gateway: DynGateway,
     redactor: Redactor,
 }
@@ -121,12 +124,14 @@ impl PluginRegistry {
                     .unwrap_or(u64::from(*default_seconds)),
             )),
         };
+        let capabilities = manifest.configured_capabilities(|key| config.is_set(key));
         Ok(GatewayInstance {
             name: instance.to_owned(),
             deadline,
             request_expiry,
             clock_skew,
             manifest: manifest.clone(),
+            capabilities,
             gateway,
             redactor: plugin.redactor.clone(),
         })
@@ -135,9 +140,11 @@ impl PluginRegistry {
 
 impl GatewayInstance {
     /// Wraps an in-process gateway (see `renkei_sdk::abi::export::in_process`): same interface,
-    /// no library. For tests and benchmarks.
+    /// no library. For tests and benchmarks. The configuration the gateway was built from is not
+    /// seen here, so the instance offers every declared capability.
     pub fn from_parts(name: &str, manifest: Manifest, gateway: DynGateway) -> GatewayInstance {
         GatewayInstance {
+            capabilities: manifest.capabilities.clone(),
             name: name.to_owned(),
             deadline: None,
             // Without a configuration there is no value to read: "never" is the safe reading.
@@ -169,8 +176,17 @@ impl GatewayInstance {
         self.clock_skew
     }
 
+    /// The plugin's declaration, as exported: static, the same for every shop.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// What this instance can do with its configuration: the manifest's capabilities minus the
+    /// operations whose enabling keys are unset (F-REGI offers inquiry only with the emulator's
+    /// `inquiry_url`). Everything that decides whether to run an operation asks this, never
+    /// `manifest().capabilities`.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
     }
 
     /// How many times the host has had to scrub a configured secret out of what this plugin

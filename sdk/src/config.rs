@@ -129,6 +129,16 @@ impl Config {
         self.values.keys().map(String::as_str)
     }
 
+    /// Whether `key` has a value (an empty text counts as none). Decides which config-dependent
+    /// operations an instance offers (`ConfigKey::enables`).
+    pub fn is_set(&self, key: &str) -> bool {
+        match self.values.get(key) {
+            None => false,
+            Some(ConfigValue::Text(s)) => !s.is_empty(),
+            Some(_) => true,
+        }
+    }
+
     pub fn text(&self, key: &str) -> Option<&str> {
         match self.values.get(key)? {
             ConfigValue::Text(s) => Some(s),

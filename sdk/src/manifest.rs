@@ -105,6 +105,14 @@ pub struct ConfigKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
     pub description: String,
+    /// Operations that only work when this key is set: the plugin declares them in
+    /// `Capabilities::operations`, and a configured instance offers them only when the key has a
+    /// value (F-REGI's inquiry exists only at the emulator's `inquiry_url`). Without this, a
+    /// manifest would have to declare the operation for every shop or for none, and the
+    /// conformance suite would hold a real-shaped endpoint to a capability it cannot have.
+    /// Absent in older manifests: the key enables nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enables: Vec<OperationKind>,
 }
 
 /// One row of the gateway's status table.
@@ -177,6 +185,16 @@ pub enum ManifestError {
     InquiryMismatch { inquiry: Inquiry },
     #[error("request expiry names config key {0:?}, which is not a declared integer key")]
     BadRequestExpiry(String),
+    #[error("config key {key:?} enables {operation}, which the manifest does not declare")]
+    EnablesUndeclared {
+        key: String,
+        operation: OperationKind,
+    },
+    #[error(
+        "config key {0:?} enables operations but is required or has a default, so it is always \
+         set and the operations are not config-dependent: declare them plainly"
+    )]
+    EnablingKeyAlwaysSet(String),
 }
 
 impl Manifest {
@@ -230,6 +248,19 @@ impl Manifest {
             if k.secret && (k.kind != ConfigKind::String || k.default.is_some()) {
                 return Err(ManifestError::BadSecretKey(k.name.clone()));
             }
+            if !k.enables.is_empty() && (k.required || k.default.is_some()) {
+                return Err(ManifestError::EnablingKeyAlwaysSet(k.name.clone()));
+            }
+            if let Some(op) = k
+                .enables
+                .iter()
+                .find(|op| !self.capabilities.supports(**op))
+            {
+                return Err(ManifestError::EnablesUndeclared {
+                    key: k.name.clone(),
+                    operation: *op,
+                });
+            }
         }
         let l = &self.limits;
         if l.min_amount < 1 || l.max_amount < l.min_amount || l.currencies.is_empty() {
@@ -257,6 +288,34 @@ impl Manifest {
             });
         }
         Ok(())
+    }
+
+    /// The config keys an operation depends on: empty when the operation does not depend on
+    /// configuration (it is offered whenever it is declared).
+    pub fn enabling_keys(&self, kind: OperationKind) -> Vec<&str> {
+        self.config
+            .iter()
+            .filter(|k| k.enables.contains(&kind))
+            .map(|k| k.name.as_str())
+            .collect()
+    }
+
+    /// What an instance configured with the keys `is_set` answers true for can do: the declared
+    /// capabilities minus every operation whose enabling keys (any one suffices) are all unset.
+    /// Replay safety follows the operations, and an instance without inquiry has
+    /// `Inquiry::Unavailable`, so the result passes the same consistency rules as the manifest.
+    pub fn configured_capabilities(&self, is_set: impl Fn(&str) -> bool) -> Capabilities {
+        let mut caps = self.capabilities.clone();
+        caps.operations.retain(|op| {
+            let keys = self.enabling_keys(*op);
+            keys.is_empty() || keys.iter().any(|k| is_set(k))
+        });
+        let offered = caps.operations.clone();
+        caps.replay_safe.retain(|op| offered.contains(op));
+        if !caps.supports(OperationKind::Inquire) {
+            caps.inquiry = Inquiry::Unavailable;
+        }
+        caps
     }
 
     /// The status table row of a gateway code.
@@ -433,5 +492,76 @@ mod tests {
         assert_eq!(m.error("10141001").unwrap().message, "already sold");
         assert_eq!(m.error("10199999").unwrap().message, "credit error");
         assert!(m.error("99900999").is_none());
+    }
+    fn inquiry_url_key() -> ConfigKey {
+        ConfigKey {
+            name: "inquiry_url".into(),
+            kind: ConfigKind::Url,
+            secret: false,
+            required: false,
+            default: None,
+            description: "where inquiries go".into(),
+            enables: vec![OperationKind::Inquire],
+        }
+    }
+
+    #[test]
+    fn an_operation_enabled_by_an_unset_key_is_not_offered_by_the_configured_instance() {
+        let mut m = sample();
+        m.config.push(inquiry_url_key());
+        m.validate().unwrap();
+        let unset = m.configured_capabilities(|_| false);
+        assert_eq!(unset.operations, vec![OperationKind::Capture]);
+        assert_eq!(unset.inquiry, Inquiry::Unavailable);
+        let set = m.configured_capabilities(|k| k == "inquiry_url");
+        assert_eq!(set, m.capabilities);
+        assert_eq!(m.enabling_keys(OperationKind::Inquire), vec!["inquiry_url"]);
+        assert!(m.enabling_keys(OperationKind::Capture).is_empty());
+    }
+
+    #[test]
+    fn replay_safety_follows_the_configured_operations() {
+        let mut m = sample();
+        let mut key = inquiry_url_key();
+        key.enables = vec![OperationKind::Capture];
+        m.config.push(key);
+        m.validate().unwrap();
+        let caps = m.configured_capabilities(|_| false);
+        assert_eq!(caps.operations, vec![OperationKind::Inquire]);
+        assert!(caps.replay_safe.is_empty());
+    }
+
+    #[test]
+    fn an_enabling_key_must_be_optional_and_name_declared_operations() {
+        let mut m = sample();
+        let mut key = inquiry_url_key();
+        key.enables = vec![OperationKind::Void];
+        m.config = vec![key];
+        assert!(matches!(
+            m.validate(),
+            Err(ManifestError::EnablesUndeclared {
+                operation: OperationKind::Void,
+                ..
+            })
+        ));
+        let mut key = inquiry_url_key();
+        key.default = Some("http://127.0.0.1/".into());
+        m.config = vec![key];
+        assert_eq!(
+            m.validate(),
+            Err(ManifestError::EnablingKeyAlwaysSet("inquiry_url".into()))
+        );
+    }
+
+    #[test]
+    fn a_config_key_without_enables_reads_from_an_older_manifest() {
+        let mut json: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        json["config"] = serde_json::json!([{
+            "name": "k", "kind": "string", "secret": false, "required": false,
+            "description": "d"
+        }]);
+        let old: Manifest = serde_json::from_value(json).unwrap();
+        assert!(old.config[0].enables.is_empty());
+        assert_eq!(old.configured_capabilities(|_| false), old.capabilities);
     }
 }

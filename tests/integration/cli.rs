@@ -94,6 +94,40 @@ fn plugins_show_prints_the_status_and_error_tables() {
     );
 }
 
+#[test]
+fn plugins_show_marks_an_operation_that_only_a_config_key_enables() {
+    // F-REGI's inquire exists only at the emulator's inquiry_url (issue 14 item 6).
+    let (code, stdout, _) = renkei(&["plugins", "show", "fregi"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("inquire(with inquiry_url)"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("inquiry_url") && l.contains("enables inquire")),
+        "{stdout}"
+    );
+    let (code, stdout, _) = renkei(&["plugins", "show", "fregi", "--json"]);
+    assert_eq!(code, 0);
+    let m: renkei_sdk::Manifest = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        m.enabling_keys(renkei_sdk::OperationKind::Inquire),
+        vec!["inquiry_url"]
+    );
+    let (code, stdout, _) = renkei(&["plugins", "--json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let fregi = doc["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["gateway_id"] == "fregi")
+        .expect("fregi listed");
+    assert_eq!(
+        fregi["config_dependent"],
+        serde_json::json!({"inquire": ["inquiry_url"]})
+    );
+}
+
 /// Starts `renkei emulator <gateway>` on a free port and returns the child and the address it
 /// printed.
 fn start_emulator(gateway: &str) -> (std::process::Child, String) {

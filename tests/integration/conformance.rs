@@ -96,6 +96,76 @@ fn the_fregi_plugin_is_certified_against_its_emulator() {
     assert!(skipped.contains("replay.capture"), "{report:#}");
 }
 
+/// Real F-REGI has no card inquiry (research §3, §10.3): a real-shaped endpoint is the emulator
+/// without its inquiry extension, configured like a production shop (no `inquiry_url`). The
+/// configured instance does not offer inquire, so `capability.declared` must pass and
+/// `capability.unsupported` must see inquire refused as unsupported (issue 14 item 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fregi_plugin_is_certified_against_a_real_shaped_endpoint_without_inquiry() {
+    let emulator = renkei_emulator_fregi::FregiEmulator::start(renkei_emulator_fregi::Config {
+        // No 21:00 batch during the run.
+        auto_batch_at: None,
+        ..renkei_emulator_fregi::Config::default()
+    })
+    .await
+    .expect("emulator starts");
+    let dir = std::env::temp_dir().join(format!("renkei-conformance-real-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = dir.join("fregi-real.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "[plugin]\nbase_url = \"{}\"\nshop_id = \"12345\"\n\n\
+             [conformance]\ntoken = \"TESTTOKEN-OK\"\ncustomer = \"renkei-conformance\"\n\
+             endpoint_key = \"base_url\"\n",
+            emulator.base_url()
+        ),
+    )
+    .unwrap();
+    let plugin = plugin_path("renkei-plugin-fregi");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(renkei_bin())
+            .arg("conformance")
+            .arg(&plugin)
+            .arg("--config")
+            .arg(&settings)
+            .arg("--json")
+            .output()
+            .expect("renkei runs")
+    })
+    .await
+    .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(ids_with(&report, "fail"), BTreeSet::new(), "{report:#}");
+    assert_eq!(
+        (out.status.code(), &report["certified"]),
+        (Some(0), &Value::Bool(true)),
+        "{report:#}"
+    );
+    let passed = ids_with(&report, "pass");
+    for id in [
+        "capability.declared",
+        "capability.unsupported",
+        "lifecycle.capture-refund",
+        "lifecycle.authorize-void",
+        "replay.void",
+    ] {
+        assert!(passed.contains(id), "{id} did not pass:\n{report:#}");
+    }
+    // Without the extension nothing can inquire: skipped, never passed.
+    assert!(
+        ids_with(&report, "skip").contains("lifecycle.inquiry"),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn the_template_plugin_is_certified_against_the_kumo_pay_emulator() {
     let report = assert_certified("renkei-plugin-template", "template");

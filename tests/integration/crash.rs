@@ -6,7 +6,7 @@ use renkei_emulator_fregi::{Config as EmulatorConfig, Fault, FregiEmulator, Scri
 use renkei_host::journal::{self, JournalStore, OperationStatus};
 use renkei_host::{Executor, GatewayInstance, GatewaySection, PluginRegistry};
 use renkei_sdk::{ConfigValue, Money, Operation, OrderRef, PaymentSource, PaymentState, Secret};
-use renkei_tests::plugin_path;
+use renkei_tests::{fregi_seqno, plugin_path};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -165,7 +165,7 @@ async fn lines(mut child: Child, kill_after: Option<usize>) -> Vec<String> {
 /// open or in review.
 fn assert_consistent(world: &World) {
     for (order, seqno, amount) in &world.orders {
-        let t = world.emulator.transaction(seqno).unwrap();
+        let t = world.emulator.transaction(fregi_seqno(seqno)).unwrap();
         assert!(
             matches!(t.status, Status::SoldPending | Status::SoldTransmitted),
             "{order}: the gateway shows {:?}",
@@ -272,7 +272,7 @@ async fn g_a_host_killed_mid_bulk_capture_recovers_to_the_gateways_truth() {
     if !in_review.is_empty() {
         let operator = Executor::new(w.journal.clone(), Duration::from_millis(500));
         for (id, seqno) in &in_review {
-            let t = w.emulator.transaction(seqno).unwrap();
+            let t = w.emulator.transaction(fregi_seqno(seqno)).unwrap();
             assert_eq!(t.status, Status::Authorized, "in review but sold: {seqno}");
             operator
                 .resolve_review(*id, renkei_host::journal::Decision::NoEffect, "operator")

@@ -12,7 +12,7 @@ use renkei_sdk::{
     CardData, ConfigValue, Effect, ErrorKind, Money, Operation, OrderRef, PaymentSource,
     PaymentState, RefundExtent, Secret, Settlement, TransactionRef,
 };
-use renkei_tests::plugin_path;
+use renkei_tests::{fregi_seqno, plugin_path};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -177,7 +177,7 @@ impl Rig {
     fn status(&self, seqno: &str) -> (Status, u32) {
         let t = self
             .emulator
-            .transaction(seqno)
+            .transaction(fregi_seqno(seqno))
             .unwrap_or_else(|| panic!("emulator has no SEQNO {seqno}"));
         (t.status, t.amount)
     }
@@ -220,9 +220,12 @@ async fn f2_capture_at_a_changed_amount_reauthorizes_first() {
         assert_eq!(x.outcome.captured, Some(Money::jpy(shop_amount)));
         // F-REGI's side: the old authorization is cancelled and points to the new one, which is
         // sold at the shop's amount (the shop amount is final).
-        let old_record = rig.emulator.transaction(&old).unwrap();
+        let old_record = rig.emulator.transaction(fregi_seqno(&old)).unwrap();
         assert_eq!(old_record.status, Status::AuthorizationCancelled);
-        assert_eq!(old_record.replaced_by.as_deref(), Some(new.as_str()));
+        assert_eq!(old_record.replaced_by.as_deref(), Some(fregi_seqno(&new)));
+        // The new reference carries the new authorization's AUTHCODE, which its sale sent.
+        let new_record = rig.emulator.transaction(fregi_seqno(&new)).unwrap();
+        assert_eq!(new, format!("{}-{}", new_record.seqno, new_record.authcode));
         assert_eq!(rig.status(&new), (Status::SoldPending, shop_amount as u32));
     }
 }
@@ -293,7 +296,7 @@ async fn f6_refund_before_the_transmission_batch_cancels_the_sale() {
         }
     );
     assert_eq!(x.outcome.refunded, Some(Money::jpy(3300)));
-    let t = rig.emulator.transaction(&seq).unwrap();
+    let t = rig.emulator.transaction(fregi_seqno(&seq)).unwrap();
     assert_eq!(t.status, Status::SaleCancelledPending);
     assert!(
         !t.sale_transmitted,
@@ -318,7 +321,7 @@ async fn f6_refund_after_the_transmission_batch_cancels_the_transmitted_sale() {
 
     let x = rig.refund("100000000006", &seq, 4400, None).await.unwrap();
     assert_eq!(steps(&x), ["salecancel"]);
-    let t = rig.emulator.transaction(&seq).unwrap();
+    let t = rig.emulator.transaction(fregi_seqno(&seq)).unwrap();
     assert_eq!(t.status, Status::SaleCancelledPending);
     assert!(t.sale_transmitted);
     // The cancellation itself goes out with the next batch: 売上取消（伝送済）.
@@ -543,7 +546,7 @@ async fn f5_an_amount_changed_in_the_admin_screen_shows_as_voided_and_capture_is
     let seq = rig.authorize("100000000013", 1080).await;
     let admin = rig
         .emulator
-        .admin_change_amount(SHOP, &seq, 1500)
+        .admin_change_amount(SHOP, fregi_seqno(&seq), 1500)
         .expect("admin change");
     let inquiry = rig.inquire("100000000013", &seq).await.unwrap();
     assert_eq!(inquiry.outcome.state, PaymentState::Voided);
@@ -575,11 +578,17 @@ async fn g8_inquiry_through_the_emulator_extension_follows_the_transaction() {
     assert_eq!(x.outcome.state, PaymentState::Authorized);
     assert_eq!(x.outcome.gateway_status.as_deref(), Some("10"));
     assert_eq!(x.outcome.authorized, Some(Money::jpy(5000)));
-    let authcode = rig.emulator.transaction(&seq).unwrap().authcode;
+    let authcode = rig
+        .emulator
+        .transaction(fregi_seqno(&seq))
+        .unwrap()
+        .authcode;
     assert_eq!(x.outcome.authorization_code, Some(authcode));
 
     // A capture made in F-REGI's admin screen is visible (drift detection, G-8).
-    rig.emulator.admin_sale(SHOP, &seq).expect("admin sale");
+    rig.emulator
+        .admin_sale(SHOP, fregi_seqno(&seq))
+        .expect("admin sale");
     let x = rig.inquire("100000000014", &seq).await.unwrap();
     assert_eq!(
         x.outcome.state,
@@ -635,7 +644,7 @@ async fn crlf_replies_work_end_to_end() {
 }
 
 #[tokio::test]
-async fn japanese_free_text_reaches_f_regi_intact_and_test_cards_work() {
+async fn free_text_reaches_f_regi_half_width_and_test_cards_work() {
     let rig = rig().await;
     let x = rig
         .run(&Operation::Authorize {
@@ -648,17 +657,34 @@ async fn japanese_free_text_reaches_f_regi_intact_and_test_cards_work() {
                 holder: Some(Secret::new("TARO YAMADA")),
             }),
             customer: None,
-            description: Some("Tシャツ & 送料 (税込)".into()),
+            // Full-width ASCII and the ideographic space fold to half-width (issue 14 item 3).
+            description: Some("Ｔ－ｓｈｉｒｔ\u{3000}& shipping (tax incl.)".into()),
         })
         .await
         .unwrap();
     let t = rig
         .emulator
-        .transaction(&seqno(&x.outcome.transaction))
+        .transaction(fregi_seqno(&seqno(&x.outcome.transaction)))
         .unwrap();
-    assert_eq!(t.free.as_deref(), Some("Tシャツ & 送料 (税込)"));
+    assert_eq!(t.free.as_deref(), Some("T-shirt & shipping (tax incl.)"));
     assert_eq!(t.id, "100000000017");
     assert_eq!(t.amount, 1980);
+    // Kana cannot be written half-width: refused before anything reaches F-REGI.
+    let before = rig.emulator.transactions();
+    let e = rig
+        .run(&Operation::Authorize {
+            order: OrderRef::new("100000000019"),
+            amount: Money::jpy(1980),
+            source: token("TESTTOKEN-OK"),
+            customer: None,
+            description: Some("Tシャツ".into()),
+        })
+        .await
+        .unwrap_err();
+    let error = gateway_error(&e);
+    assert_eq!(error.kind, ErrorKind::InvalidRequest);
+    assert!(error.message.contains("FREE"), "{}", error.message);
+    assert_eq!(rig.emulator.transactions(), before, "F-REGI saw nothing");
 
     // F-REGI's published test card declines with security code 123.
     let e = rig
@@ -694,8 +720,11 @@ async fn replies_that_are_not_ok_or_ng_are_never_read_as_success() {
     {
         let order = format!("10000000002{i}");
         let seq = rig.authorize(&order, 1080).await;
-        rig.emulator
-            .install_fault(fault.on_script(Script::Sale).on_seqno(seq.as_str()));
+        rig.emulator.install_fault(
+            fault
+                .on_script(Script::Sale)
+                .on_seqno(fregi_seqno(seq.as_str())),
+        );
         let e = rig.capture(&order, &seq, 1080, None).await.unwrap_err();
         assert_eq!(e.effect(), Effect::MayHaveApplied, "{e}");
         if let Some(error) = e.gateway_error() {

@@ -17,7 +17,7 @@ use renkei_sdk::{
     ConfigValue, Context, Money, Operation, OrderRef, PaymentSource, PaymentState, Secret, Step,
     TransactionRef,
 };
-use renkei_tests::plugin_path;
+use renkei_tests::{fregi_seqno, plugin_path};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -140,7 +140,7 @@ impl Rig {
 
     fn status(&self, seqno: &str) -> Status {
         self.emulator
-            .transaction(seqno)
+            .transaction(fregi_seqno(seqno))
             .expect("known SEQNO")
             .status
     }
@@ -161,7 +161,7 @@ impl Rig {
         if journal.review.is_some() {
             return;
         }
-        let t = self.emulator.transaction(seqno).unwrap();
+        let t = self.emulator.transaction(fregi_seqno(seqno)).unwrap();
         let amount = i64::from(t.amount);
         let (captured, refunded) = match t.status {
             Status::SoldPending | Status::SoldTransmitted => (amount, 0),

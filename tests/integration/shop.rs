@@ -15,7 +15,7 @@ use renkei_host::{Executor, GatewaySection, PluginRegistry};
 use renkei_sdk::{
     ConfigValue, CustomerRef, Money, OperationKind, OrderRef, PaymentSource, PaymentState, Secret,
 };
-use renkei_tests::plugin_path;
+use renkei_tests::{fregi_seqno, plugin_path};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -189,7 +189,7 @@ impl Rig {
     }
 
     fn fregi_status(&self, seqno: &str) -> Status {
-        self.fregi.transaction(seqno).unwrap().status
+        self.fregi.transaction(fregi_seqno(seqno)).unwrap().status
     }
 
     /// Gateway operations journaled for the order, of any outcome.
@@ -352,8 +352,12 @@ async fn g3_f10_bulk_goes_on_past_failures_with_the_gateways_messages() {
         orders.push(o(&id));
     }
     // Captured and cancelled in F-REGI's admin: the shop still sees them unpaid.
-    rig.fregi.admin_sale(FREGI_SHOP, &seqnos[1]).unwrap();
-    rig.fregi.admin_cancel(FREGI_SHOP, &seqnos[3]).unwrap();
+    rig.fregi
+        .admin_sale(FREGI_SHOP, fregi_seqno(&seqnos[1]))
+        .unwrap();
+    rig.fregi
+        .admin_cancel(FREGI_SHOP, fregi_seqno(&seqnos[3]))
+        .unwrap();
     let mut seen = vec![];
     let report = rig
         .shop
@@ -626,7 +630,7 @@ async fn f9_record_payment_again_after_amount_change_is_not_linked() {
             amount_due: Money::jpy(4000)
         }]
     );
-    let tx = rig.fregi.transaction(&seq).unwrap();
+    let tx = rig.fregi.transaction(fregi_seqno(&seq)).unwrap();
     assert_eq!((tx.status, tx.amount), (Status::SoldPending, 5000));
 }
 
@@ -665,7 +669,7 @@ async fn f5_admin_amount_change_is_drift_and_capture_from_the_shop_is_refused() 
     let rig = rig().await;
     let seq = rig.fregi_order("f5", 3000).await;
     rig.fregi
-        .admin_change_amount(FREGI_SHOP, &seq, 2500)
+        .admin_change_amount(FREGI_SHOP, fregi_seqno(&seq), 2500)
         .unwrap();
     let report = rig.shop.inquire(&o("f5")).await.unwrap();
     let drift = report.drift.expect("drift");
@@ -812,12 +816,15 @@ async fn f2_f4_capture_after_amount_change_reauthorizes() {
         .await
         .unwrap();
     assert!(r.operations.is_empty(), "F-4: not sent at edit time");
-    assert_eq!(rig.fregi.transaction(&old).unwrap().amount, 3000);
+    assert_eq!(
+        rig.fregi.transaction(fregi_seqno(&old)).unwrap().amount,
+        3000
+    );
     let r = rig.shop.record_payment(&o("f2")).await.unwrap();
     assert_eq!(r.operations[0].steps, ["authchange", "sale"]);
     let new = rig.transaction("f2").await;
     assert_ne!(new, old);
-    let tx = rig.fregi.transaction(&new).unwrap();
+    let tx = rig.fregi.transaction(fregi_seqno(&new)).unwrap();
     assert_eq!((tx.status, tx.amount), (Status::SoldPending, 3500));
     assert_eq!(rig.fregi_status(&old), Status::AuthorizationCancelled);
 }
@@ -835,7 +842,7 @@ async fn f3_a_refused_amount_change_captures_nothing_and_says_what_to_do() {
         panic!("expected the gateway's refusal, got {e}");
     };
     assert!(hint.is_some_and(|h| h.contains("F-3")), "{e}");
-    let tx = rig.fregi.transaction(&seq).unwrap();
+    let tx = rig.fregi.transaction(fregi_seqno(&seq)).unwrap();
     assert_eq!((tx.status, tx.amount), (Status::Authorized, 8000));
     assert!(!rig.shop.order(&o("f3")).await.unwrap().paid);
     // The operator's first option: capture the authorized amount.
@@ -873,7 +880,10 @@ async fn f7_one_yen_is_refused_on_fregi_before_anything_is_sent() {
         .unwrap_err();
     assert!(matches!(e, ShopError::InvalidAmount { .. }), "{e}");
     assert!(rig.operations("f7-b").is_empty());
-    assert_eq!(rig.fregi.transaction(&seq).unwrap().amount, 500);
+    assert_eq!(
+        rig.fregi.transaction(fregi_seqno(&seq)).unwrap().amount,
+        500
+    );
     assert_eq!(rig.fregi.transactions().len(), 1, "nothing reached F-REGI");
 }
 

@@ -121,3 +121,12 @@ pub fn renkei_bin() -> PathBuf {
 /// of clock difference before it inquires. The rule is the production one; only the numbers
 /// are small.
 pub const SBPS_TEST_TIMING: [(&str, &str); 2] = [("limit_second", "2"), ("clock_skew_ms", "300")];
+
+/// The F-REGI `SEQNO` of a reference the F-REGI plugin hands the host (`SEQNO-AUTHCODE`, or a
+/// legacy bare `SEQNO`), for tests that ask the emulator about the transaction by its SEQNO.
+/// Written here, not borrowed from the plugin: the tests check the plugin's format.
+pub fn fregi_seqno(reference: &str) -> &str {
+    reference
+        .split_once('-')
+        .map_or(reference, |(seqno, _)| seqno)
+}

@@ -231,7 +231,14 @@ impl Demo {
             .and_then(|p| p.transaction)
         {
             self.fregi
-                .admin_cancel(FREGI_SHOP_ID, seqno.as_str())
+                // The plugin's reference is SEQNO-AUTHCODE; the admin screen takes the SEQNO.
+                .admin_cancel(
+                    FREGI_SHOP_ID,
+                    seqno
+                        .as_str()
+                        .split_once('-')
+                        .map_or(seqno.as_str(), |(s, _)| s),
+                )
                 .map_err(|e| DemoError::Emulator {
                     gateway: FREGI,
                     message: format!("admin cancel: {} {}", e.code, e.message),

@@ -1,7 +1,9 @@
 //! The JSON API over HTTP, against both emulators: every endpoint, its typed 4xx answers, and
 //! that a refused request changes nothing (not the shop, not the journal, not the gateway).
 
-use crate::support::{BASIC_OPERATOR, BASIC_PASSWORD, CSRF, OPERATOR, Server, TOKEN, unpaid};
+use crate::support::{
+    BASIC_OPERATOR, BASIC_PASSWORD, CSRF, OPERATOR, Server, TOKEN, fregi_seqno, unpaid,
+};
 use renkei_emulator_fregi::{Fault as FregiFault, Script};
 use renkei_emulator_sbps::{Fault as SbpsFault, Function};
 use renkei_shop_server::demo::{
@@ -89,7 +91,10 @@ async fn g3_f10_bulk_reports_each_failure_as_order_code_reason_and_goes_on() {
     }
     // Cancelled in F-REGI's admin screen; the shop is not told (G-8).
     let seqno = transaction(&s.order("100000923704").await);
-    s.demo.fregi.admin_cancel(FREGI_SHOP_ID, &seqno).unwrap();
+    s.demo
+        .fregi
+        .admin_cancel(FREGI_SHOP_ID, fregi_seqno(&seqno))
+        .unwrap();
 
     let report = s
         .post(
@@ -135,7 +140,11 @@ async fn g3_f10_bulk_reports_each_failure_as_order_code_reason_and_goes_on() {
     for order in ["100000923701", "100000923702"] {
         let seqno = transaction(&s.order(order).await);
         assert_eq!(
-            s.demo.fregi.transaction(&seqno).unwrap().status_label,
+            s.demo
+                .fregi
+                .transaction(fregi_seqno(&seqno))
+                .unwrap()
+                .status_label,
             "売上済（未伝送）"
         );
     }
@@ -402,7 +411,11 @@ async fn g6_cancel_payment_date_after_capture_warns_and_never_refunds() {
     assert!(kinds(undone).is_empty());
     assert_eq!(unpaid(&s).await, ["100000950001"]);
     assert_eq!(
-        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        s.demo
+            .fregi
+            .transaction(fregi_seqno(&seqno))
+            .unwrap()
+            .status_label,
         "売上済（未伝送）"
     );
 }
@@ -428,14 +441,28 @@ async fn f2_amount_changed_before_capture_is_captured_as_changed() {
     let view = s.order("100000960001").await;
     assert_eq!(view["payment"]["captured"]["minor_units"], 4_200);
     let seqno = transaction(&view);
-    assert_eq!(s.demo.fregi.transaction(&seqno).unwrap().amount, 4_200);
+    assert_eq!(
+        s.demo
+            .fregi
+            .transaction(fregi_seqno(&seqno))
+            .unwrap()
+            .amount,
+        4_200
+    );
 
     // G-7: after capture the amount is not linked.
     let late = s
         .post("/api/orders/100000960001/amount", json!({"amount": 4_000}))
         .await;
     assert_eq!(warnings(late.ok()), ["amount_not_linked"]);
-    assert_eq!(s.demo.fregi.transaction(&seqno).unwrap().amount, 4_200);
+    assert_eq!(
+        s.demo
+            .fregi
+            .transaction(fregi_seqno(&seqno))
+            .unwrap()
+            .amount,
+        4_200
+    );
 }
 
 #[tokio::test]
@@ -504,7 +531,11 @@ async fn g10_g11_leaving_the_card_voids_with_the_checkbox() {
     assert_eq!(free["order"]["amount_due"]["minor_units"], 0);
     let seqno = transaction(&s.order("100000980002").await);
     assert_eq!(
-        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        s.demo
+            .fregi
+            .transaction(fregi_seqno(&seqno))
+            .unwrap()
+            .status_label,
         "承認取消"
     );
     assert!(!unpaid(&s).await.contains(&"100000980002".to_owned()));
@@ -570,7 +601,11 @@ async fn g1_with_linkage_off_the_shop_changes_and_the_gateway_is_not_touched() {
     assert_eq!(warnings(paid), ["linkage_off"]);
     assert!(kinds(paid).is_empty());
     assert_eq!(
-        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        s.demo
+            .fregi
+            .transaction(fregi_seqno(&seqno))
+            .unwrap()
+            .status_label,
         "承認済"
     );
 
@@ -848,7 +883,11 @@ async fn review_queue_shows_the_evidence_and_took_effect_is_journaled_with_the_o
     let seqno = fregi_capture_in_review(&s, order, 700).await;
     // F-REGI processed the sale; only its reply was lost.
     assert_eq!(
-        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        s.demo
+            .fregi
+            .transaction(fregi_seqno(&seqno))
+            .unwrap()
+            .status_label,
         "売上済（未伝送）"
     );
     // The order refuses every operation but inquiry until an operator decides.
@@ -885,7 +924,10 @@ async fn review_queue_shows_the_evidence_and_took_effect_is_journaled_with_the_o
     assert_eq!(sale["step"], "sale", "{exchanges:#?}");
     assert!(sale["url"].as_str().unwrap().contains("sale"), "{sale:#}");
     assert!(
-        sale["request_body"].as_str().unwrap().contains(&seqno),
+        sale["request_body"]
+            .as_str()
+            .unwrap()
+            .contains(fregi_seqno(&seqno)),
         "{sale:#}"
     );
     assert!(sale["reply_status"].is_null());
@@ -1048,7 +1090,11 @@ async fn no_effect_by_a_basic_auth_operator_lets_the_order_be_captured_again() {
         .await
         .error(StatusCode::BAD_GATEWAY, "needs_review");
     assert_eq!(
-        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        s.demo
+            .fregi
+            .transaction(fregi_seqno(&seqno))
+            .unwrap()
+            .status_label,
         "承認済"
     );
 
@@ -1082,7 +1128,11 @@ async fn no_effect_by_a_basic_auth_operator_lets_the_order_be_captured_again() {
     let paid = s.post_empty(&format!("/api/orders/{order}/payment")).await;
     assert_eq!(kinds(paid.ok()), ["capture"]);
     assert_eq!(
-        s.demo.fregi.transaction(&seqno).unwrap().status_label,
+        s.demo
+            .fregi
+            .transaction(fregi_seqno(&seqno))
+            .unwrap()
+            .status_label,
         "売上済（未伝送）"
     );
 }
@@ -1160,7 +1210,10 @@ async fn g8_drift_events_are_adopted_or_dismissed_under_the_operators_name() {
     let seqno = transaction(&s.order("100000895002").await);
     // Refunded in SBPS's tool, cancelled in F-REGI's admin screen; the shop is not told.
     s.demo.sbps.admin_refund(&tracking).unwrap();
-    s.demo.fregi.admin_cancel(FREGI_SHOP_ID, &seqno).unwrap();
+    s.demo
+        .fregi
+        .admin_cancel(FREGI_SHOP_ID, fregi_seqno(&seqno))
+        .unwrap();
     assert_eq!(
         s.post_empty("/api/reconcile").await.ok()["drift"]
             .as_array()

@@ -2,7 +2,7 @@
 //! driven over loopback through chromedriver's W3C WebDriver API with a small client written
 //! here. Missing Chromium fails the test: it is never skipped.
 
-use crate::support::{OPERATOR, Server, TOKEN, unpaid};
+use crate::support::{OPERATOR, Server, TOKEN, fregi_seqno, unpaid};
 use renkei_emulator_fregi::{Fault as FregiFault, Script};
 use renkei_shop_server::demo::{DemoOptions, FREGI, FREGI_SHOP_ID, SBPS};
 use serde_json::{Value, json};
@@ -284,7 +284,10 @@ async fn g3_page_tick_two_orders_mark_them_paid_and_see_their_new_status() {
     s.checkout("100000923704", FREGI, 4_400).await;
     let view = s.order("100000923704").await;
     let seqno = view["payment"]["transaction"].as_str().unwrap();
-    s.demo.fregi.admin_cancel(FREGI_SHOP_ID, seqno).unwrap();
+    s.demo
+        .fregi
+        .admin_cancel(FREGI_SHOP_ID, fregi_seqno(seqno))
+        .unwrap();
 
     let browser = Browser::start().await;
     browser.open_signed_in(&s.base).await;
@@ -461,7 +464,10 @@ async fn page_shows_an_order_in_review_with_its_evidence_and_resolves_it() {
         .text(&format!("{review} tr.exchange[data-step=\"sale\"] td.sent"))
         .await;
     let sent = sent.as_str().unwrap();
-    assert!(sent.contains("sale.cgi") && sent.contains(&seqno), "{sent}");
+    assert!(
+        sent.contains("sale.cgi") && sent.contains(fregi_seqno(&seqno)),
+        "{sent}"
+    );
     let reply = browser
         .text(&format!(
             "{review} tr.exchange[data-step=\"sale\"] td.reply"

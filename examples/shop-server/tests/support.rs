@@ -266,3 +266,11 @@ pub async fn unpaid(server: &Server) -> Vec<String> {
         .map(|o| o["order"]["order"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// The F-REGI `SEQNO` of the plugin's reference (`SEQNO-AUTHCODE`), for asking the emulator or
+/// its admin screen about the transaction.
+pub fn fregi_seqno(reference: &str) -> &str {
+    reference
+        .split_once('-')
+        .map_or(reference, |(seqno, _)| seqno)
+}

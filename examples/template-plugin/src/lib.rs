@@ -60,6 +60,7 @@ impl Gateway for KumoPay {
                 required,
                 default: default.map(Into::into),
                 description: description.into(),
+                enables: vec![],
             }
         };
         Manifest {

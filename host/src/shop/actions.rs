@@ -709,8 +709,8 @@ impl Shop {
                     });
                 } else if p.state == PaymentState::Authorized && amount_due != p.authorized {
                     let gateway = self.gateway(&shop.gateway)?.clone();
-                    let in_place = gateway.manifest().capabilities.amount_change
-                        == AmountChange::ChangeAuthorization;
+                    let in_place =
+                        gateway.capabilities().amount_change == AmountChange::ChangeAuthorization;
                     if in_place && self.linkage(&shop.gateway) {
                         if let Some(refused) = refusal(
                             &p,

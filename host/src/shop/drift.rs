@@ -303,7 +303,7 @@ impl Shop {
             }
             if self
                 .gateway(&payment.gateway)
-                .is_ok_and(|g| g.manifest().capabilities.inquiry == Inquiry::Unavailable)
+                .is_ok_and(|g| g.capabilities().inquiry == Inquiry::Unavailable)
             {
                 // What the shop and the journal say can still be compared.
                 if let Some(d) = self.due_drift(&shop_order, &payment) {

@@ -148,6 +148,12 @@ pub enum Problem {
     SaleDateInvalid,
     /// `SEQNO` / `CANCELSEQNO` absent or not 1–20 digits.
     SeqnoMissing,
+    /// `sale.cgi` without `AUTHCODE` (when `require_sale_authcode`). A stand-in: F-REGI's own
+    /// answer is not public; every production client sends it (research §4.2).
+    AuthcodeMissing,
+    /// `FREE` with a character that is not half-width (printable ASCII). A stand-in: the spec
+    /// allows half-width characters only (issue 14), F-REGI's code for it is not public.
+    FreeInvalid,
     /// No such transaction for this shop (or `AUTHCODE` does not match it).
     NotFound,
     /// The transaction is already sold (`20`/`21`).
@@ -198,6 +204,8 @@ const TABLE: &[(Problem, u16, &str, &[Api])] = &[
     (Problem::TokenExpired, 171, "トークンの有効期限が切れています", &[Api::Authm]),
     (Problem::SaleDateInvalid, 180, "売上日が正しくありません", &[]),
     (Problem::SeqnoMissing, 110, "取引番号が正しくありません", &[]),
+    (Problem::AuthcodeMissing, 111, "承認番号が指定されていません", &[]),
+    (Problem::FreeInvalid, 190, "フリー項目に半角以外の文字が含まれています", &[]),
     (Problem::NotFound, 120, "指定された取引は存在しません", &[]),
     (Problem::AlreadySold, 121, "指定された取引は売上受付済みです", &[]),
     (Problem::AlreadyAuthCancelled, 122, "指定された取引は承認取消済みです", &[]),
@@ -283,11 +291,11 @@ const USED: &[(Api, &[Problem])] = {
             ShopIdMissing, ShopIdUnknown, PayMissing, PayTooLarge, PayTooSmall, PayMalformed, CardMissing,
             CardInvalid, CardAmbiguous, MonthMissing, MonthInvalid, YearMissing, YearInvalid, CardExpired,
             DuplicateId, IdInvalid, NameMissing, NameInvalid, ScodeMissing, ScodeTooLong, ScodeInvalid,
-            CustomerIdMissing, CustomerIdInvalid, CustomerUnknown, TokenInvalid, TokenExpired,
+            CustomerIdMissing, CustomerIdInvalid, CustomerUnknown, TokenInvalid, TokenExpired, FreeInvalid,
         ]),
         (Api::Sale, &[
-            ShopIdMissing, ShopIdUnknown, SeqnoMissing, NotFound, AlreadySold, AlreadyAuthCancelled,
-            AlreadySaleCancelled, DeadlinePassed, FailedTransaction, NotAuthorizedYet,
+            ShopIdMissing, ShopIdUnknown, SeqnoMissing, AuthcodeMissing, NotFound, AlreadySold,
+            AlreadyAuthCancelled, AlreadySaleCancelled, DeadlinePassed, FailedTransaction, NotAuthorizedYet,
         ]),
         (Api::AuthCancel, &[
             ShopIdMissing, ShopIdUnknown, SeqnoMissing, NotFound, AlreadySold, AlreadyAuthCancelled,

@@ -170,6 +170,11 @@ pub struct Config {
     /// `sale.cgi` with an `AUTHCODE` that does not match the transaction answers `S1-1-120`
     /// [PROP: true]; when false `AUTHCODE` is ignored.
     pub check_sale_authcode: bool,
+    /// `sale.cgi` from the shop without `AUTHCODE`, on a transaction that has one, answers
+    /// `S1-1-111` (a stand-in) [PROP: true]:
+    /// every production client sends it (research §4.2, S5, S6), so the real gateway may
+    /// require it. The admin screen's capture needs none.
+    pub require_sale_authcode: bool,
     /// Repeated sale behaviour.
     pub repeat_sale: RepeatSale,
     /// The shop may send `CANCELFIRST=1` on `authchange`/`salechange`; otherwise it is treated as
@@ -238,6 +243,7 @@ impl Default for Config {
             reject_duplicate_id: true,
             record_declines: true,
             check_sale_authcode: true,
+            require_sale_authcode: true,
             repeat_sale: RepeatSale::Refuse,
             cancel_first_permitted: false,
             salechange_forbid_increase: false,

@@ -138,11 +138,13 @@ pub const ROWS: &[Row] = &[
     row("A1-1-162", Rejected, "stored customer (CUSTOMERID) unknown", StandIn),
     row("A1-1-170", Declined, "card token invalid", Observed),
     row("A1-1-171", Declined, "card token expired", Observed),
+    row("A1-1-190", Rejected, "FREE (the description) holds characters that are not half-width", StandIn),
     undocumented("A1-*", "authm.cgi error code not documented: the authorization may have been processed"),
 
     // ---- sale.cgi (S1) -------------------------------------------------------------------
     row("S1-1-10", Authentication, "SHOPID missing or unknown to F-REGI", StandIn),
     row("S1-1-110", Rejected, "SEQNO missing or malformed", StandIn),
+    row("S1-1-111", Rejected, "AUTHCODE missing (a reference kept without its AUTHCODE cannot be captured where it is required)", StandIn),
     row("S1-1-120", Rejected, "no such transaction (or another shop's, or another AUTHCODE)", StandIn),
     said("S1-1-121", AlreadyDone, "already captured", ALREADY_SOLD, StandIn),
     said("S1-1-122", Rejected, "already voided (authorization cancelled): nothing to capture",

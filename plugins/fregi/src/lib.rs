@@ -21,7 +21,24 @@
 //! | refund, full (F-6, after sale) | `salecancel.cgi` |
 //! | refund, partial | `salechange.cgi` with the amount that stays captured |
 //! | change amount (before sale) | `authchange.cgi`; normally deferred to capture (F-4) |
-//! | inquire | the emulator's `/__emulator__/info` only (F-REGI has no public inquiry) |
+//! | inquire | the emulator's `/__emulator__/info` only (F-REGI has no public inquiry); offered only by an instance configured with `inquiry_url` (the key `enables` it) |
+//!
+//! ## Wire decisions and their sources
+//!
+//! S-numbers are the sources of `shared/docs/protocols/fregi.md` §1 (S2 the authm spec
+//! transcription, S4 a Laravel app run against F-REGI's test environment, S5 a production shop
+//! backend, S6 a membership site); issue 14 asked for each.
+//!
+//! | decision | evidence |
+//! | --- | --- |
+//! | The host's reference is `SEQNO-AUTHCODE` (`protocol::Reference`); `authchange`/`salechange` replies replace both halves and the reference follows | authm OK is AUTHCODE then SEQNO, authchange/salechange OK is new SEQNO then new AUTHCODE (S2 §1.6, §4.1, §4.2; S5 adapter) |
+//! | `sale.cgi` sends `SHOPID`, `AUTHCODE`, `SEQNO` on every sale | every production client sends all three (S5, S6); S2 lists only SHOPID and SEQNO, so AUTHCODE is at worst ignored |
+//! | A legacy reference (bare `SEQNO`, written before the AUTHCODE was kept) still works and its sale goes **without** `AUTHCODE`; the Renkei emulator, which requires it, refuses such a sale (`S1-1-111`, a stand-in) | nothing to send; F-REGI's own rule is unknown (S2 does not list AUTHCODE) |
+//! | `authm.cgi` sends `CHARCODE=utf8` always (the body is UTF-8, and ASCII only in practice) | S5 and S6 send `CHARCODE=utf8`, S4 `euc`; without it F-REGI guesses (S1 p.8, S2 §1.2) |
+//! | `IP` and `MONTHLY` (`0`/`1`) on authm when the shop's config gives `ip` / `monthly` | the layout F-REGI is known to have answered OK sends both (S4); S5 sends IP, S6 MONTHLY |
+//! | `FREE` only half-width: full-width ASCII U+FF01–U+FF5E folds to U+0021–U+007E, U+3000 and ASCII white space to a space; kanji, kana and half-width katakana are refused (`InvalidRequest` naming FREE) before anything is built; then clipped to 255 bytes | the spec allows half-width characters only (S2 §1.2, via issue 14); no production client sends FREE at all (S4, S5, S6), so nothing shows F-REGI accepting half-width kana either |
+//! | A stored-card authorization (`CUSTOMERID` without card data) sends `SKIPSCODE=1` | S5 sends it on every stored-card authm (the security code is not stored); meaning inferred from that use (research §4.1, [C1]) |
+//! | A reply counts only when framed completely: final line end, one line-end style (LF or CRLF) throughout, every line its script's reply must have; otherwise `Protocol` (may have applied, resolved by the host, never success or refusal) | the terminator is not public (research §9.5) and clients split on LF and trim (S5, S6), which would read half of `OK\r\n` as `OK` |
 //!
 //! ## Amounts
 //!
@@ -64,7 +81,7 @@ mod errors;
 mod protocol;
 mod status;
 
-use protocol::{Approved, Form, InfoReply, Refusal, Reply, Script};
+use protocol::{Approved, Form, InfoReply, Reference, Refusal, Reply, Script};
 use renkei_sdk::{
     AmountChange, Capabilities, CardData, Config, ConfigError, ConfigKey, ConfigKind, Context,
     Currency, Effect, ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse,
@@ -82,8 +99,8 @@ const PRODUCTION_BASE: &str = "https://ssl.f-regi.com/connect/";
 /// `prepare` runs per request.
 const MIN_AMOUNT: i64 = 2;
 const MAX_AMOUNT: i64 = 9_999_999;
-/// `FREE` holds at most 255 bytes. We send UTF-8 (3 bytes per kana or kanji, F-REGI stores 2),
-/// so clipping the UTF-8 form to 255 bytes always fits.
+/// `FREE` holds at most 255 bytes (research §4.1). It goes out half-width only (one byte per
+/// character in every charset), so clipping to 255 bytes always fits.
 const FREE_MAX_BYTES: usize = 255;
 /// `CARDNAME`: ASCII, at most 45 characters (research §4.1).
 const CARDNAME_MAX: usize = 45;
@@ -105,6 +122,10 @@ pub struct Fregi {
     inquiry_url: Option<String>,
     /// Send `QUIET=1`: F-REGI sends no processing e-mail.
     quiet: bool,
+    /// `IP` on every authm, when the shop configures it.
+    ip: Option<String>,
+    /// `MONTHLY` (`0` or `1`) on every authm, when the shop configures it.
+    monthly: Option<&'static str>,
 }
 
 /// The continuation: which script's reply is awaited, and what the next step or the outcome
@@ -120,32 +141,48 @@ enum Pending {
         seqno: String,
         authorized: i64,
         amount: i64,
+        /// The reference's `AUTHCODE` (`None`: a legacy reference). Every `authcode` below is
+        /// `serde(default)` so that a continuation journaled before it existed still decodes.
+        #[serde(default)]
+        authcode: Option<String>,
     },
     /// The sale of a capture; `changed` when `authchange` ran first.
     Sale {
         seqno: String,
         amount: i64,
         changed: Option<Changed>,
+        #[serde(default)]
+        authcode: Option<String>,
     },
     Authcancel {
         seqno: String,
+        #[serde(default)]
+        authcode: Option<String>,
     },
     Salecancel {
         seqno: String,
         captured: i64,
+        #[serde(default)]
+        authcode: Option<String>,
     },
     Salechange {
         seqno: String,
         captured: i64,
         refund: i64,
+        #[serde(default)]
+        authcode: Option<String>,
     },
     Authchange {
         seqno: String,
         from: i64,
         to: i64,
+        #[serde(default)]
+        authcode: Option<String>,
     },
     Info {
         seqno: String,
+        #[serde(default)]
+        authcode: Option<String>,
     },
 }
 
@@ -154,6 +191,14 @@ enum Pending {
 struct Changed {
     old_seqno: String,
     old_amount: i64,
+    #[serde(default)]
+    old_authcode: Option<String>,
+}
+
+impl Changed {
+    fn reference(&self) -> TransactionRef {
+        tref(&self.old_seqno, self.old_authcode.as_deref())
+    }
 }
 
 impl Pending {
@@ -192,6 +237,7 @@ impl Gateway for Fregi {
                 required,
                 default: default.map(Into::into),
                 description: description.into(),
+                enables: vec![],
             }
         };
         Manifest {
@@ -261,14 +307,38 @@ impl Gateway for Fregi {
                     "SHOPID issued by F-REGI (digits). F-REGI server calls carry no password: \
                      the shop id and the caller's registered IP address authenticate them.",
                 ),
+                ConfigKey {
+                    // Inquire is declared, but only an instance with this key offers it: real
+                    // F-REGI has no card inquiry (research §3, §10.3), so a real-shaped
+                    // endpoint's instance must say "unsupported" and be certified so.
+                    enables: vec![OperationKind::Inquire],
+                    ..key(
+                        "inquiry_url",
+                        ConfigKind::Url,
+                        false,
+                        None,
+                        "Emulator only: the Renkei F-REGI emulator's inquiry extension \
+                         (http://127.0.0.1:PORT/__emulator__/info). F-REGI itself has no public \
+                         card-transaction inquiry; without this key, inquire is unsupported.",
+                    )
+                },
                 key(
-                    "inquiry_url",
-                    ConfigKind::Url,
+                    "ip",
+                    ConfigKind::String,
                     false,
                     None,
-                    "Emulator only: the Renkei F-REGI emulator's inquiry extension \
-                     (http://127.0.0.1:PORT/__emulator__/info). F-REGI itself has no public \
-                     card-transaction inquiry; without this key, inquire is unsupported.",
+                    "IP sent with every authorization (authm.cgi IP): an IPv4 or IPv6 address. \
+                     F-REGI's field is the end user's address; production layouts send it (S2, \
+                     S4, S5). Left out when unset.",
+                ),
+                key(
+                    "monthly",
+                    ConfigKind::String,
+                    false,
+                    None,
+                    "MONTHLY sent with every authorization: \"1\" registers the card under the \
+                     customer (月次), \"0\" a one-off. Left out when unset (F-REGI then treats \
+                     it as 0).",
                 ),
                 key(
                     "quiet",
@@ -304,11 +374,37 @@ impl Gateway for Fregi {
                 reason: "F-REGI shop ids are digits (5 in every known example)".into(),
             });
         }
+        let ip = match config.text("ip").filter(|ip| !ip.is_empty()) {
+            Some(ip) if ip.parse::<std::net::IpAddr>().is_err() => {
+                return Err(ConfigError::Invalid {
+                    key: "ip".into(),
+                    reason: "must be an IPv4 or IPv6 address".into(),
+                });
+            }
+            ip => ip.map(str::to_owned),
+        };
+        let monthly = match config.text("monthly").filter(|m| !m.is_empty()) {
+            None => None,
+            Some("0") => Some("0"),
+            Some("1") => Some("1"),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    key: "monthly".into(),
+                    reason: "F-REGI's MONTHLY is 0 or 1".into(),
+                });
+            }
+        };
         Ok(Fregi {
             base,
             shop_id: shop_id.to_owned(),
-            inquiry_url: config.text("inquiry_url").map(str::to_owned),
+            // An empty value is unset, as the host reads it (`Config::is_set`).
+            inquiry_url: config
+                .text("inquiry_url")
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
             quiet: config.boolean("quiet").unwrap_or(false),
+            ip,
+            monthly,
         })
     }
 
@@ -329,10 +425,28 @@ impl Gateway for Fregi {
                          A-Z, a-z, 0-9 or '-'"
                     )));
                 }
+                // FREE first: a description that cannot go out half-width is refused before
+                // anything is built.
+                let free = match description.as_deref().filter(|d| !d.is_empty()) {
+                    None => None,
+                    Some(text) => Some(
+                        protocol::half_width(text)
+                            .map_err(|e| GatewayError::invalid(e.to_string()))?,
+                    ),
+                };
+                // CHARCODE always: it names the encoding the body is written in (S4, S5, S6
+                // send it on every authm).
                 let mut form = self
                     .form()
+                    .charcode()
                     .field("PAY", pay.to_string())
                     .field("ID", order.as_str());
+                if let Some(ip) = &self.ip {
+                    form = form.field("IP", ip.as_str());
+                }
+                if let Some(monthly) = self.monthly {
+                    form = form.field("MONTHLY", monthly);
+                }
                 form = match source {
                     PaymentSource::Token { token, .. } => {
                         if token.is_empty() {
@@ -348,7 +462,10 @@ impl Gateway for Fregi {
                                  characters of A-Z, a-z, 0-9 or '-'"
                             )));
                         }
+                        // The security code is never stored, so production skips its check on
+                        // every stored-card authorization (S5).
                         form.field("CUSTOMERID", customer.as_str())
+                            .field("SKIPSCODE", "1")
                     }
                     PaymentSource::PreviousTransaction(_) => {
                         return Err(GatewayError::unsupported(
@@ -356,7 +473,7 @@ impl Gateway for Fregi {
                         ));
                     }
                 };
-                if let Some(text) = description.as_deref().filter(|d| !d.is_empty()) {
+                if let Some(text) = free.as_deref().filter(|t| !t.trim().is_empty()) {
                     form = form.field("FREE", protocol::clip(text, FREE_MAX_BYTES));
                 }
                 self.send(Script::Authm, form, &Pending::Authm { amount: pay })
@@ -367,7 +484,7 @@ impl Gateway for Fregi {
                 amount,
                 ..
             } => {
-                let seqno = seqno_ref(transaction)?;
+                let reference = reference(transaction)?;
                 let authorized = yen(*authorized)?;
                 let target = match amount {
                     None => authorized,
@@ -378,20 +495,21 @@ impl Gateway for Fregi {
                     "there is no 0-yen sale: void the authorization instead (G-11, authcancel)",
                 )?;
                 if target == authorized {
-                    self.sale(seqno, target, None, None)
+                    self.sale(reference, target, None)
                 } else {
                     // F-2: the shop amount is final; change the authorization first.
                     let form = self
                         .form()
-                        .field("SEQNO", seqno)
+                        .field("SEQNO", reference.seqno.as_str())
                         .field("PAY", target.to_string());
                     self.send(
                         Script::AuthChange,
                         form,
                         &Pending::CaptureAuthchange {
-                            seqno: seqno.to_owned(),
+                            seqno: reference.seqno,
                             authorized,
                             amount: target,
+                            authcode: reference.authcode,
                         },
                     )
                 }
@@ -399,14 +517,12 @@ impl Gateway for Fregi {
             Operation::Void { transaction, .. } => {
                 // No amount check: a void moves no money and must stay possible for any
                 // authorization, whatever its amount.
-                let seqno = seqno_ref(transaction)?;
-                let form = self.form().field("CANCELSEQNO", seqno);
+                let Reference { seqno, authcode } = reference(transaction)?;
+                let form = self.form().field("CANCELSEQNO", seqno.as_str());
                 self.send(
                     Script::AuthCancel,
                     form,
-                    &Pending::Authcancel {
-                        seqno: seqno.to_owned(),
-                    },
+                    &Pending::Authcancel { seqno, authcode },
                 )
             }
             Operation::Refund {
@@ -415,7 +531,7 @@ impl Gateway for Fregi {
                 amount,
                 ..
             } => {
-                let seqno = seqno_ref(transaction)?;
+                let Reference { seqno, authcode } = reference(transaction)?;
                 let captured = yen(*captured)?;
                 let refund = match amount {
                     None => captured,
@@ -432,13 +548,14 @@ impl Gateway for Fregi {
                     )));
                 }
                 if refund == captured {
-                    let form = self.form().field("CANCELSEQNO", seqno);
+                    let form = self.form().field("CANCELSEQNO", seqno.as_str());
                     return self.send(
                         Script::SaleCancel,
                         form,
                         &Pending::Salecancel {
-                            seqno: seqno.to_owned(),
+                            seqno,
                             captured,
+                            authcode,
                         },
                     );
                 }
@@ -453,15 +570,16 @@ impl Gateway for Fregi {
                 }
                 let form = self
                     .form()
-                    .field("SEQNO", seqno)
+                    .field("SEQNO", seqno.as_str())
                     .field("PAY", keep.to_string());
                 self.send(
                     Script::SaleChange,
                     form,
                     &Pending::Salechange {
-                        seqno: seqno.to_owned(),
+                        seqno,
                         captured,
                         refund,
+                        authcode,
                     },
                 )
             }
@@ -471,7 +589,7 @@ impl Gateway for Fregi {
                 new_amount,
                 ..
             } => {
-                let seqno = seqno_ref(transaction)?;
+                let Reference { seqno, authcode } = reference(transaction)?;
                 let from = yen(*authorized)?;
                 let to = payable(
                     *new_amount,
@@ -489,15 +607,16 @@ impl Gateway for Fregi {
                 }
                 let form = self
                     .form()
-                    .field("SEQNO", seqno)
+                    .field("SEQNO", seqno.as_str())
                     .field("PAY", to.to_string());
                 self.send(
                     Script::AuthChange,
                     form,
                     &Pending::Authchange {
-                        seqno: seqno.to_owned(),
+                        seqno,
                         from,
                         to,
+                        authcode,
                     },
                 )
             }
@@ -509,18 +628,12 @@ impl Gateway for Fregi {
                          answers one, at the URL configured as `inquiry_url`",
                     ));
                 }
-                let seqno = seqno_ref(transaction)?;
+                let Reference { seqno, authcode } = reference(transaction)?;
                 // No QUIET: the extension is not an F-REGI script.
                 let form = Form::new()
                     .field("SHOPID", self.shop_id.as_str())
-                    .field("SEQNO", seqno);
-                self.send(
-                    Script::Info,
-                    form,
-                    &Pending::Info {
-                        seqno: seqno.to_owned(),
-                    },
-                )
+                    .field("SEQNO", seqno.as_str());
+                self.send(Script::Info, form, &Pending::Info { seqno, authcode })
             }
         }
     }
@@ -577,7 +690,8 @@ impl Gateway for Fregi {
             ) => Ok(Step::Done(
                 Outcome::new(PaymentState::Authorized)
                     .gateway_status(status::AUTHORIZED)
-                    .transaction(TransactionRef::new(seqno))
+                    // Both halves: sale.cgi needs the AUTHCODE with the SEQNO (S5, S6).
+                    .transaction(tref(&seqno, Some(&authcode)))
                     .authorization_code(authcode)
                     .authorized(Money::jpy(amount)),
             )),
@@ -586,15 +700,16 @@ impl Gateway for Fregi {
                     seqno: old,
                     authorized,
                     amount,
+                    authcode: old_authcode,
                 },
                 Approved::AuthChanged { seqno, authcode },
             ) => self.sale(
-                &seqno,
+                Reference::new(seqno, Some(authcode)),
                 amount,
-                Some(&authcode),
                 Some(Changed {
                     old_seqno: old,
                     old_amount: authorized,
+                    old_authcode,
                 }),
             ),
             (
@@ -602,6 +717,7 @@ impl Gateway for Fregi {
                     seqno,
                     amount,
                     changed,
+                    authcode,
                 },
                 Approved::Sold { seqno: answered },
             ) => {
@@ -610,11 +726,15 @@ impl Gateway for Fregi {
                     settlement: Settlement::Pending,
                 })
                 .gateway_status(status::SOLD_PENDING)
-                .transaction(TransactionRef::new(answered))
+                // The reference as the host knows it (after an authchange: the new one).
+                .transaction(tref(&seqno, authcode.as_deref()))
                 .captured(Money::jpy(amount));
+                if let Some(code) = authcode {
+                    outcome = outcome.authorization_code(code);
+                }
                 if let Some(c) = changed {
                     outcome = outcome
-                        .replaced(TransactionRef::new(c.old_seqno.clone()))
+                        .replaced(c.reference())
                         .authorized(Money::jpy(amount))
                         .note(format!(
                             "authorized amount changed from {} to {amount} yen before the sale \
@@ -624,13 +744,17 @@ impl Gateway for Fregi {
                 }
                 Ok(Step::Done(outcome))
             }
-            (Pending::Authcancel { seqno }, Approved::AuthCancelled) => Ok(Step::Done(
+            (Pending::Authcancel { seqno, authcode }, Approved::AuthCancelled) => Ok(Step::Done(
                 Outcome::new(PaymentState::Voided)
                     .gateway_status(status::AUTHORIZATION_CANCELLED)
-                    .transaction(TransactionRef::new(seqno)),
+                    .transaction(tref(&seqno, authcode.as_deref())),
             )),
             (
-                Pending::Salecancel { seqno, captured },
+                Pending::Salecancel {
+                    seqno,
+                    captured,
+                    authcode,
+                },
                 Approved::SaleCancelled { seqno: answered },
             ) => {
                 same_transaction(Script::SaleCancel, &seqno, &answered)?;
@@ -640,7 +764,7 @@ impl Gateway for Fregi {
                         settlement: Settlement::Pending,
                     })
                     .gateway_status(status::SALE_CANCELLED_PENDING)
-                    .transaction(TransactionRef::new(answered))
+                    .transaction(tref(&seqno, authcode.as_deref()))
                     .refunded(Money::jpy(captured)),
                 ))
             }
@@ -649,6 +773,7 @@ impl Gateway for Fregi {
                     seqno: old,
                     captured,
                     refund,
+                    authcode: old_authcode,
                 },
                 Approved::SaleChanged { seqno, authcode },
             ) => Ok(Step::Done(
@@ -656,10 +781,11 @@ impl Gateway for Fregi {
                     extent: RefundExtent::Partial,
                     settlement: Settlement::Pending,
                 })
-                // The rest is a new sale, which F-REGI lists as 売上済（未伝送）.
+                // The rest is a new sale, which F-REGI lists as 売上済（未伝送）; the reference
+                // follows it (new SEQNO and AUTHCODE).
                 .gateway_status(status::SOLD_PENDING)
-                .transaction(TransactionRef::new(seqno.clone()))
-                .replaced(TransactionRef::new(old.clone()))
+                .transaction(tref(&seqno, Some(&authcode)))
+                .replaced(tref(&old, old_authcode.as_deref()))
                 .authorization_code(authcode)
                 .captured(Money::jpy(captured - refund))
                 .refunded(Money::jpy(refund))
@@ -674,13 +800,14 @@ impl Gateway for Fregi {
                     seqno: old,
                     from,
                     to,
+                    authcode: old_authcode,
                 },
                 Approved::AuthChanged { seqno, authcode },
             ) => Ok(Step::Done(
                 Outcome::new(PaymentState::Authorized)
                     .gateway_status(status::AUTHORIZED)
-                    .transaction(TransactionRef::new(seqno.clone()))
-                    .replaced(TransactionRef::new(old.clone()))
+                    .transaction(tref(&seqno, Some(&authcode)))
+                    .replaced(tref(&old, old_authcode.as_deref()))
                     .authorization_code(authcode)
                     .authorized(Money::jpy(to))
                     .note(format!(
@@ -688,9 +815,17 @@ impl Gateway for Fregi {
                              replaced by {seqno}"
                     )),
             )),
-            (Pending::Info { seqno }, Approved::Info(info)) => {
+            (Pending::Info { seqno, authcode }, Approved::Info(info)) => {
                 same_transaction(Script::Info, &seqno, &info.seqno)?;
-                inquiry_outcome(info).map(Step::Done)
+                if let (Some(ours), Some(theirs)) = (&authcode, &info.authcode)
+                    && ours != theirs
+                {
+                    return Err(GatewayError::protocol(format!(
+                        "the inquiry of SEQNO {seqno} answered another AUTHCODE than the \
+                         reference's"
+                    )));
+                }
+                inquiry_outcome(info, tref(&seqno, authcode.as_deref())).map(Step::Done)
             }
             (pending, approved) => Err(GatewayError::new(
                 ErrorKind::Internal,
@@ -711,26 +846,28 @@ impl Fregi {
         }
     }
 
-    /// `sale.cgi` on `seqno`. `AUTHCODE` goes along when known (after an authchange): F-REGI's
-    /// own clients send it, and F-REGI then checks that it belongs to the SEQNO.
+    /// `sale.cgi` on a reference: `SHOPID`, `AUTHCODE` and `SEQNO`, as every production client
+    /// sends it (S5, S6; issue 14 item 1). A legacy reference (bare SEQNO) has no AUTHCODE to
+    /// send, and goes without.
     fn sale(
         &self,
-        seqno: &str,
+        reference: Reference,
         amount: i64,
-        authcode: Option<&str>,
         changed: Option<Changed>,
     ) -> Result<Step, GatewayError> {
-        let mut form = self.form().field("SEQNO", seqno);
-        if let Some(code) = authcode {
-            form = form.field("AUTHCODE", code);
+        let mut form = self.form();
+        if let Some(code) = &reference.authcode {
+            form = form.field("AUTHCODE", code.as_str());
         }
+        let form = form.field("SEQNO", reference.seqno.as_str());
         self.send(
             Script::Sale,
             form,
             &Pending::Sale {
-                seqno: seqno.to_owned(),
+                seqno: reference.seqno,
                 amount,
                 changed,
+                authcode: reference.authcode,
             },
         )
     }
@@ -809,16 +946,21 @@ fn card_fields(form: Form, card: &CardData) -> Result<Form, GatewayError> {
     Ok(form)
 }
 
-/// A `SEQNO` the host hands back, checked before it goes into a form.
-fn seqno_ref(t: &TransactionRef) -> Result<&str, GatewayError> {
-    let s = t.as_str();
-    if protocol::is_seqno_ref(s) {
-        Ok(s)
-    } else {
-        Err(GatewayError::invalid(format!(
-            "{s:?} is not an F-REGI SEQNO (up to 20 digits)"
-        )))
-    }
+/// The reference the host hands back (`SEQNO-AUTHCODE`, or a legacy bare `SEQNO`), checked
+/// before any part of it goes into a form.
+fn reference(t: &TransactionRef) -> Result<Reference, GatewayError> {
+    Reference::parse(t.as_str()).ok_or_else(|| {
+        GatewayError::invalid(format!(
+            "{:?} is not an F-REGI transaction reference (SEQNO of up to 20 digits, optionally \
+             followed by -AUTHCODE)",
+            t.as_str()
+        ))
+    })
+}
+
+/// The host's reference for a SEQNO and, when known, its AUTHCODE.
+fn tref(seqno: &str, authcode: Option<&str>) -> TransactionRef {
+    TransactionRef::new(Reference::new(seqno, authcode).to_string())
 }
 
 /// Yen, refusing any other currency: F-REGI settles in yen only.
@@ -887,6 +1029,7 @@ fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
             seqno,
             authorized,
             amount,
+            ..
         } if may_have_applied => (
             kind,
             format!(
@@ -901,6 +1044,7 @@ fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
             seqno,
             authorized,
             amount,
+            ..
         } => (
             // An amount-change refusal never proves a capture happened.
             if kind == ErrorKind::AlreadyDone {
@@ -920,12 +1064,13 @@ fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
             seqno,
             amount,
             changed: Some(c),
+            authcode,
         } => (
             kind,
             format!(
                 "{meaning}: the authorized amount was changed first (SEQNO {} replaced by \
                  {seqno}, now {amount} yen) but the sale of {seqno} {}; the new authorization \
-                 stands: {} SEQNO {seqno}",
+                 stands: {} SEQNO {seqno} (reference {})",
                 c.old_seqno,
                 if may_have_applied {
                     "was answered with an undocumented code"
@@ -937,6 +1082,7 @@ fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
                 } else {
                     "capture or void"
                 },
+                tref(seqno, authcode.as_deref()),
             ),
         ),
         Pending::Authchange { seqno, from, .. } if may_have_applied => (
@@ -961,8 +1107,9 @@ fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
 }
 
 /// The inquiry extension's answer as an outcome: the status through the table (an unseen code is
-/// `Unknown` with the raw code), the amount where the status says what it is.
-fn inquiry_outcome(info: InfoReply) -> Result<Outcome, GatewayError> {
+/// `Unknown` with the raw code), the amount where the status says what it is. The outcome names
+/// `reference`, the reference inquired about, exactly as the host keeps it.
+fn inquiry_outcome(info: InfoReply, reference: TransactionRef) -> Result<Outcome, GatewayError> {
     let entry = STATUSES.iter().find(|s| s.code == info.status);
     let state = entry
         .map(|s| s.state.clone())
@@ -997,7 +1144,7 @@ fn inquiry_outcome(info: InfoReply) -> Result<Outcome, GatewayError> {
     let pay = Money::jpy(i64::from(info.amount));
     let mut outcome = Outcome::new(state.clone())
         .gateway_status(info.status.clone())
-        .transaction(TransactionRef::new(info.seqno));
+        .transaction(reference);
     outcome = match state {
         PaymentState::Authorized => outcome.authorized(pay),
         PaymentState::Captured { .. } => outcome.authorized(pay).captured(pay),

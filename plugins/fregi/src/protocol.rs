@@ -84,12 +84,18 @@ pub const REDACTED: &str = "«redacted»";
 ///
 /// Values are percent-encoded byte by byte (RFC 3986 unreserved characters kept, everything
 /// else `%XX`, a space as `%20`), so `&`, `=`, `+` and spaces in free text survive (research
-/// §2). Values are UTF-8; when any value is not ASCII the body also declares `CHARCODE=utf8`,
-/// because without it F-REGI guesses the encoding of full-width input.
+/// §2). Values are UTF-8, and the body declares `CHARCODE=utf8` when asked to
+/// ([`Form::charcode`], authm always: S4 and S5, the layouts F-REGI is known to have answered,
+/// send it on every authm) or when any value is not ASCII, because without it F-REGI guesses the
+/// encoding of full-width input (research §2).
 #[derive(Clone, Debug, Default)]
 pub struct Form {
     fields: Vec<(&'static str, String, bool)>,
+    charcode: bool,
 }
+
+/// The `CHARCODE` value naming the encoding [`Form::encode`] writes values in (UTF-8).
+pub const CHARCODE_UTF8: &str = "utf8";
 
 /// A form ready to send, and its journal copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,14 +124,22 @@ impl Form {
         self
     }
 
-    /// True when some value is not ASCII, so `CHARCODE=utf8` must be declared.
+    /// Declares `CHARCODE` whatever the values are.
+    pub fn charcode(mut self) -> Form {
+        self.charcode = true;
+        self
+    }
+
+    /// True when the body will declare `CHARCODE=utf8`: asked for, or some value is not ASCII.
     pub fn needs_charcode(&self) -> bool {
-        self.fields.iter().any(|(_, value, _)| !value.is_ascii())
+        self.charcode || self.fields.iter().any(|(_, value, _)| !value.is_ascii())
     }
 
     /// The body and its journal copy.
     pub fn encode(&self) -> EncodedForm {
-        let charcode = self.needs_charcode().then_some(("CHARCODE", "utf8", false));
+        let charcode = self
+            .needs_charcode()
+            .then_some(("CHARCODE", CHARCODE_UTF8, false));
         let fields = self
             .fields
             .iter()
@@ -171,6 +185,102 @@ pub fn percent_encode(value: &str, out: &mut String) {
 /// A `SEQNO` as a request may carry it: 1 to 20 ASCII digits (F-REGI issues 20, zero-padded).
 pub fn is_seqno_ref(s: &str) -> bool {
     (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// What the plugin keeps of an F-REGI transaction in the host's one printable reference:
+/// `SEQNO-AUTHCODE`, or a bare `SEQNO` (legacy references, written before the AUTHCODE was
+/// kept). Both parts are needed later: `sale.cgi` takes `SEQNO` and `AUTHCODE` (every production
+/// client sends both, S5 and S6), and `authchange`/`salechange` replace both (research §4.5,
+/// §4.6). `-` cannot occur in either part, so the split is unambiguous.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub seqno: String,
+    /// `None` for a legacy reference: then no `AUTHCODE` can be sent.
+    pub authcode: Option<String>,
+}
+
+impl Reference {
+    pub fn new(seqno: impl Into<String>, authcode: Option<impl Into<String>>) -> Reference {
+        Reference {
+            seqno: seqno.into(),
+            authcode: authcode.map(Into::into),
+        }
+    }
+
+    /// `SEQNO` (1 to 20 digits) optionally followed by `-AUTHCODE` (1 to 6 letters or digits).
+    pub fn parse(s: &str) -> Option<Reference> {
+        let (seqno, authcode) = match s.split_once('-') {
+            Some((seqno, code)) => (seqno, Some(code)),
+            None => (s, None),
+        };
+        if !is_seqno_ref(seqno) || authcode.is_some_and(|c| !is_authcode(c)) {
+            return None;
+        }
+        Some(Reference::new(seqno, authcode))
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.authcode {
+            Some(code) => write!(f, "{}-{code}", self.seqno),
+            None => f.write_str(&self.seqno),
+        }
+    }
+}
+
+/// Why a description cannot go out as `FREE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FreeTextError {
+    /// Half-width katakana (U+FF61–U+FF9F): single-byte in Shift_JIS but not ASCII, and no
+    /// public source shows F-REGI accepting it in `FREE`.
+    HalfWidthKana { position: usize },
+    /// A character with no half-width form (kanji, kana, symbols, control characters).
+    NotHalfWidth { position: usize, code_point: u32 },
+}
+
+impl fmt::Display for FreeTextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FreeTextError::HalfWidthKana { position } => write!(
+                f,
+                "FREE (the description) cannot carry half-width katakana (character {position}): \
+                 F-REGI's FREE takes half-width characters only, and nothing shows it accepts \
+                 half-width kana"
+            ),
+            FreeTextError::NotHalfWidth {
+                position,
+                code_point,
+            } => write!(
+                f,
+                "FREE (the description) takes half-width (ASCII) characters only; character \
+                 {position} (U+{code_point:04X}) has no half-width form"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FreeTextError {}
+
+/// A description as F-REGI's `FREE` takes it: half-width (printable ASCII) only. Full-width ASCII
+/// (U+FF01–U+FF5E) folds to its half-width form, the ideographic space U+3000 and ASCII white
+/// space to a space; anything else is refused, because the spec allows half-width characters only
+/// in `FREE` and no production client sends it at all (issue 14, research §4.1). Positions count
+/// characters from 1.
+pub fn half_width(text: &str) -> Result<String, FreeTextError> {
+    text.chars()
+        .enumerate()
+        .map(|(i, c)| match c {
+            ' '..='~' => Ok(c),
+            '\t' | '\n' | '\r' | '\u{3000}' => Ok(' '),
+            '\u{FF01}'..='\u{FF5E}' => Ok(char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(' ')),
+            '\u{FF61}'..='\u{FF9F}' => Err(FreeTextError::HalfWidthKana { position: i + 1 }),
+            _ => Err(FreeTextError::NotHalfWidth {
+                position: i + 1,
+                code_point: u32::from(c),
+            }),
+        })
+        .collect()
 }
 
 /// Whether two `SEQNO`s name the same transaction: leading zeros are padding.
@@ -270,6 +380,11 @@ pub enum WireError {
     ThreeDSecure,
     /// The first line is neither `OK` nor `NG` (HTML, a proxy page, garbage).
     UnknownResult { first_line: String },
+    /// The body does not end with a line end: the reply was cut (`OK` may be the first half of
+    /// `OK\r\n`, an `AUTHCODE` the first half of itself).
+    Unterminated,
+    /// CRLF and LF (or a stray CR) in one reply: not one consistently framed reply.
+    MixedLineEnds,
     /// `NG` without a reason line: the reply was cut.
     NgWithoutReason,
     /// A positional field is missing: the reply was cut or has another shape.
@@ -304,6 +419,12 @@ impl fmt::Display for WireError {
             WireError::UnknownResult { first_line } => {
                 write!(f, "first line is {first_line}, not OK or NG")
             }
+            WireError::Unterminated => {
+                f.write_str("reply does not end with a line end (cut reply)")
+            }
+            WireError::MixedLineEnds => {
+                f.write_str("reply mixes CRLF and LF line ends (not one complete reply)")
+            }
             WireError::NgWithoutReason => f.write_str("NG without a reason line (cut reply)"),
             WireError::MissingField { script, field } => write!(
                 f,
@@ -332,11 +453,15 @@ impl std::error::Error for WireError {}
 
 /// Parses a reply strictly.
 ///
-/// The body is decoded as EUC-JP whatever `CHARCODE` the request declared (research §2), split
-/// into lines (`\n` or `\r\n`), each trimmed; trailing empty lines are dropped, since an empty
-/// last field (authm's additional info, the inquiry's replaced-by) and a final newline look the
-/// same. The first line decides: `OK` then the script's positional fields, `NG` then
-/// `CODE(message)`. Anything else is a [`WireError`].
+/// The body is decoded as EUC-JP whatever `CHARCODE` the request declared (research §2). It
+/// must be framed completely (issue 14 item 5): every line, the last one too, ends with the same
+/// line end, LF or CRLF (research §9.5: which one F-REGI uses is not public, so both are
+/// read). A body without its final line end was cut, whatever it looks like (`OK` is half of
+/// `OK\r\n`), and a body mixing line ends is not one reply; both are [`WireError`]s, which the
+/// plugin reports as "may have taken effect". Lines are then trimmed; trailing empty lines are
+/// dropped, since an empty last field (authm's additional info, the inquiry's replaced-by) and a
+/// final line end look the same. The first line decides: `OK` then every line the script's reply
+/// must have, `NG` then `CODE(message)`. Anything else is a [`WireError`].
 ///
 /// Never panics, whatever the bytes (property-tested and fuzzed).
 pub fn parse_reply(script: Script, status: u16, body: &[u8]) -> Result<Reply, WireError> {
@@ -349,7 +474,20 @@ pub fn parse_reply(script: Script, status: u16, body: &[u8]) -> Result<Reply, Wi
     let text = EUC_JP
         .decode_without_bom_handling_and_without_replacement(body)
         .ok_or(WireError::NotEucJp)?;
-    let mut lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let framed = text.strip_suffix('\n').ok_or(WireError::Unterminated)?;
+    let crlf = framed.ends_with('\r');
+    let mut lines = Vec::new();
+    for line in framed.split('\n') {
+        let line = if crlf {
+            line.strip_suffix('\r').ok_or(WireError::MixedLineEnds)?
+        } else {
+            line
+        };
+        if line.contains('\r') {
+            return Err(WireError::MixedLineEnds);
+        }
+        lines.push(line.trim());
+    }
     while lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }

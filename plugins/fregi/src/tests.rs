@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 const SEQ1: &str = "00000000000001287483";
 const SEQ2: &str = "00000000000001287484";
+/// The reference the host keeps for SEQ1 authorized with AUTHCODE `EHcUBW`: `SEQNO-AUTHCODE`.
+const REF1: &str = "00000000000001287483-EHcUBW";
 const ORDER: &str = "100000924506";
 
 /// 売上処理時の指定された取引は売上受付済みです, in EUC-JP (converted with iconv, not encoding_rs).
@@ -83,7 +85,7 @@ fn card(number: &str, scode: Option<&str>) -> PaymentSource {
 fn capture(authorized: i64, amount: Option<i64>) -> Operation {
     Operation::Capture {
         order: order(),
-        transaction: TransactionRef::new(SEQ1),
+        transaction: TransactionRef::new(REF1),
         authorized: Money::jpy(authorized),
         amount: amount.map(Money::jpy),
     }
@@ -92,7 +94,7 @@ fn capture(authorized: i64, amount: Option<i64>) -> Operation {
 fn void() -> Operation {
     Operation::Void {
         order: order(),
-        transaction: TransactionRef::new(SEQ1),
+        transaction: TransactionRef::new(REF1),
         authorized: Money::jpy(1080),
     }
 }
@@ -100,7 +102,7 @@ fn void() -> Operation {
 fn refund(captured: i64, amount: Option<i64>) -> Operation {
     Operation::Refund {
         order: order(),
-        transaction: TransactionRef::new(SEQ1),
+        transaction: TransactionRef::new(REF1),
         captured: Money::jpy(captured),
         amount: amount.map(Money::jpy),
     }
@@ -109,7 +111,7 @@ fn refund(captured: i64, amount: Option<i64>) -> Operation {
 fn change(from: i64, to: i64) -> Operation {
     Operation::ChangeAmount {
         order: order(),
-        transaction: TransactionRef::new(SEQ1),
+        transaction: TransactionRef::new(REF1),
         authorized: Money::jpy(from),
         new_amount: Money::jpy(to),
     }
@@ -118,7 +120,7 @@ fn change(from: i64, to: i64) -> Operation {
 fn inquire() -> Operation {
     Operation::Inquire {
         order: order(),
-        transaction: TransactionRef::new(SEQ1),
+        transaction: TransactionRef::new(REF1),
     }
 }
 
@@ -315,14 +317,15 @@ fn authorize_with_a_token_posts_a_form_to_authm_and_keeps_the_token_out_of_the_j
         x.request.headers.get("content-type"),
         Some("application/x-www-form-urlencoded")
     );
+    // CHARCODE on every authm, naming the body's encoding (issue 14 item 2; S4, S5, S6).
     assert_eq!(
         body(&x),
-        "SHOPID=12345&PAY=1080&ID=100000924506&TOKEN=tok%2Bcanary%3D%2F1"
+        "SHOPID=12345&PAY=1080&ID=100000924506&TOKEN=tok%2Bcanary%3D%2F1&CHARCODE=utf8"
     );
     let journal = x.journal_body.unwrap();
     assert_eq!(
         journal,
-        "SHOPID=12345&PAY=1080&ID=100000924506&TOKEN=«redacted»"
+        "SHOPID=12345&PAY=1080&ID=100000924506&TOKEN=«redacted»&CHARCODE=utf8"
     );
 }
 
@@ -339,7 +342,7 @@ fn authorize_with_a_test_card_splits_the_number_and_redacts_every_card_field() {
     assert_eq!(
         body(&x),
         "SHOPID=12345&PAY=500&ID=100000924506&PAN1=4980&PAN2=1111&PAN3=1111&PAN4=1111\
-         &CARDEXPIRY1=12&CARDEXPIRY2=30&CARDNAME=TARO%20YAMADA&SCODE=111"
+         &CARDEXPIRY1=12&CARDEXPIRY2=30&CARDNAME=TARO%20YAMADA&SCODE=111&CHARCODE=utf8"
     );
     let journal = x.journal_body.unwrap();
     for secret in ["4980", "TARO", "SCODE=111", "CARDEXPIRY1=12"] {
@@ -387,47 +390,124 @@ fn bad_card_data_is_refused_without_quoting_it() {
 }
 
 #[test]
-fn a_japanese_description_goes_as_free_text_with_charcode_utf8() {
+fn free_goes_half_width_with_full_width_ascii_and_the_ideographic_space_folded() {
+    // Full-width ASCII (U+FF01..U+FF5E) and U+3000 have half-width forms; the body stays ASCII
+    // and CHARCODE=utf8 names it truthfully.
     let x = sent(
         gateway()
-            .prepare(&authorize(1080, token("t"), Some("Tシャツ & 送料")), &ctx())
+            .prepare(
+                &authorize(
+                    1080,
+                    token("t"),
+                    Some("Ｔ－ｓｈｉｒｔ\u{3000}＆ ｓｈｉｐｐｉｎｇ"),
+                ),
+                &ctx(),
+            )
             .unwrap(),
     );
     assert_eq!(
         body(&x),
         "SHOPID=12345&PAY=1080&ID=100000924506&TOKEN=t\
-         &FREE=T%E3%82%B7%E3%83%A3%E3%83%84%20%26%20%E9%80%81%E6%96%99&CHARCODE=utf8"
+         &FREE=T-shirt%20%26%20shipping&CHARCODE=utf8"
     );
-    // ASCII only: no CHARCODE.
-    let x = sent(
-        gateway()
-            .prepare(&authorize(1080, token("t"), Some("T-shirt")), &ctx())
-            .unwrap(),
-    );
-    assert!(body(&x).ends_with("&FREE=T-shirt"), "{}", body(&x));
-    // FREE holds 255 bytes: clipped on a character boundary.
-    let long = "送".repeat(100);
+    // FREE holds 255 bytes: clipped.
+    let long = "Ａ".repeat(300);
     let x = sent(
         gateway()
             .prepare(&authorize(1080, token("t"), Some(&long)), &ctx())
             .unwrap(),
     );
     let free = body(&x).split("FREE=").nth(1).unwrap();
-    assert_eq!(free.matches("%E9%80%81").count(), 85, "255 / 3 characters");
+    let free = free.split('&').next().unwrap();
+    assert_eq!(free, "A".repeat(255));
 }
 
 #[test]
-fn a_stored_customer_is_charged_by_customerid_alone() {
+fn free_that_cannot_be_written_half_width_is_refused_before_anything_is_built() {
+    for (text, reason) in [
+        ("Tシャツ", "U+30B7"),
+        ("送料", "U+9001"),
+        // Half-width katakana: no evidence F-REGI accepts it in FREE, so it is refused too.
+        ("ﾃｽﾄ", "half-width katakana"),
+        ("bell\u{7}", "U+0007"),
+    ] {
+        let e = gateway()
+            .prepare(&authorize(1080, token("t"), Some(text)), &ctx())
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest, "{text}");
+        assert!(e.message.contains("FREE"), "{}", e.message);
+        assert!(e.message.contains(reason), "{}", e.message);
+        assert_eq!(e.gateway_code, None);
+    }
+}
+
+#[test]
+fn authm_sends_ip_and_monthly_where_the_shop_configures_them() {
+    let g = gateway_with(&[
+        ("ip", ConfigValue::Text("203.0.113.7".into())),
+        ("monthly", ConfigValue::Text("1".into())),
+    ]);
+    let x = sent(
+        g.prepare(&authorize(1080, token("t"), None), &ctx())
+            .unwrap(),
+    );
+    assert_eq!(
+        body(&x),
+        "SHOPID=12345&PAY=1080&ID=100000924506&IP=203.0.113.7&MONTHLY=1&TOKEN=t&CHARCODE=utf8"
+    );
+    // Only authm carries them.
+    let x = sent(g.prepare(&capture(1080, None), &ctx()).unwrap());
+    assert!(!body(&x).contains("IP=") && !body(&x).contains("MONTHLY"));
+}
+
+#[test]
+fn ip_and_monthly_config_values_are_validated() {
+    let raw = |k: &str, v: &str| -> BTreeMap<String, ConfigValue> {
+        [("shop_id", "12345"), (k, v)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
+            .collect()
+    };
+    for (k, v) in [
+        ("ip", "not-an-ip"),
+        ("ip", "1.2.3"),
+        ("monthly", "2"),
+        ("monthly", "yes"),
+    ] {
+        let config = Config::validate(&Fregi::manifest(), &raw(k, v)).unwrap();
+        let Err(ConfigError::Invalid { key, reason }) = Fregi::from_config(&config) else {
+            panic!("{k} = {v} was accepted");
+        };
+        assert_eq!(key, k);
+        assert!(!reason.contains(v), "{reason}");
+    }
+    for (k, v) in [("ip", "2001:db8::1"), ("monthly", "0")] {
+        let config = Config::validate(&Fregi::manifest(), &raw(k, v)).unwrap();
+        assert!(Fregi::from_config(&config).is_ok(), "{k} = {v}");
+    }
+}
+
+#[test]
+fn a_stored_customer_is_charged_by_customerid_alone_with_skipscode() {
     let source = PaymentSource::StoredCustomer(CustomerRef::new("cust-42"));
     let x = sent(
         gateway()
             .prepare(&authorize(3000, source, None), &ctx())
             .unwrap(),
     );
+    // SKIPSCODE=1: the security code is never stored (S5 sends it on every stored-card
+    // authorization; issue 14 item 4).
     assert_eq!(
         body(&x),
-        "SHOPID=12345&PAY=3000&ID=100000924506&CUSTOMERID=cust-42"
+        "SHOPID=12345&PAY=3000&ID=100000924506&CUSTOMERID=cust-42&SKIPSCODE=1&CHARCODE=utf8"
     );
+    // Card data or a token: the security code travels or the token stands for it.
+    let x = sent(
+        gateway()
+            .prepare(&authorize(3000, token("t"), None), &ctx())
+            .unwrap(),
+    );
+    assert!(!body(&x).contains("SKIPSCODE"), "{}", body(&x));
     let e = gateway()
         .prepare(
             &authorize(
@@ -457,13 +537,76 @@ fn an_order_code_that_cannot_be_an_id_is_refused_before_sending() {
 }
 
 #[test]
-fn f1_capture_at_the_authorized_amount_is_one_sale() {
+fn f1_capture_at_the_authorized_amount_is_one_sale_with_shopid_authcode_and_seqno() {
+    // Every production client sends all three on every sale (S5, S6; issue 14 item 1).
     for amount in [None, Some(1080)] {
         let x = sent(gateway().prepare(&capture(1080, amount), &ctx()).unwrap());
         assert_eq!(x.step, "sale");
         assert_eq!(x.request.url, "http://127.0.0.1:9/connect/sale.cgi");
-        assert_eq!(body(&x), format!("SHOPID=12345&SEQNO={SEQ1}"));
+        assert_eq!(
+            body(&x),
+            format!("SHOPID=12345&AUTHCODE=EHcUBW&SEQNO={SEQ1}")
+        );
     }
+}
+
+#[test]
+fn the_reference_is_seqno_dash_authcode_and_a_legacy_bare_seqno_still_works() {
+    assert_eq!(
+        Reference::parse(REF1),
+        Some(Reference::new(SEQ1, Some("EHcUBW")))
+    );
+    assert_eq!(
+        Reference::parse(SEQ1),
+        Some(Reference::new(SEQ1, None::<&str>))
+    );
+    assert_eq!(Reference::parse(REF1).unwrap().to_string(), REF1);
+    for bad in [
+        "",
+        "-EHcUBW",
+        "123-",
+        "123-ABCDEFG",
+        "12a-EH",
+        "123-EH-1",
+        "123-EH&X",
+    ] {
+        assert_eq!(Reference::parse(bad), None, "{bad:?}");
+    }
+    // A legacy reference (written before the AUTHCODE was kept) captures without AUTHCODE, and
+    // the outcome names it as the host knows it.
+    let op = Operation::Capture {
+        order: order(),
+        transaction: TransactionRef::new(SEQ1),
+        authorized: Money::jpy(1080),
+        amount: None,
+    };
+    let x = sent(gateway().prepare(&op, &ctx()).unwrap());
+    assert_eq!(body(&x), format!("SHOPID=12345&SEQNO={SEQ1}"));
+    let o = done(
+        gateway()
+            .interpret(
+                &op,
+                &ctx(),
+                &x.state,
+                &ok(format!("OK\n{SEQ1}\n").as_bytes()),
+            )
+            .unwrap(),
+    );
+    assert_eq!(o.transaction, Some(TransactionRef::new(SEQ1)));
+}
+
+#[test]
+fn a_continuation_journaled_before_the_authcode_was_kept_still_decodes() {
+    // The shape an older plugin journaled between authchange and sale.
+    let old = br#"{"awaiting":"sale","seqno":"00000000000001287484","amount":1500,"changed":{"old_seqno":"00000000000001287483","old_amount":1080}}"#;
+    let op = capture(1080, Some(1500));
+    let o = done(
+        gateway()
+            .interpret(&op, &ctx(), old, &ok(format!("OK\n{SEQ2}\n").as_bytes()))
+            .unwrap(),
+    );
+    assert_eq!(o.transaction, Some(TransactionRef::new(SEQ2)));
+    assert_eq!(o.replaced, Some(TransactionRef::new(SEQ1)));
 }
 
 #[test]
@@ -575,13 +718,13 @@ fn f2_capture_at_a_changed_amount_reauthorizes_first_then_sells_the_new_seqno() 
             body(&first),
             format!("SHOPID=12345&SEQNO={SEQ1}&PAY={new_amount}")
         );
-        // authchange answers SEQNO first, then AUTHCODE.
-        let reply = ok(format!("OK\n{SEQ2}\nEHcUBW\n").as_bytes());
+        // authchange answers SEQNO first, then AUTHCODE; the sale carries the new pair.
+        let reply = ok(format!("OK\n{SEQ2}\nXy12Z9\n").as_bytes());
         let second = sent(g.interpret(&op, &ctx(), &first.state, &reply).unwrap());
         assert_eq!(second.step, "sale");
         assert_eq!(
             body(&second),
-            format!("SHOPID=12345&SEQNO={SEQ2}&AUTHCODE=EHcUBW")
+            format!("SHOPID=12345&AUTHCODE=Xy12Z9&SEQNO={SEQ2}")
         );
         let o = done(
             g.interpret(
@@ -598,8 +741,12 @@ fn f2_capture_at_a_changed_amount_reauthorizes_first_then_sells_the_new_seqno() 
                 settlement: Settlement::Pending
             }
         );
-        assert_eq!(o.transaction, Some(TransactionRef::new(SEQ2)));
-        assert_eq!(o.replaced, Some(TransactionRef::new(SEQ1)));
+        // The reference follows the new authorization: new SEQNO and new AUTHCODE.
+        assert_eq!(
+            o.transaction,
+            Some(TransactionRef::new(format!("{SEQ2}-Xy12Z9")))
+        );
+        assert_eq!(o.replaced, Some(TransactionRef::new(REF1)));
         assert_eq!(o.captured, Some(Money::jpy(new_amount)));
         assert_eq!(o.authorized, Some(Money::jpy(new_amount)));
         assert!(o.notes.iter().any(|n| n.contains("F-2")), "{:?}", o.notes);
@@ -645,13 +792,181 @@ fn a_sale_refused_after_a_changed_authorization_names_the_new_seqno() {
         .interpret(&op, &ctx(), &second.state, &ok(b"NG\nS1-1-125(x)\n"))
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Rejected);
-    assert!(e.message.contains(SEQ2), "{}", e.message);
+    // The whole new reference, so that the operator can capture or void it through the host.
+    assert!(
+        e.message.contains(&format!("{SEQ2}-123456")),
+        "{}",
+        e.message
+    );
     // And an unreadable sale reply says the authorization was already replaced.
     let e = g
         .interpret(&op, &ctx(), &second.state, &ok(b"<html>"))
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(e.message.contains(SEQ2), "{}", e.message);
+}
+
+// ---- framing (issue 14 item 5) ------------------------------------------------------------
+
+/// One complete reply per script, as (operation, LF body). No optional trailing line (authm's
+/// additional info, the inquiry's replaced-by), so that no proper prefix is itself complete.
+fn complete_replies() -> Vec<(Operation, Script, String)> {
+    vec![
+        (
+            authorize(1080, token("t"), None),
+            Script::Authm,
+            format!("OK\nEHcUBW\n{SEQ1}\n"),
+        ),
+        (capture(1080, None), Script::Sale, format!("OK\n{SEQ1}\n")),
+        (void(), Script::AuthCancel, "OK\n".to_owned()),
+        (
+            refund(1080, None),
+            Script::SaleCancel,
+            format!("OK\n{SEQ1}\n"),
+        ),
+        (
+            change(1080, 2000),
+            Script::AuthChange,
+            format!("OK\n{SEQ2}\nXy12Z9\n"),
+        ),
+        (
+            refund(1080, Some(300)),
+            Script::SaleChange,
+            format!("OK\n{SEQ2}\nXy12Z9\n"),
+        ),
+        (
+            inquire(),
+            Script::Info,
+            format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\nEHcUBW\n0\n"),
+        ),
+        (
+            capture(1080, None),
+            Script::Sale,
+            "NG\nS1-1-125(売上処理時の指定された取引は売上処理期限を超過しています)\n".to_owned(),
+        ),
+    ]
+}
+
+fn crlf(lf: &str) -> String {
+    lf.replace('\n', "\r\n")
+}
+
+fn euc(text: &str) -> Vec<u8> {
+    encoding_rs::EUC_JP.encode(text).0.into_owned()
+}
+
+#[test]
+fn every_script_reads_its_complete_reply_with_lf_and_with_crlf() {
+    for (op, script, lf) in complete_replies() {
+        for text in [lf.clone(), crlf(&lf)] {
+            let bytes = euc(&text);
+            assert!(
+                protocol::parse_reply(script, 200, &bytes).is_ok(),
+                "{script:?} {text:?}"
+            );
+            let g = with_inquiry();
+            let answered = answer(&g, &op, ok(&bytes));
+            if lf.starts_with("OK") {
+                assert!(
+                    matches!(answered, Ok(Step::Done(_))),
+                    "{text:?}: {answered:?}"
+                );
+            } else {
+                assert_eq!(answered.unwrap_err().kind, ErrorKind::Rejected, "{text:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_reply_cut_at_any_byte_is_never_a_success_or_a_refusal() {
+    // Property over every byte offset of every script's complete reply, LF and CRLF: a proper
+    // prefix (`OK\r` of `OK\r\n`, a reply without its final line end, one missing a required
+    // line) is a protocol error, which the host resolves; never Done, never Rejected.
+    for (op, script, lf) in complete_replies() {
+        for text in [lf.clone(), crlf(&lf)] {
+            let bytes = euc(&text);
+            for cut in 0..bytes.len() {
+                let prefix = &bytes[..cut];
+                assert!(
+                    protocol::parse_reply(script, 200, prefix).is_err(),
+                    "{script:?}: {:?} parsed",
+                    String::from_utf8_lossy(prefix)
+                );
+                let e = answer(&with_inquiry(), &op, ok(prefix)).unwrap_err();
+                assert_eq!(
+                    e.kind,
+                    ErrorKind::Protocol,
+                    "{script:?} cut at {cut}: {}",
+                    e.message
+                );
+                assert_eq!(e.kind.effect(), Effect::MayHaveApplied);
+            }
+        }
+    }
+}
+
+#[test]
+fn half_of_a_crlf_or_mixed_line_ends_are_not_a_complete_reply() {
+    use protocol::WireError;
+    let parse = |script, body: &str| protocol::parse_reply(script, 200, body.as_bytes());
+    assert_eq!(
+        parse(Script::AuthCancel, "OK\r"),
+        Err(WireError::Unterminated)
+    );
+    assert_eq!(
+        parse(Script::AuthCancel, "OK"),
+        Err(WireError::Unterminated)
+    );
+    assert_eq!(
+        parse(Script::Sale, &format!("OK\r\n{SEQ1}\n")),
+        Err(WireError::MixedLineEnds)
+    );
+    assert_eq!(
+        parse(Script::Sale, &format!("OK\n{SEQ1}\r\n")),
+        Err(WireError::MixedLineEnds)
+    );
+    assert_eq!(
+        parse(Script::AuthCancel, "OK\rNG\n"),
+        Err(WireError::MixedLineEnds)
+    );
+    // A required line missing, though the framing is complete.
+    assert!(matches!(
+        parse(Script::Authm, "OK\nEHcUBW\n"),
+        Err(WireError::MissingField { field: "SEQNO", .. })
+    ));
+    assert!(matches!(
+        parse(Script::AuthChange, &format!("OK\r\n{SEQ2}\r\n")),
+        Err(WireError::MissingField {
+            field: "AUTHCODE",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn authm_additional_info_is_optional_so_only_the_cut_before_it_reads_as_the_same_success() {
+    // The one prefix of `OK/AUTHCODE/SEQNO/info` that parses is the reply without the optional
+    // info line: the same AUTHCODE and SEQNO, so nothing about the money is guessed.
+    for text in [
+        format!("OK\nEHcUBW\n{SEQ1}\nvisa\n"),
+        crlf(&format!("OK\nEHcUBW\n{SEQ1}\nvisa\n")),
+    ] {
+        let without_info = text.len() - if text.contains('\r') { 6 } else { 5 };
+        for cut in 0..text.len() {
+            match protocol::parse_reply(Script::Authm, 200, &text.as_bytes()[..cut]) {
+                Ok(Reply::Ok(Approved::Authorized {
+                    authcode,
+                    seqno,
+                    info: None,
+                })) if cut == without_info => {
+                    assert_eq!((authcode.as_str(), seqno.as_str()), ("EHcUBW", SEQ1));
+                }
+                Ok(other) => panic!("cut at {cut} parsed as {other:?}"),
+                Err(_) => {}
+            }
+        }
+    }
 }
 
 // ---- replies: OK per script -------------------------------------------------------------
@@ -662,7 +977,8 @@ fn authm_ok_is_authcode_then_seqno_with_lf_or_crlf() {
         format!("OK\nEHcUBW\n{SEQ1}\n\n"),
         format!("OK\r\nEHcUBW\r\n{SEQ1}\r\n\r\n"),
         format!("OK\nEHcUBW\n{SEQ1}\nvisa\n"),
-        format!("OK\nEHcUBW\n{SEQ1}"),
+        format!("OK\nEHcUBW\n{SEQ1}\n"),
+        format!("OK\r\nEHcUBW\r\n{SEQ1}\r\n"),
     ] {
         let o = done(
             answer(
@@ -673,7 +989,8 @@ fn authm_ok_is_authcode_then_seqno_with_lf_or_crlf() {
             .unwrap(),
         );
         assert_eq!(o.state, PaymentState::Authorized);
-        assert_eq!(o.transaction, Some(TransactionRef::new(SEQ1)));
+        // The reference carries both halves: sale.cgi needs the AUTHCODE too.
+        assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
         assert_eq!(o.authorization_code.as_deref(), Some("EHcUBW"));
         assert_eq!(o.authorized, Some(Money::jpy(1080)));
     }
@@ -691,8 +1008,12 @@ fn authchange_fields_are_seqno_then_authcode_and_the_authm_order_is_refused() {
         .unwrap(),
     );
     assert_eq!(o.state, PaymentState::Authorized);
-    assert_eq!(o.transaction, Some(TransactionRef::new(SEQ2)));
-    assert_eq!(o.replaced, Some(TransactionRef::new(SEQ1)));
+    // The reference follows: new SEQNO and new AUTHCODE.
+    assert_eq!(
+        o.transaction,
+        Some(TransactionRef::new(format!("{SEQ2}-000123")))
+    );
+    assert_eq!(o.replaced, Some(TransactionRef::new(REF1)));
     assert_eq!(o.authorization_code.as_deref(), Some("000123"));
     assert_eq!(o.authorized, Some(Money::jpy(2000)));
     // The other order (authm's) must not be read as a success with swapped fields.
@@ -708,7 +1029,7 @@ fn authchange_fields_are_seqno_then_authcode_and_the_authm_order_is_refused() {
 #[test]
 fn a_change_to_the_same_amount_sends_nothing() {
     let o = done(gateway().prepare(&change(1080, 1080), &ctx()).unwrap());
-    assert_eq!(o.transaction, Some(TransactionRef::new(SEQ1)));
+    assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
     assert_eq!(o.authorized, Some(Money::jpy(1080)));
 }
 
@@ -731,10 +1052,11 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
     );
     assert_eq!(o.captured, Some(Money::jpy(1080)));
     assert_eq!(o.replaced, None);
+    assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
     let o = done(answer(&g, &void(), ok(b"OK\n")).unwrap());
     assert_eq!(o.state, PaymentState::Voided);
-    assert_eq!(o.transaction, Some(TransactionRef::new(SEQ1)));
+    assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
     let o = done(
         answer(
@@ -752,6 +1074,7 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
         }
     );
     assert_eq!(o.refunded, Some(Money::jpy(1080)));
+    assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
     let o = done(
         answer(
@@ -768,8 +1091,11 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
             settlement: Settlement::Pending
         }
     );
-    assert_eq!(o.transaction, Some(TransactionRef::new(SEQ2)));
-    assert_eq!(o.replaced, Some(TransactionRef::new(SEQ1)));
+    assert_eq!(
+        o.transaction,
+        Some(TransactionRef::new(format!("{SEQ2}-Ab12")))
+    );
+    assert_eq!(o.replaced, Some(TransactionRef::new(REF1)));
     assert_eq!(o.captured, Some(Money::jpy(780)));
     assert_eq!(o.refunded, Some(Money::jpy(300)));
 }
@@ -860,6 +1186,7 @@ fn f10_the_seed_messages_are_recognised_whatever_code_f_regi_really_uses() {
     // A reason line without any code, and the research's wording with 既に.
     let mut body = b"NG\n".to_vec();
     body.extend_from_slice(ALREADY_SOLD_EUC);
+    body.push(b'\n');
     let e = answer(&gateway(), &capture(1080, None), ok(&body)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
     assert_eq!(e.gateway_code, None);
@@ -899,6 +1226,7 @@ fn ng_replies_keep_code_and_message_verbatim_in_every_accepted_shape() {
     // The redirect API's three-line form.
     let mut three = b"NG\nJCN-G55\n".to_vec();
     three.extend_from_slice(OVER_LIMIT_EUC);
+    three.push(b'\n');
     let e = answer(&gateway(), &op, ok(&three)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Declined);
     assert_eq!(e.gateway_code.as_deref(), Some("JCN-G55"));
@@ -1175,14 +1503,16 @@ fn inquiry_posts_to_the_extension_and_reads_every_status() {
         ("41", "0", PaymentState::AuthorizationFailed),
         ("99", "0", PaymentState::Unknown { raw: "99".into() }),
     ] {
-        let reply = format!("OK\n{SEQ1}\n{ORDER}\n{code}\n1080\n123456\n{transmitted}\n\n");
+        let reply = format!("OK\n{SEQ1}\n{ORDER}\n{code}\n1080\nEHcUBW\n{transmitted}\n\n");
         let o = done(
             g.interpret(&inquire(), &ctx(), &x.state, &ok(reply.as_bytes()))
                 .unwrap(),
         );
         assert_eq!(o.state, state, "{code}");
         assert_eq!(o.gateway_status.as_deref(), Some(code));
-        assert_eq!(o.authorization_code.as_deref(), Some("123456"));
+        assert_eq!(o.authorization_code.as_deref(), Some("EHcUBW"));
+        // The reference inquired about, exactly as the host keeps it.
+        assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
     }
     // A replaced authorization (amount changed, F-5) says by what; empty AUTHCODE is allowed.
     let reply = format!("OK\r\n{SEQ1}\r\n{ORDER}\r\n12\r\n1080\r\n\r\n0\r\n{SEQ2}\r\n");
@@ -1211,6 +1541,8 @@ fn inquiry_refuses_inconsistent_or_foreign_answers() {
         format!("OK\n{SEQ2}\n{ORDER}\n10\n1080\n123456\n0\n"),
         // Transmitted flag missing.
         format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\n123456\n"),
+        // The SEQNO of the reference with another AUTHCODE than the reference's.
+        format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\nZZ9999\n0\n"),
         // Amount not a number.
         format!("OK\n{SEQ1}\n{ORDER}\n10\n1,080\n123456\n0\n"),
     ] {

@@ -205,6 +205,7 @@ fn config_key(
         required,
         default: default.map(Into::into),
         description: description.into(),
+        enables: vec![],
     }
 }
 

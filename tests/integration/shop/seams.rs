@@ -8,6 +8,7 @@ use renkei_emulator_fregi::{Fault as FregiFault, Script};
 use renkei_emulator_sbps::TEST_TOKEN_DECLINE_UNUSABLE;
 use renkei_host::journal::StoredOutcome;
 use renkei_sdk::{Operation, RefundExtent, Settlement, TransactionRef};
+use renkei_tests::fregi_seqno;
 
 fn captured_outcome(transaction: &str, amount: i64) -> StoredOutcome {
     StoredOutcome {
@@ -98,7 +99,10 @@ async fn breach02_an_amount_edit_while_a_capture_is_in_flight_is_refused() {
         assert_eq!(journal.captured, Money::jpy(1000), "{order}");
     }
     assert_eq!(rig.sbps.payment(&t).unwrap().captured_amount, 1000);
-    assert_eq!(rig.fregi.transaction(&seq).unwrap().amount, 1000);
+    assert_eq!(
+        rig.fregi.transaction(fregi_seqno(&seq)).unwrap().amount,
+        1000
+    );
     assert_eq!(rig.fregi_status(&seq), Status::SoldPending);
 }
 
@@ -158,7 +162,7 @@ async fn breach05_already_captured_in_the_gateways_tool_becomes_drift_an_operato
     let rig = rig().await;
     let seq = rig.fregi_order("b05f", 900).await;
     let t = rig.sbps_order("b05s", 800).await;
-    rig.fregi.admin_sale(FREGI_SHOP, &seq).unwrap();
+    rig.fregi.admin_sale(FREGI_SHOP, fregi_seqno(&seq)).unwrap();
     rig.sbps.admin_capture(&t, None).unwrap();
     for (order, transaction, amount) in [("b05f", &seq, 900), ("b05s", &t, 800)] {
         let e = rig.shop.record_payment(&o(order)).await.unwrap_err();
@@ -376,7 +380,7 @@ async fn breach08_11_a_first_checkout_in_review_is_visible_and_resolvable_throug
     let seq = rig.transaction("b08f").await;
     assert_eq!(rig.fregi_status(&seq), Status::Authorized);
     // F-REGI keys its transactions by the order code (ID): the check above was not vacuous.
-    assert_eq!(rig.fregi.transaction(&seq).unwrap().id, "b08f");
+    assert_eq!(rig.fregi.transaction(fregi_seqno(&seq)).unwrap().id, "b08f");
     assert_eq!(
         rig.fregi
             .transactions()
@@ -545,7 +549,9 @@ async fn g8_an_operator_reports_what_fregis_admin_screen_shows() {
     let rig = rig().await;
     let seq = rig.fregi_order("g8r", 2500).await;
     rig.shop.record_payment(&o("g8r")).await.unwrap();
-    rig.fregi.admin_cancel(FREGI_SHOP, &seq).unwrap();
+    rig.fregi
+        .admin_cancel(FREGI_SHOP, fregi_seqno(&seq))
+        .unwrap();
     let mut seen = captured_outcome(&seq, 2500);
     seen.state = PaymentState::Refunded {
         extent: RefundExtent::Full,

@@ -73,6 +73,13 @@ fn authorization(p: &Params, api: Api, ctx: &Ctx<'_>) -> Result<Authorization, N
     if id.is_some_and(|id| !reference_well_formed(id)) {
         return Err(ng(Problem::IdInvalid));
     }
+    // FREE takes half-width characters only (issue 14); the decoded text must be printable
+    // ASCII, whatever CHARCODE carried it.
+    if p.get("FREE")
+        .is_some_and(|f| !f.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+    {
+        return Err(ng(Problem::FreeInvalid));
+    }
     // With MONTHLY 0/absent a CUSTOMERID next to card data is ignored (research §4.1).
     let customer_used = monthly || source == Source::StoredCard;
     if customer_used && customer.is_some_and(|c| !reference_well_formed(c)) {

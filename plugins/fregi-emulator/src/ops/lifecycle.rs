@@ -5,7 +5,7 @@ use super::{Ctx, parse_pay, parse_seqno, required, shop, state_refusal};
 use crate::card::acquirer_decision;
 use crate::codes::{Api, Ng, Problem};
 use crate::config::RepeatSale;
-use crate::state::{Draft, Seqno};
+use crate::state::{Draft, Origin, Seqno};
 use crate::status::Status;
 use crate::wire::Params;
 
@@ -15,6 +15,15 @@ pub(crate) fn sale(p: &Params, ctx: &mut Ctx<'_>) -> Result<Seqno, Ng> {
     let shop = shop(p, api, ctx.config)?;
     let seqno = parse_seqno(required(p, "SEQNO", api, Problem::SeqnoMissing)?, api)?;
     let record = ctx.record(api, &shop, seqno)?;
+    // A transaction without an authorization (declined, reserved) has no AUTHCODE to send; its
+    // state answers instead.
+    if ctx.config.require_sale_authcode
+        && ctx.origin == Origin::Api
+        && !record.authcode.is_empty()
+        && p.get("AUTHCODE").is_none_or(str::is_empty)
+    {
+        return Err(Ng::of(api, Problem::AuthcodeMissing));
+    }
     if ctx.config.check_sale_authcode
         && p.get("AUTHCODE")
             .is_some_and(|code| code != record.authcode)

@@ -648,3 +648,26 @@ async fn s11_8_salem_sells_now_or_reserves_until_the_batch_date() {
         .await;
     assert_eq!(info.line(3), "22");
 }
+
+/// `FREE` takes half-width characters only (issue 14): full-width text, kana (half-width too)
+/// and control characters are refused with `A1-1-190` (a stand-in) and make no record.
+#[tokio::test]
+async fn free_that_is_not_half_width_is_a1_1_190_and_makes_no_record() {
+    let emu = emulator().await;
+    let client = Client::new(&emu);
+    for free in ["Ｔシャツ", "ﾃｽﾄ", "送料", "tab\there", "\u{3000}"] {
+        let params = with(
+            card_auth(VISA, 100),
+            &[("FREE", free), ("CHARCODE", "utf8")],
+        );
+        let reply = client.post_owned("authm.cgi", &params).await;
+        assert_eq!(reply.ng_code(), "A1-1-190", "{free:?}");
+    }
+    assert!(emu.transactions().is_empty());
+    let params = with(card_auth(VISA, 100), &[("FREE", "T-shirt ~ 100% {ok}")]);
+    let (_, seqno) = client.authorize_with(params).await;
+    assert_eq!(
+        emu.transaction(&seqno).unwrap().free.as_deref(),
+        Some("T-shirt ~ 100% {ok}")
+    );
+}

@@ -28,8 +28,13 @@ fn assert_book(emu: &FregiEmulator, seqno: &str, kind: &FaultKind) {
     assert_eq!(status, expected, "{kind:?}");
 }
 
-fn sale_request(seqno: &str) -> Vec<u8> {
-    raw_post("/connect/sale.cgi", &[("SHOPID", SHOP), ("SEQNO", seqno)])
+/// A sale as production clients send it: with the transaction's AUTHCODE.
+fn sale_request(emu: &FregiEmulator, seqno: &str) -> Vec<u8> {
+    let authcode = emu.transaction(seqno).expect("known SEQNO").authcode;
+    raw_post(
+        "/connect/sale.cgi",
+        &[("SHOPID", SHOP), ("AUTHCODE", &authcode), ("SEQNO", seqno)],
+    )
 }
 
 #[tokio::test]
@@ -64,7 +69,7 @@ async fn latency_processes_the_request_even_after_the_client_has_gone() {
     // The client gives up after 100 ms and closes its connection.
     let (bytes, ending) = raw_exchange(
         emu.addr(),
-        &sale_request(&seqno),
+        &sale_request(&emu, &seqno),
         Duration::from_millis(100),
     )
     .await;
@@ -95,7 +100,7 @@ async fn no_reply_holds_the_connection_until_the_client_gives_up_and_processes_n
     emu.install_fault(fault);
     let (bytes, ending) = raw_exchange(
         emu.addr(),
-        &sale_request(&seqno),
+        &sale_request(&emu, &seqno),
         Duration::from_millis(400),
     )
     .await;
@@ -110,7 +115,11 @@ async fn no_reply_holds_the_connection_until_the_client_gives_up_and_processes_n
     let error = http
         .post(format!("{}/connect/sale.cgi", client.origin()))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("SHOPID", SHOP), ("SEQNO", &seqno)]))
+        .body(form(&[
+            ("SHOPID", SHOP),
+            ("AUTHCODE", &emu.transaction(&seqno).unwrap().authcode),
+            ("SEQNO", &seqno),
+        ]))
         .send()
         .await
         .unwrap_err();
@@ -129,7 +138,7 @@ async fn no_reply_after_processing_times_out_on_a_request_that_succeeded() {
     emu.install_fault(fault);
     let (bytes, ending) = raw_exchange(
         emu.addr(),
-        &sale_request(&seqno),
+        &sale_request(&emu, &seqno),
         Duration::from_millis(400),
     )
     .await;
@@ -147,7 +156,7 @@ async fn http_500_and_503_are_sent_without_processing() {
         let fault = Fault::http_status(status).on_script(Script::Sale);
         let kind = fault.kind.clone();
         emu.install_fault(fault);
-        let (raw, _) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+        let (raw, _) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
         let (got, headers, body) = split_response(&raw);
         assert_eq!(got, status);
         assert!(
@@ -171,7 +180,7 @@ async fn http_502_503_504_after_processing_hide_a_sale_that_happened() {
         let fault = Fault::http_status_after_processing(status).on_script(Script::Sale);
         let kind = fault.kind.clone();
         emu.install_fault(fault);
-        let (raw, _) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+        let (raw, _) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
         let (got, headers, body) = split_response(&raw);
         assert_eq!(got, status);
         assert!(
@@ -193,7 +202,7 @@ async fn malformed_is_not_the_line_format_but_the_request_was_processed() {
     let fault = Fault::malformed().on_script(Script::Sale);
     let kind = fault.kind.clone();
     emu.install_fault(fault);
-    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
     assert_eq!(ending, Ending::Eof);
     let (status, headers, body) = split_response(&raw);
     assert_eq!(status, 200);
@@ -212,7 +221,7 @@ async fn cut_body_is_shorter_than_announced_then_the_connection_closes() {
     let fault = Fault::cut_body().on_script(Script::Sale);
     let kind = fault.kind.clone();
     emu.install_fault(fault);
-    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
     assert_eq!(ending, Ending::Eof);
     let (status, headers, body) = split_response(&raw);
     assert_eq!(status, 200);
@@ -227,7 +236,11 @@ async fn cut_body_is_shorter_than_announced_then_the_connection_closes() {
     let response = reqwest::Client::new()
         .post(format!("{}/connect/sale.cgi", client.origin()))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("SHOPID", SHOP), ("SEQNO", &other)]))
+        .body(form(&[
+            ("SHOPID", SHOP),
+            ("AUTHCODE", &emu.transaction(&other).unwrap().authcode),
+            ("SEQNO", &other),
+        ]))
         .send()
         .await
         .unwrap();
@@ -244,7 +257,7 @@ async fn cut_body_after_n_bytes_sends_exactly_n() {
     let fault = Fault::cut_body_after(3).on_seqno(seqno.clone());
     let kind = fault.kind.clone();
     emu.install_fault(fault);
-    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
     assert_eq!(ending, Ending::Eof);
     let (_, headers, body) = split_response(&raw);
     assert_eq!(body, b"OK\n");
@@ -254,7 +267,7 @@ async fn cut_body_after_n_bytes_sends_exactly_n() {
     // Asking for more than the body still cuts it.
     let other = authorized(&client).await;
     emu.install_fault(Fault::cut_body_after(1 << 20).on_seqno(other.clone()));
-    let (raw, _) = raw_exchange(emu.addr(), &sale_request(&other), PATIENCE).await;
+    let (raw, _) = raw_exchange(emu.addr(), &sale_request(&emu, &other), PATIENCE).await;
     let (_, headers, body) = split_response(&raw);
     let announced: usize = header(&headers, "content-length").unwrap().parse().unwrap();
     assert_eq!(body.len(), announced - 1);
@@ -269,7 +282,7 @@ async fn reset_drops_the_connection_without_processing() {
     let fault = Fault::reset().on_script(Script::Sale);
     let kind = fault.kind.clone();
     emu.install_fault(fault);
-    let (bytes, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+    let (bytes, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
     assert!(bytes.is_empty());
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "10");
@@ -287,7 +300,7 @@ async fn reply_lost_drops_the_connection_and_info_shows_the_new_state() {
         .on_seqno(seqno.clone());
     let kind = fault.kind.clone();
     emu.install_fault(fault);
-    let (bytes, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+    let (bytes, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
     assert!(bytes.is_empty(), "no byte of a response");
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "20", "the sale happened");
@@ -397,10 +410,10 @@ async fn faults_target_a_seqno_or_an_order_id_and_can_persist() {
     assert!(client.sale(&a).await.is_ok());
 
     emu.install_fault(Fault::reset().times(2));
-    let first = raw_exchange(emu.addr(), &sale_request(&b), PATIENCE)
+    let first = raw_exchange(emu.addr(), &sale_request(&emu, &b), PATIENCE)
         .await
         .1;
-    let second = raw_exchange(emu.addr(), &sale_request(&b), PATIENCE)
+    let second = raw_exchange(emu.addr(), &sale_request(&emu, &b), PATIENCE)
         .await
         .1;
     assert_eq!((first, second), (Ending::Reset, Ending::Reset));
@@ -426,7 +439,7 @@ async fn faults_over_http_form_and_json() {
     assert_eq!(status, 200, "{installed}");
     let (_, listed) = client.control("GET", "faults", &[]).await;
     assert_eq!(listed[0]["fault"]["kind"], "reply_lost");
-    let (_, ending) = raw_exchange(emu.addr(), &sale_request(&seqno), PATIENCE).await;
+    let (_, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "20");
 

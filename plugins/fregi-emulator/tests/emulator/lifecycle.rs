@@ -872,3 +872,43 @@ async fn s10_1_shop_seqno_and_amount_errors_of_every_lifecycle_script() {
     );
     assert_eq!(emu.transactions().len(), 1, "and none created a record");
 }
+
+/// Production clients send `AUTHCODE` with every sale (research §4.2, S5, S6), so the emulator
+/// requires it where the transaction has one: without it the sale is refused (`S1-1-111`, a
+/// stand-in) and the transaction stays authorized. The admin screen's capture needs none.
+#[tokio::test]
+async fn s11_3_sale_without_authcode_is_s1_1_111_and_changes_nothing() {
+    let emu = emulator().await;
+    let client = Client::new(&emu);
+    let (_, seqno) = client.authorize(100).await;
+    for pairs in [
+        vec![("SHOPID", SHOP), ("SEQNO", seqno.as_str())],
+        vec![
+            ("SHOPID", SHOP),
+            ("AUTHCODE", ""),
+            ("SEQNO", seqno.as_str()),
+        ],
+    ] {
+        let refused = client.post("sale.cgi", &pairs).await;
+        assert_eq!(
+            refused.ng(),
+            "S1-1-111(売上処理時の承認番号が指定されていません)"
+        );
+    }
+    assert_eq!(client.status(&seqno).await, "10");
+    assert!(client.sale(&seqno).await.is_ok());
+
+    let (_, by_admin) = client.authorize(100).await;
+    assert!(emu.admin_sale(SHOP, &by_admin).is_ok());
+    assert_eq!(client.status(&by_admin).await, "20");
+
+    let lenient = emulator_with(|c| c.require_sale_authcode = false).await;
+    let client = Client::new(&lenient);
+    let (_, seqno) = client.authorize(100).await;
+    assert!(
+        client
+            .post("sale.cgi", &[("SHOPID", SHOP), ("SEQNO", &seqno)])
+            .await
+            .is_ok()
+    );
+}

@@ -247,9 +247,21 @@ impl Client {
         (reply.line(1).to_owned(), reply.line(2).to_owned())
     }
 
+    /// `sale.cgi` as production clients send it: `SHOPID`, `AUTHCODE`, `SEQNO`. The AUTHCODE
+    /// is the transaction's, read through the inquiry extension as a client would have kept it
+    /// from authm; for a SEQNO the emulator does not know, any well-formed code.
     pub async fn sale(&self, seqno: &str) -> Reply {
-        self.post("sale.cgi", &[("SHOPID", SHOP), ("SEQNO", seqno)])
-            .await
+        let info = self.info(seqno).await;
+        let authcode = if info.is_ok() {
+            info.line(5).to_owned()
+        } else {
+            "000000".to_owned()
+        };
+        self.post(
+            "sale.cgi",
+            &[("SHOPID", SHOP), ("AUTHCODE", &authcode), ("SEQNO", seqno)],
+        )
+        .await
     }
 
     pub async fn authcancel(&self, seqno: &str) -> Reply {
