@@ -1345,7 +1345,10 @@ pub fn outcome_from_book(gw: Gw, book: &Book) -> StoredOutcome {
     }
 }
 
-/// How the F-REGI plugin names a transaction.
-fn fregi_reference(seqno: &str, _authcode: Option<&str>) -> String {
-    seqno.to_owned()
+/// How the F-REGI plugin names a transaction: `SEQNO-AUTHCODE` (its sale must send both).
+fn fregi_reference(seqno: &str, authcode: Option<&str>) -> String {
+    match authcode.filter(|a| !a.is_empty()) {
+        Some(a) => format!("{seqno}-{a}"),
+        None => seqno.to_owned(),
+    }
 }

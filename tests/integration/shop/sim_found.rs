@@ -12,7 +12,8 @@ use renkei_emulator_fregi::{Fault as FregiFault, Script};
 #[tokio::test]
 async fn sim01_an_inquiry_on_a_seqno_replaced_in_the_fregi_tool_books_no_refund() {
     let rig = rig().await;
-    let seq = rig.fregi_order("sim01", 21100).await;
+    let reference = rig.fregi_order("sim01", 21100).await;
+    let seq = renkei_tests::fregi_seqno(&reference);
     rig.shop.record_payment(&o("sim01")).await.unwrap();
     rig.fregi
         .admin_sale_change(FREGI_SHOP, &seq, 14066)
@@ -31,5 +32,40 @@ async fn sim01_an_inquiry_on_a_seqno_replaced_in_the_fregi_tool_books_no_refund(
             Err(ShopError::NeedsReview { .. } | ShopError::Gateway { .. })
         ),
         "never a refund the gateway did not make: {result:?}"
+    );
+}
+
+/// Found by seeds 5 and 6: a capture at a changed amount at F-REGI replaced the SEQNO
+/// (authchange) and then the sale's outcome was unknown, so the order went to review. Reconcile
+/// then inquired the old SEQNO, saw it replaced, and kept a drift event: the operator was sent
+/// looking for an action in F-REGI's admin screen that nobody made. An order in review differs
+/// from the gateway by the operation under review; no drift event is kept for it.
+#[tokio::test]
+async fn sim02_an_order_in_review_gets_no_drift_event_from_its_own_operation() {
+    let rig = rig().await;
+    rig.fregi_order("sim02", 16800).await;
+    rig.shop
+        .change_amount(&o("sim02"), Money::jpy(13440))
+        .await
+        .unwrap();
+    rig.fregi
+        .install_fault(FregiFault::gateway_error().on_script(Script::Sale));
+    let result = rig.shop.record_payment(&o("sim02")).await;
+    assert!(
+        matches!(result, Err(ShopError::NeedsReview { .. })),
+        "{result:?}"
+    );
+    let report = rig.shop.inquire(&o("sim02")).await.unwrap();
+    assert_eq!(report.drift, None, "{report:?}");
+    let kept = rig.journal.drifts(true).unwrap();
+    assert!(kept.iter().all(|d| d.order.as_str() != "sim02"), "{kept:?}");
+    // The review itself is still there for the operator.
+    assert!(
+        rig.shop
+            .reviews()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.order.as_str() == "sim02")
     );
 }
