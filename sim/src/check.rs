@@ -35,10 +35,11 @@ pub struct Excused {
 /// Drift between the journal and the gateway has one outside cause: an action in the gateway's
 /// own tool (G-8). Drift on an order the tool never touched means the host lost track of its
 /// own operation (an unknown outcome guessed, a step it forgot it sent), however well the
-/// drift event then explains the difference.
+/// drift event then explains the difference. The one other cause is an operation whose review
+/// found it took effect in part, which the operator reports as drift.
 pub fn drift_has_an_outside_cause(model: &ModelOrder, excused: &Excused) -> Result<(), Broken> {
     match &excused.gateway_drift {
-        Some(d) if !model.tool_touched => Err((
+        Some(d) if !model.tool_touched && !model.partial_effect => Err((
             "drift_has_an_outside_cause",
             format!("drift on an order the gateway's tool never touched: {d}"),
         )),

@@ -33,6 +33,10 @@ pub struct ModelOrder {
     /// amounts, S-3: the rest refunded after a partial refund looks the same): only the
     /// operator, reading the screen, can tell the host.
     pub tool_invisible: bool,
+    /// An operation under review took effect in part (F-REGI's authchange before a sale whose
+    /// outcome is unknown): the operator settles the review as "no effect" and reports the rest
+    /// from the screen as drift, as the review's evidence tells them to.
+    pub partial_effect: bool,
     /// A "captured ≠ due" warning was given since the amount or the capture last changed.
     pub flagged_due: bool,
     /// What happened to the order, for a violation's report.
@@ -54,6 +58,7 @@ impl ModelOrder {
             tool_unseen: false,
             tool_touched: false,
             tool_invisible: false,
+            partial_effect: false,
             flagged_due: false,
             history: Vec::new(),
         }

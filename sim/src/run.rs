@@ -856,7 +856,11 @@ impl Sim {
 
     fn fault(&mut self) {
         let gw = self.pick_gateway();
-        let k = self.rng.gen_range(0..11);
+        // 0..=10: every kind both emulators offer, once each; 11..=13: a slow write, the
+        // commonest real fault (a money-moving request processed after the host gave up).
+        let k = self.rng.gen_range(0..14);
+        let slow = self.rng.gen_range(900..1600);
+        let which = self.rng.gen_range(0..4);
         // Half the delays outlast the host's deadline: the gateway then processes a request
         // the host gave up on, after any inquiry made too early.
         let latency = if self.rng.gen_bool(0.5) {
@@ -888,7 +892,17 @@ impl Sim {
                     7 => ("malformed", Fault::malformed()),
                     8 => ("cut_body", Fault::cut_body_after(cut)),
                     9 => ("reset", Fault::reset()),
-                    _ => ("reply_lost", Fault::reply_lost()),
+                    10 => ("reply_lost", Fault::reply_lost()),
+                    _ => {
+                        use renkei_emulator_sbps::Function as F;
+                        let f = [
+                            F::Sales,
+                            F::CancelOrRefund,
+                            F::Cancel,
+                            F::AuthorizeWithToken,
+                        ][which];
+                        ("slow_write", Fault::latency(slow).on_function(f))
+                    }
                 };
                 if let Some(e) = &self.rig.sbps {
                     e.install_fault(f);
@@ -917,7 +931,12 @@ impl Sim {
                     7 => ("malformed", Fault::malformed()),
                     8 => ("cut_body", Fault::cut_body_after(cut)),
                     9 => ("reset", Fault::reset()),
-                    _ => ("reply_lost", Fault::reply_lost()),
+                    10 => ("reply_lost", Fault::reply_lost()),
+                    _ => {
+                        use renkei_emulator_fregi::Script as S;
+                        let s = [S::Sale, S::SaleCancel, S::AuthCancel, S::Authm][which];
+                        ("slow_write", Fault::latency(slow).on_script(s))
+                    }
                 };
                 if let Some(e) = &self.rig.fregi {
                     e.install_fault(f);
@@ -1052,7 +1071,15 @@ impl Sim {
         let decision = if journal == book.money() {
             Decision::NoEffect
         } else {
-            Decision::TookEffect(Box::new(self.seen(&o)))
+            let mut seen = self.seen(&o);
+            // The screen shows the chain: when the operation moved the payment to a new
+            // transaction (F-REGI's authchange, SBPS's re-authorization), the operator says
+            // which one it replaced, as the review's evidence names it.
+            let known = item.payment.as_ref().and_then(|p| p.transaction.clone());
+            if seen.transaction.is_some() && seen.transaction != known {
+                seen.replaced = known;
+            }
+            Decision::TookEffect(Box::new(seen))
         };
         let label = match &decision {
             Decision::NoEffect => "no effect".to_owned(),
@@ -1100,6 +1127,9 @@ impl Sim {
         // The journal now holds the operation's effect; anything else the screen shows is drift.
         let after = self.journal_record(&o).await?;
         if after.as_ref().and_then(journal_money) != Some(book.money()) && after.is_some() {
+            if let Some(m) = self.orders.get_mut(&o) {
+                m.partial_effect = true;
+            }
             self.report_screen(&o).await?;
         }
         self.settle_model(&o).await?;

@@ -15,9 +15,7 @@ async fn sim01_an_inquiry_on_a_seqno_replaced_in_the_fregi_tool_books_no_refund(
     let reference = rig.fregi_order("sim01", 21100).await;
     let seq = renkei_tests::fregi_seqno(&reference);
     rig.shop.record_payment(&o("sim01")).await.unwrap();
-    rig.fregi
-        .admin_sale_change(FREGI_SHOP, &seq, 14066)
-        .unwrap();
+    rig.fregi.admin_sale_change(FREGI_SHOP, seq, 14066).unwrap();
     rig.fregi
         .install_fault(FregiFault::reply_lost().on_script(Script::SaleCancel));
     let result = rig
