@@ -25,9 +25,13 @@ pub struct SimulateArgs {
     /// `sqlite` (a new file in a temporary directory) or `postgres URL` (a new schema).
     #[arg(long, num_args = 1..=2, value_names = ["KIND", "URL"], default_values = ["sqlite"])]
     journal: Vec<String>,
-    /// Several seeds in a row: SEED, SEED+1, … (a soak).
+    /// Several seeds: SEED, SEED+1, … (a soak).
     #[arg(long, default_value_t = 1)]
     runs: u64,
+    /// How many of those seeds run at once (each with its own emulators and journal; the
+    /// steps mostly wait on the host's deadlines, so this is how a soak fits in an hour).
+    #[arg(long, default_value_t = 1)]
+    parallel: usize,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -74,6 +78,21 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         eprintln!("renkei simulate: log lines cannot be watched for secrets in this process");
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let config = |seed| SimConfig {
+        seed,
+        steps: args.steps,
+        orders: args.orders,
+        gateways: gateways.clone(),
+        journal: journal.clone(),
+        plugin_dir: plugin_dir.clone(),
+        weights: Weights::default(),
+        defects: renkei_sim::Defects::NONE,
+        progress: None,
+    };
+    if args.parallel > 1 {
+        let reports = runtime.block_on(soak(first, args.runs, args.parallel, config))?;
+        return finish(&reports, args.json, true);
+    }
     let mut reports = Vec::new();
     for seed in first..first + args.runs {
         eprintln!(
@@ -95,15 +114,8 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
             bar.reset();
         }
         let config = SimConfig {
-            seed,
-            steps: args.steps,
-            orders: args.orders,
-            gateways: gateways.clone(),
-            journal: journal.clone(),
-            plugin_dir: plugin_dir.clone(),
-            weights: Weights::default(),
-            defects: renkei_sim::Defects::NONE,
             progress: Some(progress),
+            ..config(seed)
         };
         let report = runtime
             .block_on(renkei_sim::simulate(config))
@@ -120,19 +132,120 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
             break;
         }
     }
-    if args.json {
+    finish(&reports, args.json, false)
+}
+
+/// Runs `runs` seeds from `first`, `parallel` at a time, printing a line per finished seed.
+async fn soak(
+    first: u64,
+    runs: u64,
+    parallel: usize,
+    config: impl Fn(u64) -> SimConfig,
+) -> Result<Vec<Report>, String> {
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel));
+    let mut set = tokio::task::JoinSet::new();
+    for seed in first..first + runs {
+        let permit = permits.clone();
+        let c = config(seed);
+        set.spawn(async move {
+            let _held = permit.acquire_owned().await;
+            renkei_sim::simulate(c).await
+        });
+    }
+    let mut reports = Vec::new();
+    while let Some(done) = set.join_next().await {
+        let report = done
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "seed {}: {} steps, {} crashes, {} faults, {} checks: {}",
+            report.seed,
+            report.steps,
+            report.crashes,
+            report.faults.values().sum::<u64>(),
+            report.checks,
+            report
+                .violation
+                .as_ref()
+                .map_or("ok".to_owned(), |v| format!("VIOLATION of {}", v.invariant))
+        );
+        reports.push(report);
+    }
+    reports.sort_by_key(|r| r.seed);
+    Ok(reports)
+}
+
+fn finish(reports: &[Report], json: bool, soaked: bool) -> Result<ExitCode, String> {
+    if json {
         let doc = if reports.len() == 1 {
             serde_json::to_string_pretty(&reports[0])
         } else {
-            serde_json::to_string_pretty(&reports)
+            serde_json::to_string_pretty(reports)
         };
         println!("{}", doc.map_err(|e| e.to_string())?);
+    } else if soaked {
+        for r in reports.iter().filter(|r| r.violation.is_some()) {
+            print!("{}", summary(r));
+        }
+        print!("{}", totals(reports));
     }
     Ok(if reports.iter().any(|r| r.violation.is_some()) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The soak's totals over every seed.
+fn totals(reports: &[Report]) -> String {
+    let sum = |f: &dyn Fn(&Report) -> u64| reports.iter().map(f).sum::<u64>();
+    let mut out = String::from("soak totals\n");
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<34} {v}\n"));
+    line("seeds", reports.len().to_string());
+    line("steps", sum(&|r| r.steps).to_string());
+    line(
+        "shop actions",
+        sum(&|r| r.actions.values().sum()).to_string(),
+    );
+    line(
+        "gateway operations",
+        sum(&|r| r.operations.values().sum()).to_string(),
+    );
+    line(
+        "faults injected",
+        sum(&|r| r.faults.values().sum()).to_string(),
+    );
+    line(
+        "gateway-tool actions",
+        sum(&|r| r.gateway_tool.values().sum()).to_string(),
+    );
+    line("crashes", sum(&|r| r.crashes).to_string());
+    line(
+        "reviews opened / resolved",
+        format!(
+            "{} / {}",
+            sum(&|r| r.reviews_opened),
+            sum(&|r| r.reviews_resolved)
+        ),
+    );
+    line(
+        "drift events / closed",
+        format!(
+            "{} / {}",
+            sum(&|r| r.drift_events),
+            sum(&|r| r.drift_closed)
+        ),
+    );
+    line("invariant checks", sum(&|r| r.checks).to_string());
+    line(
+        "violations",
+        reports
+            .iter()
+            .filter(|r| r.violation.is_some())
+            .count()
+            .to_string(),
+    );
+    out
 }
 
 /// The summary table a run ends with.
