@@ -32,6 +32,8 @@ pub struct Book {
     pub newest_authcode: Option<String>,
     /// Transactions of the order, of any state.
     pub transactions: usize,
+    /// The references of its open authorizations, oldest first.
+    pub open_authorizations: Vec<String>,
 }
 
 impl Book {
@@ -71,6 +73,7 @@ pub fn sbps(emulator: &SbpsEmulator, order: &str) -> Book {
             PaymentStatus::Authorized => {
                 book.open_auth += p.authorized_amount as i64;
                 book.live += 1;
+                book.open_authorizations.push(p.tracking_id.clone());
             }
             PaymentStatus::Sold | PaymentStatus::Refunded => {
                 book.captured += captured;
@@ -87,6 +90,7 @@ pub fn sbps(emulator: &SbpsEmulator, order: &str) -> Book {
         }
     }
     book.newest = newest.map(|(t, _)| t);
+    book.open_authorizations.sort();
     book
 }
 
@@ -110,6 +114,7 @@ pub fn fregi(emulator: &FregiEmulator, order: &str) -> Book {
             Status::Authorized => {
                 book.open_auth += t.amount as i64;
                 book.live += 1;
+                book.open_authorizations.push(t.seqno.clone());
             }
             Status::SoldPending | Status::SoldTransmitted => {
                 book.net_captured += t.amount as i64;

@@ -187,17 +187,19 @@ impl Sim {
             Kind::PreOrder => self.pre_order().await,
             Kind::RecordPayment => {
                 let o = self.pick_order();
+                let before = Some(self.snapshot(&o).await?);
                 if self.orders[&o].pre_order {
                     self.release(&o).await
                 } else {
                     let shop = self.rig.shop.clone();
                     let r = shop.record_payment(&OrderRef::new(&o)).await;
-                    self.after_action("record_payment", &o, r).await
+                    self.finish_action("record_payment", &o, r, before).await
                 }
             }
             Kind::Bulk => self.bulk().await,
             Kind::ChangeStatus => {
                 let o = self.pick_order();
+                let before = Some(self.snapshot(&o).await?);
                 let change = *[
                     StatusChange::Cancel,
                     StatusChange::Return,
@@ -217,10 +219,11 @@ impl Sim {
                 } else {
                     "change_status"
                 };
-                self.after_action(name, &o, r).await
+                self.finish_action(name, &o, r, before).await
             }
             Kind::ChangeAmount => {
                 let o = self.pick_order();
+                let before = Some(self.snapshot(&o).await?);
                 let due = self.orders[&o].due;
                 let amount = match self.rng.gen_range(0..10) {
                     0 => 0,
@@ -238,29 +241,34 @@ impl Sim {
                 {
                     m.asks(amount);
                 }
-                self.after_action("change_amount", &o, r).await
+                self.finish_action("change_amount", &o, r, before).await
             }
             Kind::ChangeMethod => {
                 let o = self.pick_order();
+                let before = Some(self.snapshot(&o).await?);
                 let at_gateway = self.rng.gen_bool(0.7);
                 let shop = self.rig.shop.clone();
                 let r = shop
                     .change_payment_method(&OrderRef::new(&o), "bank_transfer", at_gateway)
                     .await;
-                self.after_action("change_payment_method", &o, r).await
+                self.finish_action("change_payment_method", &o, r, before)
+                    .await
             }
             Kind::NoPaymentNeeded => {
                 let o = self.pick_order();
+                let before = Some(self.snapshot(&o).await?);
                 let at_gateway = self.rng.gen_bool(0.7);
                 let shop = self.rig.shop.clone();
                 let r = shop.no_payment_needed(&OrderRef::new(&o), at_gateway).await;
-                self.after_action("no_payment_needed", &o, r).await
+                self.finish_action("no_payment_needed", &o, r, before).await
             }
             Kind::CancelPaymentDate => {
                 let o = self.pick_order();
+                let before = Some(self.snapshot(&o).await?);
                 let shop = self.rig.shop.clone();
                 let r = shop.cancel_payment_date(&OrderRef::new(&o)).await;
-                self.after_action("cancel_payment_date", &o, r).await
+                self.finish_action("cancel_payment_date", &o, r, before)
+                    .await
             }
             Kind::Inquire => self.inquire().await,
             Kind::Reconcile => self.reconcile().await,
@@ -392,7 +400,7 @@ impl Sim {
         let excused = self.excused(order).await?;
         self.report.checks += 3;
         let r = check::drift_has_an_outside_cause(&model, &excused)
-            .and_then(|()| check::no_double_money(&model, &book))
+            .and_then(|()| check::no_double_money(&model, &book, &excused))
             .and_then(|()| {
                 check::journal_matches_gateway(&model, journal.as_ref(), &book, &excused)
             })
@@ -438,16 +446,8 @@ impl Sim {
 
     // ---- shop actions -------------------------------------------------------------------
 
-    /// Bookkeeping and checks after a shop action on `order`; `before` is its snapshot.
-    async fn after_action(
-        &mut self,
-        name: &str,
-        order: &str,
-        result: Result<ActionResult, ShopError>,
-    ) -> Result<(), Stop> {
-        self.finish_action(name, order, result, None).await
-    }
-
+    /// Bookkeeping and checks after a shop action on `order`; `before` is its snapshot
+    /// (taken when the action may be refused, to check that a refusal changed nothing).
     async fn finish_action(
         &mut self,
         name: &str,
@@ -1117,6 +1117,7 @@ impl Sim {
             ));
         }
         self.report.reviews_resolved += 1;
+        self.cancel_stale_authorizations(&o);
         self.note(
             &o,
             format!(
@@ -1134,6 +1135,41 @@ impl Sim {
         }
         self.settle_model(&o).await?;
         self.check_order(&o).await
+    }
+
+    /// An operation that replaces the payment and stopped half-way leaves the old authorization
+    /// open: the review's evidence says so, and the operator cancels it in the gateway's tool,
+    /// keeping the capture (or the newest authorization).
+    fn cancel_stale_authorizations(&mut self, o: &str) {
+        let book = self.book(o);
+        if book.live <= 1 {
+            return;
+        }
+        let keep_newest = book.net_captured == 0;
+        let mut stale = book.open_authorizations.clone();
+        if keep_newest {
+            stale.pop();
+        }
+        let gw = self.orders.get(o).map_or(Gw::Sbps, |m| m.gw);
+        for reference in stale {
+            let done =
+                match gw {
+                    Gw::Sbps => self
+                        .rig
+                        .sbps
+                        .as_ref()
+                        .is_some_and(|e| e.admin_cancel(&reference).is_ok()),
+                    Gw::Fregi => self.rig.fregi.as_ref().is_some_and(|e| {
+                        e.admin_cancel(&self.rig.fregi_shop_id, &reference).is_ok()
+                    }),
+                };
+            self.note(
+                o,
+                format!(
+                    "operator cancelled the stale authorization {reference} in the tool: {done}"
+                ),
+            );
+        }
     }
 
     /// The operator reports what the gateway's screen shows (G-8), and adopts it.
