@@ -32,6 +32,10 @@ pub struct SimulateArgs {
     /// steps mostly wait on the host's deadlines, so this is how a soak fits in an hour).
     #[arg(long, default_value_t = 1)]
     parallel: usize,
+    /// Weights of the kinds of step, as name=value pairs (`fault=30,crash=5`); the rest keep
+    /// their defaults (see `renkei_sim::Weights`).
+    #[arg(long)]
+    weights: Option<String>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -77,6 +81,10 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
     if !renkei_sim::logs::watching() {
         eprintln!("renkei simulate: log lines cannot be watched for secrets in this process");
     }
+    let mut weights = Weights::default();
+    if let Some(spec) = &args.weights {
+        weights.parse_overrides(spec)?;
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let config = |seed| SimConfig {
         seed,
@@ -85,9 +93,10 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         gateways: gateways.clone(),
         journal: journal.clone(),
         plugin_dir: plugin_dir.clone(),
-        weights: Weights::default(),
+        weights: weights.clone(),
         defects: renkei_sim::Defects::NONE,
         progress: None,
+        weights_spec: args.weights.clone(),
     };
     if args.parallel > 1 {
         let reports = runtime.block_on(soak(first, args.runs, args.parallel, config))?;

@@ -113,6 +113,46 @@ impl Default for Weights {
     }
 }
 
+impl Weights {
+    /// Sets weights from `name=value` pairs separated by commas (`fault=20,crash=0`); the
+    /// names are the fields'.
+    pub fn parse_overrides(&mut self, spec: &str) -> Result<(), String> {
+        for pair in spec.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("weight {pair:?} is not name=value"))?;
+            let value: u32 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("weight {name}: {value:?} is not a whole number"))?;
+            let slot = match name.trim() {
+                "checkout" => &mut self.checkout,
+                "pre_order" => &mut self.pre_order,
+                "record_payment" => &mut self.record_payment,
+                "bulk_record_payment" => &mut self.bulk_record_payment,
+                "change_status" => &mut self.change_status,
+                "change_amount" => &mut self.change_amount,
+                "change_method" => &mut self.change_method,
+                "no_payment_needed" => &mut self.no_payment_needed,
+                "cancel_payment_date" => &mut self.cancel_payment_date,
+                "inquire" => &mut self.inquire,
+                "reconcile" => &mut self.reconcile,
+                "concurrent" => &mut self.concurrent,
+                "gateway_tool" => &mut self.gateway_tool,
+                "fault" => &mut self.fault,
+                "crash" => &mut self.crash,
+                "operator" => &mut self.operator,
+                other => return Err(format!("no weight named {other:?}")),
+            };
+            *slot = value;
+        }
+        if self.checkout + self.pre_order == 0 {
+            return Err("checkout and pre_order cannot both be 0: no order would exist".into());
+        }
+        Ok(())
+    }
+}
+
 /// One simulation run.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -129,6 +169,8 @@ pub struct SimConfig {
     pub defects: Defects,
     /// Called after every step with (step, total).
     pub progress: Option<fn(u64, u64)>,
+    /// The `--weights` given, for the command line that replays the run.
+    pub weights_spec: Option<String>,
 }
 
 impl SimConfig {
@@ -139,8 +181,12 @@ impl SimConfig {
             JournalChoice::Sqlite(_) => "sqlite".to_owned(),
             JournalChoice::Postgres(url) => format!("postgres {url}"),
         };
+        let weights = self
+            .weights_spec
+            .as_ref()
+            .map_or(String::new(), |w| format!(" --weights {w}"));
         format!(
-            "renkei simulate --seed {} --steps {steps} --orders {} --gateways {} --journal {journal}",
+            "renkei simulate --seed {} --steps {steps} --orders {} --gateways {} --journal {journal}{weights}",
             self.seed,
             self.orders,
             gateways.join(",")
@@ -215,4 +261,42 @@ pub enum SimError {
     Setup(String),
     #[error("the simulation's own bookkeeping failed: {0}")]
     Internal(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_overridden_by_name_and_bad_specs_are_refused() {
+        let mut w = Weights::default();
+        w.parse_overrides("fault=30, crash=0").unwrap();
+        assert_eq!((w.fault, w.crash), (30, 0));
+        assert_eq!(w.checkout, Weights::default().checkout);
+        assert!(w.parse_overrides("faults=1").is_err());
+        assert!(w.parse_overrides("fault=-1").is_err());
+        assert!(w.parse_overrides("fault").is_err());
+        assert!(w.parse_overrides("checkout=0,pre_order=0").is_err());
+    }
+
+    #[test]
+    fn the_replay_command_names_everything_that_shapes_the_run() {
+        let config = SimConfig {
+            seed: 7,
+            steps: 100,
+            orders: 12,
+            gateways: vec![Gw::Fregi],
+            journal: JournalChoice::Postgres("postgres://h/db".into()),
+            plugin_dir: PathBuf::new(),
+            weights: Weights::default(),
+            defects: Defects::NONE,
+            progress: None,
+            weights_spec: Some("crash=0".into()),
+        };
+        assert_eq!(
+            config.command_line(42),
+            "renkei simulate --seed 7 --steps 42 --orders 12 --gateways fregi \
+             --journal postgres postgres://h/db --weights crash=0"
+        );
+    }
 }

@@ -29,6 +29,7 @@ fn config(seed: u64, steps: u64, journal: JournalChoice, defects: Defects) -> Si
         weights: Weights::default(),
         defects,
         progress: None,
+        weights_spec: None,
     }
 }
 
