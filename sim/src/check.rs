@@ -59,7 +59,9 @@ pub fn no_double_money(model: &ModelOrder, book: &Book, excused: &Excused) -> Re
             format!("{} live transactions at the gateway: {book:?}", book.live),
         ));
     }
-    if book.captured > model.max_amount || book.open_auth > model.max_amount {
+    if book.captured > model.max_amount
+        || (book.open_auth > model.max_amount && !stale_authorization)
+    {
         return Err((
             "no_double_money",
             format!(
