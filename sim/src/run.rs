@@ -1278,6 +1278,7 @@ impl Sim {
                 self.report_screen(&o).await?;
             }
         }
+        self.count_journal().await?;
         let ids: Vec<String> = self.orders.keys().cloned().collect();
         for o in &ids {
             let book = self.book(o);
@@ -1302,7 +1303,6 @@ impl Sim {
             }
             self.check_order(o).await?;
         }
-        self.count_journal().await?;
         self.check_secrets()
     }
 

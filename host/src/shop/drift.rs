@@ -137,6 +137,20 @@ pub struct ReconcileReport {
 pub fn compare(journal: &OrderRecord, gateway: &StoredOutcome) -> Option<DriftKind> {
     use PaymentState as S;
     let open = journal.captured.checked_sub(journal.refunded);
+    // Both refunded, and the gateway (or the operator reading its screen) states how much was
+    // captured and refunded: what is left must agree. A second partial refund in the tool
+    // leaves the state as it was and changes only the amounts; found by the soak (seeds 1002,
+    // 1014, 1024): the state's kind alone called it no drift.
+    if let (S::Refunded { .. }, S::Refunded { .. }) = (&journal.state, &gateway.state)
+        && let (Some(c), Some(r)) = (gateway.captured, gateway.refunded)
+        && c.checked_sub(r) != open
+    {
+        return Some(DriftKind::AmountDiffers {
+            field: "refunded",
+            journal: journal.refunded,
+            gateway: r,
+        });
+    }
     match (&journal.state, &gateway.state) {
         (_, S::Unknown { raw }) => Some(DriftKind::UnknownStatus { raw: raw.clone() }),
         (S::Authorized, S::Authorized) => match gateway.authorized {
@@ -423,6 +437,32 @@ mod tests {
             compare(&j, &said(refunded(RefundExtent::NotReported), None, None)),
             None
         );
+    }
+
+    #[test]
+    fn a_further_partial_refund_stated_with_amounts_is_drift() {
+        let partial = PaymentState::Refunded {
+            extent: RefundExtent::Partial,
+            settlement: Settlement::Pending,
+        };
+        let j = journal(partial.clone(), 5000, 5000, 1200);
+        let mut seen = said(partial, None, Some(5000));
+        seen.refunded = Some(Money::jpy(2000));
+        assert_eq!(
+            compare(&j, &seen),
+            Some(DriftKind::AmountDiffers {
+                field: "refunded",
+                journal: Money::jpy(1200),
+                gateway: Money::jpy(2000)
+            })
+        );
+        seen.refunded = Some(Money::jpy(1200));
+        assert_eq!(compare(&j, &seen), None);
+        // Without the captured amount (F-REGI's inquiry of a cancelled SEQNO states only that
+        // SEQNO's amount) nothing is compared.
+        seen.captured = None;
+        seen.refunded = Some(Money::jpy(3800));
+        assert_eq!(compare(&j, &seen), None);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use super::*;
 use renkei_emulator_fregi::{Fault as FregiFault, Script};
+use renkei_host::journal::StoredOutcome;
+use renkei_sdk::{RefundExtent, Settlement, TransactionRef};
 
 /// Found by seed 8: F-REGI's tool changed a sale's amount (売上金額変更, a partial refund in
 /// the admin screen), which replaces the SEQNO; the shop then returned the order with the box
@@ -66,4 +68,56 @@ async fn sim02_an_order_in_review_gets_no_drift_event_from_its_own_operation() {
             .iter()
             .any(|r| r.order.as_str() == "sim02")
     );
+}
+
+fn refunded_in_part(transaction: &str, captured: i64, refunded: i64) -> StoredOutcome {
+    StoredOutcome {
+        state: PaymentState::Refunded {
+            extent: RefundExtent::Partial,
+            settlement: Settlement::NotReported,
+        },
+        gateway_status: None,
+        transaction: Some(TransactionRef::new(transaction)),
+        replaced: None,
+        authorization_code: None,
+        authorized: Some(Money::jpy(captured)),
+        captured: Some(Money::jpy(captured)),
+        refunded: Some(Money::jpy(refunded)),
+        notes: vec![],
+    }
+}
+
+/// Found by the soak (seeds 1002, 1014, 1024): after one partial refund in SBPS's tool had been
+/// adopted, a second one changed only the amounts (SBPS still says 返金済, S-3). The operator
+/// reported what the screen showed, with amounts, and the host answered "no drift": it compared
+/// the states' kinds only, so the journal kept a refund 800 yen short.
+#[tokio::test]
+async fn sim03_a_second_partial_refund_reported_from_the_screen_is_drift() {
+    let rig = rig().await;
+    let t = rig.sbps_order("sim03", 5000).await;
+    rig.shop.record_payment(&o("sim03")).await.unwrap();
+    rig.sbps.admin_partial_refund(&t, 1200).unwrap();
+    let first = rig
+        .shop
+        .report_drift(&o("sim03"), refunded_in_part(&t, 5000, 1200), "op")
+        .await
+        .unwrap()
+        .expect("the first partial refund is drift");
+    rig.shop
+        .adopt_drift(first.id, refunded_in_part(&t, 5000, 1200), "op")
+        .await
+        .unwrap();
+    rig.sbps.admin_partial_refund(&t, 800).unwrap();
+    let second = rig
+        .shop
+        .report_drift(&o("sim03"), refunded_in_part(&t, 5000, 2000), "op")
+        .await
+        .unwrap()
+        .expect("the second partial refund is drift too");
+    let adopted = rig
+        .shop
+        .adopt_drift(second.id, refunded_in_part(&t, 5000, 2000), "op")
+        .await
+        .unwrap();
+    assert_eq!(adopted.refunded, Money::jpy(2000));
 }
