@@ -19,6 +19,35 @@ use renkei_sdk::{
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The `k`-th of the fault kinds both emulators offer (their `Fault` types share the
+/// constructors), with its name for the report.
+macro_rules! every_fault {
+    ($fault:ident, $k:expr, $latency:expr, $cut:expr) => {
+        match $k {
+            0 => ("latency", $fault::latency($latency)),
+            1 => ("no_reply", $fault::no_reply()),
+            2 => (
+                "no_reply_after_processing",
+                $fault::no_reply_after_processing(),
+            ),
+            3 => ("http_500", $fault::http_status(500)),
+            4 => (
+                "http_502_after_processing",
+                $fault::http_status_after_processing(502),
+            ),
+            5 => ("gateway_error", $fault::gateway_error()),
+            6 => (
+                "gateway_error_after_processing",
+                $fault::gateway_error_after_processing(),
+            ),
+            7 => ("malformed", $fault::malformed()),
+            8 => ("cut_body", $fault::cut_body_after($cut)),
+            9 => ("reset", $fault::reset()),
+            _ => ("reply_lost", $fault::reply_lost()),
+        }
+    };
+}
+
 /// The operator's name in every decision the simulation makes.
 const OPERATOR: &str = "sim-operator";
 
@@ -873,26 +902,7 @@ impl Sim {
             Gw::Sbps => {
                 use renkei_emulator_sbps::Fault;
                 let (name, f) = match k {
-                    0 => ("latency", Fault::latency(latency)),
-                    1 => ("no_reply", Fault::no_reply()),
-                    2 => (
-                        "no_reply_after_processing",
-                        Fault::no_reply_after_processing(),
-                    ),
-                    3 => ("http_500", Fault::http_status(500)),
-                    4 => (
-                        "http_502_after_processing",
-                        Fault::http_status_after_processing(502),
-                    ),
-                    5 => ("gateway_error", Fault::gateway_error()),
-                    6 => (
-                        "gateway_error_after_processing",
-                        Fault::gateway_error_after_processing(),
-                    ),
-                    7 => ("malformed", Fault::malformed()),
-                    8 => ("cut_body", Fault::cut_body_after(cut)),
-                    9 => ("reset", Fault::reset()),
-                    10 => ("reply_lost", Fault::reply_lost()),
+                    0..=10 => every_fault!(Fault, k, latency, cut),
                     _ => {
                         use renkei_emulator_sbps::Function as F;
                         let f = [
@@ -912,26 +922,7 @@ impl Sim {
             Gw::Fregi => {
                 use renkei_emulator_fregi::Fault;
                 let (name, f) = match k {
-                    0 => ("latency", Fault::latency(latency)),
-                    1 => ("no_reply", Fault::no_reply()),
-                    2 => (
-                        "no_reply_after_processing",
-                        Fault::no_reply_after_processing(),
-                    ),
-                    3 => ("http_500", Fault::http_status(500)),
-                    4 => (
-                        "http_502_after_processing",
-                        Fault::http_status_after_processing(502),
-                    ),
-                    5 => ("gateway_error", Fault::gateway_error()),
-                    6 => (
-                        "gateway_error_after_processing",
-                        Fault::gateway_error_after_processing(),
-                    ),
-                    7 => ("malformed", Fault::malformed()),
-                    8 => ("cut_body", Fault::cut_body_after(cut)),
-                    9 => ("reset", Fault::reset()),
-                    10 => ("reply_lost", Fault::reply_lost()),
+                    0..=10 => every_fault!(Fault, k, latency, cut),
                     _ => {
                         use renkei_emulator_fregi::Script as S;
                         let s = [S::Sale, S::SaleCancel, S::AuthCancel, S::Authm][which];
