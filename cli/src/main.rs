@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Simulate(_)) {
         // The same printed logs, plus the watch for secrets in every log line.
-        renkei_sim::logs::install();
+        renkei_sim::logs::install("error");
     } else {
         // Logs go to stderr so that `--json` output on stdout stays one clean document.
         tracing_subscriber::fmt()

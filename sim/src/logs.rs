@@ -17,15 +17,16 @@ static CANARIES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static HITS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static INSTALLED: OnceLock<bool> = OnceLock::new();
 
-/// Installs the process's subscriber: printed logs to stderr filtered by `RUST_LOG` (default
-/// `error`), plus the canary watch. Returns false when another subscriber was installed first
-/// (then log lines cannot be watched, and the run says so).
-pub fn install() -> bool {
+/// Installs the process's subscriber: printed logs to stderr filtered by `RUST_LOG` (else
+/// `printed`: `error` for the command line, `off` for tests, whose stderr is not captured),
+/// plus the canary watch. Returns false when another subscriber was installed first (then log
+/// lines cannot be watched, and the run says so).
+pub fn install(printed: &str) -> bool {
     *INSTALLED.get_or_init(|| {
         let printed = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_filter(
-                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error")),
+                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(printed)),
             );
         let watched = CanaryLayer.with_filter(
             Targets::new()

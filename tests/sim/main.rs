@@ -16,7 +16,7 @@ const DEFECT_STEPS: u64 = 150;
 
 fn config(seed: u64, steps: u64, journal: JournalChoice, defects: Defects) -> SimConfig {
     assert!(
-        renkei_sim::logs::install(),
+        renkei_sim::logs::install("off"),
         "the simulation must own the log subscriber to watch for secrets"
     );
     SimConfig {
