@@ -60,13 +60,11 @@ pub fn journal_money(r: &OrderRecord) -> Option<(i64, i64)> {
 /// SBPS: the payments whose `order_id` is the order code followed by an attempt tag (12 hex).
 pub fn sbps(emulator: &SbpsEmulator, order: &str) -> Book {
     let mut book = Book::default();
-    let mut newest: Option<(String, String)> = None;
     for p in emulator.dump().payments {
-        let tag = match p.order_id.strip_prefix(order) {
-            Some(t) if t.len() == 12 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t,
-            _ => continue,
-        };
-        let _ = tag;
+        let attempt_tag = p.order_id.strip_prefix(order);
+        if !attempt_tag.is_some_and(|t| t.len() == 12 && t.bytes().all(|b| b.is_ascii_hexdigit())) {
+            continue;
+        }
         book.transactions += 1;
         let (captured, refunded) = (p.captured_amount as i64, p.refunded_total as i64);
         match p.payment_status {
@@ -85,11 +83,10 @@ pub fn sbps(emulator: &SbpsEmulator, order: &str) -> Book {
             }
             PaymentStatus::Cancelled => {}
         }
-        if newest.as_ref().is_none_or(|(t, _)| p.tracking_id > *t) {
-            newest = Some((p.tracking_id.clone(), p.tracking_id.clone()));
+        if book.newest.as_ref().is_none_or(|t| p.tracking_id > *t) {
+            book.newest = Some(p.tracking_id.clone());
         }
     }
-    book.newest = newest.map(|(t, _)| t);
     book.open_authorizations.sort();
     book
 }

@@ -167,6 +167,12 @@ impl Rig {
         self.shop.recover().await
     }
 
+    /// Whether the host can ask `gw` about a payment (F-REGI only with the emulator's
+    /// extension).
+    pub fn fregi_inquiry_or(&self, gw: Gw) -> bool {
+        gw == Gw::Sbps || self.fregi_inquiry
+    }
+
     pub fn cards(&self, gw: Gw) -> &Cards {
         match gw {
             Gw::Sbps => &self.sbps_cards,

@@ -1347,14 +1347,6 @@ impl Sim {
     }
 }
 
-impl Rig {
-    /// Whether the host can ask `gw` about a payment (F-REGI only with the emulator's
-    /// extension).
-    fn fregi_inquiry_or(&self, gw: Gw) -> bool {
-        gw == Gw::Sbps || self.fregi_inquiry
-    }
-}
-
 /// The gateway's book as the journal keeps an outcome.
 pub fn outcome_from_book(gw: Gw, book: &Book) -> StoredOutcome {
     let state = if book.net_captured > 0 {
