@@ -50,7 +50,7 @@ impl std::str::FromStr for Builtin {
 pub enum Running {
     Sbps(renkei_emulator_sbps::SbpsEmulator),
     Fregi(renkei_emulator_fregi::FregiEmulator),
-    Template(renkei_emulator_template::TemplateEmulator),
+    Template(renkei_emulator_kumopay::TemplateEmulator),
 }
 
 fn text(pairs: &[(&str, String)]) -> std::collections::BTreeMap<String, ConfigValue> {
@@ -137,7 +137,7 @@ impl Builtin {
                 Ok((Running::Fregi(emulator), settings))
             }
             Builtin::Template => {
-                use renkei_emulator_template as kumo;
+                use renkei_emulator_kumopay as kumo;
                 let config = kumo::Config {
                     merchant_id: KUMO_MERCHANT.into(),
                     api_key: CANARY_KUMO_API_KEY.into(),

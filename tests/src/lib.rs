@@ -11,21 +11,50 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// Every library the tests load, by package name, and the `renkei` command line.
-pub const BUILT_PACKAGES: &[&str] = &[
-    "renkei-plugin-template",
-    "renkei-plugin-sbps",
-    "renkei-plugin-fregi",
-    "renkei-fixture-faulty",
-    "renkei-fixture-abi-next",
-    "renkei-fixture-abi-skewed",
-    "renkei-fixture-conformance-catch-all",
-    "renkei-fixture-conformance-truncated-success",
-    "renkei-fixture-conformance-logs-secret",
-    "renkei-fixture-conformance-panics",
-    "renkei-fixture-conformance-false-replay",
-    "renkei-cli",
-];
+/// Where the libraries the tests load live: every `cdylib` crate directly under these folders
+/// (the shipped plugins, the template, and the deliberately broken fixtures) is built. A new
+/// fixture is picked up by being there; the workspace finds it by the same glob.
+const PLUGIN_FOLDERS: &[&str] = &["plugins", "examples", "tests/fixtures"];
+
+/// Every package the tests build: each plugin library found in [`PLUGIN_FOLDERS`], and the
+/// `renkei` command line.
+pub fn built_packages() -> Vec<String> {
+    let root = workspace_root();
+    let mut packages = Vec::new();
+    for folder in PLUGIN_FOLDERS {
+        let Ok(entries) = std::fs::read_dir(root.join(folder)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(manifest) = std::fs::read_to_string(entry.path().join("Cargo.toml")) else {
+                continue;
+            };
+            if let Some(name) = cdylib_package_name(&manifest) {
+                packages.push(name);
+            }
+        }
+    }
+    packages.sort();
+    packages.push("renkei-cli".to_owned());
+    packages
+}
+
+/// The package name of a manifest whose library is a `cdylib`, read without a TOML parser: the
+/// manifests in this workspace write both on one line each.
+fn cdylib_package_name(manifest: &str) -> Option<String> {
+    let is_cdylib = manifest
+        .lines()
+        .any(|l| l.trim_start().starts_with("crate-type") && l.contains("\"cdylib\""));
+    if !is_cdylib {
+        return None;
+    }
+    let name_line = manifest
+        .lines()
+        .skip_while(|l| l.trim() != "[package]")
+        .find(|l| l.trim_start().starts_with("name"))?;
+    let name = name_line.split('"').nth(1)?;
+    Some(name.to_owned())
+}
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -79,8 +108,8 @@ pub fn plugin_dir() -> &'static Path {
         if release {
             cmd.arg("--release");
         }
-        for p in BUILT_PACKAGES {
-            cmd.args(["-p", p]);
+        for p in built_packages() {
+            cmd.args(["-p", &p]);
         }
         let status = cmd.status().expect("running cargo to build the plugins");
         assert!(

@@ -2,7 +2,7 @@
 //! code), so that emulator and plugin cannot agree on a mistake.
 
 use hmac::{Hmac, Mac};
-use renkei_emulator_template::{
+use renkei_emulator_kumopay::{
     Config, DEFAULT_API_KEY, DEFAULT_MERCHANT_ID, DEFAULT_SIGNING_KEY, Status, TEST_TOKEN_DECLINED,
     TEST_TOKEN_OK, TemplateEmulator,
 };
