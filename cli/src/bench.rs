@@ -6,7 +6,7 @@
 //! `L` of injected latency per reply the ideal wall time is `orders × L / concurrency`.
 //!
 //! Runs, each on fresh orders authorized through the shop first (setup, not timed):
-//! 1. latency `L` per reply, SQLite: wall time / ideal (issue 7 target ≤ 1.25);
+//! 1. latency `L` per reply, SQLite: wall time / ideal (target ≤ 1.25, BENCHMARKS.md);
 //! 2. no latency, SQLite: orders/s, against the emulator's raw capacity measured in the same
 //!    process: the same captures sent straight to `sale.cgi` by `concurrency` reqwest tasks with
 //!    no host and no journal (target ≥ 0.5);

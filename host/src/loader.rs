@@ -64,7 +64,7 @@ pub enum LoadError {
 /// The range of plugin SDK versions this host can load.
 ///
 /// abi_stable lets a plugin be newer than the host within one breaking version, never older
-/// (`abi-notes.md` §1.5): the host's expected root module must not have more fields than the
+/// (`docs/abi-notes.md` §1.5): the host's expected root module must not have more fields than the
 /// plugin's. So: same breaking version (same minor for 0.x), and at least the host's minor.
 pub fn compatible_range() -> VersionReq {
     let host = renkei_sdk::sdk_version();

@@ -96,7 +96,7 @@ fn plugins_show_prints_the_status_and_error_tables() {
 
 #[test]
 fn plugins_show_marks_an_operation_that_only_a_config_key_enables() {
-    // F-REGI's inquire exists only at the emulator's inquiry_url (issue 14 item 6).
+    // F-REGI's inquire exists only at the emulator's inquiry_url (docs/protocols/fregi.md, inquiry).
     let (code, stdout, _) = renkei(&["plugins", "show", "fregi"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("inquire(with inquiry_url)"), "{stdout}");

@@ -99,7 +99,7 @@ fn the_fregi_plugin_is_certified_against_its_emulator() {
 /// Real F-REGI has no card inquiry (research §3, §10.3): a real-shaped endpoint is the emulator
 /// without its inquiry extension, configured like a production shop (no `inquiry_url`). The
 /// configured instance does not offer inquire, so `capability.declared` must pass and
-/// `capability.unsupported` must see inquire refused as unsupported (issue 14 item 6).
+/// `capability.unsupported` must see inquire refused as unsupported (docs/protocols/fregi.md, inquiry).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fregi_plugin_is_certified_against_a_real_shaped_endpoint_without_inquiry() {
     let emulator = renkei_emulator_fregi::FregiEmulator::start(renkei_emulator_fregi::Config {

@@ -2,7 +2,7 @@
 //! F-REGI emulator exactly as a shop server would drive it. Every assertion about the gateway's
 //! side reads the emulator's own state, not the plugin's account of it.
 //!
-//! Test names cite the rule they guard (`shared/docs/gateway-rules.md`).
+//! Test names cite the rule they guard (`docs/rules.md`).
 
 use renkei_emulator_fregi::{
     Config as EmulatorConfig, Fault, FregiEmulator, LineEnding, Script, Status,
@@ -664,7 +664,7 @@ async fn free_text_reaches_f_regi_half_width_and_test_cards_work() {
                 holder: Some(Secret::new("TARO YAMADA")),
             }),
             customer: None,
-            // Full-width ASCII and the ideographic space fold to half-width (issue 14 item 3).
+            // Full-width ASCII and the ideographic space fold to half-width (F-REGI spec §1.2).
             description: Some("Ｔ－ｓｈｉｒｔ\u{3000}& shipping (tax incl.)".into()),
         })
         .await

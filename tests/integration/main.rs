@@ -24,7 +24,7 @@ mod crash;
 /// `renkei demo`, the README's main command, run as a process.
 mod demo;
 
-/// The shop actions: every rule of gateway-rules.md through both plugins and emulators.
+/// The shop actions: every rule of docs/rules.md through both plugins and emulators.
 mod shop;
 
 /// The plugin conformance suite (`renkei conformance`), run as a vendor would run it.

@@ -2,7 +2,7 @@
 //! SBPS emulator exactly as a shop server would drive it. Assertions about the gateway side read
 //! the emulator's own state, never the plugin's account of it.
 //!
-//! Test names cite the rule they guard (`shared/docs/gateway-rules.md`).
+//! Test names cite the rule they guard (`docs/rules.md`).
 
 use renkei_emulator_sbps::{
     CommitStatus, Config as EmulatorConfig, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY,

@@ -1,5 +1,5 @@
-//! The shop actions (issue 7) through the real plugins, loaded as cdylibs, against both
-//! emulators. Each test is named after the rule it guards (`shared/docs/gateway-rules.md`) and
+//! The shop actions through the real plugins, loaded as cdylibs, against both
+//! emulators. Each test is named after the rule it guards (`docs/rules.md`) and
 //! checks the gateway's side in the emulator's own state, not in the host's account of it.
 
 use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator, Status};

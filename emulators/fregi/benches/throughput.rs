@@ -1,4 +1,4 @@
-//! Capture throughput of the F-REGI emulator over loopback (issue 3: later issues measure the host
+//! Capture throughput of the F-REGI emulator over loopback (the host is measured
 //! against the emulator, so the emulator must not be the bottleneck; target ≥ 10,000 captures/s
 //! on 2 cores).
 //!

@@ -152,7 +152,7 @@ pub enum Problem {
     /// answer is not public; every production client sends it (research §4.2).
     AuthcodeMissing,
     /// `FREE` with a character that is not half-width (printable ASCII). A stand-in: the spec
-    /// allows half-width characters only (issue 14), F-REGI's code for it is not public.
+    /// allows half-width characters only (F-REGI spec §1.2), F-REGI's code for it is not public.
     FreeInvalid,
     /// No such transaction for this shop (or `AUTHCODE` does not match it).
     NotFound,

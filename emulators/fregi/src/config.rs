@@ -1,7 +1,7 @@
 //! Emulator configuration.
 //!
 //! Every behaviour the protocol research marks as inferred or proposed is a field here, with the
-//! research's default, so a test can pin the alternative down (issue 3: "make it a configuration
+//! research's default, so a test can pin the alternative down ("make it a configuration
 //! switch with the documented default"). `Config` deserialises from JSON/TOML with every field
 //! optional, so a file only names what it changes.
 

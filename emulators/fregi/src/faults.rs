@@ -1,4 +1,4 @@
-//! Fault injection: rules that make the emulator misbehave on chosen requests (issue 3, research
+//! Fault injection: rules that make the emulator misbehave on chosen requests (research
 //! §11.1-8).
 //!
 //! A rule names what to do ([`FaultKind`]), which requests it hits ([`FaultMatch`]: script,

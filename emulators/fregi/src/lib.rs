@@ -1,10 +1,10 @@
-//! A loopback emulator of the F-REGI card gateway: Renkei's stripe-mock for F-REGI (issue 3).
+//! A loopback emulator of the F-REGI card gateway: Renkei's stripe-mock for F-REGI.
 //!
 //! It speaks F-REGI's wire protocol on `/connect/<script>.cgi` and `/connecttest/<script>.cgi`
 //! (GET or form POST in, EUC-JP `OK`/`NG` lines out), keeps per-shop transaction state with the
 //! seed manual's ten statuses, models operations made in F-REGI's own admin screen, and can be
 //! told to misbehave at the socket level. The protocol facts and the behaviour it follows are in
-//! `shared/docs/protocols/fregi.md` (§11 is the specification); the crate README lists the test
+//! `docs/protocols/fregi.md` (§11 is the specification); the crate README lists the test
 //! cards, the reason codes and which of them are invented placeholders.
 //!
 //! Embedded in a test:

@@ -1,7 +1,7 @@
 //! F-REGI's wire format: URL-encoded parameters in a declared or guessed character set in,
 //! EUC-JP `OK`/`NG` lines out (research §2, §5.1, §11.1).
 //!
-//! Deliberately independent of the F-REGI plugin's own encoder (issue 3, "Independence"): a bug
+//! Deliberately independent of the F-REGI plugin's own encoder ("Independence", ARCHITECTURE.md): a bug
 //! mirrored in both would make every test pass.
 
 use encoding_rs::{EUC_JP, Encoding, SHIFT_JIS, UTF_8};

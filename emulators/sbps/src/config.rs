@@ -1,7 +1,7 @@
 //! Emulator configuration: merchants, behaviour switches, and the card / token registry.
 //!
 //! Every rule that the protocol research marks as an inference (`[I]` in
-//! `shared/docs/protocols/sbps.md`) is a field of [`Rules`], defaulting to the documented guess,
+//! `docs/protocols/sbps.md`) is a field of [`Rules`], defaulting to the documented guess,
 //! so a test can flip it once the real sandbox has answered the open question.
 
 use serde::{Deserialize, Serialize};
@@ -175,7 +175,7 @@ pub enum RefundAfterPartial {
 }
 
 /// Switches for the rules the research could only infer. Defaults are the documented guesses;
-/// the section numbers refer to `shared/docs/protocols/sbps.md`.
+/// the section numbers refer to `docs/protocols/sbps.md`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Rules {

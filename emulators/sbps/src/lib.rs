@@ -5,7 +5,7 @@
 //! multibyte fields, request expiry), keeps per-merchant payment state, and misbehaves on
 //! request so that clients can be tested against timeouts, error replies, broken replies and
 //! lost replies (with the F-REGI emulator's fault vocabulary).
-//! The behaviour follows `shared/docs/protocols/sbps.md` §10; every inferred rule is a switch
+//! The behaviour follows `docs/protocols/sbps.md` §10; every inferred rule is a switch
 //! in [`Rules`].
 //!
 //! It shares no code with the SBPS plugin on purpose: a bug mirrored in both would make every

@@ -1,5 +1,5 @@
 //! The shop actions: what a shop server calls when an operator acts on an order, carried out at
-//! the gateway by the rules of `gateway-rules.md` (G-*, S-*, F-*).
+//! the gateway by the rules of `docs/rules.md` (G-*, S-*, F-*).
 //!
 //! Each action loads the shop's record of the order ([`ShopOrder`]) and the journal's record of
 //! its money at the gateway, decides which gateway operation (if any) the rules call for, runs

@@ -1,7 +1,7 @@
 //! F-REGI's `NG` reasons mapped to SDK error kinds, as data.
 //!
 //! F-REGI's error list is only visible after login to its admin screen (research §5.1), so most
-//! codes below are the research's **stand-ins** (`protocols/fregi.md` §10.1), following the
+//! codes below are the research's **stand-ins** (`docs/protocols/fregi.md` §10.1), following the
 //! observed pattern `<API>-1-<nnn>` (`A1` authm, `S1` sale, `A2` authcancel, `S2` salecancel,
 //! `A3` authchange, `S3` salechange, `X1` the emulator's inquiry). What is real: the codes marked
 //! [`Source::Observed`], the `JCN-G` acquirer codes of §5.3, and two messages of the seed manual

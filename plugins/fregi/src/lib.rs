@@ -2,8 +2,8 @@
 //!
 //! A pure translator (sans-IO) between Renkei operations and F-REGI's server-to-server card API:
 //! one CGI script per operation under a base URL, form-encoded POSTs carrying the shop's
-//! `SHOPID`, EUC-JP replies of one value per line. Wire facts: `shared/docs/protocols/fregi.md`;
-//! business rules: `shared/docs/gateway-rules.md` (G-*, F-*). Same shape as every plugin:
+//! `SHOPID`, EUC-JP replies of one value per line. Wire facts: `docs/protocols/fregi.md`;
+//! business rules: `docs/rules.md` (G-*, F-*). Same shape as every plugin:
 //!
 //! - `protocol.rs`: form encoding and strict reply parsing (no SDK types; fuzzed);
 //! - `status.rs`: the ten statuses of F-11, as data;
@@ -25,9 +25,9 @@
 //!
 //! ## Wire decisions and their sources
 //!
-//! S-numbers are the sources of `shared/docs/protocols/fregi.md` §1 (S2 the authm spec
+//! S-numbers are the sources of `docs/protocols/fregi.md` §1 (S2 the authm spec
 //! transcription, S4 a Laravel app run against F-REGI's test environment, S5 a production shop
-//! backend, S6 a membership site); issue 14 asked for each.
+//! backend, S6 a membership site).
 //!
 //! | decision | evidence |
 //! | --- | --- |
@@ -36,7 +36,7 @@
 //! | A legacy reference (bare `SEQNO`, written before the AUTHCODE was kept) still works and its sale goes **without** `AUTHCODE`; the Renkei emulator, which requires it, refuses such a sale (`S1-1-111`, a stand-in) | nothing to send; F-REGI's own rule is unknown (S2 does not list AUTHCODE) |
 //! | `authm.cgi` sends `CHARCODE=utf8` always (the body is UTF-8, and ASCII only in practice) | S5 and S6 send `CHARCODE=utf8`, S4 `euc`; without it F-REGI guesses (S1 p.8, S2 §1.2) |
 //! | `IP` and `MONTHLY` (`0`/`1`) on authm when the shop's config gives `ip` / `monthly` | the layout F-REGI is known to have answered OK sends both (S4); S5 sends IP, S6 MONTHLY |
-//! | `FREE` only half-width: full-width ASCII U+FF01–U+FF5E folds to U+0021–U+007E, U+3000 and ASCII white space to a space; kanji, kana and half-width katakana are refused (`InvalidRequest` naming FREE) before anything is built; then clipped to 255 bytes | the spec allows half-width characters only (S2 §1.2, via issue 14); no production client sends FREE at all (S4, S5, S6), so nothing shows F-REGI accepting half-width kana either |
+//! | `FREE` only half-width: full-width ASCII U+FF01–U+FF5E folds to U+0021–U+007E, U+3000 and ASCII white space to a space; kanji, kana and half-width katakana are refused (`InvalidRequest` naming FREE) before anything is built; then clipped to 255 bytes | the spec allows half-width characters only (S2 §1.2); no production client sends FREE at all (S4, S5, S6), so nothing shows F-REGI accepting half-width kana either |
 //! | A stored-card authorization (`CUSTOMERID` without card data) sends `SKIPSCODE=1` | S5 sends it on every stored-card authm (the security code is not stored); meaning inferred from that use (research §4.1, [C1]) |
 //! | A reply counts only when framed completely: final line end, one line-end style (LF or CRLF) throughout, every line its script's reply must have; otherwise `Protocol` (may have applied, resolved by the host, never success or refusal) | the terminator is not public (research §9.5) and clients split on LF and trim (S5, S6), which would read half of `OK\r\n` as `OK` |
 //!
@@ -847,7 +847,7 @@ impl Fregi {
     }
 
     /// `sale.cgi` on a reference: `SHOPID`, `AUTHCODE` and `SEQNO`, as every production client
-    /// sends it (S5, S6; issue 14 item 1). A legacy reference (bare SEQNO) has no AUTHCODE to
+    /// sends it (S5, S6). A legacy reference (bare SEQNO) has no AUTHCODE to
     /// send, and goes without.
     fn sale(
         &self,

@@ -1,5 +1,5 @@
 //! F-REGI's wire format: form-encoded requests to one CGI script per operation, EUC-JP replies of
-//! one value per line (`shared/docs/protocols/fregi.md` §2, §4, §5, §10.3).
+//! one value per line (`docs/protocols/fregi.md` §2, §4, §5, §10.3).
 //!
 //! Everything that touches bytes lives here, so `lib.rs` reads as the list of operations. This
 //! module depends on nothing but `std` and `encoding_rs`, not on the SDK: the fuzz crate
@@ -265,7 +265,7 @@ impl std::error::Error for FreeTextError {}
 /// A description as F-REGI's `FREE` takes it: half-width (printable ASCII) only. Full-width ASCII
 /// (U+FF01–U+FF5E) folds to its half-width form, the ideographic space U+3000 and ASCII white
 /// space to a space; anything else is refused, because the spec allows half-width characters only
-/// in `FREE` and no production client sends it at all (issue 14, research §4.1). Positions count
+/// in `FREE` and no production client sends it at all (research §4.1). Positions count
 /// characters from 1.
 pub fn half_width(text: &str) -> Result<String, FreeTextError> {
     text.chars()
@@ -454,7 +454,7 @@ impl std::error::Error for WireError {}
 /// Parses a reply strictly.
 ///
 /// The body is decoded as EUC-JP whatever `CHARCODE` the request declared (research §2). It
-/// must be framed completely (issue 14 item 5): every line, the last one too, ends with the same
+/// must be framed completely (docs/protocols/fregi.md §2): every line, the last one too, ends with the same
 /// line end, LF or CRLF (research §9.5: which one F-REGI uses is not public, so both are
 /// read). A body without its final line end was cut, whatever it looks like (`OK` is half of
 /// `OK\r\n`), and a body mixing line ends is not one reply; both are [`WireError`]s, which the

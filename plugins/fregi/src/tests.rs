@@ -317,7 +317,7 @@ fn authorize_with_a_token_posts_a_form_to_authm_and_keeps_the_token_out_of_the_j
         x.request.headers.get("content-type"),
         Some("application/x-www-form-urlencoded")
     );
-    // CHARCODE on every authm, naming the body's encoding (issue 14 item 2; S4, S5, S6).
+    // CHARCODE on every authm, naming the body's encoding (S4, S5, S6).
     assert_eq!(
         body(&x),
         "SHOPID=12345&PAY=1080&ID=100000924506&TOKEN=tok%2Bcanary%3D%2F1&CHARCODE=utf8"
@@ -496,7 +496,7 @@ fn a_stored_customer_is_charged_by_customerid_alone_with_skipscode() {
             .unwrap(),
     );
     // SKIPSCODE=1: the security code is never stored (S5 sends it on every stored-card
-    // authorization; issue 14 item 4).
+    // authorization).
     assert_eq!(
         body(&x),
         "SHOPID=12345&PAY=3000&ID=100000924506&CUSTOMERID=cust-42&SKIPSCODE=1&CHARCODE=utf8"
@@ -538,7 +538,7 @@ fn an_order_code_that_cannot_be_an_id_is_refused_before_sending() {
 
 #[test]
 fn f1_capture_at_the_authorized_amount_is_one_sale_with_shopid_authcode_and_seqno() {
-    // Every production client sends all three on every sale (S5, S6; issue 14 item 1).
+    // Every production client sends all three on every sale (S5, S6).
     for amount in [None, Some(1080)] {
         let x = sent(gateway().prepare(&capture(1080, amount), &ctx()).unwrap());
         assert_eq!(x.step, "sale");
@@ -806,7 +806,7 @@ fn a_sale_refused_after_a_changed_authorization_names_the_new_seqno() {
     assert!(e.message.contains(SEQ2), "{}", e.message);
 }
 
-// ---- framing (issue 14 item 5) ------------------------------------------------------------
+// ---- framing (docs/protocols/fregi.md §2) ------------------------------------------------------------
 
 /// One complete reply per script, as (operation, LF body). No optional trailing line (authm's
 /// additional info, the inquiry's replaced-by), so that no proper prefix is itself complete.

@@ -1,4 +1,4 @@
-//! SBPS `res_err_code` types mapped to SDK error kinds, as data (`protocols/sbps.md` §8).
+//! SBPS `res_err_code` types mapped to SDK error kinds, as data (`docs/protocols/sbps.md` §8).
 //!
 //! A code is method (3) + type (2) + item (3), and the type alone carries the meaning, so the
 //! table has one `prefix*` row per method and type (`10141*`). The common types (§8.2) apply to

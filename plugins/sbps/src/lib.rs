@@ -1,7 +1,7 @@
 //! # SBPS: the Renkei plugin for SB Payment Service credit cards
 //!
 //! Speaks SBPS's server-to-server XML API ("sps-api", `xmlapi.do`) as described in
-//! `shared/docs/protocols/sbps.md`, and applies the SBPS rules of `shared/docs/gateway-rules.md`
+//! `docs/protocols/sbps.md`, and applies the SBPS rules of `docs/rules.md`
 //! (S-1…S-4, G-*). Same shape as every Renkei plugin:
 //!
 //! - `protocol.rs`: Shift_JIS XML, `sps_hashcode`, base64 and 3DES fields, strict reply parsing;

@@ -1,4 +1,4 @@
-//! The sps-api wire format (`shared/docs/protocols/sbps.md`): Shift_JIS XML documents, the
+//! The sps-api wire format (`docs/protocols/sbps.md`): Shift_JIS XML documents, the
 //! `sps_hashcode` checksum, base64 multibyte fields, 3DES field encryption, and strict reply
 //! parsing.
 //!

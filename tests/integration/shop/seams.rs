@@ -589,7 +589,7 @@ async fn g8_an_operator_reports_what_fregis_admin_screen_shows() {
     );
 }
 
-/// Issue 14, SBPS 8 (S-4): MG01 says 返金済 after full and partial refunds alike, so the journal,
+/// SBPS (S-4): MG01 says 返金済 after full and partial refunds alike, so the journal,
 /// not the gateway's status, knows what is left. A partial refund made from the host, then the
 /// order returned: the rest is refunded (ST02-00307 for what is left). After that, nothing is
 /// left and any further refund is refused before anything is sent.

@@ -73,7 +73,7 @@ fn authorization(p: &Params, api: Api, ctx: &Ctx<'_>) -> Result<Authorization, N
     if id.is_some_and(|id| !reference_well_formed(id)) {
         return Err(ng(Problem::IdInvalid));
     }
-    // FREE takes half-width characters only (issue 14); the decoded text must be printable
+    // FREE takes half-width characters only (F-REGI spec §1.2); the decoded text must be printable
     // ASCII, whatever CHARCODE carried it.
     if p.get("FREE")
         .is_some_and(|f| !f.bytes().all(|b| (0x20..=0x7e).contains(&b)))

@@ -649,7 +649,7 @@ async fn s11_8_salem_sells_now_or_reserves_until_the_batch_date() {
     assert_eq!(info.line(3), "22");
 }
 
-/// `FREE` takes half-width characters only (issue 14): full-width text, kana (half-width too)
+/// `FREE` takes half-width characters only (F-REGI spec §1.2): full-width text, kana (half-width too)
 /// and control characters are refused with `A1-1-190` (a stand-in) and make no record.
 #[tokio::test]
 async fn free_that_is_not_half_width_is_a1_1_190_and_makes_no_record() {

@@ -1,4 +1,4 @@
-//! Fault injection, each kind observed by a raw client (issue 3), and for each whether the
+//! Fault injection, each kind observed by a raw client, and for each whether the
 //! emulator's book changed, which is what `processes_request()` promises.
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! Concurrency: 1,000 concurrent operations across 100 transactions leave a state consistent with
-//! some serial order (issue 3).
+//! some serial order.
 
 use std::collections::HashMap;
 

@@ -145,7 +145,7 @@ async fn s11_1_charcode_decodes_free_text() {
             )
             .await;
         // テスト is full-width: decoded by CHARCODE (or guessed), then refused, because FREE
-        // takes half-width characters only (issue 14; A1-1-190 is a stand-in).
+        // takes half-width characters only (F-REGI spec §1.2; A1-1-190 is a stand-in).
         assert_eq!(reply.ng_code(), "A1-1-190", "CHARCODE={charcode:?}");
     }
     assert!(
