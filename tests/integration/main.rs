@@ -18,6 +18,10 @@ mod journal;
 /// The same against SBPS, which has an inquiry and reads before it acts.
 mod journal_sbps;
 
+/// One table of faults, each row run against both gateways with the settlement their
+/// declarations give it.
+mod fault_matrix;
+
 /// Hosts killed mid-run and hosts racing on one journal.
 mod crash;
 
