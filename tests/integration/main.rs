@@ -12,7 +12,7 @@ mod sbps;
 /// The F-REGI plugin, loaded as a cdylib, against the F-REGI emulator.
 mod fregi;
 
-/// The journaled executor: exactly once, the fault matrix, review, recovery.
+/// The journaled executor: exactly once, review, recovery.
 mod journal;
 
 /// The same against SBPS, which has an inquiry and reads before it acts.
