@@ -238,9 +238,9 @@ trait Adapter {
     /// Installs `kind` on the first request `op` sends that could change the payment, for one
     /// request; answers the emulator's own word on whether the request will take effect.
     fn install(&self, kind: Kind, op: Op) -> bool;
-    /// Whether the emulator shows `op`'s effect on `reference`; `None` when the effect would be
-    /// under another reference (an SBPS re-authorization), after checking the old one is
-    /// untouched.
+    /// Whether the emulator shows `op`'s effect on `reference` (true) or the state `op` found it
+    /// in (false); any other state fails the row. `None` when the effect would be under another
+    /// reference (an SBPS re-authorization), after checking the old one is untouched.
     fn shows_effect(&self, op: Op, reference: &str, label: &str) -> Option<bool>;
     /// The journal's money against the emulator's book for `order`.
     fn assert_book(&self, journal: &dyn JournalStore, order: &str, reference: &str, label: &str);
@@ -474,6 +474,9 @@ impl<A: Adapter> Rig<A> {
             reference,
             label,
         } = *case;
+        // A new operation on the order, under a key of its own (a void in review would find its
+        // own key's operation instead).
+        let attempt = if op == Op::Void { 2 } else { 1 };
         let again = match reference {
             None => {
                 self.exec(
@@ -483,7 +486,7 @@ impl<A: Adapter> Rig<A> {
                 .await
             }
             Some(t) => {
-                self.exec(&Self::void_op(order, t), &format!("{order}:void:2"))
+                self.exec(&Self::void_op(order, t), &format!("{order}:void:{attempt}"))
                     .await
             }
         };
@@ -619,11 +622,11 @@ mod sbps {
         }
 
         fn shows_effect(&self, op: Op, tracking: &str, label: &str) -> Option<bool> {
-            let done = match op {
+            let (found, done) = match op {
                 Op::Authorize => return None,
-                Op::Capture => PaymentStatus::Sold,
-                Op::Void => PaymentStatus::Cancelled,
-                Op::Refund => PaymentStatus::Refunded,
+                Op::Capture => (PaymentStatus::Authorized, PaymentStatus::Sold),
+                Op::Void => (PaymentStatus::Authorized, PaymentStatus::Cancelled),
+                Op::Refund => (PaymentStatus::Sold, PaymentStatus::Refunded),
                 Op::ChangeAmount => {
                     // The re-authorization is a new payment; the old one waits for its void.
                     assert_eq!(
@@ -634,7 +637,12 @@ mod sbps {
                     return None;
                 }
             };
-            Some(self.status(tracking) == done)
+            let status = self.status(tracking);
+            assert!(
+                status == found || status == done,
+                "{label}: {status:?} after {op:?}"
+            );
+            Some(status == done)
         }
 
         fn assert_book(
@@ -744,18 +752,27 @@ mod fregi {
             takes_effect
         }
 
-        fn shows_effect(&self, op: Op, seqno: &str, _label: &str) -> Option<bool> {
+        fn shows_effect(&self, op: Op, seqno: &str, label: &str) -> Option<bool> {
             let status = self.status(seqno);
-            Some(match op {
+            let sold = matches!(status, Status::SoldPending | Status::SoldTransmitted);
+            let (found, done) = match op {
                 Op::Authorize => return None,
-                Op::Capture => matches!(status, Status::SoldPending | Status::SoldTransmitted),
+                Op::Capture => (status == Status::Authorized, sold),
                 // authchange cancels the old SEQNO when it goes through (F-5).
-                Op::Void | Op::ChangeAmount => status == Status::AuthorizationCancelled,
-                Op::Refund => matches!(
-                    status,
-                    Status::SaleCancelledPending | Status::SaleCancelledTransmitted
+                Op::Void | Op::ChangeAmount => (
+                    status == Status::Authorized,
+                    status == Status::AuthorizationCancelled,
                 ),
-            })
+                Op::Refund => (
+                    sold,
+                    matches!(
+                        status,
+                        Status::SaleCancelledPending | Status::SaleCancelledTransmitted
+                    ),
+                ),
+            };
+            assert!(found || done, "{label}: {status:?} after {op:?}");
+            Some(done)
         }
 
         /// What the emulator shows sold (or sold then cancelled) must be what the journal
