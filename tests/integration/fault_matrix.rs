@@ -6,9 +6,9 @@
 //! request expiry, the operations it calls replay-safe), following the resolution rule of
 //! ARCHITECTURE.md. SBPS declares an inquiry (MG01, `docs/protocols/sbps.md` §6.8) and a request
 //! expiry (`request_date` + `limit_second`, §3.2); F-REGI declares no expiry and offers an
-//! inquiry only with the emulator's extension configured (`docs/protocols/fregi.md` §3), so it
-//! runs twice, with and without it. An unknown outcome is never guessed: it is settled by an
-//! inquiry, by a declared-safe replay, or by an operator.
+//! inquiry only with the emulator's extension configured (`docs/protocols/fregi.md` §3,
+//! §10.3), so it runs twice, with and without it. An unknown outcome is never guessed: it is
+//! settled by an inquiry, by a declared-safe replay, or by an operator.
 //!
 //! The gateway-specific parts (starting an emulator, which script or function an operation hits,
 //! what the emulator's book shows) are in one adapter per gateway, [`sbps`] and [`fregi`].
