@@ -1,14 +1,13 @@
-//! The journaled executor against the F-REGI emulator: exactly-once effect, the fault matrix
-//! (nothing guessed), operator review, and recovery of a host that died mid-operation.
+//! The journaled executor against the F-REGI emulator: exactly-once effect, operator review,
+//! recovery of a host that died mid-operation, and the single faults that are no row of the
+//! fault matrix (`fault_matrix.rs`, which runs every fault against both gateways).
 //!
 //! F-REGI has no public inquiry: the emulator's extension is configured in some rigs and not in
 //! others, which shows which unknown outcomes end in an inquiry, which in a replay (void, the only
 //! operation the plugin declares replay-safe) and which in review.
 
 use renkei_emulator_fregi::{Config as EmulatorConfig, Fault, FregiEmulator, Script, Status};
-use renkei_host::journal::{
-    self, Decision, JournalStore, NewOperation, OperationStatus, SentExchange, StoredOutcome,
-};
+use renkei_host::journal::{self, Decision, JournalStore, NewOperation, SentExchange};
 use renkei_host::{
     Completed, ExecError, Executor, GatewayInstance, GatewaySection, PluginRegistry, Resolution,
     Transport,
@@ -152,70 +151,6 @@ impl Rig {
             Status::SoldPending | Status::SoldTransmitted
         )
     }
-
-    /// The journal's money against F-REGI's own book, for an order not in review: what the
-    /// emulator shows sold (or sold then cancelled) must be what the journal captured, and
-    /// what it shows cancelled after a sale what the journal refunded.
-    fn assert_book(&self, order: &str, seqno: &str, name: &str) {
-        let journal = self.journal.order(&OrderRef::new(order)).unwrap().unwrap();
-        if journal.review.is_some() {
-            return;
-        }
-        let t = self.emulator.transaction(fregi_seqno(seqno)).unwrap();
-        let amount = i64::from(t.amount);
-        let (captured, refunded) = match t.status {
-            Status::SoldPending | Status::SoldTransmitted => (amount, 0),
-            Status::SaleCancelledPending | Status::SaleCancelledTransmitted => (amount, amount),
-            _ => (0, 0),
-        };
-        assert_eq!(journal.captured, Money::jpy(captured), "{name}: captured");
-        assert_eq!(journal.refunded, Money::jpy(refunded), "{name}: refunded");
-    }
-
-    fn op_status(&self, order: &str) -> OperationStatus {
-        self.journal
-            .operations(&OrderRef::new(order))
-            .unwrap()
-            .last()
-            .unwrap()
-            .status
-    }
-}
-
-/// The faults of the matrix, and whether each lets the request take effect at the gateway.
-fn faults() -> Vec<(&'static str, Fault, bool)> {
-    vec![
-        ("no_reply", Fault::no_reply(), false),
-        ("http_500", Fault::http_status(500), false),
-        ("malformed", Fault::malformed(), true),
-        ("reset", Fault::reset(), false),
-        ("reply_lost", Fault::reply_lost(), true),
-        ("cut_body", Fault::cut_body(), true),
-        // A load balancer's answer after the gateway processed: not "nothing happened".
-        (
-            "http_502_after_processing",
-            Fault::http_status_after_processing(502),
-            true,
-        ),
-        (
-            "http_504_after_processing",
-            Fault::http_status_after_processing(504),
-            true,
-        ),
-        ("http_503", Fault::http_status(503), false),
-        // An NG with a code in no table, before and after processing (F-REGI's own format).
-        ("gateway_error", Fault::gateway_error(), false),
-        (
-            "gateway_error_after_processing",
-            Fault::gateway_error_after_processing(),
-            true,
-        ),
-        (
-            "no_reply_after_processing",
-            Fault::no_reply_after_processing(),
-            true,
-        ),
-    ]
 }
 
 #[tokio::test]
@@ -252,137 +187,6 @@ async fn g_latency_within_the_deadline_is_just_a_slow_success() {
     let done = rig.capture("lat-1", &seqno, 500).await.unwrap();
     assert_eq!(done.resolution, None);
     assert!(rig.sold(&seqno));
-}
-
-#[tokio::test]
-async fn fault_matrix_capture_with_the_inquiry_extension_settles_only_what_took_effect() {
-    let rig = rig(true).await;
-    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
-        let order = format!("cap-inq-{i}");
-        let seqno = rig.authorize(&order, 1000).await;
-        rig.emulator.install_fault(fault.on_script(Script::Sale));
-        let result = rig.capture(&order, &seqno, 1000).await;
-        if applied {
-            let done = result.unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(done.resolution, Some(Resolution::Inquiry), "{name}");
-            assert!(rig.sold(&seqno), "{name}");
-            assert_eq!(rig.op_status(&order), OperationStatus::Succeeded, "{name}");
-        } else {
-            // F-REGI declares no expiry for a request: "still authorized" proves nothing, since
-            // the request may yet be processed (a 500 or a reset may come from a proxy in front
-            // of a gateway still working on it). An operator decides, from F-REGI's screen.
-            let operation = match result {
-                Err(ExecError::NeedsReview { operation, .. }) => operation,
-                other => panic!("{name}: expected review, got {other:?}"),
-            };
-            assert_eq!(rig.status(&seqno), Status::Authorized, "{name}");
-            rig.executor
-                .resolve_review(operation, Decision::NoEffect, "operator")
-                .await
-                .unwrap();
-            // Not applied, so the shop may simply record the payment again.
-            rig.capture(&order, &seqno, 1000).await.unwrap();
-            assert!(rig.sold(&seqno), "{name}");
-        }
-        rig.assert_book(&order, &seqno, name);
-    }
-}
-
-#[tokio::test]
-async fn fault_matrix_capture_without_inquiry_goes_to_review_never_guessed() {
-    // F-REGI's capture is not replay-safe (it may start with authchange) and F-REGI has no
-    // public inquiry: every unknown capture outcome is an operator's call.
-    let rig = rig(false).await;
-    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
-        let order = format!("cap-rev-{i}");
-        let seqno = rig.authorize(&order, 1000).await;
-        rig.emulator.install_fault(fault.on_script(Script::Sale));
-        match rig.capture(&order, &seqno, 1000).await {
-            Err(ExecError::NeedsReview { .. }) => {}
-            other => panic!("{name}: expected review, got {other:?}"),
-        }
-        assert_eq!(rig.sold(&seqno), applied, "{name}: the emulator's truth");
-        // The order refuses every further operation until an operator decides (G-5 style).
-        match rig.void(&order, &seqno, 1000).await {
-            Err(ExecError::Refused(_)) => {}
-            other => panic!("{name}: expected a refusal while in review, got {other:?}"),
-        }
-        let ops = rig.journal.operations(&OrderRef::new(&order)).unwrap();
-        let pending = ops.last().unwrap();
-        assert_eq!(pending.status, OperationStatus::NeedsReview);
-        // The operator checks F-REGI's admin screen and records what they saw.
-        let decision = if applied {
-            let mut truth =
-                StoredOutcome::from(&renkei_sdk::Outcome::new(PaymentState::Captured {
-                    settlement: renkei_sdk::Settlement::Pending,
-                }));
-            truth.transaction = Some(TransactionRef::new(&seqno));
-            truth.captured = Some(Money::jpy(1000));
-            Decision::TookEffect(Box::new(truth))
-        } else {
-            Decision::NoEffect
-        };
-        let order_after = rig
-            .executor
-            .resolve_review(pending.id, decision, "operator@shop")
-            .await
-            .unwrap();
-        assert_eq!(
-            matches!(order_after.state, PaymentState::Captured { .. }),
-            applied,
-            "{name}"
-        );
-        assert!(order_after.review.is_none());
-    }
-}
-
-#[tokio::test]
-async fn fault_matrix_void_is_replayed_because_the_plugin_declares_it_safe() {
-    let rig = rig(false).await;
-    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
-        let order = format!("void-{i}");
-        let seqno = rig.authorize(&order, 700).await;
-        rig.emulator
-            .install_fault(fault.on_script(Script::AuthCancel));
-        let done = rig
-            .void(&order, &seqno, 700)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(done.resolution, Some(Resolution::Replay), "{name}");
-        assert_eq!(rig.status(&seqno), Status::AuthorizationCancelled, "{name}");
-        let x = rig.journal.exchanges(done.operation.id).unwrap();
-        assert_eq!(
-            x.len(),
-            2,
-            "{name}: the attempt and its replay, both journaled"
-        );
-        let _ = applied; // both end voided: applied faults by "already voided", others by the replay
-    }
-}
-
-#[tokio::test]
-async fn fault_matrix_authorize_is_never_guessed() {
-    // No reference to inquire with, and a replay would authorize twice.
-    let rig = rig(true).await;
-    for (i, (name, fault, _)) in faults().into_iter().enumerate() {
-        let order = format!("auth-{i}");
-        rig.emulator.install_fault(fault.on_script(Script::Authm));
-        let result = rig
-            .exec(&authorization(&order, 300), &format!("{order}:authorize:1"))
-            .await;
-        assert!(
-            matches!(result, Err(ExecError::NeedsReview { .. })),
-            "{name}: {result:?}"
-        );
-        // A second authorization of the order is refused while it is in review.
-        let again = rig
-            .exec(&authorization(&order, 300), &format!("{order}:authorize:2"))
-            .await;
-        assert!(
-            matches!(again, Err(ExecError::Refused(_))),
-            "{name}: {again:?}"
-        );
-    }
 }
 
 #[tokio::test]
@@ -491,84 +295,6 @@ async fn recovery_resolves_what_a_dead_host_left_sent_and_unanswered() {
     // The unsent capture is free to run now, exactly once.
     rig.capture("crash-unsent", &unsent, 900).await.unwrap();
     assert!(rig.sold(&unsent));
-}
-
-#[tokio::test]
-async fn fault_matrix_refund_settles_by_inquiry_only_what_took_effect() {
-    for inquiry in [true, false] {
-        let rig = rig(inquiry).await;
-        for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
-            let order = format!("ref-{inquiry}-{i}");
-            let seqno = rig.authorize(&order, 800).await;
-            rig.capture(&order, &seqno, 800).await.unwrap();
-            rig.emulator
-                .install_fault(fault.on_script(Script::SaleCancel));
-            let result = rig
-                .exec(
-                    &Operation::Refund {
-                        order: OrderRef::new(&order),
-                        transaction: TransactionRef::new(&seqno),
-                        captured: Money::jpy(800),
-                        amount: None,
-                    },
-                    &format!("{order}:refund:1"),
-                )
-                .await;
-            let cancelled = matches!(
-                rig.status(&seqno),
-                Status::SaleCancelledPending | Status::SaleCancelledTransmitted
-            );
-            assert_eq!(cancelled, applied, "{name}: the emulator's truth");
-            match (inquiry, applied, result) {
-                (true, true, Ok(done)) => {
-                    assert_eq!(done.resolution, Some(Resolution::Inquiry), "{name}");
-                    assert!(done.order.unwrap().state.is_final(), "{name}");
-                }
-                // Without an expiry, "not refunded yet" proves nothing (see the capture matrix).
-                (_, false, Err(ExecError::NeedsReview { .. })) => {}
-                (false, true, Err(ExecError::NeedsReview { .. })) => {}
-                (inq, app, other) => {
-                    panic!("{name} inquiry={inq} applied={app}: unexpected {other:?}")
-                }
-            }
-            rig.assert_book(&order, &seqno, name);
-        }
-    }
-}
-
-#[tokio::test]
-async fn fault_matrix_amount_change_is_settled_only_when_the_old_authorization_shows_it() {
-    // authchange replaces the SEQNO: when it went through, the old one is 承認取消 and the new
-    // one is unknown to the host, so that case must go to review; when it did not, the old one
-    // is still 承認済 and the inquiry proves nothing happened.
-    let rig = rig(true).await;
-    for (i, (name, fault, applied)) in faults().into_iter().enumerate() {
-        let order = format!("chg-{i}");
-        let seqno = rig.authorize(&order, 1000).await;
-        rig.emulator
-            .install_fault(fault.on_script(Script::AuthChange));
-        let result = rig
-            .exec(
-                &Operation::ChangeAmount {
-                    order: OrderRef::new(&order),
-                    transaction: TransactionRef::new(&seqno),
-                    authorized: Money::jpy(1000),
-                    new_amount: Money::jpy(1200),
-                },
-                &format!("{order}:change_amount:1"),
-            )
-            .await;
-        match (applied, result) {
-            (true, Err(ExecError::NeedsReview { evidence, .. })) => {
-                assert_eq!(rig.status(&seqno), Status::AuthorizationCancelled, "{name}");
-                assert!(evidence.contains("inquiry"), "{name}: {evidence}");
-            }
-            (false, Err(ExecError::NeedsReview { .. })) => {
-                assert_eq!(rig.status(&seqno), Status::Authorized, "{name}");
-            }
-            (app, other) => panic!("{name} applied={app}: unexpected {other:?}"),
-        }
-    }
 }
 
 #[tokio::test]

@@ -12,11 +12,15 @@ mod sbps;
 /// The F-REGI plugin, loaded as a cdylib, against the F-REGI emulator.
 mod fregi;
 
-/// The journaled executor: exactly once, the fault matrix, review, recovery.
+/// The journaled executor: exactly once, review, recovery.
 mod journal;
 
 /// The same against SBPS, which has an inquiry and reads before it acts.
 mod journal_sbps;
+
+/// One table of faults, each row run against both gateways with the settlement their
+/// declarations give it.
+mod fault_matrix;
 
 /// Hosts killed mid-run and hosts racing on one journal.
 mod crash;
