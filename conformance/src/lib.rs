@@ -9,9 +9,12 @@
 //!
 //! ## Checks
 //!
-//! Every check has a stable id. A check the manifest makes inapplicable (an operation not
-//! declared, a capability not claimed) is reported *skipped*, with the reason, never passed.
-//! All checks are required except `manifest.secret-names`, which is advisory.
+//! Every check has a stable id, declared once in [`registry`] with its family, whether it is
+//! required and the one-line summary the README's table shows; this table has the exact rules,
+//! one row per registry entry in the same order (a test keeps both in step). A check the
+//! manifest makes inapplicable (an operation not declared, a capability not claimed) is reported
+//! *skipped*, with the reason, never passed. All checks are required except
+//! `manifest.secret-names`, which is advisory.
 //!
 //! | id | what it establishes |
 //! | --- | --- |
@@ -52,12 +55,14 @@
 mod emulators;
 mod harness;
 mod probes;
+pub mod registry;
 mod report;
 mod scenarios;
 mod settings;
 mod statics;
 
 pub use emulators::{Builtin, EmulatorError};
+pub use registry::Check;
 pub use report::{CheckResult, Report, Verdict};
 pub use settings::{Settings, SettingsError};
 
@@ -66,35 +71,9 @@ use renkei_sdk::{ConfigKind, ConfigValue, OperationKind};
 use std::path::Path;
 use std::time::Duration;
 
-/// Ids of the checks that run once per plugin, in report order. Per-operation checks
-/// (`replay.<op>`, `robustness.<op>.<reply>`) are added for each operation.
-pub const CHECKS: &[&str] = &[
-    "manifest.valid",
-    "manifest.secret-names",
-    "status.total",
-    "status.unknown-code",
-    "capability.unsupported",
-    "capability.declared",
-    "lifecycle.capture-refund",
-    "lifecycle.authorize-void",
-    "lifecycle.capture-lower",
-    "lifecycle.capture-higher",
-    "lifecycle.partial-refund",
-    "lifecycle.change-amount",
-    "lifecycle.inquiry",
-    "invariant.capture-twice",
-    "invariant.refund-above-captured",
-    "invariant.after-refund",
-    "invariant.capture-after-void",
-    "invariant.after-void",
-    "determinism.requests",
-    "secrets.requests",
-    "secrets.errors",
-    "secrets.debug",
-    "secrets.logs",
-    "secrets.panics",
-    "panic.containment",
-];
+/// Ids of the checks that run once per plugin, in report order ([`registry::ONCE_IDS`]).
+/// Per-operation checks (`replay.<op>`, `robustness.<op>.<reply>`) are added for each operation.
+pub const CHECKS: &[&str] = &registry::ONCE_IDS;
 
 /// Where the dynamic checks run, and with which settings.
 #[derive(Clone, Debug, Default)]
@@ -164,7 +143,7 @@ async fn certify_on(
         Ok(p) => p.manifest().clone(),
         Err(e) => {
             let mut checks = vec![CheckResult::from_evidence(
-                "manifest.valid",
+                Check::ManifestValid.id(),
                 vec![format!("the host refused to load the plugin: {e}")],
             )];
             checks.extend(
@@ -238,7 +217,7 @@ async fn certify_on(
     checks.append(&mut s.results);
 
     for kind in OperationKind::ALL {
-        let id = format!("replay.{kind}");
+        let id = Check::Replay.instance(&[kind.name()]);
         if checks.iter().any(|c| c.id == id) {
             continue;
         }
@@ -275,29 +254,19 @@ async fn certify_on(
     canaries.dedup();
     checks.extend(probes::secrets(&h.calls(), &probes::Canaries(canaries)));
 
-    checks.sort_by_key(|c| rank(&c.id));
+    // Every id the run reports is one the registry (and so the README) documents.
+    debug_assert!(
+        checks.iter().all(|c| registry::lookup(&c.id).is_some()),
+        "unregistered check ids: {:?}",
+        checks
+            .iter()
+            .filter(|c| registry::lookup(&c.id).is_none())
+            .map(|c| &c.id)
+            .collect::<Vec<_>>()
+    );
+    checks.sort_by_key(|c| registry::rank(&c.id));
     let mut report = Report::new(shown, where_, checks);
     report.gateway_id = Some(manifest.gateway_id.clone());
     report.plugin_version = Some(manifest.plugin_version.to_string());
     Ok(report)
-}
-
-/// Report order: by family, in the order of the crate docs' table.
-fn rank(id: &str) -> usize {
-    let families = [
-        "manifest.",
-        "status.",
-        "capability.",
-        "lifecycle.",
-        "invariant.",
-        "replay.",
-        "robustness.",
-        "determinism.",
-        "secrets.",
-        "panic.",
-    ];
-    families
-        .iter()
-        .position(|f| id.starts_with(f))
-        .unwrap_or(families.len())
 }

@@ -3,6 +3,7 @@
 //! and the `secrets.*` checks over everything the plugin said during the run.
 
 use crate::harness::{Call, Harness, Run};
+use crate::registry::Check;
 use crate::report::CheckResult;
 use renkei_sdk::{ErrorKind, HttpResponse, OperationKind, PaymentState, Secret, Step};
 
@@ -62,7 +63,7 @@ pub fn robustness(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
         }
         let run = runs.iter().find(|r| r.op.kind() == kind);
         for name in BAD_REPLIES {
-            let id = format!("robustness.{kind}.{name}");
+            let id = Check::Robustness.instance(&[kind.name(), name]);
             let Some(run) = run else {
                 out.push(CheckResult::skip(
                     id,
@@ -141,7 +142,7 @@ fn records_doubt(step: &Step, real: &Result<Step, renkei_sdk::GatewayError>) -> 
 /// `determinism.requests`: the same operation and context give the same request bytes (and the
 /// same reply gives the same answer), checked on every recorded run.
 pub fn determinism(h: &Harness, runs: &[Run]) -> CheckResult {
-    let id = "determinism.requests";
+    let id = Check::DeterminismRequests.id();
     if runs.is_empty() {
         return CheckResult::skip(id, "no operation succeeded against the endpoint");
     }
@@ -234,7 +235,7 @@ fn token_positions(body: &[u8], code: &[u8]) -> Vec<usize> {
 /// `status.unknown-code`: a real reply that reported a status code, with that code replaced by
 /// one the table does not list, must give `Unknown` carrying the new code, not a guess.
 pub fn unknown_code(h: &Harness, runs: &[Run]) -> CheckResult {
-    let id = "status.unknown-code";
+    let id = Check::StatusUnknownCode.id();
     let table: Vec<&str> = h
         .manifest()
         .statuses
@@ -319,7 +320,7 @@ pub fn unknown_code(h: &Harness, runs: &[Run]) -> CheckResult {
 /// give a typed error, and no call of the whole run may have panicked. The suite itself
 /// survives either way: the SDK turns a plugin panic into an `ErrorKind::Panicked` error.
 pub fn panic_containment(h: &Harness, runs: &[Run]) -> CheckResult {
-    let id = "panic.containment";
+    let id = Check::PanicContainment.id();
     for run in runs {
         if let Some(x) = run.exchanges.first() {
             for state in [&b"\xff\xfe not a continuation"[..], b""] {
@@ -342,11 +343,11 @@ pub struct Canaries(pub Vec<String>);
 /// The `secrets.*` checks over every recorded call.
 pub fn secrets(calls: &[Call], canaries: &Canaries) -> Vec<CheckResult> {
     let ids = [
-        "secrets.requests",
-        "secrets.errors",
-        "secrets.debug",
-        "secrets.logs",
-        "secrets.panics",
+        Check::SecretsRequests.id(),
+        Check::SecretsErrors.id(),
+        Check::SecretsDebug.id(),
+        Check::SecretsLogs.id(),
+        Check::SecretsPanics.id(),
     ];
     if canaries.0.is_empty() {
         return ids

@@ -5,6 +5,7 @@
 //! with the setup's error as evidence.
 
 use crate::harness::{Ctx, Harness, Run};
+use crate::registry::Check;
 use crate::report::CheckResult;
 use renkei_sdk::{
     AmountChange, Currency, CustomerRef, ErrorKind, Money, Operation, OperationKind, OrderRef,
@@ -268,7 +269,7 @@ impl<'a> Scenarios<'a> {
             transaction: p.transaction.clone(),
         };
         let key = format!("{}:inquire:{}", p.order, self.inquiries);
-        let run = self.exec(op, &key, "lifecycle.inquiry").await;
+        let run = self.exec(op, &key, Check::LifecycleInquiry.id()).await;
         match run.outcome() {
             Err(e) => self.inquiry.push(format!("{when}: {e}")),
             Ok(o) => {
@@ -316,7 +317,7 @@ impl<'a> Scenarios<'a> {
     /// replay-safe operation must answer `already_done`.
     async fn replay(&mut self, first: &Run) {
         let kind = first.op.kind();
-        let id = format!("replay.{kind}");
+        let id = Check::Replay.instance(&[kind.name()]);
         if !self.h.capabilities().is_replay_safe(kind) {
             return;
         }
@@ -356,14 +357,17 @@ impl<'a> Scenarios<'a> {
 
     /// authorize → capture → refund, with replays and the capture/refund invariants.
     pub async fn capture_refund(&mut self) {
-        let id = "lifecycle.capture-refund";
+        let id = Check::LifecycleCaptureRefund.id();
         let needs = [
             OperationKind::Authorize,
             OperationKind::Capture,
             OperationKind::Refund,
         ];
         if self.skip_unless(id, &needs) {
-            for id in ["invariant.capture-twice", "invariant.refund-above-captured"] {
+            for id in [
+                Check::InvariantCaptureTwice.id(),
+                Check::InvariantRefundAboveCaptured.id(),
+            ] {
                 self.skip_unless(id, &needs);
             }
             return;
@@ -406,7 +410,7 @@ impl<'a> Scenarios<'a> {
             &mut twice,
         )
         .await;
-        self.record("invariant.capture-twice", twice);
+        self.record(Check::InvariantCaptureTwice.id(), twice);
 
         let mut above = Vec::new();
         self.refused(
@@ -425,7 +429,7 @@ impl<'a> Scenarios<'a> {
         )
         .await;
         above.extend(self.inquiry.drain(before..));
-        self.record("invariant.refund-above-captured", above);
+        self.record(Check::InvariantRefundAboveCaptured.id(), above);
 
         let key = format!("{}:refund", p.order);
         let refund = self.refund_op(&p, a, None);
@@ -471,7 +475,7 @@ impl<'a> Scenarios<'a> {
                 )
                 .await;
                 after.extend(self.inquiry.drain(before..));
-                self.record("invariant.after-refund", after);
+                self.record(Check::InvariantAfterRefund.id(), after);
             }
             Err(e) => evidence.push(e),
         }
@@ -495,11 +499,11 @@ impl<'a> Scenarios<'a> {
 
     /// authorize → void, with the replay and "nothing after a final cancel".
     pub async fn void(&mut self) {
-        let id = "lifecycle.authorize-void";
+        let id = Check::LifecycleAuthorizeVoid.id();
         let needs = [OperationKind::Authorize, OperationKind::Void];
         if self.skip_unless(id, &needs) {
-            self.skip_unless("invariant.capture-after-void", &needs);
-            self.skip_unless("invariant.after-void", &needs);
+            self.skip_unless(Check::InvariantCaptureAfterVoid.id(), &needs);
+            self.skip_unless(Check::InvariantAfterVoid.id(), &needs);
             return;
         }
         let a = self.inputs.amount;
@@ -543,9 +547,12 @@ impl<'a> Scenarios<'a> {
                 &mut ev,
             )
             .await;
-            self.record("invariant.capture-after-void", ev);
+            self.record(Check::InvariantCaptureAfterVoid.id(), ev);
         } else {
-            self.skip_unless("invariant.capture-after-void", &[OperationKind::Capture]);
+            self.skip_unless(
+                Check::InvariantCaptureAfterVoid.id(),
+                &[OperationKind::Capture],
+            );
         }
 
         let mut ops: Vec<Expected> = vec![(self.void_op(&p), not_success)];
@@ -565,7 +572,7 @@ impl<'a> Scenarios<'a> {
         )
         .await;
         ev.extend(self.inquiry.drain(before..));
-        self.record("invariant.after-void", ev);
+        self.record(Check::InvariantAfterVoid.id(), ev);
     }
 
     fn lower(&self) -> i64 {
@@ -580,7 +587,7 @@ impl<'a> Scenarios<'a> {
 
     /// Capture below the authorization, where partial capture or amount changes are declared.
     pub async fn capture_lower(&mut self) {
-        let id = "lifecycle.capture-lower";
+        let id = Check::LifecycleCaptureLower.id();
         let caps = self.h.capabilities().clone();
         if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Capture]) {
             return;
@@ -597,7 +604,7 @@ impl<'a> Scenarios<'a> {
 
     /// Capture above the authorization, where amount changes are declared.
     pub async fn capture_higher(&mut self) {
-        let id = "lifecycle.capture-higher";
+        let id = Check::LifecycleCaptureHigher.id();
         if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Capture]) {
             return;
         }
@@ -644,7 +651,7 @@ impl<'a> Scenarios<'a> {
 
     /// A partial refund, then the rest, where partial refunds are declared.
     pub async fn partial_refund(&mut self) {
-        let id = "lifecycle.partial-refund";
+        let id = Check::LifecyclePartialRefund.id();
         let needs = [
             OperationKind::Authorize,
             OperationKind::Capture,
@@ -713,7 +720,7 @@ impl<'a> Scenarios<'a> {
 
     /// Changing an authorized amount, where declared.
     pub async fn change_amount(&mut self) {
-        let id = "lifecycle.change-amount";
+        let id = Check::LifecycleChangeAmount.id();
         if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::ChangeAmount]) {
             return;
         }
@@ -764,16 +771,21 @@ impl<'a> Scenarios<'a> {
         let order = self.h.order();
         let op = self.authorize_op(&order, self.inputs.amount);
         let key = format!("{order}:authorize");
-        let first = self.exec(op, &key, "replay.authorize").await;
+        let first = self
+            .exec(op, &key, &Check::Replay.instance(&["authorize"]))
+            .await;
         match &first.result {
             Ok(_) => self.replay(&first).await,
-            Err(e) => self.record("replay.authorize", vec![format!("setup: authorize: {e}")]),
+            Err(e) => self.record(
+                &Check::Replay.instance(&["authorize"]),
+                vec![format!("setup: authorize: {e}")],
+            ),
         }
     }
 
     /// `lifecycle.inquiry`: every inquiry agreed with the step before it.
     pub fn inquiry_result(&mut self) {
-        let id = "lifecycle.inquiry";
+        let id = Check::LifecycleInquiry.id();
         if !self.supports(OperationKind::Inquire) {
             self.skip_unless(id, &[OperationKind::Inquire]);
             return;
@@ -795,7 +807,10 @@ impl<'a> Scenarios<'a> {
     /// key is unsupported by an instance without it, and must say so.
     pub fn capabilities(&mut self) {
         let Some(p) = self.some_transaction.clone() else {
-            for id in ["capability.unsupported", "capability.declared"] {
+            for id in [
+                Check::CapabilityUnsupported.id(),
+                Check::CapabilityDeclared.id(),
+            ] {
                 self.results.push(CheckResult::skip(
                     id,
                     "no authorization succeeded, so there is no payment to name",
@@ -861,13 +876,13 @@ impl<'a> Scenarios<'a> {
             }
         }
         if any_unsupported {
-            self.record("capability.unsupported", unsupported);
+            self.record(Check::CapabilityUnsupported.id(), unsupported);
         } else {
             self.results.push(CheckResult::skip(
-                "capability.unsupported",
+                Check::CapabilityUnsupported.id(),
                 "the configured instance offers every operation",
             ));
         }
-        self.record("capability.declared", declared);
+        self.record(Check::CapabilityDeclared.id(), declared);
     }
 }

@@ -1,6 +1,7 @@
 //! Checks read from the manifest alone: `manifest.valid`, `manifest.secret-names`,
 //! `status.total`.
 
+use crate::registry::Check;
 use crate::report::CheckResult;
 use renkei_sdk::{ConfigKind, Manifest, OperationKind, PaymentState, RefundExtent, SDK_VERSION};
 use std::collections::BTreeMap;
@@ -54,7 +55,7 @@ pub fn manifest_valid(m: &Manifest) -> CheckResult {
             ));
         }
     }
-    CheckResult::from_evidence("manifest.valid", evidence)
+    CheckResult::from_evidence(Check::ManifestValid.id(), evidence)
 }
 
 /// Name segments that say "credential": such a key should be flagged secret.
@@ -91,7 +92,7 @@ pub fn secret_names(m: &Manifest) -> CheckResult {
             )
         })
         .collect();
-    CheckResult::from_evidence("manifest.secret-names", evidence).advisory()
+    CheckResult::from_evidence(Check::ManifestSecretNames.id(), evidence)
 }
 
 /// Codes that read as "anything else": a table row with one of them is a catch-all.
@@ -199,7 +200,7 @@ pub fn status_total(m: &Manifest) -> CheckResult {
             ));
         }
     }
-    CheckResult::from_evidence("status.total", evidence)
+    CheckResult::from_evidence(Check::StatusTotal.id(), evidence)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 mod codec;
 pub mod ledger;
 mod logic;
+mod migrate;
 pub mod model;
+mod pool;
 pub mod postgres;
 pub mod sqlite;
 mod store;

@@ -4,112 +4,11 @@
 
 use super::codec::{self, DRIFT_COLUMNS, DriftRow, ExchangeRow, OpRow, OrderRow};
 use super::logic::{Backend, Journal, Tx};
+use super::migrate;
 use super::model::*;
+use super::pool::Pool;
 use super::store::{JournalError, JournalStore};
 use postgres::{Client, NoTls, Row};
-use std::sync::{Condvar, Mutex};
-
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE orders (
-    order_ref       TEXT PRIMARY KEY,
-    gateway         TEXT NOT NULL,
-    transaction_ref TEXT,
-    state           TEXT NOT NULL,
-    gateway_status  TEXT,
-    currency        TEXT NOT NULL,
-    authorized      BIGINT NOT NULL,
-    captured        BIGINT NOT NULL,
-    refunded        BIGINT NOT NULL,
-    review          TEXT,
-    version         BIGINT NOT NULL,
-    updated_at      BIGINT NOT NULL,
-    CHECK (0 <= refunded AND refunded <= captured AND captured <= authorized)
-);
-CREATE TABLE operations (
-    id              BIGSERIAL PRIMARY KEY,
-    order_ref       TEXT NOT NULL,
-    gateway         TEXT NOT NULL,
-    kind            TEXT NOT NULL,
-    amount          BIGINT,
-    currency        TEXT,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    plugin_id       TEXT NOT NULL,
-    plugin_version  TEXT NOT NULL,
-    status          TEXT NOT NULL,
-    attempt         BIGINT NOT NULL,
-    outcome         TEXT,
-    evidence        TEXT,
-    lease_until     BIGINT,
-    created_at      BIGINT NOT NULL,
-    updated_at      BIGINT NOT NULL
-);
-CREATE UNIQUE INDEX operations_one_active_per_order
-    ON operations (order_ref) WHERE status IN ('pending', 'unknown');
-CREATE INDEX operations_by_order ON operations (order_ref);
-CREATE TABLE exchanges (
-    id              BIGSERIAL PRIMARY KEY,
-    operation_id    BIGINT NOT NULL REFERENCES operations (id),
-    step_index      BIGINT NOT NULL,
-    step            TEXT NOT NULL,
-    method          TEXT NOT NULL,
-    url             TEXT NOT NULL,
-    headers         TEXT NOT NULL,
-    body            TEXT,
-    state           BYTEA NOT NULL,
-    sent_at         BIGINT NOT NULL,
-    reply_status    BIGINT,
-    reply_body      BYTEA,
-    transport_error TEXT,
-    replied_at      BIGINT,
-    UNIQUE (operation_id, step_index)
-);
-"#,
-    // v2: exchanges a plugin declared read-only (inquiries), for settling unknown outcomes.
-    r#"
-ALTER TABLE exchanges ADD COLUMN read_only BOOLEAN NOT NULL DEFAULT false;
-"#,
-    // v3: which journal handle (host) holds an active operation.
-    r#"
-ALTER TABLE operations ADD COLUMN owner TEXT;
-"#,
-    // v4: the shop's side of each order (see `ShopRow`).
-    r#"
-CREATE TABLE shop_orders (
-    order_ref  TEXT PRIMARY KEY,
-    shop       TEXT NOT NULL,
-    unpaid     BOOLEAN NOT NULL,
-    data       TEXT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    version    BIGINT NOT NULL
-);
-CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
-"#,
-    // v5: the attempt each exchange belongs to (see the SQLite schema).
-    r#"
-ALTER TABLE exchanges ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
-"#,
-    // v6: operation intents and drift events (see the SQLite schema).
-    r#"
-ALTER TABLE operations ADD COLUMN intent TEXT;
-CREATE INDEX operations_by_status ON operations (status, id);
-CREATE TABLE drift_events (
-    id             BIGSERIAL PRIMARY KEY,
-    order_ref      TEXT NOT NULL,
-    gateway        TEXT NOT NULL,
-    kind           TEXT NOT NULL,
-    detail         TEXT NOT NULL,
-    journal_state  TEXT NOT NULL,
-    gateway_state  TEXT NOT NULL,
-    gateway_status TEXT,
-    found_at       BIGINT NOT NULL,
-    resolution     TEXT,
-    operator       TEXT,
-    resolved_at    BIGINT
-);
-CREATE INDEX drift_events_open ON drift_events (order_ref, kind) WHERE resolution IS NULL;
-"#,
-];
 
 /// The database's clock, in unix milliseconds. Leases are anchored to it rather than to the
 /// hosts' clocks, which differ: a lease is written as "this long from now" (the host's
@@ -122,20 +21,13 @@ fn storage(e: postgres::Error) -> JournalError {
     JournalError::Storage(e.to_string())
 }
 
-/// A few connections, handed out one transaction at a time.
-struct Pool {
-    free: Mutex<Vec<Client>>,
-    returned: Condvar,
-}
-
 pub(crate) struct Postgres {
-    pool: Pool,
+    pool: Pool<Client>,
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let clients =
-            std::mem::take(&mut *self.pool.free.lock().unwrap_or_else(|e| e.into_inner()));
+        let clients = self.pool.drain();
         // See `open`: a client may not be dropped on an async worker thread.
         let _ = std::thread::spawn(move || drop(clients)).join();
     }
@@ -182,46 +74,44 @@ fn open_here(
     };
     let mut first = connect()?;
     migrate(&mut first)?;
-    let mut clients = vec![first];
-    for _ in 1..connections.max(1) {
-        clients.push(connect()?);
-    }
-    Ok(Box::new(Journal::new(Postgres {
-        pool: Pool {
-            free: Mutex::new(clients),
-            returned: Condvar::new(),
-        },
-    })))
+    let mut first = Some(first);
+    let pool = Pool::open(connections, || match first.take() {
+        Some(c) => Ok(c),
+        None => connect(),
+    })?;
+    Ok(Box::new(Journal::new(Postgres { pool })))
 }
 
+/// Brings the schema up to date ([`migrate::POSTGRES`], whose prologue takes the advisory lock)
+/// in one transaction.
 fn migrate(c: &mut Client) -> Result<(), JournalError> {
     let mut tx = c.transaction().map_err(storage)?;
-    // Two hosts opening one fresh journal at once must not both migrate.
-    tx.batch_execute(
-        "SELECT pg_advisory_xact_lock(727274);
-         CREATE TABLE IF NOT EXISTS renkei_schema (version BIGINT NOT NULL);",
-    )
-    .map_err(storage)?;
-    let version: Option<i64> = tx
-        .query_one("SELECT max(version) FROM renkei_schema", &[])
-        .map_err(storage)?
-        .get(0);
-    let version = version.unwrap_or(0) as usize;
-    if version > MIGRATIONS.len() {
-        return Err(JournalError::Storage(format!(
-            "journal schema version {version} is newer than this host ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.batch_execute(sql).map_err(storage)?;
-        tx.execute(
-            "INSERT INTO renkei_schema (version) VALUES ($1)",
-            &[&(i as i64 + 1)],
-        )
-        .map_err(storage)?;
-    }
+    migrate::apply(&mut SchemaOn(&mut tx), &migrate::POSTGRES)?;
     tx.commit().map_err(storage)
+}
+
+struct SchemaOn<'a, 'c>(&'a mut postgres::Transaction<'c>);
+
+impl migrate::SchemaTx for SchemaOn<'_, '_> {
+    fn execute_batch(&mut self, sql: &str) -> Result<(), JournalError> {
+        self.0.batch_execute(sql).map_err(storage)
+    }
+    fn version(&mut self) -> Result<Option<i64>, JournalError> {
+        Ok(self
+            .0
+            .query_one("SELECT max(version) FROM renkei_schema", &[])
+            .map_err(storage)?
+            .get(0))
+    }
+    fn record(&mut self, version: i64) -> Result<(), JournalError> {
+        self.0
+            .execute(
+                "INSERT INTO renkei_schema (version) VALUES ($1)",
+                &[&version],
+            )
+            .map_err(storage)
+            .map(drop)
+    }
 }
 
 impl Backend for Postgres {
@@ -250,32 +140,13 @@ impl Backend for Postgres {
 }
 
 impl Postgres {
+    /// A broken connection goes back to the pool too: the next transaction on it fails and says
+    /// so.
     fn with_client<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
-        let mut client = {
-            let mut free = self.pool.free.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if let Some(c) = free.pop() {
-                    break c;
-                }
-                free = self
-                    .pool
-                    .returned
-                    .wait(free)
-                    .unwrap_or_else(|e| e.into_inner());
-            }
-        };
-        let result = f(&mut client);
-        // A broken connection goes back too: the next transaction on it fails and says so.
-        self.pool
-            .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(client);
-        self.pool.returned.notify_one();
-        result
+        self.pool.with(f)
     }
 }
 

@@ -3,117 +3,13 @@
 
 use super::codec::{self, DRIFT_COLUMNS, DriftRow, ExchangeRow, OpRow, OrderRow};
 use super::logic::{Backend, Journal, Tx};
+use super::migrate;
 use super::model::*;
+use super::pool::Pool;
 use super::store::{JournalError, JournalStore};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Mutex;
-
-/// Versioned schema; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE orders (
-    order_ref       TEXT PRIMARY KEY,
-    gateway         TEXT NOT NULL,
-    transaction_ref TEXT,
-    state           TEXT NOT NULL,
-    gateway_status  TEXT,
-    currency        TEXT NOT NULL,
-    authorized      INTEGER NOT NULL,
-    captured        INTEGER NOT NULL,
-    refunded        INTEGER NOT NULL,
-    review          TEXT,
-    version         INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL,
-    CHECK (0 <= refunded AND refunded <= captured AND captured <= authorized)
-);
-CREATE TABLE operations (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    order_ref       TEXT NOT NULL,
-    gateway         TEXT NOT NULL,
-    kind            TEXT NOT NULL,
-    amount          INTEGER,
-    currency        TEXT,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    plugin_id       TEXT NOT NULL,
-    plugin_version  TEXT NOT NULL,
-    status          TEXT NOT NULL,
-    attempt         INTEGER NOT NULL,
-    outcome         TEXT,
-    evidence        TEXT,
-    lease_until     INTEGER,
-    created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL
-);
--- One writer per order, in the database: at most one pending or unknown operation.
-CREATE UNIQUE INDEX operations_one_active_per_order
-    ON operations (order_ref) WHERE status IN ('pending', 'unknown');
-CREATE INDEX operations_by_order ON operations (order_ref);
-CREATE TABLE exchanges (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    operation_id    INTEGER NOT NULL REFERENCES operations (id),
-    step_index      INTEGER NOT NULL,
-    step            TEXT NOT NULL,
-    method          TEXT NOT NULL,
-    url             TEXT NOT NULL,
-    headers         TEXT NOT NULL,
-    body            TEXT,
-    state           BLOB NOT NULL,
-    sent_at         INTEGER NOT NULL,
-    reply_status    INTEGER,
-    reply_body      BLOB,
-    transport_error TEXT,
-    replied_at      INTEGER,
-    UNIQUE (operation_id, step_index)
-);
-"#,
-    // v2: exchanges a plugin declared read-only (inquiries), for settling unknown outcomes.
-    r#"
-ALTER TABLE exchanges ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
-"#,
-    // v3: which journal handle (host) holds an active operation.
-    r#"
-ALTER TABLE operations ADD COLUMN owner TEXT;
-"#,
-    // v4: the shop's side of each order (see `ShopRow`).
-    r#"
-CREATE TABLE shop_orders (
-    order_ref  TEXT PRIMARY KEY,
-    shop       TEXT NOT NULL,
-    unpaid     INTEGER NOT NULL,
-    data       TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    version    INTEGER NOT NULL
-);
-CREATE INDEX shop_orders_by_shop ON shop_orders (shop, unpaid, order_ref);
-"#,
-    // v5: the attempt each exchange belongs to, so that resolving a retried operation looks at
-    // what its current attempt sent, not at an earlier attempt's settled exchanges.
-    r#"
-ALTER TABLE exchanges ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
-"#,
-    // v6: what the caller does once an operation took effect (`NewOperation::intent`), and
-    // the drift events an operator works through (`DriftRecord`).
-    r#"
-ALTER TABLE operations ADD COLUMN intent TEXT;
-CREATE INDEX operations_by_status ON operations (status, id);
-CREATE TABLE drift_events (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    order_ref      TEXT NOT NULL,
-    gateway        TEXT NOT NULL,
-    kind           TEXT NOT NULL,
-    detail         TEXT NOT NULL,
-    journal_state  TEXT NOT NULL,
-    gateway_state  TEXT NOT NULL,
-    gateway_status TEXT,
-    found_at       INTEGER NOT NULL,
-    resolution     TEXT,
-    operator       TEXT,
-    resolved_at    INTEGER
-);
-CREATE INDEX drift_events_open ON drift_events (order_ref, kind) WHERE resolution IS NULL;
-"#,
-];
 
 /// Read-only connections per journal handle.
 const READERS: usize = 4;
@@ -135,8 +31,7 @@ pub(crate) struct Sqlite {
     conn: Mutex<Batch>,
     /// Read-only connections for calls that only read: they see committed data (WAL readers
     /// are not blocked by the writer) and so never wait behind a commit's fsync.
-    readers: Mutex<Vec<Connection>>,
-    reader_free: std::sync::Condvar,
+    readers: Pool<Connection>,
     /// Calls waiting for the connection to put their work in the open transaction: a
     /// committer lets them in first (briefly), or each commit would carry one call.
     queued: std::sync::atomic::AtomicUsize,
@@ -174,17 +69,14 @@ pub fn open(path: &Path) -> Result<Box<dyn JournalStore>, JournalError> {
     )
     .map_err(storage)?;
     migrate(&conn)?;
-    let readers = (0..READERS)
-        .map(|_| {
-            let r = Connection::open(path).map_err(storage)?;
-            r.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;")
-                .map_err(storage)?;
-            Ok(r)
-        })
-        .collect::<Result<Vec<_>, JournalError>>()?;
+    let readers = Pool::open(READERS, || {
+        let r = Connection::open(path).map_err(storage)?;
+        r.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;")
+            .map_err(storage)?;
+        Ok(r)
+    })?;
     Ok(Box::new(Journal::new(Sqlite {
-        readers: Mutex::new(readers),
-        reader_free: std::sync::Condvar::new(),
+        readers,
         conn: Mutex::new(Batch {
             conn,
             open: false,
@@ -196,29 +88,30 @@ pub fn open(path: &Path) -> Result<Box<dyn JournalStore>, JournalError> {
     })))
 }
 
+/// Brings the schema up to date ([`migrate::SQLITE`]) in one transaction.
 fn migrate(conn: &Connection) -> Result<(), JournalError> {
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS renkei_schema (version INTEGER NOT NULL);")
-        .map_err(storage)?;
     let tx = conn.unchecked_transaction().map_err(storage)?;
-    let version: Option<i64> = tx
-        .query_row("SELECT max(version) FROM renkei_schema", [], |r| r.get(0))
-        .map_err(storage)?;
-    let version = version.unwrap_or(0) as usize;
-    if version > MIGRATIONS.len() {
-        return Err(JournalError::Storage(format!(
-            "journal schema version {version} is newer than this host ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.execute_batch(sql).map_err(storage)?;
-        tx.execute(
-            "INSERT INTO renkei_schema (version) VALUES (?1)",
-            [i as i64 + 1],
-        )
-        .map_err(storage)?;
-    }
+    migrate::apply(&mut SchemaOn(&tx), &migrate::SQLITE)?;
     tx.commit().map_err(storage)
+}
+
+struct SchemaOn<'a>(&'a Connection);
+
+impl migrate::SchemaTx for SchemaOn<'_> {
+    fn execute_batch(&mut self, sql: &str) -> Result<(), JournalError> {
+        self.0.execute_batch(sql).map_err(storage)
+    }
+    fn version(&mut self) -> Result<Option<i64>, JournalError> {
+        self.0
+            .query_row("SELECT max(version) FROM renkei_schema", [], |r| r.get(0))
+            .map_err(storage)
+    }
+    fn record(&mut self, version: i64) -> Result<(), JournalError> {
+        self.0
+            .execute("INSERT INTO renkei_schema (version) VALUES (?1)", [version])
+            .map_err(storage)
+            .map(drop)
+    }
 }
 
 impl Backend for Sqlite {
@@ -287,32 +180,17 @@ impl Sqlite {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
-        let conn = {
-            let mut free = self.readers.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if let Some(c) = free.pop() {
-                    break c;
-                }
-                free = self
-                    .reader_free
-                    .wait(free)
-                    .unwrap_or_else(|e| e.into_inner());
-            }
-        };
-        // One snapshot for the whole call (a call may read several tables).
-        let result = conn
-            .execute_batch("BEGIN DEFERRED")
-            .map_err(storage)
-            .and_then(|()| f(&mut SqliteTx { tx: &conn }));
-        let end = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
-        self.readers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
-        self.reader_free.notify_one();
-        let value = result?;
-        end.map_err(storage)?;
-        Ok(value)
+        self.readers.with(|conn| {
+            // One snapshot for the whole call (a call may read several tables).
+            let result = conn
+                .execute_batch("BEGIN DEFERRED")
+                .map_err(storage)
+                .and_then(|()| f(&mut SqliteTx { tx: conn }));
+            let end = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+            let value = result?;
+            end.map_err(storage)?;
+            Ok(value)
+        })
     }
 
     /// Returns once transaction `id` is committed (committing it, and everything that joined
