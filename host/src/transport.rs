@@ -1,6 +1,6 @@
 //! Sending a plugin's request description over HTTP. The only place the host touches the network.
 
-use renkei_sdk::{HttpRequest, HttpResponse, Method};
+use renkei_sdk::{AfterSend, HttpRequest, HttpResponse, Method};
 use std::time::Duration;
 
 /// Why no reply came back. Whether the gateway acted is unknown in every case but `Refused`.
@@ -22,12 +22,21 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// What this failure was, in the SDK's one vocabulary for reading it
+    /// ([`renkei_sdk::AfterSend`]).
+    pub fn after_send(&self) -> AfterSend {
+        match self {
+            TransportError::Refused(_) => AfterSend::NotConnected,
+            TransportError::BadRequest(_) => AfterSend::Unsendable,
+            TransportError::Timeout(_) => AfterSend::TimedOut,
+            // A reply cut mid-body arrives here too: reqwest reports it as a broken connection.
+            TransportError::Lost(_) => AfterSend::ConnectionLost,
+        }
+    }
+
     /// True when the request certainly did not reach the gateway.
     pub fn certainly_not_sent(&self) -> bool {
-        matches!(
-            self,
-            TransportError::Refused(_) | TransportError::BadRequest(_)
-        )
+        self.after_send().certainly_not_sent()
     }
 }
 
