@@ -139,6 +139,34 @@ mod tests {
         (listener, filled, format!("http://{addr}/api"))
     }
 
+    /// The resolution rule: only a request that never left is "not sent"; a timeout or a
+    /// connection lost (a reply cut mid-body included) may have been processed.
+    #[test]
+    fn only_failures_before_the_request_left_are_not_sent() {
+        for (error, after) in [
+            (TransportError::Refused("x".into()), AfterSend::NotConnected),
+            (
+                TransportError::BadRequest("x".into()),
+                AfterSend::Unsendable,
+            ),
+            (
+                TransportError::Timeout(Duration::from_secs(1)),
+                AfterSend::TimedOut,
+            ),
+            (TransportError::Lost("x".into()), AfterSend::ConnectionLost),
+        ] {
+            assert_eq!(error.after_send(), after, "{error:?}");
+            assert_eq!(
+                error.certainly_not_sent(),
+                matches!(
+                    error,
+                    TransportError::Refused(_) | TransportError::BadRequest(_)
+                ),
+                "{error:?}"
+            );
+        }
+    }
+
     /// Breach 9: a connect that timed out never sent a byte of the request, so it is "not
     /// sent", not an unknown outcome (a bulk run against a black-holed gateway must not send
     /// every order to review).
