@@ -5,7 +5,9 @@
 //!
 //! The step loop is the host driver's (`renkei_host::Driver::execute`), written out here so
 //! that each exchange, its continuation and the real reply stay available to the robustness and
-//! determinism checks, which replay them into `interpret`.
+//! determinism checks, which replay them into `interpret`. It records failures and draws no
+//! conclusion from them; what a failure after sending means for the money is the SDK's one
+//! reading (`renkei_sdk::AfterSend`), which the host's loops and the robustness probes share.
 
 use renkei_host::transport::{Transport, TransportError};
 use renkei_host::{GatewayInstance, plugin_log};

@@ -5,7 +5,9 @@
 use crate::harness::{Call, Harness, Run};
 use crate::registry::Check;
 use crate::report::CheckResult;
-use renkei_sdk::{ErrorKind, HttpResponse, OperationKind, PaymentState, Secret, Step};
+use renkei_sdk::{
+    AfterSend, Effect, ErrorKind, HttpResponse, OperationKind, PaymentState, Secret, Step,
+};
 
 /// The bad replies every exchange is fed, by the name used in check ids.
 pub const BAD_REPLIES: [&str; 5] = ["empty", "truncated", "encoding", "http-500", "random"];
@@ -39,16 +41,10 @@ fn bad_reply(name: &str, real: &HttpResponse) -> HttpResponse {
 }
 
 /// Error kinds that claim the gateway refused knowingly, i.e. nothing moved. An unreadable
-/// reply to a request that could change the payment proves no such thing.
+/// reply to a request that could change the payment proves no such thing. Read by the SDK's
+/// one classification, so the suite holds a plugin to exactly what the host will conclude.
 fn claims_nothing_moved(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::Declined
-            | ErrorKind::Rejected
-            | ErrorKind::AlreadyDone
-            | ErrorKind::Authentication
-            | ErrorKind::Unavailable
-    )
+    AfterSend::Answered(kind).effect() == Effect::NotApplied
 }
 
 /// `robustness.<op>.<reply>` for every declared operation: each exchange of a real run is

@@ -1,12 +1,15 @@
 //! Running one operation's step protocol: prepare, send, interpret, until the plugin is done.
 //!
 //! This is the bare loop, with no journal: the journal layer wraps it so that every exchange is
-//! recorded before it is sent. Tests and the conformance suite use it directly.
+//! recorded before it is sent. Tests and the conformance suite use it directly. A failed
+//! exchange is read by the SDK's one classification ([`renkei_sdk::failed_exchange_effect`]),
+//! as in the executor and the conformance suite.
 
 use crate::instance::GatewayInstance;
 use crate::transport::{Transport, TransportError};
 use renkei_sdk::{
-    Context, Effect, ErrorKind, GatewayError, HttpResponse, Operation, Outcome, Step, Timestamp,
+    AfterSend, Context, Effect, ErrorKind, GatewayError, HttpResponse, Operation, Outcome, Step,
+    Timestamp, failed_exchange_effect,
 };
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -72,22 +75,6 @@ impl DriveError {
             DriveError::Gateway { error, .. } => Some(error),
             DriveError::Transport { .. } => None,
         }
-    }
-}
-
-/// Whether an error raised while interpreting a reply still proves that nothing happened. The
-/// request was sent: only an explicit refusal by the gateway does.
-fn effect_after_send(kind: ErrorKind, any_sent: bool) -> Effect {
-    if !any_sent {
-        return kind.effect();
-    }
-    match kind {
-        ErrorKind::Declined
-        | ErrorKind::Rejected
-        | ErrorKind::AlreadyDone
-        | ErrorKind::Authentication
-        | ErrorKind::Unavailable => Effect::NotApplied,
-        _ => Effect::MayHaveApplied,
     }
 }
 
@@ -173,11 +160,8 @@ impl Driver {
                         status: None,
                         elapsed: started.elapsed(),
                     });
-                    let effect = if !changed && (exchange.read_only || error.certainly_not_sent()) {
-                        Effect::NotApplied
-                    } else {
-                        Effect::MayHaveApplied
-                    };
+                    let effect =
+                        failed_exchange_effect(error.after_send(), exchange.read_only, changed);
                     return Err(DriveError::Transport {
                         step: exchange.step.to_string(),
                         error,
@@ -205,13 +189,11 @@ impl Driver {
                 }
                 Err(error) => {
                     // A refusal after an earlier step changed the payment leaves that change.
-                    let effect = if changed {
-                        Effect::MayHaveApplied
-                    } else if exchange.read_only {
-                        Effect::NotApplied
-                    } else {
-                        effect_after_send(error.kind, true)
-                    };
+                    let effect = failed_exchange_effect(
+                        AfterSend::Answered(error.kind),
+                        exchange.read_only,
+                        changed,
+                    );
                     return Err(DriveError::Gateway {
                         error,
                         effect,
@@ -220,40 +202,5 @@ impl Driver {
                 }
             };
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn after_sending_only_explicit_refusals_prove_nothing_happened() {
-        assert_eq!(
-            effect_after_send(ErrorKind::Declined, true),
-            Effect::NotApplied
-        );
-        assert_eq!(
-            effect_after_send(ErrorKind::AlreadyDone, true),
-            Effect::NotApplied
-        );
-        for kind in [
-            ErrorKind::Protocol,
-            ErrorKind::Panicked,
-            ErrorKind::Internal,
-            ErrorKind::InvalidRequest,
-            ErrorKind::Config,
-            ErrorKind::Unsupported,
-        ] {
-            assert_eq!(
-                effect_after_send(kind, true),
-                Effect::MayHaveApplied,
-                "{kind}"
-            );
-        }
-        assert_eq!(
-            effect_after_send(ErrorKind::InvalidRequest, false),
-            Effect::NotApplied
-        );
     }
 }

@@ -1,6 +1,6 @@
 //! Sending a plugin's request description over HTTP. The only place the host touches the network.
 
-use renkei_sdk::{HttpRequest, HttpResponse, Method};
+use renkei_sdk::{AfterSend, HttpRequest, HttpResponse, Method};
 use std::time::Duration;
 
 /// Why no reply came back. Whether the gateway acted is unknown in every case but `Refused`.
@@ -22,12 +22,21 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// What this failure was, in the SDK's one vocabulary for reading it
+    /// ([`renkei_sdk::AfterSend`]).
+    pub fn after_send(&self) -> AfterSend {
+        match self {
+            TransportError::Refused(_) => AfterSend::NotConnected,
+            TransportError::BadRequest(_) => AfterSend::Unsendable,
+            TransportError::Timeout(_) => AfterSend::TimedOut,
+            // A reply cut mid-body arrives here too: reqwest reports it as a broken connection.
+            TransportError::Lost(_) => AfterSend::ConnectionLost,
+        }
+    }
+
     /// True when the request certainly did not reach the gateway.
     pub fn certainly_not_sent(&self) -> bool {
-        matches!(
-            self,
-            TransportError::Refused(_) | TransportError::BadRequest(_)
-        )
+        self.after_send().certainly_not_sent()
     }
 }
 
@@ -128,6 +137,34 @@ mod tests {
             }
         }
         (listener, filled, format!("http://{addr}/api"))
+    }
+
+    /// The resolution rule: only a request that never left is "not sent"; a timeout or a
+    /// connection lost (a reply cut mid-body included) may have been processed.
+    #[test]
+    fn only_failures_before_the_request_left_are_not_sent() {
+        for (error, after) in [
+            (TransportError::Refused("x".into()), AfterSend::NotConnected),
+            (
+                TransportError::BadRequest("x".into()),
+                AfterSend::Unsendable,
+            ),
+            (
+                TransportError::Timeout(Duration::from_secs(1)),
+                AfterSend::TimedOut,
+            ),
+            (TransportError::Lost("x".into()), AfterSend::ConnectionLost),
+        ] {
+            assert_eq!(error.after_send(), after, "{error:?}");
+            assert_eq!(
+                error.certainly_not_sent(),
+                matches!(
+                    error,
+                    TransportError::Refused(_) | TransportError::BadRequest(_)
+                ),
+                "{error:?}"
+            );
+        }
     }
 
     /// Breach 9: a connect that timed out never sent a byte of the request, so it is "not

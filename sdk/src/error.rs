@@ -45,9 +45,10 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The default reading of this kind for the money. The host overrides it for errors raised
-    /// while interpreting a reply (the request was sent, so only `Declined`, `Rejected`,
-    /// `AlreadyDone`, `Authentication` and `Unavailable` can still prove nothing happened).
+    /// The default reading of this kind for the money. An error raised while interpreting a
+    /// reply is read by [`crate::AfterSend`] instead (the request was sent, so only `Declined`,
+    /// `Rejected`, `AlreadyDone`, `Authentication` and `Unavailable` can still prove nothing
+    /// happened).
     pub fn effect(self) -> Effect {
         match self {
             ErrorKind::Protocol | ErrorKind::Panicked | ErrorKind::Internal => {

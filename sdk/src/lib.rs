@@ -24,6 +24,7 @@ mod manifest;
 mod money;
 mod operation;
 mod secret;
+mod sent;
 mod state;
 mod step;
 
@@ -41,6 +42,7 @@ pub use manifest::{
 pub use money::{Currency, Money};
 pub use operation::{CardData, Operation, OperationKind, PaymentSource};
 pub use secret::Secret;
+pub use sent::{AfterSend, failed_exchange_effect};
 pub use state::{PaymentState, RefundExtent, Settlement};
 pub use step::{Exchange, Outcome, Step, decode_state};
 

@@ -2,6 +2,10 @@
 //!
 //! A backend locks the order's row, loads it, calls these, and writes the result in the same
 //! transaction. Keeping the rules here (not in SQL) means SQLite and PostgreSQL cannot disagree.
+//! What an answer settles for an operation whose outcome is unknown is in [`resolution`], beside
+//! the rules that book it.
+
+pub mod resolution;
 
 use super::model::{OperationRecord, OrderRecord, StoredOutcome};
 use renkei_sdk::{Money, OperationKind, PaymentState, RefundExtent};

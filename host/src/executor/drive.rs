@@ -1,0 +1,232 @@
+//! The step loop under the journal: each exchange is committed before it leaves, each reply is
+//! interpreted by the plugin, and a failure is read by the SDK's one classification
+//! ([`renkei_sdk::failed_exchange_effect`]), as the bare driver and the conformance suite read it.
+
+use super::{ExecError, Executor, blocking};
+use crate::defects::Defect;
+use crate::instance::GatewayInstance;
+use crate::journal::{ExchangeId, OperationRecord, ReplyRecord, SentExchange};
+use renkei_sdk::{
+    AfterSend, Context, Effect, ErrorKind, Exchange, GatewayError, Operation, Outcome, Step,
+    failed_exchange_effect,
+};
+
+/// A drive's result and the last exchange's reply, still to be journaled with the outcome.
+pub(super) struct Ran {
+    pub(super) drive: Drive,
+    pub(super) last: Option<(ExchangeId, ReplyRecord)>,
+}
+
+/// What running the steps produced.
+pub(super) enum Drive {
+    Done(Outcome),
+    /// Certainly nothing happened (refused before sending, or an explicit refusal to the first
+    /// exchange).
+    NotApplied(GatewayError),
+    /// May have happened. `first` is true when no exchange before the unknown one could have
+    /// changed the payment (it was the first, or all before it were read-only). Whatever the
+    /// cause (no reply, a reset, a 5xx from a load balancer, a cut body, an undocumented error
+    /// code), the gateway may still be working on the request: no answer that fails to settle
+    /// the outcome says the gateway is done with it.
+    Unknown {
+        evidence: String,
+        first: bool,
+    },
+}
+
+impl Executor {
+    /// Sends `exchange` (already journaled as `exchange_id`, index `index`) and runs the steps
+    /// that follow, journaling each before it is sent.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn drive(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: &OperationRecord,
+        key: &str,
+        mut exchange: Exchange,
+        mut exchange_id: ExchangeId,
+        mut index: u32,
+    ) -> Result<Ran, ExecError> {
+        let attempt = record.attempt;
+        let first_index = index;
+        let transport = self.transport_for(gateway);
+        // Whether an exchange of this drive that could change the payment has been sent. Until
+        // one has, the payment is as it was, which is what lets an unknown outcome be settled.
+        let mut changed = false;
+        // Defect `SendBeforeWriteAhead`: the next step's reply, got before it was journaled.
+        let mut sent_early = None;
+        loop {
+            let first = !changed;
+            if self.defects.has(Defect::ReadOnlyMoneyStep) {
+                exchange.read_only = true;
+            }
+            let sent = match sent_early.take() {
+                Some(sent) => sent,
+                None => transport.send(&exchange.request).await,
+            };
+            let reply = match sent {
+                Ok(reply) => reply,
+                Err(error) => {
+                    let last = Some((
+                        exchange_id,
+                        ReplyRecord::NoReply {
+                            error: error.to_string(),
+                        },
+                    ));
+                    // Nothing that could act was sent: a lost read, or a request that never left.
+                    let effect =
+                        failed_exchange_effect(error.after_send(), exchange.read_only, changed);
+                    let drive = if effect == Effect::NotApplied {
+                        Drive::NotApplied(GatewayError::new(
+                            ErrorKind::Unavailable,
+                            format!("step `{}`: {error}", exchange.step),
+                        ))
+                    } else {
+                        Drive::Unknown {
+                            evidence: format!("step `{}`: {error}", exchange.step),
+                            first,
+                        }
+                    };
+                    return Ok(Ran { drive, last });
+                }
+            };
+            let request_id = format!("{key}/{attempt}/{}", index + 2);
+            let ctx = Context {
+                now: (self.clock)(),
+                request_id: &request_id,
+                idempotency_key: key,
+                attempt,
+            };
+            let interpreted = gateway.interpret(op, &ctx, &exchange.state, &reply);
+            let last = Some((
+                exchange_id,
+                ReplyRecord::Reply {
+                    status: reply.status,
+                    body: reply.body,
+                },
+            ));
+            let next = match interpreted {
+                Ok(Step::Done(outcome)) => {
+                    return Ok(Ran {
+                        drive: Drive::Done(outcome),
+                        last,
+                    });
+                }
+                Ok(Step::Send(next)) => next,
+                Err(e) => {
+                    let answered = AfterSend::Answered(e.kind);
+                    let refused = answered.effect() == Effect::NotApplied;
+                    let drive = if failed_exchange_effect(answered, exchange.read_only, changed)
+                        == Effect::NotApplied
+                    {
+                        // An explicit refusal, or an unreadable answer to a read: nothing moved.
+                        Drive::NotApplied(e)
+                    } else if refused {
+                        Drive::Unknown {
+                            evidence: format!(
+                                "step `{}` refused after earlier steps changed the payment: {e}",
+                                exchange.step
+                            ),
+                            first: false,
+                        }
+                    } else {
+                        Drive::Unknown {
+                            evidence: format!("step `{}`: {e}", exchange.step),
+                            first,
+                        }
+                    };
+                    return Ok(Ran { drive, last });
+                }
+            };
+            changed |= !exchange.read_only;
+            index += 1;
+            if (index - first_index) as usize >= crate::driver::MAX_STEPS {
+                return Ok(Ran {
+                    drive: Drive::Unknown {
+                        evidence: format!(
+                            "plugin asked for more than {} exchanges",
+                            crate::driver::MAX_STEPS
+                        ),
+                        first: false,
+                    },
+                    last,
+                });
+            }
+            if self.defects.has(Defect::SendBeforeWriteAhead) {
+                sent_early = Some(transport.send(&next.request).await);
+            }
+            let journaled = journal_copy(&next, index);
+            let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms_for(gateway));
+            // The previous reply and this request, committed before the request leaves.
+            exchange_id = blocking(&self.journal, move |j| {
+                j.record_send(
+                    id,
+                    last.as_ref().map(|(x, r)| (*x, r)),
+                    &journaled,
+                    now,
+                    lease,
+                )
+            })
+            .await?;
+            exchange = next;
+        }
+    }
+
+    /// Prepares `op` and runs it as further exchanges of an existing operation (inquiry and
+    /// replay during resolution).
+    pub(super) async fn drive_more(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: &OperationRecord,
+        key: &str,
+    ) -> Result<Ran, ExecError> {
+        let index = self.exchange_count(record.id).await?;
+        let request_id = format!("{key}/{}/{}", record.attempt, index + 1);
+        let ctx = Context {
+            now: (self.clock)(),
+            request_id: &request_id,
+            idempotency_key: key,
+            attempt: record.attempt,
+        };
+        let exchange = match gateway.prepare(op, &ctx) {
+            Ok(Step::Send(x)) => x,
+            Ok(Step::Done(outcome)) => {
+                return Ok(Ran {
+                    drive: Drive::Done(outcome),
+                    last: None,
+                });
+            }
+            Err(e) => {
+                return Ok(Ran {
+                    drive: Drive::NotApplied(e),
+                    last: None,
+                });
+            }
+        };
+        let journaled = journal_copy(&exchange, index);
+        let (id, now, lease) = (record.id, self.now_ms(), self.lease_ms_for(gateway));
+        let exchange_id = blocking(&self.journal, move |j| {
+            j.record_send(id, None, &journaled, now, lease)
+        })
+        .await?;
+        self.drive(gateway, op, record, key, exchange, exchange_id, index)
+            .await
+    }
+}
+
+/// The journal's copy of an exchange: credentials and the plugin's unredacted body left out.
+pub(super) fn journal_copy(x: &Exchange, index: u32) -> SentExchange {
+    SentExchange {
+        step_index: index,
+        attempt: 0,
+        step: x.step.to_string(),
+        method: x.request.method.as_str().to_owned(),
+        url: x.request.url.to_string(),
+        headers: x.request.redacted_headers(),
+        body: x.journal_body.as_ref().map(|b| b.to_string()),
+        state: x.state.to_vec(),
+        read_only: x.read_only,
+    }
+}

@@ -1,0 +1,272 @@
+//! The public entry: an operation runs exactly once per idempotency key, its first exchange
+//! journaled with it before anything leaves (write-ahead), and its outcome recorded (took
+//! effect, did not, or unknown and handed to `resolve`).
+
+use super::drive::{Drive, Ran, journal_copy};
+use super::{Completed, ExecError, Executor, Resolution, blocking};
+use crate::defects::Defect;
+use crate::instance::GatewayInstance;
+use crate::journal::{
+    Applied, Begin, ExchangeId, JournalError, NewOperation, OperationId, OperationRecord,
+    OrderRecord, Refusal, ReplyRecord, StoredOutcome, ledger,
+};
+use renkei_sdk::{Context, ErrorKind, GatewayError, Operation, Outcome, Step};
+
+impl Executor {
+    /// Runs `op` exactly once for `idempotency_key`: a key that already took effect returns its
+    /// stored result and sends nothing.
+    ///
+    /// Journal writes: one (operation + first exchange) before the first request leaves, one per
+    /// further exchange (with the previous reply), and one with the last reply and the outcome.
+    pub async fn execute(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        idempotency_key: &str,
+    ) -> Result<Completed, ExecError> {
+        self.execute_with_intent(gateway, op, idempotency_key, None)
+            .await
+    }
+
+    /// [`Executor::execute`], journaling with the operation what the caller will do once it
+    /// took effect (see `NewOperation::intent`).
+    pub async fn execute_with_intent(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        idempotency_key: &str,
+        intent: Option<&str>,
+    ) -> Result<Completed, ExecError> {
+        let key = idempotency_key.to_owned();
+        let known = blocking(&self.journal, move |j| j.operation_by_key(&key)).await?;
+        if let Some(record) = known.as_ref().filter(|r| r.outcome.is_some()) {
+            return self.stored_result(record.clone()).await;
+        }
+        let attempt = known.as_ref().map_or(0, |r| r.attempt) + 1;
+        let manifest = gateway.manifest();
+        let new = NewOperation {
+            order: op.order().clone(),
+            gateway: gateway.name().to_owned(),
+            kind: op.kind(),
+            amount: op.amount(),
+            idempotency_key: idempotency_key.to_owned(),
+            plugin_id: manifest.gateway_id.clone(),
+            plugin_version: manifest.plugin_version.to_string(),
+            intent: intent.map(str::to_owned),
+        };
+        // The journal's refusals first (unknown order, cancelled, in review), without writing and
+        // without asking the plugin; `begin_send` repeats them under the order's lock.
+        let order_ref = op.order().clone();
+        let order = blocking(&self.journal, move |j| j.order(&order_ref)).await?;
+        ledger::check_begin(
+            op.order().as_str(),
+            gateway.name(),
+            order.as_ref(),
+            op.kind(),
+            op.amount(),
+        )
+        .map_err(ExecError::Refused)?;
+        if let Some(order) = &order {
+            matches_journal(op, order).map_err(ExecError::Refused)?;
+        }
+        let request_id = format!("{idempotency_key}/{attempt}/1");
+        let ctx = Context {
+            now: (self.clock)(),
+            request_id: &request_id,
+            idempotency_key,
+            attempt,
+        };
+        // A plugin's refusal before sending (an amount out of range, an unsupported
+        // operation) changes nothing and is not journaled; the journal's own refusals (unknown
+        // order, final state, busy, in review) come first when there is something to send.
+        let first = match gateway.prepare(op, &ctx) {
+            Ok(step) => step,
+            Err(error) => return Err(ExecError::Rejected(error)),
+        };
+        let exchange = match first {
+            Step::Done(outcome) => {
+                // Nothing to send: the plugin answered from its inputs alone.
+                let (now, lease) = (self.now_ms(), self.lease_ms_for(gateway));
+                return match blocking(&self.journal, move |j| j.begin(&new, now, lease)).await? {
+                    Begin::AlreadyDone(record) => self.stored_result(record).await,
+                    Begin::Started(record) => self.succeed(record, None, &outcome, None).await,
+                };
+            }
+            Step::Send(x) => x,
+        };
+        let journaled = journal_copy(&exchange, 0);
+        let (now, lease) = (self.now_ms(), self.lease_ms_for(gateway));
+        let (begun, first_id) = blocking(&self.journal, move |j| {
+            j.begin_send(&new, &journaled, now, lease)
+        })
+        .await?;
+        let record = match begun {
+            Begin::AlreadyDone(record) => return self.stored_result(record).await,
+            Begin::Started(record) => record,
+        };
+        let first_id = first_id.ok_or_else(|| {
+            ExecError::Journal(JournalError::Corrupt("first exchange not recorded".into()))
+        })?;
+        tracing::debug!(order = %op.order(), op = %op.kind(), id = record.id.0, "operation started");
+        let ran = self
+            .drive(gateway, op, &record, idempotency_key, exchange, first_id, 0)
+            .await?;
+        self.settle(gateway, op, record, ran).await
+    }
+
+    pub(super) async fn stored_result(
+        &self,
+        record: OperationRecord,
+    ) -> Result<Completed, ExecError> {
+        let order = self.order_of(&record).await?;
+        let outcome = record.outcome.clone().ok_or_else(|| {
+            ExecError::Journal(JournalError::Corrupt(format!(
+                "operation {} is done but has no outcome",
+                record.id.0
+            )))
+        })?;
+        Ok(Completed {
+            operation: record,
+            order,
+            outcome,
+            drift: None,
+            from_journal: true,
+            resolution: None,
+        })
+    }
+
+    /// Turns a drive's result into a journal state, resolving unknowns.
+    pub(super) async fn settle(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: OperationRecord,
+        ran: Ran,
+    ) -> Result<Completed, ExecError> {
+        let last = ran.last;
+        match ran.drive {
+            Drive::Done(outcome) => self.succeed(record, last, &outcome, None).await,
+            Drive::NotApplied(error) => self.fail(record.id, last, error, None).await,
+            Drive::Unknown { evidence, .. } if self.defects.has(Defect::UnknownAsFailed) => {
+                let error = GatewayError::new(ErrorKind::Unavailable, evidence);
+                self.fail(record.id, last, error, None).await
+            }
+            Drive::Unknown { evidence, first } => {
+                let (id, ev, now, lease) = (
+                    record.id,
+                    evidence.clone(),
+                    self.now_ms(),
+                    self.resolving_lease_ms(gateway),
+                );
+                blocking(&self.journal, move |j| {
+                    j.mark_unknown(id, last.as_ref().map(|(x, r)| (*x, r)), &ev, now, lease)
+                })
+                .await?;
+                tracing::warn!(order = %op.order(), op = %op.kind(), %evidence, "outcome unknown; resolving");
+                self.resolve(gateway, op, record, evidence, first).await
+            }
+        }
+    }
+
+    pub(super) async fn succeed(
+        &self,
+        record: OperationRecord,
+        last: Option<(ExchangeId, ReplyRecord)>,
+        outcome: &Outcome,
+        resolution: Option<Resolution>,
+    ) -> Result<Completed, ExecError> {
+        let stored = StoredOutcome::from(outcome);
+        let (id, s, now) = (record.id, stored.clone(), self.now_ms());
+        let applied = blocking(&self.journal, move |j| {
+            j.succeed(id, last.as_ref().map(|(x, r)| (*x, r)), &s, now)
+        })
+        .await;
+        match applied {
+            Ok(Applied { order, drift }) => {
+                let operation = self.operation(record.id).await?;
+                Ok(Completed {
+                    operation,
+                    order: Some(order),
+                    outcome: stored,
+                    drift,
+                    from_journal: false,
+                    resolution,
+                })
+            }
+            Err(JournalError::Contradiction(c)) => Err(ExecError::NeedsReview {
+                operation: record.id,
+                evidence: c.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn fail(
+        &self,
+        id: OperationId,
+        last: Option<(ExchangeId, ReplyRecord)>,
+        error: GatewayError,
+        resolution: Option<Resolution>,
+    ) -> Result<Completed, ExecError> {
+        let (ev, now) = (error.to_string(), self.now_ms());
+        blocking(&self.journal, move |j| {
+            j.fail(id, last.as_ref().map(|(x, r)| (*x, r)), &ev, now)
+        })
+        .await?;
+        Err(ExecError::Failed {
+            operation: id,
+            error,
+            resolution,
+        })
+    }
+
+    pub(super) async fn review(
+        &self,
+        id: OperationId,
+        evidence: String,
+    ) -> Result<Completed, ExecError> {
+        let (ev, now) = (evidence.clone(), self.now_ms());
+        blocking(&self.journal, move |j| j.needs_review(id, &ev, now)).await?;
+        tracing::error!(operation = id.0, %evidence, "operation needs review");
+        Err(ExecError::NeedsReview {
+            operation: id,
+            evidence,
+        })
+    }
+}
+
+/// Refuses an operation whose references contradict the journal: the plugin acts on what the
+/// operation says, so a wrong transaction or amount would reach the gateway and come back as the
+/// journal's new truth.
+fn matches_journal(op: &Operation, order: &OrderRecord) -> Result<(), Refusal> {
+    let mismatch = |what: String| Refusal::Amount {
+        order: op.order().to_string(),
+        reason: what,
+    };
+    if let (Some(said), Some(known)) = (op.transaction(), &order.transaction)
+        && said != known
+    {
+        return Err(mismatch(format!(
+            "the operation names transaction {said}, the journal has {known}"
+        )));
+    }
+    let (claimed, journal) = match op {
+        Operation::Capture { authorized, .. }
+        | Operation::Void { authorized, .. }
+        | Operation::ChangeAmount { authorized, .. } => (*authorized, order.authorized),
+        Operation::Refund { captured, .. } => (
+            *captured,
+            order
+                .captured
+                .checked_sub(order.refunded)
+                .unwrap_or(order.captured),
+        ),
+        Operation::Authorize { .. } | Operation::Inquire { .. } => return Ok(()),
+    };
+    if claimed != journal {
+        return Err(mismatch(format!(
+            "the operation says {claimed}, the journal has {journal}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Exactly-once gateway operations: the step loop of [`crate::driver`] with every exchange
+//! journaled before it is sent, and every unknown outcome resolved without guessing.
+//!
+//! Resolution order for an outcome that may have taken effect:
+//! 1. an inquiry, where the plugin offers one: did the payment reach the operation's target
+//!    state, or is it where it was before?
+//! 2. a replay, where the manifest declares the operation replay-safe: a second attempt that
+//!    answers "already done" proves the first went through;
+//! 3. otherwise the order is marked *needs review* with the evidence, and every further gateway
+//!    operation on it is refused until an operator decides.
+//!
+//! Both automatic paths are used only when no earlier exchange of the operation could have changed
+//! the payment (it was the first, or every earlier one was declared read-only, like SBPS's MG01
+//! read before acting): after an earlier step changed the gateway (SBPS re-authorized, F-REGI
+//! changed the amount), the payment's state alone cannot say what happened, so such cases go to
+//! review. An unknown outcome of a read-only exchange itself is simply not applied.
+//!
+//! The modules follow the life of an operation: `execute` (the public entry: write-ahead,
+//! sending, recording the outcome), `drive` (the step loop, each exchange journaled before it
+//! leaves and each failure read by the SDK's one classification, [`renkei_sdk::AfterSend`]),
+//! `resolve` (settling an unknown outcome, and an operator's decision), `recover` (the
+//! operations of hosts that stopped). What an inquiry, a replay or the request's expiry proves is
+//! decided by the pure rules in [`crate::journal::ledger::resolution`]; this module gathers the
+//! answers and acts on them.
+
+mod drive;
+mod execute;
+mod recover;
+mod resolve;
+
+pub use recover::{RecoveryReport, rebuild};
+
+use crate::defects::Defects;
+use crate::instance::GatewayInstance;
+use crate::journal::{
+    Drift, ExchangeId, JournalError, JournalStore, OperationId, OperationRecord, OrderRecord,
+    Refusal, ReplyRecord, StoredOutcome,
+};
+use crate::transport::Transport;
+use renkei_sdk::{GatewayError, Timestamp};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How an operation ended.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub operation: OperationRecord,
+    pub order: Option<OrderRecord>,
+    pub outcome: StoredOutcome,
+    pub drift: Option<Drift>,
+    /// The result was already in the journal: nothing was sent this time.
+    pub from_journal: bool,
+    /// How an unknown outcome was settled, if one was.
+    pub resolution: Option<Resolution>,
+}
+
+/// How an unknown outcome was settled automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    Inquiry,
+    Replay,
+}
+
+/// Why an operation did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Refused by the journal before anything was sent (unknown order, illegal transition,
+    /// busy, in review).
+    #[error(transparent)]
+    Refused(Refusal),
+    /// Refused by the plugin before anything was sent (amount out of the gateway's range,
+    /// unsupported operation). Nothing was journaled.
+    #[error("{0}")]
+    Rejected(GatewayError),
+    /// The gateway or the plugin refused; nothing happened at the gateway.
+    #[error("{error}")]
+    Failed {
+        operation: OperationId,
+        error: GatewayError,
+        resolution: Option<Resolution>,
+    },
+    /// The outcome could not be established; the order awaits an operator.
+    #[error("needs review (operation {}): {evidence}", operation.0)]
+    NeedsReview {
+        operation: OperationId,
+        evidence: String,
+    },
+    #[error(transparent)]
+    Journal(JournalError),
+}
+
+impl From<JournalError> for ExecError {
+    fn from(e: JournalError) -> ExecError {
+        match e {
+            JournalError::Refused(r) => ExecError::Refused(r),
+            other => ExecError::Journal(other),
+        }
+    }
+}
+/// Runs operations through the journal.
+pub struct Executor {
+    journal: Arc<dyn JournalStore>,
+    transport: Transport,
+    /// Transports for gateways configured with their own deadline, by deadline.
+    transports: std::sync::Mutex<std::collections::HashMap<Duration, Transport>>,
+    /// How long an operation may run before another host may consider its owner dead.
+    lease: Duration,
+    clock: fn() -> Timestamp,
+    /// Deliberate defects (simulator tests only; see `defects.rs`).
+    defects: Defects,
+}
+
+fn system_now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_unix_millis(ms)
+}
+
+/// Runs a blocking journal call off the async threads.
+async fn blocking<T: Send + 'static>(
+    journal: &Arc<dyn JournalStore>,
+    f: impl FnOnce(&dyn JournalStore) -> Result<T, JournalError> + Send + 'static,
+) -> Result<T, JournalError> {
+    let j = journal.clone();
+    tokio::task::spawn_blocking(move || f(&*j))
+        .await
+        .map_err(|e| JournalError::Storage(format!("journal task failed: {e}")))?
+}
+impl Executor {
+    /// `deadline` bounds each exchange; a timeout is an unknown outcome, never a failure.
+    pub fn new(journal: Arc<dyn JournalStore>, deadline: Duration) -> Executor {
+        Executor {
+            journal,
+            transport: Transport::new(deadline),
+            transports: Default::default(),
+            // Renewed at every journal write of the operation, so it needs to outlast one
+            // exchange, not a whole multi-step operation.
+            lease: deadline * 2 + Duration::from_secs(1),
+            clock: system_now,
+            defects: Defects::NONE,
+        }
+    }
+
+    /// Runs with deliberate defects: only the simulator's tests can make a non-empty set.
+    pub fn with_defects(mut self, defects: Defects) -> Executor {
+        self.defects = defects;
+        self
+    }
+
+    /// The deliberate defects this executor runs with ([`Defects::NONE`] but in tests).
+    pub fn defects(&self) -> Defects {
+        self.defects
+    }
+
+    pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Executor {
+        self.clock = clock;
+        self
+    }
+
+    /// How long an operation's owner may go silent before another host may resolve it. A host
+    /// restarting after a crash waits this long before its own leftovers can be claimed.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    pub fn journal(&self) -> &Arc<dyn JournalStore> {
+        &self.journal
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.clock)().unix_millis
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.lease.as_millis() as i64
+    }
+
+    /// The lease for an operation on `gateway`: it must outlast one exchange at that gateway's
+    /// own deadline, which may be longer than the executor's default.
+    fn lease_ms_for(&self, gateway: &GatewayInstance) -> i64 {
+        let own = self.transport_for(gateway).timeout() * 2 + Duration::from_secs(1);
+        own.max(self.lease).as_millis() as i64
+    }
+
+    async fn operation(&self, id: OperationId) -> Result<OperationRecord, ExecError> {
+        blocking(&self.journal, move |j| j.operation(id))
+            .await?
+            .ok_or(ExecError::Journal(JournalError::UnknownOperation(id)))
+    }
+
+    async fn order_of(&self, record: &OperationRecord) -> Result<Option<OrderRecord>, ExecError> {
+        let order = record.order.clone();
+        Ok(blocking(&self.journal, move |j| j.order(&order)).await?)
+    }
+
+    /// The transport for a gateway: its own deadline when configured (`deadline_ms`).
+    fn transport_for(&self, gateway: &GatewayInstance) -> Transport {
+        match gateway.deadline() {
+            Some(d) if d != self.transport.timeout() => self
+                .transports
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(d)
+                .or_insert_with(|| Transport::new(d))
+                .clone(),
+            _ => self.transport.clone(),
+        }
+    }
+
+    /// Records a reply on its own (no further write was going to carry it).
+    async fn record_last(&self, last: Option<(ExchangeId, ReplyRecord)>) -> Result<(), ExecError> {
+        if let Some((x, reply)) = last {
+            let now = self.now_ms();
+            blocking(&self.journal, move |j| j.record_reply(x, &reply, now)).await?;
+        }
+        Ok(())
+    }
+
+    async fn exchange_count(&self, id: OperationId) -> Result<u32, ExecError> {
+        Ok(blocking(&self.journal, move |j| j.exchanges(id))
+            .await?
+            .len() as u32)
+    }
+}

@@ -1,0 +1,435 @@
+use super::*;
+use renkei_sdk::{Money, OrderRef, RefundExtent, Settlement, TransactionRef};
+
+fn capture(amount: Option<i64>) -> Operation {
+    Operation::Capture {
+        order: OrderRef::new("o"),
+        transaction: TransactionRef::new("t"),
+        authorized: Money::jpy(1000),
+        amount: amount.map(Money::jpy),
+    }
+}
+
+fn void() -> Operation {
+    Operation::Void {
+        order: OrderRef::new("o"),
+        transaction: TransactionRef::new("t"),
+        authorized: Money::jpy(1000),
+    }
+}
+
+fn order(state: PaymentState, captured: i64, refunded: i64) -> OrderRecord {
+    let mut o = OrderRecord::awaiting(&OrderRef::new("o"), "g", renkei_sdk::Currency::JPY);
+    o.state = state;
+    o.transaction = Some(TransactionRef::new("t"));
+    o.authorized = Money::jpy(1000);
+    o.captured = Money::jpy(captured);
+    o.refunded = Money::jpy(refunded);
+    o
+}
+
+fn refund(open: i64, amount: Option<i64>) -> Operation {
+    Operation::Refund {
+        order: OrderRef::new("o"),
+        transaction: TransactionRef::new("t"),
+        captured: Money::jpy(open),
+        amount: amount.map(Money::jpy),
+    }
+}
+
+fn refunded(extent: RefundExtent) -> Outcome {
+    Outcome::new(PaymentState::Refunded {
+        extent,
+        settlement: Settlement::NotReported,
+    })
+}
+
+fn captured_state() -> PaymentState {
+    PaymentState::Captured {
+        settlement: Settlement::NotReported,
+    }
+}
+
+#[test]
+fn a_capture_above_the_authorization_on_a_reauthorizing_gateway_is_not_in_place() {
+    assert!(acts_in_place(&capture(None), AmountChange::Reauthorization));
+    assert!(acts_in_place(
+        &capture(Some(900)),
+        AmountChange::Reauthorization
+    ));
+    assert!(!acts_in_place(
+        &capture(Some(1100)),
+        AmountChange::Reauthorization
+    ));
+    // F-REGI's authchange cancels the old SEQNO: visible to an inquiry about it.
+    assert!(acts_in_place(
+        &capture(Some(1100)),
+        AmountChange::DeferredToCapture
+    ));
+}
+
+#[test]
+fn operations_that_create_a_new_payment_are_never_settled_automatically() {
+    let change = Operation::ChangeAmount {
+        order: OrderRef::new("o"),
+        transaction: TransactionRef::new("t"),
+        authorized: Money::jpy(1000),
+        new_amount: Money::jpy(1200),
+    };
+    assert!(!acts_in_place(&change, AmountChange::Reauthorization));
+    assert!(acts_in_place(&change, AmountChange::DeferredToCapture));
+    // A partial refund may replace the sale (F-REGI salechange); a full one acts in place.
+    assert!(!acts_in_place(
+        &refund(5000, Some(1200)),
+        AmountChange::DeferredToCapture
+    ));
+    assert!(acts_in_place(
+        &refund(5000, Some(5000)),
+        AmountChange::DeferredToCapture
+    ));
+    assert!(acts_in_place(
+        &refund(5000, None),
+        AmountChange::DeferredToCapture
+    ));
+    assert!(acts_in_place(&void(), AmountChange::Reauthorization));
+}
+
+#[test]
+fn an_inquiry_proves_only_what_the_operation_alone_explains() {
+    let op = capture(None);
+    let authorized = order(PaymentState::Authorized, 0, 0);
+    let captured = Outcome::new(PaymentState::Captured {
+        settlement: Settlement::NotReported,
+    });
+    match judge(&op, Some(&authorized), None, &captured) {
+        Verdict::TookEffect(o) => assert_eq!(o.captured, Some(Money::jpy(1000))),
+        _ => panic!("captured means the capture happened"),
+    }
+    assert!(matches!(
+        judge(
+            &op,
+            Some(&authorized),
+            None,
+            &Outcome::new(PaymentState::Authorized)
+        ),
+        Verdict::NoEffect
+    ));
+    assert!(matches!(
+        judge(
+            &op,
+            Some(&authorized),
+            None,
+            &Outcome::new(PaymentState::Voided)
+        ),
+        Verdict::Unclear(_)
+    ));
+    assert!(matches!(
+        judge(
+            &op,
+            Some(&authorized),
+            None,
+            &Outcome::new(PaymentState::Unknown { raw: "99".into() })
+        ),
+        Verdict::Unclear(_)
+    ));
+}
+
+#[test]
+fn an_inquiry_about_an_order_the_journal_does_not_know_proves_no_non_effect() {
+    // Nothing to compare an unchanged state with: only the target state settles.
+    assert!(matches!(
+        judge(
+            &capture(None),
+            None,
+            None,
+            &Outcome::new(PaymentState::Authorized)
+        ),
+        Verdict::Unclear(_)
+    ));
+    assert!(matches!(
+        judge(&void(), None, None, &Outcome::new(PaymentState::Voided)),
+        Verdict::TookEffect(_)
+    ));
+}
+
+#[test]
+fn a_capture_the_gateway_shows_at_another_amount_is_unclear() {
+    let authorized = order(PaymentState::Authorized, 0, 0);
+    let mut seen = Outcome::new(PaymentState::Captured {
+        settlement: Settlement::NotReported,
+    });
+    seen.captured = Some(Money::jpy(600));
+    assert!(matches!(
+        judge(&capture(None), Some(&authorized), None, &seen),
+        Verdict::Unclear(_)
+    ));
+}
+
+#[test]
+fn a_capture_the_gateway_shows_at_the_amount_asked_took_effect() {
+    let authorized = order(PaymentState::Authorized, 0, 0);
+    let mut seen = Outcome::new(captured_state());
+    seen.captured = Some(Money::jpy(900));
+    match judge(&capture(Some(900)), Some(&authorized), None, &seen) {
+        Verdict::TookEffect(o) => assert_eq!(o.captured, Some(Money::jpy(900))),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Breach 1 (G-8, S-3): SBPS says 返金済 after a partial refund in its own tool as after
+/// ours, with no amount. A lost refund reply must not be booked as a full refund then.
+#[test]
+fn g8_a_refund_state_without_an_amount_does_not_settle_a_lost_refund() {
+    let captured = order(
+        PaymentState::Captured {
+            settlement: Settlement::NotReported,
+        },
+        5000,
+        0,
+    );
+    assert!(matches!(
+        judge(
+            &refund(5000, None),
+            Some(&captured),
+            None,
+            &refunded(RefundExtent::NotReported)
+        ),
+        Verdict::Unclear(_)
+    ));
+    // Unless the operation's own read just before it showed the payment captured and
+    // unrefunded: then the refund the gateway shows is this one.
+    let guard = PaymentState::Captured {
+        settlement: Settlement::NotReported,
+    };
+    assert!(matches!(
+        judge(
+            &refund(5000, None),
+            Some(&captured),
+            Some(&guard),
+            &refunded(RefundExtent::NotReported)
+        ),
+        Verdict::TookEffect(_)
+    ));
+    assert!(matches!(
+        judge(
+            &refund(5000, None),
+            Some(&captured),
+            Some(&refunded(RefundExtent::NotReported).state),
+            &refunded(RefundExtent::NotReported)
+        ),
+        Verdict::Unclear(_)
+    ));
+    // A gateway that states the extent can settle it, when the extent fits.
+    assert!(matches!(
+        judge(
+            &refund(5000, None),
+            Some(&captured),
+            None,
+            &refunded(RefundExtent::Full)
+        ),
+        Verdict::TookEffect(_)
+    ));
+    assert!(matches!(
+        judge(
+            &refund(5000, Some(1200)),
+            Some(&captured),
+            None,
+            &refunded(RefundExtent::Full)
+        ),
+        Verdict::Unclear(_)
+    ));
+    assert!(matches!(
+        judge(
+            &refund(5000, None),
+            Some(&captured),
+            None,
+            &refunded(RefundExtent::Partial)
+        ),
+        Verdict::Unclear(_)
+    ));
+    // A stated total must be the journal's plus this refund.
+    let mut total = refunded(RefundExtent::Partial);
+    total.refunded = Some(Money::jpy(2400));
+    assert!(matches!(
+        judge(&refund(5000, Some(1200)), Some(&captured), None, &total),
+        Verdict::Unclear(_)
+    ));
+    total.refunded = Some(Money::jpy(1200));
+    assert!(matches!(
+        judge(&refund(5000, Some(1200)), Some(&captured), None, &total),
+        Verdict::TookEffect(_)
+    ));
+}
+
+/// G-8: after an earlier refund, a refunded state with no amounts cannot say whether this one
+/// went through, even when the guard read showed the payment captured.
+#[test]
+fn g8_a_second_refund_is_not_settled_by_a_state_without_amounts() {
+    let partly = order(
+        PaymentState::Refunded {
+            extent: RefundExtent::Partial,
+            settlement: Settlement::NotReported,
+        },
+        5000,
+        1000,
+    );
+    assert!(matches!(
+        judge(
+            &refund(4000, None),
+            Some(&partly),
+            Some(&captured_state()),
+            &refunded(RefundExtent::NotReported)
+        ),
+        Verdict::Unclear(_)
+    ));
+    // A stated total that adds up does settle it.
+    let mut total = refunded(RefundExtent::Full);
+    total.refunded = Some(Money::jpy(5000));
+    assert!(matches!(
+        judge(&refund(4000, None), Some(&partly), None, &total),
+        Verdict::TookEffect(_)
+    ));
+}
+
+/// The ledger books what the refund moved, not the gateway's running total.
+#[test]
+fn a_refund_settled_by_inquiry_leaves_the_amount_to_the_ledger() {
+    let captured = order(captured_state(), 5000, 0);
+    let mut total = refunded(RefundExtent::Partial);
+    total.refunded = Some(Money::jpy(1200));
+    match judge(&refund(5000, Some(1200)), Some(&captured), None, &total) {
+        Verdict::TookEffect(o) => assert_eq!(o.refunded, None),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The resolution rule: an unchanged payment proves "not applied" only after the request
+/// expired; a change the operation explains settles it whenever it is seen.
+#[test]
+fn an_unchanged_payment_proves_nothing_until_the_request_expired() {
+    let op = capture(None);
+    let authorized = order(PaymentState::Authorized, 0, 0);
+    let unchanged = Outcome::new(PaymentState::Authorized);
+    assert_eq!(
+        read_inquiry(&op, Some(&authorized), None, &unchanged, true),
+        Finding::NotApplied
+    );
+    assert_eq!(
+        read_inquiry(&op, Some(&authorized), None, &unchanged, false),
+        Finding::StillPossible
+    );
+    let captured = Outcome::new(captured_state());
+    for expired in [false, true] {
+        assert!(matches!(
+            read_inquiry(&op, Some(&authorized), None, &captured, expired),
+            Finding::TookEffect(_)
+        ));
+        assert!(matches!(
+            read_inquiry(
+                &op,
+                Some(&authorized),
+                None,
+                &Outcome::new(PaymentState::Voided),
+                expired
+            ),
+            Finding::Unclear(_)
+        ));
+    }
+}
+
+#[test]
+fn a_request_expires_its_declared_limit_plus_the_skew_after_it_was_journaled() {
+    let (limit, skew) = (Duration::from_secs(60), Duration::from_secs(5));
+    assert_eq!(
+        expiry(Some(limit), skew, Some(1_000_000)),
+        Expiry::At(1_065_000)
+    );
+    // Only reads left the host: nothing can take effect later.
+    assert_eq!(expiry(Some(limit), skew, None), Expiry::Now);
+    // F-REGI declares no expiry: no wait makes an unchanged payment conclusive.
+    assert_eq!(expiry(None, skew, Some(1_000_000)), Expiry::Never);
+    assert_eq!(expiry(None, skew, None), Expiry::Never);
+}
+
+#[test]
+fn only_success_or_already_done_to_a_replay_proves_the_first_attempt() {
+    let op = capture(Some(900));
+    let authorized = order(PaymentState::Authorized, 0, 0);
+    let done = Outcome::new(captured_state());
+    assert_eq!(
+        read_replay(&op, Some(&authorized), ReplayAnswer::Succeeded(&done)),
+        Some(done.clone())
+    );
+    let already = read_replay(
+        &op,
+        Some(&authorized),
+        ReplayAnswer::Failed(ErrorKind::AlreadyDone),
+    )
+    .expect("already done proves the first attempt");
+    assert!(matches!(already.state, PaymentState::Captured { .. }));
+    assert_eq!(already.captured, Some(Money::jpy(900)));
+    assert_eq!(already.transaction, Some(TransactionRef::new("t")));
+    for kind in ErrorKind::ALL {
+        if kind == ErrorKind::AlreadyDone {
+            continue;
+        }
+        assert_eq!(
+            read_replay(&op, Some(&authorized), ReplayAnswer::Failed(kind)),
+            None,
+            "{kind}"
+        );
+    }
+    assert_eq!(
+        read_replay(&op, Some(&authorized), ReplayAnswer::Unknown),
+        None
+    );
+}
+
+#[test]
+fn already_done_to_a_replay_means_the_operations_target_state() {
+    assert_eq!(expected_outcome(&void(), None).state, PaymentState::Voided);
+    let full = expected_outcome(&refund(5000, None), None);
+    assert!(matches!(
+        full.state,
+        PaymentState::Refunded {
+            extent: RefundExtent::Full,
+            ..
+        }
+    ));
+    assert_eq!(full.captured, None);
+}
+
+#[test]
+fn a_stopped_host_that_sent_nothing_or_only_reads_changed_nothing() {
+    assert_eq!(stopped(&[]), Stopped::NothingSent);
+    assert_eq!(stopped(&[true]), Stopped::ReadsOnly);
+    assert_eq!(stopped(&[true, true]), Stopped::ReadsOnly);
+}
+
+/// Automatic settlement only when no earlier exchange could have changed the payment.
+#[test]
+fn a_stopped_host_after_a_write_is_settled_automatically_only_after_reads() {
+    assert_eq!(stopped(&[false]), Stopped::Unknown { automatic: true });
+    assert_eq!(
+        stopped(&[true, false]),
+        Stopped::Unknown { automatic: true }
+    );
+    assert_eq!(
+        stopped(&[false, false]),
+        Stopped::Unknown { automatic: false }
+    );
+    assert_eq!(
+        stopped(&[false, true]),
+        Stopped::Unknown { automatic: false }
+    );
+}
+
+#[test]
+fn the_guard_is_the_last_read_before_the_first_write() {
+    assert_eq!(guard_index(&[true, false]), Some(0));
+    assert_eq!(guard_index(&[true, true, false, true]), Some(1));
+    assert_eq!(guard_index(&[false]), None);
+    assert_eq!(guard_index(&[false, true, false]), None);
+    assert_eq!(guard_index(&[true, true]), None);
+    assert_eq!(guard_index(&[]), None);
+}

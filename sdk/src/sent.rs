@@ -1,0 +1,192 @@
+//! What a failure after a request was handed to the network means for the money.
+//!
+//! Every step loop (the host's bare driver, its journaled executor, the conformance suite's
+//! probes) must read a failed exchange the same way, or one of them would settle as "not
+//! applied" a request another treats as possibly processed. This is the one reading. It is plain
+//! Rust, not part of the ABI: plugins never see it; they only choose the [`ErrorKind`] it reads.
+//!
+//! The rule behind it (the resolution rule in ARCHITECTURE.md): no answer that fails to settle
+//! the outcome says the gateway is done with the request. Only a request that never left, or a
+//! gateway's explicit refusal, proves nothing happened.
+
+use crate::{Effect, ErrorKind};
+
+/// What happened to one request after the host tried to send it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterSend {
+    /// No connection was opened (refused, unreachable, a connect that timed out, a TLS
+    /// handshake that failed): not a byte of the request left the host.
+    NotConnected,
+    /// The request description could not be turned into a request (bad URL, bad header), so
+    /// nothing was sent.
+    Unsendable,
+    /// No complete reply within the deadline: the gateway may be processing it still.
+    TimedOut,
+    /// The connection broke once the request was (perhaps) sent, or mid-reply.
+    ConnectionLost,
+    /// A reply came and the plugin read it as an error of this kind.
+    Answered(ErrorKind),
+}
+
+impl AfterSend {
+    /// What this request alone may have done at the gateway, were it one that can change the
+    /// payment. After sending, only an explicit refusal by the gateway proves nothing happened:
+    /// a reply the plugin could not read (`Protocol`), a panic, an internal error, and kinds
+    /// that only make sense before sending (`InvalidRequest`, `Unsupported`, `Config`) do not.
+    pub fn effect(self) -> Effect {
+        match self {
+            AfterSend::NotConnected | AfterSend::Unsendable => Effect::NotApplied,
+            AfterSend::TimedOut | AfterSend::ConnectionLost => Effect::MayHaveApplied,
+            AfterSend::Answered(kind) => match kind {
+                ErrorKind::Declined
+                | ErrorKind::Rejected
+                | ErrorKind::AlreadyDone
+                | ErrorKind::Authentication
+                | ErrorKind::Unavailable => Effect::NotApplied,
+                ErrorKind::InvalidRequest
+                | ErrorKind::Unsupported
+                | ErrorKind::Protocol
+                | ErrorKind::Config
+                | ErrorKind::Panicked
+                | ErrorKind::Internal => Effect::MayHaveApplied,
+            },
+        }
+    }
+
+    /// True when the request certainly never reached the gateway.
+    pub fn certainly_not_sent(self) -> bool {
+        matches!(self, AfterSend::NotConnected | AfterSend::Unsendable)
+    }
+}
+
+/// What a failed exchange means for the whole operation.
+///
+/// `read_only` is the failed exchange's own flag ([`crate::Exchange::read_only`]); `changed`
+/// says whether an earlier exchange of the operation that could change the payment was sent
+/// and answered. Once one was, a later failure (even an explicit refusal) leaves that change in
+/// place, so the operation may have taken effect. Until then, a failed read changes nothing,
+/// and a failed write is read by [`AfterSend::effect`].
+pub fn failed_exchange_effect(after: AfterSend, read_only: bool, changed: bool) -> Effect {
+    if changed {
+        Effect::MayHaveApplied
+    } else if read_only {
+        Effect::NotApplied
+    } else {
+        after.effect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFUSALS: [ErrorKind; 5] = [
+        ErrorKind::Declined,
+        ErrorKind::Rejected,
+        ErrorKind::AlreadyDone,
+        ErrorKind::Authentication,
+        ErrorKind::Unavailable,
+    ];
+
+    #[test]
+    fn after_sending_only_explicit_refusals_prove_nothing_happened() {
+        for kind in ErrorKind::ALL {
+            let expected = if REFUSALS.contains(&kind) {
+                Effect::NotApplied
+            } else {
+                Effect::MayHaveApplied
+            };
+            assert_eq!(AfterSend::Answered(kind).effect(), expected, "{kind}");
+        }
+    }
+
+    #[test]
+    fn kinds_that_prove_nothing_before_sending_prove_nothing_after_it() {
+        // `InvalidRequest`, `Unsupported` and `Config` read as "not applied" from `prepare`
+        // (ErrorKind::effect); returned for a reply, the request has already gone.
+        for kind in [
+            ErrorKind::InvalidRequest,
+            ErrorKind::Unsupported,
+            ErrorKind::Config,
+        ] {
+            assert_eq!(kind.effect(), Effect::NotApplied, "{kind}");
+            assert_eq!(
+                AfterSend::Answered(kind).effect(),
+                Effect::MayHaveApplied,
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_that_never_left_did_not_take_effect() {
+        for after in [AfterSend::NotConnected, AfterSend::Unsendable] {
+            assert!(after.certainly_not_sent());
+            assert_eq!(after.effect(), Effect::NotApplied);
+        }
+    }
+
+    /// The resolution rule: a timeout or a lost connection does not say the gateway is done
+    /// with the request.
+    #[test]
+    fn no_reply_after_sending_may_have_taken_effect() {
+        for after in [AfterSend::TimedOut, AfterSend::ConnectionLost] {
+            assert!(!after.certainly_not_sent());
+            assert_eq!(after.effect(), Effect::MayHaveApplied);
+        }
+    }
+
+    #[test]
+    fn a_failed_read_before_any_change_changes_nothing() {
+        for after in [
+            AfterSend::TimedOut,
+            AfterSend::ConnectionLost,
+            AfterSend::Answered(ErrorKind::Protocol),
+            AfterSend::Answered(ErrorKind::Panicked),
+        ] {
+            assert_eq!(
+                failed_exchange_effect(after, true, false),
+                Effect::NotApplied,
+                "{after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failure_after_an_earlier_change_may_have_taken_effect() {
+        for after in [
+            AfterSend::NotConnected,
+            AfterSend::Unsendable,
+            AfterSend::Answered(ErrorKind::Declined),
+            AfterSend::Answered(ErrorKind::AlreadyDone),
+        ] {
+            for read_only in [false, true] {
+                assert_eq!(
+                    failed_exchange_effect(after, read_only, true),
+                    Effect::MayHaveApplied,
+                    "{after:?} read_only={read_only}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_first_write_is_read_by_what_happened_to_it() {
+        assert_eq!(
+            failed_exchange_effect(AfterSend::NotConnected, false, false),
+            Effect::NotApplied
+        );
+        assert_eq!(
+            failed_exchange_effect(AfterSend::Answered(ErrorKind::Rejected), false, false),
+            Effect::NotApplied
+        );
+        assert_eq!(
+            failed_exchange_effect(AfterSend::TimedOut, false, false),
+            Effect::MayHaveApplied
+        );
+        assert_eq!(
+            failed_exchange_effect(AfterSend::Answered(ErrorKind::Protocol), false, false),
+            Effect::MayHaveApplied
+        );
+    }
+}
