@@ -26,6 +26,7 @@ mod operation;
 mod secret;
 mod state;
 mod step;
+mod table;
 
 pub use buf::{Bytes, Headers, Text};
 pub use config::{Config, ConfigError, ConfigValue};
@@ -43,6 +44,7 @@ pub use operation::{CardData, Operation, OperationKind, PaymentSource};
 pub use secret::Secret;
 pub use state::{PaymentState, RefundExtent, Settlement};
 pub use step::{Exchange, Outcome, Step, decode_state};
+pub use table::{error_row, state_by_code, status_entry, status_row};
 
 /// The SDK (and ABI) version this crate was built as.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
