@@ -1,7 +1,7 @@
 //! Translation tests from recorded bytes: no network, no host.
 
 use super::*;
-use renkei_sdk::{OrderRef, PaymentState, Settlement};
+use renkei_sdk::{ErrorKind, Money, OrderRef, PaymentState, Settlement, TransactionRef};
 use std::collections::BTreeMap;
 
 fn gateway() -> KumoPay {
