@@ -43,7 +43,11 @@
 //!   §8.3 leaves unspecified, and any type no table lists): `Protocol`. They may follow
 //!   processing, so they prove nothing.
 
-use renkei_sdk::{ErrorEntry, ErrorKind, OperationKind};
+use crate::protocol::{self, Acknowledged, Reply, Verdict};
+use crate::{ERROR_ROWS, ERRORS, UNKNOWN_ERROR};
+use renkei_sdk::{
+    ErrorEntry, ErrorKind, GatewayError, Money, Operation, OperationKind, error_entry,
+};
 
 /// One row of the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -803,4 +807,122 @@ pub fn table(rows: &[Row]) -> Vec<ErrorEntry> {
             },
         })
         .collect()
+}
+
+// The classification of an NG reply, by the table above.
+
+/// An OK reply, or the refusal it carries as a typed error. `own` says whether the step acts
+/// on the operation's own payment towards the operation's own goal, the only case where
+/// "already done" can be true for the operation.
+pub fn accepted(
+    op: &Operation,
+    read: Result<Reply, GatewayError>,
+    step: &str,
+    own: bool,
+) -> Result<Reply, GatewayError> {
+    let reply = read.map_err(|e| context(step, e))?;
+    match &reply.outcome {
+        Verdict::Ok => Ok(reply),
+        Verdict::Ng { code } => Err(refusal(op, code, step, own)),
+    }
+}
+
+/// Reads an acknowledgement whose failure the operation survives (commit, void of a
+/// replaced payment); the error keeps the SBPS code for the note.
+pub fn acknowledged(read: Result<Reply, GatewayError>) -> Result<Acknowledged, GatewayError> {
+    let reply = read?;
+    match &reply.outcome {
+        Verdict::Ok => protocol::acknowledged(&reply),
+        Verdict::Ng { code } => {
+            let row = row_of(code);
+            Err(GatewayError::gateway(
+                row.kind,
+                code.clone(),
+                row.ja.map(str::to_owned),
+                row.en,
+            ))
+        }
+    }
+}
+
+/// The error-table row of a code: the exported table decides (exact, then longest prefix),
+/// falling back to the common method `999` for a type under another method.
+pub fn row_of(code: &str) -> &'static Row {
+    let entry = error_entry(&ERRORS, code).or_else(|| {
+        let common = format!("999{}", code.get(3..).unwrap_or(""));
+        error_entry(&ERRORS, &common)
+    });
+    entry
+        .and_then(|e| ERROR_ROWS.iter().find(|r| r.code == e.code))
+        .unwrap_or(&UNKNOWN_ERROR)
+}
+
+/// An NG reply as a typed error: the raw code, SBPS's Japanese meaning, ours in English. Only a
+/// documented refusal is worded as one; a code that proves nothing says so.
+fn refusal(op: &Operation, code: &str, step: &str, own: bool) -> GatewayError {
+    let row = row_of(code);
+    let mut kind = row.kind;
+    if kind == ErrorKind::AlreadyDone && !(own && proves(row.proves, op)) {
+        // "Already cancelled" is no success for a refund, "already sold" none for a void.
+        kind = ErrorKind::Rejected;
+    }
+    let message = if row.code.trim_end_matches('*').len() <= 3 {
+        // A catch-all: no table documents this type.
+        format!("SBPS error code {code} is not documented: the {step} may have been processed")
+    } else if kind == ErrorKind::Protocol {
+        format!("SBPS answered the {step} with error {code}: {}", row.en)
+    } else {
+        format!("SBPS refused the {step}: {}", row.en)
+    };
+    GatewayError::gateway(kind, code, row.ja.map(str::to_owned), message)
+}
+
+fn proves(goal: Option<OperationKind>, op: &Operation) -> bool {
+    match (goal, op) {
+        (Some(OperationKind::Capture), Operation::Capture { .. }) => true,
+        (Some(OperationKind::Void), Operation::Void { .. }) => true,
+        // Only a full refund's goal is "everything refunded".
+        (
+            Some(OperationKind::Refund),
+            Operation::Refund {
+                captured, amount, ..
+            },
+        ) => amount.is_none_or(|a| a == *captured),
+        _ => false,
+    }
+}
+
+/// 60: the payment is already committed (or past it): what a commit before sales wants.
+pub fn is_commit_done(code: &str) -> bool {
+    code.len() == 8 && &code[..5] == "10160"
+}
+
+/// K1: the refunds would exceed what SBPS has left of the sale.
+pub fn is_over_refund(code: &str) -> bool {
+    code.len() == 8 && &code[..5] == "101K1"
+}
+
+/// K1 on the refund of the remainder, after the inquiry showed 返金済: SBPS has less left than
+/// the journal believes, so a refund was made in SBPS's own tool (G-8). A typed refusal
+/// (nothing moved) that tells the operator where to look; SBPS's code and words are kept.
+pub fn refunded_in_tool(mut e: GatewayError, captured: Money) -> GatewayError {
+    e.kind = ErrorKind::Rejected;
+    e.message = format!(
+        "SBPS shows this payment already partly refunded (返金済), by more than the shop's \
+         records know: refunding the {captured} the shop believes is left would exceed what \
+         SBPS has left, so a refund was made in SBPS's tool (G-8). Check the payment there, \
+         and refund the rest in SBPS's tool or reconcile the order; nothing was refunded now"
+    );
+    e
+}
+
+/// 45 / 52: the replaced authorization is already cancelled.
+pub fn is_cancel_done(code: &str) -> bool {
+    code.len() == 8 && matches!(&code[..5], "10145" | "10152")
+}
+
+/// Prefixes a reading error with the step it happened in.
+pub fn context(step: &str, mut e: GatewayError) -> GatewayError {
+    e.message = format!("{step}: {}", e.message);
+    e
 }

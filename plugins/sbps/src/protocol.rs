@@ -15,7 +15,7 @@ use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use encoding_rs::SHIFT_JIS;
 use quick_xml::events::Event;
-use renkei_sdk::{GatewayError, HttpResponse, Secret};
+use renkei_sdk::{Context, GatewayError, HttpResponse, OrderRef, Secret, TransactionRef};
 use sha1::{Digest, Sha1};
 use std::borrow::Cow;
 use std::fmt;
@@ -47,6 +47,13 @@ pub mod function {
 
 /// The element that carries the checksum; always last, never part of the hash (§4.1).
 pub const HASHCODE: &str = "sps_hashcode";
+/// `res_status` of an inquiry answered normally (0 = normal, 1 = error, §6.8).
+const RES_STATUS_OK: &str = "0";
+
+/// A `*_flg` field's value: SBPS writes flags as `1` (on) and `0` (off).
+fn flag_value(on: bool) -> &'static str {
+    if on { "1" } else { "0" }
+}
 
 /// Replies are a few hundred bytes; anything much larger is not an sps-api reply, and a bound
 /// keeps a hostile or broken peer from making the parser allocate without limit.
@@ -323,7 +330,7 @@ impl Request {
         nodes.push(Node::plain("service_id", envelope.service_id));
         nodes.extend(body);
         if let Some(flag) = encrypted_flg {
-            nodes.push(Node::plain("encrypted_flg", if flag { "1" } else { "0" }));
+            nodes.push(Node::plain("encrypted_flg", flag_value(flag)));
         }
         nodes.push(Node::plain("request_date", envelope.request_date));
         if let Some(limit) = envelope.limit_second {
@@ -623,9 +630,9 @@ pub fn authorization(
         body.push(Node::multibyte("item_name", name));
     }
     body.push(Node::plain("amount", order.amount.to_string()));
-    body.push(Node::plain("sps_cust_info_return_flg", "0"));
-    let store = Node::plain("cust_manage_flg", if order.store_card { "1" } else { "0" });
-    let brand = Node::plain("cardbrand_return_flg", "1");
+    body.push(Node::plain("sps_cust_info_return_flg", flag_value(false)));
+    let store = Node::plain("cust_manage_flg", flag_value(order.store_card));
+    let brand = Node::plain("cardbrand_return_flg", flag_value(true));
     match source {
         CardSource::Token { token, token_key } => {
             body.push(Node::group(
@@ -1137,7 +1144,7 @@ pub struct Inquired {
 pub fn inquired(reply: &Reply, cipher: Option<&FieldCipher>) -> Result<Inquired, GatewayError> {
     reply.require(&["res_sps_transaction_id"])?;
     match reply.text(&["res_status"]) {
-        Some("0") => {}
+        Some(RES_STATUS_OK) => {}
         other => {
             return Err(GatewayError::protocol(format!(
                 "SBPS inquiry reply has res_status {:?}, not 0",
@@ -1207,6 +1214,86 @@ pub fn fuzz_reply(body: &[u8]) -> bool {
     }
     let _ = acknowledged(&parsed);
     true
+}
+
+// Checked fields of the shop's data, refused or fitted before they reach a request.
+
+/// `item_name` is at most 40 Shift_JIS bytes.
+const ITEM_NAME_BYTES: usize = 40;
+const CUST_CODE_BYTES: usize = 64;
+const ORDER_ID_CHARS: usize = 38;
+
+/// A tracking id as SBPS issues them; anything else is refused before it reaches a request.
+pub fn checked_tracking_id(t: &TransactionRef) -> Result<&str, GatewayError> {
+    let id = t.as_str();
+    if is_tracking_id(id) {
+        Ok(id)
+    } else {
+        Err(GatewayError::invalid(format!(
+            "{:?} is not an SBPS tracking id",
+            id.chars().take(40).collect::<String>()
+        )))
+    }
+}
+
+/// `<order code><tag>`: the order code's ASCII letters and digits, cut so that the whole fits
+/// SBPS's 38 characters, then the attempt's tag (see the crate docs). Letters and digits only:
+/// every `order_id` recorded from SBPS is alphanumeric, and nothing public shows it accepting
+/// anything else.
+pub fn order_id(order: &OrderRef, ctx: &Context<'_>) -> Result<String, GatewayError> {
+    order_id_for(order, ctx.idempotency_key, ctx.attempt)
+}
+
+pub fn order_id_for(order: &OrderRef, key: &str, attempt: u32) -> Result<String, GatewayError> {
+    if order.as_str().is_empty() {
+        return Err(GatewayError::invalid("SBPS needs a non-empty order code"));
+    }
+    let mut id: String = order_code_part(order).collect();
+    id.push_str(&attempt_tag(key, attempt));
+    Ok(id)
+}
+
+/// The part of an `order_id` taken from the order code: its ASCII letters and digits, at most
+/// as many as leave room for the tag.
+pub fn order_code_part(order: &OrderRef) -> impl Iterator<Item = char> + '_ {
+    order
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(ORDER_ID_CHARS - ATTEMPT_TAG_CHARS)
+}
+
+pub fn check_cust_code(code: &str) -> Result<(), GatewayError> {
+    let bytes = encode_sjis(code).map(|b| b.len());
+    match bytes {
+        Some(1..=CUST_CODE_BYTES) => Ok(()),
+        _ => Err(GatewayError::invalid(format!(
+            "SBPS cust_code must be 1-{CUST_CODE_BYTES} Shift_JIS bytes"
+        ))),
+    }
+}
+
+/// The description as an `item_name`: a label, so it is made to fit rather than refused.
+/// Control characters become spaces, characters Shift_JIS lacks become 〓 (the customary
+/// substitution mark), and the text is cut to 40 Shift_JIS bytes on a character boundary.
+pub fn item_name(description: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut bytes = 0;
+    for c in description.trim().chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        let mut buf = [0u8; 4];
+        let (c, len) = match encode_sjis(c.encode_utf8(&mut buf)) {
+            Some(b) => (c, b.len()),
+            None => ('〓', 2),
+        };
+        if bytes + len > ITEM_NAME_BYTES {
+            break;
+        }
+        bytes += len;
+        out.push(c);
+    }
+    let out = out.trim().to_owned();
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use super::*;
 use proptest::prelude::*;
-use renkei_sdk::{ConfigValue, CustomerRef, Exchange};
+use renkei_sdk::{AmountChange, ConfigValue, CustomerRef, Exchange, OperationKind};
 use std::collections::BTreeMap;
 
 const HASH_KEY: &str = "TESTHASHKEY0123456789";
