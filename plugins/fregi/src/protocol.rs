@@ -97,6 +97,11 @@ pub struct Form {
 /// The `CHARCODE` value naming the encoding [`Form::encode`] writes values in (UTF-8).
 pub const CHARCODE_UTF8: &str = "utf8";
 
+/// The values of F-REGI's yes/no fields (`QUIET`, `SKIPSCODE`, `MONTHLY`, the inquiry
+/// extension's `transmitted`).
+pub const FLAG_ON: &str = "1";
+pub const FLAG_OFF: &str = "0";
+
 /// A form ready to send, and its journal copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncodedForm {
@@ -555,7 +560,7 @@ fn parse_ok(script: Script, rest: &[&str]) -> Result<Approved, WireError> {
                 let v = f.take("AUTHCODE", |v| v.is_empty() || is_authcode(v))?;
                 (!v.is_empty()).then(|| v.to_owned())
             },
-            transmitted: f.take("transmitted", |v| v == "0" || v == "1")? == "1",
+            transmitted: f.take("transmitted", |v| v == FLAG_OFF || v == FLAG_ON)? == FLAG_ON,
             // The last field: when empty, it was dropped with the trailing empty lines.
             replaced_by: match f.lines.next() {
                 None => None,

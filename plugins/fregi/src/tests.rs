@@ -4,7 +4,9 @@
 
 use super::*;
 use proptest::prelude::*;
-use renkei_sdk::{ConfigValue, CustomerRef, Exchange, OrderRef, Secret};
+use renkei_sdk::{
+    AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef, Secret,
+};
 use std::collections::BTreeMap;
 
 const SEQ1: &str = "00000000000001287483";
