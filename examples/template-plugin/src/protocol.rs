@@ -167,25 +167,3 @@ pub fn parse(reply: &HttpResponse) -> Result<Reply, GatewayError> {
         ))),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_matches_a_vector_computed_independently() {
-        // printf 'POST\n/v1/payments/pay_1/capture\n1700000000\n{}' |
-        //   openssl dgst -sha256 -hmac 'sk_test'
-        let sig = signature(
-            &Secret::new("sk_test"),
-            "POST",
-            "/v1/payments/pay_1/capture",
-            1_700_000_000,
-            b"{}",
-        );
-        assert_eq!(
-            sig,
-            "5f73f301ddfce943fd21ec85ab5215e3d3541a2999203f460008c71ccd920329"
-        );
-    }
-}
