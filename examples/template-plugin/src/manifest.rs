@@ -12,6 +12,8 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.kumopay.example/v1";
 const MIN_AMOUNT: i64 = 1;
 const MAX_AMOUNT: i64 = 99_999_999;
 
+/// What the plugin declares, as `Gateway::manifest` exports it: the manifest's limits are also what
+/// `check_amount` holds every amount to.
 pub fn manifest() -> Manifest {
     Manifest {
         gateway_id: GATEWAY_ID.into(),
@@ -62,6 +64,8 @@ pub fn manifest() -> Manifest {
     }
 }
 
+/// A shop's config as a [`KumoPay`]. The host has already checked the keys against the manifest
+/// (presence, kinds); the values' gateway-specific rules are checked here, before any request.
 pub fn from_config(config: &Config) -> Result<KumoPay, ConfigError> {
     Ok(KumoPay {
         endpoint: config

@@ -14,6 +14,9 @@ pub const PRODUCTION_BASE: &str = "https://ssl.f-regi.com/connect/";
 /// `prepare` runs per request.
 pub const MIN_AMOUNT: i64 = 2;
 pub const MAX_AMOUNT: i64 = 9_999_999;
+
+/// What the plugin declares, as `Gateway::manifest` exports it: inquire is declared but enabled
+/// only by `inquiry_url`, since only the emulator answers it.
 pub fn manifest() -> Manifest {
     Manifest {
         gateway_id: GATEWAY_ID.into(),
@@ -118,6 +121,8 @@ pub fn manifest() -> Manifest {
     }
 }
 
+/// A shop's config as a [`Fregi`]. The host has already checked the keys against the manifest
+/// (presence, kinds); the values' gateway-specific rules are checked here, before any request.
 pub fn from_config(config: &Config) -> Result<Fregi, ConfigError> {
     let base = config.text("base_url").unwrap_or(PRODUCTION_BASE);
     if base.contains(['?', '#']) {

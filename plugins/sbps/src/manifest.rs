@@ -22,6 +22,8 @@ pub const DEFAULT_ITEM_ID: &str = "renkei";
 /// `item_id` is at most 32 ASCII characters.
 const ITEM_ID_CHARS: usize = 32;
 
+/// What the plugin declares, as `Gateway::manifest` exports it: the request expiry names
+/// `limit_second`, so the host knows how long an unsettled request can still take effect.
 pub fn manifest() -> Manifest {
     Manifest {
         gateway_id: GATEWAY_ID.into(),
@@ -127,6 +129,8 @@ pub fn manifest() -> Manifest {
     }
 }
 
+/// A shop's config as a [`Sbps`]. The host has already checked the keys against the manifest
+/// (presence, kinds); the values' gateway-specific rules are checked here, before any request.
 pub fn from_config(config: &Config) -> Result<Sbps, ConfigError> {
     let invalid = |key: &str, reason: &str| ConfigError::Invalid {
         key: key.into(),
