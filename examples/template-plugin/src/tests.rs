@@ -210,7 +210,9 @@ fn a_reference_cannot_escape_the_url_path() {
 /// The wire format alone: encoding vectors and strict parsing, below the operations.
 mod wire {
     use super::*;
-    use crate::protocol::*;
+    // Through `super`, not `crate`: the conformance fixtures compile this file inside their own
+    // crate (`#[path]`), where `crate::protocol` does not exist.
+    use super::protocol::*;
 
     #[test]
     fn signature_matches_a_vector_computed_independently() {

@@ -1703,7 +1703,7 @@ proptest! {
 
 /// The wire format alone: encoding vectors and strict parsing, below the operations.
 mod wire {
-    use crate::protocol::*;
+    use super::protocol::*;
 
     #[test]
     fn percent_encoding_keeps_only_unreserved_characters() {

@@ -1688,8 +1688,8 @@ proptest! {
 
 /// The wire format alone: encoding vectors and strict parsing, below the operations.
 mod wire {
+    use super::protocol::*;
     use super::*;
-    use crate::protocol::*;
 
     const KEY: &str = "TESTHASHKEY0123456789";
 
