@@ -320,14 +320,27 @@ fn proves(goal: Option<OperationKind>, op: &Operation) -> bool {
     }
 }
 
-/// 60: the payment is already committed (or past it): what a commit before sales wants.
+// The credit types control flow reads by name (rows of `CREDIT_TYPES`).
+/// 60: the payment is already committed (or past it).
+const TYPE_COMMIT_DONE: &str = "60";
+/// K1: the refunds would exceed what SBPS has left of the sale.
+const TYPE_OVER_REFUND: &str = "K1";
+/// 45 (on a cancel-or-refund) and 52 (on a cancel): the authorization is already cancelled.
+const TYPES_CANCEL_DONE: &[&str] = &["45", "52"];
+
+/// Whether `code` is a credit-method code (`101` + type + item) of one of `types`.
+fn is_credit_type(code: &str, types: &[&str]) -> bool {
+    code.len() == 8 && types.iter().any(|ty| code[..5] == format!("{CREDIT}{ty}"))
+}
+
+/// 60: what a commit before sales wants.
 pub fn is_commit_done(code: &str) -> bool {
-    code.len() == 8 && &code[..5] == "10160"
+    is_credit_type(code, &[TYPE_COMMIT_DONE])
 }
 
 /// K1: the refunds would exceed what SBPS has left of the sale.
 pub fn is_over_refund(code: &str) -> bool {
-    code.len() == 8 && &code[..5] == "101K1"
+    is_credit_type(code, &[TYPE_OVER_REFUND])
 }
 
 /// K1 on the refund of the remainder, after the inquiry showed 返金済: SBPS has less left than
@@ -346,7 +359,7 @@ pub fn refunded_in_tool(mut e: GatewayError, captured: Money) -> GatewayError {
 
 /// 45 / 52: the replaced authorization is already cancelled.
 pub fn is_cancel_done(code: &str) -> bool {
-    code.len() == 8 && matches!(&code[..5], "10145" | "10152")
+    is_credit_type(code, TYPES_CANCEL_DONE)
 }
 
 /// Prefixes a reading error with the step it happened in.
