@@ -27,6 +27,7 @@ mod secret;
 mod sent;
 mod state;
 mod step;
+mod table;
 
 pub use buf::{Bytes, Headers, Text};
 pub use config::{Config, ConfigError, ConfigValue};
@@ -45,6 +46,7 @@ pub use secret::Secret;
 pub use sent::{AfterSend, failed_exchange_effect};
 pub use state::{PaymentState, RefundExtent, Settlement};
 pub use step::{Exchange, Outcome, Step, decode_state};
+pub use table::{error_row, state_by_code, status_entry, status_row};
 
 /// The SDK (and ABI) version this crate was built as.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -3,7 +3,9 @@
 //! Everything that touches bytes lives here, so `lib.rs` reads as the list of operations.
 
 use hmac::{Hmac, Mac};
-use renkei_sdk::{GatewayError, HttpResponse, Secret};
+use renkei_sdk::{
+    Context, ErrorKind, GatewayError, HttpRequest, HttpResponse, Method, Secret, TransactionRef,
+};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -70,6 +72,70 @@ pub fn signature(key: &Secret, method: &str, path: &str, timestamp: i64, body: &
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The credentials every request carries.
+pub struct Credentials<'a> {
+    /// The base URL without a trailing `/`.
+    pub endpoint: &'a str,
+    pub api_key: &'a Secret,
+    pub signing_key: &'a Secret,
+}
+
+/// A request to `path` under the endpoint, with the bearer key, the idempotency key and the
+/// signature headers.
+pub fn signed(
+    creds: &Credentials<'_>,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+    ctx: &Context<'_>,
+) -> HttpRequest {
+    let timestamp = ctx.now.unix_millis.div_euclid(1000);
+    // The signed path includes the base URL's own path (`/v1`).
+    let base_path = creds
+        .endpoint
+        .splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default();
+    let sig = signature(
+        creds.signing_key,
+        method.as_str(),
+        &format!("{base_path}{path}"),
+        timestamp,
+        &body,
+    );
+    HttpRequest::new(method, format!("{}{path}", creds.endpoint))
+        .header(
+            "Authorization",
+            format!("Bearer {}", creds.api_key.expose()),
+        )
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", ctx.idempotency_key)
+        .header("Kumo-Timestamp", timestamp.to_string())
+        .header("Kumo-Signature", sig)
+        .body(body)
+}
+
+pub fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, GatewayError> {
+    serde_json::to_vec(value).map_err(|e| GatewayError::new(ErrorKind::Internal, e.to_string()))
+}
+
+/// A reference goes into a URL path, so it must not be able to change the path.
+pub fn path_id(t: &TransactionRef) -> Result<&str, GatewayError> {
+    let id = t.as_str();
+    if !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        Ok(id)
+    } else {
+        Err(GatewayError::invalid(format!(
+            "malformed Kumo Pay payment id {id:?}"
+        )))
+    }
+}
+
 /// Parses a reply strictly: a 2xx must be a payment document, a 4xx an error document; anything
 /// else (5xx, HTML from a proxy, truncated JSON) is a protocol error, because the request may
 /// have been processed and nothing here may guess otherwise.
@@ -99,27 +165,5 @@ pub fn parse(reply: &HttpResponse) -> Result<Reply, GatewayError> {
         status => Err(GatewayError::protocol(format!(
             "HTTP {status}: the gateway's answer is unknown"
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_matches_a_vector_computed_independently() {
-        // printf 'POST\n/v1/payments/pay_1/capture\n1700000000\n{}' |
-        //   openssl dgst -sha256 -hmac 'sk_test'
-        let sig = signature(
-            &Secret::new("sk_test"),
-            "POST",
-            "/v1/payments/pay_1/capture",
-            1_700_000_000,
-            b"{}",
-        );
-        assert_eq!(
-            sig,
-            "5f73f301ddfce943fd21ec85ab5215e3d3541a2999203f460008c71ccd920329"
-        );
     }
 }

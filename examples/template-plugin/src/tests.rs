@@ -1,7 +1,7 @@
 //! Translation tests from recorded bytes: no network, no host.
 
 use super::*;
-use renkei_sdk::{OrderRef, PaymentState, Settlement};
+use renkei_sdk::{ErrorKind, Money, OrderRef, PaymentState, Settlement, TransactionRef};
 use std::collections::BTreeMap;
 
 fn gateway() -> KumoPay {
@@ -54,7 +54,7 @@ fn capture_request_is_signed_over_the_full_path() {
     assert_eq!(x.request.body, b"{}");
     let header = |n: &str| x.request.headers.get(n).unwrap().to_owned();
     assert_eq!(header("Kumo-Timestamp"), "1700000000");
-    // Same vector as protocol::tests (computed with openssl).
+    // Same vector as `wire::signature_matches_a_vector_computed_independently` (openssl).
     assert_eq!(
         header("Kumo-Signature"),
         "5f73f301ddfce943fd21ec85ab5215e3d3541a2999203f460008c71ccd920329"
@@ -205,4 +205,29 @@ fn a_reference_cannot_escape_the_url_path() {
         gateway().prepare(&op, &ctx()).unwrap_err().kind,
         ErrorKind::InvalidRequest
     );
+}
+
+/// The wire format alone: encoding vectors and strict parsing, below the operations.
+mod wire {
+    use super::*;
+    // Through `super`, not `crate`: the conformance fixtures compile this file inside their own
+    // crate (`#[path]`), where `crate::protocol` does not exist.
+    use super::protocol::*;
+
+    #[test]
+    fn signature_matches_a_vector_computed_independently() {
+        // printf 'POST\n/v1/payments/pay_1/capture\n1700000000\n{}' |
+        //   openssl dgst -sha256 -hmac 'sk_test'
+        let sig = signature(
+            &Secret::new("sk_test"),
+            "POST",
+            "/v1/payments/pay_1/capture",
+            1_700_000_000,
+            b"{}",
+        );
+        assert_eq!(
+            sig,
+            "5f73f301ddfce943fd21ec85ab5215e3d3541a2999203f460008c71ccd920329"
+        );
+    }
 }

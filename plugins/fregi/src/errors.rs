@@ -38,7 +38,9 @@
 //! The F-10 messages (売上受付済み / 承認取消済み on a sale) keep their documented meaning whatever
 //! code carries them.
 
-use renkei_sdk::{ErrorEntry, ErrorKind, error_entry};
+use crate::protocol::Refusal;
+use crate::{ERRORS, Pending, tref};
+use renkei_sdk::{Effect, ErrorEntry, ErrorKind, GatewayError, error_entry};
 use std::borrow::Cow;
 
 /// Where a code comes from.
@@ -321,5 +323,93 @@ fn undocumented_message(code: Option<&str>) -> String {
         None => "F-REGI's NG carries no error code and no documented message: the request may \
                  have been processed"
             .to_owned(),
+    }
+}
+
+/// An `NG` as a typed error: F-REGI's code and message verbatim, our meaning, and what the
+/// operator can do where the operation makes that clear. A code no source documents may follow
+/// processing (`Protocol`), so the message then never says that nothing changed.
+pub fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
+    let (kind, meaning) = classify(&ERRORS, refusal.code.as_deref(), refusal.message.as_deref());
+    let may_have_applied = kind.effect() == Effect::MayHaveApplied;
+    let (kind, message) = match pending {
+        Pending::CaptureAuthchange {
+            seqno,
+            authorized,
+            amount,
+            ..
+        } if may_have_applied => (
+            kind,
+            format!(
+                "{meaning}. F-REGI answered the change of the authorized amount from \
+                 {authorized} to {amount} yen with an undocumented code, so the change may \
+                 have replaced the authorization (SEQNO {seqno}) by a new one; nothing was \
+                 captured. Check the transaction in F-REGI's admin screen before capturing or \
+                 voiding"
+            ),
+        ),
+        Pending::CaptureAuthchange {
+            seqno,
+            authorized,
+            amount,
+            ..
+        } => (
+            // An amount-change refusal never proves a capture happened.
+            if kind == ErrorKind::AlreadyDone {
+                ErrorKind::Rejected
+            } else {
+                kind
+            },
+            format!(
+                "F-REGI refused to change the authorized amount from {authorized} to {amount} yen \
+                 ({meaning}), so nothing was captured (F-3). The authorization of {authorized} \
+                 yen (SEQNO {seqno}) is unchanged. Choose: capture the authorized {authorized} \
+                 yen and settle the difference another way, or void it and bill by another \
+                 method"
+            ),
+        ),
+        Pending::Sale {
+            seqno,
+            amount,
+            changed: Some(c),
+            authcode,
+        } => (
+            kind,
+            format!(
+                "{meaning}: the authorized amount was changed first (SEQNO {} replaced by \
+                 {seqno}, now {amount} yen) but the sale of {seqno} {}; the new authorization \
+                 stands: {} SEQNO {seqno} (reference {})",
+                c.old_seqno,
+                if may_have_applied {
+                    "was answered with an undocumented code"
+                } else {
+                    "was refused"
+                },
+                if may_have_applied {
+                    "check in F-REGI's admin screen whether it was captured, then capture or void"
+                } else {
+                    "capture or void"
+                },
+                tref(seqno, authcode.as_deref()),
+            ),
+        ),
+        Pending::Authchange { seqno, from, .. } if may_have_applied => (
+            kind,
+            format!(
+                "{meaning}; the authorization of {from} yen (SEQNO {seqno}) may have been \
+                 replaced: check it in F-REGI's admin screen"
+            ),
+        ),
+        Pending::Authchange { seqno, from, .. } => (
+            kind,
+            format!("{meaning}; the authorization of {from} yen (SEQNO {seqno}) is unchanged"),
+        ),
+        _ => (kind, meaning.into_owned()),
+    };
+    GatewayError {
+        kind,
+        message,
+        gateway_code: refusal.code,
+        gateway_message: refusal.message,
     }
 }

@@ -5,10 +5,12 @@
 //! `SHOPID`, EUC-JP replies of one value per line. Wire facts: `docs/protocols/fregi.md`;
 //! business rules: `docs/rules.md` (G-*, F-*). Same shape as every plugin:
 //!
+//! - `manifest.rs`: the manifest and the config (keys, parsing, validation, amount limits);
 //! - `protocol.rs`: form encoding and strict reply parsing (no SDK types; fuzzed);
-//! - `status.rs`: the ten statuses of F-11, as data;
-//! - `errors.rs`: `NG` reasons to SDK error kinds, as data;
-//! - `lib.rs` (this file): the manifest and the operations.
+//! - `status.rs`: the ten statuses of F-11, as data, by name, and the inquiry's reading;
+//! - `errors.rs`: `NG` reasons to SDK error kinds, as data, and the classification of an `NG`;
+//! - `lib.rs` (this file): the `Gateway` impl, `prepare` and `interpret`;
+//! - `tests.rs`: the unit tests, from recorded bytes.
 //!
 //! ## What each operation sends
 //!
@@ -78,27 +80,22 @@
 //! "may have applied").
 
 mod errors;
+mod manifest;
 mod protocol;
 mod status;
 
-use protocol::{Approved, Form, InfoReply, Reference, Refusal, Reply, Script};
+use manifest::{MIN_AMOUNT, check_payable, payable, yen};
+use protocol::{Approved, Form, Reference, Reply, Script};
 use renkei_sdk::{
-    AmountChange, Capabilities, CardData, Config, ConfigError, ConfigKey, ConfigKind, Context,
-    Currency, Effect, ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse,
-    Inquiry, Limits, Manifest, Method, Money, Operation, OperationKind, Outcome, PaymentSource,
-    PaymentState, RefundExtent, RequestExpiry, Settlement, StatusEntry, Step, TransactionRef,
+    CardData, Config, ConfigError, Context, ErrorEntry, ErrorKind, Gateway, GatewayError,
+    HttpRequest, HttpResponse, Manifest, Method, Money, Operation, OperationKind, Outcome,
+    PaymentSource, PaymentState, RefundExtent, Settlement, StatusEntry, Step, TransactionRef,
     decode_state,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 pub const GATEWAY_ID: &str = "fregi";
-/// Production. The test environment is `https://ssl.f-regi.com/connecttest/` (same scripts).
-const PRODUCTION_BASE: &str = "https://ssl.f-regi.com/connect/";
-/// F-REGI's card amount range, in yen (F-7; research §7). Constants, not a manifest lookup:
-/// `prepare` runs per request.
-const MIN_AMOUNT: i64 = 2;
-const MAX_AMOUNT: i64 = 9_999_999;
 /// `FREE` holds at most 255 bytes (research §4.1). It goes out half-width only (one byte per
 /// character in every charset), so clipping to 255 bytes always fits.
 const FREE_MAX_BYTES: usize = 255;
@@ -228,184 +225,11 @@ impl Pending {
 
 impl Gateway for Fregi {
     fn manifest() -> Manifest {
-        let key = |name: &str, kind, required, default: Option<&str>, description: &str| {
-            ConfigKey {
-                name: name.into(),
-                kind,
-                // F-REGI server calls carry no secret (SHOPID + IP allow-list).
-                secret: false,
-                required,
-                default: default.map(Into::into),
-                description: description.into(),
-                enables: vec![],
-            }
-        };
-        Manifest {
-            gateway_id: GATEWAY_ID.into(),
-            display_name: "F-REGI (エフレジ) card".into(),
-            plugin_version: semver::Version::parse(env!("CARGO_PKG_VERSION"))
-                .expect("crate version is semver"),
-            sdk_version: renkei_sdk::sdk_version(),
-            capabilities: Capabilities {
-                operations: vec![
-                    OperationKind::Authorize,
-                    OperationKind::Capture,
-                    OperationKind::Void,
-                    OperationKind::Refund,
-                    OperationKind::ChangeAmount,
-                    OperationKind::Inquire,
-                ],
-                // A capture below the authorized amount is an F-2 re-authorization, not a
-                // partial capture: the remainder is released, never capturable later.
-                partial_capture: false,
-                // Through salechange.cgi: the sale is replaced by one at the reduced amount.
-                partial_refund: true,
-                amount_change: AmountChange::DeferredToCapture,
-                inquiry: Inquiry::EmulatorOnly,
-                // Replay safety, per operation kind:
-                // - void: a replayed authcancel answering "already voided" (A2-1-122) can only
-                //   follow a cancellation of that very SEQNO, and 承認取消 is final (F-12), so it
-                //   proves the SEQNO is voided. Declared. (When the amount was changed in
-                //   F-REGI's admin screen, F-5, the old SEQNO is 承認取消 too: voided as far as
-                //   the shop's linkage goes, which is what the shop can know.)
-                // - capture: NOT declared. A lone sale.cgi is replay-safe (a replay answering
-                //   "already sold" proves the first went through), but a capture at a changed
-                //   amount starts with authchange.cgi: replaying it re-runs authchange on a SEQNO
-                //   the first attempt may already have replaced, which F-REGI refuses as
-                //   "already cancelled" while the new authorization dangles. A per-kind
-                //   declaration cannot say "only when the amount is unchanged", so the host
-                //   must resolve an unknown capture by inquiry or an operator.
-                // - refund: NOT declared, for the same reason: a partial refund is salechange,
-                //   whose replay would hit the replaced (cancelled) sale.
-                // - change_amount (authchange): NOT declared. A replay would authorize again or
-                //   be refused on the replaced SEQNO; neither proves anything.
-                // - authorize (authm): F-REGI has no idempotency key; a replay authorizes twice.
-                replay_safe: vec![OperationKind::Void],
-                // F-REGI documents no validity window for a request.
-                request_expiry: RequestExpiry::Never,
-            },
-            limits: Limits {
-                min_amount: MIN_AMOUNT,
-                max_amount: MAX_AMOUNT,
-                currencies: vec![Currency::JPY],
-            },
-            config: vec![
-                key(
-                    "base_url",
-                    ConfigKind::Url,
-                    false,
-                    Some(PRODUCTION_BASE),
-                    "Base URL of F-REGI's card scripts: production https://ssl.f-regi.com/connect/, \
-                     test https://ssl.f-regi.com/connecttest/, or the emulator's \
-                     http://127.0.0.1:PORT/connect/. The server's IP must be registered with F-REGI.",
-                ),
-                key(
-                    "shop_id",
-                    ConfigKind::String,
-                    true,
-                    None,
-                    "SHOPID issued by F-REGI (digits). F-REGI server calls carry no password: \
-                     the shop id and the caller's registered IP address authenticate them.",
-                ),
-                ConfigKey {
-                    // Inquire is declared, but only an instance with this key offers it: real
-                    // F-REGI has no card inquiry (research §3, §10.3), so a real-shaped
-                    // endpoint's instance must say "unsupported" and be certified so.
-                    enables: vec![OperationKind::Inquire],
-                    ..key(
-                        "inquiry_url",
-                        ConfigKind::Url,
-                        false,
-                        None,
-                        "Emulator only: the Renkei F-REGI emulator's inquiry extension \
-                         (http://127.0.0.1:PORT/__emulator__/info). F-REGI itself has no public \
-                         card-transaction inquiry; without this key, inquire is unsupported.",
-                    )
-                },
-                key(
-                    "ip",
-                    ConfigKind::String,
-                    false,
-                    None,
-                    "IP sent with every authorization (authm.cgi IP): an IPv4 or IPv6 address. \
-                     F-REGI's field is the end user's address; production layouts send it (S2, \
-                     S4, S5). Left out when unset.",
-                ),
-                key(
-                    "monthly",
-                    ConfigKind::String,
-                    false,
-                    None,
-                    "MONTHLY sent with every authorization: \"1\" registers the card under the \
-                     customer (月次), \"0\" a one-off. Left out when unset (F-REGI then treats \
-                     it as 0).",
-                ),
-                key(
-                    "quiet",
-                    ConfigKind::Boolean,
-                    false,
-                    Some("false"),
-                    "Send QUIET=1 so that F-REGI sends no processing e-mail for each operation.",
-                ),
-            ],
-            statuses: STATUSES.clone(),
-            errors: ERRORS.clone(),
-        }
+        manifest::manifest()
     }
 
     fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let base = config.text("base_url").unwrap_or(PRODUCTION_BASE);
-        if base.contains(['?', '#']) {
-            return Err(ConfigError::Invalid {
-                key: "base_url".into(),
-                reason: "must not carry a query or a fragment: script names are appended".into(),
-            });
-        }
-        let base = if base.ends_with('/') {
-            base.to_owned()
-        } else {
-            format!("{base}/")
-        };
-        let shop_id = config.require_text("shop_id")?;
-        if shop_id.is_empty() || shop_id.len() > 16 || !shop_id.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(ConfigError::Invalid {
-                key: "shop_id".into(),
-                reason: "F-REGI shop ids are digits (5 in every known example)".into(),
-            });
-        }
-        let ip = match config.text("ip").filter(|ip| !ip.is_empty()) {
-            Some(ip) if ip.parse::<std::net::IpAddr>().is_err() => {
-                return Err(ConfigError::Invalid {
-                    key: "ip".into(),
-                    reason: "must be an IPv4 or IPv6 address".into(),
-                });
-            }
-            ip => ip.map(str::to_owned),
-        };
-        let monthly = match config.text("monthly").filter(|m| !m.is_empty()) {
-            None => None,
-            Some("0") => Some("0"),
-            Some("1") => Some("1"),
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    key: "monthly".into(),
-                    reason: "F-REGI's MONTHLY is 0 or 1".into(),
-                });
-            }
-        };
-        Ok(Fregi {
-            base,
-            shop_id: shop_id.to_owned(),
-            // An empty value is unset, as the host reads it (`Config::is_set`).
-            inquiry_url: config
-                .text("inquiry_url")
-                .filter(|u| !u.is_empty())
-                .map(str::to_owned),
-            quiet: config.boolean("quiet").unwrap_or(false),
-            ip,
-            monthly,
-        })
+        manifest::from_config(config)
     }
 
     fn prepare(&self, op: &Operation, _ctx: &Context<'_>) -> Result<Step, GatewayError> {
@@ -465,7 +289,7 @@ impl Gateway for Fregi {
                         // The security code is never stored, so production skips its check on
                         // every stored-card authorization (S5).
                         form.field("CUSTOMERID", customer.as_str())
-                            .field("SKIPSCODE", "1")
+                            .field("SKIPSCODE", protocol::FLAG_ON)
                     }
                     PaymentSource::PreviousTransaction(_) => {
                         return Err(GatewayError::unsupported(
@@ -659,7 +483,7 @@ impl Gateway for Fregi {
         let script = pending.script();
         let approved = match protocol::parse_reply(script, reply.status, &reply.body) {
             Ok(Reply::Ok(approved)) => approved,
-            Ok(Reply::Ng(refusal)) => return Err(refused(&pending, refusal)),
+            Ok(Reply::Ng(refusal)) => return Err(errors::refused(&pending, refusal)),
             Err(e) => {
                 let mut message = format!(
                     "F-REGI's reply to {} is not a well-formed OK/NG reply: {e}; it may have \
@@ -825,7 +649,8 @@ impl Gateway for Fregi {
                          reference's"
                     )));
                 }
-                inquiry_outcome(info, tref(&seqno, authcode.as_deref())).map(Step::Done)
+                status::inquiry_outcome(&STATUSES, info, tref(&seqno, authcode.as_deref()))
+                    .map(Step::Done)
             }
             (pending, approved) => Err(GatewayError::new(
                 ErrorKind::Internal,
@@ -840,7 +665,7 @@ impl Fregi {
     fn form(&self) -> Form {
         let form = Form::new().field("SHOPID", self.shop_id.as_str());
         if self.quiet {
-            form.field("QUIET", "1")
+            form.field("QUIET", protocol::FLAG_ON)
         } else {
             form
         }
@@ -963,46 +788,6 @@ fn tref(seqno: &str, authcode: Option<&str>) -> TransactionRef {
     TransactionRef::new(Reference::new(seqno, authcode).to_string())
 }
 
-/// Yen, refusing any other currency: F-REGI settles in yen only.
-fn yen(m: Money) -> Result<i64, GatewayError> {
-    if m.currency == Currency::JPY {
-        Ok(m.minor_units)
-    } else {
-        Err(GatewayError::invalid(format!(
-            "F-REGI takes yen only, not {}",
-            m.currency
-        )))
-    }
-}
-
-/// An amount F-REGI can authorize or sell.
-fn payable(m: Money, zero_hint: &str) -> Result<i64, GatewayError> {
-    let amount = yen(m)?;
-    check_payable(amount, zero_hint)?;
-    Ok(amount)
-}
-
-/// 2..=9,999,999 yen. 1 yen is F-7; 0 yen is F-8's "no payment needed", which is not a card
-/// operation at all.
-fn check_payable(amount: i64, zero_hint: &str) -> Result<(), GatewayError> {
-    match amount {
-        0 => Err(GatewayError::invalid(format!(
-            "the amount is 0 yen: no payment is needed (決済不要, F-8); {zero_hint}"
-        ))),
-        1 => Err(GatewayError::invalid(
-            "a bill of 1 yen cannot be paid by card: F-REGI needs 2 yen or more (F-7); adjust \
-             the amount or bill another way",
-        )),
-        a if a < 0 => Err(GatewayError::invalid(format!(
-            "the amount must be positive, not {a} yen"
-        ))),
-        a if a > MAX_AMOUNT => Err(GatewayError::invalid(format!(
-            "{a} yen is above F-REGI's card maximum of {MAX_AMOUNT} yen"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// A reply must be about the transaction the request named. F-REGI answers a sale or a sale
 /// cancel with that SEQNO (research §4.2, §4.4); another number means the reply is not
 /// understood, and the operation may or may not have happened.
@@ -1015,155 +800,6 @@ fn same_transaction(script: Script, sent: &str, answered: &str) -> Result<(), Ga
             script.file()
         )))
     }
-}
-
-/// An `NG` as a typed error: F-REGI's code and message verbatim, our meaning, and what the
-/// operator can do where the operation makes that clear. A code no source documents may follow
-/// processing (`Protocol`), so the message then never says that nothing changed.
-fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
-    let (kind, meaning) =
-        errors::classify(&ERRORS, refusal.code.as_deref(), refusal.message.as_deref());
-    let may_have_applied = kind.effect() == Effect::MayHaveApplied;
-    let (kind, message) = match pending {
-        Pending::CaptureAuthchange {
-            seqno,
-            authorized,
-            amount,
-            ..
-        } if may_have_applied => (
-            kind,
-            format!(
-                "{meaning}. F-REGI answered the change of the authorized amount from \
-                 {authorized} to {amount} yen with an undocumented code, so the change may \
-                 have replaced the authorization (SEQNO {seqno}) by a new one; nothing was \
-                 captured. Check the transaction in F-REGI's admin screen before capturing or \
-                 voiding"
-            ),
-        ),
-        Pending::CaptureAuthchange {
-            seqno,
-            authorized,
-            amount,
-            ..
-        } => (
-            // An amount-change refusal never proves a capture happened.
-            if kind == ErrorKind::AlreadyDone {
-                ErrorKind::Rejected
-            } else {
-                kind
-            },
-            format!(
-                "F-REGI refused to change the authorized amount from {authorized} to {amount} yen \
-                 ({meaning}), so nothing was captured (F-3). The authorization of {authorized} \
-                 yen (SEQNO {seqno}) is unchanged. Choose: capture the authorized {authorized} \
-                 yen and settle the difference another way, or void it and bill by another \
-                 method"
-            ),
-        ),
-        Pending::Sale {
-            seqno,
-            amount,
-            changed: Some(c),
-            authcode,
-        } => (
-            kind,
-            format!(
-                "{meaning}: the authorized amount was changed first (SEQNO {} replaced by \
-                 {seqno}, now {amount} yen) but the sale of {seqno} {}; the new authorization \
-                 stands: {} SEQNO {seqno} (reference {})",
-                c.old_seqno,
-                if may_have_applied {
-                    "was answered with an undocumented code"
-                } else {
-                    "was refused"
-                },
-                if may_have_applied {
-                    "check in F-REGI's admin screen whether it was captured, then capture or void"
-                } else {
-                    "capture or void"
-                },
-                tref(seqno, authcode.as_deref()),
-            ),
-        ),
-        Pending::Authchange { seqno, from, .. } if may_have_applied => (
-            kind,
-            format!(
-                "{meaning}; the authorization of {from} yen (SEQNO {seqno}) may have been \
-                 replaced: check it in F-REGI's admin screen"
-            ),
-        ),
-        Pending::Authchange { seqno, from, .. } => (
-            kind,
-            format!("{meaning}; the authorization of {from} yen (SEQNO {seqno}) is unchanged"),
-        ),
-        _ => (kind, meaning.into_owned()),
-    };
-    GatewayError {
-        kind,
-        message,
-        gateway_code: refusal.code,
-        gateway_message: refusal.message,
-    }
-}
-
-/// The inquiry extension's answer as an outcome: the status through the table (an unseen code is
-/// `Unknown` with the raw code), the amount where the status says what it is. The outcome names
-/// `reference`, the reference inquired about, exactly as the host keeps it.
-fn inquiry_outcome(info: InfoReply, reference: TransactionRef) -> Result<Outcome, GatewayError> {
-    let entry = STATUSES.iter().find(|s| s.code == info.status);
-    let state = entry
-        .map(|s| s.state.clone())
-        .unwrap_or_else(|| PaymentState::Unknown {
-            raw: info.status.clone(),
-        });
-    // The transmitted flag and the status must tell the same story.
-    let settlement = match &state {
-        PaymentState::Captured { settlement } | PaymentState::Refunded { settlement, .. } => {
-            Some(*settlement)
-        }
-        _ => None,
-    };
-    if let Some(s) = settlement
-        && (s == Settlement::Settled) != info.transmitted
-    {
-        return Err(GatewayError::protocol(format!(
-            "inquiry says status {} but transmitted = {}",
-            info.status, info.transmitted
-        )));
-    }
-    // A SEQNO replaced by an amount change (authchange, salechange, or the admin screen's, F-5)
-    // shows 承認取消 / 売上取消, yet the payment lives on under the new SEQNO: reading it as
-    // voided or refunded would book a void or refund that never happened. The state of the
-    // payment is not known from this SEQNO.
-    let state = match &info.replaced_by {
-        Some(next) => PaymentState::Unknown {
-            raw: format!("{} (replaced by SEQNO {next})", info.status),
-        },
-        None => state,
-    };
-    let pay = Money::jpy(i64::from(info.amount));
-    let mut outcome = Outcome::new(state.clone())
-        .gateway_status(info.status.clone())
-        .transaction(reference);
-    outcome = match state {
-        PaymentState::Authorized => outcome.authorized(pay),
-        PaymentState::Captured { .. } => outcome.authorized(pay).captured(pay),
-        PaymentState::Refunded { .. } => outcome.refunded(pay),
-        _ => outcome,
-    };
-    if let Some(code) = info.authcode {
-        outcome = outcome.authorization_code(code);
-    }
-    if let Some(entry) = entry {
-        outcome = outcome.note(format!("F-REGI status {} {}", entry.code, entry.label));
-    }
-    if let Some(next) = info.replaced_by {
-        outcome = outcome.note(format!(
-            "replaced by SEQNO {next} (an amount change; if the shop did not make it, it was made \
-             in F-REGI's admin screen and this order is no longer linked, F-5)"
-        ));
-    }
-    Ok(outcome)
 }
 
 renkei_sdk::export_gateway!(Fregi);

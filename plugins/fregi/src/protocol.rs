@@ -97,6 +97,11 @@ pub struct Form {
 /// The `CHARCODE` value naming the encoding [`Form::encode`] writes values in (UTF-8).
 pub const CHARCODE_UTF8: &str = "utf8";
 
+/// The values of F-REGI's yes/no fields (`QUIET`, `SKIPSCODE`, `MONTHLY`, the inquiry
+/// extension's `transmitted`).
+pub const FLAG_ON: &str = "1";
+pub const FLAG_OFF: &str = "0";
+
 /// A form ready to send, and its journal copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncodedForm {
@@ -555,7 +560,7 @@ fn parse_ok(script: Script, rest: &[&str]) -> Result<Approved, WireError> {
                 let v = f.take("AUTHCODE", |v| v.is_empty() || is_authcode(v))?;
                 (!v.is_empty()).then(|| v.to_owned())
             },
-            transmitted: f.take("transmitted", |v| v == "0" || v == "1")? == "1",
+            transmitted: f.take("transmitted", |v| v == FLAG_OFF || v == FLAG_ON)? == FLAG_ON,
             // The last field: when empty, it was dropped with the trailing empty lines.
             replaced_by: match f.lines.next() {
                 None => None,
@@ -608,7 +613,7 @@ fn parse_ng(rest: &[&str]) -> Result<Refusal, WireError> {
 /// `CODE(message)`: the code up to the first opening parenthesis, the message up to the final
 /// closing one (messages contain parentheses: `有効期限(月)`). Full-width parentheses are
 /// accepted too.
-fn split_reason(line: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_reason(line: &str) -> Option<(&str, &str)> {
     let open = line.find(['(', '（'])?;
     let code = line[..open].trim();
     let after = &line[open..];
@@ -690,49 +695,5 @@ impl<'a> Fields<'a, '_> {
                 count,
             }),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_encoding_keeps_only_unreserved_characters() {
-        let mut out = String::new();
-        percent_encode("aZ09-._~ &=+/?%", &mut out);
-        assert_eq!(out, "aZ09-._~%20%26%3D%2B%2F%3F%25");
-        out.clear();
-        // UTF-8 bytes of 承認 (E6 89 BF E8 AA 8D).
-        percent_encode("承認", &mut out);
-        assert_eq!(out, "%E6%89%BF%E8%AA%8D");
-    }
-
-    #[test]
-    fn clip_never_splits_a_character() {
-        assert_eq!(clip("abc", 5), "abc");
-        assert_eq!(clip("承認済", 4), "承");
-        assert_eq!(clip("承認済", 6), "承認");
-        assert_eq!(clip("", 0), "");
-    }
-
-    #[test]
-    fn seqnos_compare_without_their_padding() {
-        assert!(same_seqno("00000000000000001287", "1287"));
-        assert!(!same_seqno("00000000000000001287", "12870"));
-    }
-
-    #[test]
-    fn reason_lines_split_at_the_first_and_last_parenthesis() {
-        assert_eq!(
-            split_reason("A1-1-40(承認処理時の有効期限(月)が指定されていません)"),
-            Some(("A1-1-40", "承認処理時の有効期限(月)が指定されていません"))
-        );
-        assert_eq!(
-            split_reason("JCN-G55（限度額オーバー）"),
-            Some(("JCN-G55", "限度額オーバー"))
-        );
-        assert_eq!(split_reason("限度額(オーバー)"), None);
-        assert_eq!(split_reason("S1-1-125(unterminated"), None);
     }
 }

@@ -4,7 +4,9 @@
 
 use super::*;
 use proptest::prelude::*;
-use renkei_sdk::{ConfigValue, CustomerRef, Exchange, OrderRef, Secret};
+use renkei_sdk::{
+    AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef, Secret,
+};
 use std::collections::BTreeMap;
 
 const SEQ1: &str = "00000000000001287483";
@@ -1696,5 +1698,49 @@ proptest! {
         } else {
             prop_assert_eq!(step.unwrap_err().kind, ErrorKind::InvalidRequest);
         }
+    }
+}
+
+/// The wire format alone: encoding vectors and strict parsing, below the operations.
+mod wire {
+    use super::protocol::*;
+
+    #[test]
+    fn percent_encoding_keeps_only_unreserved_characters() {
+        let mut out = String::new();
+        percent_encode("aZ09-._~ &=+/?%", &mut out);
+        assert_eq!(out, "aZ09-._~%20%26%3D%2B%2F%3F%25");
+        out.clear();
+        // UTF-8 bytes of 承認 (E6 89 BF E8 AA 8D).
+        percent_encode("承認", &mut out);
+        assert_eq!(out, "%E6%89%BF%E8%AA%8D");
+    }
+
+    #[test]
+    fn clip_never_splits_a_character() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("承認済", 4), "承");
+        assert_eq!(clip("承認済", 6), "承認");
+        assert_eq!(clip("", 0), "");
+    }
+
+    #[test]
+    fn seqnos_compare_without_their_padding() {
+        assert!(same_seqno("00000000000000001287", "1287"));
+        assert!(!same_seqno("00000000000000001287", "12870"));
+    }
+
+    #[test]
+    fn reason_lines_split_at_the_first_and_last_parenthesis() {
+        assert_eq!(
+            split_reason("A1-1-40(承認処理時の有効期限(月)が指定されていません)"),
+            Some(("A1-1-40", "承認処理時の有効期限(月)が指定されていません"))
+        );
+        assert_eq!(
+            split_reason("JCN-G55（限度額オーバー）"),
+            Some(("JCN-G55", "限度額オーバー"))
+        );
+        assert_eq!(split_reason("限度額(オーバー)"), None);
+        assert_eq!(split_reason("S1-1-125(unterminated"), None);
     }
 }

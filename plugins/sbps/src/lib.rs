@@ -4,10 +4,15 @@
 //! `docs/protocols/sbps.md`, and applies the SBPS rules of `docs/rules.md`
 //! (S-1…S-4, G-*). Same shape as every Renkei plugin:
 //!
-//! - `protocol.rs`: Shift_JIS XML, `sps_hashcode`, base64 and 3DES fields, strict reply parsing;
-//! - `status.rs`: the status table (与信済 / 売上済 / 与信取消済 / 返金済 / 未オーソリ), as data;
-//! - `errors.rs`: every `res_err_code` type to an SDK error kind, as data;
-//! - `lib.rs` (this file): the manifest and the operations.
+//! - `manifest.rs`: the manifest and the config (keys, parsing, validation, amount limits);
+//! - `protocol.rs`: Shift_JIS XML, `sps_hashcode`, base64 and 3DES fields, strict reply parsing,
+//!   and the checked shop fields (`order_id`, `cust_code`, `item_name`, tracking ids);
+//! - `status.rs`: the status table (与信済 / 売上済 / 与信取消済 / 返金済 / 未オーソリ), as data,
+//!   with MG01's codes by name;
+//! - `errors.rs`: every `res_err_code` type to an SDK error kind, as data, and the
+//!   classification of an NG reply;
+//! - `lib.rs` (this file): the `Gateway` impl, `prepare` and `interpret`;
+//! - `tests.rs`: the unit tests, from recorded bytes.
 //!
 //! The plugin never does I/O; every exchange is a [`Step`] the host sends and journals.
 //!
@@ -78,38 +83,32 @@
 //!   new tracking id.
 
 mod errors;
+mod manifest;
 mod protocol;
 mod status;
 
-use protocol::{CardSource, Envelope, FieldCipher, Order, Reply, Verdict};
+use errors::{
+    accepted, acknowledged, context, is_cancel_done, is_commit_done, is_over_refund,
+    refunded_in_tool,
+};
+use manifest::{same_currency, yen};
+use protocol::{
+    CardSource, Envelope, FieldCipher, Order, check_cust_code, checked_tracking_id, item_name,
+    order_code_part, order_id, order_id_for,
+};
 use renkei_sdk::{
-    AmountChange, Capabilities, CardData, Config, ConfigError, ConfigKey, ConfigKind, Context,
-    Currency, ErrorEntry, ErrorKind, Gateway, GatewayError, HttpRequest, HttpResponse, Inquiry,
-    Limits, Manifest, Method, Money, Operation, OperationKind, OrderRef, Outcome, PaymentSource,
-    PaymentState, RefundExtent, RequestExpiry, Secret, Settlement, StatusEntry, Step,
-    TransactionRef, decode_state, error_entry,
+    CardData, Config, ConfigError, Context, ErrorEntry, ErrorKind, Gateway, GatewayError,
+    HttpRequest, HttpResponse, Manifest, Method, Money, Operation, OrderRef, Outcome,
+    PaymentSource, PaymentState, RefundExtent, Secret, StatusEntry, Step, TransactionRef,
+    decode_state, state_by_code,
 };
 use serde::{Deserialize, Serialize};
+use status::{PaymentStatus, captured_state, commit_note, refunded_state, unknown_status};
 use std::fmt;
 use std::sync::LazyLock;
 
 pub const GATEWAY_ID: &str = "sbps";
-/// SBPS amounts are 1..=9,999,999 yen, tax included (§6.1). Constants, not a manifest lookup:
-/// `prepare` runs per request.
-const MIN_AMOUNT: i64 = 1;
-const MAX_AMOUNT: i64 = 9_999_999;
-/// How long a request stays valid at SBPS, sent explicitly so a request's lifetime is visible.
-/// SBPS's own default is 600 s (§3.2); a host that lost a reply waits this long before an
-/// inquiry can settle it, so the plugin asks for a shorter window: long enough for any sane
-/// clock difference and network path, short enough to settle within minutes.
-const DEFAULT_LIMIT_SECONDS: u32 = 60;
-const DEFAULT_LIMIT_SECOND: &str = "60";
-const DEFAULT_ITEM_ID: &str = "renkei";
-/// `item_name` is at most 40 Shift_JIS bytes.
-const ITEM_NAME_BYTES: usize = 40;
-const CUST_CODE_BYTES: usize = 64;
-const ORDER_ID_CHARS: usize = 38;
-const ITEM_ID_CHARS: usize = 32;
+
 /// How many attempts' `order_id`s an error names at most.
 const MAX_NAMED_ATTEMPTS: u32 = 5;
 
@@ -190,245 +189,13 @@ enum Stage {
     Inquiry,
 }
 
-fn config_key(
-    name: &str,
-    kind: ConfigKind,
-    secret: bool,
-    required: bool,
-    default: Option<&str>,
-    description: &str,
-) -> ConfigKey {
-    ConfigKey {
-        name: name.into(),
-        kind,
-        secret,
-        required,
-        default: default.map(Into::into),
-        description: description.into(),
-        enables: vec![],
-    }
-}
-
 impl Gateway for Sbps {
     fn manifest() -> Manifest {
-        Manifest {
-            gateway_id: GATEWAY_ID.into(),
-            display_name: "SBPS (SB Payment Service) credit card".into(),
-            plugin_version: semver::Version::parse(env!("CARGO_PKG_VERSION"))
-                .expect("crate version is semver"),
-            sdk_version: renkei_sdk::sdk_version(),
-            capabilities: Capabilities {
-                operations: OperationKind::ALL.to_vec(),
-                partial_capture: true,
-                partial_refund: true,
-                amount_change: AmountChange::Reauthorization,
-                inquiry: Inquiry::Available,
-                // Capture: a replay finds the payment sold (MG01 status 2, or 41 from the
-                // sales) only if a capture went through. Void: likewise cancelled (status 3,
-                // or 45). Refund is not: a replayed partial refund refunds again (§10.5).
-                replay_safe: vec![OperationKind::Capture, OperationKind::Void],
-                // SBPS refuses a request once `request_date + limit_second` has passed (§3.2),
-                // so after that (and a clock-skew margin) an inquiry's answer is final.
-                request_expiry: RequestExpiry::ConfigSeconds {
-                    key: "limit_second".into(),
-                    default_seconds: DEFAULT_LIMIT_SECONDS,
-                },
-            },
-            limits: Limits {
-                min_amount: MIN_AMOUNT,
-                max_amount: MAX_AMOUNT,
-                currencies: vec![Currency::JPY],
-            },
-            config: vec![
-                config_key(
-                    "endpoint",
-                    ConfigKind::Url,
-                    false,
-                    false,
-                    Some(protocol::SANDBOX_ENDPOINT),
-                    "sps-api URL. Default: the public sandbox. Production: \
-                     https://api.sps-system.com/api/xmlapi.do",
-                ),
-                config_key(
-                    "merchant_id",
-                    ConfigKind::String,
-                    false,
-                    true,
-                    None,
-                    "SBPS merchant ID (5 digits)",
-                ),
-                config_key(
-                    "service_id",
-                    ConfigKind::String,
-                    false,
-                    true,
-                    None,
-                    "SBPS service ID (3 digits)",
-                ),
-                config_key(
-                    "hash_key",
-                    ConfigKind::String,
-                    true,
-                    true,
-                    None,
-                    "Hash key appended to every sps_hashcode",
-                ),
-                config_key(
-                    "basic_user",
-                    ConfigKind::String,
-                    false,
-                    false,
-                    None,
-                    "HTTP Basic user. Default: merchant_id followed by service_id",
-                ),
-                config_key(
-                    "basic_password",
-                    ConfigKind::String,
-                    true,
-                    false,
-                    None,
-                    "HTTP Basic password. Default: the hash key",
-                ),
-                config_key(
-                    "des_key",
-                    ConfigKind::String,
-                    true,
-                    false,
-                    None,
-                    "3DES key (24 bytes). With des_iv, card fields travel encrypted \
-                     (encrypted_flg=1), as production requires",
-                ),
-                config_key(
-                    "des_iv",
-                    ConfigKind::String,
-                    true,
-                    false,
-                    None,
-                    "3DES initialisation vector (8 bytes); required with des_key",
-                ),
-                config_key(
-                    "limit_second",
-                    ConfigKind::Integer,
-                    false,
-                    false,
-                    Some(DEFAULT_LIMIT_SECOND),
-                    "Seconds a request stays valid at SBPS (1-9999)",
-                ),
-                config_key(
-                    "item_id",
-                    ConfigKind::String,
-                    false,
-                    false,
-                    Some(DEFAULT_ITEM_ID),
-                    "item_id sent with authorizations (ASCII, at most 32 characters)",
-                ),
-                config_key(
-                    "store_card",
-                    ConfigKind::Boolean,
-                    false,
-                    false,
-                    Some("false"),
-                    "Store the card of token authorizations for the customer \
-                     (cust_manage_flg=1), so that a pre-order release can charge it",
-                ),
-            ],
-            statuses: STATUSES.clone(),
-            errors: ERRORS.clone(),
-        }
+        manifest::manifest()
     }
 
     fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let invalid = |key: &str, reason: &str| ConfigError::Invalid {
-            key: key.into(),
-            reason: reason.into(),
-        };
-        let digits = |key: &str, n: usize| -> Result<String, ConfigError> {
-            let v = config.require_text(key)?;
-            if v.len() == n && v.bytes().all(|b| b.is_ascii_digit()) {
-                Ok(v.to_owned())
-            } else {
-                Err(invalid(key, &format!("must be {n} digits")))
-            }
-        };
-        let merchant_id = digits("merchant_id", 5)?;
-        let service_id = digits("service_id", 3)?;
-        let hash_key = config.require_secret("hash_key")?;
-        if hash_key.expose().trim().is_empty() || protocol::encode_sjis(hash_key.expose()).is_none()
-        {
-            return Err(invalid("hash_key", "must be non-empty Shift_JIS text"));
-        }
-        let endpoint = config
-            .text("endpoint")
-            .unwrap_or(protocol::SANDBOX_ENDPOINT)
-            .to_owned();
-        let user = match config.text("basic_user") {
-            Some(u) => u.to_owned(),
-            None => format!("{merchant_id}{service_id}"),
-        };
-        if user.is_empty() || user.contains(':') || user.chars().any(char::is_control) {
-            return Err(invalid(
-                "basic_user",
-                "must be non-empty, without ':' or control characters",
-            ));
-        }
-        let password = config
-            .secret("basic_password")
-            .unwrap_or_else(|| hash_key.clone());
-        if password.expose().chars().any(char::is_control) {
-            return Err(invalid(
-                "basic_password",
-                "must not contain control characters",
-            ));
-        }
-        let authorization = Secret::new(format!(
-            "Basic {}",
-            protocol::basic_credentials(&user, &password)
-        ));
-        let cipher = match (config.secret("des_key"), config.secret("des_iv")) {
-            (None, None) => None,
-            (Some(key), Some(iv)) => Some(FieldCipher::new(&key, &iv).map_err(|e| match e {
-                protocol::CipherKeyError::KeyLength => invalid("des_key", "must be 24 bytes"),
-                protocol::CipherKeyError::IvLength => invalid("des_iv", "must be 8 bytes"),
-            })?),
-            (Some(_), None) => {
-                return Err(ConfigError::Missing {
-                    key: "des_iv".into(),
-                });
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::Missing {
-                    key: "des_key".into(),
-                });
-            }
-        };
-        let limit_second = config
-            .integer("limit_second")
-            .unwrap_or(i64::from(DEFAULT_LIMIT_SECONDS))
-            .try_into()
-            .ok()
-            .filter(|l| (1..=9999).contains(l))
-            .ok_or_else(|| invalid("limit_second", "must be between 1 and 9999"))?;
-        let item_id = config.text("item_id").unwrap_or(DEFAULT_ITEM_ID).to_owned();
-        if item_id.is_empty()
-            || item_id.len() > ITEM_ID_CHARS
-            || !item_id.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(invalid(
-                "item_id",
-                "must be 1-32 printable ASCII characters without spaces",
-            ));
-        }
-        Ok(Sbps {
-            endpoint,
-            merchant_id,
-            service_id,
-            hash_key,
-            authorization,
-            cipher,
-            limit_second,
-            item_id,
-            store_card: config.boolean("store_card").unwrap_or(false),
-        })
+        manifest::from_config(config)
     }
 
     fn prepare(&self, op: &Operation, ctx: &Context<'_>) -> Result<Step, GatewayError> {
@@ -640,7 +407,7 @@ impl Gateway for Sbps {
                 match op {
                     Operation::Authorize { amount, .. } => {
                         let mut outcome = Outcome::new(PaymentState::Authorized)
-                            .gateway_status("1")
+                            .gateway_status(PaymentStatus::Authorized.code())
                             .transaction(TransactionRef::new(tracking_id))
                             .authorized(*amount);
                         if let Some(code) = authorization_code {
@@ -723,7 +490,7 @@ impl Gateway for Sbps {
                 let captured = amount.unwrap_or(*authorized);
                 if own {
                     let outcome = Outcome::new(captured_state())
-                        .gateway_status("2")
+                        .gateway_status(PaymentStatus::Sold.code())
                         .transaction(transaction.clone())
                         .authorized(*authorized)
                         .captured(captured);
@@ -763,7 +530,7 @@ impl Gateway for Sbps {
                         ..
                     } => Ok(Step::Done(with_notes(
                         Outcome::new(captured_state())
-                            .gateway_status("2")
+                            .gateway_status(PaymentStatus::Sold.code())
                             .transaction(new)
                             .replaced(replaced)
                             .authorized(*amount)
@@ -772,7 +539,7 @@ impl Gateway for Sbps {
                     ))),
                     Operation::ChangeAmount { new_amount, .. } => Ok(Step::Done(with_notes(
                         Outcome::new(PaymentState::Authorized)
-                            .gateway_status("1")
+                            .gateway_status(PaymentStatus::Authorized.code())
                             .transaction(new)
                             .replaced(replaced)
                             .authorized(*new_amount),
@@ -787,7 +554,7 @@ impl Gateway for Sbps {
                 match op {
                     Operation::Void { transaction, .. } => Ok(Step::Done(with_notes(
                         Outcome::new(PaymentState::Voided)
-                            .gateway_status("3")
+                            .gateway_status(PaymentStatus::Cancelled.code())
                             .transaction(transaction.clone()),
                         notes,
                     ))),
@@ -797,7 +564,7 @@ impl Gateway for Sbps {
                         ..
                     } => Ok(Step::Done(with_notes(
                         Outcome::new(refunded_state(RefundExtent::Full))
-                            .gateway_status("4")
+                            .gateway_status(PaymentStatus::Refunded.code())
                             .transaction(transaction.clone())
                             .refunded(*captured),
                         notes,
@@ -839,7 +606,7 @@ impl Gateway for Sbps {
                 }
                 Ok(Step::Done(with_notes(
                     Outcome::new(refunded_state(extent))
-                        .gateway_status("4")
+                        .gateway_status(PaymentStatus::Refunded.code())
                         .transaction(transaction.clone())
                         .refunded(refunded),
                     notes,
@@ -853,7 +620,7 @@ impl Gateway for Sbps {
                 let found = protocol::inquired(&reply, self.cipher.as_ref())
                     .map_err(|e| context("inquiry", e))?;
                 notes.push(commit_note(&found.commit_status));
-                if found.payment_status == "4" {
+                if PaymentStatus::parse(&found.payment_status) == Some(PaymentStatus::Refunded) {
                     notes.push(
                         "SBPS reports 返金済 (4) after a partial refund as after a full one, and \
                          no amounts: how much is refunded is in the host's journal or the SBPS \
@@ -861,7 +628,7 @@ impl Gateway for Sbps {
                             .into(),
                     );
                 }
-                let state = state_of(&found.payment_status);
+                let state = state_by_code(&STATUSES, &found.payment_status);
                 Ok(Step::Done(with_notes(
                     Outcome::new(state)
                         .gateway_status(found.payment_status)
@@ -933,8 +700,12 @@ impl Sbps {
         found: protocol::Inquired,
         notes: Vec<String>,
     ) -> Result<Step, GatewayError> {
+        use PaymentStatus as P;
         let status = found.payment_status.as_str();
-        let committed = found.commit_status != "0";
+        let known = PaymentStatus::parse(status);
+        let committed = found.commit_status != status::NOT_COMMITTED;
+        let drift =
+            |kind: ErrorKind, message: &str| status::drift(&STATUSES, kind, status, message);
         match op {
             Operation::Capture {
                 order,
@@ -944,8 +715,8 @@ impl Sbps {
             } => {
                 let tracking_id = checked_tracking_id(transaction)?;
                 let raise = amount.is_some_and(|a| a.minor_units > authorized.minor_units);
-                match (status, raise) {
-                    ("1", false) if committed => {
+                match (known, raise) {
+                    (Some(P::Authorized), false) if committed => {
                         let request =
                             protocol::sales(env, tracking_id, now, partial(*authorized, *amount));
                         self.send(
@@ -957,54 +728,48 @@ impl Sbps {
                             notes,
                         )
                     }
-                    ("1", false) => {
+                    (Some(P::Authorized), false) => {
                         let request = protocol::commit(env, tracking_id, now);
                         self.send("commit", request, Stage::CommitExisting, notes)
                     }
-                    ("1", true) => {
+                    (Some(P::Authorized), true) => {
                         let new_amount = amount.map_or(authorized.minor_units, |a| a.minor_units);
                         self.reauthorize(env, ctx, order, tracking_id, new_amount, notes)
                     }
-                    ("2", false) => Err(drift(
+                    (Some(P::Sold), false) => Err(drift(
                         ErrorKind::AlreadyDone,
-                        status,
                         "already captured (売上済); a capture or the SBPS tool sold it before",
                     )),
-                    ("4", false) => Err(drift(
+                    (Some(P::Refunded), false) => Err(drift(
                         ErrorKind::AlreadyDone,
-                        status,
                         "already captured, and refunded since (返金済, in part or in full: SBPS \
                          does not say how much); a capture or the SBPS tool sold it before",
                     )),
-                    ("2" | "4", true) => Err(drift(
+                    (Some(P::Sold | P::Refunded), true) => Err(drift(
                         ErrorKind::Rejected,
-                        status,
                         "already captured, possibly at another amount, outside this capture \
                          (G-8): nothing was re-authorized",
                     )),
-                    ("3", false) => Err(drift(
+                    (Some(P::Cancelled), false) => Err(drift(
                         ErrorKind::Rejected,
-                        status,
                         "cannot capture: the authorization is cancelled (G-5)",
                     )),
-                    ("3", true) => Err(ambiguous_cancel(transaction, order, ctx)),
+                    (Some(P::Cancelled), true) => Err(ambiguous_cancel(transaction, order, ctx)),
                     _ => Err(unknown_status(status)),
                 }
             }
-            Operation::Void { transaction, .. } => match status {
-                "1" => {
+            Operation::Void { transaction, .. } => match known {
+                Some(P::Authorized) => {
                     let request =
                         protocol::cancel_or_refund(env, checked_tracking_id(transaction)?, now);
                     self.send("cancel", request, Stage::CancelOrRefund, notes)
                 }
-                "3" => Err(drift(
+                Some(P::Cancelled) => Err(drift(
                     ErrorKind::AlreadyDone,
-                    status,
                     "the authorization is already cancelled",
                 )),
-                "2" | "4" => Err(drift(
+                Some(P::Sold | P::Refunded) => Err(drift(
                     ErrorKind::Rejected,
-                    status,
                     "the payment is captured (in the SBPS tool, G-8): a void would refund it; \
                      refund it instead (S-4)",
                 )),
@@ -1016,8 +781,8 @@ impl Sbps {
                 ..
             } => {
                 let tracking_id = checked_tracking_id(transaction)?;
-                match status {
-                    "2" => {
+                match known {
+                    Some(P::Sold) => {
                         let request = protocol::cancel_or_refund(env, tracking_id, now);
                         self.send("refund", request, Stage::CancelOrRefund, notes)
                     }
@@ -1025,7 +790,7 @@ impl Sbps {
                     // refund by amount what the journal says is left. Whether 00303 would
                     // refund the rest or answer "already refunded" is open (§11 q4); 00307
                     // refuses with K1 when less is left at SBPS than the journal believes.
-                    "4" => {
+                    Some(P::Refunded) => {
                         let request =
                             protocol::partial_refund(env, tracking_id, now, captured.minor_units);
                         self.send(
@@ -1035,14 +800,12 @@ impl Sbps {
                             notes,
                         )
                     }
-                    "1" => Err(drift(
+                    Some(P::Authorized) => Err(drift(
                         ErrorKind::Rejected,
-                        status,
                         "the payment is not captured: a refund would void it; void it instead",
                     )),
-                    "3" => Err(drift(
+                    Some(P::Cancelled) => Err(drift(
                         ErrorKind::Rejected,
-                        status,
                         "the authorization is cancelled; there is nothing to refund",
                     )),
                     _ => Err(unknown_status(status)),
@@ -1053,8 +816,8 @@ impl Sbps {
                 transaction,
                 new_amount,
                 ..
-            } => match status {
-                "1" => self.reauthorize(
+            } => match known {
+                Some(P::Authorized) => self.reauthorize(
                     env,
                     ctx,
                     order,
@@ -1062,13 +825,12 @@ impl Sbps {
                     new_amount.minor_units,
                     notes,
                 ),
-                "2" | "4" => Err(drift(
+                Some(P::Sold | P::Refunded) => Err(drift(
                     ErrorKind::Rejected,
-                    status,
                     "the payment is captured: an amount change after capture is not linked \
                      to SBPS (G-7); use the SBPS tool",
                 )),
-                "3" => Err(ambiguous_cancel(transaction, order, ctx)),
+                Some(P::Cancelled) => Err(ambiguous_cancel(transaction, order, ctx)),
                 _ => Err(unknown_status(status)),
             },
             _ => Err(unexpected_stage(op, "guard")),
@@ -1162,125 +924,6 @@ impl Sbps {
     }
 }
 
-/// An OK reply, or the refusal it carries as a typed error. `own` says whether the step acts
-/// on the operation's own payment towards the operation's own goal, the only case where
-/// "already done" can be true for the operation.
-fn accepted(
-    op: &Operation,
-    read: Result<Reply, GatewayError>,
-    step: &str,
-    own: bool,
-) -> Result<Reply, GatewayError> {
-    let reply = read.map_err(|e| context(step, e))?;
-    match &reply.outcome {
-        Verdict::Ok => Ok(reply),
-        Verdict::Ng { code } => Err(refusal(op, code, step, own)),
-    }
-}
-
-/// Reads an acknowledgement whose failure the operation survives (commit, void of a
-/// replaced payment); the error keeps the SBPS code for the note.
-fn acknowledged(read: Result<Reply, GatewayError>) -> Result<protocol::Acknowledged, GatewayError> {
-    let reply = read?;
-    match &reply.outcome {
-        Verdict::Ok => protocol::acknowledged(&reply),
-        Verdict::Ng { code } => {
-            let row = row_of(code);
-            Err(GatewayError::gateway(
-                row.kind,
-                code.clone(),
-                row.ja.map(str::to_owned),
-                row.en,
-            ))
-        }
-    }
-}
-
-/// The error-table row of a code: the exported table decides (exact, then longest prefix),
-/// falling back to the common method `999` for a type under another method.
-fn row_of(code: &str) -> &'static errors::Row {
-    let entry = error_entry(&ERRORS, code).or_else(|| {
-        let common = format!("999{}", code.get(3..).unwrap_or(""));
-        error_entry(&ERRORS, &common)
-    });
-    entry
-        .and_then(|e| ERROR_ROWS.iter().find(|r| r.code == e.code))
-        .unwrap_or(&UNKNOWN_ERROR)
-}
-
-/// An NG reply as a typed error: the raw code, SBPS's Japanese meaning, ours in English. Only a
-/// documented refusal is worded as one; a code that proves nothing says so.
-fn refusal(op: &Operation, code: &str, step: &str, own: bool) -> GatewayError {
-    let row = row_of(code);
-    let mut kind = row.kind;
-    if kind == ErrorKind::AlreadyDone && !(own && proves(row.proves, op)) {
-        // "Already cancelled" is no success for a refund, "already sold" none for a void.
-        kind = ErrorKind::Rejected;
-    }
-    let message = if row.code.trim_end_matches('*').len() <= 3 {
-        // A catch-all: no table documents this type.
-        format!("SBPS error code {code} is not documented: the {step} may have been processed")
-    } else if kind == ErrorKind::Protocol {
-        format!("SBPS answered the {step} with error {code}: {}", row.en)
-    } else {
-        format!("SBPS refused the {step}: {}", row.en)
-    };
-    GatewayError::gateway(kind, code, row.ja.map(str::to_owned), message)
-}
-
-fn proves(goal: Option<OperationKind>, op: &Operation) -> bool {
-    match (goal, op) {
-        (Some(OperationKind::Capture), Operation::Capture { .. }) => true,
-        (Some(OperationKind::Void), Operation::Void { .. }) => true,
-        // Only a full refund's goal is "everything refunded".
-        (
-            Some(OperationKind::Refund),
-            Operation::Refund {
-                captured, amount, ..
-            },
-        ) => amount.is_none_or(|a| a == *captured),
-        _ => false,
-    }
-}
-
-/// 60: the payment is already committed (or past it): what a commit before sales wants.
-fn is_commit_done(code: &str) -> bool {
-    code.len() == 8 && &code[..5] == "10160"
-}
-
-/// K1: the refunds would exceed what SBPS has left of the sale.
-fn is_over_refund(code: &str) -> bool {
-    code.len() == 8 && &code[..5] == "101K1"
-}
-
-/// K1 on the refund of the remainder, after the inquiry showed 返金済: SBPS has less left than
-/// the journal believes, so a refund was made in SBPS's own tool (G-8). A typed refusal
-/// (nothing moved) that tells the operator where to look; SBPS's code and words are kept.
-fn refunded_in_tool(mut e: GatewayError, captured: Money) -> GatewayError {
-    e.kind = ErrorKind::Rejected;
-    e.message = format!(
-        "SBPS shows this payment already partly refunded (返金済), by more than the shop's \
-         records know: refunding the {captured} the shop believes is left would exceed what \
-         SBPS has left, so a refund was made in SBPS's tool (G-8). Check the payment there, \
-         and refund the rest in SBPS's tool or reconcile the order; nothing was refunded now"
-    );
-    e
-}
-
-/// 45 / 52: the replaced authorization is already cancelled.
-fn is_cancel_done(code: &str) -> bool {
-    code.len() == 8 && matches!(&code[..5], "10145" | "10152")
-}
-
-/// A refusal based on the inquiry: SBPS's state disagrees with what the operation assumes.
-fn drift(kind: ErrorKind, status: &str, message: &str) -> GatewayError {
-    let label = STATUSES
-        .iter()
-        .find(|s| s.code == status)
-        .map(|s| s.label.clone());
-    GatewayError::gateway(kind, format!("payment_status={status}"), label, message)
-}
-
 /// The payment a re-authorizing operation starts from is cancelled. Either the SBPS tool did it,
 /// or an earlier attempt of this very operation re-authorized, went on, and voided it as its last
 /// step: then the money has moved, so this must be resolved, not reported as a refusal.
@@ -1296,25 +939,16 @@ fn ambiguous_cancel(
         .filter_map(|a| order_id_for(order, ctx.idempotency_key, a).ok())
         .collect();
     let prefix: String = order_code_part(order).collect();
-    GatewayError::gateway(
+    status::drift(
+        &STATUSES,
         ErrorKind::Protocol,
-        "payment_status=3",
-        Some("与信取消済".into()),
-        format!(
+        PaymentStatus::Cancelled.code(),
+        &format!(
             "payment {transaction} is cancelled: either an earlier attempt of this operation \
              replaced it (look for SBPS order_id {}, or any starting with {prefix:?}) or it \
              was cancelled in the SBPS tool; resolve before retrying",
             ids.join(" / ")
         ),
-    )
-}
-
-fn unknown_status(status: &str) -> GatewayError {
-    GatewayError::gateway(
-        ErrorKind::Protocol,
-        format!("payment_status={status}"),
-        None,
-        "SBPS reports a payment status this plugin does not know; nothing was changed",
     )
 }
 
@@ -1326,43 +960,6 @@ fn unexpected_stage(op: &Operation, stage: &str) -> GatewayError {
             op.kind()
         ),
     )
-}
-
-/// Prefixes a reading error with the step it happened in.
-fn context(step: &str, mut e: GatewayError) -> GatewayError {
-    e.message = format!("{step}: {}", e.message);
-    e
-}
-
-fn state_of(code: &str) -> PaymentState {
-    STATUSES
-        .iter()
-        .find(|s| s.code == code)
-        .map(|s| s.state.clone())
-        .unwrap_or_else(|| PaymentState::Unknown {
-            raw: code.to_owned(),
-        })
-}
-
-fn captured_state() -> PaymentState {
-    PaymentState::Captured {
-        settlement: Settlement::NotReported,
-    }
-}
-
-fn refunded_state(extent: RefundExtent) -> PaymentState {
-    PaymentState::Refunded {
-        extent,
-        settlement: Settlement::NotReported,
-    }
-}
-
-fn commit_note(commit_status: &str) -> String {
-    match commit_status {
-        "0" => "commit_status 0: not committed".into(),
-        "1" => "commit_status 1: committed".into(),
-        other => format!("commit_status {other}"),
-    }
 }
 
 fn auth_notes(auth: &protocol::Authorized) -> Vec<String> {
@@ -1389,110 +986,10 @@ fn partial(authorized: Money, amount: Option<Money>) -> Option<i64> {
         .map(|a| a.minor_units)
 }
 
-/// Whole yen within SBPS's limits.
-fn yen(amount: Money) -> Result<i64, GatewayError> {
-    if amount.currency != Currency::JPY {
-        return Err(GatewayError::invalid(format!(
-            "SBPS settles in JPY only, not {}",
-            amount.currency
-        )));
-    }
-    if !(MIN_AMOUNT..=MAX_AMOUNT).contains(&amount.minor_units) {
-        return Err(GatewayError::invalid(format!(
-            "amount {amount} is outside SBPS's {MIN_AMOUNT}..={MAX_AMOUNT} yen"
-        )));
-    }
-    Ok(amount.minor_units)
-}
-
-fn same_currency(a: Money, b: Money) -> Result<(), GatewayError> {
-    if a.currency == b.currency {
-        Ok(())
-    } else {
-        Err(GatewayError::invalid(format!(
-            "amounts in {} and {} cannot be compared",
-            a.currency, b.currency
-        )))
-    }
-}
-
-/// A tracking id as SBPS issues them; anything else is refused before it reaches a request.
-fn checked_tracking_id(t: &TransactionRef) -> Result<&str, GatewayError> {
-    let id = t.as_str();
-    if protocol::is_tracking_id(id) {
-        Ok(id)
-    } else {
-        Err(GatewayError::invalid(format!(
-            "{:?} is not an SBPS tracking id",
-            id.chars().take(40).collect::<String>()
-        )))
-    }
-}
-
 fn op_tracking_id(op: &Operation) -> Result<String, GatewayError> {
     op.transaction()
         .map(|t| t.as_str().to_owned())
         .ok_or_else(|| unexpected_stage(op, "replacement"))
-}
-
-/// `<order code><tag>`: the order code's ASCII letters and digits, cut so that the whole fits
-/// SBPS's 38 characters, then the attempt's tag (see the crate docs). Letters and digits only:
-/// every `order_id` recorded from SBPS is alphanumeric, and nothing public shows it accepting
-/// anything else.
-fn order_id(order: &OrderRef, ctx: &Context<'_>) -> Result<String, GatewayError> {
-    order_id_for(order, ctx.idempotency_key, ctx.attempt)
-}
-
-fn order_id_for(order: &OrderRef, key: &str, attempt: u32) -> Result<String, GatewayError> {
-    if order.as_str().is_empty() {
-        return Err(GatewayError::invalid("SBPS needs a non-empty order code"));
-    }
-    let mut id: String = order_code_part(order).collect();
-    id.push_str(&protocol::attempt_tag(key, attempt));
-    Ok(id)
-}
-
-/// The part of an `order_id` taken from the order code: its ASCII letters and digits, at most
-/// as many as leave room for the tag.
-fn order_code_part(order: &OrderRef) -> impl Iterator<Item = char> + '_ {
-    order
-        .as_str()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(ORDER_ID_CHARS - protocol::ATTEMPT_TAG_CHARS)
-}
-
-fn check_cust_code(code: &str) -> Result<(), GatewayError> {
-    let bytes = protocol::encode_sjis(code).map(|b| b.len());
-    match bytes {
-        Some(1..=CUST_CODE_BYTES) => Ok(()),
-        _ => Err(GatewayError::invalid(format!(
-            "SBPS cust_code must be 1-{CUST_CODE_BYTES} Shift_JIS bytes"
-        ))),
-    }
-}
-
-/// The description as an `item_name`: a label, so it is made to fit rather than refused.
-/// Control characters become spaces, characters Shift_JIS lacks become 〓 (the customary
-/// substitution mark), and the text is cut to 40 Shift_JIS bytes on a character boundary.
-fn item_name(description: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut bytes = 0;
-    for c in description.trim().chars() {
-        let c = if c.is_control() { ' ' } else { c };
-        let mut buf = [0u8; 4];
-        let (c, len) = match protocol::encode_sjis(c.encode_utf8(&mut buf)) {
-            Some(b) => (c, b.len()),
-            None => ('〓', 2),
-        };
-        if bytes + len > ITEM_NAME_BYTES {
-            break;
-        }
-        bytes += len;
-        out.push(c);
-    }
-    let out = out.trim().to_owned();
-    (!out.is_empty()).then_some(out)
 }
 
 renkei_sdk::export_gateway!(Sbps);

@@ -15,7 +15,7 @@ use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use encoding_rs::SHIFT_JIS;
 use quick_xml::events::Event;
-use renkei_sdk::{GatewayError, HttpResponse, Secret};
+use renkei_sdk::{Context, GatewayError, HttpResponse, OrderRef, Secret, TransactionRef};
 use sha1::{Digest, Sha1};
 use std::borrow::Cow;
 use std::fmt;
@@ -47,6 +47,13 @@ pub mod function {
 
 /// The element that carries the checksum; always last, never part of the hash (§4.1).
 pub const HASHCODE: &str = "sps_hashcode";
+/// `res_status` of an inquiry answered normally (0 = normal, 1 = error, §6.8).
+const RES_STATUS_OK: &str = "0";
+
+/// A `*_flg` field's value: SBPS writes flags as `1` (on) and `0` (off).
+fn flag_value(on: bool) -> &'static str {
+    if on { "1" } else { "0" }
+}
 
 /// Replies are a few hundred bytes; anything much larger is not an sps-api reply, and a bound
 /// keeps a hostile or broken peer from making the parser allocate without limit.
@@ -323,7 +330,7 @@ impl Request {
         nodes.push(Node::plain("service_id", envelope.service_id));
         nodes.extend(body);
         if let Some(flag) = encrypted_flg {
-            nodes.push(Node::plain("encrypted_flg", if flag { "1" } else { "0" }));
+            nodes.push(Node::plain("encrypted_flg", flag_value(flag)));
         }
         nodes.push(Node::plain("request_date", envelope.request_date));
         if let Some(limit) = envelope.limit_second {
@@ -623,9 +630,9 @@ pub fn authorization(
         body.push(Node::multibyte("item_name", name));
     }
     body.push(Node::plain("amount", order.amount.to_string()));
-    body.push(Node::plain("sps_cust_info_return_flg", "0"));
-    let store = Node::plain("cust_manage_flg", if order.store_card { "1" } else { "0" });
-    let brand = Node::plain("cardbrand_return_flg", "1");
+    body.push(Node::plain("sps_cust_info_return_flg", flag_value(false)));
+    let store = Node::plain("cust_manage_flg", flag_value(order.store_card));
+    let brand = Node::plain("cardbrand_return_flg", flag_value(true));
     match source {
         CardSource::Token { token, token_key } => {
             body.push(Node::group(
@@ -1137,7 +1144,7 @@ pub struct Inquired {
 pub fn inquired(reply: &Reply, cipher: Option<&FieldCipher>) -> Result<Inquired, GatewayError> {
     reply.require(&["res_sps_transaction_id"])?;
     match reply.text(&["res_status"]) {
-        Some("0") => {}
+        Some(RES_STATUS_OK) => {}
         other => {
             return Err(GatewayError::protocol(format!(
                 "SBPS inquiry reply has res_status {:?}, not 0",
@@ -1209,155 +1216,82 @@ pub fn fuzz_reply(body: &[u8]) -> bool {
     true
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+// Checked fields of the shop's data, refused or fitted before they reach a request.
 
-    const KEY: &str = "TESTHASHKEY0123456789";
+/// `item_name` is at most 40 Shift_JIS bytes.
+const ITEM_NAME_BYTES: usize = 40;
+const CUST_CODE_BYTES: usize = 64;
+const ORDER_ID_CHARS: usize = 38;
 
-    fn env(limit_second: Option<u32>) -> Envelope<'static> {
-        Envelope {
-            merchant_id: "99999",
-            service_id: "001",
-            request_date: "20240102030405",
-            limit_second,
-        }
+/// A tracking id as SBPS issues them; anything else is refused before it reaches a request.
+pub fn checked_tracking_id(t: &TransactionRef) -> Result<&str, GatewayError> {
+    let id = t.as_str();
+    if is_tracking_id(id) {
+        Ok(id)
+    } else {
+        Err(GatewayError::invalid(format!(
+            "{:?} is not an SBPS tracking id",
+            id.chars().take(40).collect::<String>()
+        )))
     }
+}
 
-    fn hash_of(body: &[u8]) -> String {
-        let text = decode_sjis(body).unwrap();
-        let start = text.find("<sps_hashcode>").unwrap() + "<sps_hashcode>".len();
-        text[start..start + 40].to_owned()
+/// `<order code><tag>`: the order code's ASCII letters and digits, cut so that the whole fits
+/// SBPS's 38 characters, then the attempt's tag (see the crate docs). Letters and digits only:
+/// every `order_id` recorded from SBPS is alphanumeric, and nothing public shows it accepting
+/// anything else.
+pub fn order_id(order: &OrderRef, ctx: &Context<'_>) -> Result<String, GatewayError> {
+    order_id_for(order, ctx.idempotency_key, ctx.attempt)
+}
+
+pub fn order_id_for(order: &OrderRef, key: &str, attempt: u32) -> Result<String, GatewayError> {
+    if order.as_str().is_empty() {
+        return Err(GatewayError::invalid("SBPS needs a non-empty order code"));
     }
+    let mut id: String = order_code_part(order).collect();
+    id.push_str(&attempt_tag(key, attempt));
+    Ok(id)
+}
 
-    #[test]
-    fn sales_vector_of_section_4_5() {
-        let r = sales(&env(None), "00000000000001", "20240102030405", Some(1000));
-        let e = r.encode(&Secret::new(KEY), None).unwrap();
-        assert_eq!(hash_of(&e.body), "e05ff8a73a9f293ca287e7ddbcf4bb187866dc24");
+/// The part of an `order_id` taken from the order code: its ASCII letters and digits, at most
+/// as many as leave room for the tag.
+pub fn order_code_part(order: &OrderRef) -> impl Iterator<Item = char> + '_ {
+    order
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(ORDER_ID_CHARS - ATTEMPT_TAG_CHARS)
+}
+
+pub fn check_cust_code(code: &str) -> Result<(), GatewayError> {
+    let bytes = encode_sjis(code).map(|b| b.len());
+    match bytes {
+        Some(1..=CUST_CODE_BYTES) => Ok(()),
+        _ => Err(GatewayError::invalid(format!(
+            "SBPS cust_code must be 1-{CUST_CODE_BYTES} Shift_JIS bytes"
+        ))),
     }
+}
 
-    #[test]
-    fn commit_vector_of_section_4_5_with_an_empty_processing_datetime() {
-        let r = commit(&env(Some(600)), "00000000000001", "");
-        let e = r.encode(&Secret::new(KEY), None).unwrap();
-        assert_eq!(hash_of(&e.body), "8974f4bcd9df4c4005cc3daee32aeaa7f95f18d5");
-        assert!(
-            decode_sjis(&e.body)
-                .unwrap()
-                .contains("<processing_datetime></processing_datetime>")
-        );
-    }
-
-    #[test]
-    fn token_authorization_vector_of_section_4_5_hashes_the_decoded_item_name() {
-        let order = Order {
-            cust_code: "cust01",
-            order_id: "order-0001",
-            item_id: "item01",
-            item_name: Some("テスト商品"),
-            amount: 1080,
-            store_card: false,
+/// The description as an `item_name`: a label, so it is made to fit rather than refused.
+/// Control characters become spaces, characters Shift_JIS lacks become 〓 (the customary
+/// substitution mark), and the text is cut to 40 Shift_JIS bytes on a character boundary.
+pub fn item_name(description: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut bytes = 0;
+    for c in description.trim().chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        let mut buf = [0u8; 4];
+        let (c, len) = match encode_sjis(c.encode_utf8(&mut buf)) {
+            Some(b) => (c, b.len()),
+            None => ('〓', 2),
         };
-        let r = authorization(
-            &env(Some(600)),
-            &order,
-            CardSource::Token {
-                token: "TOKENVALUE",
-                token_key: "TOKENKEYVALUE",
-            },
-            false,
-        );
-        let e = r.encode(&Secret::new(KEY), None).unwrap();
-        assert_eq!(hash_of(&e.body), "468da3b81edc11a27ffa1a4206488ec0a7702ba9");
-        let text = decode_sjis(&e.body).unwrap();
-        assert!(
-            text.contains("<item_name>g2WDWINnj6SVaQ==</item_name>"),
-            "{text}"
-        );
-        assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n"));
-        assert!(text.contains("<sps-api-request id=\"ST01-00131-101\">"));
-    }
-
-    #[test]
-    fn shift_jis_bytes_of_the_vector_item_name() {
-        assert_eq!(
-            encode_sjis("テスト商品").unwrap(),
-            [0x83, 0x65, 0x83, 0x58, 0x83, 0x67, 0x8f, 0xa4, 0x95, 0x69]
-        );
-        assert!(encode_sjis("🍣").is_none());
-    }
-
-    fn vector_cipher() -> FieldCipher {
-        FieldCipher::new(
-            &Secret::new("ABCDEFGHIJKLMNOPQRSTUVWX"),
-            &Secret::new("12345678"),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn triple_des_vectors_of_section_5_2() {
-        let c = vector_cipher();
-        for (plain, wire) in [
-            ("4242424242424242", "5vT/EfuukW1PQxa2WH9DMg=="),
-            ("202412", "QwPNqQ7RkLk="),
-            ("V", "LkNTJ4t+niI="),
-            ("2", "OHgSV6AnY+U="),
-        ] {
-            assert_eq!(c.encrypt(plain).unwrap(), wire, "{plain}");
-            assert_eq!(c.decrypt(wire).unwrap(), plain, "{wire}");
+        if bytes + len > ITEM_NAME_BYTES {
+            break;
         }
+        bytes += len;
+        out.push(c);
     }
-
-    #[test]
-    fn cipher_keys_of_the_wrong_length_are_refused_and_never_printed() {
-        let short = FieldCipher::new(&Secret::new("SHORTKEY"), &Secret::new("12345678"));
-        assert_eq!(short.unwrap_err(), CipherKeyError::KeyLength);
-        let iv = FieldCipher::new(
-            &Secret::new("ABCDEFGHIJKLMNOPQRSTUVWX"),
-            &Secret::new("1234"),
-        );
-        assert_eq!(iv.unwrap_err(), CipherKeyError::IvLength);
-        assert!(!format!("{:?}", vector_cipher()).contains("ABCDEF"));
-    }
-
-    #[test]
-    fn garbage_does_not_decrypt_to_a_value() {
-        let c = vector_cipher();
-        for wire in [
-            "not base64!",
-            "QUJD",
-            "5vT/EfuukW1PQxa2WH9DMg",
-            "AAAAAAAAAAA=",
-        ] {
-            assert!(c.decrypt(wire).is_err(), "{wire}");
-        }
-        // An empty element is an empty value, not an error.
-        assert_eq!(c.decrypt("").unwrap(), "");
-    }
-
-    #[test]
-    fn control_characters_and_unmappable_text_are_refused_before_sending() {
-        let r = sales(&env(None), "0000\n0001", "20240102030405", None);
-        let e = r.encode(&Secret::new(KEY), None).unwrap_err();
-        assert_eq!(e.kind, renkei_sdk::ErrorKind::InvalidRequest);
-        assert!(e.message.contains("tracking_id"));
-    }
-
-    #[test]
-    fn values_are_escaped() {
-        let r = Request::new(
-            function::INQUIRY,
-            &env(None),
-            vec![Node::plain("tracking_id", "a<b&'\"")],
-            None,
-        );
-        let e = r.encode(&Secret::new(KEY), None).unwrap();
-        assert!(
-            decode_sjis(&e.body)
-                .unwrap()
-                .contains("<tracking_id>a&lt;b&amp;&apos;&quot;</tracking_id>")
-        );
-    }
+    let out = out.trim().to_owned();
+    (!out.is_empty()).then_some(out)
 }

@@ -6,7 +6,7 @@
 
 use super::*;
 use proptest::prelude::*;
-use renkei_sdk::{ConfigValue, CustomerRef, Exchange};
+use renkei_sdk::{AmountChange, ConfigValue, CustomerRef, Exchange, OperationKind};
 use std::collections::BTreeMap;
 
 const HASH_KEY: &str = "TESTHASHKEY0123456789";
@@ -1683,5 +1683,159 @@ proptest! {
         let c = FieldCipher::new(&Secret::new(DES_KEY), &Secret::new(DES_IV)).unwrap();
         let wire = c.encrypt(&text).unwrap();
         prop_assert_eq!(c.decrypt(&wire).unwrap(), text.trim_end());
+    }
+}
+
+/// The wire format alone: encoding vectors and strict parsing, below the operations.
+mod wire {
+    use super::protocol::*;
+    use super::*;
+
+    const KEY: &str = "TESTHASHKEY0123456789";
+
+    fn env(limit_second: Option<u32>) -> Envelope<'static> {
+        Envelope {
+            merchant_id: "99999",
+            service_id: "001",
+            request_date: "20240102030405",
+            limit_second,
+        }
+    }
+
+    fn hash_of(body: &[u8]) -> String {
+        let text = decode_sjis(body).unwrap();
+        let start = text.find("<sps_hashcode>").unwrap() + "<sps_hashcode>".len();
+        text[start..start + 40].to_owned()
+    }
+
+    #[test]
+    fn sales_vector_of_section_4_5() {
+        let r = sales(&env(None), "00000000000001", "20240102030405", Some(1000));
+        let e = r.encode(&Secret::new(KEY), None).unwrap();
+        assert_eq!(hash_of(&e.body), "e05ff8a73a9f293ca287e7ddbcf4bb187866dc24");
+    }
+
+    #[test]
+    fn commit_vector_of_section_4_5_with_an_empty_processing_datetime() {
+        let r = commit(&env(Some(600)), "00000000000001", "");
+        let e = r.encode(&Secret::new(KEY), None).unwrap();
+        assert_eq!(hash_of(&e.body), "8974f4bcd9df4c4005cc3daee32aeaa7f95f18d5");
+        assert!(
+            decode_sjis(&e.body)
+                .unwrap()
+                .contains("<processing_datetime></processing_datetime>")
+        );
+    }
+
+    #[test]
+    fn token_authorization_vector_of_section_4_5_hashes_the_decoded_item_name() {
+        let order = Order {
+            cust_code: "cust01",
+            order_id: "order-0001",
+            item_id: "item01",
+            item_name: Some("テスト商品"),
+            amount: 1080,
+            store_card: false,
+        };
+        let r = authorization(
+            &env(Some(600)),
+            &order,
+            CardSource::Token {
+                token: "TOKENVALUE",
+                token_key: "TOKENKEYVALUE",
+            },
+            false,
+        );
+        let e = r.encode(&Secret::new(KEY), None).unwrap();
+        assert_eq!(hash_of(&e.body), "468da3b81edc11a27ffa1a4206488ec0a7702ba9");
+        let text = decode_sjis(&e.body).unwrap();
+        assert!(
+            text.contains("<item_name>g2WDWINnj6SVaQ==</item_name>"),
+            "{text}"
+        );
+        assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n"));
+        assert!(text.contains("<sps-api-request id=\"ST01-00131-101\">"));
+    }
+
+    #[test]
+    fn shift_jis_bytes_of_the_vector_item_name() {
+        assert_eq!(
+            encode_sjis("テスト商品").unwrap(),
+            [0x83, 0x65, 0x83, 0x58, 0x83, 0x67, 0x8f, 0xa4, 0x95, 0x69]
+        );
+        assert!(encode_sjis("🍣").is_none());
+    }
+
+    fn vector_cipher() -> FieldCipher {
+        FieldCipher::new(
+            &Secret::new("ABCDEFGHIJKLMNOPQRSTUVWX"),
+            &Secret::new("12345678"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn triple_des_vectors_of_section_5_2() {
+        let c = vector_cipher();
+        for (plain, wire) in [
+            ("4242424242424242", "5vT/EfuukW1PQxa2WH9DMg=="),
+            ("202412", "QwPNqQ7RkLk="),
+            ("V", "LkNTJ4t+niI="),
+            ("2", "OHgSV6AnY+U="),
+        ] {
+            assert_eq!(c.encrypt(plain).unwrap(), wire, "{plain}");
+            assert_eq!(c.decrypt(wire).unwrap(), plain, "{wire}");
+        }
+    }
+
+    #[test]
+    fn cipher_keys_of_the_wrong_length_are_refused_and_never_printed() {
+        let short = FieldCipher::new(&Secret::new("SHORTKEY"), &Secret::new("12345678"));
+        assert_eq!(short.unwrap_err(), CipherKeyError::KeyLength);
+        let iv = FieldCipher::new(
+            &Secret::new("ABCDEFGHIJKLMNOPQRSTUVWX"),
+            &Secret::new("1234"),
+        );
+        assert_eq!(iv.unwrap_err(), CipherKeyError::IvLength);
+        assert!(!format!("{:?}", vector_cipher()).contains("ABCDEF"));
+    }
+
+    #[test]
+    fn garbage_does_not_decrypt_to_a_value() {
+        let c = vector_cipher();
+        for wire in [
+            "not base64!",
+            "QUJD",
+            "5vT/EfuukW1PQxa2WH9DMg",
+            "AAAAAAAAAAA=",
+        ] {
+            assert!(c.decrypt(wire).is_err(), "{wire}");
+        }
+        // An empty element is an empty value, not an error.
+        assert_eq!(c.decrypt("").unwrap(), "");
+    }
+
+    #[test]
+    fn control_characters_and_unmappable_text_are_refused_before_sending() {
+        let r = sales(&env(None), "0000\n0001", "20240102030405", None);
+        let e = r.encode(&Secret::new(KEY), None).unwrap_err();
+        assert_eq!(e.kind, renkei_sdk::ErrorKind::InvalidRequest);
+        assert!(e.message.contains("tracking_id"));
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let r = Request::new(
+            function::INQUIRY,
+            &env(None),
+            vec![Node::plain("tracking_id", "a<b&'\"")],
+            None,
+        );
+        let e = r.encode(&Secret::new(KEY), None).unwrap();
+        assert!(
+            decode_sjis(&e.body)
+                .unwrap()
+                .contains("<tracking_id>a&lt;b&amp;&apos;&quot;</tracking_id>")
+        );
     }
 }

@@ -1,0 +1,161 @@
+//! Helpers for writing a plugin's manifest tables as data, one row a line.
+//!
+//! Every plugin declares config keys, a status table and an error table, and reads its own status
+//! table back when a reply names a gateway status. Written out as struct literals, a row takes
+//! six lines and the table stops reading as a table; these constructors keep a row on one line
+//! and the lookups keep the table a plugin exports the table it uses. Plain Rust: nothing here
+//! crosses the ABI (the manifest travels as the types of `manifest.rs`).
+
+use crate::{
+    ConfigKey, ConfigKind, ErrorEntry, ErrorKind, OperationKind, PaymentState, StatusEntry,
+};
+
+impl ConfigKey {
+    /// An optional, non-secret key without a default that enables nothing: the common case,
+    /// refined by the builder methods below.
+    pub fn new(name: &str, kind: ConfigKind, description: &str) -> ConfigKey {
+        ConfigKey {
+            name: name.into(),
+            kind,
+            secret: false,
+            required: false,
+            default: None,
+            description: description.into(),
+            enables: vec![],
+        }
+    }
+
+    /// The host refuses a config without this key.
+    pub fn required(mut self) -> ConfigKey {
+        self.required = true;
+        self
+    }
+
+    /// A credential: never echoed by the host, the CLI or any error.
+    pub fn secret(mut self) -> ConfigKey {
+        self.secret = true;
+        self
+    }
+
+    /// The value the plugin uses when the key is unset, shown by `renkei plugins show`.
+    pub fn default_value(mut self, value: &str) -> ConfigKey {
+        self.default = Some(value.into());
+        self
+    }
+
+    /// Operations offered only when this key is set (see `ConfigKey::enables`).
+    pub fn enabling(mut self, operations: &[OperationKind]) -> ConfigKey {
+        self.enables = operations.to_vec();
+        self
+    }
+}
+
+/// One status-table row: the gateway's code and label, the unified state, and whether a shop
+/// operation can still follow.
+pub fn status_row(code: &str, label: &str, state: PaymentState, terminal: bool) -> StatusEntry {
+    StatusEntry {
+        code: code.into(),
+        label: label.into(),
+        state,
+        terminal,
+    }
+}
+
+/// One error-table row: the gateway's code (or `prefix*`), its kind, and what it means.
+pub fn error_row(code: &str, kind: ErrorKind, message: &str) -> ErrorEntry {
+    ErrorEntry {
+        code: code.into(),
+        kind,
+        message: message.into(),
+    }
+}
+
+/// The status-table row of a gateway code.
+pub fn status_entry<'t>(table: &'t [StatusEntry], code: &str) -> Option<&'t StatusEntry> {
+    table.iter().find(|s| s.code == code)
+}
+
+/// The unified state of a gateway status code; a code the table does not list becomes
+/// `PaymentState::Unknown` with the raw code, never a guess (the host then resolves it).
+pub fn state_by_code(table: &[StatusEntry], code: &str) -> PaymentState {
+    status_entry(table, code)
+        .map(|s| s.state.clone())
+        .unwrap_or_else(|| PaymentState::Unknown {
+            raw: code.to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Vec<StatusEntry> {
+        vec![
+            status_row("1", "与信済", PaymentState::Authorized, false),
+            status_row("3", "与信取消済", PaymentState::Voided, true),
+        ]
+    }
+
+    #[test]
+    fn a_key_starts_optional_public_and_plain_and_the_builder_sets_each_field() {
+        let plain = ConfigKey::new("endpoint", ConfigKind::Url, "API base URL");
+        assert_eq!(
+            plain,
+            ConfigKey {
+                name: "endpoint".into(),
+                kind: ConfigKind::Url,
+                secret: false,
+                required: false,
+                default: None,
+                description: "API base URL".into(),
+                enables: vec![],
+            }
+        );
+        let built = ConfigKey::new("api_key", ConfigKind::String, "Bearer API key")
+            .required()
+            .secret();
+        assert!(built.required && built.secret);
+        assert_eq!(built.default, None);
+        let defaulted = plain.clone().default_value("https://example.test/");
+        assert_eq!(defaulted.default.as_deref(), Some("https://example.test/"));
+        assert!(!defaulted.required && !defaulted.secret);
+        let enabling = ConfigKey::new("inquiry_url", ConfigKind::Url, "where inquiries go")
+            .enabling(&[OperationKind::Inquire]);
+        assert_eq!(enabling.enables, vec![OperationKind::Inquire]);
+    }
+
+    #[test]
+    fn rows_keep_every_field() {
+        let s = status_row("2", "売上済", PaymentState::Authorized, true);
+        assert_eq!(
+            (s.code.as_str(), s.label.as_str(), s.terminal),
+            ("2", "売上済", true)
+        );
+        assert_eq!(s.state, PaymentState::Authorized);
+        let e = error_row("10141*", ErrorKind::AlreadyDone, "already sold");
+        assert_eq!(
+            e,
+            ErrorEntry {
+                code: "10141*".into(),
+                kind: ErrorKind::AlreadyDone,
+                message: "already sold".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_listed_code_has_its_state_and_an_unlisted_one_is_unknown_with_the_raw_code() {
+        let t = table();
+        assert_eq!(state_by_code(&t, "1"), PaymentState::Authorized);
+        assert_eq!(state_by_code(&t, "3"), PaymentState::Voided);
+        assert_eq!(
+            state_by_code(&t, "7"),
+            PaymentState::Unknown { raw: "7".into() }
+        );
+        assert_eq!(
+            status_entry(&t, "3").map(|s| s.label.as_str()),
+            Some("与信取消済")
+        );
+        assert!(status_entry(&t, "").is_none());
+    }
+}
