@@ -5,9 +5,7 @@
 use crate::harness::{Call, Harness, Run};
 use crate::registry::Check;
 use crate::report::CheckResult;
-use renkei_sdk::{
-    AfterSend, Effect, ErrorKind, HttpResponse, OperationKind, PaymentState, Secret, Step,
-};
+use renkei_sdk::{ErrorKind, HttpResponse, OperationKind, PaymentState, Secret, Step};
 
 /// The bad replies every exchange is fed, by the name used in check ids.
 pub const BAD_REPLIES: [&str; 5] = ["empty", "truncated", "encoding", "http-500", "random"];
@@ -44,7 +42,7 @@ fn bad_reply(name: &str, real: &HttpResponse) -> HttpResponse {
 /// reply to a request that could change the payment proves no such thing. Read by the SDK's
 /// one classification, so the suite holds a plugin to exactly what the host will conclude.
 fn claims_nothing_moved(kind: ErrorKind) -> bool {
-    AfterSend::Answered(kind).effect() == Effect::NotApplied
+    renkei_sdk::is_refusal(kind)
 }
 
 /// `robustness.<op>.<reply>` for every declared operation: each exchange of a real run is

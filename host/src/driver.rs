@@ -182,6 +182,7 @@ impl Driver {
                 idempotency_key,
                 attempt: 1,
             };
+            let reply_status = reply.status;
             step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {
                 Ok(next) => {
                     changed |= !exchange.read_only;
@@ -190,7 +191,10 @@ impl Driver {
                 Err(error) => {
                     // A refusal after an earlier step changed the payment leaves that change.
                     let effect = failed_exchange_effect(
-                        AfterSend::Answered(error.kind),
+                        AfterSend::Answered {
+                            status: reply_status,
+                            kind: error.kind,
+                        },
                         exchange.read_only,
                         changed,
                     );

@@ -43,7 +43,7 @@ pub use manifest::{
 pub use money::{Currency, Money};
 pub use operation::{CardData, Operation, OperationKind, PaymentSource};
 pub use secret::Secret;
-pub use sent::{AfterSend, failed_exchange_effect};
+pub use sent::{AfterSend, failed_exchange_effect, is_refusal};
 pub use state::{PaymentState, RefundExtent, Settlement};
 pub use step::{Exchange, Outcome, Step, decode_state};
 pub use table::{error_row, state_by_code, status_entry, status_row};

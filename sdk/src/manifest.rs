@@ -320,17 +320,13 @@ impl Manifest {
 
     /// The status table row of a gateway code.
     pub fn status(&self, code: &str) -> Option<&StatusEntry> {
-        self.statuses.iter().find(|s| s.code == code)
+        crate::table::status_entry(&self.statuses, code)
     }
 
     /// Maps a gateway status code to the unified state; an unknown code becomes
     /// `PaymentState::Unknown` with the raw code, never a guess.
     pub fn state_of(&self, code: &str) -> PaymentState {
-        self.status(code)
-            .map(|s| s.state.clone())
-            .unwrap_or_else(|| PaymentState::Unknown {
-                raw: code.to_owned(),
-            })
+        crate::table::state_by_code(&self.statuses, code)
     }
 
     /// The error table row of a gateway code: an exact entry first, else the longest matching

@@ -24,8 +24,13 @@ pub enum AfterSend {
     TimedOut,
     /// The connection broke once the request was (perhaps) sent, or mid-reply.
     ConnectionLost,
-    /// A reply came and the plugin read it as an error of this kind.
-    Answered(ErrorKind),
+    /// A reply came with this HTTP status and the plugin read it as an error of this kind.
+    Answered {
+        /// The reply's HTTP status.
+        status: u16,
+        /// What the plugin read the reply as.
+        kind: ErrorKind,
+    },
 }
 
 impl AfterSend {
@@ -33,29 +38,41 @@ impl AfterSend {
     /// payment. After sending, only an explicit refusal by the gateway proves nothing happened:
     /// a reply the plugin could not read (`Protocol`), a panic, an internal error, and kinds
     /// that only make sense before sending (`InvalidRequest`, `Unsupported`, `Config`) do not.
+    /// Nor does any reply with a 5xx status, whatever the plugin read it as: a load balancer
+    /// or proxy answers 5xx for a request the gateway behind it may have processed, so a
+    /// plugin's "refused" there is a guess the host does not take.
     pub fn effect(self) -> Effect {
         match self {
             AfterSend::NotConnected | AfterSend::Unsendable => Effect::NotApplied,
             AfterSend::TimedOut | AfterSend::ConnectionLost => Effect::MayHaveApplied,
-            AfterSend::Answered(kind) => match kind {
-                ErrorKind::Declined
-                | ErrorKind::Rejected
-                | ErrorKind::AlreadyDone
-                | ErrorKind::Authentication
-                | ErrorKind::Unavailable => Effect::NotApplied,
-                ErrorKind::InvalidRequest
-                | ErrorKind::Unsupported
-                | ErrorKind::Protocol
-                | ErrorKind::Config
-                | ErrorKind::Panicked
-                | ErrorKind::Internal => Effect::MayHaveApplied,
-            },
+            AfterSend::Answered { status, .. } if status >= 500 => Effect::MayHaveApplied,
+            AfterSend::Answered { kind, .. } if is_refusal(kind) => Effect::NotApplied,
+            AfterSend::Answered { .. } => Effect::MayHaveApplied,
         }
     }
 
     /// True when the request certainly never reached the gateway.
     pub fn certainly_not_sent(self) -> bool {
         matches!(self, AfterSend::NotConnected | AfterSend::Unsendable)
+    }
+}
+
+/// True for the kinds that say the gateway refused knowingly, so nothing moved: declined,
+/// rejected, already done, authentication refused, unavailable. A reply read as one of these
+/// proves nothing happened unless its status says a proxy answered ([`AfterSend::effect`]).
+pub fn is_refusal(kind: ErrorKind) -> bool {
+    match kind {
+        ErrorKind::Declined
+        | ErrorKind::Rejected
+        | ErrorKind::AlreadyDone
+        | ErrorKind::Authentication
+        | ErrorKind::Unavailable => true,
+        ErrorKind::InvalidRequest
+        | ErrorKind::Unsupported
+        | ErrorKind::Protocol
+        | ErrorKind::Config
+        | ErrorKind::Panicked
+        | ErrorKind::Internal => false,
     }
 }
 
@@ -96,7 +113,11 @@ mod tests {
             } else {
                 Effect::MayHaveApplied
             };
-            assert_eq!(AfterSend::Answered(kind).effect(), expected, "{kind}");
+            assert_eq!(
+                AfterSend::Answered { status: 200, kind }.effect(),
+                expected,
+                "{kind}"
+            );
         }
     }
 
@@ -111,10 +132,33 @@ mod tests {
         ] {
             assert_eq!(kind.effect(), Effect::NotApplied, "{kind}");
             assert_eq!(
-                AfterSend::Answered(kind).effect(),
+                AfterSend::Answered { status: 200, kind }.effect(),
                 Effect::MayHaveApplied,
                 "{kind}"
             );
+        }
+    }
+
+    /// The resolution rule: a 5xx is an unknown outcome, even when the plugin reads the page as
+    /// a refusal.
+    #[test]
+    fn a_5xx_reply_may_have_taken_effect_whatever_the_plugin_read() {
+        for status in [500, 502, 503, 504, 599] {
+            for kind in ErrorKind::ALL {
+                let after = AfterSend::Answered { status, kind };
+                assert_eq!(after.effect(), Effect::MayHaveApplied, "{status} {kind}");
+                assert_eq!(
+                    failed_exchange_effect(after, false, false),
+                    Effect::MayHaveApplied
+                );
+            }
+        }
+        for status in [200, 400, 409, 499] {
+            let after = AfterSend::Answered {
+                status,
+                kind: ErrorKind::Declined,
+            };
+            assert_eq!(after.effect(), Effect::NotApplied, "{status}");
         }
     }
 
@@ -141,8 +185,14 @@ mod tests {
         for after in [
             AfterSend::TimedOut,
             AfterSend::ConnectionLost,
-            AfterSend::Answered(ErrorKind::Protocol),
-            AfterSend::Answered(ErrorKind::Panicked),
+            AfterSend::Answered {
+                status: 200,
+                kind: ErrorKind::Protocol,
+            },
+            AfterSend::Answered {
+                status: 200,
+                kind: ErrorKind::Panicked,
+            },
         ] {
             assert_eq!(
                 failed_exchange_effect(after, true, false),
@@ -157,8 +207,14 @@ mod tests {
         for after in [
             AfterSend::NotConnected,
             AfterSend::Unsendable,
-            AfterSend::Answered(ErrorKind::Declined),
-            AfterSend::Answered(ErrorKind::AlreadyDone),
+            AfterSend::Answered {
+                status: 200,
+                kind: ErrorKind::Declined,
+            },
+            AfterSend::Answered {
+                status: 200,
+                kind: ErrorKind::AlreadyDone,
+            },
         ] {
             for read_only in [false, true] {
                 assert_eq!(
@@ -177,7 +233,14 @@ mod tests {
             Effect::NotApplied
         );
         assert_eq!(
-            failed_exchange_effect(AfterSend::Answered(ErrorKind::Rejected), false, false),
+            failed_exchange_effect(
+                AfterSend::Answered {
+                    status: 200,
+                    kind: ErrorKind::Rejected
+                },
+                false,
+                false
+            ),
             Effect::NotApplied
         );
         assert_eq!(
@@ -185,7 +248,14 @@ mod tests {
             Effect::MayHaveApplied
         );
         assert_eq!(
-            failed_exchange_effect(AfterSend::Answered(ErrorKind::Protocol), false, false),
+            failed_exchange_effect(
+                AfterSend::Answered {
+                    status: 200,
+                    kind: ErrorKind::Protocol
+                },
+                false,
+                false
+            ),
             Effect::MayHaveApplied
         );
     }

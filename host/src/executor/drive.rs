@@ -98,6 +98,7 @@ impl Executor {
                 idempotency_key: key,
                 attempt,
             };
+            let reply_status = reply.status;
             let interpreted = gateway.interpret(op, &ctx, &exchange.state, &reply);
             let last = Some((
                 exchange_id,
@@ -115,7 +116,10 @@ impl Executor {
                 }
                 Ok(Step::Send(next)) => next,
                 Err(e) => {
-                    let answered = AfterSend::Answered(e.kind);
+                    let answered = AfterSend::Answered {
+                        status: reply_status,
+                        kind: e.kind,
+                    };
                     let refused = answered.effect() == Effect::NotApplied;
                     let drive = if failed_exchange_effect(answered, exchange.read_only, changed)
                         == Effect::NotApplied

@@ -161,6 +161,7 @@ impl Executor {
         let guard = self.guard_read(gateway, op, &record).await?;
         let expired = self.await_expiry(gateway, &record).await?;
         let mut inquiry_said = None;
+        let mut inquired = false;
 
         if caps.supports(OperationKind::Inquire)
             && caps.inquiry != Inquiry::Unavailable
@@ -176,6 +177,7 @@ impl Executor {
                 transaction: transaction.clone(),
             };
             let key = format!("{}:resolve", record.idempotency_key);
+            inquired = true;
             let ran = self.drive_more(gateway, &inquiry, &record, &key).await?;
             self.record_last(ran.last).await?;
             match ran.drive {
@@ -261,11 +263,16 @@ impl Executor {
                 .review(record.id, format!("{evidence}; replay: {why}"))
                 .await;
         }
+        // Say what was tried: an operator reading "no inquiry" after one was made would distrust
+        // the rest of the evidence.
+        let tried = if inquired {
+            "the inquiry did not settle it and the operation is not replay-safe"
+        } else {
+            "no inquiry is available and the operation is not replay-safe"
+        };
         self.review(
             record.id,
-            format!(
-                "{evidence}; no inquiry and not replay-safe: an operator must check the gateway"
-            ),
+            format!("{evidence}; {tried}: an operator must check the gateway"),
         )
         .await
     }
