@@ -8,8 +8,8 @@ use std::sync::Arc;
 pub struct Linked<E> {
     pub emulator: E,
     pub instance: Arc<GatewayInstance>,
-    /// The config values the instance was built with (no secret of a real merchant: the
-    /// emulator's published test credentials).
+    /// The config values the instance was built with. They include the emulator's hash key
+    /// (the simulator plants its canary there): never log them.
     pub values: Vec<(&'static str, String)>,
 }
 

@@ -234,7 +234,7 @@ async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 impl Day {
-    pub(super) fn check(&mut self, ok: bool, what: impl Into<String>) -> bool {
+    fn check(&mut self, ok: bool, what: impl Into<String>) -> bool {
         if !ok {
             let what = what.into();
             say!("  ✗ UNEXPECTED: {what}");
@@ -244,7 +244,7 @@ impl Day {
     }
 
     /// Runs one shop action, prints it, and records it for the final table.
-    pub(super) fn act(
+    fn act(
         &mut self,
         gw: Gw,
         order: &OrderRef,
@@ -287,10 +287,7 @@ impl Day {
         result
     }
 
-    pub(super) async fn payment_of(
-        &self,
-        order: &OrderRef,
-    ) -> anyhow::Result<journal::OrderRecord> {
+    async fn payment_of(&self, order: &OrderRef) -> anyhow::Result<journal::OrderRecord> {
         self.shop
             .payment(order)
             .await
@@ -298,7 +295,7 @@ impl Day {
             .with_context(|| format!("order {order} has no payment in the journal"))
     }
 
-    pub(super) fn expect_state(
+    fn expect_state(
         &mut self,
         order: &OrderRef,
         result: Option<&ActionResult>,
