@@ -245,7 +245,11 @@ impl Bench {
             }
         };
         // Setup (not timed): n authorizations, straight to authm.cgi.
-        let seqnos: Vec<anyhow::Result<String>> = futures_util::stream::iter((0..n).map(|i| {
+        // Each reply is `OK` / `AUTHCODE` / `SEQNO` (`docs/protocols/fregi.md` §4.1); the
+        // capture sends both back, as the plugin does (the emulator refuses a sale without the
+        // `AUTHCODE` of a transaction that has one, §4.2).
+        let approvals: Vec<anyhow::Result<(String, String)>> =
+            futures_util::stream::iter((0..n).map(|i| {
             send(
                 format!("{base}authm.cgi"),
                 format!(
@@ -258,19 +262,21 @@ impl Bench {
         .map(|r| {
             let text = r.context("authm")?;
             let mut lines = text.lines();
-            match (lines.next(), lines.nth(1)) {
-                (Some("OK"), Some(seqno)) => Ok(seqno.to_owned()),
+            match (lines.next(), lines.next(), lines.next()) {
+                (Some("OK"), Some(authcode), Some(seqno)) => {
+                    Ok((authcode.to_owned(), seqno.to_owned()))
+                }
                 _ => Err(anyhow::anyhow!("authm: {text}")),
             }
         })
         .collect()
         .await;
-        let seqnos: Vec<String> = seqnos.into_iter().collect::<Result<_, _>>()?;
+        let approvals: Vec<(String, String)> = approvals.into_iter().collect::<Result<_, _>>()?;
         let t = Instant::now();
-        let ok = futures_util::stream::iter(seqnos.iter().map(|s| {
+        let ok = futures_util::stream::iter(approvals.iter().map(|(authcode, seqno)| {
             send(
                 format!("{base}sale.cgi"),
-                format!("SHOPID={SHOP_ID}&SEQNO={s}"),
+                format!("SHOPID={SHOP_ID}&AUTHCODE={authcode}&SEQNO={seqno}"),
             )
         }))
         .buffer_unordered(c)
