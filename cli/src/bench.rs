@@ -14,19 +14,19 @@
 //!
 //! Peak RSS is the process's `VmHWM` (emulator, client and host together) after each run.
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use futures_util::StreamExt as _;
-use renkei_emulator_fregi::{Config as FregiConfig, Fault, FregiEmulator, Script};
+use renkei_emulator_fregi::{Fault, FregiEmulator, Script};
 use renkei_host::shop::{BulkOptions, Shop};
-use renkei_host::{Executor, GatewayInstance, GatewaySection, PluginRegistry, journal};
-use renkei_sdk::{ConfigValue, Money, OrderRef, PaymentSource, Secret};
+use renkei_host::{Executor, journal};
+use renkei_lab::{FREGI_SHOP_ID as SHOP_ID, FregiSetup, Gateway, Linked, Plugins};
+use renkei_sdk::{Money, OrderRef};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-const SHOP_ID: &str = "12345";
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -64,10 +64,10 @@ struct BulkArgs {
     dir: Option<PathBuf>,
 }
 
-pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         BenchCommand::Bulk(args) => {
-            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(bulk(args))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -88,9 +88,8 @@ fn rss_text() -> String {
 
 struct Bench {
     args: BulkArgs,
-    emulator: FregiEmulator,
-    gateway: Arc<GatewayInstance>,
-    _registry: PluginRegistry,
+    fregi: Linked<FregiEmulator>,
+    _plugins: Plugins,
     run: AtomicUsize,
 }
 
@@ -111,10 +110,14 @@ impl Bench {
     async fn shop(
         &self,
         store: Box<dyn journal::JournalStore>,
-    ) -> Result<(Arc<Shop>, Vec<OrderRef>), String> {
+    ) -> anyhow::Result<(Arc<Shop>, Vec<OrderRef>)> {
         let run = self.run.fetch_add(1, Ordering::Relaxed);
-        let executor = Arc::new(Executor::new(store.into(), Duration::from_secs(30)));
-        let shop = Arc::new(Shop::new("bench", executor).with_gateway(self.gateway.clone(), true));
+        let executor = Executor::new(store.into(), Duration::from_secs(30));
+        let shop = Arc::new(renkei_lab::shop(
+            "bench",
+            executor,
+            [self.fregi.instance.clone()],
+        ));
         let orders: Vec<OrderRef> = (0..self.args.orders)
             .map(|i| OrderRef::new(format!("B{run}{i:07}")))
             .collect();
@@ -126,10 +129,7 @@ impl Bench {
                     order,
                     "fregi",
                     Money::jpy(1_000),
-                    PaymentSource::Token {
-                        token: Secret::new("TESTTOKEN-OK"),
-                        key: None,
-                    },
+                    renkei_lab::source(Gateway::Fregi),
                     None,
                 )
                 .await
@@ -141,7 +141,7 @@ impl Bench {
         .count()
         .await;
         if failed > 0 {
-            return Err(format!("setup: {failed} authorizations failed"));
+            anyhow::bail!("setup: {failed} authorizations failed");
         }
         println!(
             "    setup: {} orders authorized through the shop in {:.1} s (not timed)",
@@ -152,7 +152,7 @@ impl Bench {
     }
 
     /// The timed bulk record payment.
-    async fn bulk(&self, shop: &Shop, orders: &[OrderRef]) -> Result<Timed, String> {
+    async fn bulk(&self, shop: &Shop, orders: &[OrderRef]) -> anyhow::Result<Timed> {
         let t = Instant::now();
         let report = shop
             .bulk_record_payment(
@@ -178,19 +178,20 @@ impl Bench {
     async fn runs(
         &self,
         name: &str,
-        open: impl Fn(&str) -> Result<Box<dyn journal::JournalStore>, String>,
+        open: impl Fn(&str) -> anyhow::Result<Box<dyn journal::JournalStore>>,
         raw: Option<f64>,
-    ) -> Result<(), String> {
+    ) -> anyhow::Result<()> {
         let n = self.args.orders;
         let c = self.args.concurrency;
         let latency = self.args.latency_ms;
         println!("\n{name}, {latency} ms injected per capture reply, concurrency {c}:");
         let (shop, orders) = self.shop(open("latency")?).await?;
         let fault = self
+            .fregi
             .emulator
             .install_fault(Fault::latency(latency).on_script(Script::Sale).persistent());
         let timed = self.bulk(&shop, &orders).await?;
-        self.emulator.remove_fault(fault);
+        self.fregi.emulator.remove_fault(fault);
         let ideal = n as f64 * latency as f64 / 1000.0 / c as f64;
         println!(
             "    bulk capture: {n} orders in {:.2} s ({} failed); ideal {n} × {latency} ms / {c} = {ideal:.2} s; wall / ideal = {:.3} (target ≤ 1.25); peak RSS {}",
@@ -222,15 +223,15 @@ impl Bench {
     }
 
     /// The emulator's raw capacity: `sale.cgi` straight from reqwest, no host, no journal.
-    async fn raw_capacity(&self) -> Result<f64, String> {
+    async fn raw_capacity(&self) -> anyhow::Result<f64> {
         let n = self.args.orders;
         let c = self.args.concurrency;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(c)
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| e.to_string())?;
-        let base = self.emulator.base_url();
+            .context("building the raw client")?;
+        let base = self.fregi.emulator.base_url();
         let send = |url: String, body: String| {
             let client = client.clone();
             async move {
@@ -239,13 +240,16 @@ impl Bench {
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(body)
                     .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                reply.text().await.map_err(|e| e.to_string())
+                    .await?;
+                reply.text().await
             }
         };
         // Setup (not timed): n authorizations, straight to authm.cgi.
-        let seqnos: Vec<Result<String, String>> = futures_util::stream::iter((0..n).map(|i| {
+        // Each reply is `OK` / `AUTHCODE` / `SEQNO` (`docs/protocols/fregi.md` §4.1); the
+        // capture sends both back, as the plugin does (the emulator refuses a sale without the
+        // `AUTHCODE` of a transaction that has one, §4.2).
+        let approvals: Vec<anyhow::Result<(String, String)>> =
+            futures_util::stream::iter((0..n).map(|i| {
             send(
                 format!("{base}authm.cgi"),
                 format!(
@@ -256,22 +260,23 @@ impl Bench {
         }))
         .buffer_unordered(c)
         .map(|r| {
-            r.and_then(|text| {
-                let mut lines = text.lines();
-                match (lines.next(), lines.nth(1)) {
-                    (Some("OK"), Some(seqno)) => Ok(seqno.to_owned()),
-                    _ => Err(format!("authm: {text}")),
+            let text = r.context("authm")?;
+            let mut lines = text.lines();
+            match (lines.next(), lines.next(), lines.next()) {
+                (Some("OK"), Some(authcode), Some(seqno)) => {
+                    Ok((authcode.to_owned(), seqno.to_owned()))
                 }
-            })
+                _ => Err(anyhow::anyhow!("authm: {text}")),
+            }
         })
         .collect()
         .await;
-        let seqnos: Vec<String> = seqnos.into_iter().collect::<Result<_, _>>()?;
+        let approvals: Vec<(String, String)> = approvals.into_iter().collect::<Result<_, _>>()?;
         let t = Instant::now();
-        let ok = futures_util::stream::iter(seqnos.iter().map(|s| {
+        let ok = futures_util::stream::iter(approvals.iter().map(|(authcode, seqno)| {
             send(
                 format!("{base}sale.cgi"),
-                format!("SHOPID={SHOP_ID}&SEQNO={s}"),
+                format!("SHOPID={SHOP_ID}&AUTHCODE={authcode}&SEQNO={seqno}"),
             )
         }))
         .buffer_unordered(c)
@@ -280,50 +285,21 @@ impl Bench {
         .await;
         let elapsed = t.elapsed();
         if ok != n {
-            return Err(format!("raw captures: {ok} of {n} answered OK"));
+            anyhow::bail!("raw captures: {ok} of {n} answered OK");
         }
         Ok(n as f64 / elapsed.as_secs_f64())
     }
 }
 
-async fn bulk(args: BulkArgs) -> Result<(), String> {
+async fn bulk(args: BulkArgs) -> anyhow::Result<()> {
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
         None => crate::default_plugin_dir()?,
     };
-    let file = format!(
-        "{}renkei_plugin_fregi{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&dir.join(&file))
-        .map_err(|e| format!("{e} (build the plugins with `cargo build --release`)"))?;
-    let emulator = FregiEmulator::start(FregiConfig {
-        auto_batch_at: None,
-        ..FregiConfig::default()
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let values = [
-        ("base_url", emulator.base_url()),
-        ("shop_id", SHOP_ID.to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v)))
-    .collect();
-    let gateway = Arc::new(
-        registry
-            .instantiate(
-                "fregi",
-                &GatewaySection {
-                    plugin: "fregi".into(),
-                    values,
-                },
-            )
-            .map_err(|e| e.to_string())?,
-    );
+    let plugins = Plugins::load(&dir, &[Gateway::Fregi])
+        .context("loading the plugins (build them with `cargo build --release`)")?;
+    // The plugin as against F-REGI itself: no inquiry, only `base_url` and `shop_id`.
+    let fregi = Linked::fregi(&plugins, FregiSetup::without_batch(false)).await?;
     let postgres = args
         .postgres
         .clone()
@@ -337,9 +313,8 @@ async fn bulk(args: BulkArgs) -> Result<(), String> {
     );
     let bench = Bench {
         args,
-        emulator,
-        gateway,
-        _registry: registry,
+        fregi,
+        _plugins: plugins,
         run: AtomicUsize::new(0),
     };
 
@@ -350,9 +325,11 @@ async fn bulk(args: BulkArgs) -> Result<(), String> {
     );
 
     let tmp = std::env::temp_dir().join(format!("renkei-bench-bulk-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let sqlite = |name: &str| {
-        journal::sqlite::open(&tmp.join(format!("{name}.db"))).map_err(|e| e.to_string())
+        let path = tmp.join(format!("{name}.db"));
+        journal::sqlite::open(&path)
+            .with_context(|| format!("opening the journal at {}", path.display()))
     };
     let result = bench
         .runs(
@@ -375,7 +352,8 @@ async fn bulk(args: BulkArgs) -> Result<(), String> {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(s.clone());
-                journal::postgres::open(&url, &s, connections).map_err(|e| e.to_string())
+                journal::postgres::open(&url, &s, connections)
+                    .with_context(|| format!("opening the PostgreSQL journal in schema {s}"))
             };
             let result = bench
                 .runs(
@@ -385,17 +363,17 @@ async fn bulk(args: BulkArgs) -> Result<(), String> {
                 )
                 .await;
             let schemas = schemas.into_inner().unwrap_or_else(|e| e.into_inner());
-            let dropped = std::thread::spawn(move || -> Result<(), String> {
-                let mut c =
-                    postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+            let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls)
+                    .context("connecting to drop the bench schemas")?;
                 for s in schemas {
                     c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))
-                        .map_err(|e| e.to_string())?;
+                        .with_context(|| format!("dropping schema {s}"))?;
                 }
                 Ok(())
             })
             .join()
-            .map_err(|_| "dropping the bench schemas panicked".to_owned())?;
+            .map_err(|_| anyhow::anyhow!("dropping the bench schemas panicked"))?;
             result?;
             dropped?;
         }
@@ -404,6 +382,6 @@ async fn bulk(args: BulkArgs) -> Result<(), String> {
         ),
     }
     println!("\npeak RSS of the whole process: {}", rss_text());
-    bench.emulator.clear_faults();
+    bench.fregi.emulator.clear_faults();
     Ok(())
 }

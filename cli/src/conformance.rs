@@ -2,6 +2,7 @@
 //! [--json]`: certifies a built plugin library (see the `renkei-conformance` crate for the
 //! checks and their ids).
 
+use anyhow::Context as _;
 use clap::Args;
 use renkei_conformance::{Builtin, Settings, Target};
 use std::path::PathBuf;
@@ -29,14 +30,14 @@ pub struct ConformanceArgs {
     json: bool,
 }
 
-pub fn run(args: ConformanceArgs, out: &mut String) -> Result<ExitCode, String> {
+pub fn run(args: ConformanceArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let json = args.json;
     let report = match target(&args)
-        .and_then(|t| renkei_conformance::certify(&args.plugin, &t).map_err(|e| e.to_string()))
+        .and_then(|t| renkei_conformance::certify(&args.plugin, &t).map_err(anyhow::Error::from))
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("renkei: conformance could not run: {e}");
+            eprintln!("renkei: conformance could not run: {e:#}");
             return Ok(ExitCode::from(SUITE_ERROR));
         }
     };
@@ -53,22 +54,21 @@ pub fn run(args: ConformanceArgs, out: &mut String) -> Result<ExitCode, String> 
     })
 }
 
-fn target(args: &ConformanceArgs) -> Result<Target, String> {
+fn target(args: &ConformanceArgs) -> anyhow::Result<Target> {
     if args.emulator.is_none() && args.endpoint.is_none() && args.config.is_none() {
-        return Err("give --emulator, --endpoint or --config: the suite needs an endpoint".into());
+        anyhow::bail!("give --emulator, --endpoint or --config: the suite needs an endpoint");
     }
     let emulator = args
         .emulator
         .as_deref()
         .map(str::parse::<Builtin>)
-        .transpose()
-        .map_err(|e| e.to_string())?;
+        .transpose()?;
     let settings = match &args.config {
         None => None,
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            Some(Settings::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(Settings::from_toml(&text).with_context(|| format!("{}", path.display()))?)
         }
     };
     Ok(Target {

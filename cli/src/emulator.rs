@@ -1,5 +1,6 @@
 //! `renkei emulator sbps|fregi [--listen ADDR] [--config FILE]`.
 
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -24,20 +25,21 @@ pub struct EmulatorArgs {
     config: Option<PathBuf>,
 }
 
-fn load<C: DeserializeOwned + Default>(path: Option<&Path>) -> Result<C, String> {
+fn load<C: DeserializeOwned + Default>(path: Option<&Path>) -> anyhow::Result<C> {
     let Some(path) = path else {
         return Ok(C::default());
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     if path.extension().is_some_and(|e| e == "toml") {
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))
+        // The message alone: toml's full display quotes the file back, with its secrets.
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))
     } else {
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))
     }
 }
 
-pub fn run(args: EmulatorArgs) -> Result<ExitCode, String> {
+pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "renkei: warning: {} is not a loopback address; the emulator accepts its published \
@@ -45,20 +47,20 @@ pub fn run(args: EmulatorArgs) -> Result<ExitCode, String> {
             args.listen
         );
     }
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         match args.gateway {
             Gateway::Sbps => {
                 let config: renkei_emulator_sbps::Config = load(args.config.as_deref())?;
                 renkei_emulator_sbps::serve(args.listen, config)
                     .await
-                    .map_err(|e| e.to_string())
+                    .with_context(|| format!("serving the SBPS emulator on {}", args.listen))
             }
             Gateway::Fregi => {
                 let config: renkei_emulator_fregi::Config = load(args.config.as_deref())?;
                 renkei_emulator_fregi::serve(args.listen, config)
                     .await
-                    .map_err(|e| e.to_string())
+                    .with_context(|| format!("serving the F-REGI emulator on {}", args.listen))
             }
         }
     })?;

@@ -7,6 +7,7 @@ mod emulator;
 mod plugins;
 mod simulate;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -81,7 +82,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("renkei: {e}");
+            // The whole chain: what was being done, then why it failed.
+            eprintln!("renkei: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -89,13 +91,13 @@ fn main() -> ExitCode {
 
 /// Where plugins are looked for when no `--dir` is given: `RENKEI_PLUGIN_DIR`, else the
 /// directory of the `renkei` executable, where `cargo build` puts the workspace's plugins.
-pub fn default_plugin_dir() -> Result<PathBuf, String> {
+pub fn default_plugin_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("RENKEI_PLUGIN_DIR") {
         return Ok(dir.into());
     }
     std::env::current_exe()
-        .map_err(|e| format!("cannot locate the renkei executable: {e}"))?
+        .context("cannot locate the renkei executable")?
         .parent()
         .map(PathBuf::from)
-        .ok_or_else(|| "the renkei executable has no parent directory".to_owned())
+        .context("the renkei executable has no parent directory")
 }

@@ -1,5 +1,6 @@
 //! `renkei plugins [--dir DIR] [--json]` and `renkei plugins show ID [--json]`.
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use renkei_host::PluginRegistry;
 use renkei_sdk::{Manifest, OperationKind};
@@ -7,6 +8,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use unicode_width::UnicodeWidthStr as _;
 
 /// `writeln!` into the output buffer (writing to a `String` cannot fail).
 macro_rules! wln {
@@ -36,13 +38,15 @@ enum PluginsCommand {
     },
 }
 
-pub fn run(args: PluginsArgs, out: &mut String) -> Result<ExitCode, String> {
+pub fn run(args: PluginsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let dir = match args.dir {
         Some(dir) => dir,
         None => crate::default_plugin_dir()?,
     };
     let mut registry = PluginRegistry::new();
-    let report = registry.load_dir(&dir).map_err(|e| e.to_string())?;
+    let report = registry
+        .load_dir(&dir)
+        .with_context(|| format!("loading the plugins in {}", dir.display()))?;
     match args.command {
         None => {
             if args.json {
@@ -74,7 +78,8 @@ pub fn run(args: PluginsArgs, out: &mut String) -> Result<ExitCode, String> {
                 wln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+                    serde_json::to_string_pretty(&doc)
+                        .context("writing the plugin list as JSON")?
                 );
             } else {
                 print_list(out, &registry, &dir);
@@ -87,7 +92,7 @@ pub fn run(args: PluginsArgs, out: &mut String) -> Result<ExitCode, String> {
         Some(PluginsCommand::Show { id }) => {
             let Some(plugin) = registry.get(&id) else {
                 let known: Vec<_> = registry.iter().map(|p| p.gateway_id().to_owned()).collect();
-                return Err(format!(
+                anyhow::bail!(
                     "no plugin with gateway id `{id}` in {} (found: {})",
                     dir.display(),
                     if known.is_empty() {
@@ -95,13 +100,14 @@ pub fn run(args: PluginsArgs, out: &mut String) -> Result<ExitCode, String> {
                     } else {
                         known.join(", ")
                     }
-                ));
+                );
             };
             if args.json {
                 wln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(plugin.manifest()).map_err(|e| e.to_string())?
+                    serde_json::to_string_pretty(plugin.manifest())
+                        .context("writing the manifest as JSON")?
                 );
             } else {
                 print_manifest(out, plugin.manifest());
@@ -152,22 +158,15 @@ fn capability_summary(m: &Manifest) -> String {
     parts.join(" ")
 }
 
-/// Display width of a cell: East Asian characters (the gateways' Japanese labels) take two
-/// columns in a terminal.
-fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if c as u32 >= 0x1100 { 2 } else { 1 })
-        .sum()
-}
-
-/// Prints rows under a header, every column but the last padded to its widest cell.
+/// Prints rows under a header, every column but the last padded to its widest cell (in
+/// terminal columns: the gateways' Japanese labels take two a character).
 fn print_table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     let n = header.len();
     let widths: Vec<usize> = (0..n)
         .map(|i| {
             rows.iter()
-                .map(|r| width(&r[i]))
-                .chain([width(header[i])])
+                .map(|r| r[i].width())
+                .chain([header[i].width()])
                 .max()
                 .unwrap_or(0)
         })
@@ -177,7 +176,7 @@ fn print_table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
         for (i, cell) in cells.iter().enumerate() {
             line.push_str(cell);
             if i + 1 < n {
-                line.push_str(&" ".repeat(widths[i] - width(cell) + 2));
+                line.push_str(&" ".repeat(widths[i] - cell.width() + 2));
             }
         }
         wln!(out, "{}", line.trim_end());

@@ -1,5 +1,6 @@
 //! `renkei simulate`: the seeded simulation (see the `renkei-sim` crate).
 
+use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use renkei_sim::{Gw, JournalChoice, Report, SimConfig, Weights};
@@ -53,19 +54,17 @@ fn progress(step: u64, total: u64) {
     }
 }
 
-pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
+pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let gateways = args
         .gateways
         .split(',')
-        .map(|g| Gw::parse(g).ok_or_else(|| format!("unknown gateway {g:?} (sbps, fregi)")))
+        .map(|g| Gw::parse(g).with_context(|| format!("unknown gateway {g:?} (sbps, fregi)")))
         .collect::<Result<Vec<_>, _>>()?;
     let journal = match args.journal.as_slice() {
         [k] if k == "sqlite" => JournalChoice::Sqlite(std::env::temp_dir().join("renkei-sim")),
         [k, url] if k == "postgres" => JournalChoice::Postgres(url.clone()),
         other => {
-            return Err(format!(
-                "--journal takes `sqlite` or `postgres URL`, not {other:?}"
-            ));
+            anyhow::bail!("--journal takes `sqlite` or `postgres URL`, not {other:?}");
         }
     };
     let plugin_dir = match args.dir {
@@ -83,9 +82,12 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
     }
     let mut weights = Weights::default();
     if let Some(spec) = &args.weights {
-        weights.parse_overrides(spec)?;
+        weights
+            .parse_overrides(spec)
+            .map_err(anyhow::Error::msg)
+            .context("--weights")?;
     }
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let config = |seed| SimConfig {
         seed,
         steps: args.steps,
@@ -128,7 +130,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, String> {
         };
         let report = runtime
             .block_on(renkei_sim::simulate(config))
-            .map_err(|e| e.to_string())?;
+            .with_context(|| format!("simulating seed {seed}"))?;
         if let Some(bar) = BAR.get() {
             bar.finish_and_clear();
         }
@@ -150,7 +152,7 @@ async fn soak(
     runs: u64,
     parallel: usize,
     config: impl Fn(u64) -> SimConfig,
-) -> Result<Vec<Report>, String> {
+) -> anyhow::Result<Vec<Report>> {
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel));
     let mut set = tokio::task::JoinSet::new();
     for seed in first..first + runs {
@@ -163,9 +165,7 @@ async fn soak(
     }
     let mut reports = Vec::new();
     while let Some(done) = set.join_next().await {
-        let report = done
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let report = done.context("a simulation task failed")??;
         eprintln!(
             "seed {}: {} steps, {} crashes, {} faults, {} checks: {}",
             report.seed,
@@ -184,14 +184,14 @@ async fn soak(
     Ok(reports)
 }
 
-fn finish(reports: &[Report], json: bool, soaked: bool) -> Result<ExitCode, String> {
+fn finish(reports: &[Report], json: bool, soaked: bool) -> anyhow::Result<ExitCode> {
     if json {
         let doc = if reports.len() == 1 {
             serde_json::to_string_pretty(&reports[0])
         } else {
             serde_json::to_string_pretty(reports)
         };
-        println!("{}", doc.map_err(|e| e.to_string())?);
+        println!("{}", doc.context("writing the reports as JSON")?);
     } else if soaked {
         for r in reports.iter().filter(|r| r.violation.is_some()) {
             print!("{}", summary(r));

@@ -2,11 +2,11 @@
 //! shop, which can be torn down mid-operation and built again on the same journal (a crash).
 
 use crate::{Gw, JournalChoice, SimConfig, SimError};
-use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator, TestToken as FregiToken};
+use renkei_emulator_fregi::{FregiEmulator, TestToken as FregiToken};
 use renkei_emulator_sbps::{Config as SbpsConfig, SbpsEmulator, TestCard, TestToken as SbpsToken};
 use renkei_host::journal::{self, JournalStore};
-use renkei_host::{Executor, GatewayInstance, GatewaySection, PluginRegistry, Shop};
-use renkei_sdk::ConfigValue;
+use renkei_host::{Executor, GatewayInstance, Shop};
+use renkei_lab::{FregiSetup, Gateway, Linked, Plugins, RequestWindow, SbpsSetup};
 use renkei_sdk::{CustomerRef, PaymentSource, Secret};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub struct Rig {
     pub fregi_inquiry: bool,
     pub journal_path: Option<PathBuf>,
     pub postgres_schema: Option<String>,
-    registry: Arc<PluginRegistry>,
+    plugins: Plugins,
     instances: Vec<Arc<GatewayInstance>>,
     config: SimConfig,
 }
@@ -54,11 +54,9 @@ impl Rig {
         let canary = format!("CANARY{:016x}", config.seed ^ 0x5eed_cafe_f00d_d00d);
         crate::logs::watch(&canary);
 
-        let mut registry = PluginRegistry::new();
-        registry
-            .load_dir(&config.plugin_dir)
+        let gateways: Vec<Gateway> = config.gateways.iter().map(|&gw| lab(gw)).collect();
+        let plugins = Plugins::load(&config.plugin_dir, &gateways)
             .map_err(|e| setup(format!("{e} (build the plugins with `cargo build`)")))?;
-        let registry = Arc::new(registry);
 
         let sbps_cards = Cards {
             good: format!("TOKEN-{canary}"),
@@ -77,31 +75,31 @@ impl Rig {
         for gw in &config.gateways {
             match gw {
                 Gw::Sbps => {
-                    let mut c = SbpsConfig::default();
-                    c.merchants[0].hash_key = canary.clone();
-                    let e = SbpsEmulator::start(c).await.map_err(setup)?;
+                    let mut emulator = SbpsConfig::default();
+                    emulator.merchants[0].hash_key = canary.clone();
+                    // SBPS refuses a request after `limit_second`; the host settles a lost reply
+                    // only after that plus the clock-skew margin. Small numbers, same rule.
+                    let window = Some(RequestWindow {
+                        limit_second: 2,
+                        clock_skew_ms: 300,
+                    });
+                    let linked = Linked::sbps(&plugins, SbpsSetup { emulator, window })
+                        .await
+                        .map_err(setup)?;
+                    let e = linked.emulator;
                     e.register_token(SbpsToken::new(
                         &sbps_cards.good,
                         TestCard::new("4111111111111111"),
                     ))
                     .map_err(setup)?;
-                    let mut values = e.plugin_config();
-                    // SBPS refuses a request after `limit_second`; the host settles a lost reply
-                    // only after that plus the clock-skew margin. Small numbers, same rule.
-                    values.extend([
-                        ("limit_second", "2".to_owned()),
-                        ("clock_skew_ms", "300".to_owned()),
-                    ]);
-                    instances.push(Arc::new(instance(&registry, "sbps", &values)?));
+                    instances.push(linked.instance);
                     sbps = Some(e);
                 }
                 Gw::Fregi => {
-                    let e = FregiEmulator::start(FregiConfig {
-                        auto_batch_at: None,
-                        ..FregiConfig::default()
-                    })
-                    .await
-                    .map_err(setup)?;
+                    let linked = Linked::fregi(&plugins, FregiSetup::without_batch(fregi_inquiry))
+                        .await
+                        .map_err(setup)?;
+                    let e = linked.emulator;
                     e.add_token(FregiToken {
                         token: fregi_cards.good.clone(),
                         pan: "4111111111111111".into(),
@@ -109,16 +107,13 @@ impl Rig {
                         exp_year: 39,
                         expired: false,
                     });
-                    let mut values = e.plugin_config();
-                    if !fregi_inquiry {
-                        values.retain(|(k, _)| *k != "inquiry_url");
-                    }
-                    fregi_shop_id = values
+                    fregi_shop_id = linked
+                        .values
                         .iter()
                         .find(|(k, _)| *k == "shop_id")
                         .map(|(_, v)| v.clone())
                         .unwrap_or_default();
-                    instances.push(Arc::new(instance(&registry, "fregi", &values)?));
+                    instances.push(linked.instance);
                     fregi = Some(e);
                 }
             }
@@ -140,7 +135,7 @@ impl Rig {
             fregi_inquiry,
             journal_path,
             postgres_schema,
-            registry,
+            plugins,
             instances,
             config: config.clone(),
         };
@@ -261,25 +256,16 @@ impl Rig {
         if let Some(e) = self.fregi {
             e.shutdown().await;
         }
-        drop(self.registry);
+        drop(self.plugins);
     }
 }
 
-fn instance(
-    registry: &PluginRegistry,
-    name: &str,
-    values: &[(&str, String)],
-) -> Result<GatewayInstance, SimError> {
-    let section = GatewaySection {
-        plugin: name.into(),
-        values: values
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), ConfigValue::Text(v.clone())))
-            .collect(),
-    };
-    registry
-        .instantiate(name, &section)
-        .map_err(|e| setup(format!("{name}: {e}")))
+/// The lab's name for a gateway of the simulation.
+fn lab(gw: Gw) -> Gateway {
+    match gw {
+        Gw::Sbps => Gateway::Sbps,
+        Gw::Fregi => Gateway::Fregi,
+    }
 }
 
 type Opened = (Arc<dyn JournalStore>, Option<PathBuf>, Option<String>);

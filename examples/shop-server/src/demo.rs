@@ -3,14 +3,11 @@
 //! once. The tests start the same rig.
 
 use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator};
-use renkei_emulator_sbps::{Config as SbpsConfig, SbpsEmulator, TEST_TOKEN_VISA};
-use renkei_host::journal::{self, JournalError};
+use renkei_emulator_sbps::SbpsEmulator;
 use renkei_host::shop::StatusChange;
-use renkei_host::{
-    Executor, GatewaySection, InstanceError, LoadError, PluginRegistry, Shop, ShopError,
-};
-use renkei_sdk::{ConfigValue, CustomerRef, Money, OrderRef, PaymentSource, Secret};
-use std::collections::BTreeMap;
+use renkei_host::{Executor, Shop, ShopError};
+use renkei_lab::{FregiSetup, Gateway, LabError, Linked, Plugins, SbpsSetup};
+use renkei_sdk::{CustomerRef, Money, OrderRef, PaymentSource};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,28 +16,28 @@ use std::time::Duration;
 pub const SBPS: &str = "sbps";
 pub const FREGI: &str = "fregi";
 /// The emulated F-REGI shop id.
-pub const FREGI_SHOP_ID: &str = "12345";
+pub const FREGI_SHOP_ID: &str = renkei_lab::FREGI_SHOP_ID;
 /// F-REGI's test token that approves (the emulator's `TESTTOKEN-OK`).
-pub const FREGI_TOKEN: &str = "TESTTOKEN-OK";
+pub const FREGI_TOKEN: &str = renkei_lab::FREGI_TOKEN;
 /// SBPS's test token (a Visa card) and any token key.
-pub const SBPS_TOKEN: &str = TEST_TOKEN_VISA;
-pub const SBPS_TOKEN_KEY: &str = "token-key";
+pub const SBPS_TOKEN: &str = renkei_lab::SBPS_TOKEN;
+pub const SBPS_TOKEN_KEY: &str = renkei_lab::SBPS_TOKEN_KEY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("starting the {gateway} emulator: {message}")]
+    #[error(
+        "{0} (build the plugins first: cargo build -p renkei-plugin-sbps -p renkei-plugin-fregi)"
+    )]
+    Plugins(#[source] LabError),
+    /// An emulator that did not start, a plugin that refused its config, a journal that did
+    /// not open.
+    #[error(transparent)]
+    Lab(#[from] LabError),
+    #[error("{gateway} emulator: {message}")]
     Emulator {
         gateway: &'static str,
         message: String,
     },
-    #[error(
-        "{0} (build the plugins first: cargo build -p renkei-plugin-sbps -p renkei-plugin-fregi)"
-    )]
-    Load(#[from] LoadError),
-    #[error(transparent)]
-    Instance(#[from] InstanceError),
-    #[error(transparent)]
-    Journal(#[from] JournalError),
     #[error("seeding order {order}: {source}")]
     Seed { order: String, source: ShopError },
 }
@@ -69,34 +66,12 @@ pub struct Demo {
     pub journal: PathBuf,
 }
 
-fn text(pairs: &[(&str, String)]) -> BTreeMap<String, ConfigValue> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), ConfigValue::Text(v.clone())))
-        .collect()
-}
-
-fn library(dir: &Path, package: &str) -> PathBuf {
-    dir.join(format!(
-        "{}{}{}",
-        std::env::consts::DLL_PREFIX,
-        package.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    ))
-}
-
 /// The card source the demo's gateways accept.
 pub fn token(gateway: &str) -> PaymentSource {
     if gateway == SBPS {
-        PaymentSource::Token {
-            token: Secret::new(SBPS_TOKEN),
-            key: Some(Secret::new(SBPS_TOKEN_KEY)),
-        }
+        renkei_lab::source(Gateway::Sbps)
     } else {
-        PaymentSource::Token {
-            token: Secret::new(FREGI_TOKEN),
-            key: None,
-        }
+        renkei_lab::source(Gateway::Fregi)
     }
 }
 
@@ -118,53 +93,31 @@ impl Demo {
         deadline: Duration,
         options: DemoOptions,
     ) -> Result<Demo, DemoError> {
-        let sbps = SbpsEmulator::start(SbpsConfig::default())
-            .await
-            .map_err(|e| DemoError::Emulator {
-                gateway: SBPS,
-                message: e.to_string(),
-            })?;
-        let fregi = FregiEmulator::start(FregiConfig::default())
-            .await
-            .map_err(|e| DemoError::Emulator {
-                gateway: FREGI,
-                message: e.to_string(),
-            })?;
-        let mut registry = PluginRegistry::new();
-        registry.load_file(&library(plugin_dir, "renkei-plugin-sbps"))?;
-        registry.load_file(&library(plugin_dir, "renkei-plugin-fregi"))?;
-        let sbps_gateway = registry.instantiate(
-            SBPS,
-            &GatewaySection {
-                plugin: "sbps".into(),
-                values: text(&sbps.plugin_config()),
+        let plugins = Plugins::load(plugin_dir, &Gateway::BOTH).map_err(DemoError::Plugins)?;
+        let sbps = Linked::sbps(&plugins, SbpsSetup::default()).await?;
+        // The emulator's own clock runs its transmission batch, as F-REGI's does.
+        let fregi = Linked::fregi(
+            &plugins,
+            FregiSetup {
+                emulator: FregiConfig::default(),
+                inquiry: options.fregi_inquiry,
             },
-        )?;
-        let mut fregi_config = fregi.plugin_config();
-        if !options.fregi_inquiry {
-            // F-REGI has no public inquiry; the emulator's extension is this one key.
-            fregi_config.retain(|(key, _)| *key != "inquiry_url");
-        }
-        let fregi_gateway = registry.instantiate(
-            FREGI,
-            &GatewaySection {
-                plugin: "fregi".into(),
-                values: text(&fregi_config),
-            },
-        )?;
-        let store = journal::sqlite::open(journal)?;
-        let executor = Arc::new(Executor::new(store.into(), deadline));
-        let shop = Shop::new("demo", executor)
-            .with_gateway(Arc::new(sbps_gateway), true)
-            .with_gateway(Arc::new(fregi_gateway), true);
+        )
+        .await?;
+        let store = renkei_lab::open_sqlite(journal)?;
+        let shop = renkei_lab::shop(
+            "demo",
+            Executor::new(store, deadline),
+            [sbps.instance, fregi.instance],
+        );
         shop.recover().await.map_err(|source| DemoError::Seed {
             order: "(recovery)".into(),
             source,
         })?;
         Ok(Demo {
             shop: Arc::new(shop),
-            sbps,
-            fregi,
+            sbps: sbps.emulator,
+            fregi: fregi.emulator,
             journal: journal.to_path_buf(),
         })
     }
