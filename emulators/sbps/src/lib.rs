@@ -12,8 +12,8 @@
 //! test pass. The crate README documents the defaults, test cards, tokens, switches and faults.
 //!
 //! Code map:
-//! - `server` (accept loop, routing, the HTTP layer of §10.2) and `transport` (a TCP stream
-//!   that can reset, truncate or withhold a reply on a fault);
+//! - `server` (routing and the HTTP layer of §10.2, with the faults around the pipeline); the
+//!   accept loop, hyper and the byte-level faults (reset, cut, hold) are `renkei-emulator-kit`'s;
 //! - `pipeline` (§10.3, parse to reply), `xml` (request tree, reply writer), `fields`
 //!   (per-function validation), `hash` (`sps_hashcode`), `crypto` (3DES fields), `codec`
 //!   (Shift_JIS, base64 M-type fields), `codes` (error codes);
@@ -55,7 +55,6 @@ mod pipeline;
 mod server;
 mod state;
 mod time;
-mod transport;
 mod xml;
 
 pub use admin::{AdminAction, AdminError};
