@@ -180,27 +180,6 @@ pub fn parse_time(text: &str) -> Option<Timestamp> {
     Some(date.jst_midnight() + h * 3600 + m * 60 + s)
 }
 
-/// An RFC 9110 HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) for the host's time.
-pub fn http_date() -> String {
-    let t = host_now();
-    let date = Date::from_days(t.div_euclid(86_400));
-    let secs = t.rem_euclid(86_400);
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[t.div_euclid(86_400).rem_euclid(7) as usize],
-        date.day,
-        MONTHS[usize::from(date.month - 1)],
-        date.year,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

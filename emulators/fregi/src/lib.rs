@@ -35,8 +35,8 @@ mod codes;
 mod config;
 mod control;
 mod faults;
-mod http;
 mod ops;
+mod reply;
 mod server;
 mod state;
 mod status;
@@ -65,7 +65,7 @@ pub use ops::Script;
 pub use state::{BatchReport, CustomerView, Dump, Environment, Origin, Transaction};
 pub use status::{STATUSES, Status, StatusInfo};
 
-use state::{Shared, lock};
+use state::Shared;
 use wire::Params;
 
 /// Why the emulator could not start.
@@ -194,22 +194,22 @@ impl FregiEmulator {
 
     /// Installs a fault rule; see [`Fault`].
     pub fn install_fault(&self, fault: Fault) -> FaultId {
-        lock(&self.shared.faults).install(fault)
+        self.shared.faults.install(fault)
     }
 
     /// Removes one fault rule; false if it had already expired.
     pub fn remove_fault(&self, id: FaultId) -> bool {
-        lock(&self.shared.faults).remove(id)
+        self.shared.faults.remove(id)
     }
 
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
-        lock(&self.shared.faults).clear();
+        self.shared.faults.clear();
     }
 
     /// The installed fault rules.
     pub fn faults(&self) -> Vec<InstalledFault> {
-        lock(&self.shared.faults).list()
+        self.shared.faults.list()
     }
 
     /// Runs the transmission batch now: `20`→`21`, `30`→`31`, due reservations `40`→`20`/`22`.

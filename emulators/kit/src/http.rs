@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -67,6 +68,10 @@ impl Collected {
 
 /// Reads a body whole, refusing more than `limit` bytes.
 pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    // A `Content-Length` over the limit is refused before waiting for a body that may never come.
+    if body.size_hint().lower() > limit as u64 {
+        return Err(BodyError::TooLarge { limit });
+    }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
