@@ -28,6 +28,14 @@
 //!
 //! Independence: this crate depends on no plugin and not on the SDK, and shares no encoding or
 //! parsing code with the F-REGI plugin, so a bug cannot hide by being mirrored in both.
+//!
+//! Code map: `server` (routing of F-REGI's paths and the control surface, the faults around a
+//! card request) and `reply` (F-REGI's EUC-JP replies, JSON, error pages) sit on
+//! `renkei-emulator-kit`, which holds the accept loop, hyper, the byte-level faults and the fault
+//! vocabulary shared with the SBPS emulator (`faults` adds F-REGI's matcher); `ops`, `state`,
+//! `wire`, `codes`, `status`, `card` hold the protocol and the book; `control` the
+//! `/__emulator__/` surface and admin-screen actions; `clock` the adjustable clock and JST dates
+//! (jiff's calendar).
 
 mod card;
 mod clock;

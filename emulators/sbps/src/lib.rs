@@ -19,7 +19,8 @@
 //!   (Shift_JIS, base64 M-type fields), `codes` (error codes);
 //! - `ops` (the functions of §10.5), `state` (payments and ids, §10.4), `cards` (brands, Luhn,
 //!   the decline script), `admin` (management-tool actions);
-//! - `engine` (everything shared), `faults`, `clock`, `time`, `control` (`/__emulator__/`),
+//! - `engine` (everything shared), `faults` (SBPS's matcher on the kit's fault vocabulary),
+//!   `clock`, `time` (JST date-times on jiff's calendar), `control` (`/__emulator__/`),
 //!   `emulator` (the public handle, [`serve`], [`banner`]); `config` (defaults and switches).
 //!
 //! Invariant: the state lives behind one mutex, taken only for synchronous work and never
