@@ -456,74 +456,72 @@ macro_rules! gateway_fault {
                 $name($crate::Fault::new(kind))
             }
 
-            /// [`FaultKind::Latency`](crate::FaultKind::Latency).
+            /// `FaultKind::Latency`.
             pub fn latency(millis: u64) -> $name {
                 $name($crate::Fault::latency(millis))
             }
 
-            /// [`FaultKind::NoReply`](crate::FaultKind::NoReply).
+            /// `FaultKind::NoReply`.
             pub fn no_reply() -> $name {
                 $name($crate::Fault::no_reply())
             }
 
-            /// [`FaultKind::NoReplyAfterProcessing`](crate::FaultKind::NoReplyAfterProcessing).
+            /// `FaultKind::NoReplyAfterProcessing`.
             pub fn no_reply_after_processing() -> $name {
                 $name($crate::Fault::no_reply_after_processing())
             }
 
-            /// [`FaultKind::HttpStatus`](crate::FaultKind::HttpStatus).
+            /// `FaultKind::HttpStatus`.
             pub fn http_status(status: u16) -> $name {
                 $name($crate::Fault::http_status(status))
             }
 
-            /// [`FaultKind::HttpStatusAfterProcessing`](crate::FaultKind::HttpStatusAfterProcessing).
+            /// `FaultKind::HttpStatusAfterProcessing`.
             pub fn http_status_after_processing(status: u16) -> $name {
                 $name($crate::Fault::http_status_after_processing(status))
             }
 
-            /// [`FaultKind::GatewayError`](crate::FaultKind::GatewayError) with the default error.
+            /// `FaultKind::GatewayError` with the default error.
             pub fn gateway_error() -> $name {
                 $name($crate::Fault::gateway_error())
             }
 
-            /// [`FaultKind::GatewayError`](crate::FaultKind::GatewayError) with `code`.
+            /// `FaultKind::GatewayError` with `code`.
             pub fn gateway_error_with(code: impl Into<$code>) -> $name {
                 $name($crate::Fault::gateway_error_with(code))
             }
 
-            /// [`FaultKind::GatewayErrorAfterProcessing`](crate::FaultKind::GatewayErrorAfterProcessing)
-            /// with the default error.
+            /// `FaultKind::GatewayErrorAfterProcessing` with the default error.
             pub fn gateway_error_after_processing() -> $name {
                 $name($crate::Fault::gateway_error_after_processing())
             }
 
-            /// [`FaultKind::GatewayErrorAfterProcessing`](crate::FaultKind::GatewayErrorAfterProcessing)
-            /// with `code`.
+            /// `FaultKind::GatewayErrorAfterProcessing` with `code`.
             pub fn gateway_error_after_processing_with(code: impl Into<$code>) -> $name {
                 $name($crate::Fault::gateway_error_after_processing_with(code))
             }
 
-            /// [`FaultKind::Malformed`](crate::FaultKind::Malformed).
+            /// `FaultKind::Malformed`.
             pub fn malformed() -> $name {
                 $name($crate::Fault::malformed())
             }
 
-            /// [`FaultKind::CutBody`](crate::FaultKind::CutBody), cut in the middle.
+            /// `FaultKind::CutBody`, cut in the middle.
             pub fn cut_body() -> $name {
                 $name($crate::Fault::cut_body())
             }
 
-            /// [`FaultKind::CutBody`](crate::FaultKind::CutBody), cut after `bytes` bytes.
+            /// `FaultKind::CutBody`, cut after `bytes` bytes.
             pub fn cut_body_after(bytes: usize) -> $name {
                 $name($crate::Fault::cut_body_after(bytes))
             }
 
-            /// [`FaultKind::Reset`](crate::FaultKind::Reset).
+            /// `FaultKind::Reset`.
             pub fn reset() -> $name {
                 $name($crate::Fault::reset())
             }
 
-            /// [`FaultKind::ReplyLost`](crate::FaultKind::ReplyLost).
+            /// `FaultKind::ReplyLost`.
             pub fn reply_lost() -> $name {
                 $name($crate::Fault::reply_lost())
             }
