@@ -210,6 +210,7 @@ async fn delayed_work_runs_even_after_the_client_has_gone() {
         ran.load(Ordering::SeqCst),
         "the work was dropped with its client"
     );
+    let request = b"GET /late HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     let (text, _) = exchange(addr, request, false, PATIENCE).await;
     assert!(text.ends_with("Some(())"), "{text}");
 }
