@@ -1,10 +1,14 @@
 //! The emulator's clock and the few calendar computations it needs (JST dates for card expiry,
-//! `SALEDATE` and the daily batch; HTTP dates).
+//! `SALEDATE` and the daily batch), on jiff's civil calendar. JST is a fixed UTC+9, so no
+//! time-zone database is read.
 //!
 //! The clock is the host's clock plus an offset that tests set or advance, so capture deadlines
 //! and batch cut-offs can be reached without waiting. It never runs backwards on its own.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiff::civil;
+use jiff::{SignedDuration, Unit};
 
 /// Seconds since the Unix epoch (UTC), the emulator's timestamp.
 pub type Timestamp = i64;
@@ -62,37 +66,51 @@ pub struct Date {
     pub day: u8,
 }
 
+/// The origin of day counts.
+const EPOCH: civil::Date = civil::date(1970, 1, 1);
+
 impl Date {
     /// Builds a date, refusing impossible ones.
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
-        let valid = (1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month);
-        valid.then_some(Date { year, month, day })
+        let civil = civil::Date::new(
+            i16::try_from(year).ok()?,
+            i8::try_from(month).ok()?,
+            i8::try_from(day).ok()?,
+        )
+        .ok()?;
+        Some(Date::from_civil(civil))
+    }
+
+    fn from_civil(civil: civil::Date) -> Date {
+        Date {
+            year: i32::from(civil.year()),
+            month: civil.month().unsigned_abs(),
+            day: civil.day().unsigned_abs(),
+        }
     }
 
     /// Days since 1970-01-01.
     pub fn days_since_epoch(self) -> i64 {
-        // Howard Hinnant's days_from_civil.
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = i64::from(self.month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        // Every `Date` was built from a valid civil date, so both conversions hold.
+        let civil = civil::Date::new(self.year as i16, self.month as i8, self.day as i8)
+            .expect("a Date is a valid civil date");
+        let span = EPOCH
+            .until((Unit::Day, civil))
+            .expect("days between two civil dates");
+        i64::from(span.get_days())
     }
 
-    /// The date `days` days after 1970-01-01.
+    /// The date `days` days after 1970-01-01. jiff's calendar spans the years -9999 to 9999;
+    /// a count beyond reads as that range's end.
     pub fn from_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
+        let civil = EPOCH
+            .checked_add(SignedDuration::from_hours(days.saturating_mul(24)))
+            .unwrap_or(if days < 0 {
+                civil::Date::MIN
+            } else {
+                civil::Date::MAX
+            });
+        Date::from_civil(civil)
     }
 
     /// Midnight JST at the start of this date.
@@ -127,19 +145,6 @@ impl Date {
 impl std::fmt::Display for Date {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
-
-fn is_leap(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
     }
 }
 
@@ -178,27 +183,6 @@ pub fn parse_time(text: &str) -> Option<Timestamp> {
         return None;
     }
     Some(date.jst_midnight() + h * 3600 + m * 60 + s)
-}
-
-/// An RFC 9110 HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) for the host's time.
-pub fn http_date() -> String {
-    let t = host_now();
-    let date = Date::from_days(t.div_euclid(86_400));
-    let secs = t.rem_euclid(86_400);
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[t.div_euclid(86_400).rem_euclid(7) as usize],
-        date.day,
-        MONTHS[usize::from(date.month - 1)],
-        date.year,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 #[cfg(test)]

@@ -12,12 +12,13 @@ use crate::clock::{jst_string, parse_time};
 use crate::codes::{Ng, catalogue};
 use crate::config::TestToken;
 use crate::faults::{Fault, FaultId};
-use crate::http::{Request, Response};
 use crate::ops::{self, Ctx};
+use crate::reply::Response;
 use crate::server::{fregi_response, is_form};
-use crate::state::{Environment, Origin, Shared, Transaction, lock};
+use crate::state::{Environment, Origin, Shared, Transaction};
 use crate::status::STATUSES;
 use crate::wire::{Params, decode_form};
+use renkei_emulator_kit::Collected as Request;
 
 /// An operation made in F-REGI's own management screen. The shop's system is never told about
 /// it (rule G-8); it must find out by inquiry.
@@ -154,19 +155,19 @@ pub(crate) fn handle(shared: &Shared, request: &Request, route: &str) -> Respons
                 }
             }
         }
-        ("GET", "faults") => Response::json(200, &lock(&shared.faults).list()),
+        ("GET", "faults") => Response::json(200, &shared.faults.list()),
         ("POST", "faults") => match parse_fault(request, &params) {
-            Ok(fault) => Response::json(200, &json!({ "id": lock(&shared.faults).install(fault) })),
+            Ok(fault) => Response::json(200, &json!({ "id": shared.faults.install(fault) })),
             Err(why) => bad_request(&why),
         },
         ("DELETE", "faults") | ("POST", "faults/clear") => {
-            lock(&shared.faults).clear();
+            shared.faults.clear();
             ok()
         }
         ("DELETE", route) if route.starts_with("faults/") => {
             let removed = route["faults/".len()..]
                 .parse()
-                .is_ok_and(|id| lock(&shared.faults).remove(FaultId(id)));
+                .is_ok_and(|id| shared.faults.remove(FaultId(id)));
             if removed {
                 ok()
             } else {
@@ -211,7 +212,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request, route: &str) -> Respons
 
 /// Query string first, then a form body.
 fn control_params(request: &Request) -> Params {
-    let mut params = decode_form(&request.query);
+    let mut params = decode_form(request.query.as_bytes());
     if is_form(request.content_type.as_deref()) {
         params.extend(decode_form(&request.body));
     }

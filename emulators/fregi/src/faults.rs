@@ -1,20 +1,22 @@
-//! Fault injection: rules that make the emulator misbehave on chosen requests (research
-//! §11.1-8).
+//! Fault injection: rules that make the emulator misbehave on chosen requests
+//! (`docs/protocols/fregi.md` §11.1-8).
 //!
-//! A rule names what to do ([`FaultKind`]), which requests it hits ([`FaultMatch`]: script,
-//! `SEQNO`, `ID`; unset criteria match everything) and how long it stays ([`FaultLifetime`]).
-//! Rules fire in installation order and the first match wins. Each kind says whether the request
-//! is applied to the state before the misbehaviour ([`FaultKind::processes_request`]): that is
-//! the difference between "the gateway never saw it" and "the gateway did it but you will not
-//! hear about it (or will hear it failed)", which is what a client's recovery must get right.
-//!
-//! The vocabulary (kind names, their meaning, lifetimes, the JSON shape) is the same in the SBPS
-//! emulator, so that one test matrix reads the same on both gateways. Only the matcher fields
-//! differ, because they name each gateway's own identifiers.
+//! The vocabulary (kind names, their meaning, lifetimes, the JSON shape, the book that fires
+//! rules in installation order, first match wins) is the emulator kit's
+//! ([`renkei_emulator_kit::FaultKind`]), shared with the SBPS emulator so that one test matrix
+//! reads the same on both gateways. What is F-REGI's own: the matcher ([`FaultMatch`]: script,
+//! `SEQNO`, `ID`; unset criteria match everything), the error a gateway-error fault answers
+//! with (a reason line `CODE(message)` or a bare `CODE`, [`DEFAULT_GATEWAY_ERROR`] by default)
+//! and the `on_*` narrowing methods. A malformed reply is an HTML error page (a cut line reply
+//! could still parse as a short `OK`).
 
 use serde::{Deserialize, Serialize};
 
+use renkei_emulator_kit::Matches;
+
 use crate::ops::Script;
+
+pub use renkei_emulator_kit::{FaultId, FaultLifetime};
 
 /// The reason line a gateway-error fault answers by default. F-REGI publishes no system-error
 /// code; `Z9` is outside every API prefix F-REGI uses (`A1`–`A3`, `S1`–`S3`, `CSA1`, `JCN-G`)
@@ -22,87 +24,16 @@ use crate::ops::Script;
 /// it: the reply tests how a client treats an `NG` it cannot classify.
 pub const DEFAULT_GATEWAY_ERROR: &str = "Z9-9-999(システムエラーが発生しました)";
 
-/// What a fault does.
-///
-/// JSON: `{"kind": "<snake_case name>", ...fields}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum FaultKind {
-    /// Processed, `millis` late, then answered normally. The request is processed after the
-    /// delay even if the client has hung up meanwhile (a gateway does not notice a client
-    /// leaving; the reply then goes to a closed socket).
-    Latency {
-        /// Added delay in milliseconds.
-        millis: u64,
-    },
-    /// Not processed; no byte is sent and the connection stays open until the client closes it
-    /// (or `no_reply_hold_secs` passes).
-    NoReply,
-    /// Processed, then as [`FaultKind::NoReply`]: the client times out on a request that took
-    /// effect.
-    NoReplyAfterProcessing,
-    /// Not processed; this HTTP status (e.g. 502, 503, 504) with a small HTML page, as the web
-    /// server in front of the CGI scripts would send. A status outside 400..=599 is sent as 500.
-    HttpStatus {
-        /// The status code, 400..=599.
-        status: u16,
-    },
-    /// Processed, then answered with this HTTP status and an HTML page instead of the reply.
-    HttpStatusAfterProcessing {
-        /// The status code, 400..=599.
-        status: u16,
-    },
-    /// Not processed; a normal `NG` reply with `code`: a reason line `CODE(message)`, or a bare
-    /// `CODE` (sent with the message of [`DEFAULT_GATEWAY_ERROR`]); [`DEFAULT_GATEWAY_ERROR`]
-    /// when `None`.
-    GatewayError {
-        /// The reason to send.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        code: Option<String>,
-    },
-    /// Processed, then answered with the `NG` of [`FaultKind::GatewayError`]: F-REGI reports a
-    /// failure of a request that in fact took effect.
-    GatewayErrorAfterProcessing {
-        /// The reason to send.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        code: Option<String>,
-    },
-    /// Processed; HTTP 200, correctly framed, whose body is not in the line format (an HTML
-    /// error page: a cut line reply could still parse as a short `OK`).
-    Malformed,
-    /// Processed; the headers announce the whole reply, `after_bytes` bytes of the body are sent
-    /// (half of it when `None`; always fewer than the whole), the connection is closed.
-    CutBody {
-        /// Body bytes sent before the connection is closed.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        after_bytes: Option<usize>,
-    },
-    /// Not processed; the TCP connection is reset (RST) without any response.
-    Reset,
-    /// Processed, then the TCP connection is reset without any response: "processed, then the
-    /// reply is lost".
-    ReplyLost,
-}
+/// What a fault does; see [`renkei_emulator_kit::FaultKind`]. The code of a gateway error is a
+/// reason line `CODE(message)` or a bare `CODE` (sent with the message of
+/// [`DEFAULT_GATEWAY_ERROR`]).
+pub type FaultKind = renkei_emulator_kit::FaultKind<String>;
 
-impl FaultKind {
-    /// True when the request is applied to the state (as it normally would be) before the fault
-    /// shows.
-    pub fn processes_request(&self) -> bool {
-        match self {
-            FaultKind::Latency { .. }
-            | FaultKind::NoReplyAfterProcessing
-            | FaultKind::HttpStatusAfterProcessing { .. }
-            | FaultKind::GatewayErrorAfterProcessing { .. }
-            | FaultKind::Malformed
-            | FaultKind::CutBody { .. }
-            | FaultKind::ReplyLost => true,
-            FaultKind::NoReply
-            | FaultKind::HttpStatus { .. }
-            | FaultKind::GatewayError { .. }
-            | FaultKind::Reset => false,
-        }
-    }
-}
+/// An installed rule and how often it has fired.
+pub type InstalledFault = renkei_emulator_kit::InstalledFault<Fault>;
+
+/// The installed rules, oldest first.
+pub(crate) type FaultBook = renkei_emulator_kit::FaultBook<Fault>;
 
 /// Which card requests a rule hits. Every field that is set must match; an empty matcher
 /// matches every card request (never the control surface).
@@ -121,7 +52,7 @@ pub struct FaultMatch {
     pub id: Option<String>,
 }
 
-impl FaultMatch {
+impl Matches<Subject> for FaultMatch {
     fn matches(&self, subject: &Subject) -> bool {
         self.script.is_none_or(|s| s == subject.script)
             && self.seqno.as_deref().is_none_or(|want| {
@@ -135,188 +66,39 @@ impl FaultMatch {
     }
 }
 
-/// How long a rule stays installed.
-///
-/// JSON: `{"times": n}` or `"persistent"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultLifetime {
-    /// Fires for the next `n` matching requests, then disappears (0 counts as 1).
-    Times(u32),
-    /// Fires for every matching request until removed.
-    Persistent,
-}
-
-impl Default for FaultLifetime {
-    /// The next matching request only.
-    fn default() -> Self {
-        FaultLifetime::Times(1)
-    }
-}
-
-/// A fault rule: what ([`FaultKind`]), for which requests ([`FaultMatch`]), for how long
-/// ([`FaultLifetime`]). Built with the constructors below, one per kind, then narrowed with
-/// `on_*` and given a lifetime with [`Fault::times`] or [`Fault::persistent`]:
-///
-/// ```
-/// use renkei_emulator_fregi::{Fault, Script};
-/// let fault = Fault::reply_lost().on_script(Script::Sale).times(2);
-/// assert!(fault.processes_request());
-/// ```
-///
-/// JSON (`POST /__emulator__/faults`): `{"fault": {"kind": ...}, "match": {...}, "lifetime":
-/// ...}`; `match` and `lifetime` may be left out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fault {
-    /// What happens.
-    #[serde(rename = "fault")]
-    pub kind: FaultKind,
-    /// Requests it applies to; every card request by default.
-    #[serde(rename = "match", default)]
-    pub matcher: FaultMatch,
-    /// The next matching request only, by default.
-    #[serde(default)]
-    pub lifetime: FaultLifetime,
+renkei_emulator_kit::gateway_fault! {
+    /// A fault rule: what ([`FaultKind`]), for which requests ([`FaultMatch`]), for how long
+    /// ([`FaultLifetime`]). Built with the constructors, one per kind, then narrowed with
+    /// `on_*` and given a lifetime with [`Fault::times`] or [`Fault::persistent`]:
+    ///
+    /// ```
+    /// use renkei_emulator_fregi::{Fault, Script};
+    /// let fault = Fault::reply_lost().on_script(Script::Sale).times(2);
+    /// assert!(fault.processes_request());
+    /// ```
+    ///
+    /// JSON (`POST /__emulator__/faults`): `{"fault": {"kind": ...}, "match": {...}, "lifetime":
+    /// ...}`; `match` and `lifetime` may be left out.
+    pub struct Fault(FaultMatch, String);
 }
 
 impl Fault {
-    /// A rule of `kind` for the next card request, whatever it is.
-    pub fn new(kind: FaultKind) -> Fault {
-        Fault {
-            kind,
-            matcher: FaultMatch::default(),
-            lifetime: FaultLifetime::default(),
-        }
-    }
-
-    /// [`FaultKind::Latency`].
-    pub fn latency(millis: u64) -> Fault {
-        Fault::new(FaultKind::Latency { millis })
-    }
-
-    /// [`FaultKind::NoReply`].
-    pub fn no_reply() -> Fault {
-        Fault::new(FaultKind::NoReply)
-    }
-
-    /// [`FaultKind::NoReplyAfterProcessing`].
-    pub fn no_reply_after_processing() -> Fault {
-        Fault::new(FaultKind::NoReplyAfterProcessing)
-    }
-
-    /// [`FaultKind::HttpStatus`].
-    pub fn http_status(status: u16) -> Fault {
-        Fault::new(FaultKind::HttpStatus { status })
-    }
-
-    /// [`FaultKind::HttpStatusAfterProcessing`].
-    pub fn http_status_after_processing(status: u16) -> Fault {
-        Fault::new(FaultKind::HttpStatusAfterProcessing { status })
-    }
-
-    /// [`FaultKind::GatewayError`] with [`DEFAULT_GATEWAY_ERROR`].
-    pub fn gateway_error() -> Fault {
-        Fault::new(FaultKind::GatewayError { code: None })
-    }
-
-    /// [`FaultKind::GatewayError`] with `code` (`CODE(message)` or `CODE`).
-    pub fn gateway_error_with(code: impl Into<String>) -> Fault {
-        Fault::new(FaultKind::GatewayError {
-            code: Some(code.into()),
-        })
-    }
-
-    /// [`FaultKind::GatewayErrorAfterProcessing`] with [`DEFAULT_GATEWAY_ERROR`].
-    pub fn gateway_error_after_processing() -> Fault {
-        Fault::new(FaultKind::GatewayErrorAfterProcessing { code: None })
-    }
-
-    /// [`FaultKind::GatewayErrorAfterProcessing`] with `code` (`CODE(message)` or `CODE`).
-    pub fn gateway_error_after_processing_with(code: impl Into<String>) -> Fault {
-        Fault::new(FaultKind::GatewayErrorAfterProcessing {
-            code: Some(code.into()),
-        })
-    }
-
-    /// [`FaultKind::Malformed`].
-    pub fn malformed() -> Fault {
-        Fault::new(FaultKind::Malformed)
-    }
-
-    /// [`FaultKind::CutBody`], cut in the middle.
-    pub fn cut_body() -> Fault {
-        Fault::new(FaultKind::CutBody { after_bytes: None })
-    }
-
-    /// [`FaultKind::CutBody`], cut after `bytes` bytes of the body.
-    pub fn cut_body_after(bytes: usize) -> Fault {
-        Fault::new(FaultKind::CutBody {
-            after_bytes: Some(bytes),
-        })
-    }
-
-    /// [`FaultKind::Reset`].
-    pub fn reset() -> Fault {
-        Fault::new(FaultKind::Reset)
-    }
-
-    /// [`FaultKind::ReplyLost`].
-    pub fn reply_lost() -> Fault {
-        Fault::new(FaultKind::ReplyLost)
-    }
-
     /// Only requests to `script`.
-    pub fn on_script(mut self, script: Script) -> Fault {
-        self.matcher.script = Some(script);
-        self
+    pub fn on_script(self, script: Script) -> Fault {
+        self.narrow(|m| m.script = Some(script))
     }
 
     /// Only requests naming this `SEQNO`.
-    pub fn on_seqno(mut self, seqno: impl Into<String>) -> Fault {
-        self.matcher.seqno = Some(seqno.into());
-        self
+    pub fn on_seqno(self, seqno: impl Into<String>) -> Fault {
+        let seqno = seqno.into();
+        self.narrow(|m| m.seqno = Some(seqno))
     }
 
     /// Only requests for this `ID`.
-    pub fn on_id(mut self, id: impl Into<String>) -> Fault {
-        self.matcher.id = Some(id.into());
-        self
+    pub fn on_id(self, id: impl Into<String>) -> Fault {
+        let id = id.into();
+        self.narrow(|m| m.id = Some(id))
     }
-
-    /// Fires for the next `n` matching requests.
-    pub fn times(mut self, n: u32) -> Fault {
-        self.lifetime = FaultLifetime::Times(n);
-        self
-    }
-
-    /// Fires for every matching request until removed.
-    pub fn persistent(mut self) -> Fault {
-        self.lifetime = FaultLifetime::Persistent;
-        self
-    }
-
-    /// Whether a request hit by this rule is processed; see [`FaultKind::processes_request`].
-    pub fn processes_request(&self) -> bool {
-        self.kind.processes_request()
-    }
-}
-
-/// Handle of an installed rule, to remove it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct FaultId(pub u64);
-
-/// An installed rule and how often it has fired.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstalledFault {
-    /// Its handle.
-    pub id: FaultId,
-    /// The rule; a counted `lifetime` counts down as it fires.
-    #[serde(flatten)]
-    pub fault: Fault,
-    /// Times it has fired.
-    pub fired: u64,
 }
 
 /// What a request is about, for matching.
@@ -324,63 +106,6 @@ pub(crate) struct Subject {
     pub script: Script,
     pub seqno: Option<u64>,
     pub ids: Vec<String>,
-}
-
-/// The installed rules, oldest first.
-#[derive(Default)]
-pub(crate) struct FaultBook {
-    rules: Vec<InstalledFault>,
-    next_id: u64,
-}
-
-impl FaultBook {
-    pub fn install(&mut self, fault: Fault) -> FaultId {
-        self.next_id += 1;
-        let id = FaultId(self.next_id);
-        self.rules.push(InstalledFault {
-            id,
-            fault,
-            fired: 0,
-        });
-        id
-    }
-
-    pub fn remove(&mut self, id: FaultId) -> bool {
-        let before = self.rules.len();
-        self.rules.retain(|r| r.id != id);
-        self.rules.len() != before
-    }
-
-    pub fn clear(&mut self) {
-        self.rules.clear();
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
-    pub fn list(&self) -> Vec<InstalledFault> {
-        self.rules.clone()
-    }
-
-    /// Fires the first rule matching `subject`, counting one firing against its lifetime;
-    /// used-up rules are removed.
-    pub fn fire(&mut self, subject: &Subject) -> Option<FaultKind> {
-        let index = self
-            .rules
-            .iter()
-            .position(|r| r.fault.matcher.matches(subject))?;
-        let rule = &mut self.rules[index];
-        rule.fired += 1;
-        let kind = rule.fault.kind.clone();
-        if let FaultLifetime::Times(n) = &mut rule.fault.lifetime {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.rules.remove(index);
-            }
-        }
-        Some(kind)
-    }
 }
 
 #[cfg(test)]
@@ -397,26 +122,26 @@ mod tests {
 
     #[test]
     fn first_match_wins_and_one_shot_rules_expire() {
-        let mut book = FaultBook::default();
+        let book = FaultBook::default();
         book.install(
             Fault::reply_lost()
                 .on_script(Script::Sale)
                 .on_seqno("00000000000000000007"),
         );
         book.install(Fault::http_status(503).on_id("order-1").times(2));
-        assert_eq!(book.fire(&subject(Script::Authm, None, "x")), None);
+        assert_eq!(book.take(&subject(Script::Authm, None, "x")), None);
         assert_eq!(
-            book.fire(&subject(Script::Sale, Some(7), "x")),
+            book.take(&subject(Script::Sale, Some(7), "x")),
             Some(FaultKind::ReplyLost)
         );
-        assert_eq!(book.fire(&subject(Script::Sale, Some(7), "x")), None);
+        assert_eq!(book.take(&subject(Script::Sale, Some(7), "x")), None);
         let five_oh_three = Some(FaultKind::HttpStatus { status: 503 });
         assert_eq!(
-            book.fire(&subject(Script::Authm, None, "order-1")),
+            book.take(&subject(Script::Authm, None, "order-1")),
             five_oh_three
         );
         assert_eq!(
-            book.fire(&subject(Script::Sale, Some(9), "order-1")),
+            book.take(&subject(Script::Sale, Some(9), "order-1")),
             five_oh_three
         );
         assert!(book.is_empty());
@@ -424,10 +149,10 @@ mod tests {
 
     #[test]
     fn persistent_rules_stay() {
-        let mut book = FaultBook::default();
+        let book = FaultBook::default();
         let id = book.install(Fault::latency(5).persistent());
         for _ in 0..3 {
-            assert!(book.fire(&subject(Script::Sale, None, "")).is_some());
+            assert!(book.take(&subject(Script::Sale, None, "")).is_some());
         }
         assert_eq!(book.list()[0].fired, 3);
         assert!(book.remove(id));

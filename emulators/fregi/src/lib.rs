@@ -28,6 +28,14 @@
 //!
 //! Independence: this crate depends on no plugin and not on the SDK, and shares no encoding or
 //! parsing code with the F-REGI plugin, so a bug cannot hide by being mirrored in both.
+//!
+//! Code map: `server` (routing of F-REGI's paths and the control surface, the faults around a
+//! card request) and `reply` (F-REGI's EUC-JP replies, JSON, error pages) sit on
+//! `renkei-emulator-kit`, which holds the accept loop, hyper, the byte-level faults and the fault
+//! vocabulary shared with the SBPS emulator (`faults` adds F-REGI's matcher); `ops`, `state`,
+//! `wire`, `codes`, `status`, `card` hold the protocol and the book; `control` the
+//! `/__emulator__/` surface and admin-screen actions; `clock` the adjustable clock and JST dates
+//! (jiff's calendar).
 
 mod card;
 mod clock;
@@ -35,8 +43,8 @@ mod codes;
 mod config;
 mod control;
 mod faults;
-mod http;
 mod ops;
+mod reply;
 mod server;
 mod state;
 mod status;
@@ -65,7 +73,7 @@ pub use ops::Script;
 pub use state::{BatchReport, CustomerView, Dump, Environment, Origin, Transaction};
 pub use status::{STATUSES, Status, StatusInfo};
 
-use state::{Shared, lock};
+use state::Shared;
 use wire::Params;
 
 /// Why the emulator could not start.
@@ -194,22 +202,22 @@ impl FregiEmulator {
 
     /// Installs a fault rule; see [`Fault`].
     pub fn install_fault(&self, fault: Fault) -> FaultId {
-        lock(&self.shared.faults).install(fault)
+        self.shared.faults.install(fault)
     }
 
     /// Removes one fault rule; false if it had already expired.
     pub fn remove_fault(&self, id: FaultId) -> bool {
-        lock(&self.shared.faults).remove(id)
+        self.shared.faults.remove(id)
     }
 
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
-        lock(&self.shared.faults).clear();
+        self.shared.faults.clear();
     }
 
     /// The installed fault rules.
     pub fn faults(&self) -> Vec<InstalledFault> {
-        lock(&self.shared.faults).list()
+        self.shared.faults.list()
     }
 
     /// Runs the transmission batch now: `20`→`21`, `30`→`31`, due reservations `40`→`20`/`22`.

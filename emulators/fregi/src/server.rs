@@ -1,22 +1,28 @@
-//! The TCP server: accepts connections, serves F-REGI's paths and the control surface, and
-//! carries out faults at the socket level.
+//! The F-REGI side of the HTTP server: routing of F-REGI's paths and the control surface, and
+//! the faults around a card request. The accept loop, hyper and the byte-level faults (reset,
+//! cut, hold) are the emulator kit's.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use socket2::SockRef;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use renkei_emulator_kit::hyper::Request;
+use renkei_emulator_kit::hyper::body::Incoming;
+use renkei_emulator_kit::{
+    BodyError, Collected, Conn, HttpResponse, ServeOptions, cut_point, error_status,
+};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use crate::control;
 use crate::faults::{DEFAULT_GATEWAY_ERROR, FaultKind, Subject};
-use crate::http::{self, FREGI_CONTENT_TYPE, ReadError, Request, Response};
 use crate::ops::{self, Ctx, Script};
-use crate::state::{Environment, Origin, Shared, lock};
+use crate::reply::{FREGI_CONTENT_TYPE, Response};
+use crate::state::{Environment, Origin, Shared};
 use crate::wire::{Params, Reply, decode_form};
+
+/// Largest request body accepted (F-REGI parameters are a few hundred bytes; `csvsalem` more).
+const MAX_BODY: usize = 1024 * 1024;
 
 /// What to do with the connection after a request.
 pub(crate) enum Action {
@@ -28,127 +34,57 @@ pub(crate) enum Action {
     Reset,
     /// Send nothing; hold the connection until the client closes it.
     NoReply,
+    /// Send nothing; close the connection (FIN).
+    Close,
 }
 
-/// Accepts connections until `shutdown` turns true, then stops every connection.
+/// Accepts connections until `shutdown` turns true; every connection stops with it.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut connections = JoinSet::new();
-    let mut stop = shutdown.clone();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(connection(stream, peer, Arc::clone(&shared), shutdown.clone()));
-                }
-                Err(error) => {
-                    // Typically EMFILE under a connection flood: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-            _ = stopped(&mut stop) => break,
-        }
-        while connections.try_join_next().is_some() {}
-    }
-    connections.shutdown().await;
+    renkei_emulator_kit::run(
+        listener,
+        shutdown,
+        ServeOptions::default(),
+        move |request, conn| {
+            let shared = Arc::clone(&shared);
+            async move { serve(shared, request, conn).await }
+        },
+    )
+    .await;
 }
 
-async fn connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    // Replies are written in one piece; never wait for more.
-    let _ = stream.set_nodelay(true);
-    let mut buf = Vec::new();
-    loop {
-        let request = tokio::select! {
-            request = http::read_request(&mut stream, &mut buf) => request,
-            _ = stopped(&mut shutdown) => return,
-        };
-        let request = match request {
-            Ok(request) => request,
-            Err(ReadError::Closed | ReadError::Io(_)) => return,
-            Err(ReadError::Malformed(why)) => {
-                tracing::debug!(%peer, why, "malformed request");
-                let _ = stream
-                    .write_all(&Response::html_error(400).to_bytes(false))
-                    .await;
-                return;
-            }
-            Err(ReadError::TooLarge(status)) => {
-                let _ = stream
-                    .write_all(&Response::html_error(status).to_bytes(false))
-                    .await;
-                return;
-            }
-        };
-        let keep_alive = request.keep_alive;
-        match route(&shared, &request, peer).await {
-            Action::Reply(response) => {
-                if stream
-                    .write_all(&response.to_bytes(keep_alive))
-                    .await
-                    .is_err()
-                    || !keep_alive
-                {
-                    return;
-                }
-            }
-            Action::CutBody(response, sent) => {
-                let mut bytes = response.head(false);
-                bytes.extend_from_slice(&response.body[..sent]);
-                let _ = stream.write_all(&bytes).await;
-                let _ = stream.shutdown().await;
-                return;
-            }
-            Action::Reset => {
-                // SO_LINGER 0: closing sends RST instead of FIN.
-                let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-                return;
-            }
-            Action::NoReply => {
-                hold(
-                    &mut stream,
-                    Duration::from_secs(shared.config.no_reply_hold_secs),
-                    &mut shutdown,
-                )
-                .await;
-                return;
-            }
+/// One request: read whole (as F-REGI's web server does before the CGI script runs), routed,
+/// and its action carried out on the connection.
+async fn serve(shared: Arc<Shared>, request: Request<Incoming>, conn: Conn) -> HttpResponse {
+    let request = match Collected::read(request, MAX_BODY).await {
+        Ok(request) => request,
+        Err(error @ BodyError::TooLarge { .. }) => {
+            tracing::debug!(%error, "request refused");
+            return Response::html_error(413).into_http(true);
+        }
+        Err(error @ BodyError::Broken(_)) => {
+            tracing::debug!(peer = %conn.peer(), %error, "malformed request");
+            return Response::html_error(400).into_http(true);
+        }
+    };
+    match route(&shared, &request, conn.peer(), &conn).await {
+        Action::Reply(response) => response.into_http(false),
+        Action::CutBody(response, sent) => conn.truncate(response.into_http(true), sent),
+        Action::Reset => conn.reset(),
+        Action::Close => conn.close_without_reply(),
+        Action::NoReply => {
+            let limit = Duration::from_secs(shared.config.no_reply_hold_secs);
+            conn.hold_unanswered(limit).await
         }
     }
 }
 
-/// Resolves once the emulator is told to stop (or its handle is gone).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not `Send`; drop it here, not across the caller's awaits.
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// Keeps the connection open, reading and discarding, until the client closes it, the limit
-/// passes, or the emulator stops.
-async fn hold(stream: &mut TcpStream, limit: Duration, shutdown: &mut watch::Receiver<bool>) {
-    let mut scratch = [0u8; 1024];
-    let deadline = tokio::time::sleep(limit);
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            read = stream.read(&mut scratch) => if !matches!(read, Ok(n) if n > 0) { return },
-            _ = &mut deadline => return,
-            _ = stopped(shutdown) => return,
-        }
-    }
-}
-
-async fn route(shared: &Shared, request: &Request, peer: SocketAddr) -> Action {
+async fn route(shared: &Arc<Shared>, request: &Collected, peer: SocketAddr, conn: &Conn) -> Action {
     let path = request.path.as_str();
-    if let Some(rest) = path.strip_prefix("/__emulator__/") {
+    if let Some(rest) = renkei_emulator_kit::control_route(path).and_then(|r| r.strip_prefix('/')) {
         return Action::Reply(control::handle(shared, request, rest));
     }
     let (env, name) = if let Some(name) = path.strip_prefix("/connect/") {
@@ -174,12 +110,12 @@ async fn route(shared: &Shared, request: &Request, peer: SocketAddr) -> Action {
     {
         return Action::Reply(Response::empty(403));
     }
-    card_request(shared, script, env, &card_params(request)).await
+    card_request(shared, conn, script, env, card_params(request)).await
 }
 
 /// GET reads the query string; POST reads a form body and nothing else: any other content type
 /// leaves every parameter missing (research §11.1-2).
-fn card_params(request: &Request) -> Params {
+fn card_params(request: &Collected) -> Params {
     if request.method == "POST" {
         if is_form(request.content_type.as_deref()) {
             decode_form(&request.body)
@@ -187,7 +123,7 @@ fn card_params(request: &Request) -> Params {
             Params::default()
         }
     } else {
-        decode_form(&request.query)
+        decode_form(request.query.as_bytes())
     }
 }
 
@@ -201,33 +137,31 @@ pub(crate) fn is_form(content_type: Option<&str>) -> bool {
 }
 
 async fn card_request(
-    shared: &Shared,
+    shared: &Arc<Shared>,
+    conn: &Conn,
     script: Script,
     env: Environment,
-    params: &Params,
+    params: Params,
 ) -> Action {
-    let process = || {
-        let reply = shared.with_ledger(|ledger, config| {
-            let mut ctx = Ctx {
-                ledger,
-                config,
-                env,
-                origin: Origin::Api,
-            };
-            ops::run(script, params, &mut ctx)
-        });
-        fregi_response(shared, &reply)
-    };
-    let Some(fault) = fire_fault(shared, script, env, params) else {
-        return Action::Reply(process());
+    let Some(fault) = fire_fault(shared, script, env, &params) else {
+        return Action::Reply(run_card(shared, script, env, &params));
     };
     tracing::debug!(?fault, ?script, "fault fired");
+    let process = || run_card(shared, script, env, &params);
     match fault {
-        // The connection task does not read while it waits, so a client that hangs up is not
-        // noticed: the request is processed after the delay all the same, as by a gateway.
+        // hyper drops a handler whose client hangs up, so the delayed work runs in a task of its
+        // own: the request is processed after the delay all the same, as by a gateway.
         FaultKind::Latency { millis } => {
-            tokio::time::sleep(Duration::from_millis(millis)).await;
-            Action::Reply(process())
+            let shared = Arc::clone(shared);
+            let delay = Duration::from_millis(millis);
+            let processed = conn
+                .after_delay(delay, move || run_card(&shared, script, env, &params))
+                .await;
+            match processed {
+                Some(response) => Action::Reply(response),
+                // The emulator stopped while the request was held: it was never processed.
+                None => Action::Close,
+            }
         }
         FaultKind::NoReply => Action::NoReply,
         FaultKind::NoReplyAfterProcessing => {
@@ -235,11 +169,11 @@ async fn card_request(
             Action::NoReply
         }
         FaultKind::HttpStatus { status } => {
-            Action::Reply(Response::html_error(error_status(status)))
+            Action::Reply(Response::html_error(error_status(status).as_u16()))
         }
         FaultKind::HttpStatusAfterProcessing { status } => {
             process();
-            Action::Reply(Response::html_error(error_status(status)))
+            Action::Reply(Response::html_error(error_status(status).as_u16()))
         }
         FaultKind::GatewayError { code } => {
             Action::Reply(fregi_response(shared, &gateway_error(code.as_deref())))
@@ -267,6 +201,20 @@ async fn card_request(
     }
 }
 
+/// Runs a card request against the book and answers it in F-REGI's format.
+fn run_card(shared: &Shared, script: Script, env: Environment, params: &Params) -> Response {
+    let reply = shared.with_ledger(|ledger, config| {
+        let mut ctx = Ctx {
+            ledger,
+            config,
+            env,
+            origin: Origin::Api,
+        };
+        ops::run(script, params, &mut ctx)
+    });
+    fregi_response(shared, &reply)
+}
+
 /// The `NG` of a gateway-error fault: `code` as a reason line `CODE(message)`, a bare `CODE`
 /// with the default message, or [`DEFAULT_GATEWAY_ERROR`].
 fn gateway_error(code: Option<&str>) -> Reply {
@@ -286,24 +234,6 @@ fn split_reason(reason: &str) -> (&str, &str) {
     })
 }
 
-/// An error status a fault may send: anything that is not an HTTP error becomes 500, so a fault
-/// can never pass for a reply.
-fn error_status(status: u16) -> u16 {
-    if (400..=599).contains(&status) {
-        status
-    } else {
-        500
-    }
-}
-
-/// How many body bytes a cut reply sends: `after_bytes` (half by default), always fewer than
-/// the whole body, so the reply is cut whatever was asked.
-fn cut_point(body_len: usize, after_bytes: Option<usize>) -> usize {
-    after_bytes
-        .unwrap_or(body_len / 2)
-        .min(body_len.saturating_sub(1))
-}
-
 /// An F-REGI reply: HTTP 200, EUC-JP text.
 pub(crate) fn fregi_response(shared: &Shared, reply: &Reply) -> Response {
     Response::new(
@@ -321,7 +251,7 @@ fn fire_fault(
     env: Environment,
     params: &Params,
 ) -> Option<FaultKind> {
-    if lock(&shared.faults).is_empty() {
+    if shared.faults.is_empty() {
         return None;
     }
     let seqno = script
@@ -336,5 +266,5 @@ fn fire_fault(
             ids.push(id);
         }
     }
-    lock(&shared.faults).fire(&Subject { script, seqno, ids })
+    shared.faults.take(&Subject { script, seqno, ids })
 }

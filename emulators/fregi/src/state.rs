@@ -537,7 +537,7 @@ pub struct Dump {
 pub(crate) struct Shared {
     pub config: Config,
     ledger: Mutex<Ledger>,
-    pub faults: Mutex<FaultBook>,
+    pub faults: FaultBook,
 }
 
 /// Locks a mutex, ignoring poisoning: a panic in one request must not brick the emulator, and
@@ -552,7 +552,7 @@ impl Shared {
         Shared {
             config,
             ledger,
-            faults: Mutex::new(FaultBook::default()),
+            faults: FaultBook::default(),
         }
     }
 
@@ -566,11 +566,11 @@ impl Shared {
 
     pub fn reset(&self) {
         *lock(&self.ledger) = Ledger::new(&self.config);
-        lock(&self.faults).clear();
+        self.faults.clear();
     }
 
     pub fn dump(&self) -> Dump {
-        let faults = lock(&self.faults).list();
+        let faults = self.faults.list();
         self.with_ledger(|l, _| {
             let now = l.now();
             Dump {

@@ -22,9 +22,10 @@
 //! with `{"error": {"code", "message"}}`, using the codes of the template's error table.
 //!
 //! Like the other emulators it shares no code with its plugin: the signature is checked here
-//! from the HMAC primitives.
+//! from the HMAC primitives. It serves through `renkei-emulator-kit`, as the SBPS and F-REGI
+//! emulators do.
 
-mod http;
+mod server;
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -156,7 +157,7 @@ impl TemplateEmulator {
             state: Mutex::new(State::default()),
         });
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(http::serve(listener, Arc::clone(&engine), stopped));
+        tokio::spawn(server::serve(listener, Arc::clone(&engine), stopped));
         tracing::info!(%addr, "Kumo Pay emulator listening");
         Ok(TemplateEmulator {
             engine,
@@ -180,22 +181,8 @@ impl TemplateEmulator {
     }
 }
 
-/// A request as the HTTP layer read it.
-pub(crate) struct Request {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+/// A request as the HTTP layer read it, body and all.
+pub(crate) type Request = renkei_emulator_kit::Collected;
 
 /// A reply: HTTP status and JSON document.
 pub(crate) type Reply = (u16, serde_json::Value);
@@ -256,7 +243,11 @@ impl Engine {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.config.signing_key.as_bytes()) else {
             return false;
         };
-        for part in [r.method.as_bytes(), r.path.as_bytes(), timestamp.as_bytes()] {
+        for part in [
+            r.method.as_str().as_bytes(),
+            r.path.as_bytes(),
+            timestamp.as_bytes(),
+        ] {
             mac.update(part);
             mac.update(b"\n");
         }

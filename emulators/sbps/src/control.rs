@@ -1,5 +1,6 @@
-//! The control surface over HTTP, under `/__emulator__/`, JSON in and out. It mirrors the Rust
-//! handle ([`crate::SbpsEmulator`]) for tests that run the emulator as a separate process.
+//! The control surface over HTTP, under `/__emulator__/`, JSON in and out (the framing is the
+//! emulator kit's). It mirrors the Rust handle ([`crate::SbpsEmulator`]) for tests that run the
+//! emulator as a separate process.
 //!
 //! | method | path | body | answer |
 //! |---|---|---|---|
@@ -23,9 +24,8 @@
 //! Errors are `{"error": "..."}` with 400 (bad input), 404 (unknown) or 409 (refused by state).
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Response, StatusCode};
+use hyper::{Method, StatusCode};
+use renkei_emulator_kit::{json_error, segments};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -49,8 +49,7 @@ struct ClockCommand {
 
 /// Routes one control request; `path` is what follows `/__emulator__`.
 pub(crate) fn handle(engine: &Engine, method: &Method, path: &str, body: &Bytes) -> HttpResponse {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match (method, segments.as_slice()) {
+    match (method, segments(path).as_slice()) {
         (&Method::GET, []) => ok(index()),
         (&Method::GET, ["config"]) => ok(json!(engine.config)),
         (&Method::POST, ["reset"]) => {
@@ -156,10 +155,7 @@ fn index() -> Value {
 }
 
 fn with_json<T: DeserializeOwned>(body: &Bytes, f: impl FnOnce(T) -> HttpResponse) -> HttpResponse {
-    match serde_json::from_slice::<T>(body) {
-        Ok(value) => f(value),
-        Err(e) => error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")),
-    }
+    renkei_emulator_kit::with_json(body, f)
 }
 
 fn ok(value: Value) -> HttpResponse {
@@ -167,16 +163,9 @@ fn ok(value: Value) -> HttpResponse {
 }
 
 fn error(status: StatusCode, message: String) -> HttpResponse {
-    json_response(status, &json!({ "error": message }))
+    json_error(status, message)
 }
 
 fn json_response(status: StatusCode, value: &Value) -> HttpResponse {
-    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    renkei_emulator_kit::json(status, value)
 }

@@ -12,14 +12,15 @@
 //! test pass. The crate README documents the defaults, test cards, tokens, switches and faults.
 //!
 //! Code map:
-//! - `server` (accept loop, routing, the HTTP layer of §10.2) and `transport` (a TCP stream
-//!   that can reset, truncate or withhold a reply on a fault);
+//! - `server` (routing and the HTTP layer of §10.2, with the faults around the pipeline); the
+//!   accept loop, hyper and the byte-level faults (reset, cut, hold) are `renkei-emulator-kit`'s;
 //! - `pipeline` (§10.3, parse to reply), `xml` (request tree, reply writer), `fields`
 //!   (per-function validation), `hash` (`sps_hashcode`), `crypto` (3DES fields), `codec`
 //!   (Shift_JIS, base64 M-type fields), `codes` (error codes);
 //! - `ops` (the functions of §10.5), `state` (payments and ids, §10.4), `cards` (brands, Luhn,
 //!   the decline script), `admin` (management-tool actions);
-//! - `engine` (everything shared), `faults`, `clock`, `time`, `control` (`/__emulator__/`),
+//! - `engine` (everything shared), `faults` (SBPS's matcher on the kit's fault vocabulary),
+//!   `clock`, `time` (JST date-times on jiff's calendar), `control` (`/__emulator__/`),
 //!   `emulator` (the public handle, [`serve`], [`banner`]); `config` (defaults and switches).
 //!
 //! Invariant: the state lives behind one mutex, taken only for synchronous work and never
@@ -55,7 +56,6 @@ mod pipeline;
 mod server;
 mod state;
 mod time;
-mod transport;
 mod xml;
 
 pub use admin::{AdminAction, AdminError};

@@ -1,18 +1,15 @@
-//! The HTTP server: accept loop, routing, and the HTTP layer of the sps-api endpoint (§10.2)
-//! with the fault injection around it.
+//! The HTTP side of the sps-api endpoint (§10.2): routing and the fault injection around the
+//! pipeline. The accept loop, hyper and the byte-level faults are the emulator kit's.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use renkei_emulator_kit::{Conn, ServeOptions, control_route, cut_point, error_status, read_body};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -21,93 +18,43 @@ use crate::engine::Engine;
 use crate::faults::{FaultKind, Probe};
 use crate::function::method_code;
 use crate::pipeline;
-use crate::transport::{ConnControl, FaultStream};
 use crate::xml;
 
 /// Path of the one SBPS endpoint (§1).
 pub const API_PATH: &str = "/api/xmlapi.do";
 /// Prefix of the emulator's own control endpoints, outside anything SBPS serves.
-pub const CONTROL_PREFIX: &str = "/__emulator__";
+pub const CONTROL_PREFIX: &str = renkei_emulator_kit::CONTROL_PREFIX;
 
 /// Larger request bodies are refused with 413; real requests are a few kilobytes.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
-pub(crate) type HttpResponse = Response<Full<Bytes>>;
-
-/// What every connection task needs.
-#[derive(Clone)]
-struct Ctx {
-    engine: Arc<Engine>,
-    shutdown: watch::Receiver<bool>,
-}
+pub(crate) type HttpResponse = renkei_emulator_kit::HttpResponse;
 
 /// Accepts connections until `shutdown` turns true.
 pub(crate) async fn run(
     listener: TcpListener,
     engine: Arc<Engine>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let ctx = Ctx {
-        engine,
-        shutdown: shutdown.clone(),
+    let options = ServeOptions {
+        keep_alive: !engine.config.connection_close,
     };
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    // Small request/reply exchanges: do not wait for Nagle.
-                    let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_connection(stream, ctx.clone()));
-                }
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-            () = stopped(&mut shutdown) => break,
-        }
-    }
+    renkei_emulator_kit::run(listener, shutdown, options, move |request, conn| {
+        let engine = Arc::clone(&engine);
+        async move { route(&engine, &conn, request).await }
+    })
+    .await;
 }
 
-/// Resolves once the emulator is told to stop (or its handle is gone).
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    // The guard returned by `wait_for` is not Send; drop it before returning.
-    let _ = shutdown.wait_for(|stop| *stop).await.map(|_| ());
-}
-
-async fn serve_connection(stream: tokio::net::TcpStream, ctx: Ctx) {
-    let control = Arc::new(ConnControl::default());
-    let io = TokioIo::new(FaultStream::new(stream, Arc::clone(&control)));
-    let keep_alive = !ctx.engine.config.connection_close;
-    let mut shutdown = ctx.shutdown.clone();
-    let service = service_fn(move |request| {
-        let ctx = ctx.clone();
-        let control = Arc::clone(&control);
-        async move { Ok::<_, Infallible>(route(&ctx, &control, request).await) }
-    });
-    let connection = http1::Builder::new()
-        .keep_alive(keep_alive)
-        .serve_connection(io, service);
-    tokio::select! {
-        result = connection => {
-            if let Err(error) = result {
-                tracing::trace!(%error, "connection ended with an error");
-            }
-        }
-        () = stopped(&mut shutdown) => {}
-    }
-}
-
-async fn route(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> HttpResponse {
+async fn route(engine: &Arc<Engine>, conn: &Conn, request: Request<Incoming>) -> HttpResponse {
     let path = request.uri().path().to_owned();
     if path == API_PATH && request.method() == Method::POST {
-        return api(ctx, control, request).await;
+        return api(engine, conn, request).await;
     }
-    if let Some(rest) = path.strip_prefix(CONTROL_PREFIX) {
+    if let Some(rest) = control_route(&path) {
         let method = request.method().clone();
-        return match read_body(request.into_body()).await {
-            Ok(body) => crate::control::handle(&ctx.engine, &method, rest, &body),
+        return match body(request).await {
+            Ok(body) => crate::control::handle(engine, &method, rest, &body),
             Err(response) => response,
         };
     }
@@ -115,13 +62,12 @@ async fn route(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> 
 }
 
 /// `POST /api/xmlapi.do`: faults, Basic auth, then the pipeline.
-async fn api(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> HttpResponse {
-    let engine = &ctx.engine;
+async fn api(engine: &Arc<Engine>, conn: &Conn, request: Request<Incoming>) -> HttpResponse {
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
-    let body = match read_body(request.into_body()).await {
+    let body = match body(request).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -138,31 +84,34 @@ async fn api(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> Ht
         tracing::debug!(?fault, "injecting fault");
     }
     let function_id = parsed.as_ref().ok().map(|r| r.id.trim().to_owned());
+    let hold = Duration::from_secs(engine.config.no_reply_hold_secs);
 
     // Faults that answer without processing the request.
     match &fault {
-        Some(FaultKind::NoReply) => return hold_unanswered(ctx, control).await,
+        Some(FaultKind::NoReply) => return conn.hold_unanswered(hold).await,
         Some(FaultKind::HttpStatus { status }) => return html_status(error_status(*status)),
         Some(FaultKind::GatewayError { code }) => {
             return gateway_error(engine, function_id.as_deref(), *code);
         }
-        Some(FaultKind::Reset) => {
-            control.reset();
-            return Response::new(Full::default());
-        }
+        Some(FaultKind::Reset) => return conn.reset(),
         _ => {}
     }
 
     let reply = match &fault {
+        // The pipeline reads the clock when it runs, so expiry (§10.3 step 8) is judged after
+        // the delay.
         Some(FaultKind::Latency { millis }) => {
             let delay = Duration::from_millis(*millis);
-            match process_detached(ctx, authorization, parsed, delay).await {
+            let engine = Arc::clone(engine);
+            let processed = conn
+                .after_delay(delay, move || {
+                    process(&engine, authorization.as_deref(), parsed)
+                })
+                .await;
+            match processed {
                 Some(processed) => processed,
-                None => {
-                    // The emulator stopped while the request was held: it was never processed.
-                    control.close_without_reply();
-                    return Response::new(Full::default());
-                }
+                // The emulator stopped while the request was held: it was never processed.
+                None => return conn.close_without_reply(),
             }
         }
         _ => process(engine, authorization.as_deref(), parsed),
@@ -174,7 +123,7 @@ async fn api(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> Ht
 
     // Faults that strike after the request was processed.
     match fault {
-        Some(FaultKind::NoReplyAfterProcessing) => hold_unanswered(ctx, control).await,
+        Some(FaultKind::NoReplyAfterProcessing) => conn.hold_unanswered(hold).await,
         Some(FaultKind::HttpStatusAfterProcessing { status }) => html_status(error_status(status)),
         Some(FaultKind::GatewayErrorAfterProcessing { code }) => {
             gateway_error(engine, function_id.as_deref(), code)
@@ -184,13 +133,10 @@ async fn api(ctx: &Ctx, control: &ConnControl, request: Request<Incoming>) -> Ht
             xml_reply(reply.body[..cut].to_vec())
         }
         Some(FaultKind::CutBody { after_bytes }) => {
-            control.truncate_body_after(cut_point(reply.body.len(), after_bytes));
-            xml_reply(reply.body)
+            let cut = cut_point(reply.body.len(), after_bytes);
+            conn.truncate(xml_reply(reply.body), cut)
         }
-        Some(FaultKind::ReplyLost) => {
-            control.reset();
-            Response::new(Full::default())
-        }
+        Some(FaultKind::ReplyLost) => conn.reset(),
         _ => xml_reply(reply.body),
     }
 }
@@ -214,42 +160,6 @@ fn process(
     }
 }
 
-/// Processes a request after `delay` in a task of its own. A gateway does not notice a client
-/// hanging up: the request it holds is processed after the delay all the same, and the reply
-/// goes to a closed socket. hyper drops this handler when the client disconnects, so the work
-/// must not live in it. The pipeline reads the clock when it runs, so expiry (§10.3 step 8) is
-/// judged after the delay. `None` if the emulator stopped first.
-async fn process_detached(
-    ctx: &Ctx,
-    authorization: Option<Vec<u8>>,
-    parsed: Result<xml::Request, xml::ParseError>,
-    delay: Duration,
-) -> Option<Processed> {
-    let engine = Arc::clone(&ctx.engine);
-    let mut shutdown = ctx.shutdown.clone();
-    let task = tokio::spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = stopped(&mut shutdown) => return None,
-        }
-        Some(process(&engine, authorization.as_deref(), parsed))
-    });
-    task.await.ok().flatten()
-}
-
-/// No reply: hold the connection until the client gives up, `no_reply_hold_secs` pass or the
-/// emulator stops, then close it unanswered.
-async fn hold_unanswered(ctx: &Ctx, control: &ConnControl) -> HttpResponse {
-    let hold = Duration::from_secs(ctx.engine.config.no_reply_hold_secs);
-    let mut shutdown = ctx.shutdown.clone();
-    tokio::select! {
-        () = tokio::time::sleep(hold) => {}
-        () = stopped(&mut shutdown) => {}
-    }
-    control.close_without_reply();
-    Response::new(Full::default())
-}
-
 /// The NG reply of a gateway-error fault: `code`, or the system error with the request's method.
 fn gateway_error(
     engine: &Engine,
@@ -260,33 +170,6 @@ fn gateway_error(
         reasons::SYSTEM_ERROR.with_method(function_id.map_or("999", method_code))
     });
     xml_reply(pipeline::ng(function_id, code, engine.clock.now()).body)
-}
-
-/// An error status a fault may send: anything that is not an HTTP error becomes 500, so a fault
-/// can never pass for a reply.
-fn error_status(status: u16) -> StatusCode {
-    StatusCode::from_u16(status)
-        .ok()
-        .filter(|s| s.is_client_error() || s.is_server_error())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// How many body bytes a cut reply sends: `after_bytes` (half by default), always fewer than
-/// the whole body, so the reply is cut whatever was asked.
-fn cut_point(body_len: usize, after_bytes: Option<usize>) -> usize {
-    after_bytes
-        .unwrap_or(body_len / 2)
-        .min(body_len.saturating_sub(1))
-}
-
-async fn read_body(body: Incoming) -> Result<Bytes, HttpResponse> {
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) => {
-            tracing::debug!(%error, "request body refused");
-            Err(html_status(StatusCode::PAYLOAD_TOO_LARGE))
-        }
-    }
 }
 
 /// HTTP 200 with the headers the sandbox sends (§1).
@@ -335,4 +218,13 @@ fn html_status(status: StatusCode) -> HttpResponse {
         HeaderValue::from_static("text/html; charset=iso-8859-1"),
     );
     response
+}
+
+async fn body(request: Request<Incoming>) -> Result<Bytes, HttpResponse> {
+    read_body(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|error| {
+            tracing::debug!(%error, "request body refused");
+            html_status(StatusCode::PAYLOAD_TOO_LARGE)
+        })
 }

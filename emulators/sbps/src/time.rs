@@ -2,16 +2,21 @@
 //!
 //! SBPS speaks Japan time only (§3.2: `request_date`, `res_date`, `res_process_date` are all JST),
 //! and Japan has no daylight-saving time, so a plain count of seconds on the JST wall clock is
-//! exact. The calendar arithmetic is Howard Hinnant's days-from-civil algorithm; it is small
-//! enough that a date library would cost more than it saves.
+//! exact. The calendar (fields, month arithmetic, validity) is jiff's civil calendar, with no
+//! time-zone database: the count of seconds is read as a civil date-time from 1970-01-01.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use jiff::civil::{self, DateTime};
+use jiff::{SignedDuration, ToSpan};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const JST_OFFSET_SECS: i64 = 9 * 3600;
+#[cfg(test)]
 const SECS_PER_DAY: i64 = 86_400;
+/// The origin of the JST wall-clock count.
+const EPOCH: DateTime = civil::date(1970, 1, 1).at(0, 0, 0, 0);
 
 /// A moment on the JST wall clock, to the second.
 ///
@@ -55,19 +60,34 @@ impl JstDateTime {
         min: u32,
         sec: u32,
     ) -> Option<Self> {
-        if !(1..=12).contains(&month)
-            || day == 0
-            || day > days_in_month(year, month)
-            || hour > 23
-            || min > 59
-            || sec > 59
-        {
-            return None;
-        }
-        let days = days_from_civil(i64::from(year), month, day);
-        Some(Self(
-            days * SECS_PER_DAY + i64::from(hour) * 3600 + i64::from(min) * 60 + i64::from(sec),
-        ))
+        let field = |v: u32| i8::try_from(v).ok();
+        let civil = DateTime::new(
+            i16::try_from(year).ok()?,
+            field(month)?,
+            field(day)?,
+            field(hour)?,
+            field(min)?,
+            field(sec)?,
+            0,
+        )
+        .ok()?;
+        Some(Self::from_civil(civil))
+    }
+
+    fn from_civil(civil: DateTime) -> Self {
+        Self(civil.duration_since(EPOCH).as_secs())
+    }
+
+    /// The civil date-time on the JST wall clock. jiff's calendar spans the years -9999 to 9999;
+    /// a moment pushed beyond (only by saturating arithmetic) reads as that range's end.
+    fn civil(self) -> DateTime {
+        EPOCH
+            .checked_add(SignedDuration::from_secs(self.0))
+            .unwrap_or(if self.0 < 0 {
+                DateTime::MIN
+            } else {
+                DateTime::MAX
+            })
     }
 
     /// Parses the 14-digit SBPS form `YYYYMMDDhhmmss`.
@@ -95,20 +115,28 @@ impl JstDateTime {
 
     /// Calendar date `(year, month, day)`.
     pub fn date(self) -> (i32, u32, u32) {
-        let (y, m, d) = civil_from_days(self.0.div_euclid(SECS_PER_DAY));
-        (y as i32, m, d)
+        let civil = self.civil();
+        (
+            i32::from(civil.year()),
+            civil.month().unsigned_abs().into(),
+            civil.day().unsigned_abs().into(),
+        )
     }
 
     /// Time of day `(hour, minute, second)`.
     pub fn time_of_day(self) -> (u32, u32, u32) {
-        let s = self.0.rem_euclid(SECS_PER_DAY) as u32;
-        (s / 3600, s / 60 % 60, s % 60)
+        let civil = self.civil();
+        (
+            civil.hour().unsigned_abs().into(),
+            civil.minute().unsigned_abs().into(),
+            civil.second().unsigned_abs().into(),
+        )
     }
 
     /// Midnight at the start of this day. SBPS reports the process date of a sale or refund
     /// as the business date with time `000000` (§6.3).
     pub fn start_of_day(self) -> Self {
-        Self(self.0.div_euclid(SECS_PER_DAY) * SECS_PER_DAY)
+        Self::from_civil(self.civil().start_of_day())
     }
 
     /// This moment moved by `secs` seconds (negative moves back).
@@ -124,10 +152,12 @@ impl JstDateTime {
     /// The last second (23:59:59) of the month that lies `months` calendar months after this
     /// moment's month. `months = 3` on any day of January gives 30 April 23:59:59.
     pub fn end_of_month_after(self, months: u32) -> Self {
-        let (y, m, _) = self.date();
-        let index = i64::from(y) * 12 + i64::from(m - 1) + i64::from(months) + 1;
-        let (ny, nm) = (index.div_euclid(12), index.rem_euclid(12) as u32 + 1);
-        Self(days_from_civil(ny, nm, 1) * SECS_PER_DAY - 1)
+        let month = self.civil().date().first_of_month();
+        let last_day = month
+            .checked_add(i64::from(months).months())
+            .unwrap_or(civil::Date::MAX)
+            .last_of_month();
+        Self::from_civil(last_day.at(23, 59, 59, 0))
     }
 
     /// `true` if a card whose expiry month is `year`/`month` (`YYYYMM`, valid through the end of
@@ -197,43 +227,21 @@ pub(crate) fn parse_year_month(text: &str) -> Option<(i32, u32)> {
     (1..=12).contains(&month).then_some((year, month))
 }
 
-fn is_leap(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
 /// Days since 1970-01-01 of a proleptic Gregorian date.
+#[cfg(test)]
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let year = i32::try_from(year).expect("year in range");
+    JstDateTime::from_parts(year, month, day, 0, 0, 0)
+        .expect("a real date")
+        .0
+        .div_euclid(SECS_PER_DAY)
 }
 
 /// Inverse of [`days_from_civil`].
+#[cfg(test)]
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let (year, month, day) = JstDateTime(days * SECS_PER_DAY).date();
+    (i64::from(year), month, day)
 }
 
 #[cfg(test)]

@@ -22,24 +22,24 @@ const TRUNCATE: u8 = 3;
 
 /// Per-connection instructions from the request handler to the stream.
 #[derive(Debug, Default)]
-pub(crate) struct ConnControl {
+pub struct ConnControl {
     mode: AtomicU8,
     body_allowance: AtomicUsize,
 }
 
 impl ConnControl {
     /// Write nothing more; close the connection normally (FIN).
-    pub(crate) fn close_without_reply(&self) {
+    pub fn close_without_reply(&self) {
         self.mode.store(CLOSE, Ordering::Release);
     }
 
     /// Write nothing more; reset the connection (RST).
-    pub(crate) fn reset(&self) {
+    pub fn reset(&self) {
         self.mode.store(RESET, Ordering::Release);
     }
 
     /// Let the reply's headers through and `bytes` bytes of its body, then close (FIN).
-    pub(crate) fn truncate_body_after(&self, bytes: usize) {
+    pub fn truncate_body_after(&self, bytes: usize) {
         self.body_allowance.store(bytes, Ordering::Release);
         self.mode.store(TRUNCATE, Ordering::Release);
     }

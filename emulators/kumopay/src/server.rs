@@ -1,0 +1,44 @@
+//! Serving Kumo Pay through the emulator kit: one request per connection (`Connection: close`),
+//! the whole request read before the engine sees it, JSON replies.
+
+use std::sync::Arc;
+
+use renkei_emulator_kit::hyper::StatusCode;
+use renkei_emulator_kit::{BodyError, Collected, HttpResponse, ServeOptions, reply};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::Engine;
+
+/// Requests larger than this are refused: the protocol's bodies are a few hundred bytes.
+const MAX_REQUEST: usize = 64 * 1024;
+
+pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, stop: watch::Receiver<bool>) {
+    let options = ServeOptions { keep_alive: false };
+    renkei_emulator_kit::run(listener, stop, options, move |request, _conn| {
+        let engine = Arc::clone(&engine);
+        async move {
+            let (status, body) = match Collected::read(request, MAX_REQUEST).await {
+                Ok(request) => {
+                    let (status, doc) = engine.handle(&request);
+                    (status, serde_json::to_vec(&doc).unwrap_or_default())
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "Kumo Pay emulator refused a request");
+                    let status = match error {
+                        BodyError::TooLarge { .. } => 413,
+                        BodyError::Broken(_) => 400,
+                    };
+                    (status, b"{}".to_vec())
+                }
+            };
+            json(status, body)
+        }
+    })
+    .await;
+}
+
+fn json(status: u16, body: Vec<u8>) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    reply(status, Some("application/json"), body)
+}
