@@ -96,7 +96,7 @@ fn the_fregi_plugin_is_certified_against_its_emulator() {
     assert!(skipped.contains("replay.capture"), "{report:#}");
 }
 
-/// Real F-REGI has no card inquiry (research §3, §10.3): a real-shaped endpoint is the emulator
+/// Real F-REGI has no card inquiry (`docs/protocols/fregi.md` §3, §10.3): a real-shaped endpoint is the emulator
 /// without its inquiry extension, configured like a production shop (no `inquiry_url`). The
 /// configured instance does not offer inquire, so `capability.declared` must pass and
 /// `capability.unsupported` must see inquire refused as unsupported (docs/protocols/fregi.md, inquiry).

@@ -1,7 +1,7 @@
 //! Cards: number checks, brand, expiry, and the acquirer's decision.
 //!
 //! The decision is the emulator's stand-in for the card network: configured decline rules first,
-//! then per-card limits, otherwise approval (research §11.2).
+//! then per-card limits, otherwise approval (`docs/protocols/fregi.md` §11.2).
 
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +108,7 @@ impl Card {
     }
 }
 
-/// A card number is 14–16 digits (research §4.1: 14/15-digit cards are left-aligned in PAN1–4).
+/// A card number is 14–16 digits (`docs/protocols/fregi.md` §4.1: 14/15-digit cards are left-aligned in PAN1–4).
 pub fn pan_well_formed(pan: &str) -> bool {
     (14..=16).contains(&pan.len()) && pan.bytes().all(|b| b.is_ascii_digit())
 }

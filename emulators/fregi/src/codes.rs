@@ -1,15 +1,14 @@
 //! The `NG` reason table, as data.
 //!
-//! F-REGI's authoritative error list is only visible after login (research §5.1). Reasons follow
+//! F-REGI's authoritative error list is only visible after login (`docs/protocols/fregi.md` §5.1). Reasons follow
 //! the observed pattern `<API>-1-<nnn>(<operation>時の<subject>は<problem>)`; the few codes seen in
 //! public sources are marked [`observed`](CodeEntry::observed), every other code is an invented
-//! placeholder (research §10.1) to be swapped for the real one when it is known. Everything the
+//! placeholder (`docs/protocols/fregi.md` §10.1) to be swapped for the real one when it is known. Everything the
 //! emulator can answer with is in [`catalogue()`] so that the swap happens in one place.
 //!
 //! Two messages are verbatim from the seed manual (rule F-10) and must never change:
 //! `売上処理時の指定された取引は売上受付済みです` and `売上処理時の指定された取引は承認取消済みです`.
-//! The research's §10.1 table writes them with 「既に」; the manual, which quotes the real screen,
-//! does not, so no message here uses 「既に」.
+//! The manual quotes the real screen without 「既に」, so no message here adds it.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +34,7 @@ pub enum Api {
     CustomerInfo,
     /// `leavecustomer.cgi` (`C2`, invented).
     LeaveCustomer,
-    /// The emulator's inquiry extension `/__emulator__/info` (`X1`, research §10.3).
+    /// The emulator's inquiry extension `/__emulator__/info` (`X1`, `docs/protocols/fregi.md` §10.3).
     Inquiry,
 }
 
@@ -149,7 +148,7 @@ pub enum Problem {
     /// `SEQNO` / `CANCELSEQNO` absent or not 1–20 digits.
     SeqnoMissing,
     /// `sale.cgi` without `AUTHCODE` (when `require_sale_authcode`). A stand-in: F-REGI's own
-    /// answer is not public; every production client sends it (research §4.2).
+    /// answer is not public; every production client sends it (`docs/protocols/fregi.md` §4.2).
     AuthcodeMissing,
     /// `FREE` with a character that is not half-width (printable ASCII). A stand-in: the spec
     /// allows half-width characters only (F-REGI spec §1.2), F-REGI's code for it is not public.

@@ -1,7 +1,7 @@
 //! Emulator configuration.
 //!
-//! Every behaviour the protocol research marks as inferred or proposed is a field here, with the
-//! research's default, so a test can pin the alternative down ("make it a configuration
+//! Every behaviour `docs/protocols/fregi.md` marks as inferred or proposed is a field here, with
+//! the documented default, so a test can pin the alternative down ("make it a configuration
 //! switch with the documented default"). `Config` deserialises from JSON/TOML with every field
 //! optional, so a file only names what it changes.
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Line terminator of reply bodies. Undocumented publicly (research §9.5); clients seen in the
+/// Line terminator of reply bodies. Undocumented publicly (`docs/protocols/fregi.md` §9.5); clients seen in the
 /// wild split on LF and trim, so both must work.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,7 +43,7 @@ pub enum AuthcodeStyle {
     Letters,
 }
 
-/// What `sale.cgi` answers for a transaction that is already sold (research §9.6).
+/// What `sale.cgi` answers for a transaction that is already sold (`docs/protocols/fregi.md` §9.6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RepeatSale {
@@ -172,7 +172,7 @@ pub struct Config {
     pub check_sale_authcode: bool,
     /// `sale.cgi` from the shop without `AUTHCODE`, on a transaction that has one, answers
     /// `S1-1-111` (a stand-in) [PROP: true]:
-    /// every production client sends it (research §4.2, S5, S6), so the real gateway may
+    /// every production client sends it (`docs/protocols/fregi.md` §4.2, S5, S6), so the real gateway may
     /// require it. The admin screen's capture needs none.
     pub require_sale_authcode: bool,
     /// Repeated sale behaviour.
@@ -207,7 +207,7 @@ pub struct Config {
     pub no_reply_hold_secs: u64,
 }
 
-/// The test card F-REGI publishes for its test environment (research §7).
+/// The test card F-REGI publishes for its test environment (`docs/protocols/fregi.md` §7).
 pub const FREGI_TEST_CARD: &str = "4980111111111111";
 
 impl Default for Config {

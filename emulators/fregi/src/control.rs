@@ -1,9 +1,9 @@
-//! The control surface under `/__emulator__/` (research §11.9), outside every F-REGI path so no
+//! The control surface under `/__emulator__/` (`docs/protocols/fregi.md` §11.9), outside every F-REGI path so no
 //! client can reach it by accident, and the admin-screen actions (rules G-8, F-5).
 //!
 //! Reads are `GET`, changes `POST`. Parameters come from the query string and/or a form body;
 //! faults and tokens also accept a JSON body. Answers are JSON, except `info`, which answers in
-//! F-REGI's own line format because it stands in for a card inquiry API (research §10.3).
+//! F-REGI's own line format because it stands in for a card inquiry API (`docs/protocols/fregi.md` §10.3).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};

@@ -114,7 +114,7 @@ async fn route(shared: &Arc<Shared>, request: &Collected, peer: SocketAddr, conn
 }
 
 /// GET reads the query string; POST reads a form body and nothing else: any other content type
-/// leaves every parameter missing (research §11.1-2).
+/// leaves every parameter missing (`docs/protocols/fregi.md` §11.1-2).
 fn card_params(request: &Collected) -> Params {
     if request.method == "POST" {
         if is_form(request.content_type.as_deref()) {

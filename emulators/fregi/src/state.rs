@@ -1,4 +1,4 @@
-//! Per-shop transaction state (research §11.1-7) and the transmission batch (§10.4).
+//! Per-shop transaction state (`docs/protocols/fregi.md` §11.1-7) and the transmission batch (§10.4).
 //!
 //! One [`Ledger`] behind one mutex holds everything: every operation locks it once, does all its
 //! checks and changes, and unlocks before any I/O. That makes each request atomic, so parallel

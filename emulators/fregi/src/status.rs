@@ -1,8 +1,8 @@
 //! The card-transaction status table (rule F-11), as data.
 //!
-//! F-REGI documents no status codes for card transactions (protocol research §6.2). The labels
+//! F-REGI documents no status codes for card transactions (`docs/protocols/fregi.md` §6.2). The labels
 //! are the ten of the seed manual, verbatim (full-width parentheses as the manual prints them);
-//! the two-digit codes are the research's proposal (§10.2) plus `41` for the tenth status,
+//! the two-digit codes are the protocol notes' proposal (§10.2) plus `41` for the tenth status,
 //! 通常処理（有効性確認済み）, which §10.2 does not list. The codes only appear on the
 //! emulator's own inquiry extension and in dumps, never on F-REGI's own paths.
 

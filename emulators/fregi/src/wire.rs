@@ -1,5 +1,5 @@
 //! F-REGI's wire format: URL-encoded parameters in a declared or guessed character set in,
-//! EUC-JP `OK`/`NG` lines out (research §2, §5.1, §11.1).
+//! EUC-JP `OK`/`NG` lines out (`docs/protocols/fregi.md` §2, §5.1, §11.1).
 //!
 //! Deliberately independent of the F-REGI plugin's own encoder ("Independence", ARCHITECTURE.md): a bug
 //! mirrored in both would make every test pass.
@@ -55,7 +55,7 @@ impl Params {
 
 /// Percent-decodes `application/x-www-form-urlencoded` bytes and decodes the values by `CHARCODE`
 /// (`euc`, `sjis`, `utf8`); without a recognised `CHARCODE` the whole request is read as UTF-8
-/// if it is valid UTF-8 and as EUC-JP otherwise [PROP, research §11.1-3]. Bytes invalid in the
+/// if it is valid UTF-8 and as EUC-JP otherwise [PROP, `docs/protocols/fregi.md` §11.1-3]. Bytes invalid in the
 /// chosen set become U+FFFD rather than failing the request.
 pub fn decode_form(raw: &[u8]) -> Params {
     let raw_pairs: Vec<(Vec<u8>, Vec<u8>)> = raw
@@ -144,7 +144,7 @@ impl Reply {
     }
 
     /// The body: every line terminated (the last one too) and encoded as EUC-JP, whatever the
-    /// request's `CHARCODE` (research §2, observed in three clients). Characters outside EUC-JP
+    /// request's `CHARCODE` (`docs/protocols/fregi.md` §2, observed in three clients). Characters outside EUC-JP
     /// become numeric character references, as encoding_rs does for HTML forms.
     pub fn encode(&self, ending: LineEnding) -> Vec<u8> {
         let mut text = String::with_capacity(self.lines.iter().map(|l| l.len() + 2).sum());

@@ -231,7 +231,7 @@ pub mod items {
     /// `token_key`.
     pub const TOKEN_KEY: &[u8; 3] = b"228";
     /// No specific item. Business-rule errors always use it (§8.3), and so does validation of
-    /// fields whose item code the research did not find (`free1..3`, `dtl_*`, `resrv1..3`,
+    /// fields whose item code the protocol notes did not find (`free1..3`, `dtl_*`, `resrv1..3`,
     /// `response_info_type`).
     pub const NONE: &[u8; 3] = b"999";
 }

@@ -1,6 +1,6 @@
 //! Emulator configuration: merchants, behaviour switches, and the card / token registry.
 //!
-//! Every rule that the protocol research marks as an inference (`[I]` in
+//! Every rule that the `docs/protocols/sbps.md` marks as an inference (`[I]` in
 //! `docs/protocols/sbps.md`) is a field of [`Rules`], defaulting to the documented guess,
 //! so a test can flip it once the real sandbox has answered the open question.
 
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::codes::{ErrorCode, ErrorReason, reasons};
 use crate::time::{JstDateTime, parse_year_month};
 
-/// Merchant id used when no configuration is given (the research's test-vector value).
+/// Merchant id used when no configuration is given (the protocol notes' test-vector value).
 pub const DEFAULT_MERCHANT_ID: &str = "99999";
 /// Service id used when no configuration is given.
 pub const DEFAULT_SERVICE_ID: &str = "001";
@@ -167,14 +167,14 @@ pub enum SalesMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundAfterPartial {
-    /// Refund what remains and answer OK (the research's default guess).
+    /// Refund what remains and answer OK (the protocol notes' default guess).
     #[default]
     RefundRemainder,
     /// Answer type 46, "already refunded".
     AlreadyRefunded,
 }
 
-/// Switches for the rules the research could only infer. Defaults are the documented guesses;
+/// Switches for the rules the protocol notes could only infer. Defaults are the documented guesses;
 /// the section numbers refer to `docs/protocols/sbps.md`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -5,7 +5,7 @@
 //! Fields that travel encoded (base64 M-type, or 3DES when `encrypted_flg=1`) only get the
 //! presence check here; their content is checked once decoded ([`validate_decoded`]).
 //!
-//! Lengths come from the reference clients' validation (§6.1). Where the research found no item
+//! Lengths come from the reference clients' validation (§6.1). Where the protocol notes found no item
 //! code for a field, errors use item `999`.
 
 use std::sync::OnceLock;

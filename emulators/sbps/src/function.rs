@@ -30,7 +30,7 @@ pub enum Function {
 }
 
 impl Function {
-    /// Every function, in the order of the research's §6.
+    /// Every function, in the order of `docs/protocols/sbps.md` §6.
     pub const ALL: [Function; 11] = [
         Function::AuthorizeWithToken,
         Function::AuthorizeWithCard,

@@ -1,7 +1,7 @@
 //! F-REGI's `NG` reasons mapped to SDK error kinds, as data.
 //!
-//! F-REGI's error list is only visible after login to its admin screen (research §5.1), so most
-//! codes below are the research's **stand-ins** (`docs/protocols/fregi.md` §10.1), following the
+//! F-REGI's error list is only visible after login to its admin screen (`docs/protocols/fregi.md` §5.1), so most
+//! codes below are the protocol notes' **stand-ins** (`docs/protocols/fregi.md` §10.1), following the
 //! observed pattern `<API>-1-<nnn>` (`A1` authm, `S1` sale, `A2` authcancel, `S2` salecancel,
 //! `A3` authchange, `S3` salechange, `X1` the emulator's inquiry). What is real: the codes marked
 //! [`Source::Observed`], the `JCN-G` acquirer codes of §5.3, and two messages of the seed manual
@@ -46,9 +46,9 @@ use std::borrow::Cow;
 /// Where a code comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// Seen in public F-REGI material (research §5.3) or the seed manual.
+    /// Seen in public F-REGI material (`docs/protocols/fregi.md` §5.3) or the seed manual.
     Observed,
-    /// Invented by the research to fill a gap (§10.1); to be replaced by F-REGI's real list.
+    /// Invented by the protocol notes to fill a gap (§10.1); to be replaced by F-REGI's real list.
     StandIn,
     /// A `prefix*` row: the codes of one API that no source documents.
     Undocumented,
@@ -221,7 +221,7 @@ pub const ROWS: &[Row] = &[
     said("X1-1-120", Rejected, "no such transaction", "照会時の指定された取引は存在しません", StandIn),
     undocumented("X1-*", "inquiry error code not documented"),
 
-    // ---- card company (CAFIS-style codes relayed by F-REGI, research §5.3) ------------------
+    // ---- card company (CAFIS-style codes relayed by F-REGI, `docs/protocols/fregi.md` §5.3) ------------------
     // §5.3 lists these as acquirer/network declines: the card company refused the
     // authorization, so nothing is reserved. G95 alone says the card company is not taking
     // requests at all.
@@ -299,7 +299,7 @@ pub fn classify(
     message: Option<&str>,
 ) -> (ErrorKind, Cow<'static, str>) {
     let by_message = message.and_then(|m| {
-        // The research quoted these messages with 「既に」 ("already"); the manual prints them
+        // the protocol notes quoted these messages with 「既に」 ("already"); the manual prints them
         // without. Accept both.
         let m = m.trim().replace("既に", "");
         ROWS.iter().find(|r| r.verbatim == Some(m.as_str()))

@@ -39,8 +39,8 @@
 //! | `authm.cgi` sends `CHARCODE=utf8` always (the body is UTF-8, and ASCII only in practice) | S5 and S6 send `CHARCODE=utf8`, S4 `euc`; without it F-REGI guesses (S1 p.8, S2 §1.2) |
 //! | `IP` and `MONTHLY` (`0`/`1`) on authm when the shop's config gives `ip` / `monthly` | the layout F-REGI is known to have answered OK sends both (S4); S5 sends IP, S6 MONTHLY |
 //! | `FREE` only half-width: full-width ASCII U+FF01–U+FF5E folds to U+0021–U+007E, U+3000 and ASCII white space to a space; kanji, kana and half-width katakana are refused (`InvalidRequest` naming FREE) before anything is built; then clipped to 255 bytes | the spec allows half-width characters only (S2 §1.2); no production client sends FREE at all (S4, S5, S6), so nothing shows F-REGI accepting half-width kana either |
-//! | A stored-card authorization (`CUSTOMERID` without card data) sends `SKIPSCODE=1` | S5 sends it on every stored-card authm (the security code is not stored); meaning inferred from that use (research §4.1, [C1]) |
-//! | A reply counts only when framed completely: final line end, one line-end style (LF or CRLF) throughout, every line its script's reply must have; otherwise `Protocol` (may have applied, resolved by the host, never success or refusal) | the terminator is not public (research §9.5) and clients split on LF and trim (S5, S6), which would read half of `OK\r\n` as `OK` |
+//! | A stored-card authorization (`CUSTOMERID` without card data) sends `SKIPSCODE=1` | S5 sends it on every stored-card authm (the security code is not stored); meaning inferred from that use (`docs/protocols/fregi.md` §4.1, [C1]) |
+//! | A reply counts only when framed completely: final line end, one line-end style (LF or CRLF) throughout, every line its script's reply must have; otherwise `Protocol` (may have applied, resolved by the host, never success or refusal) | the terminator is not public (`docs/protocols/fregi.md` §9.5) and clients split on LF and trim (S5, S6), which would read half of `OK\r\n` as `OK` |
 //!
 //! ## Amounts
 //!
@@ -96,10 +96,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 pub const GATEWAY_ID: &str = "fregi";
-/// `FREE` holds at most 255 bytes (research §4.1). It goes out half-width only (one byte per
+/// `FREE` holds at most 255 bytes (`docs/protocols/fregi.md` §4.1). It goes out half-width only (one byte per
 /// character in every charset), so clipping to 255 bytes always fits.
 const FREE_MAX_BYTES: usize = 255;
-/// `CARDNAME`: ASCII, at most 45 characters (research §4.1).
+/// `CARDNAME`: ASCII, at most 45 characters (`docs/protocols/fregi.md` §4.1).
 const CARDNAME_MAX: usize = 45;
 
 /// The status and error tables, built once: exported in the manifest, used to read replies.
@@ -109,7 +109,7 @@ static ERRORS: LazyLock<Vec<ErrorEntry>> = LazyLock::new(errors::table);
 /// A configured F-REGI shop.
 ///
 /// F-REGI authenticates server calls by `SHOPID` plus the caller's registered IP address: no
-/// password, signature or checksum travels (research §2), so this plugin holds no secret. The
+/// password, signature or checksum travels (`docs/protocols/fregi.md` §2), so this plugin holds no secret. The
 /// shop's 接続パスワード only signs browser redirects, which this plugin does not build.
 pub struct Fregi {
     /// Base URL ending in `/`; scripts are appended.
@@ -789,7 +789,7 @@ fn tref(seqno: &str, authcode: Option<&str>) -> TransactionRef {
 }
 
 /// A reply must be about the transaction the request named. F-REGI answers a sale or a sale
-/// cancel with that SEQNO (research §4.2, §4.4); another number means the reply is not
+/// cancel with that SEQNO (`docs/protocols/fregi.md` §4.2, §4.4); another number means the reply is not
 /// understood, and the operation may or may not have happened.
 fn same_transaction(script: Script, sent: &str, answered: &str) -> Result<(), GatewayError> {
     if protocol::same_seqno(sent, answered) {

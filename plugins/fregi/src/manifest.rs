@@ -10,7 +10,7 @@ use renkei_sdk::{
 
 /// Production. The test environment is `https://ssl.f-regi.com/connecttest/` (same scripts).
 pub const PRODUCTION_BASE: &str = "https://ssl.f-regi.com/connect/";
-/// F-REGI's card amount range, in yen (F-7; research §7). Constants, not a manifest lookup:
+/// F-REGI's card amount range, in yen (F-7; `docs/protocols/fregi.md` §7). Constants, not a manifest lookup:
 /// `prepare` runs per request.
 pub const MIN_AMOUNT: i64 = 2;
 pub const MAX_AMOUNT: i64 = 9_999_999;
@@ -85,7 +85,7 @@ pub fn manifest() -> Manifest {
             )
             .required(),
             // Inquire is declared, but only an instance with this key offers it: real F-REGI
-            // has no card inquiry (research §3, §10.3), so a real-shaped endpoint's instance
+            // has no card inquiry (`docs/protocols/fregi.md` §3, §10.3), so a real-shaped endpoint's instance
             // must say "unsupported" and be certified so.
             ConfigKey::new(
                 "inquiry_url",

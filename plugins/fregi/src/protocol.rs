@@ -26,7 +26,7 @@ pub enum Script {
     AuthChange,
     /// `salechange.cgi`: change the amount of a sale (売上金額変更).
     SaleChange,
-    /// The emulator's `/__emulator__/info` (research §10.3). Not an F-REGI script: F-REGI has no
+    /// The emulator's `/__emulator__/info` (`docs/protocols/fregi.md` §10.3). Not an F-REGI script: F-REGI has no
     /// public card-transaction inquiry.
     Info,
 }
@@ -83,11 +83,11 @@ pub const REDACTED: &str = "«redacted»";
 /// An `application/x-www-form-urlencoded` body under construction.
 ///
 /// Values are percent-encoded byte by byte (RFC 3986 unreserved characters kept, everything
-/// else `%XX`, a space as `%20`), so `&`, `=`, `+` and spaces in free text survive (research
-/// §2). Values are UTF-8, and the body declares `CHARCODE=utf8` when asked to
+/// else `%XX`, a space as `%20`), so `&`, `=`, `+` and spaces in free text survive
+/// (`docs/protocols/fregi.md` §2). Values are UTF-8, and the body declares `CHARCODE=utf8` when asked to
 /// ([`Form::charcode`], authm always: S4 and S5, the layouts F-REGI is known to have answered,
 /// send it on every authm) or when any value is not ASCII, because without it F-REGI guesses the
-/// encoding of full-width input (research §2).
+/// encoding of full-width input (`docs/protocols/fregi.md` §2).
 #[derive(Clone, Debug, Default)]
 pub struct Form {
     fields: Vec<(&'static str, String, bool)>,
@@ -195,7 +195,7 @@ pub fn is_seqno_ref(s: &str) -> bool {
 /// What the plugin keeps of an F-REGI transaction in the host's one printable reference:
 /// `SEQNO-AUTHCODE`, or a bare `SEQNO` (legacy references, written before the AUTHCODE was
 /// kept). Both parts are needed later: `sale.cgi` takes `SEQNO` and `AUTHCODE` (every production
-/// client sends both, S5 and S6), and `authchange`/`salechange` replace both (research §4.5,
+/// client sends both, S5 and S6), and `authchange`/`salechange` replace both (`docs/protocols/fregi.md` §4.5,
 /// §4.6). `-` cannot occur in either part, so the split is unambiguous.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
@@ -270,7 +270,7 @@ impl std::error::Error for FreeTextError {}
 /// A description as F-REGI's `FREE` takes it: half-width (printable ASCII) only. Full-width ASCII
 /// (U+FF01–U+FF5E) folds to its half-width form, the ideographic space U+3000 and ASCII white
 /// space to a space; anything else is refused, because the spec allows half-width characters only
-/// in `FREE` and no production client sends it at all (research §4.1). Positions count
+/// in `FREE` and no production client sends it at all (`docs/protocols/fregi.md` §4.1). Positions count
 /// characters from 1.
 pub fn half_width(text: &str) -> Result<String, FreeTextError> {
     text.chars()
@@ -293,7 +293,7 @@ pub fn same_seqno(a: &str, b: &str) -> bool {
     a.trim_start_matches('0') == b.trim_start_matches('0')
 }
 
-/// An `ID` (伝票番号) or `CUSTOMERID`: 1 to 20 characters of `[A-Za-z0-9-]` (research §4).
+/// An `ID` (伝票番号) or `CUSTOMERID`: 1 to 20 characters of `[A-Za-z0-9-]` (`docs/protocols/fregi.md` §4).
 pub fn is_reference(s: &str) -> bool {
     (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
@@ -321,7 +321,7 @@ pub enum Reply {
     Ng(Refusal),
 }
 
-/// The positional fields of an `OK`, per script (research §4, §8: authm is AUTHCODE then SEQNO,
+/// The positional fields of an `OK`, per script (`docs/protocols/fregi.md` §4, §8: authm is AUTHCODE then SEQNO,
 /// authchange and salechange are SEQNO then AUTHCODE).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Approved {
@@ -345,7 +345,7 @@ pub enum Approved {
     Info(InfoReply),
 }
 
-/// The inquiry extension's answer (research §10.3): `OK` / SEQNO / ID / status code / PAY /
+/// The inquiry extension's answer (`docs/protocols/fregi.md` §10.3): `OK` / SEQNO / ID / status code / PAY /
 /// AUTHCODE / transmitted `0|1` / replaced-by SEQNO.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InfoReply {
@@ -458,9 +458,9 @@ impl std::error::Error for WireError {}
 
 /// Parses a reply strictly.
 ///
-/// The body is decoded as EUC-JP whatever `CHARCODE` the request declared (research §2). It
+/// The body is decoded as EUC-JP whatever `CHARCODE` the request declared (`docs/protocols/fregi.md` §2). It
 /// must be framed completely (docs/protocols/fregi.md §2): every line, the last one too, ends with the same
-/// line end, LF or CRLF (research §9.5: which one F-REGI uses is not public, so both are
+/// line end, LF or CRLF (`docs/protocols/fregi.md` §9.5: which one F-REGI uses is not public, so both are
 /// read). A body without its final line end was cut, whatever it looks like (`OK` is half of
 /// `OK\r\n`), and a body mixing line ends is not one reply; both are [`WireError`]s, which the
 /// plugin reports as "may have taken effect". Lines are then trimmed; trailing empty lines are
@@ -579,7 +579,7 @@ fn parse_ok(script: Script, rest: &[&str]) -> Result<Approved, WireError> {
     Ok(approved)
 }
 
-/// `NG` / `CODE(message)` (card API, research §5.1). Also read: the redirect API's three-line
+/// `NG` / `CODE(message)` (card API, `docs/protocols/fregi.md` §5.1). Also read: the redirect API's three-line
 /// form `NG` / `CODE` / `message`, and a reason line with no code (kept whole as the message).
 /// What the reason means for the money is `errors.rs`'s to say: only a documented reason proves
 /// that nothing happened.
@@ -637,7 +637,7 @@ fn is_seqno(s: &str) -> bool {
     s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// An `AUTHCODE`: 1 to 6 ASCII letters or digits (`000123`, `EHcUBW`; research §4).
+/// An `AUTHCODE`: 1 to 6 ASCII letters or digits (`000123`, `EHcUBW`; `docs/protocols/fregi.md` §4).
 fn is_authcode(s: &str) -> bool {
     (1..=6).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }

@@ -3,7 +3,7 @@
 //!
 //! The ten labels are the seed manual's, character for character (it prints full-width
 //! parentheses: 売上済（未伝送）). F-REGI documents no status *codes* for card transactions: the
-//! two-digit codes are the research's proposal (`docs/protocols/fregi.md` §10.2), which the emulator's
+//! two-digit codes are the protocol notes' proposal (`docs/protocols/fregi.md` §10.2), which the emulator's
 //! inquiry extension reports, plus `41` for the tenth status, 通常処理（有効性確認済み）, which
 //! §10.2 does not list and the emulator numbers `41`. They only ever appear on the emulator's
 //! extension, never on F-REGI's own replies.

@@ -1185,7 +1185,7 @@ fn f10_the_seed_messages_are_recognised_whatever_code_f_regi_really_uses() {
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Rejected);
     assert!(e.message.starts_with("already voided"));
-    // A reason line without any code, and the research's wording with 既に.
+    // A reason line without any code, and the protocol notes' wording with 既に.
     let mut body = b"NG\n".to_vec();
     body.extend_from_slice(ALREADY_SOLD_EUC);
     body.push(b'\n');

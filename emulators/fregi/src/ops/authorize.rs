@@ -1,4 +1,4 @@
-//! Operations that create transactions: `authm.cgi` (research §11.2), `salem.cgi` (§11.8), and
+//! Operations that create transactions: `authm.cgi` (`docs/protocols/fregi.md` §11.2), `salem.cgi` (§11.8), and
 //! the admin screen's reservation and release (statuses `40` and `41`).
 
 use super::{Ctx, parse_pay, parse_seqno, reference_well_formed, required, shop, state_refusal};
@@ -33,7 +33,7 @@ enum Source {
 
 const PAN_FIELDS: [&str; 4] = ["PAN1", "PAN2", "PAN3", "PAN4"];
 
-/// Checks an authorization request in the order of research §11.1-6, up to and including the
+/// Checks an authorization request in the order of `docs/protocols/fregi.md` §11.1-6, up to and including the
 /// duplicate-`ID` rule. Card expiry and the acquirer come after, in the caller.
 fn authorization(p: &Params, api: Api, ctx: &Ctx<'_>) -> Result<Authorization, Ng> {
     let config = ctx.config;
@@ -80,7 +80,7 @@ fn authorization(p: &Params, api: Api, ctx: &Ctx<'_>) -> Result<Authorization, N
     {
         return Err(ng(Problem::FreeInvalid));
     }
-    // With MONTHLY 0/absent a CUSTOMERID next to card data is ignored (research §4.1).
+    // With MONTHLY 0/absent a CUSTOMERID next to card data is ignored (`docs/protocols/fregi.md` §4.1).
     let customer_used = monthly || source == Source::StoredCard;
     if customer_used && customer.is_some_and(|c| !reference_well_formed(c)) {
         return Err(ng(Problem::CustomerIdInvalid));

@@ -1,4 +1,4 @@
-//! Registered-customer scripts (research §4.7, §11.8): `customerinfo.cgi`, `leavecustomer.cgi`.
+//! Registered-customer scripts (`docs/protocols/fregi.md` §4.7, §11.8): `customerinfo.cgi`, `leavecustomer.cgi`.
 
 use super::{Ctx, reference_well_formed, required, shop};
 use crate::codes::{Api, Ng, Problem};

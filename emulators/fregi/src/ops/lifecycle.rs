@@ -1,5 +1,5 @@
 //! Operations on an existing transaction: sale, the two cancels, the two amount changes
-//! (research §11.3–11.7), and the admin screen's cancel.
+//! (`docs/protocols/fregi.md` §11.3–11.7), and the admin screen's cancel.
 
 use super::{Ctx, parse_pay, parse_seqno, required, shop, state_refusal};
 use crate::card::acquirer_decision;
@@ -9,7 +9,7 @@ use crate::state::{Draft, Origin, Seqno};
 use crate::status::Status;
 use crate::wire::Params;
 
-/// `sale.cgi`: `10` → `20`. Returns the transaction's `SEQNO` (the same number, research §4.2).
+/// `sale.cgi`: `10` → `20`. Returns the transaction's `SEQNO` (the same number, `docs/protocols/fregi.md` §4.2).
 pub(crate) fn sale(p: &Params, ctx: &mut Ctx<'_>) -> Result<Seqno, Ng> {
     let api = Api::Sale;
     let shop = shop(p, api, ctx.config)?;

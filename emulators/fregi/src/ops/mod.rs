@@ -1,8 +1,8 @@
-//! The F-REGI scripts (research §11.2–11.8), the inquiry extension (§10.3) and the admin-screen
+//! The F-REGI scripts (`docs/protocols/fregi.md` §11.2–11.8), the inquiry extension (§10.3) and the admin-screen
 //! actions, as pure functions over the [`Ledger`].
 //!
-//! Each operation runs entirely under the ledger lock and checks in the order of research
-//! §11.1-6: `SHOPID` → required fields → formats and ranges → transaction lookup (same shop only)
+//! Each operation runs entirely under the ledger lock and checks in the order of
+//! `docs/protocols/fregi.md` §11.1-6: `SHOPID` → required fields → formats and ranges → transaction lookup (same shop only)
 //! → state rules → deadline → card checks. The first failure wins and nothing is recorded for a
 //! validation failure; only an acquirer decline leaves a record (`11`/`22`, when
 //! `record_declines`).
@@ -159,7 +159,7 @@ pub(crate) fn run(script: Script, params: &Params, ctx: &mut Ctx<'_>) -> Reply {
     result.into()
 }
 
-/// The inquiry extension (`/__emulator__/info`, research §10.3): `OK` / `SEQNO` / `ID` / status
+/// The inquiry extension (`/__emulator__/info`, `docs/protocols/fregi.md` §10.3): `OK` / `SEQNO` / `ID` / status
 /// code / `PAY` / `AUTHCODE` / transmitted `0|1` / replaced-by `SEQNO`.
 pub(crate) fn inquiry(params: &Params, ctx: &mut Ctx<'_>) -> Reply {
     let api = Api::Inquiry;

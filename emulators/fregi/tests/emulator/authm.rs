@@ -1,4 +1,4 @@
-//! `authm.cgi` (research §11.2), tokens, customers, `salem.cgi`.
+//! `authm.cgi` (`docs/protocols/fregi.md` §11.2), tokens, customers, `salem.cgi`.
 
 use renkei_emulator_fregi::{AuthcodeStyle, Config, FREGI_TEST_CARD, Status};
 

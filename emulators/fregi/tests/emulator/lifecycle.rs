@@ -1,5 +1,5 @@
 //! Transitions and state errors of `sale`, `authcancel`, `salecancel`, `authchange`,
-//! `salechange` (research §11.3–11.7, §10.1), and the batch (§10.4).
+//! `salechange` (`docs/protocols/fregi.md` §11.3–11.7, §10.1), and the batch (§10.4).
 
 use std::time::Duration;
 
@@ -686,7 +686,7 @@ async fn f11_reservations_release_to_10_or_fail_to_41() {
     assert_eq!(client.status(&dropped).await, "12");
 }
 
-/// The inquiry extension reports each of the ten statuses with its code (research §10.3).
+/// The inquiry extension reports each of the ten statuses with its code (`docs/protocols/fregi.md` §10.3).
 #[tokio::test]
 async fn f11_info_reports_every_status() {
     let emu = emulator().await;
@@ -873,7 +873,7 @@ async fn s10_1_shop_seqno_and_amount_errors_of_every_lifecycle_script() {
     assert_eq!(emu.transactions().len(), 1, "and none created a record");
 }
 
-/// Production clients send `AUTHCODE` with every sale (research §4.2, S5, S6), so the emulator
+/// Production clients send `AUTHCODE` with every sale (`docs/protocols/fregi.md` §4.2, S5, S6), so the emulator
 /// requires it where the transaction has one: without it the sale is refused (`S1-1-111`, a
 /// stand-in) and the transaction stays authorized. The admin screen's capture needs none.
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Black-box tests of the F-REGI emulator over loopback HTTP, with hand-built requests.
 //!
 //! One test binary (modules below) keeps link time down. Test names cite the rule they guard
-//! (`docs/rules.md`) or the protocol research section (`§11.x`).
+//! (`docs/rules.md`) or the `docs/protocols/fregi.md` section (`§11.x`).
 
 mod support;
 

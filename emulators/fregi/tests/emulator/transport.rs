@@ -1,4 +1,4 @@
-//! Common handling of every card endpoint (research §11.1): paths, methods, content types,
+//! Common handling of every card endpoint (`docs/protocols/fregi.md` §11.1): paths, methods, content types,
 //! character sets, EUC-JP replies, line endings, the IP allow-list, HTTP framing.
 
 use std::time::Duration;

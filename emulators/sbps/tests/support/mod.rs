@@ -50,7 +50,7 @@ pub async fn start_with(config: Config) -> SbpsEmulator {
     SbpsEmulator::start(config).await.unwrap()
 }
 
-/// `sps_hashcode` per the research §4.1, computed independently of the emulator.
+/// `sps_hashcode` per the `docs/protocols/sbps.md` §4.1, computed independently of the emulator.
 pub fn hashcode(values: &[String], key: &str) -> String {
     let mut joined: String = values.iter().map(|v| v.trim()).collect();
     joined.push_str(key);
