@@ -14,7 +14,7 @@ use crate::config::TestToken;
 use crate::faults::{Fault, FaultId};
 use crate::ops::{self, Ctx};
 use crate::reply::Response;
-use crate::server::{fregi_response, is_form};
+use crate::server::{api_response, is_form};
 use crate::state::{Environment, Origin, Shared, Transaction};
 use crate::status::STATUSES;
 use crate::wire::{Params, decode_form};
@@ -112,18 +112,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request, route: &str) -> Respons
     };
     let method = request.method.as_str();
     match (method, route) {
-        ("GET" | "POST", "info") => {
-            let reply = shared.with_ledger(|ledger, config| {
-                let mut ctx = Ctx {
-                    ledger,
-                    config,
-                    env,
-                    origin: Origin::Api,
-                };
-                ops::inquiry(&params, &mut ctx)
-            });
-            fregi_response(shared, &reply)
-        }
+        ("GET" | "POST", "info") => api_response(shared, env, |ctx| ops::inquiry(&params, ctx)),
         ("POST", "batch") => {
             let report = shared.with_ledger(|ledger, config| {
                 let now = ledger.now();

@@ -270,11 +270,7 @@ impl FregiEmulator {
         seqno: &str,
         amount: u32,
     ) -> Result<AdminOutcome, Ng> {
-        let amount = amount.to_string();
-        self.admin(
-            AdminAction::ChangeAmount,
-            &[("SHOPID", shop_id), ("SEQNO", seqno), ("PAY", &amount)],
-        )
+        self.admin_with_amount(AdminAction::ChangeAmount, shop_id, seqno, amount)
     }
 
     /// Admin 売上請求: capture from the admin screen.
@@ -297,9 +293,20 @@ impl FregiEmulator {
         seqno: &str,
         amount: u32,
     ) -> Result<AdminOutcome, Ng> {
+        self.admin_with_amount(AdminAction::SaleChange, shop_id, seqno, amount)
+    }
+
+    /// An admin action on `SEQNO` that carries a new amount (`PAY`).
+    fn admin_with_amount(
+        &self,
+        action: AdminAction,
+        shop_id: &str,
+        seqno: &str,
+        amount: u32,
+    ) -> Result<AdminOutcome, Ng> {
         let amount = amount.to_string();
         self.admin(
-            AdminAction::SaleChange,
+            action,
             &[("SHOPID", shop_id), ("SEQNO", seqno), ("PAY", &amount)],
         )
     }

@@ -203,6 +203,15 @@ async fn card_request(
 
 /// Runs a card request against the book and answers it in F-REGI's format.
 fn run_card(shared: &Shared, script: Script, env: Environment, params: &Params) -> Response {
+    api_response(shared, env, |ctx| ops::run(script, params, ctx))
+}
+
+/// Runs `op` on the book as the shop's API (not an admin) and answers in F-REGI's format.
+pub(crate) fn api_response(
+    shared: &Shared,
+    env: Environment,
+    op: impl FnOnce(&mut Ctx) -> Reply,
+) -> Response {
     let reply = shared.with_ledger(|ledger, config| {
         let mut ctx = Ctx {
             ledger,
@@ -210,7 +219,7 @@ fn run_card(shared: &Shared, script: Script, env: Environment, params: &Params) 
             env,
             origin: Origin::Api,
         };
-        ops::run(script, params, &mut ctx)
+        op(&mut ctx)
     });
     fregi_response(shared, &reply)
 }
