@@ -111,12 +111,7 @@ async fn s7_fregi_test_card_approves_with_scode_111_and_declines_with_123() {
         .await;
     assert_eq!(declined.ng_code(), "JCN-G44");
     // The decline is recorded as 承認失敗 (record_declines, default on).
-    let info = client
-        .get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("ID", "order-123")]),
-        )
-        .await;
+    let info = client.info_by_id("order-123").await;
     assert_eq!(info.line(3), "11");
     assert_eq!(info.line(5), "", "no AUTHCODE on a decline");
 }
@@ -640,12 +635,7 @@ async fn s11_8_salem_sells_now_or_reserves_until_the_batch_date() {
         )
         .await;
     assert_eq!(declined.ng_code(), "JCN-G55");
-    let info = client
-        .get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("ID", "m-2")]),
-        )
-        .await;
+    let info = client.info_by_id("m-2").await;
     assert_eq!(info.line(3), "22");
 }
 

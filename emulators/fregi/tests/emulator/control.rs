@@ -26,24 +26,14 @@ async fn s10_3_info_by_seqno_and_id_and_its_errors() {
             ""
         ]
     );
-    let by_id = client
-        .get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("ID", "ord-7")]),
-        )
-        .await;
+    let by_id = client.info_by_id("ord-7").await;
     assert_eq!(by_id.lines, info.lines);
     let unknown = client.info("00000000000000000999").await;
     assert_eq!(
         unknown.ng(),
         "X1-1-120(照会時の指定された取引は存在しません)"
     );
-    let unknown_id = client
-        .get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("ID", "nope")]),
-        )
-        .await;
+    let unknown_id = client.info_by_id("nope").await;
     assert_eq!(unknown_id.ng_code(), "X1-1-120");
     let nothing = client
         .get_path("/__emulator__/info", &form(&[("SHOPID", SHOP)]))
@@ -196,12 +186,7 @@ async fn f5_admin_amount_change_makes_a_later_shop_sale_fail() {
     );
     assert_eq!(sold.transaction.updated_by, Origin::Admin);
     // Drift is visible by inquiry on the order's ID (G-8).
-    let by_id = client
-        .get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("ID", "order-5")]),
-        )
-        .await;
+    let by_id = client.info_by_id("order-5").await;
     assert_eq!(
         (by_id.line(1), by_id.line(3), by_id.line(4)),
         (new.as_str(), "20", "4500")

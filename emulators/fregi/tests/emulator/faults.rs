@@ -28,23 +28,70 @@ fn assert_book(emu: &FregiEmulator, seqno: &str, kind: &FaultKind) {
     assert_eq!(status, expected, "{kind:?}");
 }
 
-/// A sale as production clients send it: with the transaction's AUTHCODE.
-fn sale_request(emu: &FregiEmulator, seqno: &str) -> Vec<u8> {
+/// A sale's form as production clients send it: with the transaction's AUTHCODE.
+fn sale_pairs(emu: &FregiEmulator, seqno: &str) -> Pairs {
     let authcode = emu.transaction(seqno).expect("known SEQNO").authcode;
-    raw_post(
-        "/connect/sale.cgi",
-        &[("SHOPID", SHOP), ("AUTHCODE", &authcode), ("SEQNO", seqno)],
-    )
+    owned(&[("SHOPID", SHOP), ("AUTHCODE", &authcode), ("SEQNO", seqno)])
+}
+
+/// A sale as production clients send it, hand-built.
+fn sale_request(emu: &FregiEmulator, seqno: &str) -> Vec<u8> {
+    raw_post("/connect/sale.cgi", &borrowed(&sale_pairs(emu, seqno)))
+}
+
+/// A sale through reqwest, so its own errors (timeout, broken body) can be observed.
+fn reqwest_sale(
+    http: &reqwest::Client,
+    client: &Client,
+    emu: &FregiEmulator,
+    seqno: &str,
+) -> reqwest::RequestBuilder {
+    http.post(format!("{}/connect/sale.cgi", client.origin()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&borrowed(&sale_pairs(emu, seqno))))
+}
+
+/// Sends the hand-built sale of `seqno` on a fresh connection.
+async fn exchange_sale(emu: &FregiEmulator, seqno: &str, patience: Duration) -> (Vec<u8>, Ending) {
+    raw_exchange(emu.addr(), &sale_request(emu, seqno), patience).await
+}
+
+/// A fresh emulator with one authorized transaction.
+async fn with_authorized() -> (FregiEmulator, Client, String) {
+    let emu = emulator().await;
+    let client = Client::new(&emu);
+    let seqno = authorized(&client).await;
+    (emu, client, seqno)
+}
+
+/// Installs `fault` and returns its kind, for [`assert_book`].
+fn install(emu: &FregiEmulator, fault: Fault) -> FaultKind {
+    let kind = fault.kind.clone();
+    emu.install_fault(fault);
+    kind
+}
+
+fn announced_length(headers: &[(String, String)]) -> usize {
+    header(headers, "content-length").unwrap().parse().unwrap()
+}
+
+/// An HTTP error page of `status` in place of the line format.
+#[track_caller]
+fn assert_error_page(raw: &[u8], status: u16) {
+    let (got, headers, body) = split_response(raw);
+    assert_eq!(got, status);
+    assert!(
+        header(&headers, "content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(!body.starts_with(b"OK") && !body.starts_with(b"NG"));
 }
 
 #[tokio::test]
 async fn latency_processes_then_answers_normally() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::latency(300).on_script(Script::Sale);
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(&emu, Fault::latency(300).on_script(Script::Sale));
     let started = Instant::now();
     let reply = client.sale(&seqno).await;
     assert!(
@@ -61,18 +108,11 @@ async fn latency_processes_then_answers_normally() {
 /// the same, and its reply is lost on the closed socket.
 #[tokio::test]
 async fn latency_processes_the_request_even_after_the_client_has_gone() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
+    let (emu, _, seqno) = with_authorized().await;
     emu.install_fault(Fault::latency(600).on_seqno(seqno.clone()));
     let started = Instant::now();
     // The client gives up after 100 ms and closes its connection.
-    let (bytes, ending) = raw_exchange(
-        emu.addr(),
-        &sale_request(&emu, &seqno),
-        Duration::from_millis(100),
-    )
-    .await;
+    let (bytes, ending) = exchange_sale(&emu, &seqno, Duration::from_millis(100)).await;
     assert_eq!((bytes.len(), ending), (0, Ending::TimedOut));
     assert_eq!(
         emu.transaction(&seqno).unwrap().status,
@@ -92,18 +132,9 @@ async fn latency_processes_the_request_even_after_the_client_has_gone() {
 
 #[tokio::test]
 async fn no_reply_holds_the_connection_until_the_client_gives_up_and_processes_nothing() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::no_reply().on_script(Script::Sale);
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
-    let (bytes, ending) = raw_exchange(
-        emu.addr(),
-        &sale_request(&emu, &seqno),
-        Duration::from_millis(400),
-    )
-    .await;
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(&emu, Fault::no_reply().on_script(Script::Sale));
+    let (bytes, ending) = exchange_sale(&emu, &seqno, Duration::from_millis(400)).await;
     assert_eq!(ending, Ending::TimedOut);
     assert!(bytes.is_empty());
     // The same through reqwest: a client timeout.
@@ -112,14 +143,7 @@ async fn no_reply_holds_the_connection_until_the_client_gives_up_and_processes_n
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let error = http
-        .post(format!("{}/connect/sale.cgi", client.origin()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("SHOPID", SHOP),
-            ("AUTHCODE", &emu.transaction(&seqno).unwrap().authcode),
-            ("SEQNO", &seqno),
-        ]))
+    let error = reqwest_sale(&http, &client, &emu, &seqno)
         .send()
         .await
         .unwrap_err();
@@ -130,18 +154,12 @@ async fn no_reply_holds_the_connection_until_the_client_gives_up_and_processes_n
 
 #[tokio::test]
 async fn no_reply_after_processing_times_out_on_a_request_that_succeeded() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::no_reply_after_processing().on_seqno(seqno.clone());
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
-    let (bytes, ending) = raw_exchange(
-        emu.addr(),
-        &sale_request(&emu, &seqno),
-        Duration::from_millis(400),
-    )
-    .await;
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(
+        &emu,
+        Fault::no_reply_after_processing().on_seqno(seqno.clone()),
+    );
+    let (bytes, ending) = exchange_sale(&emu, &seqno, Duration::from_millis(400)).await;
     assert_eq!((bytes.len(), ending), (0, Ending::TimedOut));
     assert_eq!(client.status(&seqno).await, "20", "processed");
     assert_book(&emu, &seqno, &kind);
@@ -149,22 +167,11 @@ async fn no_reply_after_processing_times_out_on_a_request_that_succeeded() {
 
 #[tokio::test]
 async fn http_500_and_503_are_sent_without_processing() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
+    let (emu, client, seqno) = with_authorized().await;
     for status in [500, 503] {
-        let fault = Fault::http_status(status).on_script(Script::Sale);
-        let kind = fault.kind.clone();
-        emu.install_fault(fault);
-        let (raw, _) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
-        let (got, headers, body) = split_response(&raw);
-        assert_eq!(got, status);
-        assert!(
-            header(&headers, "content-type")
-                .unwrap()
-                .starts_with("text/html")
-        );
-        assert!(!body.starts_with(b"OK") && !body.starts_with(b"NG"));
+        let kind = install(&emu, Fault::http_status(status).on_script(Script::Sale));
+        let (raw, _) = exchange_sale(&emu, &seqno, PATIENCE).await;
+        assert_error_page(&raw, status);
         assert_eq!(client.status(&seqno).await, "10");
         assert_book(&emu, &seqno, &kind);
     }
@@ -177,18 +184,12 @@ async fn http_502_503_504_after_processing_hide_a_sale_that_happened() {
     let client = Client::new(&emu);
     for status in [502, 503, 504] {
         let seqno = authorized(&client).await;
-        let fault = Fault::http_status_after_processing(status).on_script(Script::Sale);
-        let kind = fault.kind.clone();
-        emu.install_fault(fault);
-        let (raw, _) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
-        let (got, headers, body) = split_response(&raw);
-        assert_eq!(got, status);
-        assert!(
-            header(&headers, "content-type")
-                .unwrap()
-                .starts_with("text/html")
+        let kind = install(
+            &emu,
+            Fault::http_status_after_processing(status).on_script(Script::Sale),
         );
-        assert!(!body.starts_with(b"OK") && !body.starts_with(b"NG"));
+        let (raw, _) = exchange_sale(&emu, &seqno, PATIENCE).await;
+        assert_error_page(&raw, status);
         assert_eq!(client.status(&seqno).await, "20", "processed");
         assert_book(&emu, &seqno, &kind);
     }
@@ -196,17 +197,13 @@ async fn http_502_503_504_after_processing_hide_a_sale_that_happened() {
 
 #[tokio::test]
 async fn malformed_is_not_the_line_format_but_the_request_was_processed() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::malformed().on_script(Script::Sale);
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
-    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(&emu, Fault::malformed().on_script(Script::Sale));
+    let (raw, ending) = exchange_sale(&emu, &seqno, PATIENCE).await;
     assert_eq!(ending, Ending::Eof);
     let (status, headers, body) = split_response(&raw);
     assert_eq!(status, 200);
-    let announced: usize = header(&headers, "content-length").unwrap().parse().unwrap();
+    let announced = announced_length(&headers);
     assert_eq!(body.len(), announced, "framing is intact");
     assert!(!body.starts_with(b"OK") && !body.starts_with(b"NG"));
     assert_eq!(client.status(&seqno).await, "20");
@@ -215,17 +212,13 @@ async fn malformed_is_not_the_line_format_but_the_request_was_processed() {
 
 #[tokio::test]
 async fn cut_body_is_shorter_than_announced_then_the_connection_closes() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::cut_body().on_script(Script::Sale);
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
-    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(&emu, Fault::cut_body().on_script(Script::Sale));
+    let (raw, ending) = exchange_sale(&emu, &seqno, PATIENCE).await;
     assert_eq!(ending, Ending::Eof);
     let (status, headers, body) = split_response(&raw);
     assert_eq!(status, 200);
-    let announced: usize = header(&headers, "content-length").unwrap().parse().unwrap();
+    let announced = announced_length(&headers);
     assert!(body.len() < announced, "{} of {announced}", body.len());
     assert!(!body.is_empty());
     assert_eq!(client.status(&seqno).await, "20", "processed");
@@ -233,14 +226,7 @@ async fn cut_body_is_shorter_than_announced_then_the_connection_closes() {
     // reqwest sees an error reading the body.
     let (_, other) = client.authorize(100).await;
     emu.install_fault(Fault::cut_body().on_seqno(other.clone()));
-    let response = reqwest::Client::new()
-        .post(format!("{}/connect/sale.cgi", client.origin()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("SHOPID", SHOP),
-            ("AUTHCODE", &emu.transaction(&other).unwrap().authcode),
-            ("SEQNO", &other),
-        ]))
+    let response = reqwest_sale(&reqwest::Client::new(), &client, &emu, &other)
         .send()
         .await
         .unwrap();
@@ -251,38 +237,30 @@ async fn cut_body_is_shorter_than_announced_then_the_connection_closes() {
 /// says otherwise.
 #[tokio::test]
 async fn cut_body_after_n_bytes_sends_exactly_n() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::cut_body_after(3).on_seqno(seqno.clone());
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
-    let (raw, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(&emu, Fault::cut_body_after(3).on_seqno(seqno.clone()));
+    let (raw, ending) = exchange_sale(&emu, &seqno, PATIENCE).await;
     assert_eq!(ending, Ending::Eof);
     let (_, headers, body) = split_response(&raw);
     assert_eq!(body, b"OK\n");
-    let announced: usize = header(&headers, "content-length").unwrap().parse().unwrap();
+    let announced = announced_length(&headers);
     assert!(announced > 3, "{announced}");
     assert_book(&emu, &seqno, &kind);
     // Asking for more than the body still cuts it.
     let other = authorized(&client).await;
     emu.install_fault(Fault::cut_body_after(1 << 20).on_seqno(other.clone()));
-    let (raw, _) = raw_exchange(emu.addr(), &sale_request(&emu, &other), PATIENCE).await;
+    let (raw, _) = exchange_sale(&emu, &other, PATIENCE).await;
     let (_, headers, body) = split_response(&raw);
-    let announced: usize = header(&headers, "content-length").unwrap().parse().unwrap();
+    let announced = announced_length(&headers);
     assert_eq!(body.len(), announced - 1);
     assert_eq!(client.status(&other).await, "20");
 }
 
 #[tokio::test]
 async fn reset_drops_the_connection_without_processing() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::reset().on_script(Script::Sale);
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
-    let (bytes, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(&emu, Fault::reset().on_script(Script::Sale));
+    let (bytes, ending) = exchange_sale(&emu, &seqno, PATIENCE).await;
     assert!(bytes.is_empty());
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "10");
@@ -292,15 +270,14 @@ async fn reset_drops_the_connection_without_processing() {
 /// The most important fault: the gateway did it, the shop never hears.
 #[tokio::test]
 async fn reply_lost_drops_the_connection_and_info_shows_the_new_state() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::reply_lost()
-        .on_script(Script::Sale)
-        .on_seqno(seqno.clone());
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
-    let (bytes, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(
+        &emu,
+        Fault::reply_lost()
+            .on_script(Script::Sale)
+            .on_seqno(seqno.clone()),
+    );
+    let (bytes, ending) = exchange_sale(&emu, &seqno, PATIENCE).await;
     assert!(bytes.is_empty(), "no byte of a response");
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "20", "the sale happened");
@@ -321,23 +298,14 @@ async fn reply_lost_drops_the_connection_and_info_shows_the_new_state() {
         .await
         .unwrap_err();
     assert!(!error.is_timeout(), "{error:?}");
-    let by_id = client
-        .get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("ID", "lost-1")]),
-        )
-        .await;
+    let by_id = client.info_by_id("lost-1").await;
     assert_eq!((by_id.line(3), by_id.line(4)), ("10", "800"));
 }
 
 #[tokio::test]
 async fn gateway_error_answers_an_unknown_code_or_the_given_reason_without_processing() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::gateway_error().on_script(Script::Sale);
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(&emu, Fault::gateway_error().on_script(Script::Sale));
     let reply = client.sale(&seqno).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.ng(), DEFAULT_GATEWAY_ERROR);
@@ -364,12 +332,11 @@ async fn gateway_error_answers_an_unknown_code_or_the_given_reason_without_proce
 
 #[tokio::test]
 async fn gateway_error_after_processing_reports_a_failure_of_a_sale_that_happened() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
-    let fault = Fault::gateway_error_after_processing().on_seqno(seqno.clone());
-    let kind = fault.kind.clone();
-    emu.install_fault(fault);
+    let (emu, client, seqno) = with_authorized().await;
+    let kind = install(
+        &emu,
+        Fault::gateway_error_after_processing().on_seqno(seqno.clone()),
+    );
     assert_eq!(client.sale(&seqno).await.ng(), DEFAULT_GATEWAY_ERROR);
     assert_eq!(client.status(&seqno).await, "20", "processed");
     assert_book(&emu, &seqno, &kind);
@@ -410,21 +377,15 @@ async fn faults_target_a_seqno_or_an_order_id_and_can_persist() {
     assert!(client.sale(&a).await.is_ok());
 
     emu.install_fault(Fault::reset().times(2));
-    let first = raw_exchange(emu.addr(), &sale_request(&emu, &b), PATIENCE)
-        .await
-        .1;
-    let second = raw_exchange(emu.addr(), &sale_request(&emu, &b), PATIENCE)
-        .await
-        .1;
+    let first = exchange_sale(&emu, &b, PATIENCE).await.1;
+    let second = exchange_sale(&emu, &b, PATIENCE).await.1;
     assert_eq!((first, second), (Ending::Reset, Ending::Reset));
     assert!(emu.faults().is_empty());
 }
 
 #[tokio::test]
 async fn faults_over_http_form_and_json() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
-    let seqno = authorized(&client).await;
+    let (emu, client, seqno) = with_authorized().await;
     let (status, installed) = client
         .control(
             "POST",
@@ -439,7 +400,7 @@ async fn faults_over_http_form_and_json() {
     assert_eq!(status, 200, "{installed}");
     let (_, listed) = client.control("GET", "faults", &[]).await;
     assert_eq!(listed[0]["fault"]["kind"], "reply_lost");
-    let (_, ending) = raw_exchange(emu.addr(), &sale_request(&emu, &seqno), PATIENCE).await;
+    let (_, ending) = exchange_sale(&emu, &seqno, PATIENCE).await;
     assert_eq!(ending, Ending::Reset);
     assert_eq!(client.status(&seqno).await, "20");
 

@@ -19,12 +19,7 @@ async fn in_state(client: &Client, status: &str) -> String {
                 )
                 .await;
             assert_eq!(reply.ng_code(), "JCN-G12");
-            let info = client
-                .get_path(
-                    "/__emulator__/info",
-                    &form(&[("SHOPID", SHOP), ("ID", "failed-1")]),
-                )
-                .await;
+            let info = client.info_by_id("failed-1").await;
             info.line(1).to_owned()
         }
         "12" => {
@@ -51,6 +46,52 @@ fn in_state_boxed<'a>(
     status: &'a str,
 ) -> std::pin::Pin<Box<dyn Future<Output = String> + 'a>> {
     Box::pin(in_state(client, status))
+}
+
+/// A SEQNO no test creates: every script answers its `-120` for it.
+const UNKNOWN_SEQNO: &str = "00000000000000009999";
+
+/// A lifecycle script as the state-error tables name it.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Sale,
+    AuthCancel,
+    SaleCancel,
+    AuthChange(u32),
+    SaleChange(u32),
+}
+
+async fn apply(client: &Client, op: Op, seqno: &str) -> Reply {
+    match op {
+        Op::Sale => client.sale(seqno).await,
+        Op::AuthCancel => client.authcancel(seqno).await,
+        Op::SaleCancel => client.salecancel(seqno).await,
+        Op::AuthChange(pay) => client.authchange(seqno, pay).await,
+        Op::SaleChange(pay) => client.salechange(seqno, pay).await,
+    }
+}
+
+/// For each `(status, code)` in turn, `op` on a fresh transaction in `status` is refused with
+/// `code` (the state rows of `docs/protocols/fregi.md` §10.1).
+async fn assert_refused_in_states(client: &Client, op: Op, cases: &[(&str, &str)]) {
+    for &(status, code) in cases {
+        let seqno = in_state(client, status).await;
+        let reply = apply(client, op, &seqno).await;
+        assert_eq!(reply.ng_code(), code, "{op:?} in {status}");
+    }
+}
+
+/// Posts `script` once per `(params, nnn)` and expects `<prefix>-1-<nnn>` each time.
+async fn assert_ng_rows(
+    client: &Client,
+    script: &str,
+    prefix: &str,
+    rows: &[(&[(&str, &str)], &str)],
+) {
+    for &(params, nnn) in rows {
+        let reply = client.post(script, params).await;
+        assert_eq!(reply.ng_code(), format!("{prefix}-1-{nnn}"), "{script}");
+    }
 }
 
 #[tokio::test]
@@ -113,14 +154,7 @@ async fn f10_sale_on_authorization_cancelled_transaction_gives_manual_message() 
 async fn s11_3_sale_errors() {
     let emu = emulator_with(|c| c.shops.push("54321".into())).await;
     let client = Client::new(&emu);
-    assert_eq!(
-        client.sale(&in_state(&client, "30").await).await.ng_code(),
-        "S1-1-123"
-    );
-    assert_eq!(
-        client.sale(&in_state(&client, "11").await).await.ng_code(),
-        "S1-1-126"
-    );
+    assert_refused_in_states(&client, Op::Sale, &[("30", "S1-1-123"), ("11", "S1-1-126")]).await;
     assert_eq!(
         client.sale("00000000000099999999").await.ng_code(),
         "S1-1-120"
@@ -229,31 +263,13 @@ async fn s11_4_authcancel_transitions_and_errors() {
         client.authcancel(&seqno).await.ng(),
         "A2-1-122(承認取消時の指定された取引は承認取消済みです)"
     );
-    assert_eq!(
-        client
-            .authcancel(&in_state(&client, "20").await)
-            .await
-            .ng_code(),
-        "A2-1-121"
-    );
-    assert_eq!(
-        client
-            .authcancel(&in_state(&client, "30").await)
-            .await
-            .ng_code(),
-        "A2-1-123"
-    );
-    assert_eq!(
-        client
-            .authcancel(&in_state(&client, "11").await)
-            .await
-            .ng_code(),
-        "A2-1-126"
-    );
-    assert_eq!(
-        client.authcancel("00000000000000009999").await.ng_code(),
-        "A2-1-120"
-    );
+    assert_refused_in_states(
+        &client,
+        Op::AuthCancel,
+        &[("20", "A2-1-121"), ("30", "A2-1-123"), ("11", "A2-1-126")],
+    )
+    .await;
+    assert_eq!(client.authcancel(UNKNOWN_SEQNO).await.ng_code(), "A2-1-120");
     assert_eq!(
         client
             .post("authcancel.cgi", &[("SHOPID", SHOP), ("SEQNO", "1")])
@@ -281,31 +297,13 @@ async fn s11_5_salecancel_transitions_and_errors() {
     assert!(client.salecancel(&transmitted).await.is_ok());
     assert_eq!(client.status(&transmitted).await, "30");
 
-    assert_eq!(
-        client
-            .salecancel(&in_state(&client, "10").await)
-            .await
-            .ng_code(),
-        "S2-1-124"
-    );
-    assert_eq!(
-        client
-            .salecancel(&in_state(&client, "12").await)
-            .await
-            .ng_code(),
-        "S2-1-122"
-    );
-    assert_eq!(
-        client
-            .salecancel(&in_state(&client, "11").await)
-            .await
-            .ng_code(),
-        "S2-1-126"
-    );
-    assert_eq!(
-        client.salecancel("00000000000000009999").await.ng_code(),
-        "S2-1-120"
-    );
+    assert_refused_in_states(
+        &client,
+        Op::SaleCancel,
+        &[("10", "S2-1-124"), ("12", "S2-1-122"), ("11", "S2-1-126")],
+    )
+    .await;
+    assert_eq!(client.salecancel(UNKNOWN_SEQNO).await.ng_code(), "S2-1-120");
 }
 
 #[tokio::test]
@@ -341,12 +339,7 @@ async fn s11_6_authchange_issues_a_new_seqno_and_cancels_the_old_one() {
     assert_eq!(client.sale(&old).await.ng_code(), "S1-1-122");
     assert!(client.sale(&new).await.is_ok());
     // The ID now stands for the live transaction.
-    let by_id = client
-        .get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("ID", "order-9")]),
-        )
-        .await;
+    let by_id = client.info_by_id("order-9").await;
     assert_eq!(by_id.line(1), new);
 }
 
@@ -374,39 +367,19 @@ async fn f3_authchange_decline_leaves_the_old_authorization_intact() {
 async fn s11_6_authchange_errors() {
     let emu = emulator().await;
     let client = Client::new(&emu);
+    assert_refused_in_states(
+        &client,
+        Op::AuthChange(500),
+        &[
+            ("20", "A3-1-121"),
+            ("12", "A3-1-122"),
+            ("30", "A3-1-123"),
+            ("11", "A3-1-126"),
+        ],
+    )
+    .await;
     assert_eq!(
-        client
-            .authchange(&in_state(&client, "20").await, 500)
-            .await
-            .ng_code(),
-        "A3-1-121"
-    );
-    assert_eq!(
-        client
-            .authchange(&in_state(&client, "12").await, 500)
-            .await
-            .ng_code(),
-        "A3-1-122"
-    );
-    assert_eq!(
-        client
-            .authchange(&in_state(&client, "30").await, 500)
-            .await
-            .ng_code(),
-        "A3-1-123"
-    );
-    assert_eq!(
-        client
-            .authchange(&in_state(&client, "11").await, 500)
-            .await
-            .ng_code(),
-        "A3-1-126"
-    );
-    assert_eq!(
-        client
-            .authchange("00000000000000009999", 500)
-            .await
-            .ng_code(),
+        client.authchange(UNKNOWN_SEQNO, 500).await.ng_code(),
         "A3-1-120"
     );
     let live = in_state(&client, "10").await;
@@ -443,56 +416,43 @@ async fn s11_6_cancelfirst_only_when_permitted() {
     // Not permitted: treated as 0, the old authorization survives a decline.
     let emu = emulator().await;
     let client = Client::new(&emu);
-    let (_, old) = client
-        .authorize_with(card_auth("4000000000000069", 9_000))
-        .await;
-    let r = client
-        .post(
-            "authchange.cgi",
-            &[
-                ("SHOPID", SHOP),
-                ("SEQNO", &old),
-                ("PAY", "20000"),
-                ("CANCELFIRST", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(r.ng_code(), "JCN-G55");
+    let old = declined_cancel_first_change(&client).await;
     assert_eq!(client.status(&old).await, "10");
 
     // Permitted: the old one is cancelled first and stays cancelled.
     let emu = emulator_with(|c| c.cancel_first_permitted = true).await;
     let client = Client::new(&emu);
+    let old = declined_cancel_first_change(&client).await;
+    assert_eq!(client.status(&old).await, "12");
+    let (_, other) = client.authorize(100).await;
+    let ok = authchange_cancel_first(&client, &other, "200").await;
+    assert!(ok.is_ok());
+    assert_eq!(client.info(&other).await.line(7), ok.line(1));
+}
+
+async fn authchange_cancel_first(client: &Client, seqno: &str, pay: &str) -> Reply {
+    client
+        .post(
+            "authchange.cgi",
+            &[
+                ("SHOPID", SHOP),
+                ("SEQNO", seqno),
+                ("PAY", pay),
+                ("CANCELFIRST", "1"),
+            ],
+        )
+        .await
+}
+
+/// Authorizes 9,000 yen on a card whose limit is below 20,000 and asks `CANCELFIRST` to raise
+/// it to 20,000: the change is declined (`JCN-G55`). Returns the old SEQNO.
+async fn declined_cancel_first_change(client: &Client) -> String {
     let (_, old) = client
         .authorize_with(card_auth("4000000000000069", 9_000))
         .await;
-    let r = client
-        .post(
-            "authchange.cgi",
-            &[
-                ("SHOPID", SHOP),
-                ("SEQNO", &old),
-                ("PAY", "20000"),
-                ("CANCELFIRST", "1"),
-            ],
-        )
-        .await;
+    let r = authchange_cancel_first(client, &old, "20000").await;
     assert_eq!(r.ng_code(), "JCN-G55");
-    assert_eq!(client.status(&old).await, "12");
-    let (_, other) = client.authorize(100).await;
-    let ok = client
-        .post(
-            "authchange.cgi",
-            &[
-                ("SHOPID", SHOP),
-                ("SEQNO", &other),
-                ("PAY", "200"),
-                ("CANCELFIRST", "1"),
-            ],
-        )
-        .await;
-    assert!(ok.is_ok());
-    assert_eq!(client.info(&other).await.line(7), ok.line(1));
+    old
 }
 
 #[tokio::test]
@@ -519,39 +479,19 @@ async fn s11_7_salechange_replaces_the_sale() {
 async fn s11_7_salechange_errors_and_decline() {
     let emu = emulator().await;
     let client = Client::new(&emu);
+    assert_refused_in_states(
+        &client,
+        Op::SaleChange(500),
+        &[
+            ("10", "S3-1-124"),
+            ("12", "S3-1-122"),
+            ("30", "S3-1-123"),
+            ("11", "S3-1-126"),
+        ],
+    )
+    .await;
     assert_eq!(
-        client
-            .salechange(&in_state(&client, "10").await, 500)
-            .await
-            .ng_code(),
-        "S3-1-124"
-    );
-    assert_eq!(
-        client
-            .salechange(&in_state(&client, "12").await, 500)
-            .await
-            .ng_code(),
-        "S3-1-122"
-    );
-    assert_eq!(
-        client
-            .salechange(&in_state(&client, "30").await, 500)
-            .await
-            .ng_code(),
-        "S3-1-123"
-    );
-    assert_eq!(
-        client
-            .salechange(&in_state(&client, "11").await, 500)
-            .await
-            .ng_code(),
-        "S3-1-126"
-    );
-    assert_eq!(
-        client
-            .salechange("00000000000000009999", 500)
-            .await
-            .ng_code(),
+        client.salechange(UNKNOWN_SEQNO, 500).await.ng_code(),
         "S3-1-120"
     );
     let sold = in_state(&client, "20").await;
@@ -721,12 +661,7 @@ async fn f11_info_reports_every_status() {
         )
         .await;
     assert_eq!(failed_sale.ng_code(), "JCN-G55");
-    let by_id = client
-        .get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("ID", "s22")]),
-        )
-        .await;
+    let by_id = client.info_by_id("s22").await;
     seen.insert("22".into(), by_id.line(1).to_owned());
     let reserved = emu
         .admin_reserve(&borrowed(&card_auth(VISA, 100)))
@@ -775,95 +710,44 @@ async fn s10_1_shop_seqno_and_amount_errors_of_every_lifecycle_script() {
         ("salechange.cgi", "S3", "SEQNO"),
     ];
     for (script, prefix, field) in scripts {
-        let expect = |reply: Reply, nnn: &str| {
-            assert_eq!(reply.ng_code(), format!("{prefix}-1-{nnn}"), "{script}")
-        };
-        expect(
-            client.post(script, &[(field, &live), ("PAY", "100")]).await,
-            "10",
-        );
-        expect(
-            client
-                .post(
-                    script,
-                    &[("SHOPID", "99999"), (field, &live), ("PAY", "100")],
-                )
-                .await,
-            "10",
-        );
-        expect(
-            client
-                .post(script, &[("SHOPID", SHOP), ("PAY", "100")])
-                .await,
-            "110",
-        );
-        expect(
-            client
-                .post(script, &[("SHOPID", SHOP), (field, "12x"), ("PAY", "100")])
-                .await,
-            "110",
-        );
-        expect(
-            client
-                .post(
-                    script,
-                    &[
-                        ("SHOPID", SHOP),
-                        (field, "123456789012345678901"),
-                        ("PAY", "100"),
-                    ],
-                )
-                .await,
-            "110",
-        );
-        expect(
-            client
-                .post(
-                    script,
-                    &[
-                        ("SHOPID", SHOP),
-                        (field, "00000000000000008888"),
-                        ("PAY", "100"),
-                    ],
-                )
-                .await,
-            "120",
-        );
+        let rows: [(&[(&str, &str)], &str); 6] = [
+            (&[(field, &live), ("PAY", "100")], "10"),
+            (&[("SHOPID", "99999"), (field, &live), ("PAY", "100")], "10"),
+            (&[("SHOPID", SHOP), ("PAY", "100")], "110"),
+            (&[("SHOPID", SHOP), (field, "12x"), ("PAY", "100")], "110"),
+            (
+                &[
+                    ("SHOPID", SHOP),
+                    (field, "123456789012345678901"),
+                    ("PAY", "100"),
+                ],
+                "110",
+            ),
+            (
+                &[
+                    ("SHOPID", SHOP),
+                    (field, "00000000000000008888"),
+                    ("PAY", "100"),
+                ],
+                "120",
+            ),
+        ];
+        assert_ng_rows(&client, script, prefix, &rows).await;
     }
     for (script, prefix) in [("authchange.cgi", "A3"), ("salechange.cgi", "S3")] {
-        let expect = |reply: Reply, nnn: &str| {
-            assert_eq!(reply.ng_code(), format!("{prefix}-1-{nnn}"), "{script}")
-        };
-        expect(
-            client
-                .post(script, &[("SHOPID", SHOP), ("SEQNO", &live)])
-                .await,
-            "20",
-        );
-        expect(
-            client
-                .post(
-                    script,
-                    &[("SHOPID", SHOP), ("SEQNO", &live), ("PAY", "1,000")],
-                )
-                .await,
-            "23",
-        );
-        expect(
-            client
-                .post(script, &[("SHOPID", SHOP), ("SEQNO", &live), ("PAY", "1")])
-                .await,
-            "22",
-        );
-        expect(
-            client
-                .post(
-                    script,
-                    &[("SHOPID", SHOP), ("SEQNO", &live), ("PAY", "10000000")],
-                )
-                .await,
-            "21",
-        );
+        let rows: [(&[(&str, &str)], &str); 4] = [
+            (&[("SHOPID", SHOP), ("SEQNO", &live)], "20"),
+            (
+                &[("SHOPID", SHOP), ("SEQNO", &live), ("PAY", "1,000")],
+                "23",
+            ),
+            (&[("SHOPID", SHOP), ("SEQNO", &live), ("PAY", "1")], "22"),
+            (
+                &[("SHOPID", SHOP), ("SEQNO", &live), ("PAY", "10000000")],
+                "21",
+            ),
+        ];
+        assert_ng_rows(&client, script, prefix, &rows).await;
     }
     assert_eq!(
         client.status(&live).await,

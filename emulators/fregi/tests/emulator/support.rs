@@ -306,11 +306,17 @@ impl Client {
 
     /// The inquiry extension's lines for `SEQNO`.
     pub async fn info(&self, seqno: &str) -> Reply {
-        self.get_path(
-            "/__emulator__/info",
-            &form(&[("SHOPID", SHOP), ("SEQNO", seqno)]),
-        )
-        .await
+        self.info_where("SEQNO", seqno).await
+    }
+
+    /// The inquiry extension's lines for the transaction the shop's order `ID` stands for.
+    pub async fn info_by_id(&self, id: &str) -> Reply {
+        self.info_where("ID", id).await
+    }
+
+    async fn info_where(&self, key: &str, value: &str) -> Reply {
+        let query = form(&[("SHOPID", SHOP), (key, value)]);
+        self.get_path("/__emulator__/info", &query).await
     }
 
     /// Status code (inquiry line 4) of `SEQNO`.

@@ -137,13 +137,7 @@ async fn s11_1_charcode_decodes_free_text() {
         if let Some(charcode) = charcode {
             body.push_str(&format!("&CHARCODE={charcode}"));
         }
-        let reply = client
-            .post_raw(
-                "/connect/authm.cgi",
-                "application/x-www-form-urlencoded",
-                body.into_bytes(),
-            )
-            .await;
+        let reply = post_authm_form(&client, body).await;
         // テスト is full-width: decoded by CHARCODE (or guessed), then refused, because FREE
         // takes half-width characters only (F-REGI spec §1.2; A1-1-190 is a stand-in).
         assert_eq!(reply.ng_code(), "A1-1-190", "CHARCODE={charcode:?}");
@@ -158,13 +152,7 @@ async fn s11_1_charcode_decodes_free_text() {
         body.push_str(&format!(
             "&FREE=T-shirt%20%26%20shipping&CHARCODE={charcode}"
         ));
-        let reply = client
-            .post_raw(
-                "/connect/authm.cgi",
-                "application/x-www-form-urlencoded",
-                body.into_bytes(),
-            )
-            .await;
+        let reply = post_authm_form(&client, body).await;
         assert!(reply.is_ok(), "{:?}", reply.lines);
         let tx = emu.transaction(reply.line(2)).unwrap();
         assert_eq!(tx.free.as_deref(), Some("T-shirt & shipping"));
@@ -273,4 +261,15 @@ async fn http_malformed_request_gets_400() {
     let emu = emulator().await;
     let (raw, _) = raw_exchange(emu.addr(), b"HELLO\r\n\r\n", Duration::from_secs(5)).await;
     assert_eq!(split_response(&raw).0, 400);
+}
+
+/// Posts an `authm` form body exactly as given (pre-encoded extras included).
+async fn post_authm_form(client: &Client, body: String) -> Reply {
+    client
+        .post_raw(
+            "/connect/authm.cgi",
+            "application/x-www-form-urlencoded",
+            body.into_bytes(),
+        )
+        .await
 }
