@@ -33,16 +33,40 @@ fn sales_dated(tracking_id: &str, request_date: &str, limit_second: &str) -> Str
         .signed()
 }
 
-#[tokio::test]
-async fn latency_processes_then_answers_late_once() {
+/// A fresh emulator with one committed payment of 1000 for `order_id`.
+async fn committed(order_id: &str) -> (SbpsEmulator, Client, String) {
     let emulator = start().await;
     let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("lat-1", 1000).await;
-    let fault = Fault::latency(300).on_function(Function::Sales);
+    let tracking_id = client.authorize_and_commit(order_id, 1000).await;
+    (emulator, client, tracking_id)
+}
+
+/// Installs `fault` and returns its kind, for [`assert_book`].
+fn install(emulator: &SbpsEmulator, fault: Fault) -> FaultKind {
     let kind = fault.kind.clone();
     emulator.install_fault(fault);
+    kind
+}
+
+/// The sale of `tracking_id` through `client`, keeping reqwest's own error (timeout, reset).
+async fn try_sale(client: &Client, tracking_id: &str) -> reqwest::Result<Reply> {
+    let xml = on_payment(SALES, tracking_id).signed();
+    client
+        .try_send(sjis(&xml), Some((BASIC_USER, HASH_KEY)))
+        .await
+}
+
+/// The sale of `tracking_id` from a raw TCP client.
+async fn raw_sale(emulator: &SbpsEmulator, tracking_id: &str) -> RawExchange {
+    raw_exchange(emulator.addr(), &on_payment(SALES, tracking_id).signed()).await
+}
+
+#[tokio::test]
+async fn latency_processes_then_answers_late_once() {
+    let (emulator, client, t) = committed("lat-1").await;
+    let kind = install(&emulator, Fault::latency(300).on_function(Function::Sales));
     let started = Instant::now();
-    client.send(&on_payment(SALES, &t).signed()).await.ok();
+    client.send_on_payment(SALES, &t).await.ok();
     assert!(
         started.elapsed() >= Duration::from_millis(300),
         "{:?}",
@@ -50,7 +74,7 @@ async fn latency_processes_then_answers_late_once() {
     );
     assert_book(&emulator, &t, &kind);
     let started = Instant::now();
-    client.send(&inquiry(&t, "0").signed()).await.ok();
+    client.send_inquiry(&t, "0").await.ok();
     assert!(
         started.elapsed() < Duration::from_millis(250),
         "one-shot: the second reply is not delayed"
@@ -61,19 +85,11 @@ async fn latency_processes_then_answers_late_once() {
 /// the same, and its reply is lost on the closed socket.
 #[tokio::test]
 async fn latency_processes_the_request_even_after_the_client_has_gone() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("lat-gone", 1000).await;
+    let (emulator, _, t) = committed("lat-gone").await;
     emulator.install_fault(Fault::latency(800).on_function(Function::Sales));
     let impatient = Client::with_timeout(&emulator, Duration::from_millis(150));
     let started = Instant::now();
-    let error = impatient
-        .try_send(
-            sjis(&on_payment(SALES, &t).signed()),
-            Some((BASIC_USER, HASH_KEY)),
-        )
-        .await
-        .unwrap_err();
+    let error = try_sale(&impatient, &t).await.unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     drop(impatient);
     assert_eq!(
@@ -97,9 +113,7 @@ async fn latency_processes_the_request_even_after_the_client_has_gone() {
 /// the validity window before inquiring can trust what it finds.
 #[tokio::test]
 async fn latency_past_the_request_expiry_is_refused_and_changes_nothing() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("lat-expired", 1000).await;
+    let (emulator, client, t) = committed("lat-expired").await;
     // From here the clock runs, so the delay ages the request.
     emulator.use_system_clock();
     emulator.install_fault(Fault::latency(2_500).on_function(Function::Sales));
@@ -122,21 +136,11 @@ async fn latency_past_the_request_expiry_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn no_reply_holds_the_connection_until_the_client_gives_up() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("hang-1", 1000).await;
-    let fault = Fault::no_reply().on_function(Function::Sales);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
+    let (emulator, client, t) = committed("hang-1").await;
+    let kind = install(&emulator, Fault::no_reply().on_function(Function::Sales));
     let impatient = Client::with_timeout(&emulator, Duration::from_millis(300));
     let started = Instant::now();
-    let error = impatient
-        .try_send(
-            sjis(&on_payment(SALES, &t).signed()),
-            Some((BASIC_USER, HASH_KEY)),
-        )
-        .await
-        .unwrap_err();
+    let error = try_sale(&impatient, &t).await.unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(
@@ -149,20 +153,13 @@ async fn no_reply_holds_the_connection_until_the_client_gives_up() {
 
 #[tokio::test]
 async fn no_reply_after_processing_times_out_on_a_request_that_took_effect() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("hang-2", 1000).await;
-    let fault = Fault::no_reply_after_processing().on_tracking_id(&t);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
+    let (emulator, client, t) = committed("hang-2").await;
+    let kind = install(
+        &emulator,
+        Fault::no_reply_after_processing().on_tracking_id(&t),
+    );
     let impatient = Client::with_timeout(&emulator, Duration::from_millis(300));
-    let error = impatient
-        .try_send(
-            sjis(&on_payment(SALES, &t).signed()),
-            Some((BASIC_USER, HASH_KEY)),
-        )
-        .await
-        .unwrap_err();
+    let error = try_sale(&impatient, &t).await.unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     assert_eq!(client.statuses(&t).await.1, "2", "processed");
     assert_book(&emulator, &t, &kind);
@@ -170,14 +167,10 @@ async fn no_reply_after_processing_times_out_on_a_request_that_took_effect() {
 
 #[tokio::test]
 async fn http_500_and_503_are_returned_without_processing() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("http-1", 1000).await;
+    let (emulator, client, t) = committed("http-1").await;
     for status in [500u16, 503] {
-        let fault = Fault::http_status(status).on_tracking_id(&t);
-        let kind = fault.kind.clone();
-        emulator.install_fault(fault);
-        let reply = client.send(&on_payment(SALES, &t).signed()).await;
+        let kind = install(&emulator, Fault::http_status(status).on_tracking_id(&t));
+        let reply = client.send_on_payment(SALES, &t).await;
         assert_eq!(reply.status, status);
         assert!(
             reply.tag("res_result").is_none(),
@@ -196,10 +189,11 @@ async fn http_502_503_504_after_processing_hide_a_sale_that_happened() {
         let t = client
             .authorize_and_commit(&format!("http-after-{status}"), 1000)
             .await;
-        let fault = Fault::http_status_after_processing(status).on_function(Function::Sales);
-        let kind = fault.kind.clone();
-        emulator.install_fault(fault);
-        let reply = client.send(&on_payment(SALES, &t).signed()).await;
+        let kind = install(
+            &emulator,
+            Fault::http_status_after_processing(status).on_function(Function::Sales),
+        );
+        let reply = client.send_on_payment(SALES, &t).await;
         assert_eq!(reply.status, status);
         assert!(
             reply
@@ -218,63 +212,45 @@ async fn http_502_503_504_after_processing_hide_a_sale_that_happened() {
 
 #[tokio::test]
 async fn gateway_error_answers_a_system_error_or_the_chosen_code_without_processing() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("gw-1", 1000).await;
-    let fault = Fault::gateway_error().on_function(Function::Sales);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
+    let (emulator, client, t) = committed("gw-1").await;
+    let kind = install(
+        &emulator,
+        Fault::gateway_error().on_function(Function::Sales),
+    );
     // Type 80, SBPS system error, with the request's method.
-    client
-        .send(&on_payment(SALES, &t).signed())
-        .await
-        .ng("10180999", Some(SALES));
+    client.refused_on_payment(SALES, &t, "10180999").await;
     assert_book(&emulator, &t, &kind);
 
     let code = ErrorCode::parse("10186999").unwrap();
     emulator.install_fault(Fault::gateway_error_with(code).on_function(Function::Sales));
-    client
-        .send(&on_payment(SALES, &t).signed())
-        .await
-        .ng("10186999", Some(SALES));
+    client.refused_on_payment(SALES, &t, "10186999").await;
     assert_eq!(client.statuses(&t).await.1, "1");
     assert_book(&emulator, &t, &kind);
 }
 
 #[tokio::test]
 async fn gateway_error_after_processing_reports_a_failure_of_a_sale_that_happened() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("gw-after-1", 1000).await;
-    let fault = Fault::gateway_error_after_processing().on_function(Function::Sales);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
-    client
-        .send(&with_amount(SALES, &t, 600).signed())
-        .await
-        .ng("10180999", Some(SALES));
+    let (emulator, client, t) = committed("gw-after-1").await;
+    let kind = install(
+        &emulator,
+        Fault::gateway_error_after_processing().on_function(Function::Sales),
+    );
+    client.refused_with_amount(SALES, &t, 600, "10180999").await;
     assert_book(&emulator, &t, &kind);
     assert_eq!(emulator.payment(&t).unwrap().captured_amount, 600);
 
     let t2 = client.authorize_and_commit("gw-after-2", 1000).await;
     let code = ErrorCode::parse("10190999").unwrap();
     emulator.install_fault(Fault::gateway_error_after_processing_with(code).on_tracking_id(&t2));
-    client
-        .send(&on_payment(SALES, &t2).signed())
-        .await
-        .ng("10190999", Some(SALES));
+    client.refused_on_payment(SALES, &t2, "10190999").await;
     assert_eq!(client.statuses(&t2).await.1, "2");
 }
 
 #[tokio::test]
 async fn cut_body_is_cut_short_after_processing() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("trunc-1", 1000).await;
-    let fault = Fault::cut_body().on_function(Function::Sales);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
-    let raw = raw_exchange(emulator.addr(), &on_payment(SALES, &t).signed()).await;
+    let (emulator, client, t) = committed("trunc-1").await;
+    let kind = install(&emulator, Fault::cut_body().on_function(Function::Sales));
+    let raw = raw_sale(&emulator, &t).await;
     let (head, body) = raw.head_and_body();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let announced = raw.content_length();
@@ -293,13 +269,12 @@ async fn cut_body_is_cut_short_after_processing() {
 
 #[tokio::test]
 async fn cut_body_after_n_bytes_sends_exactly_n() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("trunc-2", 1000).await;
-    let fault = Fault::cut_body_after(12).on_function(Function::Sales);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
-    let raw = raw_exchange(emulator.addr(), &on_payment(SALES, &t).signed()).await;
+    let (emulator, client, t) = committed("trunc-2").await;
+    let kind = install(
+        &emulator,
+        Fault::cut_body_after(12).on_function(Function::Sales),
+    );
+    let raw = raw_sale(&emulator, &t).await;
     let (_, body) = raw.head_and_body();
     assert_eq!(
         body, b"<?xml versio",
@@ -311,7 +286,7 @@ async fn cut_body_after_n_bytes_sends_exactly_n() {
     // Asking for more than the body still cuts it.
     let t2 = client.authorize_and_commit("trunc-3", 1000).await;
     emulator.install_fault(Fault::cut_body_after(1 << 20).on_tracking_id(&t2));
-    let raw = raw_exchange(emulator.addr(), &on_payment(SALES, &t2).signed()).await;
+    let raw = raw_sale(&emulator, &t2).await;
     let (_, body) = raw.head_and_body();
     assert_eq!(body.len(), raw.content_length() - 1);
     assert_eq!(client.statuses(&t2).await.1, "2");
@@ -319,13 +294,9 @@ async fn cut_body_after_n_bytes_sends_exactly_n() {
 
 #[tokio::test]
 async fn malformed_is_a_complete_http_reply_that_is_not_xml() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("mal-1", 1000).await;
-    let fault = Fault::malformed().on_function(Function::Sales);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
-    let raw = raw_exchange(emulator.addr(), &on_payment(SALES, &t).signed()).await;
+    let (emulator, client, t) = committed("mal-1").await;
+    let kind = install(&emulator, Fault::malformed().on_function(Function::Sales));
+    let raw = raw_sale(&emulator, &t).await;
     let (head, body) = raw.head_and_body();
     assert!(head.starts_with("HTTP/1.1 200"));
     assert_eq!(body.len(), raw.content_length(), "framing is intact");
@@ -352,13 +323,9 @@ async fn malformed_is_a_complete_http_reply_that_is_not_xml() {
 
 #[tokio::test]
 async fn reset_drops_the_request_unprocessed() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("rst-1", 1000).await;
-    let fault = Fault::reset().on_function(Function::Sales);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
-    let raw = raw_exchange(emulator.addr(), &on_payment(SALES, &t).signed()).await;
+    let (emulator, client, t) = committed("rst-1").await;
+    let kind = install(&emulator, Fault::reset().on_function(Function::Sales));
+    let raw = raw_sale(&emulator, &t).await;
     assert!(raw.bytes.is_empty(), "no reply bytes at all");
     assert_eq!(raw.error, Some(std::io::ErrorKind::ConnectionReset));
     assert_eq!(client.statuses(&t).await.1, "1", "not processed");
@@ -367,14 +334,13 @@ async fn reset_drops_the_request_unprocessed() {
 
 #[tokio::test]
 async fn reply_lost_applies_the_change_then_drops_the_connection() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
-    let t = client.authorize_and_commit("lost-1", 1000).await;
-    let fault = Fault::reply_lost()
-        .on_function(Function::Sales)
-        .on_tracking_id(&t);
-    let kind = fault.kind.clone();
-    emulator.install_fault(fault);
+    let (emulator, client, t) = committed("lost-1").await;
+    let kind = install(
+        &emulator,
+        Fault::reply_lost()
+            .on_function(Function::Sales)
+            .on_tracking_id(&t),
+    );
     let raw = raw_exchange(emulator.addr(), &with_amount(SALES, &t, 700).signed()).await;
     assert!(raw.bytes.is_empty(), "the client got no reply");
     assert_eq!(raw.error, Some(std::io::ErrorKind::ConnectionReset));
@@ -383,24 +349,13 @@ async fn reply_lost_applies_the_change_then_drops_the_connection() {
     assert_eq!(client.statuses(&t).await.1, "2");
     assert_eq!(emulator.payment(&t).unwrap().captured_amount, 700);
     // A blind retry now reports the double capture.
-    client
-        .send(&with_amount(SALES, &t, 700).signed())
-        .await
-        .ng("10141999", Some(SALES));
+    client.refused_with_amount(SALES, &t, 700, "10141999").await;
 
     // The same through reqwest: an error, not a reply.
     let t2 = client.authorize_and_commit("lost-2", 1000).await;
     emulator.install_fault(Fault::reply_lost().on_tracking_id(&t2));
     let fresh = Client::new(&emulator);
-    assert!(
-        fresh
-            .try_send(
-                sjis(&on_payment(SALES, &t2).signed()),
-                Some((BASIC_USER, HASH_KEY))
-            )
-            .await
-            .is_err()
-    );
+    assert!(try_sale(&fresh, &t2).await.is_err());
     assert_eq!(client.statuses(&t2).await.1, "2");
 }
 
@@ -413,55 +368,46 @@ async fn matchers_lifetimes_and_the_http_fault_endpoints() {
     // Persistent, for one payment only.
     let id = emulator.install_fault(Fault::http_status(503).on_tracking_id(&a).persistent());
     for _ in 0..3 {
-        assert_eq!(client.send(&inquiry(&a, "0").signed()).await.status, 503);
+        assert_eq!(client.send_inquiry(&a, "0").await.status, 503);
     }
-    client.send(&inquiry(&b, "0").signed()).await.ok();
+    client.send_inquiry(&b, "0").await.ok();
     assert_eq!(emulator.faults()[0].fired, 3);
     assert!(emulator.remove_fault(id));
-    client.send(&inquiry(&a, "0").signed()).await.ok();
+    client.send_inquiry(&a, "0").await.ok();
     // By order id, for an authorization.
     emulator.install_fault(Fault::http_status(500).on_order_id("match-c"));
     assert_eq!(
         client
-            .send(&token_auth("match-d", 100, "TOKEN-VISA").signed())
+            .send_token_auth("match-d", 100, "TOKEN-VISA")
             .await
             .status,
         200
     );
     assert_eq!(
         client
-            .send(&token_auth("match-c", 100, "TOKEN-VISA").signed())
+            .send_token_auth("match-c", 100, "TOKEN-VISA")
             .await
             .status,
         500
     );
     assert_eq!(
         client
-            .send(&token_auth("match-c", 100, "TOKEN-VISA").signed())
+            .send_token_auth("match-c", 100, "TOKEN-VISA")
             .await
             .status,
         200
     );
 
     // Over HTTP: install a two-shot 503 on commits, list, clear.
-    let http = reqwest::Client::new();
-    let url = format!("{}/faults", emulator.control_url());
+    let control = Control::new(&emulator);
     let spec = serde_json::json!({
         "match": { "function_id": "ST02-00101-101" },
         "fault": { "kind": "http_status", "status": 503 },
         "lifetime": { "times": 2 }
     });
-    let installed: serde_json::Value = http
-        .post(&url)
-        .json(&spec)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let installed: serde_json::Value = control.post_json("/faults", &spec).await;
     assert!(installed["id"].as_u64().is_some());
-    let listed: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    let listed: serde_json::Value = control.get_json("/faults").await;
     assert_eq!(listed[0]["fault"]["kind"], "http_status");
     assert_eq!(listed[0]["lifetime"]["times"], 2);
     let c = client.authorize("match-e", 1000).await;
@@ -469,17 +415,17 @@ async fn matchers_lifetimes_and_the_http_fault_endpoints() {
     assert_eq!(client.send(&commit).await.status, 503);
     assert_eq!(client.send(&commit).await.status, 503);
     client.send(&commit).await.ok();
-    let bad = http
-        .post(&url)
-        .json(&serde_json::json!({ "fault": { "kind": "nonsense" } }))
-        .send()
-        .await
-        .unwrap();
+    let bad = control
+        .post(
+            "/faults",
+            &serde_json::json!({ "fault": { "kind": "nonsense" } }),
+        )
+        .await;
     assert_eq!(bad.status(), 400);
-    http.post(&url).json(&spec).send().await.unwrap();
-    assert_eq!(http.delete(&url).send().await.unwrap().status(), 200);
+    control.post("/faults", &spec).await;
+    assert_eq!(control.delete("/faults").await.status(), 200);
     assert!(emulator.faults().is_empty());
-    client.send(&inquiry(&c, "0").signed()).await.ok();
+    client.send_inquiry(&c, "0").await.ok();
 
     // An after-processing kind over HTTP, as a separate process's tests would install it.
     let d = client.authorize_and_commit("match-f", 1000).await;
@@ -487,13 +433,7 @@ async fn matchers_lifetimes_and_the_http_fault_endpoints() {
         "match": { "tracking_id": d },
         "fault": { "kind": "gateway_error_after_processing" }
     });
-    assert_eq!(
-        http.post(&url).json(&spec).send().await.unwrap().status(),
-        200
-    );
-    client
-        .send(&on_payment(SALES, &d).signed())
-        .await
-        .ng("10180999", Some(SALES));
+    assert_eq!(control.post("/faults", &spec).await.status(), 200);
+    client.refused_on_payment(SALES, &d, "10180999").await;
     assert_eq!(client.statuses(&d).await.1, "2");
 }

@@ -105,9 +105,8 @@ async fn section_10_5_auth_scripted_declines_carry_the_id() {
     assert_eq!(emulator.dump().payments.len(), 1);
     // Token cards go through the same script.
     client
-        .send(&token_auth("decl-tok", 500, "TOKEN-DECLINE-LIMIT").signed())
-        .await
-        .ng("10122999", Some(AUTH_TOKEN));
+        .refused_token_auth("decl-tok", 500, "TOKEN-DECLINE-LIMIT", "10122999")
+        .await;
 }
 
 #[tokio::test]
@@ -115,18 +114,15 @@ async fn section_10_5_auth_unknown_and_expired_tokens() {
     let emulator = start().await;
     let client = Client::new(&emulator);
     client
-        .send(&token_auth("tok-1", 500, "NO-SUCH-TOKEN").signed())
-        .await
-        .ng("101T1999", Some(AUTH_TOKEN));
+        .refused_token_auth("tok-1", 500, "NO-SUCH-TOKEN", "101T1999")
+        .await;
     client
-        .send(&token_auth("tok-2", 500, "TOKEN-EXPIRED").signed())
-        .await
-        .ng("101T2999", Some(AUTH_TOKEN));
+        .refused_token_auth("tok-2", 500, "TOKEN-EXPIRED", "101T2999")
+        .await;
     // TOKENVALUE only goes with its own token_key.
     client
-        .send(&token_auth("tok-3", 500, "TOKENVALUE").signed())
-        .await
-        .ng("101T1999", Some(AUTH_TOKEN));
+        .refused_token_auth("tok-3", 500, "TOKENVALUE", "101T1999")
+        .await;
     // A token registered at run time works at once.
     emulator
         .register_token(TestToken::new(
@@ -135,7 +131,7 @@ async fn section_10_5_auth_unknown_and_expired_tokens() {
         ))
         .unwrap();
     client
-        .send(&token_auth("tok-4", 500, "RUNTIME-TOKEN").signed())
+        .send_token_auth("tok-4", 500, "RUNTIME-TOKEN")
         .await
         .ok();
 }
@@ -146,16 +142,15 @@ async fn section_10_5_auth_duplicate_order_id_is_10196999_without_id() {
     let client = Client::new(&emulator);
     client.authorize("dup-1", 500).await;
     client
-        .send(&token_auth("dup-1", 500, "TOKEN-VISA").signed())
+        .send_token_auth("dup-1", 500, "TOKEN-VISA")
         .await
         .ng("10196999", None);
     // By default a declined attempt uses up its order id too.
     client
-        .send(&token_auth("dup-2", 500, "TOKEN-DECLINE-UNUSABLE").signed())
-        .await
-        .ng("10123999", Some(AUTH_TOKEN));
+        .refused_token_auth("dup-2", 500, "TOKEN-DECLINE-UNUSABLE", "10123999")
+        .await;
     client
-        .send(&token_auth("dup-2", 500, "TOKEN-VISA").signed())
+        .send_token_auth("dup-2", 500, "TOKEN-VISA")
         .await
         .ng("10196999", None);
     assert_eq!(emulator.dump().payments.len(), 1);
@@ -166,11 +161,10 @@ async fn section_10_5_auth_duplicate_order_id_is_10196999_without_id() {
     let emulator = start_with(config).await;
     let client = Client::new(&emulator);
     client
-        .send(&token_auth("dup-3", 500, "TOKEN-DECLINE-UNUSABLE").signed())
-        .await
-        .ng("10123999", Some(AUTH_TOKEN));
+        .refused_token_auth("dup-3", 500, "TOKEN-DECLINE-UNUSABLE", "10123999")
+        .await;
     client
-        .send(&token_auth("dup-3", 500, "TOKEN-VISA").signed())
+        .send_token_auth("dup-3", 500, "TOKEN-VISA")
         .await
         .ok();
 }
@@ -242,20 +236,13 @@ async fn section_10_5_commit_once_only_10160999() {
     client.send(&commit).await.ng("10160999", Some(COMMIT));
     // Commit after sales on a never-committed payment, and after a cancel.
     let sold = client.authorize("commit-2", 1000).await;
-    client.send(&on_payment(SALES, &sold).signed()).await.ok();
-    client
-        .send(&on_payment(COMMIT, &sold).signed())
-        .await
-        .ng("10160999", Some(COMMIT));
+    client.send_on_payment(SALES, &sold).await.ok();
+    client.refused_on_payment(COMMIT, &sold, "10160999").await;
     let cancelled = client.authorize("commit-3", 1000).await;
+    client.send_on_payment(CANCEL, &cancelled).await.ok();
     client
-        .send(&on_payment(CANCEL, &cancelled).signed())
-        .await
-        .ok();
-    client
-        .send(&on_payment(COMMIT, &cancelled).signed())
-        .await
-        .ng("10160999", Some(COMMIT));
+        .refused_on_payment(COMMIT, &cancelled, "10160999")
+        .await;
 }
 
 #[tokio::test]
@@ -264,18 +251,14 @@ async fn section_10_5_sales_accepts_less_refuses_more_10179999() {
     let client = Client::new(&emulator);
     let tracking_id = client.authorize_and_commit("sales-1", 1080).await;
     client
-        .send(&with_amount(SALES, &tracking_id, 1081).signed())
-        .await
-        .ng("10179999", Some(SALES));
+        .refused_with_amount(SALES, &tracking_id, 1081, "10179999")
+        .await;
     assert_eq!(
         client.statuses(&tracking_id).await.1,
         "1",
         "a refused sale changes nothing"
     );
-    let reply = client
-        .send(&with_amount(SALES, &tracking_id, 500).signed())
-        .await
-        .ok();
+    let reply = client.send_with_amount(SALES, &tracking_id, 500).await.ok();
     assert_eq!(
         reply.tag("res_process_date").as_deref(),
         Some("20240102000000"),
@@ -292,10 +275,7 @@ async fn section_10_5_sales_accepts_less_refuses_more_10179999() {
     );
     // Without amount, the full authorized amount is sold, with or without a commit.
     let uncommitted = client.authorize("sales-2", 1080).await;
-    client
-        .send(&on_payment(SALES, &uncommitted).signed())
-        .await
-        .ok();
+    client.send_on_payment(SALES, &uncommitted).await.ok();
     let payment = emulator.payment(&uncommitted).unwrap();
     assert_eq!(payment.captured_amount, 1080);
     assert_eq!(
@@ -314,19 +294,15 @@ async fn section_10_5_double_sales_10141999_and_sales_after_cancel_10140999() {
     client.send(&sale).await.ok();
     client.send(&sale).await.ng("10141999", Some(SALES));
     client
-        .send(&with_amount(PARTIAL_REFUND, &tracking_id, 100).signed())
+        .send_with_amount(PARTIAL_REFUND, &tracking_id, 100)
         .await
         .ok();
     client.send(&sale).await.ng("10141999", Some(SALES));
     let cancelled = client.authorize_and_commit("double-2", 1000).await;
+    client.send_on_payment(CANCEL_REFUND, &cancelled).await.ok();
     client
-        .send(&on_payment(CANCEL_REFUND, &cancelled).signed())
-        .await
-        .ok();
-    client
-        .send(&on_payment(SALES, &cancelled).signed())
-        .await
-        .ng("10140999", Some(SALES));
+        .refused_on_payment(SALES, &cancelled, "10140999")
+        .await;
     assert_eq!(
         emulator.payment(&tracking_id).unwrap().captured_amount,
         1000
@@ -353,10 +329,7 @@ async fn section_10_5_cancel_or_refund_00303_voids_before_sales_refunds_after() 
         .ng("10145999", Some(CANCEL_REFUND));
     // Refund after sales: 2 → 4, date-only process date; twice → 46.
     let refunded = client.authorize_and_commit("303-2", 1000).await;
-    client
-        .send(&on_payment(SALES, &refunded).signed())
-        .await
-        .ok();
+    client.send_on_payment(SALES, &refunded).await.ok();
     let refund = on_payment(CANCEL_REFUND, &refunded).signed();
     let reply = client.send(&refund).await.ok();
     assert_eq!(
@@ -381,11 +354,8 @@ async fn section_10_5_cancel_only_00305() {
     assert_eq!(client.statuses(&tracking_id).await.1, "3");
     client.send(&cancel).await.ng("10152999", Some(CANCEL));
     let sold = client.authorize("305-2", 1000).await;
-    client.send(&on_payment(SALES, &sold).signed()).await.ok();
-    client
-        .send(&on_payment(CANCEL, &sold).signed())
-        .await
-        .ng("10149999", Some(CANCEL));
+    client.send_on_payment(SALES, &sold).await.ok();
+    client.refused_on_payment(CANCEL, &sold, "10149999").await;
     assert_eq!(client.statuses(&sold).await.1, "2");
 }
 
@@ -395,19 +365,14 @@ async fn section_10_5_partial_refund_00307() {
     let client = Client::new(&emulator);
     let tracking_id = client.authorize_and_commit("307-1", 1000).await;
     client
-        .send(&with_amount(PARTIAL_REFUND, &tracking_id, 100).signed())
-        .await
-        .ng("101K0999", Some(PARTIAL_REFUND));
+        .refused_with_amount(PARTIAL_REFUND, &tracking_id, 100, "101K0999")
+        .await;
+    client.send_with_amount(SALES, &tracking_id, 800).await.ok();
     client
-        .send(&with_amount(SALES, &tracking_id, 800).signed())
-        .await
-        .ok();
-    client
-        .send(&with_amount(PARTIAL_REFUND, &tracking_id, 801).signed())
-        .await
-        .ng("101K1999", Some(PARTIAL_REFUND));
+        .refused_with_amount(PARTIAL_REFUND, &tracking_id, 801, "101K1999")
+        .await;
     let reply = client
-        .send(&with_amount(PARTIAL_REFUND, &tracking_id, 300).signed())
+        .send_with_amount(PARTIAL_REFUND, &tracking_id, 300)
         .await
         .ok();
     assert_eq!(
@@ -421,34 +386,28 @@ async fn section_10_5_partial_refund_00307() {
     );
     // The same request again refunds again (no duplicate detection), up to the sold amount.
     client
-        .send(&with_amount(PARTIAL_REFUND, &tracking_id, 300).signed())
+        .send_with_amount(PARTIAL_REFUND, &tracking_id, 300)
         .await
         .ok();
     client
-        .send(&with_amount(PARTIAL_REFUND, &tracking_id, 300).signed())
-        .await
-        .ng("101K1999", Some(PARTIAL_REFUND));
+        .refused_with_amount(PARTIAL_REFUND, &tracking_id, 300, "101K1999")
+        .await;
     assert_eq!(emulator.payment(&tracking_id).unwrap().refunded_total, 600);
     // 00303 then refunds the remaining 200 (default of open question 4).
     client
-        .send(&on_payment(CANCEL_REFUND, &tracking_id).signed())
+        .send_on_payment(CANCEL_REFUND, &tracking_id)
         .await
         .ok();
     assert_eq!(emulator.payment(&tracking_id).unwrap().refunded_total, 800);
     client
-        .send(&with_amount(PARTIAL_REFUND, &tracking_id, 1).signed())
-        .await
-        .ng("101K1999", Some(PARTIAL_REFUND));
+        .refused_with_amount(PARTIAL_REFUND, &tracking_id, 1, "101K1999")
+        .await;
     // On a cancelled authorization: 45.
     let cancelled = client.authorize("307-2", 1000).await;
+    client.send_on_payment(CANCEL_REFUND, &cancelled).await.ok();
     client
-        .send(&on_payment(CANCEL_REFUND, &cancelled).signed())
-        .await
-        .ok();
-    client
-        .send(&with_amount(PARTIAL_REFUND, &cancelled, 1).signed())
-        .await
-        .ng("10145999", Some(PARTIAL_REFUND));
+        .refused_with_amount(PARTIAL_REFUND, &cancelled, 1, "10145999")
+        .await;
     // Amount is required.
     let no_amount = on_payment(PARTIAL_REFUND, &tracking_id).signed();
     client.send(&no_amount).await.ng("10103008", None);
@@ -461,18 +420,14 @@ async fn switch_refund_after_partial_refund_already_refunded() {
     let emulator = start_with(config).await;
     let client = Client::new(&emulator);
     let tracking_id = client.authorize("switch-303", 1000).await;
+    client.send_on_payment(SALES, &tracking_id).await.ok();
     client
-        .send(&on_payment(SALES, &tracking_id).signed())
+        .send_with_amount(PARTIAL_REFUND, &tracking_id, 100)
         .await
         .ok();
     client
-        .send(&with_amount(PARTIAL_REFUND, &tracking_id, 100).signed())
-        .await
-        .ok();
-    client
-        .send(&on_payment(CANCEL_REFUND, &tracking_id).signed())
-        .await
-        .ng("10146999", Some(CANCEL_REFUND));
+        .refused_on_payment(CANCEL_REFUND, &tracking_id, "10146999")
+        .await;
     assert_eq!(emulator.payment(&tracking_id).unwrap().refunded_total, 100);
 }
 
@@ -505,7 +460,7 @@ async fn section_10_5_reauth_makes_a_new_payment_and_leaves_the_old_one_untouche
     let emulator = start().await;
     let client = Client::new(&emulator);
     let old = client.authorize_and_commit("reauth-src", 1000).await;
-    client.send(&on_payment(SALES, &old).signed()).await.ok();
+    client.send_on_payment(SALES, &old).await.ok();
     let before = emulator.payment(&old).unwrap();
 
     let reply = client
@@ -592,30 +547,24 @@ async fn section_10_5_inquiry_reports_statuses_1_to_4_and_commit_status() {
     let client = Client::new(&emulator);
     let t = client.authorize("mg-1", 1000).await;
     assert_eq!(client.statuses(&t).await, ("0".into(), "1".into()));
-    client.send(&on_payment(COMMIT, &t).signed()).await.ok();
+    client.send_on_payment(COMMIT, &t).await.ok();
     assert_eq!(client.statuses(&t).await, ("1".into(), "1".into()));
-    client.send(&on_payment(SALES, &t).signed()).await.ok();
+    client.send_on_payment(SALES, &t).await.ok();
     assert_eq!(client.statuses(&t).await, ("1".into(), "2".into()));
-    client
-        .send(&on_payment(CANCEL_REFUND, &t).signed())
-        .await
-        .ok();
+    client.send_on_payment(CANCEL_REFUND, &t).await.ok();
     assert_eq!(client.statuses(&t).await, ("1".into(), "4".into()));
     let c = client.authorize("mg-2", 1000).await;
-    client
-        .send(&on_payment(CANCEL_REFUND, &c).signed())
-        .await
-        .ok();
+    client.send_on_payment(CANCEL_REFUND, &c).await.ok();
     assert_eq!(client.statuses(&c).await, ("0".into(), "3".into()));
 
     // Card number masking by response_info_type; the inquiry changes nothing.
     let history_before = emulator.payment(&t).unwrap().history.len();
-    let type0 = client.send(&inquiry(&t, "0").signed()).await.ok();
+    let type0 = client.send_inquiry(&t, "0").await.ok();
     assert_eq!(type0.tag("cc_number"), None);
     assert_eq!(type0.tag("res_status").as_deref(), Some("0"));
-    let type1 = client.send(&inquiry(&t, "1").signed()).await.ok();
+    let type1 = client.send_inquiry(&t, "1").await.ok();
     assert_eq!(type1.tag("cc_number").as_deref(), Some("****************"));
-    let type2 = client.send(&inquiry(&t, "2").signed()).await.ok();
+    let type2 = client.send_inquiry(&t, "2").await.ok();
     assert_eq!(type2.tag("cc_number").as_deref(), Some("************1111"));
     assert_eq!(type2.tag("cc_expiration").as_deref(), Some("203012"));
     assert_eq!(type2.tag("dealings_type").as_deref(), Some("10"));
@@ -631,11 +580,10 @@ async fn section_10_4_target_lookup_errors() {
     let t = client.authorize("lookup-1", 1000).await;
     let auth_tx = emulator.payment(&t).unwrap().auth_sps_transaction_id;
     client
-        .send(&on_payment(SALES, "00000000009999").signed())
-        .await
-        .ng("10112027", Some(SALES));
+        .refused_on_payment(SALES, "00000000009999", "10112027")
+        .await;
     client
-        .send(&inquiry("00000000009999", "0").signed())
+        .send_inquiry("00000000009999", "0")
         .await
         .ng("10112027", Some(INQUIRY));
     // By sps_transaction_id alone (as one WooCommerce client does).
@@ -669,20 +617,16 @@ async fn switch_auto_sales_mode() {
     let client = Client::new(&emulator);
     let t = client.authorize("auto-1", 1000).await;
     client
-        .send(&on_payment(CANCEL_REFUND, &t).signed())
-        .await
-        .ng("10159999", Some(CANCEL_REFUND));
-    client.send(&on_payment(COMMIT, &t).signed()).await.ok();
+        .refused_on_payment(CANCEL_REFUND, &t, "10159999")
+        .await;
+    client.send_on_payment(COMMIT, &t).await.ok();
     assert_eq!(
         client.statuses(&t).await,
         ("1".into(), "2".into()),
         "the commit sold it"
     );
     assert_eq!(emulator.payment(&t).unwrap().captured_amount, 1000);
-    client
-        .send(&on_payment(SALES, &t).signed())
-        .await
-        .ng("10137999", Some(SALES));
+    client.refused_on_payment(SALES, &t, "10137999").await;
 }
 
 #[tokio::test]
@@ -692,12 +636,9 @@ async fn switch_require_commit_before_sales() {
     let emulator = start_with(config).await;
     let client = Client::new(&emulator);
     let t = client.authorize("rc-1", 1000).await;
-    client
-        .send(&on_payment(SALES, &t).signed())
-        .await
-        .ng("10160999", Some(SALES));
-    client.send(&on_payment(COMMIT, &t).signed()).await.ok();
-    client.send(&on_payment(SALES, &t).signed()).await.ok();
+    client.refused_on_payment(SALES, &t, "10160999").await;
+    client.send_on_payment(COMMIT, &t).await.ok();
+    client.send_on_payment(SALES, &t).await.ok();
 }
 
 #[tokio::test]
@@ -737,10 +678,7 @@ async fn g8_s3_admin_tool_actions_change_state_without_telling_the_shop() {
     let after = emulator.admin_capture(&t, Some(600)).unwrap();
     assert_eq!(after.captured_amount, 600);
     assert_eq!(client.statuses(&t).await.1, "2");
-    client
-        .send(&on_payment(SALES, &t).signed())
-        .await
-        .ng("10141999", Some(SALES));
+    client.refused_on_payment(SALES, &t, "10141999").await;
     // Partial refund, then refund of the rest.
     emulator.admin_partial_refund(&t, 100).unwrap();
     assert_eq!(client.statuses(&t).await.1, "4");
@@ -772,51 +710,34 @@ async fn g8_s3_admin_tool_actions_change_state_without_telling_the_shop() {
 
     // The same through the control endpoints.
     let t2 = client.authorize("admin-2", 1000).await;
-    let http = reqwest::Client::new();
-    let url = |p: &str| format!("{}{p}", emulator.control_url());
-    let captured: serde_json::Value = http
-        .post(url("/admin/capture"))
-        .json(&serde_json::json!({ "tracking_id": t2, "amount": 400 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let control = Control::new(&emulator);
+    let captured: serde_json::Value = control
+        .post_json(
+            "/admin/capture",
+            &serde_json::json!({ "tracking_id": t2, "amount": 400 }),
+        )
+        .await;
     assert_eq!(captured["captured_amount"], 400);
     assert_eq!(captured["payment_status"], 2);
-    let refused = http
-        .post(url("/admin/capture"))
-        .json(&serde_json::json!({ "tracking_id": t2 }))
-        .send()
-        .await
-        .unwrap();
+    let refused = control
+        .post("/admin/capture", &serde_json::json!({ "tracking_id": t2 }))
+        .await;
     assert_eq!(refused.status(), 409);
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["reason"], "41999");
-    let partial = http
-        .post(url("/admin/partial_refund"))
-        .json(&serde_json::json!({ "tracking_id": t2, "amount": 150 }))
-        .send()
-        .await
-        .unwrap();
+    let partial = control
+        .post(
+            "/admin/partial_refund",
+            &serde_json::json!({ "tracking_id": t2, "amount": 150 }),
+        )
+        .await;
     assert_eq!(partial.status(), 200);
     assert_eq!(client.statuses(&t2).await.1, "4");
-    let unknown = http
-        .post(url("/admin/refund"))
-        .json(&serde_json::json!({ "tracking_id": "1" }))
-        .send()
-        .await
-        .unwrap();
+    let unknown = control
+        .post("/admin/refund", &serde_json::json!({ "tracking_id": "1" }))
+        .await;
     assert_eq!(unknown.status(), 404);
-    let dump: serde_json::Value = http
-        .get(url("/dump"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dump: serde_json::Value = control.get_json("/dump").await;
     let p2 = dump["payments"]
         .as_array()
         .unwrap()
@@ -834,72 +755,29 @@ async fn g8_s3_admin_tool_actions_change_state_without_telling_the_shop() {
 async fn control_endpoints_reset_dump_clock_and_tokens() {
     let emulator = start().await;
     let client = Client::new(&emulator);
-    let http = reqwest::Client::new();
-    let url = |p: &str| format!("{}{p}", emulator.control_url());
+    let control = Control::new(&emulator);
     client.authorize("ctl-1", 1000).await;
 
-    let clock: serde_json::Value = http
-        .get(url("/clock"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clock: serde_json::Value = control.get_json("/clock").await;
     assert_eq!(clock["now"], NOW);
     assert_eq!(clock["frozen"], true);
-    let moved: serde_json::Value = http
-        .post(url("/clock"))
-        .json(&serde_json::json!({ "advance_secs": 61 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let moved: serde_json::Value = control
+        .post_json("/clock", &serde_json::json!({ "advance_secs": 61 }))
+        .await;
     assert_eq!(moved["now"], "20240102030506");
-    let set: serde_json::Value = http
-        .post(url("/clock"))
-        .json(&serde_json::json!({ "set": "20250101000000" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let set: serde_json::Value = control
+        .post_json("/clock", &serde_json::json!({ "set": "20250101000000" }))
+        .await;
     assert_eq!(set["now"], "20250101000000");
     assert_eq!(emulator.now().to_string(), "20250101000000");
 
     let token = serde_json::json!({ "token": "HTTP-TOKEN", "card": { "number": "5555555555554444", "expiration": "203001" } });
-    assert_eq!(
-        http.post(url("/tokens"))
-            .json(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(control.post("/tokens", &token).await.status(), 200);
     let bad =
         serde_json::json!({ "token": "BAD", "card": { "number": "55x", "expiration": "203001" } });
-    assert_eq!(
-        http.post(url("/tokens"))
-            .json(&bad)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    assert_eq!(control.post("/tokens", &bad).await.status(), 400);
 
-    let dump: serde_json::Value = http
-        .get(url("/dump"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dump: serde_json::Value = control.get_json("/dump").await;
     assert_eq!(dump["payments"].as_array().unwrap().len(), 1);
     assert!(
         dump["tokens"]
@@ -912,24 +790,10 @@ async fn control_endpoints_reset_dump_clock_and_tokens() {
         !dump.to_string().contains("5555555555554444"),
         "no full card numbers in dumps"
     );
-    assert_eq!(
-        http.get(url("/payments/00000000000001"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        http.get(url("/payments/00000000000042"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(control.get("/payments/00000000000001").await.status(), 200);
+    assert_eq!(control.get("/payments/00000000000042").await.status(), 404);
 
-    assert_eq!(http.post(url("/reset")).send().await.unwrap().status(), 200);
+    assert_eq!(control.post_empty("/reset").await.status(), 200);
     let dump = emulator.dump();
     assert!(dump.payments.is_empty() && dump.used_order_ids.is_empty());
     assert_eq!(
@@ -940,7 +804,7 @@ async fn control_endpoints_reset_dump_clock_and_tokens() {
     assert!(!dump.tokens.iter().any(|t| t.token == "HTTP-TOKEN"));
     // Counters restart: the next authorization gets tracking id 1 again, and the order id is free.
     assert_eq!(client.authorize("ctl-1", 1000).await, "00000000000001");
-    assert_eq!(http.get(url("/nope")).send().await.unwrap().status(), 404);
+    assert_eq!(control.get("/nope").await.status(), 404);
 }
 
 /// 1,000 concurrent operations across 100 payments: 5 captures of different amounts and
@@ -1092,7 +956,7 @@ async fn section_10_4_merchants_are_isolated() {
     );
     // Our key cannot sign for them, and their payments are invisible to us.
     client
-        .send(&inquiry(&other, "0").signed())
+        .send_inquiry(&other, "0")
         .await
         .ng("10112027", Some(INQUIRY));
     let cross = Req::new(INQUIRY)

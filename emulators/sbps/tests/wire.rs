@@ -155,7 +155,7 @@ async fn replies_have_the_sandbox_layout_byte_for_byte() {
     let emulator = start().await;
     let client = Client::new(&emulator);
     let auth = client
-        .send(&token_auth("layout-1", 1000, "TOKEN-VISA").signed())
+        .send_token_auth("layout-1", 1000, "TOKEN-VISA")
         .await
         .ok();
     assert_eq!(
@@ -170,19 +170,14 @@ async fn replies_have_the_sandbox_layout_byte_for_byte() {
     \x20 </sps-api-response>\n";
     assert_eq!(auth.text, expected_auth);
 
-    let commit = client
-        .send(&on_payment(COMMIT, "00000000000001").signed())
-        .await
-        .ok();
+    let commit = client.send_on_payment(COMMIT, "00000000000001").await.ok();
     let expected_commit = "<?xml version='1.0' encoding='Shift_JIS' ?>\n  <sps-api-response id=\"ST02-00101-101\">\n\
     \x20   <res_result>OK</res_result>\n    <res_sps_transaction_id>C99999001ST020010110100000000002</res_sps_transaction_id>\n\
     \x20   <res_process_date>20240102030405</res_process_date>\n    <res_err_code/>\n    <res_date>20240102030405</res_date>\n\
     \x20 </sps-api-response>\n";
     assert_eq!(commit.text, expected_commit);
 
-    let again = client
-        .send(&on_payment(COMMIT, "00000000000001").signed())
-        .await;
+    let again = client.send_on_payment(COMMIT, "00000000000001").await;
     let expected_ng = "<?xml version='1.0' encoding='Shift_JIS' ?>\n  <sps-api-response id=\"ST02-00101-101\">\n\
     \x20   <res_result>NG</res_result>\n    <res_err_code>10160999</res_err_code>\n    <res_date>20240102030405</res_date>\n\
     \x20 </sps-api-response>\n";
@@ -408,27 +403,18 @@ async fn section_10_3_step_8_expired_request_is_10110999_without_id() {
     let client = Client::new(&emulator);
     let tracking_id = client.authorize("exp-2", 1000).await;
     emulator.advance_clock(Duration::from_secs(600));
-    client
-        .send(&on_payment(COMMIT, &tracking_id).signed())
-        .await
-        .ok();
+    client.send_on_payment(COMMIT, &tracking_id).await.ok();
     // A request dated in the future is not refused (the sandbox took 5-6 s of skew).
     emulator.set_clock("20240102025900".parse().unwrap());
-    client.send(&inquiry(&tracking_id, "0").signed()).await.ok();
+    client.send_inquiry(&tracking_id, "0").await.ok();
 }
 
 #[tokio::test]
 async fn section_7_2_identifier_shapes() {
     let emulator = start().await;
     let client = Client::new(&emulator);
-    let first = client
-        .send(&token_auth("id-1", 100, "TOKEN-VISA").signed())
-        .await
-        .ok();
-    let second = client
-        .send(&token_auth("id-2", 100, "TOKEN-VISA").signed())
-        .await
-        .ok();
+    let first = client.send_token_auth("id-1", 100, "TOKEN-VISA").await.ok();
+    let second = client.send_token_auth("id-2", 100, "TOKEN-VISA").await.ok();
     let t1: u64 = first.tag("res_tracking_id").unwrap().parse().unwrap();
     let t2: u64 = second.tag("res_tracking_id").unwrap().parse().unwrap();
     assert_eq!(t2, t1 + 1, "tracking ids count up by one");
@@ -436,10 +422,7 @@ async fn section_7_2_identifier_shapes() {
     assert_eq!(tx.len(), 32);
     assert!(tx.starts_with("C99999001ST0100131101"), "{tx}");
     assert_ne!(tx, first.tag("res_sps_transaction_id").unwrap());
-    let inquiry = client
-        .send(&inquiry(&format!("{t1:014}"), "0").signed())
-        .await
-        .ok();
+    let inquiry = client.send_inquiry(&format!("{t1:014}"), "0").await.ok();
     assert!(
         inquiry
             .tag("res_sps_transaction_id")

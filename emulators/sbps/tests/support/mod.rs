@@ -389,10 +389,54 @@ impl Client {
         })
     }
 
+    /// Sends a signed [`token_auth`].
+    pub async fn send_token_auth(&self, order_id: &str, amount: u32, token: &str) -> Reply {
+        self.send(&token_auth(order_id, amount, token).signed())
+            .await
+    }
+
+    /// Sends a signed [`on_payment`].
+    pub async fn send_on_payment(&self, id: &str, tracking_id: &str) -> Reply {
+        self.send(&on_payment(id, tracking_id).signed()).await
+    }
+
+    /// Sends a signed [`with_amount`].
+    pub async fn send_with_amount(&self, id: &str, tracking_id: &str, amount: u32) -> Reply {
+        self.send(&with_amount(id, tracking_id, amount).signed())
+            .await
+    }
+
+    /// Sends a signed [`on_payment`] and asserts it is refused with `code` under its own id.
+    pub async fn refused_on_payment(&self, id: &str, tracking_id: &str, code: &str) {
+        self.send_on_payment(id, tracking_id)
+            .await
+            .ng(code, Some(id));
+    }
+
+    /// Sends a signed [`with_amount`] and asserts it is refused with `code` under its own id.
+    pub async fn refused_with_amount(&self, id: &str, tracking_id: &str, amount: u32, code: &str) {
+        self.send_with_amount(id, tracking_id, amount)
+            .await
+            .ng(code, Some(id));
+    }
+
+    /// Sends a signed [`token_auth`] and asserts it is refused with `code` under 00131.
+    pub async fn refused_token_auth(&self, order_id: &str, amount: u32, token: &str, code: &str) {
+        self.send_token_auth(order_id, amount, token)
+            .await
+            .ng(code, Some(AUTH_TOKEN));
+    }
+
+    /// Sends a signed [`inquiry`].
+    pub async fn send_inquiry(&self, tracking_id: &str, response_info_type: &str) -> Reply {
+        self.send(&inquiry(tracking_id, response_info_type).signed())
+            .await
+    }
+
     /// Authorizes `amount` with the Visa test token; returns the tracking id.
     pub async fn authorize(&self, order_id: &str, amount: u32) -> String {
         let reply = self
-            .send(&token_auth(order_id, amount, "TOKEN-VISA").signed())
+            .send_token_auth(order_id, amount, "TOKEN-VISA")
             .await
             .ok();
         reply.tag("res_tracking_id").unwrap()
@@ -401,19 +445,61 @@ impl Client {
     /// Authorizes and commits; returns the tracking id.
     pub async fn authorize_and_commit(&self, order_id: &str, amount: u32) -> String {
         let tracking_id = self.authorize(order_id, amount).await;
-        self.send(&on_payment(COMMIT, &tracking_id).signed())
-            .await
-            .ok();
+        self.send_on_payment(COMMIT, &tracking_id).await.ok();
         tracking_id
     }
 
     /// `(commit_status, payment_status)` from MG01.
     pub async fn statuses(&self, tracking_id: &str) -> (String, String) {
-        let reply = self.send(&inquiry(tracking_id, "2").signed()).await.ok();
+        let reply = self.send_inquiry(tracking_id, "2").await.ok();
         (
             reply.tag("commit_status").unwrap(),
             reply.tag("payment_status").unwrap(),
         )
+    }
+}
+
+/// The control endpoints over plain HTTP, as a test in another process would reach them.
+pub struct Control {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Control {
+    pub fn new(emulator: &SbpsEmulator) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: emulator.control_url(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.http.get(url).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.http.post(url).json(body).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.http.delete(url).send().await.unwrap()
+    }
+
+    /// A POST without a body, as the action endpoints take it.
+    pub async fn post_empty(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.http.post(url).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        self.post(path, body).await.json().await.unwrap()
     }
 }
 
