@@ -20,6 +20,30 @@ async fn authorize_many(client: &Client) -> Vec<(String, u32)> {
     out
 }
 
+/// Runs `op(client, SEQNO, round)` `PER_TRANSACTION` times on every transaction, all in flight
+/// at once, and returns what each run gave, in completion order.
+async fn race<T, Fut>(
+    client: &Client,
+    txs: &[(String, u32)],
+    op: impl Fn(Client, String, usize) -> Fut,
+) -> Vec<T>
+where
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    for round in 0..PER_TRANSACTION {
+        for (seqno, _) in txs {
+            tasks.spawn(op(client.clone(), seqno.clone(), round));
+        }
+    }
+    let mut done = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        done.push(result.unwrap());
+    }
+    done
+}
+
 /// Ten concurrent sales per transaction: exactly one succeeds, the other nine are told the
 /// transaction is already sold, and the captured total is the authorized total.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -28,21 +52,14 @@ async fn f10_parallel_sales_capture_each_transaction_exactly_once() {
     let client = Client::new(&emu);
     let txs = authorize_many(&client).await;
 
-    let mut tasks = JoinSet::new();
-    for round in 0..PER_TRANSACTION {
-        for (seqno, _) in &txs {
-            let (client, seqno) = (client.clone(), seqno.clone());
-            tasks.spawn(async move {
-                let _ = round;
-                let reply = client.sale(&seqno).await;
-                (seqno, reply.lines)
-            });
-        }
-    }
+    let done = race(&client, &txs, |client, seqno, _| async move {
+        let reply = client.sale(&seqno).await;
+        (seqno, reply.lines)
+    })
+    .await;
     let mut ok: HashMap<String, usize> = HashMap::new();
     let mut refused: HashMap<String, usize> = HashMap::new();
-    while let Some(result) = tasks.join_next().await {
-        let (seqno, lines) = result.unwrap();
+    for (seqno, lines) in done {
         match lines[0].as_str() {
             "OK" => {
                 assert_eq!(lines[1], seqno);
@@ -77,24 +94,18 @@ async fn g3_parallel_sale_and_cancel_race_is_serialisable() {
     let client = Client::new(&emu);
     let txs = authorize_many(&client).await;
 
-    let mut tasks = JoinSet::new();
-    for i in 0..PER_TRANSACTION {
-        for (seqno, _) in &txs {
-            let (client, seqno) = (client.clone(), seqno.clone());
-            tasks.spawn(async move {
-                let is_sale = i % 2 == 0;
-                let reply = if is_sale {
-                    client.sale(&seqno).await
-                } else {
-                    client.authcancel(&seqno).await
-                };
-                (seqno, is_sale, reply.lines)
-            });
-        }
-    }
+    let done = race(&client, &txs, |client, seqno, i| async move {
+        let is_sale = i % 2 == 0;
+        let reply = if is_sale {
+            client.sale(&seqno).await
+        } else {
+            client.authcancel(&seqno).await
+        };
+        (seqno, is_sale, reply.lines)
+    })
+    .await;
     let mut outcomes: HashMap<String, Vec<(bool, Vec<String>)>> = HashMap::new();
-    while let Some(result) = tasks.join_next().await {
-        let (seqno, is_sale, lines) = result.unwrap();
+    for (seqno, is_sale, lines) in done {
         outcomes.entry(seqno).or_default().push((is_sale, lines));
     }
     assert_eq!(outcomes.len(), TRANSACTIONS);

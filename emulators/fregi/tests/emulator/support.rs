@@ -281,27 +281,18 @@ impl Client {
     }
 
     pub async fn authchange(&self, seqno: &str, pay: u32) -> Reply {
-        self.post(
-            "authchange.cgi",
-            &[
-                ("SHOPID", SHOP),
-                ("SEQNO", seqno),
-                ("PAY", &pay.to_string()),
-            ],
-        )
-        .await
+        self.change("authchange.cgi", seqno, pay).await
     }
 
     pub async fn salechange(&self, seqno: &str, pay: u32) -> Reply {
-        self.post(
-            "salechange.cgi",
-            &[
-                ("SHOPID", SHOP),
-                ("SEQNO", seqno),
-                ("PAY", &pay.to_string()),
-            ],
-        )
-        .await
+        self.change("salechange.cgi", seqno, pay).await
+    }
+
+    /// An amount change (`authchange`, `salechange`): `SHOPID`, `SEQNO`, `PAY`.
+    async fn change(&self, script: &str, seqno: &str, pay: u32) -> Reply {
+        let pay = pay.to_string();
+        let params = [("SHOPID", SHOP), ("SEQNO", seqno), ("PAY", pay.as_str())];
+        self.post(script, &params).await
     }
 
     /// The inquiry extension's lines for `SEQNO`.
