@@ -162,26 +162,11 @@ mod tests {
     /// The JSON shape is shared with the SBPS emulator: `fault`, `match`, `lifetime`.
     #[test]
     fn json_shape() {
-        let fault: Fault = serde_json::from_str(
-            r#"{"fault": {"kind": "http_status_after_processing", "status": 504}, "match": {"script": "authcancel"}, "lifetime": "persistent"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            fault,
-            Fault::http_status_after_processing(504)
-                .on_script(Script::AuthCancel)
-                .persistent()
-        );
-        let one: Fault = serde_json::from_str(r#"{"fault": {"kind": "reply_lost"}}"#).unwrap();
-        assert_eq!(one, Fault::reply_lost());
         let forced: Fault = serde_json::from_str(
             r#"{"fault": {"kind": "gateway_error", "code": "S1-1-999(x)"}, "lifetime": {"times": 2}}"#,
         )
         .unwrap();
         assert_eq!(forced, Fault::gateway_error_with("S1-1-999(x)").times(2));
-        let cut: Fault =
-            serde_json::from_str(r#"{"fault": {"kind": "cut_body", "after_bytes": 10}}"#).unwrap();
-        assert_eq!(cut, Fault::cut_body_after(10));
         assert_eq!(
             serde_json::to_value(Fault::gateway_error().on_id("o-1")).unwrap(),
             serde_json::json!({
@@ -190,34 +175,18 @@ mod tests {
                 "lifetime": {"times": 1}
             })
         );
-        for bad in [
-            r#"{"fault": {"kind": "nonsense"}}"#,
-            r#"{"fault": {"kind": "latency", "millis": 1, "status": 1}}"#,
-            r#"{"fault": {"kind": "reset"}, "match": {"tracking_id": "1"}}"#,
-        ] {
-            assert!(serde_json::from_str::<Fault>(bad).is_err(), "{bad}");
-        }
+        renkei_emulator_kit::assert_shared_json_shape!(
+            Fault,
+            match: r#"{"script": "authcancel"}"#,
+            narrow: |f: Fault| f.on_script(Script::AuthCancel)
+        );
+        let foreign = r#"{"fault": {"kind": "reset"}, "match": {"tracking_id": "1"}}"#;
+        assert!(serde_json::from_str::<Fault>(foreign).is_err(), "{foreign}");
     }
 
     #[test]
     fn each_kind_says_whether_it_processes_the_request() {
-        let processed = [
-            Fault::latency(1),
-            Fault::no_reply_after_processing(),
-            Fault::http_status_after_processing(503),
-            Fault::gateway_error_after_processing(),
-            Fault::malformed(),
-            Fault::cut_body(),
-            Fault::reply_lost(),
-        ];
-        let not_processed = [
-            Fault::no_reply(),
-            Fault::http_status(503),
-            Fault::gateway_error(),
-            Fault::reset(),
-        ];
-        assert!(processed.iter().all(Fault::processes_request));
-        assert!(!not_processed.iter().any(Fault::processes_request));
+        renkei_emulator_kit::assert_processing_split!(Fault);
     }
 
     /// The default gateway error must stay unknown to every client table: not one of the API

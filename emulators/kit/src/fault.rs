@@ -408,6 +408,66 @@ impl<F: Rule> FaultBook<F> {
     }
 }
 
+/// Asserts the parts of the JSON shape every fault type reads alike, whatever its matcher and
+/// code: `fault`, `match` and `lifetime` are read together, a kind alone is a one-shot rule for
+/// every request, a kind's own fields are read, and an unknown kind or a field of another kind
+/// is refused.
+///
+/// `match` is the type's JSON for one matcher and `narrow` the same matcher applied to a rule.
+#[macro_export]
+macro_rules! assert_shared_json_shape {
+    ($fault:ty, match: $matcher:literal, narrow: $narrow:expr) => {{
+        let text = format!(
+            r#"{{"fault": {{"kind": "http_status_after_processing", "status": 504}}, "match": {}, "lifetime": "persistent"}}"#,
+            $matcher
+        );
+        let fault: $fault = serde_json::from_str(&text).unwrap();
+        let narrow = $narrow;
+        assert_eq!(
+            fault,
+            narrow(<$fault>::http_status_after_processing(504)).persistent()
+        );
+        let one: $fault = serde_json::from_str(r#"{"fault": {"kind": "reply_lost"}}"#).unwrap();
+        assert_eq!(one, <$fault>::reply_lost());
+        let cut: $fault =
+            serde_json::from_str(r#"{"fault": {"kind": "cut_body", "after_bytes": 10}}"#).unwrap();
+        assert_eq!(cut, <$fault>::cut_body_after(10));
+        for bad in [
+            r#"{"fault": {"kind": "nonsense"}}"#,
+            r#"{"fault": {"kind": "latency", "millis": 1, "status": 1}}"#,
+        ] {
+            assert!(serde_json::from_str::<$fault>(bad).is_err(), "{bad}");
+        }
+    }};
+}
+
+/// Asserts which kinds of a fault type (the kit's [`Fault`] or a [`gateway_fault!`] wrapper)
+/// process the request before they misbehave and which do not, built with the type's own
+/// constructors: every emulator's fault tests lean on that split, so each type is held to this
+/// one table.
+#[macro_export]
+macro_rules! assert_processing_split {
+    ($fault:ty) => {{
+        let processed = [
+            <$fault>::latency(1),
+            <$fault>::no_reply_after_processing(),
+            <$fault>::http_status_after_processing(503),
+            <$fault>::gateway_error_after_processing(),
+            <$fault>::malformed(),
+            <$fault>::cut_body(),
+            <$fault>::reply_lost(),
+        ];
+        let not_processed = [
+            <$fault>::no_reply(),
+            <$fault>::http_status(503),
+            <$fault>::gateway_error(),
+            <$fault>::reset(),
+        ];
+        assert!(processed.iter().all(<$fault>::processes_request));
+        assert!(!not_processed.iter().any(<$fault>::processes_request));
+    }};
+}
+
 /// Declares an emulator's fault rule type: a wrapper of [`Fault`] over the gateway's matcher and
 /// error code, with every constructor of the shared vocabulary, so that the emulator can add
 /// its own `on_*` narrowing methods in an `impl` of its own. It reads and serializes as the
@@ -680,16 +740,6 @@ mod tests {
 
     #[test]
     fn json_shape() {
-        let fault: TestFault = serde_json::from_str(
-            r#"{"fault": {"kind": "http_status_after_processing", "status": 504}, "match": {"op": "void"}, "lifetime": "persistent"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            fault,
-            TestFault::http_status_after_processing(504)
-                .narrow(on("void"))
-                .persistent()
-        );
         assert_eq!(
             serde_json::to_value(TestFault::gateway_error_with("E1").narrow(on("o"))).unwrap(),
             serde_json::json!({
@@ -698,9 +748,12 @@ mod tests {
                 "lifetime": {"times": 1}
             })
         );
+        crate::assert_shared_json_shape!(
+            TestFault,
+            match: r#"{"op": "void"}"#,
+            narrow: |f: TestFault| f.narrow(on("void"))
+        );
         for bad in [
-            r#"{"fault": {"kind": "nonsense"}}"#,
-            r#"{"fault": {"kind": "latency", "millis": 1, "status": 1}}"#,
             r#"{"fault": {"kind": "reset"}, "match": {"other": "1"}}"#,
             r#"{"fault": {"kind": "reset"}, "extra": 1}"#,
         ] {
@@ -710,22 +763,6 @@ mod tests {
 
     #[test]
     fn each_kind_says_whether_it_processes_the_request() {
-        let processed = [
-            TestFault::latency(1),
-            TestFault::no_reply_after_processing(),
-            TestFault::http_status_after_processing(503),
-            TestFault::gateway_error_after_processing(),
-            TestFault::malformed(),
-            TestFault::cut_body(),
-            TestFault::reply_lost(),
-        ];
-        let not_processed = [
-            TestFault::no_reply(),
-            TestFault::http_status(503),
-            TestFault::gateway_error(),
-            TestFault::reset(),
-        ];
-        assert!(processed.iter().all(TestFault::processes_request));
-        assert!(!not_processed.iter().any(TestFault::processes_request));
+        crate::assert_processing_split!(TestFault);
     }
 }

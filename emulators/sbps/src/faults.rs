@@ -146,18 +146,6 @@ mod tests {
     /// The JSON shape is shared with the F-REGI emulator: `fault`, `match`, `lifetime`.
     #[test]
     fn json_shape() {
-        let fault: Fault = serde_json::from_str(
-            r#"{"fault": {"kind": "http_status_after_processing", "status": 504}, "match": {"function_id": "ST02-00201-101"}, "lifetime": "persistent"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            fault,
-            Fault::http_status_after_processing(504)
-                .on_function(Function::Sales)
-                .persistent()
-        );
-        let one: Fault = serde_json::from_str(r#"{"fault": {"kind": "reply_lost"}}"#).unwrap();
-        assert_eq!(one, Fault::reply_lost());
         let forced: Fault = serde_json::from_str(
             r#"{"fault": {"kind": "gateway_error", "code": "10186999"}, "lifetime": {"times": 2}}"#,
         )
@@ -166,9 +154,6 @@ mod tests {
             forced,
             Fault::gateway_error_with(ErrorCode::parse("10186999").unwrap()).times(2)
         );
-        let cut: Fault =
-            serde_json::from_str(r#"{"fault": {"kind": "cut_body", "after_bytes": 10}}"#).unwrap();
-        assert_eq!(cut, Fault::cut_body_after(10));
         assert_eq!(
             serde_json::to_value(Fault::gateway_error().on_order_id("o-1")).unwrap(),
             serde_json::json!({
@@ -177,33 +162,17 @@ mod tests {
                 "lifetime": {"times": 1}
             })
         );
-        for bad in [
-            r#"{"fault": {"kind": "nonsense"}}"#,
-            r#"{"fault": {"kind": "latency", "millis": 1, "status": 1}}"#,
-            r#"{"fault": {"kind": "reset"}, "match": {"seqno": "1"}}"#,
-        ] {
-            assert!(serde_json::from_str::<Fault>(bad).is_err(), "{bad}");
-        }
+        renkei_emulator_kit::assert_shared_json_shape!(
+            Fault,
+            match: r#"{"function_id": "ST02-00201-101"}"#,
+            narrow: |f: Fault| f.on_function(Function::Sales)
+        );
+        let foreign = r#"{"fault": {"kind": "reset"}, "match": {"seqno": "1"}}"#;
+        assert!(serde_json::from_str::<Fault>(foreign).is_err(), "{foreign}");
     }
 
     #[test]
     fn each_kind_says_whether_it_processes_the_request() {
-        let processed = [
-            Fault::latency(1),
-            Fault::no_reply_after_processing(),
-            Fault::http_status_after_processing(503),
-            Fault::gateway_error_after_processing(),
-            Fault::malformed(),
-            Fault::cut_body(),
-            Fault::reply_lost(),
-        ];
-        let not_processed = [
-            Fault::no_reply(),
-            Fault::http_status(503),
-            Fault::gateway_error(),
-            Fault::reset(),
-        ];
-        assert!(processed.iter().all(Fault::processes_request));
-        assert!(!not_processed.iter().any(Fault::processes_request));
+        renkei_emulator_kit::assert_processing_split!(Fault);
     }
 }
