@@ -35,8 +35,7 @@ fn sales_dated(tracking_id: &str, request_date: &str, limit_second: &str) -> Str
 
 /// A fresh emulator with one committed payment of 1000 for `order_id`.
 async fn committed(order_id: &str) -> (SbpsEmulator, Client, String) {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let tracking_id = client.authorize_and_commit(order_id, 1000).await;
     (emulator, client, tracking_id)
 }
@@ -183,8 +182,7 @@ async fn http_500_and_503_are_returned_without_processing() {
 
 #[tokio::test]
 async fn http_502_503_504_after_processing_hide_a_sale_that_happened() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     for status in [502u16, 503, 504] {
         let t = client
             .authorize_and_commit(&format!("http-after-{status}"), 1000)
@@ -361,8 +359,7 @@ async fn reply_lost_applies_the_change_then_drops_the_connection() {
 
 #[tokio::test]
 async fn matchers_lifetimes_and_the_http_fault_endpoints() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let a = client.authorize_and_commit("match-a", 1000).await;
     let b = client.authorize_and_commit("match-b", 1000).await;
     // Persistent, for one payment only.

@@ -11,8 +11,7 @@ use support::*;
 
 #[tokio::test]
 async fn authorization_creates_an_authorized_uncommitted_payment() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let tracking_id = client.authorize("auth-ok", 1080).await;
     assert_eq!(
         client.statuses(&tracking_id).await,
@@ -48,8 +47,7 @@ async fn authorization_creates_an_authorized_uncommitted_payment() {
 
 #[tokio::test]
 async fn raw_card_authorizations_00111_and_00101_approve_luhn_valid_future_cards() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     for (id, order, number, brand) in [
         (AUTH_CARD, "card-1", "4242424242424242", "V"),
         (AUTH_CARD, "card-2", "5555555555554444", "M"),
@@ -72,8 +70,7 @@ async fn raw_card_authorizations_00111_and_00101_approve_luhn_valid_future_cards
 
 #[tokio::test]
 async fn section_10_5_auth_scripted_declines_carry_the_id() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let cases = [
         ("4000000000100000", "203012", "123", "10123999"), // ends 0000: card unusable
         ("4000000000000002", "203012", "123", "10122999"), // ends 0002: limit exceeded
@@ -111,8 +108,7 @@ async fn section_10_5_auth_scripted_declines_carry_the_id() {
 
 #[tokio::test]
 async fn section_10_5_auth_unknown_and_expired_tokens() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     client
         .refused_token_auth("tok-1", 500, "NO-SUCH-TOKEN", "101T1999")
         .await;
@@ -138,8 +134,7 @@ async fn section_10_5_auth_unknown_and_expired_tokens() {
 
 #[tokio::test]
 async fn section_10_5_auth_duplicate_order_id_is_10196999_without_id() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     client.authorize("dup-1", 500).await;
     client
         .send_token_auth("dup-1", 500, "TOKEN-VISA")
@@ -191,8 +186,7 @@ fn stored_card_auth(order_id: &str, token: Option<&str>, store: bool) -> String 
 
 #[tokio::test]
 async fn section_10_5_auth_charges_the_stored_card_when_no_token_is_given() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     client
         .send(&stored_card_auth("stored-0", None, false))
         .await
@@ -219,8 +213,7 @@ async fn section_10_5_auth_charges_the_stored_card_when_no_token_is_given() {
 
 #[tokio::test]
 async fn section_10_5_commit_once_only_10160999() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     let tracking_id = client.authorize("commit-1", 1000).await;
     let commit = on_payment(COMMIT, &tracking_id).signed();
     let first = client.send(&commit).await.ok();
@@ -247,8 +240,7 @@ async fn section_10_5_commit_once_only_10160999() {
 
 #[tokio::test]
 async fn section_10_5_sales_accepts_less_refuses_more_10179999() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let tracking_id = client.authorize_and_commit("sales-1", 1080).await;
     client
         .refused_with_amount(SALES, &tracking_id, 1081, "10179999")
@@ -287,8 +279,7 @@ async fn section_10_5_sales_accepts_less_refuses_more_10179999() {
 
 #[tokio::test]
 async fn section_10_5_double_sales_10141999_and_sales_after_cancel_10140999() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let tracking_id = client.authorize_and_commit("double-1", 1000).await;
     let sale = on_payment(SALES, &tracking_id).signed();
     client.send(&sale).await.ok();
@@ -311,8 +302,7 @@ async fn section_10_5_double_sales_10141999_and_sales_after_cancel_10140999() {
 
 #[tokio::test]
 async fn section_10_5_cancel_or_refund_00303_voids_before_sales_refunds_after() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     // Void before sales: 1 → 3, actual time as process date; twice → 45.
     let voided = client.authorize_and_commit("303-1", 1000).await;
     let cancel = on_payment(CANCEL_REFUND, &voided).signed();
@@ -346,8 +336,7 @@ async fn section_10_5_cancel_or_refund_00303_voids_before_sales_refunds_after() 
 
 #[tokio::test]
 async fn section_10_5_cancel_only_00305() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     let tracking_id = client.authorize("305-1", 1000).await;
     let cancel = on_payment(CANCEL, &tracking_id).signed();
     client.send(&cancel).await.ok();
@@ -361,8 +350,7 @@ async fn section_10_5_cancel_only_00305() {
 
 #[tokio::test]
 async fn section_10_5_partial_refund_00307() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let tracking_id = client.authorize_and_commit("307-1", 1000).await;
     client
         .refused_with_amount(PARTIAL_REFUND, &tracking_id, 100, "101K0999")
@@ -457,8 +445,7 @@ fn reauth(
 
 #[tokio::test]
 async fn section_10_5_reauth_makes_a_new_payment_and_leaves_the_old_one_untouched() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let old = client.authorize_and_commit("reauth-src", 1000).await;
     client.send_on_payment(SALES, &old).await.ok();
     let before = emulator.payment(&old).unwrap();
@@ -543,8 +530,7 @@ async fn section_10_5_reauth_makes_a_new_payment_and_leaves_the_old_one_untouche
 
 #[tokio::test]
 async fn section_10_5_inquiry_reports_statuses_1_to_4_and_commit_status() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let t = client.authorize("mg-1", 1000).await;
     assert_eq!(client.statuses(&t).await, ("0".into(), "1".into()));
     client.send_on_payment(COMMIT, &t).await.ok();
@@ -575,8 +561,7 @@ async fn section_10_5_inquiry_reports_statuses_1_to_4_and_commit_status() {
 
 #[tokio::test]
 async fn section_10_4_target_lookup_errors() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let t = client.authorize("lookup-1", 1000).await;
     let auth_tx = emulator.payment(&t).unwrap().auth_sps_transaction_id;
     client
@@ -643,8 +628,7 @@ async fn switch_require_commit_before_sales() {
 
 #[tokio::test]
 async fn section_10_5_sales_window_10142999() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     let t = client.authorize("window-1", 1000).await;
     // Authorized in January: sales dated up to 30 April are fine, 1 May is too late.
     let late = Req::head(SALES)
@@ -671,8 +655,7 @@ async fn section_10_5_sales_window_10142999() {
 
 #[tokio::test]
 async fn g8_s3_admin_tool_actions_change_state_without_telling_the_shop() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let t = client.authorize_and_commit("admin-1", 1000).await;
     // Partial capture in the management tool: the shop's inquiry sees it sold.
     let after = emulator.admin_capture(&t, Some(600)).unwrap();
@@ -753,8 +736,7 @@ async fn g8_s3_admin_tool_actions_change_state_without_telling_the_shop() {
 
 #[tokio::test]
 async fn control_endpoints_reset_dump_clock_and_tokens() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let control = Control::new(&emulator);
     client.authorize("ctl-1", 1000).await;
 
@@ -815,8 +797,7 @@ async fn parallel_operations_leave_a_serializable_state() {
     const PAYMENTS: usize = 100;
     const REFUND: u32 = 150;
     let sale_amounts = [1000u32, 900, 800, 700, 600];
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
 
     let mut setup = tokio::task::JoinSet::new();
     for i in 0..PAYMENTS {
@@ -969,8 +950,7 @@ async fn section_10_4_merchants_are_isolated() {
 
 #[tokio::test]
 async fn section_6_7_reauth_with_card_data_00113() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let old = client.authorize("r113-src", 1000).await;
     let body = Req::head("ST01-00113-101")
         .field("tracking_id", &old)

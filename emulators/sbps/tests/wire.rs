@@ -45,8 +45,7 @@ async fn section_4_5_hash_vectors_are_accepted_end_to_end() {
         "e05ff8a73a9f293ca287e7ddbcf4bb187866dc24"
     );
     // ...and the emulator accepts the three documents that carry them, verbatim.
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let auth = client.send(VECTOR_3_TOKEN_AUTH).await.ok();
     assert_eq!(
         auth.tag("res_tracking_id").as_deref(),
@@ -82,8 +81,7 @@ async fn section_5_2_des_vectors_and_encrypted_flg_round_trip() {
     assert_eq!(des_encrypt("V"), "LkNTJ4t+niI=");
     assert_eq!(des_encrypt("2"), "OHgSV6AnY+U=");
 
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     let auth = Req::head(AUTH_CARD)
         .field("cust_code", "cust01")
         .field("order_id", "enc-1")
@@ -152,8 +150,7 @@ async fn section_5_2_des_vectors_and_encrypted_flg_round_trip() {
 
 #[tokio::test]
 async fn replies_have_the_sandbox_layout_byte_for_byte() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     let auth = client
         .send_token_auth("layout-1", 1000, "TOKEN-VISA")
         .await
@@ -227,8 +224,7 @@ async fn section_10_2_only_post_to_the_api_path_is_served() {
 
 #[tokio::test]
 async fn section_10_2_bad_basic_credentials_get_401_without_xml() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let body = token_auth("auth-1", 100, "TOKEN-VISA").signed();
     for (user, password) in [(BASIC_USER, "wrong"), ("99999002", HASH_KEY), ("", "")] {
         let reply = client
@@ -245,8 +241,7 @@ async fn section_10_2_bad_basic_credentials_get_401_without_xml() {
 
 #[tokio::test]
 async fn section_10_3_step_1_malformed_xml_is_99900999_without_id() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     for body in [
         "not xml at all",
         "<sps-api-request id=\"ST02-00101-101\"><merchant_id>99999</service_id></sps-api-request>",
@@ -260,8 +255,7 @@ async fn section_10_3_step_1_malformed_xml_is_99900999_without_id() {
 
 #[tokio::test]
 async fn section_10_3_step_3_unknown_function_id_is_mmm02000_without_id() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     let body = Req::head("MG02-00101-101")
         .field("cust_code", "c")
         .dated()
@@ -273,8 +267,7 @@ async fn section_10_3_step_3_unknown_function_id_is_mmm02000_without_id() {
 
 #[tokio::test]
 async fn section_10_3_step_4_field_validation_errors_have_no_id() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     // Missing tracking_id (and no sps_transaction_id).
     let no_target = Req::head(COMMIT)
         .field("processing_datetime", NOW)
@@ -329,8 +322,7 @@ async fn section_10_3_step_4_field_validation_errors_have_no_id() {
 
 #[tokio::test]
 async fn section_10_3_step_5_merchant_must_match_the_basic_auth_merchant() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     let other_merchant = Req::new(COMMIT)
         .field("merchant_id", "11111")
         .field("service_id", SERVICE_ID)
@@ -349,8 +341,7 @@ async fn section_10_3_step_5_merchant_must_match_the_basic_auth_merchant() {
 
 #[tokio::test]
 async fn section_4_1_hash_mismatch_is_10109999_without_id() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let request = token_auth("hash-1", 1000, "TOKEN-VISA");
     // Wrong key.
     let wrong_key = hashcode(&["99999".to_string()], "OTHERKEY");
@@ -384,8 +375,7 @@ async fn section_4_1_hash_mismatch_is_10109999_without_id() {
 
 #[tokio::test]
 async fn section_10_3_step_8_expired_request_is_10110999_without_id() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let tracking_id = client.authorize("exp-1", 1000).await;
     let commit = on_payment(COMMIT, &tracking_id).signed();
     // Default validity 600 s: at +600 s still valid, at +601 s expired.
@@ -399,8 +389,7 @@ async fn section_10_3_step_8_expired_request_is_10110999_without_id() {
         .signed();
     client.send(&with_limit).await.ok();
 
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (emulator, client) = started().await;
     let tracking_id = client.authorize("exp-2", 1000).await;
     emulator.advance_clock(Duration::from_secs(600));
     client.send_on_payment(COMMIT, &tracking_id).await.ok();
@@ -411,8 +400,7 @@ async fn section_10_3_step_8_expired_request_is_10110999_without_id() {
 
 #[tokio::test]
 async fn section_7_2_identifier_shapes() {
-    let emulator = start().await;
-    let client = Client::new(&emulator);
+    let (_emulator, client) = started().await;
     let first = client.send_token_auth("id-1", 100, "TOKEN-VISA").await.ok();
     let second = client.send_token_auth("id-2", 100, "TOKEN-VISA").await.ok();
     let t1: u64 = first.tag("res_tracking_id").unwrap().parse().unwrap();

@@ -6,8 +6,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn s11_2_authm_approves_a_luhn_valid_card() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let reply = client.post_owned("authm.cgi", &card_auth(VISA, 1000)).await;
     assert_eq!(reply.status, 200);
     assert!(reply.is_ok(), "{:?}", reply.lines);
@@ -71,8 +70,7 @@ async fn s11_1_authcodes_are_seedable_and_can_be_letters() {
 
 #[tokio::test]
 async fn s11_2_requirecom_reports_the_brand_on_the_fourth_line() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let visa = client
         .post_owned(
             "authm.cgi",
@@ -91,8 +89,7 @@ async fn s11_2_requirecom_reports_the_brand_on_the_fourth_line() {
 
 #[tokio::test]
 async fn s7_fregi_test_card_approves_with_scode_111_and_declines_with_123() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let ok = client
         .post_owned(
             "authm.cgi",
@@ -118,8 +115,7 @@ async fn s7_fregi_test_card_approves_with_scode_111_and_declines_with_123() {
 
 #[tokio::test]
 async fn s11_2_configured_decline_cards_answer_their_codes() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let rules = Config::default().decline_rules;
     assert!(rules.len() >= 5);
     for rule in rules.iter().filter(|r| r.scode.is_none()) {
@@ -154,8 +150,7 @@ async fn s11_2_record_declines_switch_off_leaves_no_record() {
 
 #[tokio::test]
 async fn s11_2_per_card_limit_declines_with_jcn_g55() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let limit = Config::default().card_limits[0].clone();
     let at_limit = client
         .post_owned("authm.cgi", &card_auth(&limit.pan, limit.limit))
@@ -169,8 +164,7 @@ async fn s11_2_per_card_limit_declines_with_jcn_g55() {
 
 #[tokio::test]
 async fn f7_authm_refuses_1_and_10_000_000_and_accepts_2_and_9_999_999() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     for (pay, expected) in [
         (1, Some("A1-1-22")),
         (10_000_000, Some("A1-1-21")),
@@ -354,8 +348,7 @@ async fn s11_2_security_code_required_by_shop_option() {
 
 #[tokio::test]
 async fn s11_1_validation_order_first_failure_wins() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let base = card_auth(VISA, 1000);
     // SHOPID before required fields.
     let r = client
@@ -389,8 +382,7 @@ async fn s11_1_validation_order_first_failure_wins() {
 
 #[tokio::test]
 async fn s11_2_duplicate_id_is_refused_unless_the_holder_failed() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     client
         .authorize_with(with(card_auth(VISA, 100), &[("ID", "order-1")]))
         .await;
@@ -425,16 +417,14 @@ async fn s11_2_duplicate_id_is_refused_unless_the_holder_failed() {
 
 #[tokio::test]
 async fn s11_2_without_id_the_seqno_is_the_id() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (_, seqno) = client.authorize(100).await;
     assert_eq!(client.info(&seqno).await.line(2), seqno);
 }
 
 #[tokio::test]
 async fn s11_2_saletogether_sells_at_once() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (_, seqno) = client
         .authorize_with(with(card_auth(VISA, 100), &[("SALETOGETHER", "1")]))
         .await;
@@ -443,8 +433,7 @@ async fn s11_2_saletogether_sells_at_once() {
 
 #[tokio::test]
 async fn s11_2_tokens_approve_decline_and_expire() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let token = |t: &str| owned(&[("SHOPID", SHOP), ("PAY", "500"), ("TOKEN", t)]);
     let (_, seqno) = client.authorize_with(token("TESTTOKEN-OK")).await;
     assert_eq!(emu.transaction(&seqno).unwrap().card, "411111******1111");
@@ -485,8 +474,7 @@ async fn s11_2_tokens_approve_decline_and_expire() {
 
 #[tokio::test]
 async fn s11_8_monthly_registers_the_card_and_customerid_charges_it() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     client
         .authorize_with(with(
             card_auth(VISA, 100),
@@ -561,8 +549,7 @@ async fn s11_8_monthly_registers_the_card_and_customerid_charges_it() {
 
 #[tokio::test]
 async fn s11_8_salem_sells_now_or_reserves_until_the_batch_date() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     client
         .authorize_with(with(
             card_auth(VISA, 100),
@@ -643,8 +630,7 @@ async fn s11_8_salem_sells_now_or_reserves_until_the_batch_date() {
 /// and control characters are refused with `A1-1-190` (a stand-in) and make no record.
 #[tokio::test]
 async fn free_that_is_not_half_width_is_a1_1_190_and_makes_no_record() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     for free in ["Ｔシャツ", "ﾃｽﾄ", "送料", "tab\there", "\u{3000}"] {
         let params = with(
             card_auth(VISA, 100),

@@ -6,8 +6,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn s10_3_info_by_seqno_and_id_and_its_errors() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (authcode, seqno) = client
         .authorize_with(with(card_auth(VISA, 4321), &[("ID", "ord-7")]))
         .await;
@@ -47,8 +46,7 @@ async fn s10_3_info_by_seqno_and_id_and_its_errors() {
 
 #[tokio::test]
 async fn s11_9_dump_reset_and_clock_endpoints() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (_, seqno) = client
         .authorize_with(with(
             card_auth(VISA, 100),
@@ -114,8 +112,7 @@ async fn s11_9_dump_reset_and_clock_endpoints() {
 
 #[tokio::test]
 async fn f11_statuses_endpoint_lists_the_manuals_ten_labels() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (_, statuses) = client.control("GET", "statuses", &[]).await;
     let labels: Vec<&str> = statuses
         .as_array()
@@ -155,8 +152,7 @@ async fn f11_statuses_endpoint_lists_the_manuals_ten_labels() {
 
 #[tokio::test]
 async fn f5_admin_amount_change_makes_a_later_shop_sale_fail() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (_, old) = client
         .authorize_with(with(card_auth(VISA, 5000), &[("ID", "order-5")]))
         .await;
@@ -195,8 +191,7 @@ async fn f5_admin_amount_change_makes_a_later_shop_sale_fail() {
 
 #[tokio::test]
 async fn g8_admin_cancel_sale_and_sale_change_through_the_rust_api() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (_, authorized) = client.authorize(1000).await;
     let cancelled = emu.admin_cancel(SHOP, &authorized).unwrap();
     assert_eq!(cancelled.transaction.status, Status::AuthorizationCancelled);
@@ -232,8 +227,7 @@ async fn g8_admin_cancel_sale_and_sale_change_through_the_rust_api() {
 
 #[tokio::test]
 async fn tokens_can_be_registered_over_http() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (status, _) = client
         .control(
             "POST",

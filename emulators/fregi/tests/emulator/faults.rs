@@ -58,8 +58,7 @@ async fn exchange_sale(emu: &FregiEmulator, seqno: &str, patience: Duration) -> 
 
 /// A fresh emulator with one authorized transaction.
 async fn with_authorized() -> (FregiEmulator, Client, String) {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let seqno = authorized(&client).await;
     (emu, client, seqno)
 }
@@ -180,8 +179,7 @@ async fn http_500_and_503_are_sent_without_processing() {
 
 #[tokio::test]
 async fn http_502_503_504_after_processing_hide_a_sale_that_happened() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     for status in [502, 503, 504] {
         let seqno = authorized(&client).await;
         let kind = install(
@@ -355,8 +353,7 @@ async fn gateway_error_after_processing_reports_a_failure_of_a_sale_that_happene
 
 #[tokio::test]
 async fn faults_target_a_seqno_or_an_order_id_and_can_persist() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (_, a) = client
         .authorize_with(with(card_auth(VISA, 100), &[("ID", "order-a")]))
         .await;

@@ -96,8 +96,7 @@ async fn assert_ng_rows(
 
 #[tokio::test]
 async fn s11_3_sale_moves_10_to_20_and_answers_the_same_seqno() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (_, seqno) = client.authorize(1000).await;
     let sale = client.sale(&seqno).await;
     assert_eq!(sale.lines, ["OK", seqno.as_str()]);
@@ -109,8 +108,7 @@ async fn s11_3_sale_moves_10_to_20_and_answers_the_same_seqno() {
 
 #[tokio::test]
 async fn f10_sale_on_sold_transaction_gives_manual_message() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let seqno = in_state(&client, "20").await;
     let again = client.sale(&seqno).await;
     assert_eq!(
@@ -137,8 +135,7 @@ async fn f10_sale_on_sold_transaction_gives_manual_message() {
 
 #[tokio::test]
 async fn f10_sale_on_authorization_cancelled_transaction_gives_manual_message() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let seqno = in_state(&client, "12").await;
     assert_eq!(
         client.sale(&seqno).await.ng(),
@@ -185,8 +182,7 @@ async fn s11_3_sale_errors() {
 
 #[tokio::test]
 async fn s11_3_sale_checks_a_sent_authcode() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (authcode, seqno) = client.authorize(100).await;
     let wrong = if authcode == "000000" {
         "000001"
@@ -224,8 +220,7 @@ async fn s11_3_sale_checks_a_sent_authcode() {
 
 #[tokio::test]
 async fn s11_3_sale_after_the_capture_window_is_s1_1_125_and_stays_authorized() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (_, seqno) = client.authorize(100).await;
     emu.advance_clock(Duration::from_secs(61 * 86_400));
     assert_eq!(
@@ -252,8 +247,7 @@ async fn s9_6_repeat_sale_can_be_idempotent() {
 
 #[tokio::test]
 async fn s11_4_authcancel_transitions_and_errors() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let seqno = in_state(&client, "10").await;
     let cancel = client.authcancel(&seqno).await;
     assert_eq!(cancel.lines, ["OK"]);
@@ -281,8 +275,7 @@ async fn s11_4_authcancel_transitions_and_errors() {
 
 #[tokio::test]
 async fn s11_5_salecancel_transitions_and_errors() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let sold = in_state(&client, "20").await;
     assert_eq!(client.salecancel(&sold).await.lines, ["OK", sold.as_str()]);
     assert_eq!(client.status(&sold).await, "30");
@@ -308,8 +301,7 @@ async fn s11_5_salecancel_transitions_and_errors() {
 
 #[tokio::test]
 async fn s11_6_authchange_issues_a_new_seqno_and_cancels_the_old_one() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (old_code, old) = client
         .authorize_with(with(card_auth(VISA, 1000), &[("ID", "order-9")]))
         .await;
@@ -345,8 +337,7 @@ async fn s11_6_authchange_issues_a_new_seqno_and_cancels_the_old_one() {
 
 #[tokio::test]
 async fn f3_authchange_decline_leaves_the_old_authorization_intact() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (_, old) = client
         .authorize_with(card_auth("4000000000000069", 9_000))
         .await;
@@ -365,8 +356,7 @@ async fn f3_authchange_decline_leaves_the_old_authorization_intact() {
 
 #[tokio::test]
 async fn s11_6_authchange_errors() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     assert_refused_in_states(
         &client,
         Op::AuthChange(500),
@@ -402,8 +392,7 @@ async fn s11_6_authchange_errors() {
 
 #[tokio::test]
 async fn s11_6_authchange_with_the_same_amount_still_rotates() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (_, old) = client.authorize(1000).await;
     let change = client.authchange(&old, 1000).await;
     assert!(change.is_ok());
@@ -414,8 +403,7 @@ async fn s11_6_authchange_with_the_same_amount_still_rotates() {
 #[tokio::test]
 async fn s11_6_cancelfirst_only_when_permitted() {
     // Not permitted: treated as 0, the old authorization survives a decline.
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let old = declined_cancel_first_change(&client).await;
     assert_eq!(client.status(&old).await, "10");
 
@@ -457,8 +445,7 @@ async fn declined_cancel_first_change(client: &Client) -> String {
 
 #[tokio::test]
 async fn s11_7_salechange_replaces_the_sale() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let old = in_state(&client, "20").await;
     let change = client.salechange(&old, 600).await;
     assert!(change.is_ok(), "{:?}", change.lines);
@@ -477,8 +464,7 @@ async fn s11_7_salechange_replaces_the_sale() {
 
 #[tokio::test]
 async fn s11_7_salechange_errors_and_decline() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     assert_refused_in_states(
         &client,
         Op::SaleChange(500),
@@ -529,8 +515,7 @@ async fn s11_7_salechange_increase_can_be_forbidden() {
 
 #[tokio::test]
 async fn s10_4_batch_transmits_sales_and_cancellations() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let sold = in_state(&client, "20").await;
     let cancelled_before = in_state(&client, "30").await;
     let authorized = in_state(&client, "10").await;
@@ -565,8 +550,7 @@ async fn s10_4_untransmitted_cancellations_can_stay_30() {
 
 #[tokio::test]
 async fn s10_4_batch_runs_by_itself_when_the_clock_passes_21_00() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let sold = in_state(&client, "20").await;
     emu.advance_clock(Duration::from_secs(10 * 3600)); // 20:00 JST
     assert_eq!(client.status(&sold).await, "20");
@@ -596,8 +580,7 @@ async fn s10_4_batch_runs_by_itself_when_the_clock_passes_21_00() {
 
 #[tokio::test]
 async fn f11_reservations_release_to_10_or_fail_to_41() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let reserve = |pan: &'static str| {
         let params = card_auth(pan, 2000);
         let emu = &emu;
@@ -629,8 +612,7 @@ async fn f11_reservations_release_to_10_or_fail_to_41() {
 /// The inquiry extension reports each of the ten statuses with its code (`docs/protocols/fregi.md` §10.3).
 #[tokio::test]
 async fn f11_info_reports_every_status() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let mut seen = std::collections::BTreeMap::new();
     for code in ["10", "11", "12", "20", "30"] {
         seen.insert(code.to_owned(), in_state(&client, code).await);
@@ -699,8 +681,7 @@ async fn f11_info_reports_every_status() {
 /// errors of the two change scripts.
 #[tokio::test]
 async fn s10_1_shop_seqno_and_amount_errors_of_every_lifecycle_script() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (_, live) = client.authorize(100).await;
     let scripts = [
         ("sale.cgi", "S1", "SEQNO"),
@@ -762,8 +743,7 @@ async fn s10_1_shop_seqno_and_amount_errors_of_every_lifecycle_script() {
 /// stand-in) and the transaction stays authorized. The admin screen's capture needs none.
 #[tokio::test]
 async fn s11_3_sale_without_authcode_is_s1_1_111_and_changes_nothing() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (_, seqno) = client.authorize(100).await;
     for pairs in [
         vec![("SHOPID", SHOP), ("SEQNO", seqno.as_str())],

@@ -48,8 +48,7 @@ where
 /// transaction is already sold, and the captured total is the authorized total.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn f10_parallel_sales_capture_each_transaction_exactly_once() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let txs = authorize_many(&client).await;
 
     let done = race(&client, &txs, |client, seqno, _| async move {
@@ -90,8 +89,7 @@ async fn f10_parallel_sales_capture_each_transaction_exactly_once() {
 /// other answer must be the one a serial execution would give after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn g3_parallel_sale_and_cancel_race_is_serialisable() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let txs = authorize_many(&client).await;
 
     let done = race(&client, &txs, |client, seqno, i| async move {

@@ -23,6 +23,13 @@ pub async fn emulator() -> FregiEmulator {
     emulator_with(|_| {}).await
 }
 
+/// A fresh emulator and a client of it, as most tests begin.
+pub async fn started() -> (FregiEmulator, Client) {
+    let emu = emulator().await;
+    let client = Client::new(&emu);
+    (emu, client)
+}
+
 pub async fn emulator_with(change: impl FnOnce(&mut Config)) -> FregiEmulator {
     let mut config = Config {
         clock_start: Some(T0),

@@ -9,8 +9,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn s11_1_get_and_post_give_the_same_answers() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let params = card_auth(VISA, 1234);
     let by_get = client.get("authm.cgi", &borrowed(&params)).await;
     let by_post = client.post_owned("authm.cgi", &params).await;
@@ -31,8 +30,7 @@ async fn s11_1_get_and_post_give_the_same_answers() {
 
 #[tokio::test]
 async fn s11_1_connect_and_connecttest_are_the_same_gateway() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let query = form(&borrowed(&card_auth(VISA, 100)));
     let auth = client.get_path("/connecttest/authm.cgi", &query).await;
     assert!(auth.is_ok());
@@ -58,8 +56,7 @@ async fn s11_1_connect_and_connecttest_are_the_same_gateway() {
 
 #[tokio::test]
 async fn s2_replies_are_euc_jp_text_plain_with_lf() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (_emu, client) = started().await;
     let (_, seqno) = client.authorize(100).await;
     client.authcancel(&seqno).await;
     let reply = client.sale(&seqno).await;
@@ -87,8 +84,7 @@ async fn s11_1_crlf_switch() {
 
 #[tokio::test]
 async fn s11_1_post_with_another_content_type_has_no_parameters() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let body = form(&borrowed(&card_auth(VISA, 100))).into_bytes();
     let multipart = client
         .post_raw(
@@ -115,8 +111,7 @@ async fn s11_1_post_with_another_content_type_has_no_parameters() {
 
 #[tokio::test]
 async fn s11_1_charcode_decodes_free_text() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     // 「テスト」 in EUC-JP, Shift_JIS and UTF-8, percent-encoded by hand.
     let cases: [(Option<&str>, &[u8]); 5] = [
         (Some("euc"), &[0xa5, 0xc6, 0xa5, 0xb9, 0xa5, 0xc8]),
@@ -181,8 +176,7 @@ async fn s11_1_ip_allow_list_refuses_with_empty_403() {
 
 #[tokio::test]
 async fn s11_1_unknown_paths_and_methods() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     assert_eq!(client.get_path("/connect/nosuch.cgi", "").await.status, 404);
     assert_eq!(
         client
@@ -205,8 +199,7 @@ async fn s11_1_unknown_paths_and_methods() {
 
 #[tokio::test]
 async fn http_keep_alive_pipelining_chunked_and_expect_continue() {
-    let emu = emulator().await;
-    let client = Client::new(&emu);
+    let (emu, client) = started().await;
     let (authcode, seqno) = client.authorize(100).await;
     let sale_body = form(&[("SHOPID", SHOP), ("AUTHCODE", &authcode), ("SEQNO", &seqno)]);
     let info =

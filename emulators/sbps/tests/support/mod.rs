@@ -46,6 +46,13 @@ pub async fn start() -> SbpsEmulator {
     SbpsEmulator::start(test_config()).await.unwrap()
 }
 
+/// A fresh emulator and a client of it, as most tests begin.
+pub async fn started() -> (SbpsEmulator, Client) {
+    let emulator = start().await;
+    let client = Client::new(&emulator);
+    (emulator, client)
+}
+
 pub async fn start_with(config: Config) -> SbpsEmulator {
     SbpsEmulator::start(config).await.unwrap()
 }
