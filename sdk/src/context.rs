@@ -7,27 +7,32 @@ pub struct Timestamp {
     pub unix_millis: i64,
 }
 
-/// Japan Standard Time is UTC+9 all year (no daylight saving), so it is plain arithmetic.
-const JST_OFFSET_SECS: i64 = 9 * 3600;
+/// Japan Standard Time is UTC+9 all year (no daylight saving): a fixed offset, no zone database.
+const JST: jiff::tz::TimeZone = jiff::tz::TimeZone::fixed(jiff::tz::offset(9));
 
 impl Timestamp {
     pub const fn from_unix_millis(unix_millis: i64) -> Timestamp {
         Timestamp { unix_millis }
     }
 
-    /// Civil date and time in JST: (year, month, day, hour, minute, second).
+    /// Civil date and time in JST: (year, month, day, hour, minute, second). Calendar arithmetic
+    /// is jiff's; a time outside its range (years -9999 to 9999) reads as the range's edge.
     pub fn jst_fields(self) -> (i64, u32, u32, u32, u32, u32) {
-        let secs = self.unix_millis.div_euclid(1000) + JST_OFFSET_SECS;
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let t = jiff::Timestamp::from_millisecond(self.unix_millis).unwrap_or(
+            if self.unix_millis < 0 {
+                jiff::Timestamp::MIN
+            } else {
+                jiff::Timestamp::MAX
+            },
+        );
+        let dt = t.to_zoned(JST).datetime();
         (
-            y,
-            m,
-            d,
-            (rem / 3600) as u32,
-            ((rem % 3600) / 60) as u32,
-            (rem % 60) as u32,
+            i64::from(dt.year()),
+            dt.month() as u32,
+            dt.day() as u32,
+            dt.hour() as u32,
+            dt.minute() as u32,
+            dt.second() as u32,
         )
     }
 
@@ -37,20 +42,6 @@ impl Timestamp {
         let (y, mo, d, h, mi, s) = self.jst_fields();
         format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
     }
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Per-call inputs the host owns. Borrowed, because it lives only for one call and crossing the
@@ -91,6 +82,11 @@ mod tests {
         assert_eq!(
             Timestamp::from_unix_millis(0).jst_compact(),
             "19700101090000"
+        );
+        // A millisecond before the epoch floors to the second before it.
+        assert_eq!(
+            Timestamp::from_unix_millis(-1).jst_compact(),
+            "19700101085959"
         );
         // Leap day.
         assert_eq!(
