@@ -25,14 +25,8 @@ impl Executor {
             let Some(record) = claimed.into_iter().next() else {
                 break;
             };
-            let (id, attempt) = (record.id, record.attempt);
-            // Only the current attempt's exchanges: an earlier attempt was settled as not
-            // applied before this one started, and its unanswered requests say nothing now.
-            let exchanges: Vec<_> = blocking(&self.journal, move |j| j.exchanges(id))
-                .await?
-                .into_iter()
-                .filter(|x| x.sent.attempt == attempt)
-                .collect();
+            let id = record.id;
+            let exchanges = self.current_exchanges(&record).await?;
             let order = self.order_of(&record).await?;
             let read_only: Vec<bool> = exchanges.iter().map(|x| x.sent.read_only).collect();
             let result = match ledger::resolution::stopped(&read_only) {
