@@ -33,8 +33,8 @@ pub use recover::{RecoveryReport, rebuild};
 use crate::defects::Defects;
 use crate::instance::GatewayInstance;
 use crate::journal::{
-    Drift, ExchangeId, ExchangeRecord, JournalError, JournalStore, OperationId, OperationRecord, OrderRecord,
-    Refusal, ReplyRecord, StoredOutcome,
+    Drift, ExchangeId, ExchangeRecord, JournalError, JournalStore, OperationId, OperationRecord,
+    OrderRecord, Refusal, ReplyRecord, StoredOutcome,
 };
 use crate::transport::Transport;
 use renkei_sdk::{GatewayError, Timestamp};

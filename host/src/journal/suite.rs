@@ -29,7 +29,9 @@ fn new_op(order: &str, kind: OperationKind, amount: Option<i64>, seq: u32) -> Ne
     }
 }
 
-fn outcome(state: PaymentState, t: &str) -> StoredOutcome {
+/// A gateway's answer naming `state` and the payment `t`, nothing else; the ledger's own tests
+/// start from it too.
+pub(crate) fn outcome(state: PaymentState, t: &str) -> StoredOutcome {
     StoredOutcome {
         state,
         gateway_status: Some("x".into()),
