@@ -4,6 +4,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use renkei_sdk::testing::{self, Payment, done, sent};
 use renkei_sdk::{
     AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef, Secret,
 };
@@ -24,19 +25,18 @@ const OVER_LIMIT_EUC: &[u8] = b"\xb8\xc2\xc5\xd9\xb3\xdb\xa5\xaa\xa1\xbc\xa5\xd0
 /// 限度額オーバー in Shift_JIS (iconv): a reply in the wrong encoding.
 const OVER_LIMIT_SJIS: &[u8] = b"\x8c\xc0\x93\x78\x8a\x7a\x83\x49\x81\x5b\x83\x6f\x81\x5b";
 
+/// The payment the operations act on: SEQ1 authorized for ORDER.
+const PAYMENT: Payment = Payment {
+    order: ORDER,
+    transaction: REF1,
+};
+
 fn gateway_with(extra: &[(&str, ConfigValue)]) -> Fregi {
-    let mut raw: BTreeMap<String, ConfigValue> = [
+    let base = testing::text(&[
         ("base_url", "http://127.0.0.1:9/connect/"),
         ("shop_id", "12345"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
-    .collect();
-    for (k, v) in extra {
-        raw.insert((*k).to_owned(), v.clone());
-    }
-    let config = Config::validate(&Fregi::manifest(), &raw).unwrap();
-    Fregi::from_config(&config).unwrap()
+    ]);
+    testing::configure(base.into_iter().chain(extra.iter().cloned())).unwrap()
 }
 
 fn gateway() -> Fregi {
@@ -85,59 +85,23 @@ fn card(number: &str, scode: Option<&str>) -> PaymentSource {
 }
 
 fn capture(authorized: i64, amount: Option<i64>) -> Operation {
-    Operation::Capture {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-        authorized: Money::jpy(authorized),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.capture(authorized, amount)
 }
 
 fn void() -> Operation {
-    Operation::Void {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-        authorized: Money::jpy(1080),
-    }
+    PAYMENT.void(1080)
 }
 
 fn refund(captured: i64, amount: Option<i64>) -> Operation {
-    Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-        captured: Money::jpy(captured),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.refund(captured, amount)
 }
 
 fn change(from: i64, to: i64) -> Operation {
-    Operation::ChangeAmount {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-        authorized: Money::jpy(from),
-        new_amount: Money::jpy(to),
-    }
+    PAYMENT.change(from, to)
 }
 
 fn inquire() -> Operation {
-    Operation::Inquire {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-    }
-}
-
-fn sent(step: Step) -> Exchange {
-    match step {
-        Step::Send(x) => x,
-        Step::Done(o) => panic!("expected a request, got {o:?}"),
-    }
-}
-
-fn done(step: Step) -> Outcome {
-    match step {
-        Step::Done(o) => o,
-        Step::Send(x) => panic!("expected an outcome, got step {}", x.step),
-    }
+    PAYMENT.inquire()
 }
 
 fn body(x: &Exchange) -> &str {

@@ -6,8 +6,8 @@
 
 use super::*;
 use proptest::prelude::*;
-use renkei_sdk::{AmountChange, ConfigValue, CustomerRef, Exchange, OperationKind};
-use std::collections::BTreeMap;
+use renkei_sdk::testing::{self, Payment, done, sent};
+use renkei_sdk::{AmountChange, CustomerRef, Exchange, OperationKind};
 
 const HASH_KEY: &str = "TESTHASHKEY0123456789";
 const DES_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWX";
@@ -18,21 +18,27 @@ const NOW: &str = "20240102030405";
 const T1: &str = "00000000000001";
 const T2: &str = "00000000000002";
 
+/// The payment the operations act on: T1, authorized at 1080 yen.
+const PAYMENT: Payment = Payment {
+    order: "100000924506",
+    transaction: T1,
+};
+
+/// The gateway configured with `base`, then `extra` (a key in both takes `extra`'s value).
+fn configure(base: &[(&str, &str)], extra: &[(&str, &str)]) -> Result<Sbps, ConfigError> {
+    testing::configure(testing::text(base).into_iter().chain(testing::text(extra)))
+}
+
+/// The merchant every test gateway is.
+const MERCHANT: &[(&str, &str)] = &[
+    ("merchant_id", "99999"),
+    ("service_id", "001"),
+    ("hash_key", HASH_KEY),
+];
+
 fn gateway_with(extra: &[(&str, &str)]) -> Sbps {
-    let mut raw: BTreeMap<String, ConfigValue> = [
-        ("endpoint", "http://127.0.0.1:9/api/xmlapi.do"),
-        ("merchant_id", "99999"),
-        ("service_id", "001"),
-        ("hash_key", HASH_KEY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
-    .collect();
-    for (k, v) in extra {
-        raw.insert((*k).to_owned(), ConfigValue::Text((*v).to_owned()));
-    }
-    let config = Config::validate(&Sbps::manifest(), &raw).unwrap();
-    Sbps::from_config(&config).unwrap()
+    let endpoint = [("endpoint", "http://127.0.0.1:9/api/xmlapi.do")];
+    configure(&[&endpoint[..], MERCHANT].concat(), extra).unwrap()
 }
 
 fn gateway() -> Sbps {
@@ -58,45 +64,23 @@ fn order() -> OrderRef {
 }
 
 fn capture(amount: Option<i64>) -> Operation {
-    Operation::Capture {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        authorized: Money::jpy(1080),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.capture(1080, amount)
 }
 
 fn void() -> Operation {
-    Operation::Void {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        authorized: Money::jpy(1080),
-    }
+    PAYMENT.void(1080)
 }
 
 fn refund(amount: Option<i64>) -> Operation {
-    Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        captured: Money::jpy(1080),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.refund(1080, amount)
 }
 
 fn change(to: i64) -> Operation {
-    Operation::ChangeAmount {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        authorized: Money::jpy(1080),
-        new_amount: Money::jpy(to),
-    }
+    PAYMENT.change(1080, to)
 }
 
 fn inquire() -> Operation {
-    Operation::Inquire {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-    }
+    PAYMENT.inquire()
 }
 
 fn token_authorize() -> Operation {
@@ -109,20 +93,6 @@ fn token_authorize() -> Operation {
         },
         customer: Some(CustomerRef::new("cust01")),
         description: Some("テスト商品".into()),
-    }
-}
-
-fn sent(step: Step) -> Exchange {
-    match step {
-        Step::Send(x) => x,
-        Step::Done(o) => panic!("expected a request, got {o:?}"),
-    }
-}
-
-fn done(step: Step) -> Outcome {
-    match step {
-        Step::Done(o) => o,
-        Step::Send(x) => panic!("expected an outcome, got step {}", x.step),
     }
 }
 
@@ -1503,19 +1473,7 @@ fn an_unreadable_continuation_is_an_internal_error() {
 // Configuration
 
 fn config_error(extra: &[(&str, &str)]) -> ConfigError {
-    let mut raw: BTreeMap<String, ConfigValue> = [
-        ("merchant_id", "99999"),
-        ("service_id", "001"),
-        ("hash_key", HASH_KEY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
-    .collect();
-    for (k, v) in extra {
-        raw.insert((*k).to_owned(), ConfigValue::Text((*v).to_owned()));
-    }
-    let config = Config::validate(&Sbps::manifest(), &raw).unwrap();
-    Sbps::from_config(&config).unwrap_err()
+    configure(MERCHANT, extra).unwrap_err()
 }
 
 #[test]
