@@ -1,21 +1,17 @@
 //! Translation tests from recorded bytes: no network, no host.
 
 use super::*;
+use renkei_sdk::testing::{self, Payment, sent};
 use renkei_sdk::{ErrorKind, Money, OrderRef, PaymentState, Settlement, TransactionRef};
-use std::collections::BTreeMap;
 
 fn gateway() -> KumoPay {
-    let raw: BTreeMap<_, _> = [
+    testing::configure(testing::text(&[
         ("endpoint", "http://127.0.0.1:9/v1"),
         ("merchant_id", "m_1"),
         ("api_key", "ak_canary"),
         ("signing_key", "sk_test"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), renkei_sdk::ConfigValue::Text(v.to_owned())))
-    .collect();
-    let config = Config::validate(&KumoPay::manifest(), &raw).unwrap();
-    KumoPay::from_config(&config).unwrap()
+    ]))
+    .unwrap()
 }
 
 fn ctx() -> Context<'static> {
@@ -23,19 +19,11 @@ fn ctx() -> Context<'static> {
 }
 
 fn capture(amount: Option<i64>) -> Operation {
-    Operation::Capture {
-        order: OrderRef::new("order-1"),
-        transaction: TransactionRef::new("pay_1"),
-        authorized: Money::jpy(1080),
-        amount: amount.map(Money::jpy),
+    Payment {
+        order: "order-1",
+        transaction: "pay_1",
     }
-}
-
-fn sent(step: Step) -> renkei_sdk::Exchange {
-    match step {
-        Step::Send(x) => x,
-        Step::Done(o) => panic!("expected a request, got {o:?}"),
-    }
+    .capture(1080, amount)
 }
 
 #[test]
