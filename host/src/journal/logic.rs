@@ -176,22 +176,6 @@ fn load_held(
     Ok(rec)
 }
 
-/// Ends an attempt in `status` with its evidence; `lease_until` keeps the lease (an unknown
-/// outcome stays held while it is resolved).
-fn settle(
-    tx: &mut dyn Tx,
-    rec: &mut OperationRecord,
-    status: OperationStatus,
-    evidence: &str,
-    now_ms: i64,
-    lease_until: Option<i64>,
-) -> Result<(), JournalError> {
-    rec.status = status;
-    rec.evidence = Some(evidence.to_owned());
-    rec.updated_at_ms = now_ms;
-    tx.update_op(rec, lease_until)
-}
-
 /// Appends an exchange at the operation's next index. The journal numbers exchanges itself: a
 /// retried key (a new attempt of the same operation) and resolution steps continue the sequence.
 fn insert_next_exchange(
@@ -296,6 +280,28 @@ fn begin_in(
         None => tx.insert_op(new, now_ms, lease_until, owner)?,
     };
     Ok(Begin::Started(op))
+}
+
+impl<B: Backend> Journal<B> {
+    /// Ends the held operation's attempt in `status` with its evidence, after recording `last`;
+    /// `lease_until` keeps the lease (an unknown outcome stays held while it is resolved).
+    fn settle(
+        &self,
+        op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        status: OperationStatus,
+        evidence: &str,
+        now_ms: i64,
+        lease_until: Option<i64>,
+    ) -> Result<(), JournalError> {
+        self.backend.transaction(&mut |tx| {
+            let mut rec = load_held(tx, op, last, now_ms, &self.owner)?;
+            rec.status = status;
+            rec.evidence = Some(evidence.to_owned());
+            rec.updated_at_ms = now_ms;
+            tx.update_op(&rec, lease_until)
+        })
+    }
 }
 
 impl<B: Backend> JournalStore for Journal<B> {
@@ -412,17 +418,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         evidence: &str,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        self.backend.transaction(&mut |tx| {
-            let mut rec = load_held(tx, op, last, now_ms, &self.owner)?;
-            settle(
-                tx,
-                &mut rec,
-                OperationStatus::Failed,
-                evidence,
-                now_ms,
-                None,
-            )
-        })
+        self.settle(op, last, OperationStatus::Failed, evidence, now_ms, None)
     }
 
     fn mark_unknown(
@@ -433,17 +429,15 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<(), JournalError> {
-        self.backend.transaction(&mut |tx| {
-            let mut rec = load_held(tx, op, last, now_ms, &self.owner)?;
-            settle(
-                tx,
-                &mut rec,
-                OperationStatus::Unknown,
-                evidence,
-                now_ms,
-                Some(now_ms + lease_ms),
-            )
-        })
+        let lease_until = Some(now_ms + lease_ms);
+        self.settle(
+            op,
+            last,
+            OperationStatus::Unknown,
+            evidence,
+            now_ms,
+            lease_until,
+        )
     }
 
     fn needs_review(
