@@ -540,12 +540,11 @@ fn the_reference_is_seqno_dash_authcode_and_a_legacy_bare_seqno_still_works() {
     }
     // A legacy reference (written before the AUTHCODE was kept) captures without AUTHCODE, and
     // the outcome names it as the host knows it.
-    let op = Operation::Capture {
-        order: order(),
-        transaction: TransactionRef::new(SEQ1),
-        authorized: Money::jpy(1080),
-        amount: None,
+    let legacy = Payment {
+        order: ORDER,
+        transaction: SEQ1,
     };
+    let op = legacy.capture(1080, None);
     let x = sent(gateway().prepare(&op, &ctx()).unwrap());
     assert_eq!(body(&x), format!("SHOPID=12345&SEQNO={SEQ1}"));
     let o = done(

@@ -937,12 +937,7 @@ fn partial_refund_is_one_00307_with_the_refund_amount() {
 #[test]
 fn a_full_refund_after_partial_ones_refunds_the_remainder_by_amount() {
     // The journal believes 780 are left after a partial refund of 300; SBPS shows 返金済.
-    let op = Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        captured: Money::jpy(780),
-        amount: None,
-    };
+    let op = PAYMENT.refund(780, None);
     let (xs, outcome) = run(
         &gateway(),
         &op,
@@ -967,12 +962,7 @@ fn a_full_refund_after_partial_ones_refunds_the_remainder_by_amount() {
 fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
     // The journal believes 780 are left; someone refunded more in SBPS's tool, so SBPS refuses
     // the remainder with K1 (refunds would exceed the sales amount).
-    let op = Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        captured: Money::jpy(780),
-        amount: None,
-    };
+    let op = PAYMENT.refund(780, None);
     let (xs, outcome) = run(
         &gateway(),
         &op,
@@ -1001,12 +991,7 @@ fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
         assert!(e.message.contains(words), "{words:?} in {}", e.message);
     }
     // A full refund at 返金済 with an amount equal to what is left goes the same way.
-    let op = Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        captured: Money::jpy(780),
-        amount: Some(Money::jpy(780)),
-    };
+    let op = PAYMENT.refund(780, Some(780));
     let (_, outcome) = run(
         &gateway(),
         &op,
