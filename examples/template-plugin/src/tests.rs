@@ -18,12 +18,22 @@ fn ctx() -> Context<'static> {
     Context::fixed(1_700_000_000_000, "order-1:capture:1")
 }
 
+/// The payment the operations act on: pay_1, authorized at 1080 yen.
+const PAYMENT: Payment = Payment {
+    order: "order-1",
+    transaction: "pay_1",
+};
+
 fn capture(amount: Option<i64>) -> Operation {
-    Payment {
-        order: "order-1",
-        transaction: "pay_1",
-    }
-    .capture(1080, amount)
+    PAYMENT.capture(1080, amount)
+}
+
+/// How the plugin reads Kumo Pay's answer (HTTP `status`, `body`) to a capture of all of it.
+fn capture_answered(status: u16, body: &[u8]) -> Result<Step, GatewayError> {
+    let g = gateway();
+    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
+    let reply = HttpResponse::new(status, body.to_vec());
+    g.interpret(&capture(None), &ctx(), &x.state, &reply)
 }
 
 #[test]
@@ -60,16 +70,11 @@ fn capture_sends_the_amount_only_when_it_differs() {
 
 #[test]
 fn captured_reply_becomes_a_captured_outcome() {
-    let g = gateway();
-    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
-    let reply = HttpResponse::new(
+    let Step::Done(o) = capture_answered(
         200,
-        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":1080,"refunded":0}"#.to_vec(),
-    );
-    let Step::Done(o) = g
-        .interpret(&capture(None), &ctx(), &x.state, &reply)
-        .unwrap()
-    else {
+        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":1080,"refunded":0}"#,
+    )
+    .unwrap() else {
         panic!("capture is one exchange");
     };
     assert_eq!(
@@ -83,29 +88,21 @@ fn captured_reply_becomes_a_captured_outcome() {
 
 #[test]
 fn a_reply_capturing_another_amount_is_a_protocol_error_not_a_success() {
-    let g = gateway();
-    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
-    let reply = HttpResponse::new(
+    let e = capture_answered(
         200,
-        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":10,"refunded":0}"#.to_vec(),
-    );
-    let e = g
-        .interpret(&capture(None), &ctx(), &x.state, &reply)
-        .unwrap_err();
+        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":10,"refunded":0}"#,
+    )
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
 }
 
 #[test]
 fn already_captured_is_already_done_with_the_gateway_words() {
-    let g = gateway();
-    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
-    let reply = HttpResponse::new(
+    let e = capture_answered(
         409,
-        br#"{"error":{"code":"already_captured","message":"payment pay_1 is captured"}}"#.to_vec(),
-    );
-    let e = g
-        .interpret(&capture(None), &ctx(), &x.state, &reply)
-        .unwrap_err();
+        br#"{"error":{"code":"already_captured","message":"payment pay_1 is captured"}}"#,
+    )
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
     assert_eq!(e.gateway_code.as_deref(), Some("already_captured"));
     assert_eq!(
@@ -116,8 +113,6 @@ fn already_captured_is_already_done_with_the_gateway_words() {
 
 #[test]
 fn bad_replies_are_protocol_errors() {
-    let g = gateway();
-    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
     for (status, body) in [
         (200, &b""[..]),
         (200, &br#"{"id":"pay_1","status":"capt"#[..]),
@@ -126,10 +121,7 @@ fn bad_replies_are_protocol_errors() {
         (200, &[0xff, 0xfe, 0x00][..]),
         (404, &b"not json"[..]),
     ] {
-        let reply = HttpResponse::new(status, body.to_vec());
-        let e = g
-            .interpret(&capture(None), &ctx(), &x.state, &reply)
-            .unwrap_err();
+        let e = capture_answered(status, body).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "HTTP {status}");
     }
 }
@@ -137,10 +129,7 @@ fn bad_replies_are_protocol_errors() {
 #[test]
 fn an_unseen_status_is_unknown_with_its_raw_code() {
     let g = gateway();
-    let op = Operation::Inquire {
-        order: OrderRef::new("order-1"),
-        transaction: TransactionRef::new("pay_1"),
-    };
+    let op = PAYMENT.inquire();
     let x = sent(g.prepare(&op, &ctx()).unwrap());
     let reply = HttpResponse::new(
         200,

@@ -157,6 +157,18 @@ fn auth_ok(
     )
 }
 
+/// SBPS's acceptance of the token authorization: T1, card company 99665, brand V, approval
+/// number 123456.
+fn token_auth_ok() -> HttpResponse {
+    auth_ok(
+        protocol::function::AUTHORIZE_TOKEN,
+        T1,
+        "99665",
+        "V",
+        "123456",
+    )
+}
+
 fn inquiry_ok(payment_status: &str, commit_status: &str) -> HttpResponse {
     reply(
         Some(protocol::function::INQUIRY),
@@ -506,16 +518,7 @@ fn token_authorization_matches_the_vector_layout_and_commits() {
         &g,
         &op,
         "100000924506:authorize:1",
-        vec![
-            auth_ok(
-                protocol::function::AUTHORIZE_TOKEN,
-                T1,
-                "99665",
-                "V",
-                "123456",
-            ),
-            ok_ack(protocol::function::COMMIT),
-        ],
+        vec![token_auth_ok(), ok_ack(protocol::function::COMMIT)],
     );
     let expected = "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n\
         <sps-api-request id=\"ST01-00131-101\">\n  \
@@ -620,19 +623,8 @@ fn a_declined_customer_checking_out_again_gets_a_new_order_id() {
     let x = sent(g.prepare(&token_authorize(), &c2).unwrap());
     assert!(body_text(&x).contains(&format!("<order_id>{second}</order_id>")));
     let commit = sent(
-        g.interpret(
-            &token_authorize(),
-            &c2,
-            &x.state,
-            &auth_ok(
-                protocol::function::AUTHORIZE_TOKEN,
-                T1,
-                "99665",
-                "V",
-                "123456",
-            ),
-        )
-        .unwrap(),
+        g.interpret(&token_authorize(), &c2, &x.state, &token_auth_ok())
+            .unwrap(),
     );
     let o = done(
         g.interpret(
@@ -692,13 +684,7 @@ fn a_failed_commit_after_authorization_keeps_the_authorization_and_says_so() {
         &token_authorize(),
         "k",
         vec![
-            auth_ok(
-                protocol::function::AUTHORIZE_TOKEN,
-                T1,
-                "99665",
-                "V",
-                "123456",
-            ),
+            token_auth_ok(),
             HttpResponse::new(503, b"<html>maintenance</html>".to_vec()),
         ],
     );
