@@ -19,6 +19,7 @@
 //!
 //! Errors name keys and lines, never values: the file holds secrets.
 
+use renkei_host::config::{TomlSyntax, parse_toml};
 use renkei_sdk::ConfigValue;
 use std::collections::BTreeMap;
 
@@ -60,17 +61,8 @@ impl std::fmt::Debug for Settings {
 
 impl Settings {
     pub fn from_toml(text: &str) -> Result<Settings, SettingsError> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
-                .unwrap_or(0);
-            // toml's message without the quoted source line, which may hold a secret.
-            SettingsError::Syntax {
-                line,
-                message: e.message().to_owned(),
-            }
-        })?;
+        let table = parse_toml(text)
+            .map_err(|TomlSyntax { line, message }| SettingsError::Syntax { line, message })?;
         let mut settings = Settings::default();
         for (section, value) in table {
             let toml::Value::Table(entries) = value else {
