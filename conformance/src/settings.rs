@@ -34,6 +34,12 @@ pub enum SettingsError {
     WrongType { key: String, expected: &'static str },
 }
 
+impl From<TomlSyntax> for SettingsError {
+    fn from(TomlSyntax { line, message }: TomlSyntax) -> SettingsError {
+        SettingsError::Syntax { line, message }
+    }
+}
+
 /// The plugin configuration and payment inputs of one run.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -61,8 +67,7 @@ impl std::fmt::Debug for Settings {
 
 impl Settings {
     pub fn from_toml(text: &str) -> Result<Settings, SettingsError> {
-        let table = parse_toml(text)
-            .map_err(|TomlSyntax { line, message }| SettingsError::Syntax { line, message })?;
+        let table = parse_toml(text)?;
         let mut settings = Settings::default();
         for (section, value) in table {
             let toml::Value::Table(entries) = value else {

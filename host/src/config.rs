@@ -30,6 +30,12 @@ pub enum ConfigFileError {
     UnknownSetting { key: String },
 }
 
+impl From<TomlSyntax> for ConfigFileError {
+    fn from(TomlSyntax { line, message }: TomlSyntax) -> ConfigFileError {
+        ConfigFileError::Syntax { line, message }
+    }
+}
+
 /// Keys of a gateway section that configure the host, not the plugin. `deadline_ms`: how long
 /// one exchange with this gateway may take before its outcome counts as unknown.
 /// `clock_skew_ms`: how far the gateway's clock may be from the host's, added to a request's
@@ -76,8 +82,7 @@ pub fn parse_toml(text: &str) -> Result<toml::Table, TomlSyntax> {
 
 impl HostConfig {
     pub fn from_toml(text: &str) -> Result<HostConfig, ConfigFileError> {
-        let table = parse_toml(text)
-            .map_err(|TomlSyntax { line, message }| ConfigFileError::Syntax { line, message })?;
+        let table = parse_toml(text)?;
         let mut config = HostConfig::default();
         for (key, value) in table {
             match (key.as_str(), value) {
