@@ -118,6 +118,18 @@ fn answer(g: &Fregi, op: &Operation, reply: HttpResponse) -> Result<Step, Gatewa
     g.interpret(op, &ctx(), &x.state, &reply)
 }
 
+/// The sale `op` sends once F-REGI approved its authchange (new SEQNO SEQ2, AUTHCODE 123456).
+fn sale_after_change(g: &Fregi, op: &Operation) -> Exchange {
+    let change = sent(g.prepare(op, &ctx()).unwrap());
+    let approved = ok(format!("OK\n{SEQ2}\n123456\n").as_bytes());
+    sent(g.interpret(op, &ctx(), &change.state, &approved).unwrap())
+}
+
+/// The error the plugin makes of F-REGI's `reply` to a capture of all 1080 yen.
+fn capture_refused(reply: HttpResponse) -> GatewayError {
+    answer(&gateway(), &capture(1080, None), reply).unwrap_err()
+}
+
 // ---- manifest and tables ----------------------------------------------------------------
 
 #[test]
@@ -743,16 +755,7 @@ fn f3_a_refused_amount_change_captures_nothing_and_offers_the_choices() {
 fn a_sale_refused_after_a_changed_authorization_names_the_new_seqno() {
     let g = gateway();
     let op = capture(1080, Some(1500));
-    let first = sent(g.prepare(&op, &ctx()).unwrap());
-    let second = sent(
-        g.interpret(
-            &op,
-            &ctx(),
-            &first.state,
-            &ok(format!("OK\n{SEQ2}\n123456\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let second = sale_after_change(&g, &op);
     let e = g
         .interpret(&op, &ctx(), &second.state, &ok(b"NG\nS1-1-125(x)\n"))
         .unwrap_err();
@@ -1001,14 +1004,8 @@ fn a_change_to_the_same_amount_sends_nothing() {
 #[test]
 fn sale_authcancel_salecancel_and_salechange_ok_replies() {
     let g = gateway();
-    let o = done(
-        answer(
-            &g,
-            &capture(1080, None),
-            ok(format!("OK\r\n{SEQ1}\r\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let answered = |op: &Operation, reply: &[u8]| done(answer(&g, op, ok(reply)).unwrap());
+    let o = answered(&capture(1080, None), format!("OK\r\n{SEQ1}\r\n").as_bytes());
     assert_eq!(
         o.state,
         PaymentState::Captured {
@@ -1019,18 +1016,11 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
     assert_eq!(o.replaced, None);
     assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
-    let o = done(answer(&g, &void(), ok(b"OK\n")).unwrap());
+    let o = answered(&void(), b"OK\n");
     assert_eq!(o.state, PaymentState::Voided);
     assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
-    let o = done(
-        answer(
-            &g,
-            &refund(1080, None),
-            ok(format!("OK\n{SEQ1}\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let o = answered(&refund(1080, None), format!("OK\n{SEQ1}\n").as_bytes());
     assert_eq!(
         o.state,
         PaymentState::Refunded {
@@ -1041,13 +1031,9 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
     assert_eq!(o.refunded, Some(Money::jpy(1080)));
     assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
-    let o = done(
-        answer(
-            &g,
-            &refund(1080, Some(300)),
-            ok(format!("OK\n{SEQ2}\nAb12\n").as_bytes()),
-        )
-        .unwrap(),
+    let o = answered(
+        &refund(1080, Some(300)),
+        format!("OK\n{SEQ2}\nAb12\n").as_bytes(),
     );
     assert_eq!(
         o.state,
@@ -1067,12 +1053,7 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
 
 #[test]
 fn an_ok_about_another_seqno_is_not_a_success() {
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ok(format!("OK\n{SEQ2}\n").as_bytes()),
-    )
-    .unwrap_err();
+    let e = capture_refused(ok(format!("OK\n{SEQ2}\n").as_bytes()));
     assert_eq!(e.kind, ErrorKind::Protocol);
     // Leading zeros are padding, not another transaction.
     let short = SEQ1.trim_start_matches('0');
@@ -1096,12 +1077,7 @@ fn ng(code: &str, message_euc: &[u8]) -> HttpResponse {
 
 #[test]
 fn f10_capture_of_an_already_captured_transaction_is_already_done_with_the_manual_words() {
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-1-121", ALREADY_SOLD_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-1-121", ALREADY_SOLD_EUC));
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
     assert_eq!(e.message, "already captured");
     assert_eq!(e.gateway_code.as_deref(), Some("S1-1-121"));
@@ -1113,12 +1089,7 @@ fn f10_capture_of_an_already_captured_transaction_is_already_done_with_the_manua
 
 #[test]
 fn f10_capture_of_a_voided_transaction_is_rejected_as_already_voided() {
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-1-122", ALREADY_VOIDED_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-1-122", ALREADY_VOIDED_EUC));
     assert_eq!(e.kind, ErrorKind::Rejected);
     assert!(e.message.starts_with("already voided"), "{}", e.message);
     assert_eq!(
@@ -1130,29 +1101,19 @@ fn f10_capture_of_a_voided_transaction_is_rejected_as_already_voided() {
 #[test]
 fn f10_the_seed_messages_are_recognised_whatever_code_f_regi_really_uses() {
     // The codes are stand-ins: the message decides, even against a code that means otherwise.
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-1-120", ALREADY_SOLD_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-1-120", ALREADY_SOLD_EUC));
     assert_eq!(
         (e.kind, e.message.as_str()),
         (ErrorKind::AlreadyDone, "already captured")
     );
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-2-301", ALREADY_VOIDED_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-2-301", ALREADY_VOIDED_EUC));
     assert_eq!(e.kind, ErrorKind::Rejected);
     assert!(e.message.starts_with("already voided"));
     // A reason line without any code, and the protocol notes' wording with 既に.
     let mut body = b"NG\n".to_vec();
     body.extend_from_slice(ALREADY_SOLD_EUC);
     body.push(b'\n');
-    let e = answer(&gateway(), &capture(1080, None), ok(&body)).unwrap_err();
+    let e = capture_refused(ok(&body));
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
     assert_eq!(e.gateway_code, None);
     assert_eq!(
@@ -1197,7 +1158,7 @@ fn ng_replies_keep_code_and_message_verbatim_in_every_accepted_shape() {
     assert_eq!(e.gateway_code.as_deref(), Some("JCN-G55"));
     assert_eq!(e.gateway_message.as_deref(), Some("限度額オーバー"));
     // An unknown code is kept verbatim; it proves nothing (see the tests below).
-    let e = answer(&gateway(), &capture(1080, None), ok(b"NG\nZZ-9-9(new)\n")).unwrap_err();
+    let e = capture_refused(ok(b"NG\nZZ-9-9(new)\n"));
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert_eq!(e.gateway_code.as_deref(), Some("ZZ-9-9"));
 }
@@ -1282,12 +1243,7 @@ fn an_undocumented_ng_code_may_have_been_processed() {
         assert!(!e.message.contains("unchanged"), "{code}: {}", e.message);
     }
     // A reason line with neither a code nor a documented message.
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ok(b"NG\n\xa5\xa8\xa5\xe9\xa1\xbc\n"),
-    )
-    .unwrap_err();
+    let e = capture_refused(ok(b"NG\n\xa5\xa8\xa5\xe9\xa1\xbc\n"));
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(
         e.message.contains("may have been processed"),
@@ -1295,19 +1251,9 @@ fn an_undocumented_ng_code_may_have_been_processed() {
         e.message
     );
     // The F-10 messages keep their documented meaning whatever code carries them.
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-9-1", ALREADY_SOLD_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-9-1", ALREADY_SOLD_EUC));
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-9-1", ALREADY_VOIDED_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-9-1", ALREADY_VOIDED_EUC));
     assert_eq!(e.kind, ErrorKind::Rejected);
 }
 
@@ -1322,16 +1268,7 @@ fn an_undocumented_code_on_a_capture_with_an_amount_change_never_says_nothing_ch
     assert!(e.message.contains(SEQ1), "{}", e.message);
     assert!(!e.message.contains("unchanged"), "{}", e.message);
     // The sale after a successful authchange answered with an undocumented code.
-    let first = sent(g.prepare(&op, &ctx()).unwrap());
-    let second = sent(
-        g.interpret(
-            &op,
-            &ctx(),
-            &first.state,
-            &ok(format!("OK\n{SEQ2}\n123456\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let second = sale_after_change(&g, &op);
     let e = g
         .interpret(&op, &ctx(), &second.state, &ng("S1-9-1", b"x"))
         .unwrap_err();
@@ -1548,16 +1485,7 @@ fn every_continuation() -> Vec<(Operation, Vec<u8>)> {
     }
     // The second step of a changed-amount capture.
     let op = capture(1080, Some(1500));
-    let first = sent(g.prepare(&op, &ctx()).unwrap());
-    let second = sent(
-        g.interpret(
-            &op,
-            &ctx(),
-            &first.state,
-            &ok(format!("OK\n{SEQ2}\n123456\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let second = sale_after_change(&g, &op);
     out.push((op, second.state.to_vec()));
     out
 }
