@@ -203,6 +203,23 @@ fn run(
     (exchanges, Ok(done(step)))
 }
 
+/// How the plugin runs `op` against `replies` on the default gateway.
+fn answered(
+    op: &Operation,
+    replies: Vec<HttpResponse>,
+) -> (Vec<Exchange>, Result<Outcome, GatewayError>) {
+    run(&gateway(), op, "k", replies)
+}
+
+/// A refund `op` on a payment SBPS shows refunded (返金済, committed), SBPS answering
+/// `second` to the request after the inquiry.
+fn refund_when_refunded(
+    op: &Operation,
+    second: HttpResponse,
+) -> (Vec<Exchange>, Result<Outcome, GatewayError>) {
+    answered(op, vec![inquiry_ok("4", "1"), second])
+}
+
 // ---------------------------------------------------------------------------------------------
 // Manifest and tables
 
@@ -491,10 +508,8 @@ fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_payment_and_
 
 #[test]
 fn a_declined_reauthorization_for_a_higher_capture_captures_nothing() {
-    let (xs, outcome) = run(
-        &gateway(),
+    let (xs, outcome) = answered(
         &capture(Some(1200)),
-        "k",
         vec![
             inquiry_ok("1", "1"),
             ng(Some(protocol::function::REAUTHORIZE), "10122999"),
@@ -655,15 +670,13 @@ fn the_order_id_is_letters_and_digits_of_at_most_38_characters() {
     let id = sent_order_id("注文-１", "k", 1);
     assert_eq!(id, "3fa051f9c633");
     // Re-authorizations inside a capture follow the same rule.
-    let (xs, _) = run(
-        &gateway(),
+    let (xs, _) = answered(
         &Operation::Capture {
             order: OrderRef::new("ord-2024_05"),
             transaction: TransactionRef::new(T1),
             authorized: Money::jpy(1080),
             amount: Some(Money::jpy(1200)),
         },
-        "k",
         vec![
             inquiry_ok("1", "1"),
             ng(Some(protocol::function::REAUTHORIZE), "10122999"),
@@ -679,10 +692,8 @@ fn the_order_id_is_letters_and_digits_of_at_most_38_characters() {
 
 #[test]
 fn a_failed_commit_after_authorization_keeps_the_authorization_and_says_so() {
-    let (_, outcome) = run(
-        &gateway(),
+    let (_, outcome) = answered(
         &token_authorize(),
-        "k",
         vec![
             token_auth_ok(),
             HttpResponse::new(503, b"<html>maintenance</html>".to_vec()),
@@ -857,10 +868,8 @@ fn item_names_are_made_to_fit_forty_shift_jis_bytes() {
 
 #[test]
 fn g4_void_cancels_an_authorized_payment_after_reading_it() {
-    let (xs, outcome) = run(
-        &gateway(),
+    let (xs, outcome) = answered(
         &void(),
-        "k",
         vec![
             inquiry_ok("1", "1"),
             ok_ack(protocol::function::CANCEL_OR_REFUND),
@@ -876,22 +885,20 @@ fn g4_void_cancels_an_authorized_payment_after_reading_it() {
 #[test]
 fn g8_a_void_never_refunds_a_payment_captured_in_the_sbps_tool() {
     for status in ["2", "4"] {
-        let (xs, outcome) = run(&gateway(), &void(), "k", vec![inquiry_ok(status, "1")]);
+        let (xs, outcome) = answered(&void(), vec![inquiry_ok(status, "1")]);
         assert_eq!(xs.len(), 1, "nothing but the inquiry may be sent");
         let e = outcome.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Rejected);
         assert_eq!(e.gateway_code, Some(format!("payment_status={status}")));
     }
-    let (_, outcome) = run(&gateway(), &void(), "k", vec![inquiry_ok("3", "1")]);
+    let (_, outcome) = answered(&void(), vec![inquiry_ok("3", "1")]);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::AlreadyDone);
 }
 
 #[test]
 fn s4_cancel_after_capture_is_a_full_card_refund() {
-    let (xs, outcome) = run(
-        &gateway(),
+    let (xs, outcome) = answered(
         &refund(None),
-        "k",
         vec![
             inquiry_ok("2", "1"),
             ok_ack(protocol::function::CANCEL_OR_REFUND),
@@ -906,10 +913,8 @@ fn s4_cancel_after_capture_is_a_full_card_refund() {
 
 #[test]
 fn partial_refund_is_one_00307_with_the_refund_amount() {
-    let (xs, outcome) = run(
-        &gateway(),
+    let (xs, outcome) = answered(
         &refund(Some(300)),
-        "k",
         vec![ok_ack(protocol::function::PARTIAL_REFUND)],
     );
     assert_eq!(xs.len(), 1);
@@ -924,15 +929,7 @@ fn partial_refund_is_one_00307_with_the_refund_amount() {
 fn a_full_refund_after_partial_ones_refunds_the_remainder_by_amount() {
     // The journal believes 780 are left after a partial refund of 300; SBPS shows 返金済.
     let op = PAYMENT.refund(780, None);
-    let (xs, outcome) = run(
-        &gateway(),
-        &op,
-        "k",
-        vec![
-            inquiry_ok("4", "1"),
-            ok_ack(protocol::function::PARTIAL_REFUND),
-        ],
-    );
+    let (xs, outcome) = refund_when_refunded(&op, ok_ack(protocol::function::PARTIAL_REFUND));
     assert_eq!(xs[1].step, "refund_remainder");
     assert_eq!(function_of(&xs[1]), "ST02-00307-101");
     assert!(body_text(&xs[1]).contains("<amount>780</amount>"));
@@ -949,14 +946,9 @@ fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
     // The journal believes 780 are left; someone refunded more in SBPS's tool, so SBPS refuses
     // the remainder with K1 (refunds would exceed the sales amount).
     let op = PAYMENT.refund(780, None);
-    let (xs, outcome) = run(
-        &gateway(),
+    let (xs, outcome) = refund_when_refunded(
         &op,
-        "k",
-        vec![
-            inquiry_ok("4", "1"),
-            ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
-        ],
+        ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
     );
     assert_eq!(xs.len(), 2);
     let e = outcome.unwrap_err();
@@ -978,14 +970,9 @@ fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
     }
     // A full refund at 返金済 with an amount equal to what is left goes the same way.
     let op = PAYMENT.refund(780, Some(780));
-    let (_, outcome) = run(
-        &gateway(),
+    let (_, outcome) = refund_when_refunded(
         &op,
-        "k",
-        vec![
-            inquiry_ok("4", "1"),
-            ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
-        ],
+        ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
     );
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Rejected);
@@ -994,7 +981,7 @@ fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
 
 #[test]
 fn a_capture_that_finds_the_payment_refunded_says_so_without_claiming_an_extent() {
-    let (_, outcome) = run(&gateway(), &capture(None), "k", vec![inquiry_ok("4", "1")]);
+    let (_, outcome) = answered(&capture(None), vec![inquiry_ok("4", "1")]);
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
     assert_eq!(e.gateway_message.as_deref(), Some("返金済"));
@@ -1004,7 +991,7 @@ fn a_capture_that_finds_the_payment_refunded_says_so_without_claiming_an_extent(
 
 #[test]
 fn refunds_are_refused_before_capture_and_above_what_is_captured() {
-    let (xs, outcome) = run(&gateway(), &refund(None), "k", vec![inquiry_ok("1", "1")]);
+    let (xs, outcome) = answered(&refund(None), vec![inquiry_ok("1", "1")]);
     assert_eq!(xs.len(), 1);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Rejected);
     let e = gateway()
@@ -1016,10 +1003,8 @@ fn refunds_are_refused_before_capture_and_above_what_is_captured() {
 #[test]
 fn change_amount_up_and_down_reauthorizes_and_voids_the_old_payment() {
     for to in [1500, 500] {
-        let (xs, outcome) = run(
-            &gateway(),
+        let (xs, outcome) = answered(
             &change(to),
-            "k",
             vec![
                 inquiry_ok("1", "1"),
                 auth_ok(protocol::function::REAUTHORIZE, T2, "99665", "V", "654321"),
@@ -1041,10 +1026,8 @@ fn change_amount_up_and_down_reauthorizes_and_voids_the_old_payment() {
 
 #[test]
 fn an_old_payment_that_cannot_be_voided_is_reported_not_hidden() {
-    let (_, outcome) = run(
-        &gateway(),
+    let (_, outcome) = answered(
         &change(1500),
-        "k",
         vec![
             inquiry_ok("1", "1"),
             auth_ok(protocol::function::REAUTHORIZE, T2, "99665", "V", "654321"),
@@ -1065,7 +1048,7 @@ fn an_old_payment_that_cannot_be_voided_is_reported_not_hidden() {
 
 #[test]
 fn g7_amount_change_after_capture_is_refused_and_an_unchanged_amount_sends_nothing() {
-    let (xs, outcome) = run(&gateway(), &change(1500), "k", vec![inquiry_ok("2", "1")]);
+    let (xs, outcome) = answered(&change(1500), vec![inquiry_ok("2", "1")]);
     assert_eq!(xs.len(), 1);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Rejected);
     let o = done(gateway().prepare(&change(1080), &ctx("k")).unwrap());
@@ -1075,7 +1058,7 @@ fn g7_amount_change_after_capture_is_refused_and_an_unchanged_amount_sends_nothi
 #[test]
 fn a_cancelled_source_of_a_reauthorizing_operation_may_be_our_own_earlier_attempt() {
     for op in [capture(Some(1200)), change(1500)] {
-        let (_, outcome) = run(&gateway(), &op, "k", vec![inquiry_ok("3", "1")]);
+        let (_, outcome) = answered(&op, vec![inquiry_ok("3", "1")]);
         let e = outcome.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "{op:?}");
         assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied);
@@ -1091,7 +1074,7 @@ fn inquiry_maps_each_payment_status_and_keeps_unknown_ones_raw() {
         ("4", refunded_state(RefundExtent::NotReported)),
         ("7", PaymentState::Unknown { raw: "7".into() }),
     ] {
-        let (_, outcome) = run(&gateway(), &inquire(), "k", vec![inquiry_ok(status, "1")]);
+        let (_, outcome) = answered(&inquire(), vec![inquiry_ok(status, "1")]);
         let o = outcome.unwrap();
         assert_eq!(o.state, state, "{status}");
         assert_eq!(o.gateway_status.as_deref(), Some(status));
@@ -1148,12 +1131,7 @@ fn encrypted_authorization_replies_yield_the_approval_number() {
 
 fn capture_refusal(code: &str, with_id: bool) -> GatewayError {
     let id = with_id.then_some(protocol::function::SALES);
-    let (_, outcome) = run(
-        &gateway(),
-        &capture(None),
-        "k",
-        vec![inquiry_ok("1", "1"), ng(id, code)],
-    );
+    let (_, outcome) = answered(&capture(None), vec![inquiry_ok("1", "1"), ng(id, code)]);
     outcome.unwrap_err()
 }
 
@@ -1167,7 +1145,7 @@ fn g3_already_captured_is_already_done_with_the_raw_code_and_japanese_meaning() 
         Some("売上処理が完了済みのため、処理を中止しました。")
     );
     // The inquiry already tells: a replay stops before the sale.
-    let (xs, outcome) = run(&gateway(), &capture(None), "k", vec![inquiry_ok("2", "1")]);
+    let (xs, outcome) = answered(&capture(None), vec![inquiry_ok("2", "1")]);
     assert_eq!(xs.len(), 1);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::AlreadyDone);
 }
@@ -1176,7 +1154,7 @@ fn g3_already_captured_is_already_done_with_the_raw_code_and_japanese_meaning() 
 fn g5_capture_of_a_cancelled_authorization_is_rejected() {
     let e = capture_refusal("10140999", true);
     assert_eq!(e.kind, ErrorKind::Rejected);
-    let (_, outcome) = run(&gateway(), &capture(None), "k", vec![inquiry_ok("3", "1")]);
+    let (_, outcome) = answered(&capture(None), vec![inquiry_ok("3", "1")]);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Rejected);
 }
 
@@ -1209,10 +1187,8 @@ fn every_ng_shape_becomes_a_typed_error() {
 #[test]
 fn already_done_codes_count_only_for_the_operation_whose_goal_they_state() {
     let cancel = |op: &Operation, status: &str, code: &str| {
-        let (_, outcome) = run(
-            &gateway(),
+        let (_, outcome) = answered(
             op,
-            "k",
             vec![
                 inquiry_ok(status, "1"),
                 ng(Some(protocol::function::CANCEL_OR_REFUND), code),
@@ -1227,10 +1203,8 @@ fn already_done_codes_count_only_for_the_operation_whose_goal_they_state() {
         ErrorKind::AlreadyDone
     );
     assert_eq!(cancel(&void(), "1", "10146999"), ErrorKind::Rejected);
-    let (_, outcome) = run(
-        &gateway(),
+    let (_, outcome) = answered(
         &refund(Some(300)),
-        "k",
         vec![ng(Some(protocol::function::PARTIAL_REFUND), "10146999")],
     );
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Rejected);
@@ -1238,12 +1212,7 @@ fn already_done_codes_count_only_for_the_operation_whose_goal_they_state() {
 
 #[test]
 fn a_duplicate_order_id_means_an_earlier_attempt_may_have_authorized() {
-    let (_, outcome) = run(
-        &gateway(),
-        &token_authorize(),
-        "k",
-        vec![ng(None, "10196999")],
-    );
+    let (_, outcome) = answered(&token_authorize(), vec![ng(None, "10196999")]);
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied);
@@ -1292,12 +1261,7 @@ fn only_documented_refusals_prove_nothing_happened() {
             "10197999",
         ),
     ] {
-        let (_, outcome) = run(
-            &gateway(),
-            &op,
-            "k",
-            vec![inquiry_ok(status, "1"), ng(Some(function), code)],
-        );
+        let (_, outcome) = answered(&op, vec![inquiry_ok(status, "1"), ng(Some(function), code)]);
         let e = outcome.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "{code}");
         assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied, "{code}");
@@ -1406,12 +1370,7 @@ fn bad_replies_are_typed_errors_never_a_guessed_success() {
 
 #[test]
 fn http_401_is_an_authentication_failure() {
-    let (_, outcome) = run(
-        &gateway(),
-        &inquire(),
-        "k",
-        vec![HttpResponse::new(401, Vec::new())],
-    );
+    let (_, outcome) = answered(&inquire(), vec![HttpResponse::new(401, Vec::new())]);
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Authentication);
     assert_eq!(e.gateway_code.as_deref(), Some("HTTP 401"));
@@ -1423,12 +1382,7 @@ fn empty_elements_cdata_comments_and_indentation_are_accepted() {
         Some(protocol::function::SALES),
         "<!-- recorded -->\n  <res_result><![CDATA[OK]]></res_result>\n<res_sps_transaction_id>X</res_sps_transaction_id><res_process_date>20240102000000</res_process_date><res_err_code></res_err_code>\n\t<res_date>20240102030406</res_date>\n",
     );
-    let (_, outcome) = run(
-        &gateway(),
-        &capture(None),
-        "k",
-        vec![inquiry_ok("1", "1"), r],
-    );
+    let (_, outcome) = answered(&capture(None), vec![inquiry_ok("1", "1"), r]);
     assert_eq!(outcome.unwrap().state, captured_state());
 }
 
