@@ -203,6 +203,15 @@ fn run(
     (exchanges, Ok(done(step)))
 }
 
+/// One of the outcome's notes holds all of `words`.
+fn assert_noted(o: &Outcome, words: &[&str]) {
+    assert!(
+        o.notes.iter().any(|n| words.iter().all(|w| n.contains(w))),
+        "{:?}",
+        o.notes
+    );
+}
+
 /// How the plugin runs `op` against `replies` on the default gateway.
 fn answered(
     op: &Operation,
@@ -403,33 +412,25 @@ fn s1_capture_sends_the_amount_only_when_the_shop_amount_is_lower() {
 
 #[test]
 fn capture_commits_first_when_sbps_says_the_authorization_is_uncommitted() {
-    let g = gateway();
-    let (xs, outcome) = run(
-        &g,
-        &capture(None),
-        "k",
-        vec![
-            inquiry_ok("1", "0"),
-            ok_ack(protocol::function::COMMIT),
-            ok_ack(protocol::function::SALES),
-        ],
-    );
+    // The capture of an uncommitted payment, SBPS answering `commit` to the commit.
+    let capture_after = |commit: HttpResponse| {
+        answered(
+            &capture(None),
+            vec![
+                inquiry_ok("1", "0"),
+                commit,
+                ok_ack(protocol::function::SALES),
+            ],
+        )
+    };
+    let (xs, outcome) = capture_after(ok_ack(protocol::function::COMMIT));
     let steps: Vec<_> = xs.iter().map(|x| x.step.to_string()).collect();
     assert_eq!(steps, ["inquiry", "commit", "sales"]);
     assert_eq!(function_of(&xs[1]), "ST02-00101-101");
     assert_eq!(outcome.unwrap().state, captured_state());
 
     // "already processed" (60) means committed: the sale goes on.
-    let (xs, outcome) = run(
-        &g,
-        &capture(None),
-        "k",
-        vec![
-            inquiry_ok("1", "0"),
-            ng(Some(protocol::function::COMMIT), "10160999"),
-            ok_ack(protocol::function::SALES),
-        ],
-    );
+    let (xs, outcome) = capture_after(ng(Some(protocol::function::COMMIT), "10160999"));
     assert_eq!(xs.len(), 3);
     let o = outcome.unwrap();
     assert!(o.notes.is_empty(), "{:?}", o.notes);
@@ -701,13 +702,7 @@ fn a_failed_commit_after_authorization_keeps_the_authorization_and_says_so() {
     );
     let o = outcome.unwrap();
     assert_eq!(o.transaction, Some(TransactionRef::new(T1)));
-    assert!(
-        o.notes
-            .iter()
-            .any(|n| n.contains("commit") && n.contains("capture will commit")),
-        "{:?}",
-        o.notes
-    );
+    assert_noted(&o, &["commit", "capture will commit"]);
 }
 
 #[test]
@@ -808,16 +803,17 @@ fn no_secret_reaches_a_journal_copy_a_debug_output_or_an_error() {
         ("des_key", "CANARYKEY-0123456789ABCD"),
         ("des_iv", "IVCANARY"),
     ]);
-    let x = sent(g.prepare(&token_authorize(), &ctx("k")).unwrap());
-    let journal = x.journal_body.as_deref().unwrap();
-    for needle in [
+    // The secrets of this configuration and of the token authorization.
+    let secrets = [
         HASH_KEY,
         "pw-canary-1",
         "CANARYKEY",
         "IVCANARY",
         "TOKENVALUE",
-        "TOKENKEYVALUE",
-    ] {
+    ];
+    let x = sent(g.prepare(&token_authorize(), &ctx("k")).unwrap());
+    let journal = x.journal_body.as_deref().unwrap();
+    for needle in secrets.into_iter().chain(["TOKENKEYVALUE"]) {
         assert!(!journal.contains(needle), "{needle} in journal");
         assert!(
             !format!("{g:?} {x:?} {:?}", x.request).contains(needle),
@@ -841,13 +837,7 @@ fn no_secret_reaches_a_journal_copy_a_debug_output_or_an_error() {
             .interpret(&token_authorize(), &ctx("k"), &x.state, &r)
             .unwrap_err();
         let all = format!("{e} {e:?}");
-        for needle in [
-            HASH_KEY,
-            "pw-canary-1",
-            "CANARYKEY",
-            "IVCANARY",
-            "TOKENVALUE",
-        ] {
+        for needle in secrets {
             assert!(!all.contains(needle), "{needle} in {all}");
         }
     }
@@ -866,18 +856,24 @@ fn item_names_are_made_to_fit_forty_shift_jis_bytes() {
 // ---------------------------------------------------------------------------------------------
 // Void, refund, amount change, inquiry
 
-#[test]
-fn g4_void_cancels_an_authorized_payment_after_reading_it() {
+/// `op` on a payment SBPS shows in `payment_status`, SBPS accepting the 00303 that follows
+/// the inquiry: the name of the step that sent it, and the outcome.
+fn cancelled_or_refunded(op: &Operation, payment_status: &str) -> (String, Outcome) {
     let (xs, outcome) = answered(
-        &void(),
+        op,
         vec![
-            inquiry_ok("1", "1"),
+            inquiry_ok(payment_status, "1"),
             ok_ack(protocol::function::CANCEL_OR_REFUND),
         ],
     );
-    assert_eq!(xs[1].step, "cancel");
     assert_eq!(function_of(&xs[1]), "ST02-00303-101");
-    let o = outcome.unwrap();
+    (xs[1].step.to_string(), outcome.unwrap())
+}
+
+#[test]
+fn g4_void_cancels_an_authorized_payment_after_reading_it() {
+    let (step, o) = cancelled_or_refunded(&void(), "1");
+    assert_eq!(step, "cancel");
     assert_eq!(o.state, PaymentState::Voided);
     assert_eq!(o.gateway_status.as_deref(), Some("3"));
 }
@@ -897,16 +893,8 @@ fn g8_a_void_never_refunds_a_payment_captured_in_the_sbps_tool() {
 
 #[test]
 fn s4_cancel_after_capture_is_a_full_card_refund() {
-    let (xs, outcome) = answered(
-        &refund(None),
-        vec![
-            inquiry_ok("2", "1"),
-            ok_ack(protocol::function::CANCEL_OR_REFUND),
-        ],
-    );
-    assert_eq!(xs[1].step, "refund");
-    assert_eq!(function_of(&xs[1]), "ST02-00303-101");
-    let o = outcome.unwrap();
+    let (step, o) = cancelled_or_refunded(&refund(None), "2");
+    assert_eq!(step, "refund");
     assert_eq!(o.state, refunded_state(RefundExtent::Full));
     assert_eq!(o.refunded, Some(Money::jpy(1080)));
 }
@@ -1037,13 +1025,7 @@ fn an_old_payment_that_cannot_be_voided_is_reported_not_hidden() {
     );
     let o = outcome.unwrap();
     assert_eq!(o.transaction, Some(TransactionRef::new(T2)));
-    assert!(
-        o.notes
-            .iter()
-            .any(|n| n.contains("could NOT be voided") && n.contains("10180999")),
-        "{:?}",
-        o.notes
-    );
+    assert_noted(&o, &["could NOT be voided", "10180999"]);
 }
 
 #[test]
