@@ -4,8 +4,8 @@
 //! what is particular to its gateway.
 
 use crate::{
-    Config, ConfigError, ConfigValue, Exchange, Gateway, Money, Operation, OrderRef, Outcome, Step,
-    TransactionRef,
+    Config, ConfigError, ConfigValue, ErrorKind, Exchange, Gateway, GatewayError, Method, Money,
+    Operation, OrderRef, Outcome, Step, TransactionRef,
 };
 use std::collections::BTreeMap;
 
@@ -94,4 +94,22 @@ pub fn done(step: Step) -> Outcome {
         Step::Done(o) => o,
         Step::Send(x) => panic!("expected an outcome, got step {}", x.step),
     }
+}
+
+/// `e` is of `kind` and carries the gateway's own code and words verbatim, as an operator
+/// must read them.
+#[track_caller]
+pub fn assert_gateway_said(e: &GatewayError, kind: ErrorKind, code: Option<&str>, words: &str) {
+    assert_eq!(e.kind, kind);
+    assert_eq!(e.gateway_code.as_deref(), code);
+    assert_eq!(e.gateway_message.as_deref(), Some(words));
+}
+
+/// `x` is the step named `step`: a POST of a `content_type` body to `url`.
+#[track_caller]
+pub fn assert_post(x: &Exchange, step: &str, url: &str, content_type: &str) {
+    assert_eq!(x.step, step);
+    assert_eq!(x.request.method, Method::Post);
+    assert_eq!(x.request.url, url);
+    assert_eq!(x.request.headers.get("Content-Type"), Some(content_type));
 }

@@ -1,7 +1,7 @@
 //! Translation tests from recorded bytes: no network, no host.
 
 use super::*;
-use renkei_sdk::testing::{self, Payment, sent};
+use renkei_sdk::testing::{self, Payment, assert_gateway_said, sent};
 use renkei_sdk::{ErrorKind, Money, OrderRef, PaymentState, Settlement, TransactionRef};
 
 fn gateway() -> KumoPay {
@@ -103,11 +103,11 @@ fn already_captured_is_already_done_with_the_gateway_words() {
         br#"{"error":{"code":"already_captured","message":"payment pay_1 is captured"}}"#,
     )
     .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::AlreadyDone);
-    assert_eq!(e.gateway_code.as_deref(), Some("already_captured"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("payment pay_1 is captured")
+    assert_gateway_said(
+        &e,
+        ErrorKind::AlreadyDone,
+        Some("already_captured"),
+        "payment pay_1 is captured",
     );
 }
 

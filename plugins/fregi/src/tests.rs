@@ -4,7 +4,7 @@
 
 use super::*;
 use proptest::prelude::*;
-use renkei_sdk::testing::{self, Payment, done, sent};
+use renkei_sdk::testing::{self, Payment, assert_gateway_said, assert_post, done, sent};
 use renkei_sdk::{
     AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef, Secret,
 };
@@ -288,12 +288,11 @@ fn authorize_with_a_token_posts_a_form_to_authm_and_keeps_the_token_out_of_the_j
             .prepare(&authorize(1080, token("tok+canary=/1"), None), &ctx())
             .unwrap(),
     );
-    assert_eq!(x.step, "authm");
-    assert_eq!(x.request.method, Method::Post);
-    assert_eq!(x.request.url, "http://127.0.0.1:9/connect/authm.cgi");
-    assert_eq!(
-        x.request.headers.get("content-type"),
-        Some("application/x-www-form-urlencoded")
+    assert_post(
+        &x,
+        "authm",
+        "http://127.0.0.1:9/connect/authm.cgi",
+        "application/x-www-form-urlencoded",
     );
     // CHARCODE on every authm, naming the body's encoding (S4, S5, S6).
     assert_eq!(
@@ -738,9 +737,7 @@ fn f3_a_refused_amount_change_captures_nothing_and_offers_the_choices() {
     reply.extend_from_slice(OVER_LIMIT_EUC);
     reply.extend_from_slice(b")\n");
     let e = answer(&g, &op, ok(&reply)).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("JCN-G55"));
-    assert_eq!(e.gateway_message.as_deref(), Some("限度額オーバー"));
+    assert_gateway_said(&e, ErrorKind::Declined, Some("JCN-G55"), "限度額オーバー");
     for words in [
         "nothing was captured",
         "F-3",
@@ -1078,13 +1075,13 @@ fn ng(code: &str, message_euc: &[u8]) -> HttpResponse {
 #[test]
 fn f10_capture_of_an_already_captured_transaction_is_already_done_with_the_manual_words() {
     let e = capture_refused(ng("S1-1-121", ALREADY_SOLD_EUC));
-    assert_eq!(e.kind, ErrorKind::AlreadyDone);
-    assert_eq!(e.message, "already captured");
-    assert_eq!(e.gateway_code.as_deref(), Some("S1-1-121"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("売上処理時の指定された取引は売上受付済みです")
+    assert_gateway_said(
+        &e,
+        ErrorKind::AlreadyDone,
+        Some("S1-1-121"),
+        "売上処理時の指定された取引は売上受付済みです",
     );
+    assert_eq!(e.message, "already captured");
 }
 
 #[test]
@@ -1134,11 +1131,11 @@ fn ng_replies_keep_code_and_message_verbatim_in_every_accepted_shape() {
     let (euc, _, _) = encoding_rs::EUC_JP
         .encode("NG\r\nA1-1-40(承認処理時の有効期限(月)が指定されていません)\r\n");
     let e = answer(&gateway(), &op, ok(&euc)).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("A1-1-40"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("承認処理時の有効期限(月)が指定されていません")
+    assert_gateway_said(
+        &e,
+        ErrorKind::Declined,
+        Some("A1-1-40"),
+        "承認処理時の有効期限(月)が指定されていません",
     );
     let e = answer(
         &gateway(),
@@ -1146,17 +1143,18 @@ fn ng_replies_keep_code_and_message_verbatim_in_every_accepted_shape() {
         ok(b"NG\r\nA1-1-40(expiry (month) missing)\r\n"),
     )
     .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("A1-1-40"));
-    assert_eq!(e.gateway_message.as_deref(), Some("expiry (month) missing"));
+    assert_gateway_said(
+        &e,
+        ErrorKind::Declined,
+        Some("A1-1-40"),
+        "expiry (month) missing",
+    );
     // The redirect API's three-line form.
     let mut three = b"NG\nJCN-G55\n".to_vec();
     three.extend_from_slice(OVER_LIMIT_EUC);
     three.push(b'\n');
     let e = answer(&gateway(), &op, ok(&three)).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("JCN-G55"));
-    assert_eq!(e.gateway_message.as_deref(), Some("限度額オーバー"));
+    assert_gateway_said(&e, ErrorKind::Declined, Some("JCN-G55"), "限度額オーバー");
     // An unknown code is kept verbatim; it proves nothing (see the tests below).
     let e = capture_refused(ok(b"NG\nZZ-9-9(new)\n"));
     assert_eq!(e.kind, ErrorKind::Protocol);

@@ -6,7 +6,7 @@
 
 use super::*;
 use proptest::prelude::*;
-use renkei_sdk::testing::{self, Payment, done, sent};
+use renkei_sdk::testing::{self, Payment, assert_gateway_said, assert_post, done, sent};
 use renkei_sdk::{AmountChange, CustomerRef, Exchange, OperationKind};
 
 const HASH_KEY: &str = "TESTHASHKEY0123456789";
@@ -341,12 +341,11 @@ fn the_error_table_covers_every_documented_type_with_the_explicit_kinds() {
 fn capture_starts_with_an_inquiry_signed_like_an_independent_implementation() {
     let g = vector_gateway();
     let x = sent(g.prepare(&capture(None), &ctx("k")).unwrap());
-    assert_eq!(x.step, "inquiry");
-    assert_eq!(x.request.method, Method::Post);
-    assert_eq!(x.request.url, "http://127.0.0.1:9/api/xmlapi.do");
-    assert_eq!(
-        x.request.headers.get("Content-Type"),
-        Some("text/xml; charset=Shift_JIS")
+    assert_post(
+        &x,
+        "inquiry",
+        "http://127.0.0.1:9/api/xmlapi.do",
+        "text/xml; charset=Shift_JIS",
     );
     // base64("99999001:TESTHASHKEY0123456789"): user merchant+service, password the hash key.
     assert_eq!(
@@ -518,11 +517,11 @@ fn a_declined_reauthorization_for_a_higher_capture_captures_nothing() {
     );
     assert_eq!(xs.len(), 2);
     let e = outcome.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("10122999"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("クレジットカード利用限度額超過")
+    assert_gateway_said(
+        &e,
+        ErrorKind::Declined,
+        Some("10122999"),
+        "クレジットカード利用限度額超過",
     );
 }
 
@@ -1120,11 +1119,11 @@ fn capture_refusal(code: &str, with_id: bool) -> GatewayError {
 #[test]
 fn g3_already_captured_is_already_done_with_the_raw_code_and_japanese_meaning() {
     let e = capture_refusal("10141999", true);
-    assert_eq!(e.kind, ErrorKind::AlreadyDone);
-    assert_eq!(e.gateway_code.as_deref(), Some("10141999"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("売上処理が完了済みのため、処理を中止しました。")
+    assert_gateway_said(
+        &e,
+        ErrorKind::AlreadyDone,
+        Some("10141999"),
+        "売上処理が完了済みのため、処理を中止しました。",
     );
     // The inquiry already tells: a replay stops before the sale.
     let (xs, outcome) = answered(&capture(None), vec![inquiry_ok("2", "1")]);
