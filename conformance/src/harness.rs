@@ -9,6 +9,7 @@
 //! conclusion from them; what a failure after sending means for the money is the SDK's one
 //! reading (`renkei_sdk::AfterSend`), which the host's loops and the robustness probes share.
 
+use renkei_host::driver::now;
 use renkei_host::transport::{Transport, TransportError};
 use renkei_host::{GatewayInstance, plugin_log};
 use renkei_sdk::{
@@ -18,7 +19,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tracing::Subscriber;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
@@ -186,14 +187,6 @@ impl Run {
             .as_ref()
             .map_err(|e| format!("{} failed: {e}", self.op.kind()))
     }
-}
-
-fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    Timestamp::from_unix_millis(ms)
 }
 
 /// The plugin instance, the transport and the record of calls.

@@ -19,6 +19,7 @@
 //!
 //! Errors name keys and lines, never values: the file holds secrets.
 
+use renkei_host::config::{TomlSyntax, parse_toml};
 use renkei_sdk::ConfigValue;
 use std::collections::BTreeMap;
 
@@ -31,6 +32,12 @@ pub enum SettingsError {
     Unknown(String),
     #[error("settings key `{key}` must be {expected}")]
     WrongType { key: String, expected: &'static str },
+}
+
+impl From<TomlSyntax> for SettingsError {
+    fn from(TomlSyntax { line, message }: TomlSyntax) -> SettingsError {
+        SettingsError::Syntax { line, message }
+    }
 }
 
 /// The plugin configuration and payment inputs of one run.
@@ -60,17 +67,7 @@ impl std::fmt::Debug for Settings {
 
 impl Settings {
     pub fn from_toml(text: &str) -> Result<Settings, SettingsError> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
-                .unwrap_or(0);
-            // toml's message without the quoted source line, which may hold a secret.
-            SettingsError::Syntax {
-                line,
-                message: e.message().to_owned(),
-            }
-        })?;
+        let table = parse_toml(text)?;
         let mut settings = Settings::default();
         for (section, value) in table {
             let toml::Value::Table(entries) = value else {

@@ -30,6 +30,12 @@ pub enum ConfigFileError {
     UnknownSetting { key: String },
 }
 
+impl From<TomlSyntax> for ConfigFileError {
+    fn from(TomlSyntax { line, message }: TomlSyntax) -> ConfigFileError {
+        ConfigFileError::Syntax { line, message }
+    }
+}
+
 /// Keys of a gateway section that configure the host, not the plugin. `deadline_ms`: how long
 /// one exchange with this gateway may take before its outcome counts as unknown.
 /// `clock_skew_ms`: how far the gateway's clock may be from the host's, added to a request's
@@ -52,19 +58,31 @@ pub struct HostConfig {
     pub gateways: BTreeMap<String, GatewaySection>,
 }
 
+/// Why a file is not TOML, told without toml's quoted source line, which may hold a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not valid TOML (line {line}): {message}")]
+pub struct TomlSyntax {
+    /// 1-based; 0 when toml does not say where.
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses a file that holds secrets (this host's config, the conformance suite's settings): a
+/// syntax error names the line, never its text.
+pub fn parse_toml(text: &str) -> Result<toml::Table, TomlSyntax> {
+    text.parse().map_err(|e: toml::de::Error| TomlSyntax {
+        line: e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+            .unwrap_or(0),
+        // `message()` is toml's text without the quoted source line.
+        message: e.message().to_owned(),
+    })
+}
+
 impl HostConfig {
     pub fn from_toml(text: &str) -> Result<HostConfig, ConfigFileError> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
-                .unwrap_or(0);
-            // `message()` is toml's text without the quoted source line, which may hold a secret.
-            ConfigFileError::Syntax {
-                line,
-                message: e.message().to_owned(),
-            }
-        })?;
+        let table = parse_toml(text)?;
         let mut config = HostConfig::default();
         for (key, value) in table {
             match (key.as_str(), value) {

@@ -17,31 +17,27 @@ pub fn check(path: &Path) -> Result<(), String> {
     }
 }
 
+/// The integer of `N` bytes at `at`, read with `from` = [little-endian, big-endian].
+fn int_at<const N: usize, T>(
+    b: &[u8],
+    at: usize,
+    le: bool,
+    [from_le, from_be]: [fn([u8; N]) -> T; 2],
+) -> Option<T> {
+    let s: [u8; N] = b.get(at..at + N)?.try_into().ok()?;
+    Some(if le { from_le(s) } else { from_be(s) })
+}
+
 fn u16_at(b: &[u8], at: usize, le: bool) -> Option<u16> {
-    let s: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
-    Some(if le {
-        u16::from_le_bytes(s)
-    } else {
-        u16::from_be_bytes(s)
-    })
+    int_at(b, at, le, [u16::from_le_bytes, u16::from_be_bytes])
 }
 
 fn u64_at(b: &[u8], at: usize, le: bool) -> Option<u64> {
-    let s: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
-    Some(if le {
-        u64::from_le_bytes(s)
-    } else {
-        u64::from_be_bytes(s)
-    })
+    int_at(b, at, le, [u64::from_le_bytes, u64::from_be_bytes])
 }
 
 fn u32_at(b: &[u8], at: usize, le: bool) -> Option<u32> {
-    let s: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-    Some(if le {
-        u32::from_le_bytes(s)
-    } else {
-        u32::from_be_bytes(s)
-    })
+    int_at(b, at, le, [u32::from_le_bytes, u32::from_be_bytes])
 }
 
 const PT_LOAD: u32 = 1;

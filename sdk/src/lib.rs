@@ -28,6 +28,7 @@ mod sent;
 mod state;
 mod step;
 mod table;
+pub mod testing;
 
 pub use buf::{Bytes, Headers, Text};
 pub use config::{Config, ConfigError, ConfigValue};

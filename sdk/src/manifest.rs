@@ -84,6 +84,17 @@ pub struct Limits {
     pub currencies: Vec<Currency>,
 }
 
+impl Limits {
+    /// Yen only, from `min_amount` to `max_amount`: what a Japanese card gateway accepts.
+    pub fn yen(min_amount: i64, max_amount: i64) -> Limits {
+        Limits {
+            min_amount,
+            max_amount,
+            currencies: vec![Currency::JPY],
+        }
+    }
+}
+
 /// The type of a config value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -371,11 +382,7 @@ mod tests {
                 replay_safe: vec![OperationKind::Capture],
                 request_expiry: RequestExpiry::Never,
             },
-            limits: Limits {
-                min_amount: 1,
-                max_amount: 100,
-                currencies: vec![Currency::JPY],
-            },
+            limits: Limits::yen(1, 100),
             config: vec![],
             statuses: vec![
                 StatusEntry {

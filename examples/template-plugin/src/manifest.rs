@@ -3,8 +3,8 @@
 
 use super::{ERRORS, GATEWAY_ID, KumoPay, STATUSES};
 use renkei_sdk::{
-    AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, Currency, GatewayError,
-    Inquiry, Limits, Manifest, Money, OperationKind, RequestExpiry,
+    AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, GatewayError, Inquiry,
+    Limits, Manifest, Money, OperationKind, RequestExpiry,
 };
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.kumopay.example/v1";
@@ -39,11 +39,7 @@ pub fn manifest() -> Manifest {
             replay_safe: vec![OperationKind::Capture, OperationKind::Void],
             request_expiry: RequestExpiry::Never,
         },
-        limits: Limits {
-            min_amount: MIN_AMOUNT,
-            max_amount: MAX_AMOUNT,
-            currencies: vec![Currency::JPY],
-        },
+        limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT),
         config: vec![
             ConfigKey::new("endpoint", ConfigKind::Url, "API base URL")
                 .default_value(DEFAULT_ENDPOINT),

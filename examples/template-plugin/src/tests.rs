@@ -1,41 +1,39 @@
 //! Translation tests from recorded bytes: no network, no host.
 
 use super::*;
+use renkei_sdk::testing::{self, Payment, assert_gateway_said, sent};
 use renkei_sdk::{ErrorKind, Money, OrderRef, PaymentState, Settlement, TransactionRef};
-use std::collections::BTreeMap;
 
 fn gateway() -> KumoPay {
-    let raw: BTreeMap<_, _> = [
+    testing::configure(testing::text(&[
         ("endpoint", "http://127.0.0.1:9/v1"),
         ("merchant_id", "m_1"),
         ("api_key", "ak_canary"),
         ("signing_key", "sk_test"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), renkei_sdk::ConfigValue::Text(v.to_owned())))
-    .collect();
-    let config = Config::validate(&KumoPay::manifest(), &raw).unwrap();
-    KumoPay::from_config(&config).unwrap()
+    ]))
+    .unwrap()
 }
 
 fn ctx() -> Context<'static> {
     Context::fixed(1_700_000_000_000, "order-1:capture:1")
 }
 
+/// The payment the operations act on: pay_1, authorized at 1080 yen.
+const PAYMENT: Payment = Payment {
+    order: "order-1",
+    transaction: "pay_1",
+};
+
 fn capture(amount: Option<i64>) -> Operation {
-    Operation::Capture {
-        order: OrderRef::new("order-1"),
-        transaction: TransactionRef::new("pay_1"),
-        authorized: Money::jpy(1080),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.capture(1080, amount)
 }
 
-fn sent(step: Step) -> renkei_sdk::Exchange {
-    match step {
-        Step::Send(x) => x,
-        Step::Done(o) => panic!("expected a request, got {o:?}"),
-    }
+/// How the plugin reads Kumo Pay's answer (HTTP `status`, `body`) to a capture of all of it.
+fn capture_answered(status: u16, body: &[u8]) -> Result<Step, GatewayError> {
+    let g = gateway();
+    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
+    let reply = HttpResponse::new(status, body.to_vec());
+    g.interpret(&capture(None), &ctx(), &x.state, &reply)
 }
 
 #[test]
@@ -72,16 +70,11 @@ fn capture_sends_the_amount_only_when_it_differs() {
 
 #[test]
 fn captured_reply_becomes_a_captured_outcome() {
-    let g = gateway();
-    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
-    let reply = HttpResponse::new(
+    let Step::Done(o) = capture_answered(
         200,
-        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":1080,"refunded":0}"#.to_vec(),
-    );
-    let Step::Done(o) = g
-        .interpret(&capture(None), &ctx(), &x.state, &reply)
-        .unwrap()
-    else {
+        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":1080,"refunded":0}"#,
+    )
+    .unwrap() else {
         panic!("capture is one exchange");
     };
     assert_eq!(
@@ -95,41 +88,31 @@ fn captured_reply_becomes_a_captured_outcome() {
 
 #[test]
 fn a_reply_capturing_another_amount_is_a_protocol_error_not_a_success() {
-    let g = gateway();
-    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
-    let reply = HttpResponse::new(
+    let e = capture_answered(
         200,
-        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":10,"refunded":0}"#.to_vec(),
-    );
-    let e = g
-        .interpret(&capture(None), &ctx(), &x.state, &reply)
-        .unwrap_err();
+        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":10,"refunded":0}"#,
+    )
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
 }
 
 #[test]
 fn already_captured_is_already_done_with_the_gateway_words() {
-    let g = gateway();
-    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
-    let reply = HttpResponse::new(
+    let e = capture_answered(
         409,
-        br#"{"error":{"code":"already_captured","message":"payment pay_1 is captured"}}"#.to_vec(),
-    );
-    let e = g
-        .interpret(&capture(None), &ctx(), &x.state, &reply)
-        .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::AlreadyDone);
-    assert_eq!(e.gateway_code.as_deref(), Some("already_captured"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("payment pay_1 is captured")
+        br#"{"error":{"code":"already_captured","message":"payment pay_1 is captured"}}"#,
+    )
+    .unwrap_err();
+    assert_gateway_said(
+        &e,
+        ErrorKind::AlreadyDone,
+        Some("already_captured"),
+        "payment pay_1 is captured",
     );
 }
 
 #[test]
 fn bad_replies_are_protocol_errors() {
-    let g = gateway();
-    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
     for (status, body) in [
         (200, &b""[..]),
         (200, &br#"{"id":"pay_1","status":"capt"#[..]),
@@ -138,10 +121,7 @@ fn bad_replies_are_protocol_errors() {
         (200, &[0xff, 0xfe, 0x00][..]),
         (404, &b"not json"[..]),
     ] {
-        let reply = HttpResponse::new(status, body.to_vec());
-        let e = g
-            .interpret(&capture(None), &ctx(), &x.state, &reply)
-            .unwrap_err();
+        let e = capture_answered(status, body).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "HTTP {status}");
     }
 }
@@ -149,10 +129,7 @@ fn bad_replies_are_protocol_errors() {
 #[test]
 fn an_unseen_status_is_unknown_with_its_raw_code() {
     let g = gateway();
-    let op = Operation::Inquire {
-        order: OrderRef::new("order-1"),
-        transaction: TransactionRef::new("pay_1"),
-    };
+    let op = PAYMENT.inquire();
     let x = sent(g.prepare(&op, &ctx()).unwrap());
     let reply = HttpResponse::new(
         200,

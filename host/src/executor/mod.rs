@@ -33,8 +33,8 @@ pub use recover::{RecoveryReport, rebuild};
 use crate::defects::Defects;
 use crate::instance::GatewayInstance;
 use crate::journal::{
-    Drift, ExchangeId, JournalError, JournalStore, OperationId, OperationRecord, OrderRecord,
-    Refusal, ReplyRecord, StoredOutcome,
+    Drift, ExchangeId, ExchangeRecord, JournalError, JournalStore, OperationId, OperationRecord,
+    OrderRecord, Refusal, ReplyRecord, StoredOutcome,
 };
 use crate::transport::Transport;
 use renkei_sdk::{GatewayError, Timestamp};
@@ -189,6 +189,20 @@ impl Executor {
         blocking(&self.journal, move |j| j.operation(id))
             .await?
             .ok_or(ExecError::Journal(JournalError::UnknownOperation(id)))
+    }
+
+    /// The exchanges of the operation's current attempt: an earlier attempt was settled as not
+    /// applied before this one started, and its unanswered requests say nothing now.
+    async fn current_exchanges(
+        &self,
+        record: &OperationRecord,
+    ) -> Result<Vec<ExchangeRecord>, ExecError> {
+        let (id, attempt) = (record.id, record.attempt);
+        Ok(blocking(&self.journal, move |j| j.exchanges(id))
+            .await?
+            .into_iter()
+            .filter(|x| x.sent.attempt == attempt)
+            .collect())
     }
 
     async fn order_of(&self, record: &OperationRecord) -> Result<Option<OrderRecord>, ExecError> {

@@ -25,34 +25,20 @@ impl Executor {
             let Some(record) = claimed.into_iter().next() else {
                 break;
             };
-            let (id, attempt) = (record.id, record.attempt);
-            // Only the current attempt's exchanges: an earlier attempt was settled as not
-            // applied before this one started, and its unanswered requests say nothing now.
-            let exchanges: Vec<_> = blocking(&self.journal, move |j| j.exchanges(id))
-                .await?
-                .into_iter()
-                .filter(|x| x.sent.attempt == attempt)
-                .collect();
+            let id = record.id;
+            let exchanges = self.current_exchanges(&record).await?;
             let order = self.order_of(&record).await?;
             let read_only: Vec<bool> = exchanges.iter().map(|x| x.sent.read_only).collect();
-            let result = match ledger::resolution::stopped(&read_only) {
-                Stopped::NothingSent => {
-                    self.fail(
-                        record.id,
-                        None,
-                        GatewayError::new(ErrorKind::Unavailable, "host stopped before sending"),
-                        None,
-                    )
-                    .await
-                }
-                Stopped::ReadsOnly => {
-                    self.fail(
-                        record.id,
-                        None,
-                        GatewayError::new(ErrorKind::Unavailable, "host stopped after reads only"),
-                        None,
-                    )
-                    .await
+            let stopped = ledger::resolution::stopped(&read_only);
+            let result = match stopped {
+                Stopped::NothingSent | Stopped::ReadsOnly => {
+                    let why = if stopped == Stopped::NothingSent {
+                        "host stopped before sending"
+                    } else {
+                        "host stopped after reads only"
+                    };
+                    let error = GatewayError::new(ErrorKind::Unavailable, why);
+                    self.fail(record.id, None, error, None).await
                 }
                 Stopped::Unknown { automatic } => {
                     match (gateway(&record.gateway), rebuild(&record, order.as_ref())) {

@@ -29,12 +29,7 @@ impl Executor {
         let Some(transaction) = op.transaction() else {
             return Ok(None);
         };
-        let (id, attempt) = (record.id, record.attempt);
-        let exchanges: Vec<_> = blocking(&self.journal, move |j| j.exchanges(id))
-            .await?
-            .into_iter()
-            .filter(|x| x.sent.attempt == attempt)
-            .collect();
+        let exchanges = self.current_exchanges(record).await?;
         let read_only: Vec<bool> = exchanges.iter().map(|x| x.sent.read_only).collect();
         let Some(guard) = resolution::guard_index(&read_only).map(|i| &exchanges[i]) else {
             return Ok(None);

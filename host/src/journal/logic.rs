@@ -157,6 +157,25 @@ fn expect_active(op: &OperationRecord) -> Result<(), JournalError> {
     }
 }
 
+/// Loads an operation this host is still driving, under its order's lock, after recording the
+/// previous exchange's reply in the same transaction: every write on an active operation starts
+/// here, so a host whose lease ran out never writes over the one that took it over.
+fn load_held(
+    tx: &mut dyn Tx,
+    id: OperationId,
+    last: Option<(ExchangeId, &ReplyRecord)>,
+    now_ms: i64,
+    owner: &str,
+) -> Result<OperationRecord, JournalError> {
+    if let Some((x, reply)) = last {
+        tx.set_reply(x, reply, now_ms)?;
+    }
+    let rec = load_locked(tx, id)?;
+    expect_active(&rec)?;
+    expect_owner(&rec, owner)?;
+    Ok(rec)
+}
+
 /// Appends an exchange at the operation's next index. The journal numbers exchanges itself: a
 /// retried key (a new attempt of the same operation) and resolution steps continue the sequence.
 fn insert_next_exchange(
@@ -263,6 +282,28 @@ fn begin_in(
     Ok(Begin::Started(op))
 }
 
+impl<B: Backend> Journal<B> {
+    /// Ends the held operation's attempt in `status` with its evidence, after recording `last`;
+    /// `lease_until` keeps the lease (an unknown outcome stays held while it is resolved).
+    fn settle(
+        &self,
+        op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        status: OperationStatus,
+        evidence: &str,
+        now_ms: i64,
+        lease_until: Option<i64>,
+    ) -> Result<(), JournalError> {
+        self.backend.transaction(&mut |tx| {
+            let mut rec = load_held(tx, op, last, now_ms, &self.owner)?;
+            rec.status = status;
+            rec.evidence = Some(evidence.to_owned());
+            rec.updated_at_ms = now_ms;
+            tx.update_op(&rec, lease_until)
+        })
+    }
+}
+
 impl<B: Backend> JournalStore for Journal<B> {
     fn backend(&self) -> &'static str {
         B::NAME
@@ -310,12 +351,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         lease_ms: i64,
     ) -> Result<ExchangeId, JournalError> {
         self.backend.transaction(&mut |tx| {
-            if let Some((x, reply)) = previous {
-                tx.set_reply(x, reply, now_ms)?;
-            }
-            let mut rec = load_locked(tx, op)?;
-            expect_active(&rec)?;
-            expect_owner(&rec, &self.owner)?;
+            let mut rec = load_held(tx, op, previous, now_ms, &self.owner)?;
             rec.updated_at_ms = now_ms;
             tx.update_op(&rec, Some(now_ms + lease_ms))?;
             insert_next_exchange(tx, &rec, exchange, now_ms)
@@ -340,12 +376,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
     ) -> Result<Applied, JournalError> {
         let result = self.backend.transaction(&mut |tx| {
-            if let Some((x, reply)) = last {
-                tx.set_reply(x, reply, now_ms)?;
-            }
-            let mut rec = load_locked(tx, op)?;
-            expect_active(&rec)?;
-            expect_owner(&rec, &self.owner)?;
+            let mut rec = load_held(tx, op, last, now_ms, &self.owner)?;
             tx.lock_order(rec.order.as_str())?;
             let order = tx.load_order(rec.order.as_str())?;
             rec.updated_at_ms = now_ms;
@@ -387,18 +418,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         evidence: &str,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        self.backend.transaction(&mut |tx| {
-            if let Some((x, reply)) = last {
-                tx.set_reply(x, reply, now_ms)?;
-            }
-            let mut rec = load_locked(tx, op)?;
-            expect_active(&rec)?;
-            expect_owner(&rec, &self.owner)?;
-            rec.status = OperationStatus::Failed;
-            rec.evidence = Some(evidence.to_owned());
-            rec.updated_at_ms = now_ms;
-            tx.update_op(&rec, None)
-        })
+        self.settle(op, last, OperationStatus::Failed, evidence, now_ms, None)
     }
 
     fn mark_unknown(
@@ -409,18 +429,15 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<(), JournalError> {
-        self.backend.transaction(&mut |tx| {
-            if let Some((x, reply)) = last {
-                tx.set_reply(x, reply, now_ms)?;
-            }
-            let mut rec = load_locked(tx, op)?;
-            expect_active(&rec)?;
-            expect_owner(&rec, &self.owner)?;
-            rec.status = OperationStatus::Unknown;
-            rec.evidence = Some(evidence.to_owned());
-            rec.updated_at_ms = now_ms;
-            tx.update_op(&rec, Some(now_ms + lease_ms))
-        })
+        let lease_until = Some(now_ms + lease_ms);
+        self.settle(
+            op,
+            last,
+            OperationStatus::Unknown,
+            evidence,
+            now_ms,
+            lease_until,
+        )
     }
 
     fn needs_review(
@@ -430,9 +447,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
     ) -> Result<(), JournalError> {
         self.backend.transaction(&mut |tx| {
-            let mut rec = load_locked(tx, op)?;
-            expect_active(&rec)?;
-            expect_owner(&rec, &self.owner)?;
+            let mut rec = load_held(tx, op, None, now_ms, &self.owner)?;
             tx.lock_order(rec.order.as_str())?;
             rec.status = OperationStatus::NeedsReview;
             rec.evidence = Some(evidence.to_owned());

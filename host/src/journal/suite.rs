@@ -29,7 +29,9 @@ fn new_op(order: &str, kind: OperationKind, amount: Option<i64>, seq: u32) -> Ne
     }
 }
 
-fn outcome(state: PaymentState, t: &str) -> StoredOutcome {
+/// A gateway's answer naming `state` and the payment `t`, nothing else; the ledger's own tests
+/// start from it too.
+pub(crate) fn outcome(state: PaymentState, t: &str) -> StoredOutcome {
     StoredOutcome {
         state,
         gateway_status: Some("x".into()),
@@ -61,6 +63,16 @@ fn started(b: Begin) -> OperationRecord {
         Begin::Started(op) => op,
         Begin::AlreadyDone(op) => panic!("expected a new operation, got done {op:?}"),
     }
+}
+
+/// Starts the first attempt of `kind` on `order`, at time 1.
+fn start(
+    j: &dyn JournalStore,
+    order: &str,
+    kind: OperationKind,
+    amount: Option<i64>,
+) -> OperationRecord {
+    started(j.begin(&new_op(order, kind, amount, 1), 1, LEASE).unwrap())
 }
 
 /// Runs `kind` to success through the journal with one exchange, in the executor's two writes.
@@ -255,14 +267,7 @@ pub fn failed_attempt_can_be_retried(p: &Pair) {
 /// One writer per order, across handles: a second operation on a busy order is refused.
 pub fn one_writer_per_order(p: &Pair) {
     authorize(&*p.a, "o5", 900);
-    let held = started(
-        p.a.begin(
-            &new_op("o5", OperationKind::Capture, Some(900), 1),
-            1,
-            LEASE,
-        )
-        .unwrap(),
-    );
+    let held = start(&*p.a, "o5", OperationKind::Capture, Some(900));
     let r = refused(p.b.begin(&new_op("o5", OperationKind::Void, Some(900), 1), 2, LEASE));
     assert!(matches!(r, Refusal::Busy { .. }), "{r}");
     // Unknown outcomes keep holding the order.
@@ -293,14 +298,7 @@ pub fn concurrent_writers_on_one_order(p: &Pair) {
 
 /// Exchanges are journaled before sending, replies after; a reply is recorded once.
 pub fn exchanges_are_journaled(p: &Pair) {
-    let rec = started(
-        p.a.begin(
-            &new_op("o7", OperationKind::Authorize, Some(100), 1),
-            1,
-            LEASE,
-        )
-        .unwrap(),
-    );
+    let rec = start(&*p.a, "o7", OperationKind::Authorize, Some(100));
     let x =
         p.a.record_send(rec.id, None, &exchange(0), 2, LEASE)
             .unwrap();
@@ -328,14 +326,7 @@ pub fn exchanges_are_journaled(p: &Pair) {
 /// decision is journaled.
 pub fn contradiction_goes_to_review(p: &Pair) {
     authorize(&*p.a, "o8", 1080);
-    let rec = started(
-        p.a.begin(
-            &new_op("o8", OperationKind::Capture, Some(1080), 1),
-            1,
-            LEASE,
-        )
-        .unwrap(),
-    );
+    let rec = start(&*p.a, "o8", OperationKind::Capture, Some(1080));
     let mut out = outcome(captured(), "T-o8");
     out.captured = Some(Money::jpy(2000));
     match p.a.succeed(rec.id, None, &out, 2) {
@@ -350,10 +341,7 @@ pub fn contradiction_goes_to_review(p: &Pair) {
 
     // A reply about another transaction is a contradiction too.
     authorize(&*p.a, "o8b", 10);
-    let rec = started(
-        p.a.begin(&new_op("o8b", OperationKind::Void, Some(10), 1), 1, LEASE)
-            .unwrap(),
-    );
+    let rec = start(&*p.a, "o8b", OperationKind::Void, Some(10));
     assert!(matches!(
         p.a.succeed(rec.id, None, &outcome(PaymentState::Voided, "T-other"), 2),
         Err(JournalError::Contradiction(_))
@@ -572,20 +560,15 @@ pub fn shop_rows_round_trip(p: &Pair) {
         Some(row("s2", "shop-a", true, "{\"v\":2}", 2))
     );
     assert_eq!(p.b.shop_row(&OrderRef::new("nope")).unwrap(), None);
-    let all: Vec<String> =
-        p.b.shop_rows("shop-a", false)
+    let orders = |unpaid_only| -> Vec<String> {
+        p.b.shop_rows("shop-a", unpaid_only)
             .unwrap()
             .into_iter()
             .map(|r| r.order.to_string())
-            .collect();
-    assert_eq!(all, ["s1", "s2"]);
-    let unpaid: Vec<String> =
-        p.b.shop_rows("shop-a", true)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.order.to_string())
-            .collect();
-    assert_eq!(unpaid, ["s2"]);
+            .collect()
+    };
+    assert_eq!(orders(false), ["s1", "s2"]);
+    assert_eq!(orders(true), ["s2"]);
 }
 
 /// G-8: a drift event is kept once per order and kind while open; adopting the gateway's state

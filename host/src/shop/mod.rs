@@ -290,21 +290,6 @@ impl Shop {
         operator: &str,
     ) -> Result<OrderRecord, ShopError> {
         review::require_operator(operator)?;
-        let resolved = self
-            .resolve_review_only(order, operation, decision, operator)
-            .await?;
-        // What the operation meant for the shop's record follows the operator's decision.
-        self.load(order).await?;
-        Ok(resolved)
-    }
-
-    async fn resolve_review_only(
-        &self,
-        order: &OrderRef,
-        operation: crate::journal::OperationId,
-        decision: crate::journal::Decision,
-        operator: &str,
-    ) -> Result<OrderRecord, ShopError> {
         self.load(order).await?;
         let record = {
             let id = operation;
@@ -317,10 +302,14 @@ impl Shop {
                 reason: format!("operation {} is not one of this order's", operation.0),
             });
         }
-        self.executor
+        let resolved = self
+            .executor
             .resolve_review(operation, decision, operator)
             .await
-            .map_err(|e| exec_error(order, e, None))
+            .map_err(|e| exec_error(order, e, None))?;
+        // What the operation meant for the shop's record follows the operator's decision.
+        self.load(order).await?;
+        Ok(resolved)
     }
 
     async fn load(&self, order: &OrderRef) -> Result<(ShopOrder, Option<OrderRecord>), ShopError> {

@@ -25,14 +25,7 @@ pub fn manifest() -> Manifest {
             .expect("crate version is semver"),
         sdk_version: renkei_sdk::sdk_version(),
         capabilities: Capabilities {
-            operations: vec![
-                OperationKind::Authorize,
-                OperationKind::Capture,
-                OperationKind::Void,
-                OperationKind::Refund,
-                OperationKind::ChangeAmount,
-                OperationKind::Inquire,
-            ],
+            operations: OperationKind::ALL.to_vec(),
             // A capture below the authorized amount is an F-2 re-authorization, not a
             // partial capture: the remainder is released, never capturable later.
             partial_capture: false,
@@ -62,11 +55,7 @@ pub fn manifest() -> Manifest {
             // F-REGI documents no validity window for a request.
             request_expiry: RequestExpiry::Never,
         },
-        limits: Limits {
-            min_amount: MIN_AMOUNT,
-            max_amount: MAX_AMOUNT,
-            currencies: vec![Currency::JPY],
-        },
+        limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT),
         // F-REGI server calls carry no secret (SHOPID + IP allow-list): no key is secret.
         config: vec![
             ConfigKey::new(

@@ -4,6 +4,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use renkei_sdk::testing::{self, Payment, assert_gateway_said, assert_post, done, sent};
 use renkei_sdk::{
     AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef, Secret,
 };
@@ -24,19 +25,18 @@ const OVER_LIMIT_EUC: &[u8] = b"\xb8\xc2\xc5\xd9\xb3\xdb\xa5\xaa\xa1\xbc\xa5\xd0
 /// 限度額オーバー in Shift_JIS (iconv): a reply in the wrong encoding.
 const OVER_LIMIT_SJIS: &[u8] = b"\x8c\xc0\x93\x78\x8a\x7a\x83\x49\x81\x5b\x83\x6f\x81\x5b";
 
+/// The payment the operations act on: SEQ1 authorized for ORDER.
+const PAYMENT: Payment = Payment {
+    order: ORDER,
+    transaction: REF1,
+};
+
 fn gateway_with(extra: &[(&str, ConfigValue)]) -> Fregi {
-    let mut raw: BTreeMap<String, ConfigValue> = [
+    let base = testing::text(&[
         ("base_url", "http://127.0.0.1:9/connect/"),
         ("shop_id", "12345"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
-    .collect();
-    for (k, v) in extra {
-        raw.insert((*k).to_owned(), v.clone());
-    }
-    let config = Config::validate(&Fregi::manifest(), &raw).unwrap();
-    Fregi::from_config(&config).unwrap()
+    ]);
+    testing::configure(base.into_iter().chain(extra.iter().cloned())).unwrap()
 }
 
 fn gateway() -> Fregi {
@@ -85,59 +85,23 @@ fn card(number: &str, scode: Option<&str>) -> PaymentSource {
 }
 
 fn capture(authorized: i64, amount: Option<i64>) -> Operation {
-    Operation::Capture {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-        authorized: Money::jpy(authorized),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.capture(authorized, amount)
 }
 
 fn void() -> Operation {
-    Operation::Void {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-        authorized: Money::jpy(1080),
-    }
+    PAYMENT.void(1080)
 }
 
 fn refund(captured: i64, amount: Option<i64>) -> Operation {
-    Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-        captured: Money::jpy(captured),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.refund(captured, amount)
 }
 
 fn change(from: i64, to: i64) -> Operation {
-    Operation::ChangeAmount {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-        authorized: Money::jpy(from),
-        new_amount: Money::jpy(to),
-    }
+    PAYMENT.change(from, to)
 }
 
 fn inquire() -> Operation {
-    Operation::Inquire {
-        order: order(),
-        transaction: TransactionRef::new(REF1),
-    }
-}
-
-fn sent(step: Step) -> Exchange {
-    match step {
-        Step::Send(x) => x,
-        Step::Done(o) => panic!("expected a request, got {o:?}"),
-    }
-}
-
-fn done(step: Step) -> Outcome {
-    match step {
-        Step::Done(o) => o,
-        Step::Send(x) => panic!("expected an outcome, got step {}", x.step),
-    }
+    PAYMENT.inquire()
 }
 
 fn body(x: &Exchange) -> &str {
@@ -152,6 +116,18 @@ fn ok(body: &[u8]) -> HttpResponse {
 fn answer(g: &Fregi, op: &Operation, reply: HttpResponse) -> Result<Step, GatewayError> {
     let x = sent(g.prepare(op, &ctx()).unwrap());
     g.interpret(op, &ctx(), &x.state, &reply)
+}
+
+/// The sale `op` sends once F-REGI approved its authchange (new SEQNO SEQ2, AUTHCODE 123456).
+fn sale_after_change(g: &Fregi, op: &Operation) -> Exchange {
+    let change = sent(g.prepare(op, &ctx()).unwrap());
+    let approved = ok(format!("OK\n{SEQ2}\n123456\n").as_bytes());
+    sent(g.interpret(op, &ctx(), &change.state, &approved).unwrap())
+}
+
+/// The error the plugin makes of F-REGI's `reply` to a capture of all 1080 yen.
+fn capture_refused(reply: HttpResponse) -> GatewayError {
+    answer(&gateway(), &capture(1080, None), reply).unwrap_err()
 }
 
 // ---- manifest and tables ----------------------------------------------------------------
@@ -312,12 +288,11 @@ fn authorize_with_a_token_posts_a_form_to_authm_and_keeps_the_token_out_of_the_j
             .prepare(&authorize(1080, token("tok+canary=/1"), None), &ctx())
             .unwrap(),
     );
-    assert_eq!(x.step, "authm");
-    assert_eq!(x.request.method, Method::Post);
-    assert_eq!(x.request.url, "http://127.0.0.1:9/connect/authm.cgi");
-    assert_eq!(
-        x.request.headers.get("content-type"),
-        Some("application/x-www-form-urlencoded")
+    assert_post(
+        &x,
+        "authm",
+        "http://127.0.0.1:9/connect/authm.cgi",
+        "application/x-www-form-urlencoded",
     );
     // CHARCODE on every authm, naming the body's encoding (S4, S5, S6).
     assert_eq!(
@@ -576,12 +551,11 @@ fn the_reference_is_seqno_dash_authcode_and_a_legacy_bare_seqno_still_works() {
     }
     // A legacy reference (written before the AUTHCODE was kept) captures without AUTHCODE, and
     // the outcome names it as the host knows it.
-    let op = Operation::Capture {
-        order: order(),
-        transaction: TransactionRef::new(SEQ1),
-        authorized: Money::jpy(1080),
-        amount: None,
+    let legacy = Payment {
+        order: ORDER,
+        transaction: SEQ1,
     };
+    let op = legacy.capture(1080, None);
     let x = sent(gateway().prepare(&op, &ctx()).unwrap());
     assert_eq!(body(&x), format!("SHOPID=12345&SEQNO={SEQ1}"));
     let o = done(
@@ -763,9 +737,7 @@ fn f3_a_refused_amount_change_captures_nothing_and_offers_the_choices() {
     reply.extend_from_slice(OVER_LIMIT_EUC);
     reply.extend_from_slice(b")\n");
     let e = answer(&g, &op, ok(&reply)).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("JCN-G55"));
-    assert_eq!(e.gateway_message.as_deref(), Some("限度額オーバー"));
+    assert_gateway_said(&e, ErrorKind::Declined, Some("JCN-G55"), "限度額オーバー");
     for words in [
         "nothing was captured",
         "F-3",
@@ -780,16 +752,7 @@ fn f3_a_refused_amount_change_captures_nothing_and_offers_the_choices() {
 fn a_sale_refused_after_a_changed_authorization_names_the_new_seqno() {
     let g = gateway();
     let op = capture(1080, Some(1500));
-    let first = sent(g.prepare(&op, &ctx()).unwrap());
-    let second = sent(
-        g.interpret(
-            &op,
-            &ctx(),
-            &first.state,
-            &ok(format!("OK\n{SEQ2}\n123456\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let second = sale_after_change(&g, &op);
     let e = g
         .interpret(&op, &ctx(), &second.state, &ok(b"NG\nS1-1-125(x)\n"))
         .unwrap_err();
@@ -1038,14 +1001,8 @@ fn a_change_to_the_same_amount_sends_nothing() {
 #[test]
 fn sale_authcancel_salecancel_and_salechange_ok_replies() {
     let g = gateway();
-    let o = done(
-        answer(
-            &g,
-            &capture(1080, None),
-            ok(format!("OK\r\n{SEQ1}\r\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let answered = |op: &Operation, reply: &[u8]| done(answer(&g, op, ok(reply)).unwrap());
+    let o = answered(&capture(1080, None), format!("OK\r\n{SEQ1}\r\n").as_bytes());
     assert_eq!(
         o.state,
         PaymentState::Captured {
@@ -1056,18 +1013,11 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
     assert_eq!(o.replaced, None);
     assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
-    let o = done(answer(&g, &void(), ok(b"OK\n")).unwrap());
+    let o = answered(&void(), b"OK\n");
     assert_eq!(o.state, PaymentState::Voided);
     assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
-    let o = done(
-        answer(
-            &g,
-            &refund(1080, None),
-            ok(format!("OK\n{SEQ1}\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let o = answered(&refund(1080, None), format!("OK\n{SEQ1}\n").as_bytes());
     assert_eq!(
         o.state,
         PaymentState::Refunded {
@@ -1078,13 +1028,9 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
     assert_eq!(o.refunded, Some(Money::jpy(1080)));
     assert_eq!(o.transaction, Some(TransactionRef::new(REF1)));
 
-    let o = done(
-        answer(
-            &g,
-            &refund(1080, Some(300)),
-            ok(format!("OK\n{SEQ2}\nAb12\n").as_bytes()),
-        )
-        .unwrap(),
+    let o = answered(
+        &refund(1080, Some(300)),
+        format!("OK\n{SEQ2}\nAb12\n").as_bytes(),
     );
     assert_eq!(
         o.state,
@@ -1104,12 +1050,7 @@ fn sale_authcancel_salecancel_and_salechange_ok_replies() {
 
 #[test]
 fn an_ok_about_another_seqno_is_not_a_success() {
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ok(format!("OK\n{SEQ2}\n").as_bytes()),
-    )
-    .unwrap_err();
+    let e = capture_refused(ok(format!("OK\n{SEQ2}\n").as_bytes()));
     assert_eq!(e.kind, ErrorKind::Protocol);
     // Leading zeros are padding, not another transaction.
     let short = SEQ1.trim_start_matches('0');
@@ -1133,29 +1074,19 @@ fn ng(code: &str, message_euc: &[u8]) -> HttpResponse {
 
 #[test]
 fn f10_capture_of_an_already_captured_transaction_is_already_done_with_the_manual_words() {
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-1-121", ALREADY_SOLD_EUC),
-    )
-    .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::AlreadyDone);
-    assert_eq!(e.message, "already captured");
-    assert_eq!(e.gateway_code.as_deref(), Some("S1-1-121"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("売上処理時の指定された取引は売上受付済みです")
+    let e = capture_refused(ng("S1-1-121", ALREADY_SOLD_EUC));
+    assert_gateway_said(
+        &e,
+        ErrorKind::AlreadyDone,
+        Some("S1-1-121"),
+        "売上処理時の指定された取引は売上受付済みです",
     );
+    assert_eq!(e.message, "already captured");
 }
 
 #[test]
 fn f10_capture_of_a_voided_transaction_is_rejected_as_already_voided() {
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-1-122", ALREADY_VOIDED_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-1-122", ALREADY_VOIDED_EUC));
     assert_eq!(e.kind, ErrorKind::Rejected);
     assert!(e.message.starts_with("already voided"), "{}", e.message);
     assert_eq!(
@@ -1167,29 +1098,19 @@ fn f10_capture_of_a_voided_transaction_is_rejected_as_already_voided() {
 #[test]
 fn f10_the_seed_messages_are_recognised_whatever_code_f_regi_really_uses() {
     // The codes are stand-ins: the message decides, even against a code that means otherwise.
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-1-120", ALREADY_SOLD_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-1-120", ALREADY_SOLD_EUC));
     assert_eq!(
         (e.kind, e.message.as_str()),
         (ErrorKind::AlreadyDone, "already captured")
     );
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-2-301", ALREADY_VOIDED_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-2-301", ALREADY_VOIDED_EUC));
     assert_eq!(e.kind, ErrorKind::Rejected);
     assert!(e.message.starts_with("already voided"));
     // A reason line without any code, and the protocol notes' wording with 既に.
     let mut body = b"NG\n".to_vec();
     body.extend_from_slice(ALREADY_SOLD_EUC);
     body.push(b'\n');
-    let e = answer(&gateway(), &capture(1080, None), ok(&body)).unwrap_err();
+    let e = capture_refused(ok(&body));
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
     assert_eq!(e.gateway_code, None);
     assert_eq!(
@@ -1210,11 +1131,11 @@ fn ng_replies_keep_code_and_message_verbatim_in_every_accepted_shape() {
     let (euc, _, _) = encoding_rs::EUC_JP
         .encode("NG\r\nA1-1-40(承認処理時の有効期限(月)が指定されていません)\r\n");
     let e = answer(&gateway(), &op, ok(&euc)).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("A1-1-40"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("承認処理時の有効期限(月)が指定されていません")
+    assert_gateway_said(
+        &e,
+        ErrorKind::Declined,
+        Some("A1-1-40"),
+        "承認処理時の有効期限(月)が指定されていません",
     );
     let e = answer(
         &gateway(),
@@ -1222,19 +1143,20 @@ fn ng_replies_keep_code_and_message_verbatim_in_every_accepted_shape() {
         ok(b"NG\r\nA1-1-40(expiry (month) missing)\r\n"),
     )
     .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("A1-1-40"));
-    assert_eq!(e.gateway_message.as_deref(), Some("expiry (month) missing"));
+    assert_gateway_said(
+        &e,
+        ErrorKind::Declined,
+        Some("A1-1-40"),
+        "expiry (month) missing",
+    );
     // The redirect API's three-line form.
     let mut three = b"NG\nJCN-G55\n".to_vec();
     three.extend_from_slice(OVER_LIMIT_EUC);
     three.push(b'\n');
     let e = answer(&gateway(), &op, ok(&three)).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("JCN-G55"));
-    assert_eq!(e.gateway_message.as_deref(), Some("限度額オーバー"));
+    assert_gateway_said(&e, ErrorKind::Declined, Some("JCN-G55"), "限度額オーバー");
     // An unknown code is kept verbatim; it proves nothing (see the tests below).
-    let e = answer(&gateway(), &capture(1080, None), ok(b"NG\nZZ-9-9(new)\n")).unwrap_err();
+    let e = capture_refused(ok(b"NG\nZZ-9-9(new)\n"));
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert_eq!(e.gateway_code.as_deref(), Some("ZZ-9-9"));
 }
@@ -1319,12 +1241,7 @@ fn an_undocumented_ng_code_may_have_been_processed() {
         assert!(!e.message.contains("unchanged"), "{code}: {}", e.message);
     }
     // A reason line with neither a code nor a documented message.
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ok(b"NG\n\xa5\xa8\xa5\xe9\xa1\xbc\n"),
-    )
-    .unwrap_err();
+    let e = capture_refused(ok(b"NG\n\xa5\xa8\xa5\xe9\xa1\xbc\n"));
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(
         e.message.contains("may have been processed"),
@@ -1332,19 +1249,9 @@ fn an_undocumented_ng_code_may_have_been_processed() {
         e.message
     );
     // The F-10 messages keep their documented meaning whatever code carries them.
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-9-1", ALREADY_SOLD_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-9-1", ALREADY_SOLD_EUC));
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
-    let e = answer(
-        &gateway(),
-        &capture(1080, None),
-        ng("S1-9-1", ALREADY_VOIDED_EUC),
-    )
-    .unwrap_err();
+    let e = capture_refused(ng("S1-9-1", ALREADY_VOIDED_EUC));
     assert_eq!(e.kind, ErrorKind::Rejected);
 }
 
@@ -1359,16 +1266,7 @@ fn an_undocumented_code_on_a_capture_with_an_amount_change_never_says_nothing_ch
     assert!(e.message.contains(SEQ1), "{}", e.message);
     assert!(!e.message.contains("unchanged"), "{}", e.message);
     // The sale after a successful authchange answered with an undocumented code.
-    let first = sent(g.prepare(&op, &ctx()).unwrap());
-    let second = sent(
-        g.interpret(
-            &op,
-            &ctx(),
-            &first.state,
-            &ok(format!("OK\n{SEQ2}\n123456\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let second = sale_after_change(&g, &op);
     let e = g
         .interpret(&op, &ctx(), &second.state, &ng("S1-9-1", b"x"))
         .unwrap_err();
@@ -1585,16 +1483,7 @@ fn every_continuation() -> Vec<(Operation, Vec<u8>)> {
     }
     // The second step of a changed-amount capture.
     let op = capture(1080, Some(1500));
-    let first = sent(g.prepare(&op, &ctx()).unwrap());
-    let second = sent(
-        g.interpret(
-            &op,
-            &ctx(),
-            &first.state,
-            &ok(format!("OK\n{SEQ2}\n123456\n").as_bytes()),
-        )
-        .unwrap(),
-    );
+    let second = sale_after_change(&g, &op);
     out.push((op, second.state.to_vec()));
     out
 }

@@ -48,11 +48,7 @@ pub fn manifest() -> Manifest {
                 default_seconds: DEFAULT_LIMIT_SECONDS,
             },
         },
-        limits: Limits {
-            min_amount: MIN_AMOUNT,
-            max_amount: MAX_AMOUNT,
-            currencies: vec![Currency::JPY],
-        },
+        limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT),
         config: vec![
             ConfigKey::new(
                 "endpoint",

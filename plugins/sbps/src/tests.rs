@@ -6,8 +6,8 @@
 
 use super::*;
 use proptest::prelude::*;
-use renkei_sdk::{AmountChange, ConfigValue, CustomerRef, Exchange, OperationKind};
-use std::collections::BTreeMap;
+use renkei_sdk::testing::{self, Payment, assert_gateway_said, assert_post, done, sent};
+use renkei_sdk::{AmountChange, CustomerRef, Exchange, OperationKind};
 
 const HASH_KEY: &str = "TESTHASHKEY0123456789";
 const DES_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWX";
@@ -18,21 +18,27 @@ const NOW: &str = "20240102030405";
 const T1: &str = "00000000000001";
 const T2: &str = "00000000000002";
 
+/// The payment the operations act on: T1, authorized at 1080 yen.
+const PAYMENT: Payment = Payment {
+    order: "100000924506",
+    transaction: T1,
+};
+
+/// The gateway configured with `base`, then `extra` (a key in both takes `extra`'s value).
+fn configure(base: &[(&str, &str)], extra: &[(&str, &str)]) -> Result<Sbps, ConfigError> {
+    testing::configure(testing::text(base).into_iter().chain(testing::text(extra)))
+}
+
+/// The merchant every test gateway is.
+const MERCHANT: &[(&str, &str)] = &[
+    ("merchant_id", "99999"),
+    ("service_id", "001"),
+    ("hash_key", HASH_KEY),
+];
+
 fn gateway_with(extra: &[(&str, &str)]) -> Sbps {
-    let mut raw: BTreeMap<String, ConfigValue> = [
-        ("endpoint", "http://127.0.0.1:9/api/xmlapi.do"),
-        ("merchant_id", "99999"),
-        ("service_id", "001"),
-        ("hash_key", HASH_KEY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
-    .collect();
-    for (k, v) in extra {
-        raw.insert((*k).to_owned(), ConfigValue::Text((*v).to_owned()));
-    }
-    let config = Config::validate(&Sbps::manifest(), &raw).unwrap();
-    Sbps::from_config(&config).unwrap()
+    let endpoint = [("endpoint", "http://127.0.0.1:9/api/xmlapi.do")];
+    configure(&[&endpoint[..], MERCHANT].concat(), extra).unwrap()
 }
 
 fn gateway() -> Sbps {
@@ -58,45 +64,23 @@ fn order() -> OrderRef {
 }
 
 fn capture(amount: Option<i64>) -> Operation {
-    Operation::Capture {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        authorized: Money::jpy(1080),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.capture(1080, amount)
 }
 
 fn void() -> Operation {
-    Operation::Void {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        authorized: Money::jpy(1080),
-    }
+    PAYMENT.void(1080)
 }
 
 fn refund(amount: Option<i64>) -> Operation {
-    Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        captured: Money::jpy(1080),
-        amount: amount.map(Money::jpy),
-    }
+    PAYMENT.refund(1080, amount)
 }
 
 fn change(to: i64) -> Operation {
-    Operation::ChangeAmount {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        authorized: Money::jpy(1080),
-        new_amount: Money::jpy(to),
-    }
+    PAYMENT.change(1080, to)
 }
 
 fn inquire() -> Operation {
-    Operation::Inquire {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-    }
+    PAYMENT.inquire()
 }
 
 fn token_authorize() -> Operation {
@@ -109,20 +93,6 @@ fn token_authorize() -> Operation {
         },
         customer: Some(CustomerRef::new("cust01")),
         description: Some("テスト商品".into()),
-    }
-}
-
-fn sent(step: Step) -> Exchange {
-    match step {
-        Step::Send(x) => x,
-        Step::Done(o) => panic!("expected a request, got {o:?}"),
-    }
-}
-
-fn done(step: Step) -> Outcome {
-    match step {
-        Step::Done(o) => o,
-        Step::Send(x) => panic!("expected an outcome, got step {}", x.step),
     }
 }
 
@@ -187,6 +157,18 @@ fn auth_ok(
     )
 }
 
+/// SBPS's acceptance of the token authorization: T1, card company 99665, brand V, approval
+/// number 123456.
+fn token_auth_ok() -> HttpResponse {
+    auth_ok(
+        protocol::function::AUTHORIZE_TOKEN,
+        T1,
+        "99665",
+        "V",
+        "123456",
+    )
+}
+
 fn inquiry_ok(payment_status: &str, commit_status: &str) -> HttpResponse {
     reply(
         Some(protocol::function::INQUIRY),
@@ -219,6 +201,32 @@ fn run(
         };
     }
     (exchanges, Ok(done(step)))
+}
+
+/// One of the outcome's notes holds all of `words`.
+fn assert_noted(o: &Outcome, words: &[&str]) {
+    assert!(
+        o.notes.iter().any(|n| words.iter().all(|w| n.contains(w))),
+        "{:?}",
+        o.notes
+    );
+}
+
+/// How the plugin runs `op` against `replies` on the default gateway.
+fn answered(
+    op: &Operation,
+    replies: Vec<HttpResponse>,
+) -> (Vec<Exchange>, Result<Outcome, GatewayError>) {
+    run(&gateway(), op, "k", replies)
+}
+
+/// A refund `op` on a payment SBPS shows refunded (返金済, committed), SBPS answering
+/// `second` to the request after the inquiry.
+fn refund_when_refunded(
+    op: &Operation,
+    second: HttpResponse,
+) -> (Vec<Exchange>, Result<Outcome, GatewayError>) {
+    answered(op, vec![inquiry_ok("4", "1"), second])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,12 +341,11 @@ fn the_error_table_covers_every_documented_type_with_the_explicit_kinds() {
 fn capture_starts_with_an_inquiry_signed_like_an_independent_implementation() {
     let g = vector_gateway();
     let x = sent(g.prepare(&capture(None), &ctx("k")).unwrap());
-    assert_eq!(x.step, "inquiry");
-    assert_eq!(x.request.method, Method::Post);
-    assert_eq!(x.request.url, "http://127.0.0.1:9/api/xmlapi.do");
-    assert_eq!(
-        x.request.headers.get("Content-Type"),
-        Some("text/xml; charset=Shift_JIS")
+    assert_post(
+        &x,
+        "inquiry",
+        "http://127.0.0.1:9/api/xmlapi.do",
+        "text/xml; charset=Shift_JIS",
     );
     // base64("99999001:TESTHASHKEY0123456789"): user merchant+service, password the hash key.
     assert_eq!(
@@ -404,33 +411,25 @@ fn s1_capture_sends_the_amount_only_when_the_shop_amount_is_lower() {
 
 #[test]
 fn capture_commits_first_when_sbps_says_the_authorization_is_uncommitted() {
-    let g = gateway();
-    let (xs, outcome) = run(
-        &g,
-        &capture(None),
-        "k",
-        vec![
-            inquiry_ok("1", "0"),
-            ok_ack(protocol::function::COMMIT),
-            ok_ack(protocol::function::SALES),
-        ],
-    );
+    // The capture of an uncommitted payment, SBPS answering `commit` to the commit.
+    let capture_after = |commit: HttpResponse| {
+        answered(
+            &capture(None),
+            vec![
+                inquiry_ok("1", "0"),
+                commit,
+                ok_ack(protocol::function::SALES),
+            ],
+        )
+    };
+    let (xs, outcome) = capture_after(ok_ack(protocol::function::COMMIT));
     let steps: Vec<_> = xs.iter().map(|x| x.step.to_string()).collect();
     assert_eq!(steps, ["inquiry", "commit", "sales"]);
     assert_eq!(function_of(&xs[1]), "ST02-00101-101");
     assert_eq!(outcome.unwrap().state, captured_state());
 
     // "already processed" (60) means committed: the sale goes on.
-    let (xs, outcome) = run(
-        &g,
-        &capture(None),
-        "k",
-        vec![
-            inquiry_ok("1", "0"),
-            ng(Some(protocol::function::COMMIT), "10160999"),
-            ok_ack(protocol::function::SALES),
-        ],
-    );
+    let (xs, outcome) = capture_after(ng(Some(protocol::function::COMMIT), "10160999"));
     assert_eq!(xs.len(), 3);
     let o = outcome.unwrap();
     assert!(o.notes.is_empty(), "{:?}", o.notes);
@@ -509,10 +508,8 @@ fn s1_capture_above_the_authorization_reauthorizes_captures_the_new_payment_and_
 
 #[test]
 fn a_declined_reauthorization_for_a_higher_capture_captures_nothing() {
-    let (xs, outcome) = run(
-        &gateway(),
+    let (xs, outcome) = answered(
         &capture(Some(1200)),
-        "k",
         vec![
             inquiry_ok("1", "1"),
             ng(Some(protocol::function::REAUTHORIZE), "10122999"),
@@ -520,11 +517,11 @@ fn a_declined_reauthorization_for_a_higher_capture_captures_nothing() {
     );
     assert_eq!(xs.len(), 2);
     let e = outcome.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Declined);
-    assert_eq!(e.gateway_code.as_deref(), Some("10122999"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("クレジットカード利用限度額超過")
+    assert_gateway_said(
+        &e,
+        ErrorKind::Declined,
+        Some("10122999"),
+        "クレジットカード利用限度額超過",
     );
 }
 
@@ -536,16 +533,7 @@ fn token_authorization_matches_the_vector_layout_and_commits() {
         &g,
         &op,
         "100000924506:authorize:1",
-        vec![
-            auth_ok(
-                protocol::function::AUTHORIZE_TOKEN,
-                T1,
-                "99665",
-                "V",
-                "123456",
-            ),
-            ok_ack(protocol::function::COMMIT),
-        ],
+        vec![token_auth_ok(), ok_ack(protocol::function::COMMIT)],
     );
     let expected = "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n\
         <sps-api-request id=\"ST01-00131-101\">\n  \
@@ -650,19 +638,8 @@ fn a_declined_customer_checking_out_again_gets_a_new_order_id() {
     let x = sent(g.prepare(&token_authorize(), &c2).unwrap());
     assert!(body_text(&x).contains(&format!("<order_id>{second}</order_id>")));
     let commit = sent(
-        g.interpret(
-            &token_authorize(),
-            &c2,
-            &x.state,
-            &auth_ok(
-                protocol::function::AUTHORIZE_TOKEN,
-                T1,
-                "99665",
-                "V",
-                "123456",
-            ),
-        )
-        .unwrap(),
+        g.interpret(&token_authorize(), &c2, &x.state, &token_auth_ok())
+            .unwrap(),
     );
     let o = done(
         g.interpret(
@@ -693,15 +670,13 @@ fn the_order_id_is_letters_and_digits_of_at_most_38_characters() {
     let id = sent_order_id("注文-１", "k", 1);
     assert_eq!(id, "3fa051f9c633");
     // Re-authorizations inside a capture follow the same rule.
-    let (xs, _) = run(
-        &gateway(),
+    let (xs, _) = answered(
         &Operation::Capture {
             order: OrderRef::new("ord-2024_05"),
             transaction: TransactionRef::new(T1),
             authorized: Money::jpy(1080),
             amount: Some(Money::jpy(1200)),
         },
-        "k",
         vec![
             inquiry_ok("1", "1"),
             ng(Some(protocol::function::REAUTHORIZE), "10122999"),
@@ -717,30 +692,16 @@ fn the_order_id_is_letters_and_digits_of_at_most_38_characters() {
 
 #[test]
 fn a_failed_commit_after_authorization_keeps_the_authorization_and_says_so() {
-    let (_, outcome) = run(
-        &gateway(),
+    let (_, outcome) = answered(
         &token_authorize(),
-        "k",
         vec![
-            auth_ok(
-                protocol::function::AUTHORIZE_TOKEN,
-                T1,
-                "99665",
-                "V",
-                "123456",
-            ),
+            token_auth_ok(),
             HttpResponse::new(503, b"<html>maintenance</html>".to_vec()),
         ],
     );
     let o = outcome.unwrap();
     assert_eq!(o.transaction, Some(TransactionRef::new(T1)));
-    assert!(
-        o.notes
-            .iter()
-            .any(|n| n.contains("commit") && n.contains("capture will commit")),
-        "{:?}",
-        o.notes
-    );
+    assert_noted(&o, &["commit", "capture will commit"]);
 }
 
 #[test]
@@ -841,16 +802,17 @@ fn no_secret_reaches_a_journal_copy_a_debug_output_or_an_error() {
         ("des_key", "CANARYKEY-0123456789ABCD"),
         ("des_iv", "IVCANARY"),
     ]);
-    let x = sent(g.prepare(&token_authorize(), &ctx("k")).unwrap());
-    let journal = x.journal_body.as_deref().unwrap();
-    for needle in [
+    // The secrets of this configuration and of the token authorization.
+    let secrets = [
         HASH_KEY,
         "pw-canary-1",
         "CANARYKEY",
         "IVCANARY",
         "TOKENVALUE",
-        "TOKENKEYVALUE",
-    ] {
+    ];
+    let x = sent(g.prepare(&token_authorize(), &ctx("k")).unwrap());
+    let journal = x.journal_body.as_deref().unwrap();
+    for needle in secrets.into_iter().chain(["TOKENKEYVALUE"]) {
         assert!(!journal.contains(needle), "{needle} in journal");
         assert!(
             !format!("{g:?} {x:?} {:?}", x.request).contains(needle),
@@ -874,13 +836,7 @@ fn no_secret_reaches_a_journal_copy_a_debug_output_or_an_error() {
             .interpret(&token_authorize(), &ctx("k"), &x.state, &r)
             .unwrap_err();
         let all = format!("{e} {e:?}");
-        for needle in [
-            HASH_KEY,
-            "pw-canary-1",
-            "CANARYKEY",
-            "IVCANARY",
-            "TOKENVALUE",
-        ] {
+        for needle in secrets {
             assert!(!all.contains(needle), "{needle} in {all}");
         }
     }
@@ -899,20 +855,24 @@ fn item_names_are_made_to_fit_forty_shift_jis_bytes() {
 // ---------------------------------------------------------------------------------------------
 // Void, refund, amount change, inquiry
 
-#[test]
-fn g4_void_cancels_an_authorized_payment_after_reading_it() {
-    let (xs, outcome) = run(
-        &gateway(),
-        &void(),
-        "k",
+/// `op` on a payment SBPS shows in `payment_status`, SBPS accepting the 00303 that follows
+/// the inquiry: the name of the step that sent it, and the outcome.
+fn cancelled_or_refunded(op: &Operation, payment_status: &str) -> (String, Outcome) {
+    let (xs, outcome) = answered(
+        op,
         vec![
-            inquiry_ok("1", "1"),
+            inquiry_ok(payment_status, "1"),
             ok_ack(protocol::function::CANCEL_OR_REFUND),
         ],
     );
-    assert_eq!(xs[1].step, "cancel");
     assert_eq!(function_of(&xs[1]), "ST02-00303-101");
-    let o = outcome.unwrap();
+    (xs[1].step.to_string(), outcome.unwrap())
+}
+
+#[test]
+fn g4_void_cancels_an_authorized_payment_after_reading_it() {
+    let (step, o) = cancelled_or_refunded(&void(), "1");
+    assert_eq!(step, "cancel");
     assert_eq!(o.state, PaymentState::Voided);
     assert_eq!(o.gateway_status.as_deref(), Some("3"));
 }
@@ -920,40 +880,28 @@ fn g4_void_cancels_an_authorized_payment_after_reading_it() {
 #[test]
 fn g8_a_void_never_refunds_a_payment_captured_in_the_sbps_tool() {
     for status in ["2", "4"] {
-        let (xs, outcome) = run(&gateway(), &void(), "k", vec![inquiry_ok(status, "1")]);
+        let (xs, outcome) = answered(&void(), vec![inquiry_ok(status, "1")]);
         assert_eq!(xs.len(), 1, "nothing but the inquiry may be sent");
         let e = outcome.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Rejected);
         assert_eq!(e.gateway_code, Some(format!("payment_status={status}")));
     }
-    let (_, outcome) = run(&gateway(), &void(), "k", vec![inquiry_ok("3", "1")]);
+    let (_, outcome) = answered(&void(), vec![inquiry_ok("3", "1")]);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::AlreadyDone);
 }
 
 #[test]
 fn s4_cancel_after_capture_is_a_full_card_refund() {
-    let (xs, outcome) = run(
-        &gateway(),
-        &refund(None),
-        "k",
-        vec![
-            inquiry_ok("2", "1"),
-            ok_ack(protocol::function::CANCEL_OR_REFUND),
-        ],
-    );
-    assert_eq!(xs[1].step, "refund");
-    assert_eq!(function_of(&xs[1]), "ST02-00303-101");
-    let o = outcome.unwrap();
+    let (step, o) = cancelled_or_refunded(&refund(None), "2");
+    assert_eq!(step, "refund");
     assert_eq!(o.state, refunded_state(RefundExtent::Full));
     assert_eq!(o.refunded, Some(Money::jpy(1080)));
 }
 
 #[test]
 fn partial_refund_is_one_00307_with_the_refund_amount() {
-    let (xs, outcome) = run(
-        &gateway(),
+    let (xs, outcome) = answered(
         &refund(Some(300)),
-        "k",
         vec![ok_ack(protocol::function::PARTIAL_REFUND)],
     );
     assert_eq!(xs.len(), 1);
@@ -967,21 +915,8 @@ fn partial_refund_is_one_00307_with_the_refund_amount() {
 #[test]
 fn a_full_refund_after_partial_ones_refunds_the_remainder_by_amount() {
     // The journal believes 780 are left after a partial refund of 300; SBPS shows 返金済.
-    let op = Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        captured: Money::jpy(780),
-        amount: None,
-    };
-    let (xs, outcome) = run(
-        &gateway(),
-        &op,
-        "k",
-        vec![
-            inquiry_ok("4", "1"),
-            ok_ack(protocol::function::PARTIAL_REFUND),
-        ],
-    );
+    let op = PAYMENT.refund(780, None);
+    let (xs, outcome) = refund_when_refunded(&op, ok_ack(protocol::function::PARTIAL_REFUND));
     assert_eq!(xs[1].step, "refund_remainder");
     assert_eq!(function_of(&xs[1]), "ST02-00307-101");
     assert!(body_text(&xs[1]).contains("<amount>780</amount>"));
@@ -997,20 +932,10 @@ fn a_full_refund_after_partial_ones_refunds_the_remainder_by_amount() {
 fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
     // The journal believes 780 are left; someone refunded more in SBPS's tool, so SBPS refuses
     // the remainder with K1 (refunds would exceed the sales amount).
-    let op = Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        captured: Money::jpy(780),
-        amount: None,
-    };
-    let (xs, outcome) = run(
-        &gateway(),
+    let op = PAYMENT.refund(780, None);
+    let (xs, outcome) = refund_when_refunded(
         &op,
-        "k",
-        vec![
-            inquiry_ok("4", "1"),
-            ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
-        ],
+        ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
     );
     assert_eq!(xs.len(), 2);
     let e = outcome.unwrap_err();
@@ -1031,20 +956,10 @@ fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
         assert!(e.message.contains(words), "{words:?} in {}", e.message);
     }
     // A full refund at 返金済 with an amount equal to what is left goes the same way.
-    let op = Operation::Refund {
-        order: order(),
-        transaction: TransactionRef::new(T1),
-        captured: Money::jpy(780),
-        amount: Some(Money::jpy(780)),
-    };
-    let (_, outcome) = run(
-        &gateway(),
+    let op = PAYMENT.refund(780, Some(780));
+    let (_, outcome) = refund_when_refunded(
         &op,
-        "k",
-        vec![
-            inquiry_ok("4", "1"),
-            ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
-        ],
+        ng(Some(protocol::function::PARTIAL_REFUND), "101K1999"),
     );
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Rejected);
@@ -1053,7 +968,7 @@ fn g8_a_remainder_sbps_refuses_means_a_refund_was_made_in_the_sbps_tool() {
 
 #[test]
 fn a_capture_that_finds_the_payment_refunded_says_so_without_claiming_an_extent() {
-    let (_, outcome) = run(&gateway(), &capture(None), "k", vec![inquiry_ok("4", "1")]);
+    let (_, outcome) = answered(&capture(None), vec![inquiry_ok("4", "1")]);
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
     assert_eq!(e.gateway_message.as_deref(), Some("返金済"));
@@ -1063,7 +978,7 @@ fn a_capture_that_finds_the_payment_refunded_says_so_without_claiming_an_extent(
 
 #[test]
 fn refunds_are_refused_before_capture_and_above_what_is_captured() {
-    let (xs, outcome) = run(&gateway(), &refund(None), "k", vec![inquiry_ok("1", "1")]);
+    let (xs, outcome) = answered(&refund(None), vec![inquiry_ok("1", "1")]);
     assert_eq!(xs.len(), 1);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Rejected);
     let e = gateway()
@@ -1075,10 +990,8 @@ fn refunds_are_refused_before_capture_and_above_what_is_captured() {
 #[test]
 fn change_amount_up_and_down_reauthorizes_and_voids_the_old_payment() {
     for to in [1500, 500] {
-        let (xs, outcome) = run(
-            &gateway(),
+        let (xs, outcome) = answered(
             &change(to),
-            "k",
             vec![
                 inquiry_ok("1", "1"),
                 auth_ok(protocol::function::REAUTHORIZE, T2, "99665", "V", "654321"),
@@ -1100,10 +1013,8 @@ fn change_amount_up_and_down_reauthorizes_and_voids_the_old_payment() {
 
 #[test]
 fn an_old_payment_that_cannot_be_voided_is_reported_not_hidden() {
-    let (_, outcome) = run(
-        &gateway(),
+    let (_, outcome) = answered(
         &change(1500),
-        "k",
         vec![
             inquiry_ok("1", "1"),
             auth_ok(protocol::function::REAUTHORIZE, T2, "99665", "V", "654321"),
@@ -1113,18 +1024,12 @@ fn an_old_payment_that_cannot_be_voided_is_reported_not_hidden() {
     );
     let o = outcome.unwrap();
     assert_eq!(o.transaction, Some(TransactionRef::new(T2)));
-    assert!(
-        o.notes
-            .iter()
-            .any(|n| n.contains("could NOT be voided") && n.contains("10180999")),
-        "{:?}",
-        o.notes
-    );
+    assert_noted(&o, &["could NOT be voided", "10180999"]);
 }
 
 #[test]
 fn g7_amount_change_after_capture_is_refused_and_an_unchanged_amount_sends_nothing() {
-    let (xs, outcome) = run(&gateway(), &change(1500), "k", vec![inquiry_ok("2", "1")]);
+    let (xs, outcome) = answered(&change(1500), vec![inquiry_ok("2", "1")]);
     assert_eq!(xs.len(), 1);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Rejected);
     let o = done(gateway().prepare(&change(1080), &ctx("k")).unwrap());
@@ -1134,7 +1039,7 @@ fn g7_amount_change_after_capture_is_refused_and_an_unchanged_amount_sends_nothi
 #[test]
 fn a_cancelled_source_of_a_reauthorizing_operation_may_be_our_own_earlier_attempt() {
     for op in [capture(Some(1200)), change(1500)] {
-        let (_, outcome) = run(&gateway(), &op, "k", vec![inquiry_ok("3", "1")]);
+        let (_, outcome) = answered(&op, vec![inquiry_ok("3", "1")]);
         let e = outcome.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "{op:?}");
         assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied);
@@ -1150,7 +1055,7 @@ fn inquiry_maps_each_payment_status_and_keeps_unknown_ones_raw() {
         ("4", refunded_state(RefundExtent::NotReported)),
         ("7", PaymentState::Unknown { raw: "7".into() }),
     ] {
-        let (_, outcome) = run(&gateway(), &inquire(), "k", vec![inquiry_ok(status, "1")]);
+        let (_, outcome) = answered(&inquire(), vec![inquiry_ok(status, "1")]);
         let o = outcome.unwrap();
         assert_eq!(o.state, state, "{status}");
         assert_eq!(o.gateway_status.as_deref(), Some(status));
@@ -1207,26 +1112,21 @@ fn encrypted_authorization_replies_yield_the_approval_number() {
 
 fn capture_refusal(code: &str, with_id: bool) -> GatewayError {
     let id = with_id.then_some(protocol::function::SALES);
-    let (_, outcome) = run(
-        &gateway(),
-        &capture(None),
-        "k",
-        vec![inquiry_ok("1", "1"), ng(id, code)],
-    );
+    let (_, outcome) = answered(&capture(None), vec![inquiry_ok("1", "1"), ng(id, code)]);
     outcome.unwrap_err()
 }
 
 #[test]
 fn g3_already_captured_is_already_done_with_the_raw_code_and_japanese_meaning() {
     let e = capture_refusal("10141999", true);
-    assert_eq!(e.kind, ErrorKind::AlreadyDone);
-    assert_eq!(e.gateway_code.as_deref(), Some("10141999"));
-    assert_eq!(
-        e.gateway_message.as_deref(),
-        Some("売上処理が完了済みのため、処理を中止しました。")
+    assert_gateway_said(
+        &e,
+        ErrorKind::AlreadyDone,
+        Some("10141999"),
+        "売上処理が完了済みのため、処理を中止しました。",
     );
     // The inquiry already tells: a replay stops before the sale.
-    let (xs, outcome) = run(&gateway(), &capture(None), "k", vec![inquiry_ok("2", "1")]);
+    let (xs, outcome) = answered(&capture(None), vec![inquiry_ok("2", "1")]);
     assert_eq!(xs.len(), 1);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::AlreadyDone);
 }
@@ -1235,7 +1135,7 @@ fn g3_already_captured_is_already_done_with_the_raw_code_and_japanese_meaning() 
 fn g5_capture_of_a_cancelled_authorization_is_rejected() {
     let e = capture_refusal("10140999", true);
     assert_eq!(e.kind, ErrorKind::Rejected);
-    let (_, outcome) = run(&gateway(), &capture(None), "k", vec![inquiry_ok("3", "1")]);
+    let (_, outcome) = answered(&capture(None), vec![inquiry_ok("3", "1")]);
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Rejected);
 }
 
@@ -1268,10 +1168,8 @@ fn every_ng_shape_becomes_a_typed_error() {
 #[test]
 fn already_done_codes_count_only_for_the_operation_whose_goal_they_state() {
     let cancel = |op: &Operation, status: &str, code: &str| {
-        let (_, outcome) = run(
-            &gateway(),
+        let (_, outcome) = answered(
             op,
-            "k",
             vec![
                 inquiry_ok(status, "1"),
                 ng(Some(protocol::function::CANCEL_OR_REFUND), code),
@@ -1286,10 +1184,8 @@ fn already_done_codes_count_only_for_the_operation_whose_goal_they_state() {
         ErrorKind::AlreadyDone
     );
     assert_eq!(cancel(&void(), "1", "10146999"), ErrorKind::Rejected);
-    let (_, outcome) = run(
-        &gateway(),
+    let (_, outcome) = answered(
         &refund(Some(300)),
-        "k",
         vec![ng(Some(protocol::function::PARTIAL_REFUND), "10146999")],
     );
     assert_eq!(outcome.unwrap_err().kind, ErrorKind::Rejected);
@@ -1297,12 +1193,7 @@ fn already_done_codes_count_only_for_the_operation_whose_goal_they_state() {
 
 #[test]
 fn a_duplicate_order_id_means_an_earlier_attempt_may_have_authorized() {
-    let (_, outcome) = run(
-        &gateway(),
-        &token_authorize(),
-        "k",
-        vec![ng(None, "10196999")],
-    );
+    let (_, outcome) = answered(&token_authorize(), vec![ng(None, "10196999")]);
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied);
@@ -1351,12 +1242,7 @@ fn only_documented_refusals_prove_nothing_happened() {
             "10197999",
         ),
     ] {
-        let (_, outcome) = run(
-            &gateway(),
-            &op,
-            "k",
-            vec![inquiry_ok(status, "1"), ng(Some(function), code)],
-        );
+        let (_, outcome) = answered(&op, vec![inquiry_ok(status, "1"), ng(Some(function), code)]);
         let e = outcome.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protocol, "{code}");
         assert_eq!(e.effect(), renkei_sdk::Effect::MayHaveApplied, "{code}");
@@ -1465,12 +1351,7 @@ fn bad_replies_are_typed_errors_never_a_guessed_success() {
 
 #[test]
 fn http_401_is_an_authentication_failure() {
-    let (_, outcome) = run(
-        &gateway(),
-        &inquire(),
-        "k",
-        vec![HttpResponse::new(401, Vec::new())],
-    );
+    let (_, outcome) = answered(&inquire(), vec![HttpResponse::new(401, Vec::new())]);
     let e = outcome.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Authentication);
     assert_eq!(e.gateway_code.as_deref(), Some("HTTP 401"));
@@ -1482,12 +1363,7 @@ fn empty_elements_cdata_comments_and_indentation_are_accepted() {
         Some(protocol::function::SALES),
         "<!-- recorded -->\n  <res_result><![CDATA[OK]]></res_result>\n<res_sps_transaction_id>X</res_sps_transaction_id><res_process_date>20240102000000</res_process_date><res_err_code></res_err_code>\n\t<res_date>20240102030406</res_date>\n",
     );
-    let (_, outcome) = run(
-        &gateway(),
-        &capture(None),
-        "k",
-        vec![inquiry_ok("1", "1"), r],
-    );
+    let (_, outcome) = answered(&capture(None), vec![inquiry_ok("1", "1"), r]);
     assert_eq!(outcome.unwrap().state, captured_state());
 }
 
@@ -1503,19 +1379,7 @@ fn an_unreadable_continuation_is_an_internal_error() {
 // Configuration
 
 fn config_error(extra: &[(&str, &str)]) -> ConfigError {
-    let mut raw: BTreeMap<String, ConfigValue> = [
-        ("merchant_id", "99999"),
-        ("service_id", "001"),
-        ("hash_key", HASH_KEY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
-    .collect();
-    for (k, v) in extra {
-        raw.insert((*k).to_owned(), ConfigValue::Text((*v).to_owned()));
-    }
-    let config = Config::validate(&Sbps::manifest(), &raw).unwrap();
-    Sbps::from_config(&config).unwrap_err()
+    configure(MERCHANT, extra).unwrap_err()
 }
 
 #[test]

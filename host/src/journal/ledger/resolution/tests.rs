@@ -101,35 +101,15 @@ fn an_inquiry_proves_only_what_the_operation_alone_explains() {
     let captured = Outcome::new(PaymentState::Captured {
         settlement: Settlement::NotReported,
     });
+    let seen = |state| judge(&op, Some(&authorized), None, &Outcome::new(state));
     match judge(&op, Some(&authorized), None, &captured) {
         Verdict::TookEffect(o) => assert_eq!(o.captured, Some(Money::jpy(1000))),
         _ => panic!("captured means the capture happened"),
     }
+    assert!(matches!(seen(PaymentState::Authorized), Verdict::NoEffect));
+    assert!(matches!(seen(PaymentState::Voided), Verdict::Unclear(_)));
     assert!(matches!(
-        judge(
-            &op,
-            Some(&authorized),
-            None,
-            &Outcome::new(PaymentState::Authorized)
-        ),
-        Verdict::NoEffect
-    ));
-    assert!(matches!(
-        judge(
-            &op,
-            Some(&authorized),
-            None,
-            &Outcome::new(PaymentState::Voided)
-        ),
-        Verdict::Unclear(_)
-    ));
-    assert!(matches!(
-        judge(
-            &op,
-            Some(&authorized),
-            None,
-            &Outcome::new(PaymentState::Unknown { raw: "99".into() })
-        ),
+        seen(PaymentState::Unknown { raw: "99".into() }),
         Verdict::Unclear(_)
     ));
 }
@@ -187,13 +167,14 @@ fn g8_a_refund_state_without_an_amount_does_not_settle_a_lost_refund() {
         5000,
         0,
     );
+    // The refund of `amount` (all of it: `None`) from the captured 5000 yen, judged by what the
+    // gateway shows after it and, when given, before it.
+    let judge_refund = |amount: Option<i64>, guard: Option<&PaymentState>, seen: &Outcome| {
+        judge(&refund(5000, amount), Some(&captured), guard, seen)
+    };
+    let unstated = refunded(RefundExtent::NotReported);
     assert!(matches!(
-        judge(
-            &refund(5000, None),
-            Some(&captured),
-            None,
-            &refunded(RefundExtent::NotReported)
-        ),
+        judge_refund(None, None, &unstated),
         Verdict::Unclear(_)
     ));
     // Unless the operation's own read just before it showed the payment captured and
@@ -202,61 +183,37 @@ fn g8_a_refund_state_without_an_amount_does_not_settle_a_lost_refund() {
         settlement: Settlement::NotReported,
     };
     assert!(matches!(
-        judge(
-            &refund(5000, None),
-            Some(&captured),
-            Some(&guard),
-            &refunded(RefundExtent::NotReported)
-        ),
+        judge_refund(None, Some(&guard), &unstated),
         Verdict::TookEffect(_)
     ));
     assert!(matches!(
-        judge(
-            &refund(5000, None),
-            Some(&captured),
-            Some(&refunded(RefundExtent::NotReported).state),
-            &refunded(RefundExtent::NotReported)
-        ),
+        judge_refund(None, Some(&unstated.state), &unstated),
         Verdict::Unclear(_)
     ));
     // A gateway that states the extent can settle it, when the extent fits.
+    let full = refunded(RefundExtent::Full);
     assert!(matches!(
-        judge(
-            &refund(5000, None),
-            Some(&captured),
-            None,
-            &refunded(RefundExtent::Full)
-        ),
+        judge_refund(None, None, &full),
         Verdict::TookEffect(_)
     ));
     assert!(matches!(
-        judge(
-            &refund(5000, Some(1200)),
-            Some(&captured),
-            None,
-            &refunded(RefundExtent::Full)
-        ),
+        judge_refund(Some(1200), None, &full),
         Verdict::Unclear(_)
     ));
     assert!(matches!(
-        judge(
-            &refund(5000, None),
-            Some(&captured),
-            None,
-            &refunded(RefundExtent::Partial)
-        ),
+        judge_refund(None, None, &refunded(RefundExtent::Partial)),
         Verdict::Unclear(_)
     ));
     // A stated total must be the journal's plus this refund.
     let mut total = refunded(RefundExtent::Partial);
     total.refunded = Some(Money::jpy(2400));
     assert!(matches!(
-        judge(&refund(5000, Some(1200)), Some(&captured), None, &total),
+        judge_refund(Some(1200), None, &total),
         Verdict::Unclear(_)
     ));
     total.refunded = Some(Money::jpy(1200));
     assert!(matches!(
-        judge(&refund(5000, Some(1200)), Some(&captured), None, &total),
+        judge_refund(Some(1200), None, &total),
         Verdict::TookEffect(_)
     ));
 }
