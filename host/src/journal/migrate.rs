@@ -62,6 +62,10 @@ pub(crate) const SQLITE: Plan = Plan {
     migrations: SQLITE_MIGRATIONS,
 };
 
+/// The advisory lock key under which PostgreSQL journals are created and migrated; the
+/// prologue below spells it as a literal, and a test keeps the two equal.
+pub(crate) const POSTGRES_LOCK: i64 = 727274;
+
 /// The shared journal's schema.
 pub(crate) const POSTGRES: Plan = Plan {
     // Two hosts opening one fresh journal at once must not both migrate: the second waits for
@@ -497,17 +501,22 @@ mod postgres_tests {
     use super::*;
     use crate::journal::tests::postgres_url;
 
-    /// The advisory lock in the prologue: hosts opening one fresh journal at once each find a
-    /// complete schema, and each version is applied once.
+    /// The advisory lock: hosts opening one fresh journal (not even its schema exists) at once
+    /// each find a complete schema, and each version is applied once.
+    #[test]
+    fn the_prologue_takes_the_lock_the_schema_is_created_under() {
+        let lock = format!("pg_advisory_xact_lock({POSTGRES_LOCK})");
+        assert!(POSTGRES.prologue.contains(&lock));
+    }
+
     #[test]
     fn hosts_opening_a_fresh_journal_at_once_migrate_it_once() {
         let Some(url) = postgres_url() else { return };
         // Not under `renkei_test_{pid}_`, which the suite drops when it finishes, maybe mid-way here.
         let schema = format!("renkei_migrate_{}", std::process::id());
-        // The schema itself exists (created by the operator, or by a first host): `open`'s
-        // `CREATE SCHEMA IF NOT EXISTS` runs before the lock and is not what this checks.
+        // The schema does not exist yet either: every host creates it if missing, under the
+        // same lock.
         let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        c.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
         let hosts: Vec<_> = (0..4)
             .map(|_| {
                 let (url, schema) = (url.clone(), schema.clone());

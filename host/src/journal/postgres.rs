@@ -66,13 +66,20 @@ fn open_here(
     }
     let connect = || -> Result<Client, JournalError> {
         let mut c = Client::connect(url, NoTls).map_err(storage)?;
-        c.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
-        ))
-        .map_err(storage)?;
+        c.batch_execute(&format!("SET search_path TO {schema};"))
+            .map_err(storage)?;
         Ok(c)
     };
     let mut first = connect()?;
+    // Two hosts creating one missing schema at once would race in `CREATE SCHEMA IF NOT EXISTS`
+    // (a unique violation in the catalog), so it is created under the migrations' lock.
+    first
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({}); \
+             CREATE SCHEMA IF NOT EXISTS {schema}; COMMIT;",
+            migrate::POSTGRES_LOCK
+        ))
+        .map_err(storage)?;
     migrate(&mut first)?;
     let mut first = Some(first);
     let pool = Pool::open(connections, || match first.take() {
