@@ -1,0 +1,201 @@
+//! What the integration tests' rigs share: loading the real plugin libraries, the emulators'
+//! plugin settings, journals in the temporary folder, the operations the tests authorize with,
+//! and what a host writes to its journal before sending (for tests that "kill" a host there).
+
+use renkei_emulator_fregi::FregiEmulator;
+use renkei_emulator_sbps::{
+    DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY, DEFAULT_MERCHANT_ID, DEFAULT_SERVICE_ID,
+    SbpsEmulator, TEST_TOKEN_VISA,
+};
+use renkei_host::journal::{JournalStore, NewOperation, SentExchange};
+use renkei_host::{GatewayInstance, GatewaySection, PluginRegistry};
+use renkei_sdk::{
+    ConfigValue, CustomerRef, Exchange, Money, Operation, OrderRef, PaymentSource, Secret,
+};
+use renkei_tests::plugin_path;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A registry with each of `packages`' built libraries loaded, in that order.
+pub fn registry_of(packages: &[&str]) -> PluginRegistry {
+    let mut registry = PluginRegistry::new();
+    for package in packages {
+        registry
+            .load_file(&plugin_path(package))
+            .unwrap_or_else(|e| panic!("{package} loads: {e}"));
+    }
+    registry
+}
+
+/// An instance named `name` of the loaded plugin `plugin`, configured with `values`.
+pub fn instantiate(
+    registry: &PluginRegistry,
+    name: &str,
+    plugin: &str,
+    values: BTreeMap<String, ConfigValue>,
+) -> GatewayInstance {
+    registry
+        .instantiate(
+            name,
+            &GatewaySection {
+                plugin: plugin.into(),
+                values,
+            },
+        )
+        .unwrap_or_else(|e| panic!("instance {name} of {plugin}: {e}"))
+}
+
+/// Settings given as text, the way a configuration file gives them.
+pub fn text_values<K: AsRef<str>, V: Into<String>>(
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> BTreeMap<String, ConfigValue> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), ConfigValue::Text(v.into())))
+        .collect()
+}
+
+/// A fresh journal file of its own in the temporary folder, `label` naming the test file
+/// (journals of parallel tests never meet).
+pub fn journal_path(label: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!("renkei-it-{label}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!("j{}.db", N.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// How many operations the journal holds for `order`.
+pub fn journaled_operations(journal: &dyn JournalStore, order: &str) -> usize {
+    journal.operations(&OrderRef::new(order)).unwrap().len()
+}
+
+/// The SBPS plugin's settings for the emulator's default merchant, card fields 3DES-encrypted.
+pub fn sbps_values(emulator: &SbpsEmulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("endpoint", emulator.endpoint_url()),
+        ("merchant_id", DEFAULT_MERCHANT_ID.into()),
+        ("service_id", DEFAULT_SERVICE_ID.into()),
+        ("hash_key", DEFAULT_HASH_KEY.into()),
+        ("des_key", DEFAULT_DES_KEY.into()),
+        ("des_iv", DEFAULT_DES_IV.into()),
+    ]
+}
+
+/// [`sbps_values`] with the short expiry of [`renkei_tests::SBPS_TEST_TIMING`], so unknown
+/// outcomes settle within a test.
+pub fn sbps_timed_values(emulator: &SbpsEmulator) -> BTreeMap<String, ConfigValue> {
+    text_values(
+        sbps_values(emulator)
+            .into_iter()
+            .chain(renkei_tests::SBPS_TEST_TIMING.map(|(k, v)| (k, v.to_owned()))),
+    )
+}
+
+/// The F-REGI plugin's settings for the emulator's shop `12345`, with the emulator's inquiry
+/// extension when `inquiry` (F-REGI has none of its own).
+pub fn fregi_values(emulator: &FregiEmulator, inquiry: bool) -> BTreeMap<String, ConfigValue> {
+    let mut values = text_values([
+        ("base_url", emulator.base_url()),
+        ("shop_id", "12345".to_owned()),
+    ]);
+    if inquiry {
+        values.insert(
+            "inquiry_url".into(),
+            ConfigValue::Text(format!("{}info", emulator.control_url())),
+        );
+    }
+    values
+}
+
+/// An authorization of `amount` for `order` with the F-REGI emulator's accepting test token.
+pub fn fregi_authorization(order: &str, amount: i64) -> Operation {
+    Operation::Authorize {
+        order: OrderRef::new(order),
+        amount: Money::jpy(amount),
+        source: PaymentSource::Token {
+            token: Secret::new("TESTTOKEN-OK"),
+            key: None,
+        },
+        customer: None,
+        description: None,
+    }
+}
+
+/// An authorization of `amount` for `order` with the SBPS emulator's Visa test token.
+pub fn sbps_authorization(order: &str, amount: i64) -> Operation {
+    Operation::Authorize {
+        order: OrderRef::new(order),
+        amount: Money::jpy(amount),
+        source: PaymentSource::Token {
+            token: Secret::new(TEST_TOKEN_VISA),
+            key: Some(Secret::new("token-key")),
+        },
+        customer: Some(CustomerRef::new("cust-1")),
+        description: None,
+    }
+}
+
+/// The journal row a host writes for exchange `x` of `attempt` before it sends it.
+pub fn sent_exchange(x: &Exchange, attempt: u32) -> SentExchange {
+    SentExchange {
+        step_index: 0,
+        attempt,
+        step: x.step.to_string(),
+        method: x.request.method.as_str().into(),
+        url: x.request.url.to_string(),
+        headers: x.request.redacted_headers(),
+        body: x.journal_body.as_ref().map(|b| b.to_string()),
+        state: x.state.to_vec(),
+        read_only: x.read_only,
+    }
+}
+
+/// The journal's operation row for `op` under `key` through the gateway (and plugin) `gateway`.
+pub fn new_operation(op: &Operation, gateway: &str, key: &str) -> NewOperation {
+    NewOperation {
+        order: op.order().clone(),
+        gateway: gateway.into(),
+        kind: op.kind(),
+        amount: op.amount(),
+        idempotency_key: key.into(),
+        plugin_id: gateway.into(),
+        plugin_version: "0".into(),
+        intent: None,
+    }
+}
+
+/// Collects everything a `tracing` subscriber writes.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A subscriber that writes every event and span, at every level, without colours, to what
+/// it answers.
+pub fn capturing_subscriber() -> (impl tracing::Subscriber + Send + Sync, Captured) {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (subscriber, out)
+}
