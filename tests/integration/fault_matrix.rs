@@ -13,17 +13,14 @@
 //! The gateway-specific parts (starting an emulator, which script or function an operation hits,
 //! what the emulator's book shows) are in one adapter per gateway, [`sbps`] and [`fregi`].
 
-use crate::support::{instantiate, journal_path, registry_of};
-use renkei_host::journal::{
-    self, Decision, JournalStore, OperationId, OperationStatus, StoredOutcome,
-};
-use renkei_host::{Completed, ExecError, Executor, GatewayInstance, PluginRegistry, Resolution};
+use crate::support::Journaled;
+use renkei_host::journal::{Decision, JournalStore, OperationId, OperationStatus, StoredOutcome};
+use renkei_host::{ExecError, GatewayInstance, Resolution};
 use renkei_sdk::{
     ConfigValue, Inquiry, Money, Operation, OperationKind, OrderRef, PaymentState, Settlement,
     TransactionRef,
 };
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Every exchange gets this long: the faults that hold the connection turn into a timeout
@@ -257,42 +254,27 @@ struct Case<'a> {
 /// A journal, an executor and one gateway with its emulator.
 struct Rig<A> {
     side: A,
-    gateway: Arc<GatewayInstance>,
-    executor: Executor,
-    journal: Arc<dyn JournalStore>,
-    _registry: PluginRegistry,
+    on: Journaled,
+}
+
+impl<A> std::ops::Deref for Rig<A> {
+    type Target = Journaled;
+    fn deref(&self) -> &Journaled {
+        &self.on
+    }
 }
 
 impl<A: Adapter> Rig<A> {
     fn new(side: A) -> Rig<A> {
         let (package, id, values) = side.plugin();
-        let registry = registry_of(&[package]);
-        let gateway = instantiate(&registry, id, id, values);
-        let journal: Arc<dyn JournalStore> =
-            Arc::from(journal::sqlite::open(&journal_path("matrix")).unwrap());
-        Rig {
-            side,
-            gateway: Arc::new(gateway),
-            executor: Executor::new(journal.clone(), DEADLINE),
-            journal,
-            _registry: registry,
-        }
-    }
-
-    async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
-        self.executor.execute(&self.gateway, op, key).await
+        let on = Journaled::new(package, id, values, "matrix", DEADLINE);
+        Rig { side, on }
     }
 
     /// Authorizes a fresh order; answers its reference.
     async fn authorize(&self, order: &str) -> String {
-        let done = self
-            .exec(
-                &self.side.authorization(order, AMOUNT),
-                &format!("{order}:authorize:1"),
-            )
+        self.authorize_with(&self.side.authorization(order, AMOUNT))
             .await
-            .expect("authorization");
-        done.outcome.transaction.unwrap().to_string()
     }
 
     fn capture_op(order: &str, reference: &str) -> Operation {

@@ -7,30 +7,32 @@
 //! operation the plugin declares replay-safe) and which in review.
 
 use crate::support::{
-    fregi_authorization, fregi_values, instantiate, journal_path, journaled_operations,
-    new_operation, registry_of, sent_exchange,
+    Journaled, fregi_authorization, fregi_values, instantiate, journaled_operations, new_operation,
+    sent_exchange,
 };
 use renkei_emulator_fregi::{Config as EmulatorConfig, Fault, FregiEmulator, Script, Status};
-use renkei_host::journal::{self, Decision, JournalStore};
-use renkei_host::{
-    Completed, ExecError, Executor, GatewayInstance, PluginRegistry, Resolution, Transport,
-};
+use renkei_host::journal::Decision;
+use renkei_host::{Completed, ExecError, Resolution, Transport};
 use renkei_sdk::{
     ConfigValue, Context, Money, Operation, OrderRef, PaymentState, Step, TransactionRef,
 };
 use renkei_tests::fregi_seqno;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Every exchange gets this long: the "no reply" fault turns into a timeout quickly.
 const DEADLINE: Duration = Duration::from_millis(800);
 
+/// The F-REGI emulator and a journaled gateway on it.
 struct Rig {
     emulator: FregiEmulator,
-    gateway: Arc<GatewayInstance>,
-    executor: Executor,
-    journal: Arc<dyn JournalStore>,
-    _registry: PluginRegistry,
+    on: Journaled,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Journaled;
+    fn deref(&self) -> &Journaled {
+        &self.on
+    }
 }
 
 async fn rig(inquiry: bool) -> Rig {
@@ -40,39 +42,21 @@ async fn rig(inquiry: bool) -> Rig {
     })
     .await
     .unwrap();
-    let registry = registry_of(&["renkei-plugin-fregi"]);
-    let gateway = Arc::new(instantiate(
-        &registry,
-        "fregi",
+    let on = Journaled::new(
+        "renkei-plugin-fregi",
         "fregi",
         fregi_values(&emulator, inquiry),
-    ));
-    let journal: Arc<dyn JournalStore> =
-        Arc::from(journal::sqlite::open(&journal_path("journal")).unwrap());
-    Rig {
-        emulator,
-        gateway,
-        executor: Executor::new(journal.clone(), DEADLINE),
-        journal,
-        _registry: registry,
-    }
+        "journal",
+        DEADLINE,
+    );
+    Rig { emulator, on }
 }
 
 impl Rig {
-    async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
-        self.executor.execute(&self.gateway, op, key).await
-    }
-
     /// Authorizes a fresh order; answers its SEQNO.
     async fn authorize(&self, order: &str, amount: i64) -> String {
-        let done = self
-            .exec(
-                &fregi_authorization(order, amount),
-                &format!("{order}:authorize:1"),
-            )
+        self.authorize_with(&fregi_authorization(order, amount))
             .await
-            .expect("authorization");
-        done.outcome.transaction.unwrap().to_string()
     }
 
     async fn capture(&self, order: &str, seqno: &str, amount: i64) -> Result<Completed, ExecError> {
@@ -235,7 +219,7 @@ async fn a_gateways_own_deadline_turns_a_slow_reply_into_an_unknown_outcome() {
     // The same plugin, configured with a deadline shorter than the emulator's delay.
     let mut values = fregi_values(&rig.emulator, false);
     values.insert("deadline_ms".into(), ConfigValue::Integer(150));
-    let hasty = instantiate(&rig._registry, "fregi", "fregi", values);
+    let hasty = instantiate(&rig.registry, "fregi", "fregi", values);
     assert_eq!(hasty.deadline(), Some(Duration::from_millis(150)));
     let seqno = rig.authorize("hasty-1", 600).await;
     rig.emulator

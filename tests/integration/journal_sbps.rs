@@ -4,55 +4,46 @@
 //! tell apart from a request that could have acted.
 
 use crate::support::{
-    instantiate, journal_path, new_operation, registry_of, sbps_authorization, sbps_timed_values,
-    sent_exchange,
+    Journaled, new_operation, sbps_authorization, sbps_timed_values, sent_exchange,
 };
 use renkei_emulator_sbps::{
     Config as EmulatorConfig, Fault, Function, PaymentStatus, SbpsEmulator,
 };
-use renkei_host::journal::{self, JournalStore};
-use renkei_host::{Completed, ExecError, Executor, GatewayInstance, PluginRegistry};
+use renkei_host::ExecError;
 use renkei_sdk::{Money, Operation, OrderRef, TransactionRef};
-use std::sync::Arc;
 use std::time::Duration;
 
+/// The SBPS emulator and a journaled gateway on it.
 struct Rig {
     emulator: SbpsEmulator,
-    gateway: Arc<GatewayInstance>,
-    executor: Executor,
-    journal: Arc<dyn JournalStore>,
-    _registry: PluginRegistry,
+    on: Journaled,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Journaled;
+    fn deref(&self) -> &Journaled {
+        &self.on
+    }
 }
 
 async fn rig() -> Rig {
     let emulator = SbpsEmulator::start(EmulatorConfig::default())
         .await
         .unwrap();
-    let registry = registry_of(&["renkei-plugin-sbps"]);
-    let gateway = instantiate(&registry, "sbps", "sbps", sbps_timed_values(&emulator));
-    let journal: Arc<dyn JournalStore> =
-        Arc::from(journal::sqlite::open(&journal_path("jsbps")).unwrap());
-    Rig {
-        emulator,
-        gateway: Arc::new(gateway),
-        executor: Executor::new(journal.clone(), Duration::from_millis(800)),
-        journal,
-        _registry: registry,
-    }
+    let on = Journaled::new(
+        "renkei-plugin-sbps",
+        "sbps",
+        sbps_timed_values(&emulator),
+        "jsbps",
+        Duration::from_millis(800),
+    );
+    Rig { emulator, on }
 }
 
 impl Rig {
-    async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
-        self.executor.execute(&self.gateway, op, key).await
-    }
-
     async fn authorize(&self, order: &str, amount: i64) -> String {
-        let op = sbps_authorization(order, amount);
-        let done = self
-            .exec(&op, &format!("{order}:authorize:1"))
+        self.authorize_with(&sbps_authorization(order, amount))
             .await
-            .expect("authorization");
-        done.outcome.transaction.unwrap().to_string()
     }
 
     fn status(&self, tracking: &str) -> PaymentStatus {

@@ -7,46 +7,19 @@ use renkei_emulator_sbps::{
     DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY, DEFAULT_MERCHANT_ID, DEFAULT_SERVICE_ID,
     SbpsEmulator, TEST_TOKEN_VISA,
 };
-use renkei_host::journal::{JournalStore, NewOperation, SentExchange};
-use renkei_host::{GatewayInstance, GatewaySection, PluginRegistry};
+use renkei_host::journal::{self, JournalStore, NewOperation, SentExchange};
+use renkei_host::{Completed, ExecError, Executor, GatewayInstance, PluginRegistry};
 use renkei_sdk::{
     ConfigValue, CustomerRef, Exchange, Money, Operation, OrderRef, PaymentSource, Secret,
 };
-use renkei_tests::plugin_path;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// A registry with each of `packages`' built libraries loaded, in that order.
-pub fn registry_of(packages: &[&str]) -> PluginRegistry {
-    let mut registry = PluginRegistry::new();
-    for package in packages {
-        registry
-            .load_file(&plugin_path(package))
-            .unwrap_or_else(|e| panic!("{package} loads: {e}"));
-    }
-    registry
-}
-
-/// An instance named `name` of the loaded plugin `plugin`, configured with `values`.
-pub fn instantiate(
-    registry: &PluginRegistry,
-    name: &str,
-    plugin: &str,
-    values: BTreeMap<String, ConfigValue>,
-) -> GatewayInstance {
-    registry
-        .instantiate(
-            name,
-            &GatewaySection {
-                plugin: plugin.into(),
-                values,
-            },
-        )
-        .unwrap_or_else(|e| panic!("instance {name} of {plugin}: {e}"))
-}
+pub use renkei_tests::{instantiate, registry_of};
 
 /// Settings given as text, the way a configuration file gives them.
 pub fn text_values<K: AsRef<str>, V: Into<String>>(
@@ -198,4 +171,50 @@ pub fn capturing_subscriber() -> (impl tracing::Subscriber + Send + Sync, Captur
         .with_writer(move || writer.clone())
         .finish();
     (subscriber, out)
+}
+
+/// One gateway instance behind a journaled executor, for the rigs that test the journal: the
+/// rigs hold their emulator beside it and reach its fields through `Deref`.
+pub struct Journaled {
+    pub gateway: Arc<GatewayInstance>,
+    pub executor: Executor,
+    pub journal: Arc<dyn JournalStore>,
+    /// Owns the loaded library; kept for the instance's lifetime.
+    pub registry: PluginRegistry,
+}
+
+impl Journaled {
+    /// Loads `package`, configures its plugin `plugin` (also the instance's name) with `values`,
+    /// and opens a fresh SQLite journal named after `label`.
+    pub fn new(
+        package: &str,
+        plugin: &str,
+        values: BTreeMap<String, ConfigValue>,
+        label: &str,
+        deadline: Duration,
+    ) -> Journaled {
+        let registry = registry_of(&[package]);
+        let gateway = Arc::new(instantiate(&registry, plugin, plugin, values));
+        let journal: Arc<dyn JournalStore> =
+            Arc::from(journal::sqlite::open(&journal_path(label)).unwrap());
+        Journaled {
+            gateway,
+            executor: Executor::new(journal.clone(), deadline),
+            journal,
+            registry,
+        }
+    }
+
+    pub async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
+        self.executor.execute(&self.gateway, op, key).await
+    }
+
+    /// Runs the authorization `op` as the order's first; answers the gateway's reference.
+    pub async fn authorize_with(&self, op: &Operation) -> String {
+        let done = self
+            .exec(op, &format!("{}:authorize:1", op.order()))
+            .await
+            .expect("authorization");
+        done.outcome.transaction.unwrap().to_string()
+    }
 }
