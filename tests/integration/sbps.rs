@@ -237,6 +237,23 @@ impl Rig {
         }
     }
 
+    /// Runs `op` with its `function` request held at SBPS for 500 ms while `tool` acts in
+    /// the SBPS tool meanwhile (G-8); answers the error `op` must end in.
+    async fn racing_the_tool<T: std::fmt::Debug>(
+        &self,
+        function: Function,
+        op: impl Future<Output = Result<T, DriveError>>,
+        tool: impl FnOnce(&SbpsEmulator),
+    ) -> DriveError {
+        self.emulator
+            .install_fault(Fault::latency(500).on_function(function));
+        let (result, ()) = tokio::join!(op, async {
+            self.held().await;
+            tool(&self.emulator);
+        });
+        result.unwrap_err()
+    }
+
     /// The emulator's record of a payment.
     fn payment(&self, tracking_id: &str) -> Payment {
         self.emulator
@@ -500,13 +517,11 @@ async fn g3_a_capture_racing_the_sbps_tool_hears_already_sold_41() {
     let rig = rig().await;
     let t = rig.authorize(1080).await;
     // The sale waits at SBPS while the operator sells in the SBPS tool (G-8).
-    rig.emulator
-        .install_fault(Fault::latency(500).on_function(Function::Sales));
-    let (result, ()) = tokio::join!(rig.capture(&t, 1080, None), async {
-        rig.held().await;
-        rig.emulator.admin_capture(&t, None).unwrap();
-    });
-    let e = result.unwrap_err();
+    let e = rig
+        .racing_the_tool(Function::Sales, rig.capture(&t, 1080, None), |sbps| {
+            sbps.admin_capture(&t, None).unwrap();
+        })
+        .await;
     let g = gateway_error(&e);
     assert_eq!(g.kind, ErrorKind::AlreadyDone);
     assert_eq!(g.gateway_code.as_deref(), Some("10141999"));
@@ -532,13 +547,11 @@ async fn g5_a_voided_authorization_is_never_captured() {
             .unwrap();
         reference(&x.outcome.transaction)
     };
-    rig.emulator
-        .install_fault(Fault::latency(500).on_function(Function::Sales));
-    let (result, ()) = tokio::join!(rig.capture(&t, 1080, None), async {
-        rig.held().await;
-        rig.emulator.admin_cancel(&t).unwrap();
-    });
-    let e = result.unwrap_err();
+    let e = rig
+        .racing_the_tool(Function::Sales, rig.capture(&t, 1080, None), |sbps| {
+            sbps.admin_cancel(&t).unwrap();
+        })
+        .await;
     assert_eq!(gateway_error(&e).gateway_code.as_deref(), Some("10140999"));
     assert_eq!(gateway_error(&e).kind, ErrorKind::Rejected);
 }
@@ -601,13 +614,11 @@ async fn g8_a_void_never_refunds_a_payment_captured_in_the_sbps_tool() {
 async fn a_void_racing_the_sbps_tool_hears_already_cancelled_45() {
     let rig = rig().await;
     let t = rig.authorize(1080).await;
-    rig.emulator
-        .install_fault(Fault::latency(500).on_function(Function::CancelOrRefund));
-    let (result, ()) = tokio::join!(rig.void(&t, 1080), async {
-        rig.held().await;
-        rig.emulator.admin_cancel(&t).unwrap();
-    });
-    let e = result.unwrap_err();
+    let e = rig
+        .racing_the_tool(Function::CancelOrRefund, rig.void(&t, 1080), |sbps| {
+            sbps.admin_cancel(&t).unwrap();
+        })
+        .await;
     assert_eq!(gateway_error(&e).gateway_code.as_deref(), Some("10145999"));
     assert_eq!(gateway_error(&e).kind, ErrorKind::AlreadyDone);
 }
@@ -678,13 +689,15 @@ async fn an_already_refunded_payment_is_never_refunded_twice() {
         reference(&x.outcome.transaction)
     };
     rig.capture(&t, 1080, None).await.unwrap();
-    rig.emulator
-        .install_fault(Fault::latency(500).on_function(Function::CancelOrRefund));
-    let (result, ()) = tokio::join!(rig.refund(&t, 1080, None), async {
-        rig.held().await;
-        rig.emulator.admin_refund(&t).unwrap();
-    });
-    let e = result.unwrap_err();
+    let e = rig
+        .racing_the_tool(
+            Function::CancelOrRefund,
+            rig.refund(&t, 1080, None),
+            |sbps| {
+                sbps.admin_refund(&t).unwrap();
+            },
+        )
+        .await;
     assert_eq!(gateway_error(&e).gateway_code.as_deref(), Some("10146999"));
     assert_eq!(gateway_error(&e).kind, ErrorKind::AlreadyDone);
     assert_eq!(rig.payment(&t).refunded_total, 1080);
