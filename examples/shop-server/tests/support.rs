@@ -227,6 +227,16 @@ impl Server {
         reply.body
     }
 
+    /// The review queue.
+    pub async fn reviews(&self) -> Vec<Value> {
+        self.get("/api/reviews")
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     pub async fn order(&self, order: &str) -> Value {
         self.get(&format!("/api/orders/{order}")).await.ok().clone()
     }
@@ -252,6 +262,20 @@ impl Server {
             fregi: serde_json::to_value(self.demo.fregi.dump().transactions).unwrap(),
         }
     }
+}
+
+/// Asserts that the operation `op` of an order's history was resolved by [`OPERATOR`]'s
+/// decision that it took effect.
+#[track_caller]
+pub fn assert_took_effect_by_operator(op: &Value) {
+    assert_eq!(op["status"], "resolved");
+    assert!(
+        op["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("resolved by {OPERATOR}: took effect")),
+        "{op:#}"
+    );
 }
 
 /// The unpaid list's order codes.
