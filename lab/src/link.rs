@@ -31,6 +31,20 @@ pub struct SbpsSetup {
     pub window: Option<RequestWindow>,
 }
 
+impl SbpsSetup {
+    /// The default emulator, with the plugin's request window shortened to `limit_second`
+    /// and `clock_skew_ms`.
+    pub fn with_window(limit_second: u32, clock_skew_ms: u32) -> SbpsSetup {
+        SbpsSetup {
+            window: Some(RequestWindow {
+                limit_second,
+                clock_skew_ms,
+            }),
+            ..SbpsSetup::default()
+        }
+    }
+}
+
 /// How the F-REGI side is set up.
 pub struct FregiSetup {
     pub emulator: FregiConfig,

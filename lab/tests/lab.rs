@@ -1,7 +1,7 @@
 //! The lab against the real plugins: each setup option reaches the instance it configures, and
 //! a missing plugin is named.
 
-use renkei_lab::{FregiSetup, Gateway, LabError, Linked, Plugins, RequestWindow, SbpsSetup};
+use renkei_lab::{FregiSetup, Gateway, LabError, Linked, Plugins, SbpsSetup};
 use renkei_sdk::OperationKind;
 use std::time::Duration;
 
@@ -15,18 +15,9 @@ async fn plugins() -> Plugins {
 #[tokio::test]
 async fn the_sbps_request_window_reaches_the_instance() {
     let plugins = plugins().await;
-    let sbps = Linked::sbps(
-        &plugins,
-        SbpsSetup {
-            window: Some(RequestWindow {
-                limit_second: 3,
-                clock_skew_ms: 500,
-            }),
-            ..SbpsSetup::default()
-        },
-    )
-    .await
-    .unwrap();
+    let sbps = Linked::sbps(&plugins, SbpsSetup::with_window(3, 500))
+        .await
+        .unwrap();
     assert_eq!(sbps.instance.name(), "sbps");
     assert_eq!(sbps.instance.request_expiry(), Some(Duration::from_secs(3)));
     assert_eq!(sbps.instance.clock_skew(), Duration::from_millis(500));

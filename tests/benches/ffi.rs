@@ -4,65 +4,24 @@
 //!
 //! `cargo bench -p renkei-tests --bench ffi`
 
+#[path = "kumopay.rs"]
+mod kumopay;
+
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use renkei_host::{GatewaySection, PluginRegistry};
+use kumopay::{capture, ctx, reply, values};
 use renkei_plugin_template::KumoPay;
-use renkei_sdk::{
-    Config, ConfigValue, Context, Gateway, HttpResponse, Money, Operation, OrderRef, Step,
-    TransactionRef,
-};
-use std::collections::BTreeMap;
+use renkei_sdk::{Config, Gateway, Step};
 use std::time::{Duration, Instant};
-
-fn values() -> BTreeMap<String, ConfigValue> {
-    [
-        ("endpoint", "http://127.0.0.1:9/v1"),
-        ("merchant_id", "m_1"),
-        ("api_key", "ak_bench"),
-        ("signing_key", "sk_bench"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
-    .collect()
-}
-
-fn capture() -> Operation {
-    Operation::Capture {
-        order: OrderRef::new("100000924506"),
-        transaction: TransactionRef::new("pay_1"),
-        authorized: Money::jpy(1080),
-        amount: Some(Money::jpy(980)),
-    }
-}
-
-fn reply() -> HttpResponse {
-    HttpResponse::new(
-        200,
-        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":980,"refunded":0}"#
-            .to_vec(),
-    )
-}
 
 fn bench(c: &mut Criterion) {
     let op = capture();
-    let ctx = Context::fixed(1_700_000_000_000, "100000924506:capture:1");
+    let ctx = ctx();
     let reply = reply();
 
     let static_gw =
         KumoPay::from_config(&Config::validate(&KumoPay::manifest(), &values()).unwrap()).unwrap();
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&renkei_tests::plugin_path("renkei-plugin-template"))
-        .unwrap();
-    let dynamic_gw = registry
-        .instantiate(
-            "bench",
-            &GatewaySection {
-                plugin: "kumopay".into(),
-                values: values(),
-            },
-        )
-        .unwrap();
+    let registry = renkei_tests::registry_of(&["renkei-plugin-template"]);
+    let dynamic_gw = renkei_tests::instantiate(&registry, "bench", "kumopay", values());
 
     let mut group = c.benchmark_group("capture_translation");
     group.bench_function("static", |b| {

@@ -10,7 +10,6 @@
 //! `cargo bench -p renkei-tests --bench fregi`
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use renkei_host::{GatewaySection, PluginRegistry};
 use renkei_sdk::{
     ConfigValue, Context, HttpResponse, Money, Operation, OrderRef, Step, TransactionRef,
 };
@@ -29,10 +28,7 @@ fn capture(amount: Option<i64>) -> Operation {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&renkei_tests::plugin_path("renkei-plugin-fregi"))
-        .unwrap();
+    let registry = renkei_tests::registry_of(&["renkei-plugin-fregi"]);
     let values: BTreeMap<String, ConfigValue> = [
         ("base_url", "http://127.0.0.1:9/connect/"),
         ("shop_id", "12345"),
@@ -40,15 +36,7 @@ fn bench(c: &mut Criterion) {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v.to_owned())))
     .collect();
-    let gateway = registry
-        .instantiate(
-            "bench",
-            &GatewaySection {
-                plugin: "fregi".into(),
-                values,
-            },
-        )
-        .unwrap();
+    let gateway = renkei_tests::instantiate(&registry, "bench", "fregi", values);
     let ctx = Context::fixed(1_700_000_000_000, "100000924506:capture:1");
     let sold_old = HttpResponse::new(200, format!("OK\n{OLD}\n").into_bytes());
     let changed = HttpResponse::new(200, format!("OK\n{NEW}\nEHcUBW\n").into_bytes());

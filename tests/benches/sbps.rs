@@ -8,7 +8,6 @@
 //! `cargo bench -p renkei-tests --bench sbps`
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use renkei_host::{GatewaySection, PluginRegistry};
 use renkei_sdk::{
     ConfigValue, Context, HttpResponse, Money, Operation, OrderRef, Step, TransactionRef,
 };
@@ -44,19 +43,8 @@ fn sales_reply() -> HttpResponse {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&renkei_tests::plugin_path("renkei-plugin-sbps"))
-        .unwrap();
-    let gw = registry
-        .instantiate(
-            "bench",
-            &GatewaySection {
-                plugin: "sbps".into(),
-                values: values(),
-            },
-        )
-        .unwrap();
+    let registry = renkei_tests::registry_of(&["renkei-plugin-sbps"]);
+    let gw = renkei_tests::instantiate(&registry, "bench", "sbps", values());
     let ctx = Context::fixed(1_704_132_245_000, "100000924506:capture:1");
     let capture = Operation::Capture {
         order: OrderRef::new("100000924506"),

@@ -2,12 +2,12 @@
 //! (the F-REGI emulator, with its inquiry extension) must agree afterwards, with every order
 //! captured exactly once.
 
+use crate::support::{fregi_authorization, instantiate, registry_of, text_values};
 use renkei_emulator_fregi::{Config as EmulatorConfig, Fault, FregiEmulator, Script, Status};
 use renkei_host::journal::{self, JournalStore, OperationStatus};
-use renkei_host::{Executor, GatewayInstance, GatewaySection, PluginRegistry};
-use renkei_sdk::{ConfigValue, Money, Operation, OrderRef, PaymentSource, PaymentState, Secret};
+use renkei_host::{Executor, GatewayInstance};
+use renkei_sdk::{Money, OrderRef, PaymentState};
 use renkei_tests::{fregi_seqno, plugin_path};
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -43,25 +43,13 @@ async fn world(name: &str, n: usize, journal: Arc<dyn JournalStore>) -> World {
     .unwrap();
     let dir = std::env::temp_dir().join(format!("renkei-crash-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-plugin-fregi"))
-        .unwrap();
-    let values: BTreeMap<String, ConfigValue> = gateway_settings(&emulator)
-        .into_iter()
-        .map(|(k, v)| (k, ConfigValue::Text(v)))
-        .collect();
-    let gateway: Arc<GatewayInstance> = Arc::new(
-        registry
-            .instantiate(
-                "fregi",
-                &GatewaySection {
-                    plugin: "fregi".into(),
-                    values,
-                },
-            )
-            .unwrap(),
-    );
+    let registry = registry_of(&["renkei-plugin-fregi"]);
+    let gateway: Arc<GatewayInstance> = Arc::new(instantiate(
+        &registry,
+        "fregi",
+        "fregi",
+        text_values(gateway_settings(&emulator)),
+    ));
     let executor = Arc::new(Executor::new(
         journal.clone(),
         Duration::from_millis(DEADLINE_MS),
@@ -77,16 +65,7 @@ async fn world(name: &str, n: usize, journal: Arc<dyn JournalStore>) -> World {
             let done = executor
                 .execute(
                     &gateway,
-                    &Operation::Authorize {
-                        order: OrderRef::new(&order),
-                        amount: Money::jpy(amount),
-                        source: PaymentSource::Token {
-                            token: Secret::new("TESTTOKEN-OK"),
-                            key: None,
-                        },
-                        customer: None,
-                        description: None,
-                    },
+                    &fregi_authorization(&order, amount),
                     &format!("{order}:authorize:1"),
                 )
                 .await

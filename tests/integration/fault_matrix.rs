@@ -13,20 +13,14 @@
 //! The gateway-specific parts (starting an emulator, which script or function an operation hits,
 //! what the emulator's book shows) are in one adapter per gateway, [`sbps`] and [`fregi`].
 
-use renkei_host::journal::{
-    self, Decision, JournalStore, OperationId, OperationStatus, StoredOutcome,
-};
-use renkei_host::{
-    Completed, ExecError, Executor, GatewayInstance, GatewaySection, PluginRegistry, Resolution,
-};
+use crate::support::Journaled;
+use renkei_host::journal::{Decision, JournalStore, OperationId, OperationStatus, StoredOutcome};
+use renkei_host::{ExecError, GatewayInstance, Resolution};
 use renkei_sdk::{
     ConfigValue, Inquiry, Money, Operation, OperationKind, OrderRef, PaymentState, Settlement,
     TransactionRef,
 };
-use renkei_tests::plugin_path;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Every exchange gets this long: the faults that hold the connection turn into a timeout
@@ -260,58 +254,27 @@ struct Case<'a> {
 /// A journal, an executor and one gateway with its emulator.
 struct Rig<A> {
     side: A,
-    gateway: Arc<GatewayInstance>,
-    executor: Executor,
-    journal: Arc<dyn JournalStore>,
-    _registry: PluginRegistry,
+    on: Journaled,
 }
 
-fn journal_path() -> std::path::PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!("renkei-it-matrix-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("j{}.db", N.fetch_add(1, Ordering::Relaxed)))
+impl<A> std::ops::Deref for Rig<A> {
+    type Target = Journaled;
+    fn deref(&self) -> &Journaled {
+        &self.on
+    }
 }
 
 impl<A: Adapter> Rig<A> {
     fn new(side: A) -> Rig<A> {
         let (package, id, values) = side.plugin();
-        let mut registry = PluginRegistry::new();
-        registry.load_file(&plugin_path(package)).unwrap();
-        let gateway = registry
-            .instantiate(
-                id,
-                &GatewaySection {
-                    plugin: id.into(),
-                    values,
-                },
-            )
-            .unwrap();
-        let journal: Arc<dyn JournalStore> =
-            Arc::from(journal::sqlite::open(&journal_path()).unwrap());
-        Rig {
-            side,
-            gateway: Arc::new(gateway),
-            executor: Executor::new(journal.clone(), DEADLINE),
-            journal,
-            _registry: registry,
-        }
-    }
-
-    async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
-        self.executor.execute(&self.gateway, op, key).await
+        let on = Journaled::new(package, id, values, "matrix", DEADLINE);
+        Rig { side, on }
     }
 
     /// Authorizes a fresh order; answers its reference.
     async fn authorize(&self, order: &str) -> String {
-        let done = self
-            .exec(
-                &self.side.authorization(order, AMOUNT),
-                &format!("{order}:authorize:1"),
-            )
+        self.authorize_with(&self.side.authorization(order, AMOUNT))
             .await
-            .expect("authorization");
-        done.outcome.transaction.unwrap().to_string()
     }
 
     fn capture_op(order: &str, reference: &str) -> Operation {
@@ -541,12 +504,10 @@ impl<A: Adapter> Rig<A> {
 /// SBPS: the emulator, its functions, its book.
 mod sbps {
     use super::{Adapter, Kind, Op};
-    use renkei_emulator_sbps::{
-        Config, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY, DEFAULT_MERCHANT_ID,
-        DEFAULT_SERVICE_ID, Fault, Function, PaymentStatus, SbpsEmulator, TEST_TOKEN_VISA,
-    };
+    use crate::support::{sbps_authorization, sbps_timed_values};
+    use renkei_emulator_sbps::{Config, Fault, Function, PaymentStatus, SbpsEmulator};
     use renkei_host::journal::JournalStore;
-    use renkei_sdk::{ConfigValue, CustomerRef, Money, Operation, OrderRef, PaymentSource, Secret};
+    use renkei_sdk::{ConfigValue, Money, Operation, OrderRef};
     use std::collections::BTreeMap;
 
     pub struct Sbps {
@@ -582,36 +543,12 @@ mod sbps {
 
     impl Adapter for Sbps {
         fn plugin(&self) -> (&'static str, &'static str, BTreeMap<String, ConfigValue>) {
-            let values = [
-                ("endpoint", self.emulator.endpoint_url()),
-                ("merchant_id", DEFAULT_MERCHANT_ID.into()),
-                ("service_id", DEFAULT_SERVICE_ID.into()),
-                ("hash_key", DEFAULT_HASH_KEY.into()),
-                ("des_key", DEFAULT_DES_KEY.into()),
-                ("des_iv", DEFAULT_DES_IV.into()),
-            ]
-            .into_iter()
-            .chain(
-                renkei_tests::SBPS_TEST_TIMING
-                    .into_iter()
-                    .map(|(k, v)| (k, v.to_owned())),
-            )
-            .map(|(k, v)| (k.to_owned(), ConfigValue::Text(v)))
-            .collect();
+            let values = sbps_timed_values(&self.emulator);
             ("renkei-plugin-sbps", "sbps", values)
         }
 
         fn authorization(&self, order: &str, amount: i64) -> Operation {
-            Operation::Authorize {
-                order: OrderRef::new(order),
-                amount: Money::jpy(amount),
-                source: PaymentSource::Token {
-                    token: Secret::new(TEST_TOKEN_VISA),
-                    key: Some(Secret::new("token-key")),
-                },
-                customer: Some(CustomerRef::new("cust-1")),
-                description: None,
-            }
+            sbps_authorization(order, amount)
         }
 
         fn install(&self, kind: Kind, op: Op) -> bool {
@@ -671,9 +608,10 @@ mod sbps {
 /// F-REGI: the emulator, its scripts, its book; with or without its inquiry extension.
 mod fregi {
     use super::{Adapter, Kind, Op};
+    use crate::support::{fregi_authorization, fregi_values};
     use renkei_emulator_fregi::{Config, Fault, FregiEmulator, Script, Status};
     use renkei_host::journal::JournalStore;
-    use renkei_sdk::{ConfigValue, Money, Operation, OrderRef, PaymentSource, Secret};
+    use renkei_sdk::{ConfigValue, Money, Operation, OrderRef};
     use renkei_tests::fregi_seqno;
     use std::collections::BTreeMap;
 
@@ -717,32 +655,12 @@ mod fregi {
 
     impl Adapter for Fregi {
         fn plugin(&self) -> (&'static str, &'static str, BTreeMap<String, ConfigValue>) {
-            let mut values = BTreeMap::new();
-            values.insert(
-                "base_url".into(),
-                ConfigValue::Text(self.emulator.base_url()),
-            );
-            values.insert("shop_id".into(), ConfigValue::Text("12345".into()));
-            if self.inquiry {
-                values.insert(
-                    "inquiry_url".into(),
-                    ConfigValue::Text(format!("{}info", self.emulator.control_url())),
-                );
-            }
+            let values = fregi_values(&self.emulator, self.inquiry);
             ("renkei-plugin-fregi", "fregi", values)
         }
 
         fn authorization(&self, order: &str, amount: i64) -> Operation {
-            Operation::Authorize {
-                order: OrderRef::new(order),
-                amount: Money::jpy(amount),
-                source: PaymentSource::Token {
-                    token: Secret::new("TESTTOKEN-OK"),
-                    key: None,
-                },
-                customer: None,
-                description: None,
-            }
+            fregi_authorization(order, amount)
         }
 
         fn install(&self, kind: Kind, op: Op) -> bool {

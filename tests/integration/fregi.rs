@@ -4,16 +4,16 @@
 //!
 //! Test names cite the rule they guard (`docs/rules.md`).
 
+use crate::support::{fregi_values, instantiate, registry_of};
 use renkei_emulator_fregi::{
     Config as EmulatorConfig, Fault, FregiEmulator, LineEnding, Script, Status,
 };
-use renkei_host::{DriveError, Driver, Execution, GatewayInstance, GatewaySection, PluginRegistry};
+use renkei_host::{DriveError, Driver, Execution, GatewayInstance, PluginRegistry};
 use renkei_sdk::{
-    CardData, ConfigValue, Effect, ErrorKind, Money, Operation, OrderRef, PaymentSource,
-    PaymentState, RefundExtent, Secret, Settlement, TransactionRef,
+    CardData, Effect, ErrorKind, Money, Operation, OrderRef, PaymentSource, PaymentState,
+    RefundExtent, Secret, Settlement, TransactionRef,
 };
-use renkei_tests::{fregi_seqno, plugin_path};
-use std::collections::BTreeMap;
+use renkei_tests::fregi_seqno;
 use std::time::Duration;
 
 const SHOP: &str = "12345";
@@ -41,28 +41,9 @@ async fn rig() -> Rig {
 
 async fn rig_with(config: EmulatorConfig, inquiry: bool) -> Rig {
     let emulator = FregiEmulator::start(config).await.expect("emulator starts");
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-plugin-fregi"))
-        .expect("the F-REGI plugin loads");
-    let mut values: BTreeMap<String, ConfigValue> = BTreeMap::new();
-    values.insert("base_url".into(), ConfigValue::Text(emulator.base_url()));
-    values.insert("shop_id".into(), ConfigValue::Text(SHOP.into()));
-    if inquiry {
-        values.insert(
-            "inquiry_url".into(),
-            ConfigValue::Text(format!("{}info", emulator.control_url())),
-        );
-    }
-    let gateway = registry
-        .instantiate(
-            "fregi-it",
-            &GatewaySection {
-                plugin: "fregi".into(),
-                values,
-            },
-        )
-        .expect("instance");
+    let registry = registry_of(&["renkei-plugin-fregi"]);
+    let values = fregi_values(&emulator, inquiry);
+    let gateway = instantiate(&registry, "fregi-it", "fregi", values);
     Rig {
         emulator,
         gateway,

@@ -6,38 +6,33 @@
 //! others, which shows which unknown outcomes end in an inquiry, which in a replay (void, the only
 //! operation the plugin declares replay-safe) and which in review.
 
+use crate::support::{
+    Journaled, fregi_authorization, fregi_values, instantiate, journaled_operations, new_operation,
+    sent_exchange,
+};
 use renkei_emulator_fregi::{Config as EmulatorConfig, Fault, FregiEmulator, Script, Status};
-use renkei_host::journal::{self, Decision, JournalStore, NewOperation, SentExchange};
-use renkei_host::{
-    Completed, ExecError, Executor, GatewayInstance, GatewaySection, PluginRegistry, Resolution,
-    Transport,
-};
+use renkei_host::journal::Decision;
+use renkei_host::{Completed, ExecError, Resolution, Transport};
 use renkei_sdk::{
-    ConfigValue, Context, Money, Operation, OrderRef, PaymentSource, PaymentState, Secret, Step,
-    TransactionRef,
+    ConfigValue, Context, Money, Operation, OrderRef, PaymentState, Step, TransactionRef,
 };
-use renkei_tests::{fregi_seqno, plugin_path};
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use renkei_tests::fregi_seqno;
 use std::time::Duration;
 
 /// Every exchange gets this long: the "no reply" fault turns into a timeout quickly.
 const DEADLINE: Duration = Duration::from_millis(800);
 
+/// The F-REGI emulator and a journaled gateway on it.
 struct Rig {
     emulator: FregiEmulator,
-    gateway: Arc<GatewayInstance>,
-    executor: Executor,
-    journal: Arc<dyn JournalStore>,
-    _registry: PluginRegistry,
+    on: Journaled,
 }
 
-fn journal_path() -> std::path::PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!("renkei-it-journal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("j{}.db", N.fetch_add(1, Ordering::Relaxed)))
+impl std::ops::Deref for Rig {
+    type Target = Journaled;
+    fn deref(&self) -> &Journaled {
+        &self.on
+    }
 }
 
 async fn rig(inquiry: bool) -> Rig {
@@ -47,69 +42,21 @@ async fn rig(inquiry: bool) -> Rig {
     })
     .await
     .unwrap();
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-plugin-fregi"))
-        .unwrap();
-    let mut values = BTreeMap::new();
-    values.insert("base_url".into(), ConfigValue::Text(emulator.base_url()));
-    values.insert("shop_id".into(), ConfigValue::Text("12345".into()));
-    if inquiry {
-        values.insert(
-            "inquiry_url".into(),
-            ConfigValue::Text(format!("{}info", emulator.control_url())),
-        );
-    }
-    let gateway = Arc::new(
-        registry
-            .instantiate(
-                "fregi",
-                &GatewaySection {
-                    plugin: "fregi".into(),
-                    values,
-                },
-            )
-            .unwrap(),
+    let on = Journaled::new(
+        "renkei-plugin-fregi",
+        "fregi",
+        fregi_values(&emulator, inquiry),
+        "journal",
+        DEADLINE,
     );
-    let journal: Arc<dyn JournalStore> = Arc::from(journal::sqlite::open(&journal_path()).unwrap());
-    Rig {
-        emulator,
-        gateway,
-        executor: Executor::new(journal.clone(), DEADLINE),
-        journal,
-        _registry: registry,
-    }
-}
-
-/// A token authorization of `amount` for `order`.
-fn authorization(order: &str, amount: i64) -> Operation {
-    Operation::Authorize {
-        order: OrderRef::new(order),
-        amount: Money::jpy(amount),
-        source: PaymentSource::Token {
-            token: Secret::new("TESTTOKEN-OK"),
-            key: None,
-        },
-        customer: None,
-        description: None,
-    }
+    Rig { emulator, on }
 }
 
 impl Rig {
-    async fn exec(&self, op: &Operation, key: &str) -> Result<Completed, ExecError> {
-        self.executor.execute(&self.gateway, op, key).await
-    }
-
     /// Authorizes a fresh order; answers its SEQNO.
     async fn authorize(&self, order: &str, amount: i64) -> String {
-        let done = self
-            .exec(
-                &authorization(order, amount),
-                &format!("{order}:authorize:1"),
-            )
+        self.authorize_with(&fregi_authorization(order, amount))
             .await
-            .expect("authorization");
-        done.outcome.transaction.unwrap().to_string()
     }
 
     async fn capture(&self, order: &str, seqno: &str, amount: i64) -> Result<Completed, ExecError> {
@@ -169,13 +116,7 @@ async fn g_exactly_once_a_repeated_capture_returns_the_stored_result_and_sends_n
     assert!(again.from_journal);
     assert_eq!(again.outcome, first.outcome);
     assert!(rig.sold(&seqno));
-    assert_eq!(
-        rig.journal
-            .operations(&OrderRef::new("eo-1"))
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(journaled_operations(rig.journal.as_ref(), "eo-1"), 2);
 }
 
 #[tokio::test]
@@ -205,13 +146,7 @@ async fn f7_a_plugin_refusal_before_sending_journals_nothing() {
         )
         .await;
     assert!(matches!(result, Err(ExecError::Rejected(_))), "{result:?}");
-    assert_eq!(
-        rig.journal
-            .operations(&OrderRef::new("one-yen"))
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(journaled_operations(rig.journal.as_ref(), "one-yen"), 1);
     assert_eq!(rig.status(&seqno), Status::Authorized);
 }
 
@@ -228,27 +163,8 @@ async fn die_mid_capture(rig: &Rig, order: &str, seqno: &str, send: bool) {
     let Step::Send(x) = rig.gateway.prepare(&op, &ctx).unwrap() else {
         panic!("capture sends")
     };
-    let journaled = SentExchange {
-        step_index: 0,
-        attempt: 1,
-        step: x.step.to_string(),
-        method: x.request.method.as_str().into(),
-        url: x.request.url.to_string(),
-        headers: x.request.redacted_headers(),
-        body: x.journal_body.as_ref().map(|b| b.to_string()),
-        state: x.state.to_vec(),
-        read_only: x.read_only,
-    };
-    let new = NewOperation {
-        order: OrderRef::new(order),
-        gateway: "fregi".into(),
-        kind: op.kind(),
-        amount: op.amount(),
-        idempotency_key: key.clone(),
-        plugin_id: "fregi".into(),
-        plugin_version: "0".into(),
-        intent: None,
-    };
+    let journaled = sent_exchange(&x, 1);
+    let new = new_operation(&op, "fregi", &key);
     // A lease that is already over: this host is gone.
     rig.journal.begin_send(&new, &journaled, 0, 1).unwrap();
     if send {
@@ -301,23 +217,9 @@ async fn recovery_resolves_what_a_dead_host_left_sent_and_unanswered() {
 async fn a_gateways_own_deadline_turns_a_slow_reply_into_an_unknown_outcome() {
     let rig = rig(false).await;
     // The same plugin, configured with a deadline shorter than the emulator's delay.
-    let mut values = BTreeMap::new();
-    values.insert(
-        "base_url".into(),
-        ConfigValue::Text(rig.emulator.base_url()),
-    );
-    values.insert("shop_id".into(), ConfigValue::Text("12345".into()));
+    let mut values = fregi_values(&rig.emulator, false);
     values.insert("deadline_ms".into(), ConfigValue::Integer(150));
-    let hasty = rig
-        ._registry
-        .instantiate(
-            "fregi",
-            &GatewaySection {
-                plugin: "fregi".into(),
-                values,
-            },
-        )
-        .unwrap();
+    let hasty = instantiate(&rig.registry, "fregi", "fregi", values);
     assert_eq!(hasty.deadline(), Some(Duration::from_millis(150)));
     let seqno = rig.authorize("hasty-1", 600).await;
     rig.emulator
@@ -384,13 +286,7 @@ async fn an_operation_contradicting_the_journal_is_refused_before_anything_is_se
         assert!(matches!(result, Err(ExecError::Refused(_))), "{result:?}");
     }
     assert_eq!(rig.status(&seqno), Status::Authorized);
-    assert_eq!(
-        rig.journal
-            .operations(&OrderRef::new("mismatch-1"))
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(journaled_operations(rig.journal.as_ref(), "mismatch-1"), 1);
 }
 
 #[tokio::test]

@@ -33,3 +33,6 @@ mod shop;
 
 /// The plugin conformance suite (`renkei conformance`), run as a vendor would run it.
 mod conformance;
+
+/// What the rigs above share.
+mod support;

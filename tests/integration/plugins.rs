@@ -1,3 +1,4 @@
+use crate::support::{capturing_subscriber, registry_of};
 use renkei_host::{GatewaySection, InstanceError, LoadError, PluginRegistry};
 use renkei_sdk::{
     ConfigError, ConfigValue, Context, ErrorKind, HttpResponse, Method, Money, Operation, OrderRef,
@@ -5,9 +6,7 @@ use renkei_sdk::{
 };
 use renkei_tests::plugin_path;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 const CANARY: &str = "canary-7f3a9c";
 
@@ -69,34 +68,9 @@ fn copy_as(src: &Path, dir: &Path, name: &str) -> PathBuf {
     dst
 }
 
-/// Captures everything the host's `tracing` emits on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
+/// Runs `f` with everything the host's `tracing` emits on this thread captured.
 fn capturing<T>(f: impl FnOnce() -> T) -> (T, String) {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let (subscriber, out) = capturing_subscriber();
     let value = tracing::subscriber::with_default(subscriber, f);
     (value, out.text())
 }
@@ -141,13 +115,7 @@ fn template_plugin_loads_from_its_cdylib_and_translates_a_capture() {
 #[test]
 fn two_plugins_of_one_interface_each_load_as_themselves() {
     // abi_stable's load_from_file would hand back the first module for the second path.
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-plugin-template"))
-        .unwrap();
-    registry
-        .load_file(&plugin_path("renkei-fixture-faulty"))
-        .unwrap();
+    let registry = registry_of(&["renkei-plugin-template", "renkei-fixture-faulty"]);
     let ids: Vec<_> = registry.iter().map(|p| p.gateway_id().to_owned()).collect();
     assert_eq!(ids, ["faulty", "kumopay"]);
     let faulty = registry
@@ -273,10 +241,7 @@ fn loading_a_directory_reports_refusals_and_keeps_going() {
 
 #[test]
 fn config_with_a_missing_or_an_unknown_key_is_a_clear_error() {
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-plugin-template"))
-        .unwrap();
+    let registry = registry_of(&["renkei-plugin-template"]);
     let mut missing = kumopay_section();
     missing.values.remove("signing_key");
     match registry.instantiate("main", &missing) {
@@ -310,10 +275,7 @@ fn config_with_a_missing_or_an_unknown_key_is_a_clear_error() {
 
 #[test]
 fn a_panicking_plugin_returns_a_typed_error_and_the_host_serves_the_next_call() {
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-fixture-faulty"))
-        .unwrap();
+    let registry = registry_of(&["renkei-fixture-faulty"]);
     let gw = registry
         .instantiate("f", &section("faulty", &[("password", "pw-123456")]))
         .unwrap();
@@ -352,10 +314,7 @@ fn a_panicking_plugin_returns_a_typed_error_and_the_host_serves_the_next_call() 
 
 #[test]
 fn plugin_tracing_events_and_spans_reach_the_host_subscriber() {
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-fixture-faulty"))
-        .unwrap();
+    let registry = registry_of(&["renkei-fixture-faulty"]);
     let gw = registry
         .instantiate("f", &section("faulty", &[("password", "pw-123456")]))
         .unwrap();
@@ -377,13 +336,7 @@ fn plugin_tracing_events_and_spans_reach_the_host_subscriber() {
 
 #[test]
 fn a_configured_secret_never_reaches_debug_output_errors_or_logs() {
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-fixture-faulty"))
-        .unwrap();
-    registry
-        .load_file(&plugin_path("renkei-plugin-template"))
-        .unwrap();
+    let registry = registry_of(&["renkei-fixture-faulty", "renkei-plugin-template"]);
     let (texts, logs) = capturing(|| {
         let mut texts = Vec::new();
         let faulty = registry

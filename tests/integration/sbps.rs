@@ -4,20 +4,18 @@
 //!
 //! Test names cite the rule they guard (`docs/rules.md`).
 
+use crate::support::{capturing_subscriber, instantiate, registry_of, sbps_values};
 use renkei_emulator_sbps::{
-    CommitStatus, Config as EmulatorConfig, DEFAULT_DES_IV, DEFAULT_DES_KEY, DEFAULT_HASH_KEY,
-    DEFAULT_MERCHANT_ID, DEFAULT_SERVICE_ID, ErrorCode, Fault, Function, MerchantConfig, Payment,
-    PaymentStatus, SbpsEmulator, TEST_TOKEN_DECLINE_LIMIT, TEST_TOKEN_VISA,
+    CommitStatus, Config as EmulatorConfig, DEFAULT_HASH_KEY, ErrorCode, Fault, Function,
+    MerchantConfig, Payment, PaymentStatus, SbpsEmulator, TEST_TOKEN_DECLINE_LIMIT,
+    TEST_TOKEN_VISA,
 };
-use renkei_host::{DriveError, Driver, Execution, GatewayInstance, GatewaySection, PluginRegistry};
+use renkei_host::{DriveError, Driver, Execution, GatewayInstance, PluginRegistry};
 use renkei_sdk::{
     CardData, ConfigValue, CustomerRef, Effect, ErrorKind, GatewayError, Money, Operation,
     OrderRef, PaymentSource, PaymentState, RefundExtent, Secret, Settlement, TransactionRef,
 };
-use renkei_tests::plugin_path;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const ORDER: &str = "100000924506";
@@ -31,23 +29,11 @@ struct Rig {
     _registry: PluginRegistry,
 }
 
-/// Plugin values for the emulator's default merchant, card fields 3DES-encrypted.
-fn values(emulator: &SbpsEmulator) -> Vec<(&'static str, String)> {
-    vec![
-        ("endpoint", emulator.endpoint_url()),
-        ("merchant_id", DEFAULT_MERCHANT_ID.into()),
-        ("service_id", DEFAULT_SERVICE_ID.into()),
-        ("hash_key", DEFAULT_HASH_KEY.into()),
-        ("des_key", DEFAULT_DES_KEY.into()),
-        ("des_iv", DEFAULT_DES_IV.into()),
-    ]
-}
-
 async fn rig() -> Rig {
     let emulator = SbpsEmulator::start(EmulatorConfig::default())
         .await
         .expect("emulator starts");
-    let v = values(&emulator);
+    let v = sbps_values(&emulator);
     rig_on(emulator, v)
 }
 
@@ -56,7 +42,7 @@ async fn rig_changed(changes: &[(&'static str, Option<&str>)]) -> Rig {
     let emulator = SbpsEmulator::start(EmulatorConfig::default())
         .await
         .expect("emulator starts");
-    let mut v = values(&emulator);
+    let mut v = sbps_values(&emulator);
     for (key, value) in changes {
         v.retain(|(k, _)| k != key);
         if let Some(value) = value {
@@ -72,10 +58,7 @@ fn rig_on(emulator: SbpsEmulator, mut values: Vec<(&'static str, String)>) -> Ri
             values.push((k, v.to_owned()));
         }
     }
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-plugin-sbps"))
-        .expect("the SBPS plugin loads");
+    let registry = registry_of(&["renkei-plugin-sbps"]);
     let values: BTreeMap<String, ConfigValue> = values
         .into_iter()
         .map(|(k, v)| {
@@ -86,15 +69,7 @@ fn rig_on(emulator: SbpsEmulator, mut values: Vec<(&'static str, String)>) -> Ri
             (k.to_owned(), v)
         })
         .collect();
-    let gateway = registry
-        .instantiate(
-            "sbps-it",
-            &GatewaySection {
-                plugin: "sbps".into(),
-                values,
-            },
-        )
-        .expect("instance");
+    let gateway = instantiate(&registry, "sbps-it", "sbps", values);
     Rig {
         emulator,
         gateway,
@@ -260,6 +235,23 @@ impl Rig {
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+    }
+
+    /// Runs `op` with its `function` request held at SBPS for 500 ms while `tool` acts in
+    /// the SBPS tool meanwhile (G-8); answers the error `op` must end in.
+    async fn racing_the_tool<T: std::fmt::Debug>(
+        &self,
+        function: Function,
+        op: impl Future<Output = Result<T, DriveError>>,
+        tool: impl FnOnce(&SbpsEmulator),
+    ) -> DriveError {
+        self.emulator
+            .install_fault(Fault::latency(500).on_function(function));
+        let (result, ()) = tokio::join!(op, async {
+            self.held().await;
+            tool(&self.emulator);
+        });
+        result.unwrap_err()
     }
 
     /// The emulator's record of a payment.
@@ -525,13 +517,11 @@ async fn g3_a_capture_racing_the_sbps_tool_hears_already_sold_41() {
     let rig = rig().await;
     let t = rig.authorize(1080).await;
     // The sale waits at SBPS while the operator sells in the SBPS tool (G-8).
-    rig.emulator
-        .install_fault(Fault::latency(500).on_function(Function::Sales));
-    let (result, ()) = tokio::join!(rig.capture(&t, 1080, None), async {
-        rig.held().await;
-        rig.emulator.admin_capture(&t, None).unwrap();
-    });
-    let e = result.unwrap_err();
+    let e = rig
+        .racing_the_tool(Function::Sales, rig.capture(&t, 1080, None), |sbps| {
+            sbps.admin_capture(&t, None).unwrap();
+        })
+        .await;
     let g = gateway_error(&e);
     assert_eq!(g.kind, ErrorKind::AlreadyDone);
     assert_eq!(g.gateway_code.as_deref(), Some("10141999"));
@@ -557,13 +547,11 @@ async fn g5_a_voided_authorization_is_never_captured() {
             .unwrap();
         reference(&x.outcome.transaction)
     };
-    rig.emulator
-        .install_fault(Fault::latency(500).on_function(Function::Sales));
-    let (result, ()) = tokio::join!(rig.capture(&t, 1080, None), async {
-        rig.held().await;
-        rig.emulator.admin_cancel(&t).unwrap();
-    });
-    let e = result.unwrap_err();
+    let e = rig
+        .racing_the_tool(Function::Sales, rig.capture(&t, 1080, None), |sbps| {
+            sbps.admin_cancel(&t).unwrap();
+        })
+        .await;
     assert_eq!(gateway_error(&e).gateway_code.as_deref(), Some("10140999"));
     assert_eq!(gateway_error(&e).kind, ErrorKind::Rejected);
 }
@@ -626,13 +614,11 @@ async fn g8_a_void_never_refunds_a_payment_captured_in_the_sbps_tool() {
 async fn a_void_racing_the_sbps_tool_hears_already_cancelled_45() {
     let rig = rig().await;
     let t = rig.authorize(1080).await;
-    rig.emulator
-        .install_fault(Fault::latency(500).on_function(Function::CancelOrRefund));
-    let (result, ()) = tokio::join!(rig.void(&t, 1080), async {
-        rig.held().await;
-        rig.emulator.admin_cancel(&t).unwrap();
-    });
-    let e = result.unwrap_err();
+    let e = rig
+        .racing_the_tool(Function::CancelOrRefund, rig.void(&t, 1080), |sbps| {
+            sbps.admin_cancel(&t).unwrap();
+        })
+        .await;
     assert_eq!(gateway_error(&e).gateway_code.as_deref(), Some("10145999"));
     assert_eq!(gateway_error(&e).kind, ErrorKind::AlreadyDone);
 }
@@ -703,13 +689,15 @@ async fn an_already_refunded_payment_is_never_refunded_twice() {
         reference(&x.outcome.transaction)
     };
     rig.capture(&t, 1080, None).await.unwrap();
-    rig.emulator
-        .install_fault(Fault::latency(500).on_function(Function::CancelOrRefund));
-    let (result, ()) = tokio::join!(rig.refund(&t, 1080, None), async {
-        rig.held().await;
-        rig.emulator.admin_refund(&t).unwrap();
-    });
-    let e = result.unwrap_err();
+    let e = rig
+        .racing_the_tool(
+            Function::CancelOrRefund,
+            rig.refund(&t, 1080, None),
+            |sbps| {
+                sbps.admin_refund(&t).unwrap();
+            },
+        )
+        .await;
     assert_eq!(gateway_error(&e).gateway_code.as_deref(), Some("10146999"));
     assert_eq!(gateway_error(&e).kind, ErrorKind::AlreadyDone);
     assert_eq!(rig.payment(&t).refunded_total, 1080);
@@ -851,20 +839,6 @@ async fn a_broken_or_lost_reply_is_never_a_success() {
 
 // ---- secrets ----------------------------------------------------------------------------------
 
-/// Captures everything `tracing` emits on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_hash_key_password_3des_key_or_token_reaches_a_log_an_error_or_debug_output() {
     const HASH: &str = "canary-hash-7f3a9c";
@@ -883,7 +857,7 @@ async fn no_hash_key_password_3des_key_or_token_reaches_a_log_an_error_or_debug_
         ..EmulatorConfig::default()
     };
     let emulator = SbpsEmulator::start(config).await.unwrap();
-    let mut v = values(&emulator);
+    let mut v = sbps_values(&emulator);
     v.retain(|(k, _)| !["hash_key", "des_key", "des_iv"].contains(k));
     v.extend([
         ("hash_key", HASH.to_owned()),
@@ -892,13 +866,7 @@ async fn no_hash_key_password_3des_key_or_token_reaches_a_log_an_error_or_debug_
         ("des_iv", DES_IV.to_owned()),
     ]);
 
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let (subscriber, out) = capturing_subscriber();
     let guard = tracing::subscriber::set_default(subscriber);
     // tracing-core computes a callsite's interest from the registering thread's subscriber alone
     // while a single dispatcher is alive: a parallel test without one could then switch the
@@ -933,7 +901,7 @@ async fn no_hash_key_password_3des_key_or_token_reaches_a_log_an_error_or_debug_
     printed.push(format!("{e} {e:?}"));
     drop(guard);
 
-    let logs = String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned();
+    let logs = out.text();
     // The capture is real: the plugin's own events reached the host's subscriber.
     assert!(
         logs.contains("plugin=sbps") && logs.contains("SBPS: sending"),

@@ -2,6 +2,7 @@
 //! emulators. Each test is named after the rule it guards (`docs/rules.md`) and
 //! checks the gateway's side in the emulator's own state, not in the host's account of it.
 
+use crate::support::{instantiate, journal_path, registry_of, text_values};
 use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator, Status};
 use renkei_emulator_sbps::{
     Config as SbpsConfig, Fault as SbpsFault, Function, PaymentStatus, SbpsEmulator,
@@ -11,15 +12,13 @@ use renkei_host::journal::{self, Decision, JournalStore, OperationStatus};
 use renkei_host::shop::{
     DriftKind, OrderStatus, PaymentMethod, Shop, ShopError, StatusChange, Warning,
 };
-use renkei_host::{Executor, GatewaySection, PluginRegistry};
+use renkei_host::{Executor, PluginRegistry};
 use renkei_sdk::{
-    ConfigValue, CustomerRef, Money, OperationKind, OrderRef, PaymentSource, PaymentState, Secret,
+    CustomerRef, Money, OperationKind, OrderRef, PaymentSource, PaymentState, Secret,
 };
-use renkei_tests::{fregi_seqno, plugin_path};
-use std::collections::BTreeMap;
+use renkei_tests::fregi_seqno;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 const FREGI_SHOP: &str = "12345";
@@ -33,20 +32,6 @@ struct Rig {
     _registry: Arc<PluginRegistry>,
 }
 
-fn journal_path() -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!("renkei-it-shop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("j{}.db", N.fetch_add(1, Ordering::Relaxed)))
-}
-
-fn text(pairs: &[(&str, String)]) -> BTreeMap<String, ConfigValue> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), ConfigValue::Text(v.clone())))
-        .collect()
-}
-
 async fn rig() -> Rig {
     let sbps = SbpsEmulator::start(SbpsConfig::default()).await.unwrap();
     let fregi = FregiEmulator::start(FregiConfig {
@@ -55,15 +40,9 @@ async fn rig() -> Rig {
     })
     .await
     .unwrap();
-    let mut registry = PluginRegistry::new();
-    registry
-        .load_file(&plugin_path("renkei-plugin-sbps"))
-        .unwrap();
-    registry
-        .load_file(&plugin_path("renkei-plugin-fregi"))
-        .unwrap();
+    let registry = registry_of(&["renkei-plugin-sbps", "renkei-plugin-fregi"]);
     let registry = Arc::new(registry);
-    let path = journal_path();
+    let path = journal_path("shop");
     let journal: Arc<dyn JournalStore> = Arc::from(journal::sqlite::open(&path).unwrap());
     let shop = build_shop(
         &registry,
@@ -89,30 +68,22 @@ fn build_shop(
     journal: Arc<dyn JournalStore>,
     deadline: Duration,
 ) -> Shop {
-    let sbps_gw = registry
-        .instantiate(
-            "sbps",
-            &GatewaySection {
-                plugin: "sbps".into(),
-                values: text(
-                    &sbps
-                        .plugin_config()
-                        .into_iter()
-                        .chain(renkei_tests::SBPS_TEST_TIMING.map(|(k, v)| (k, v.to_owned())))
-                        .collect::<Vec<_>>(),
-                ),
-            },
-        )
-        .unwrap();
-    let fregi_gw = registry
-        .instantiate(
-            "fregi",
-            &GatewaySection {
-                plugin: "fregi".into(),
-                values: text(&fregi.plugin_config()),
-            },
-        )
-        .unwrap();
+    let sbps_gw = instantiate(
+        registry,
+        "sbps",
+        "sbps",
+        text_values(
+            sbps.plugin_config()
+                .into_iter()
+                .chain(renkei_tests::SBPS_TEST_TIMING.map(|(k, v)| (k, v.to_owned()))),
+        ),
+    );
+    let fregi_gw = instantiate(
+        registry,
+        "fregi",
+        "fregi",
+        text_values(fregi.plugin_config()),
+    );
     Shop::new("shop-1", Arc::new(Executor::new(journal, deadline)))
         .with_gateway(Arc::new(sbps_gw), true)
         .with_gateway(Arc::new(fregi_gw), true)
@@ -930,18 +901,15 @@ async fn history_and_operator_review_of_an_unknown_capture() {
     // automatically (capture is not replay-safe there), so an operator decides.
     let rig = rig().await;
     let registry = &rig._registry;
-    let gw = registry
-        .instantiate(
-            "fregi",
-            &GatewaySection {
-                plugin: "fregi".into(),
-                values: text(&[
-                    ("base_url", rig.fregi.base_url()),
-                    ("shop_id", FREGI_SHOP.into()),
-                ]),
-            },
-        )
-        .unwrap();
+    let gw = instantiate(
+        registry,
+        "fregi",
+        "fregi",
+        text_values([
+            ("base_url", rig.fregi.base_url()),
+            ("shop_id", FREGI_SHOP.into()),
+        ]),
+    );
     let shop = Shop::new("shop-1", rig.shop.executor().clone()).with_gateway(Arc::new(gw), true);
     shop.checkout(
         &o("rv"),

@@ -7,6 +7,9 @@
 //! profile as the running test binary. `RENKEI_PLUGIN_DIR` points the tests at prebuilt
 //! libraries instead (a vendor's, or a release build).
 
+use renkei_host::{GatewayInstance, GatewaySection, PluginRegistry};
+use renkei_sdk::ConfigValue;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -131,6 +134,35 @@ pub fn plugin_path(package: &str) -> PathBuf {
     let path = plugin_dir().join(file);
     assert!(path.exists(), "plugin library missing: {}", path.display());
     path
+}
+
+/// A registry with each of `packages`' built libraries loaded, in that order.
+pub fn registry_of(packages: &[&str]) -> PluginRegistry {
+    let mut registry = PluginRegistry::new();
+    for package in packages {
+        registry
+            .load_file(&plugin_path(package))
+            .unwrap_or_else(|e| panic!("{package} loads: {e}"));
+    }
+    registry
+}
+
+/// An instance named `name` of the loaded plugin `plugin`, configured with `values`.
+pub fn instantiate(
+    registry: &PluginRegistry,
+    name: &str,
+    plugin: &str,
+    values: BTreeMap<String, ConfigValue>,
+) -> GatewayInstance {
+    registry
+        .instantiate(
+            name,
+            &GatewaySection {
+                plugin: plugin.into(),
+                values,
+            },
+        )
+        .unwrap_or_else(|e| panic!("instance {name} of {plugin}: {e}"))
 }
 
 /// The `renkei` executable built next to the plugins.

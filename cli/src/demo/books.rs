@@ -7,7 +7,7 @@ use super::{Day, FREGI_SHOP, Gw, OPERATOR};
 use anyhow::Context as _;
 use renkei_emulator_fregi::{Status as FregiStatus, Transaction as FregiTransaction};
 use renkei_emulator_sbps::PaymentStatus;
-use renkei_host::journal::{DriftRecord, StoredOutcome};
+use renkei_host::journal::{DriftRecord, OrderRecord, StoredOutcome};
 use renkei_host::shop::DriftEvent;
 use renkei_sdk::{Money, OrderRef, PaymentState, TransactionRef};
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,28 +71,39 @@ impl Day {
         })
     }
 
-    /// The F-REGI orders of the day that hold a transaction, with the journal's SEQNO.
-    pub(super) async fn fregi_transactions(
+    /// The day's orders on `gw`, each with its payment as the journal records it.
+    pub(super) async fn payments(
         &self,
-    ) -> anyhow::Result<Vec<(OrderRef, TransactionRef)>> {
+        gw: Gw,
+    ) -> anyhow::Result<Vec<(OrderRef, Option<OrderRecord>)>> {
         let orders: Vec<OrderRef> = self
             .rows
             .keys()
-            .filter(|(g, _)| *g == Gw::Fregi)
+            .filter(|(g, _)| *g == gw)
             .map(|(_, o)| o.clone())
             .collect();
-        let mut found = Vec::new();
+        let mut payments = Vec::with_capacity(orders.len());
         for order in orders {
             let payment = self
                 .shop
                 .payment(&order)
                 .await
                 .with_context(|| format!("reading the payment of {order}"))?;
-            if let Some(t) = payment.and_then(|p| p.transaction) {
-                found.push((order, t));
-            }
+            payments.push((order, payment));
         }
-        Ok(found)
+        Ok(payments)
+    }
+
+    /// The F-REGI orders of the day that hold a transaction, with the journal's SEQNO.
+    pub(super) async fn fregi_transactions(
+        &self,
+    ) -> anyhow::Result<Vec<(OrderRef, TransactionRef)>> {
+        Ok(self
+            .payments(Gw::Fregi)
+            .await?
+            .into_iter()
+            .filter_map(|(order, payment)| Some((order, payment?.transaction?)))
+            .collect())
     }
 
     pub(super) fn gateway_of(&self, order: &OrderRef) -> Option<Gw> {

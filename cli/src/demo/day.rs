@@ -191,31 +191,46 @@ impl Day {
         Ok(())
     }
 
+    /// Checks out the day's order `n` on `gw` for `amount` with the lab's test card, as a
+    /// customer would; answers the order and what the shop said.
+    async fn checkout(
+        &mut self,
+        gw: Gw,
+        n: u32,
+        amount: i64,
+    ) -> (OrderRef, Result<ActionResult, ShopError>) {
+        let o = gw.named(n);
+        let r = self
+            .shop
+            .checkout(
+                &o,
+                gw.id(),
+                Money::jpy(amount),
+                renkei_lab::source(gw),
+                gw.customer(&o),
+            )
+            .await;
+        let r = self.act(gw, &o, &format!("checkout {}", yen(amount)), r);
+        (o, r)
+    }
+
+    /// Checks out the day's order `n` and records its payment (a capture, G-2).
+    async fn paid(&mut self, gw: Gw, n: u32, amount: i64) -> OrderRef {
+        let (o, _) = self.checkout(gw, n, amount).await;
+        let r = self.shop.record_payment(&o).await;
+        self.act(gw, &o, "record payment", r).ok();
+        o
+    }
+
     /// The day's single orders on one gateway.
     pub(super) async fn named_orders(&mut self, gw: Gw) -> anyhow::Result<()> {
         let shop = self.shop.clone();
         let g = gw.id();
-        let checkout = |n: u32, amount: i64| {
-            let shop = shop.clone();
-            let order = gw.named(n);
-            async move {
-                shop.checkout(
-                    &order,
-                    g,
-                    Money::jpy(amount),
-                    renkei_lab::source(gw),
-                    gw.customer(&order),
-                )
-                .await
-            }
-        };
         say!("");
         say!("10:00  {}: the day's orders", gw.title());
 
         // 01: a new card order, paid (G-2).
-        let o = gw.named(1);
-        self.act(gw, &o, "checkout ¥3,980", checkout(1, 3_980).await)
-            .ok();
+        let (o, _) = self.checkout(gw, 1, 3_980).await;
         let r = self.act(gw, &o, "record payment", shop.record_payment(&o).await);
         self.expect_state(
             &o,
@@ -225,9 +240,7 @@ impl Day {
         );
 
         // 02: the amount changes before capture (S-1; F-2, F-4).
-        let o = gw.named(2);
-        self.act(gw, &o, "checkout ¥5,000", checkout(2, 5_000).await)
-            .ok();
+        let (o, _) = self.checkout(gw, 2, 5_000).await;
         let r = self.act(
             gw,
             &o,
@@ -270,11 +283,7 @@ impl Day {
         }
 
         // 03: returned after capture: refund (G-4, S-4, F-6).
-        let o = gw.named(3);
-        self.act(gw, &o, "checkout ¥2,500", checkout(3, 2_500).await)
-            .ok();
-        self.act(gw, &o, "record payment", shop.record_payment(&o).await)
-            .ok();
+        let o = self.paid(gw, 3, 2_500).await;
         let r = self.act(
             gw,
             &o,
@@ -289,9 +298,7 @@ impl Day {
         );
 
         // 04: cancelled before capture: void (G-4, F-6).
-        let o = gw.named(4);
-        self.act(gw, &o, "checkout ¥1,200", checkout(4, 1_200).await)
-            .ok();
+        let (o, _) = self.checkout(gw, 4, 1_200).await;
         let r = self.act(
             gw,
             &o,
@@ -329,11 +336,7 @@ impl Day {
         );
 
         // 06: a payment date cancelled after capture: the gateway stays captured (G-6).
-        let o = gw.named(6);
-        self.act(gw, &o, "checkout ¥4,400", checkout(6, 4_400).await)
-            .ok();
-        self.act(gw, &o, "record payment", shop.record_payment(&o).await)
-            .ok();
+        let o = self.paid(gw, 6, 4_400).await;
         let r = self.act(
             gw,
             &o,
@@ -352,11 +355,7 @@ impl Day {
         );
 
         // 07: captured, then refunded in the gateway's own tool (G-8): reconcile must see it.
-        let o = gw.named(7);
-        self.act(gw, &o, "checkout ¥6,600", checkout(7, 6_600).await)
-            .ok();
-        self.act(gw, &o, "record payment", shop.record_payment(&o).await)
-            .ok();
+        let o = self.paid(gw, 7, 6_600).await;
         let t = self
             .payment_of(&o)
             .await?
@@ -389,9 +388,7 @@ impl Day {
         // the request has expired. F-REGI has no inquiry and its capture is not replay-safe: the
         // host never guesses, the order goes to review and an operator decides from F-REGI's
         // admin screen. Either way the capture happens once.
-        let o = gw.named(8);
-        self.act(gw, &o, "checkout ¥7,700", checkout(8, 7_700).await)
-            .ok();
+        let (o, _) = self.checkout(gw, 8, 7_700).await;
         match gw {
             Gw::Sbps => {
                 self.sbps
@@ -467,8 +464,7 @@ impl Day {
 
         // 09: a 1-yen bill cannot be paid by card at F-REGI (F-7).
         if gw == Gw::Fregi {
-            let o = gw.named(9);
-            let r = self.act(gw, &o, "checkout ¥1", checkout(9, 1).await);
+            let (o, r) = self.checkout(gw, 9, 1).await;
             let sent = self.fregi.transactions().iter().any(|x| x.id == o.as_str());
             self.check(
                 matches!(r, Err(ShopError::InvalidAmount { .. })) && !sent,
@@ -477,9 +473,7 @@ impl Day {
         }
 
         // 10: a new order, not paid yet: its authorization stays held.
-        let o = gw.named(10);
-        self.act(gw, &o, "checkout ¥3,300", checkout(10, 3_300).await)
-            .ok();
+        let _ = self.checkout(gw, 10, 3_300).await;
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use renkei_emulator_sbps::SbpsEmulator;
 use renkei_host::Executor;
 use renkei_host::journal::JournalStore;
 use renkei_host::shop::Shop;
-use renkei_lab::{FregiSetup, Linked, Plugins, RequestWindow, SbpsSetup};
+use renkei_lab::{FregiSetup, Linked, Plugins, SbpsSetup};
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -46,17 +46,7 @@ pub(super) async fn start(dir: &Path, journal_dir: &Path) -> anyhow::Result<Setu
     // SBPS refuses a request once its `limit_second` has passed; the host inquires about a lost
     // reply only after that (plus a clock-skew margin). A short window keeps the demo's lost
     // reply to a few seconds' wait; production keeps the plugin's default.
-    let sbps = Linked::sbps(
-        &plugins,
-        SbpsSetup {
-            window: Some(RequestWindow {
-                limit_second: 3,
-                clock_skew_ms: 500,
-            }),
-            ..SbpsSetup::default()
-        },
-    )
-    .await?;
+    let sbps = Linked::sbps(&plugins, SbpsSetup::with_window(3, 500)).await?;
     // F-REGI has no public card-transaction inquiry; `inquiry_url` points the plugin at the
     // emulator's own extension, which the real gateway does not have. The demo runs F-REGI as
     // it really is: without that key, an unknown outcome goes to the review queue and

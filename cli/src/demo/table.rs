@@ -2,7 +2,6 @@
 
 use super::books::{Totals, normalize};
 use super::{Day, Gw};
-use anyhow::Context as _;
 use renkei_host::Resolution;
 use renkei_host::journal::DriftRecord;
 use renkei_host::shop::{DriftEvent, GatewayOp};
@@ -36,18 +35,7 @@ impl Day {
         let mut linked_total = Totals::default();
         let mut unexplained = Vec::new();
         let mut bulk_ok: Vec<(OrderRef, String, String, String)> = Vec::new();
-        let orders: Vec<OrderRef> = self
-            .rows
-            .keys()
-            .filter(|(g, _)| *g == gw)
-            .map(|(_, o)| o.clone())
-            .collect();
-        for order in orders {
-            let payment = self
-                .shop
-                .payment(&order)
-                .await
-                .with_context(|| format!("reading the payment of {order}"))?;
+        for (order, payment) in self.payments(gw).await? {
             let (label, state, mine, theirs) = match &payment {
                 Some(p) => {
                     let label = p

@@ -2,7 +2,8 @@
 //! that a refused request changes nothing (not the shop, not the journal, not the gateway).
 
 use crate::support::{
-    BASIC_OPERATOR, BASIC_PASSWORD, CSRF, OPERATOR, Server, TOKEN, fregi_seqno, unpaid,
+    BASIC_OPERATOR, BASIC_PASSWORD, CSRF, OPERATOR, Server, TOKEN, assert_took_effect_by_operator,
+    fregi_seqno, unpaid,
 };
 use renkei_emulator_fregi::{Fault as FregiFault, Script};
 use renkei_emulator_sbps::{Fault as SbpsFault, Function};
@@ -1033,14 +1034,7 @@ async fn review_queue_shows_the_evidence_and_took_effect_is_journaled_with_the_o
     assert_eq!(decided["view"]["state"]["state"], "captured");
     assert_eq!(decided["view"]["gateway_label"], "売上済（未伝送）");
     assert_eq!(decided["view"]["order"]["paid"], true);
-    assert!(
-        s.get("/api/reviews")
-            .await
-            .ok()
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.reviews().await.is_empty());
     assert!(!unpaid(&s).await.contains(&order.to_owned()));
     let history = s.get(&format!("/api/orders/{order}/history")).await;
     let capture = history
@@ -1051,14 +1045,7 @@ async fn review_queue_shows_the_evidence_and_took_effect_is_journaled_with_the_o
         .find(|op| op["id"] == operation)
         .unwrap()
         .clone();
-    assert_eq!(capture["status"], "resolved");
-    assert!(
-        capture["evidence"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("resolved by {OPERATOR}: took effect")),
-        "{capture:#}"
-    );
+    assert_took_effect_by_operator(&capture);
     // Decided once: a second decision is refused.
     s.post(&path, json!({"decision": "no_effect"}))
         .await

@@ -2,7 +2,9 @@
 //! driven over loopback through chromedriver's W3C WebDriver API with a small client written
 //! here. Missing Chromium fails the test: it is never skipped.
 
-use crate::support::{OPERATOR, Server, TOKEN, fregi_seqno, unpaid};
+use crate::support::{
+    OPERATOR, Server, TOKEN, assert_took_effect_by_operator, fregi_seqno, unpaid,
+};
 use renkei_emulator_fregi::{Fault as FregiFault, Script};
 use renkei_shop_server::demo::{DemoOptions, FREGI, FREGI_SHOP_ID, SBPS};
 use serde_json::{Value, json};
@@ -534,24 +536,10 @@ async fn page_shows_an_order_in_review_with_its_evidence_and_resolves_it() {
         "要確認の受注はありません (nothing to review)"
     );
     // The server agrees, and the decision is journaled under the signed-in operator.
-    assert!(
-        s.get("/api/reviews")
-            .await
-            .ok()
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.reviews().await.is_empty());
     let history = s.get(&format!("/api/orders/{order}/history")).await;
     let capture = history.ok().as_array().unwrap().last().unwrap().clone();
-    assert_eq!(capture["status"], "resolved");
-    assert!(
-        capture["evidence"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("resolved by {OPERATOR}: took effect")),
-        "{capture:#}"
-    );
+    assert_took_effect_by_operator(&capture);
     assert_eq!(unpaid(&s).await, ["100000925002"]);
     browser.quit().await;
 }

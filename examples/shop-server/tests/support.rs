@@ -61,6 +61,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Sends `req` and reads the answer, whose body must be JSON whatever the status.
+    async fn read(req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
+        Reply { status, body }
+    }
+
     /// Asserts a typed error body with this status and code; answers the body.
     #[track_caller]
     pub fn error(&self, status: StatusCode, code: &str) -> &Value {
@@ -145,12 +155,7 @@ impl Server {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
-        Reply { status, body }
+        Reply::read(req).await
     }
 
     /// A body sent as raw bytes with the given content type.
@@ -192,12 +197,7 @@ impl Server {
         if let Some(body) = body {
             req = req.body(body);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text}"));
-        Reply { status, body }
+        Reply::read(req).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -227,6 +227,16 @@ impl Server {
         reply.body
     }
 
+    /// The review queue.
+    pub async fn reviews(&self) -> Vec<Value> {
+        self.get("/api/reviews")
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     pub async fn order(&self, order: &str) -> Value {
         self.get(&format!("/api/orders/{order}")).await.ok().clone()
     }
@@ -252,6 +262,20 @@ impl Server {
             fregi: serde_json::to_value(self.demo.fregi.dump().transactions).unwrap(),
         }
     }
+}
+
+/// Asserts that the operation `op` of an order's history was resolved by [`OPERATOR`]'s
+/// decision that it took effect.
+#[track_caller]
+pub fn assert_took_effect_by_operator(op: &Value) {
+    assert_eq!(op["status"], "resolved");
+    assert!(
+        op["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("resolved by {OPERATOR}: took effect")),
+        "{op:#}"
+    );
 }
 
 /// The unpaid list's order codes.
