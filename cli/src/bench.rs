@@ -10,7 +10,9 @@
 //! 2. no latency, SQLite: orders/s, against the emulator's raw capacity measured in the same
 //!    process: the same captures sent straight to `sale.cgi` by `concurrency` reqwest tasks with
 //!    no host and no journal (target ≥ 0.5);
-//! 3. and 4. the same two bulk runs on PostgreSQL, in a fresh schema dropped afterwards.
+//! 3. and 4. the same two bulk runs on PostgreSQL, in a fresh schema dropped afterwards;
+//! 5. PostgreSQL's own commit rate at 16 clients (pgbench, else a built-in probe), and the host's
+//!    PostgreSQL orders/s as a ratio of it.
 //!
 //! Peak RSS is the process's `VmHWM` (emulator, client and host together) after each run.
 
@@ -180,7 +182,7 @@ impl Bench {
         name: &str,
         open: impl Fn(&str) -> anyhow::Result<Box<dyn journal::JournalStore>>,
         raw: Option<f64>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<f64> {
         let n = self.args.orders;
         let c = self.args.concurrency;
         let latency = self.args.latency_ms;
@@ -219,7 +221,7 @@ impl Bench {
             ),
             None => println!("; peak RSS {}", rss_text()),
         }
-        Ok(())
+        Ok(timed.per_second())
     }
 
     /// The emulator's raw capacity: `sale.cgi` straight from reqwest, no host, no journal.
@@ -363,6 +365,20 @@ async fn bulk(args: BulkArgs) -> anyhow::Result<()> {
                 )
                 .await;
             let schemas = schemas.into_inner().unwrap_or_else(|e| e.into_inner());
+            if let Ok(host) = &result {
+                let probe_url = url.clone();
+                let probe = std::thread::spawn(move || postgres_commit_rate(&probe_url, 16))
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the PostgreSQL commit-rate probe panicked"))?;
+                match probe {
+                    Ok((rate, how)) => println!(
+                        "PostgreSQL's own commit rate on this machine, {how}: {rate:.0} tx/s; \
+                         host orders/s / PostgreSQL tx/s = {:.3} (target ≥ 1)",
+                        host / rate
+                    ),
+                    Err(e) => println!("PostgreSQL commit-rate probe failed: {e:#}"),
+                }
+            }
             let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
                 let mut c = postgres::Client::connect(&url, postgres::NoTls)
                     .context("connecting to drop the bench schemas")?;
@@ -384,4 +400,111 @@ async fn bulk(args: BulkArgs) -> anyhow::Result<()> {
     println!("\npeak RSS of the whole process: {}", rss_text());
     bench.fregi.emulator.clear_faults();
     Ok(())
+}
+
+/// How many write transactions per second PostgreSQL itself commits here at `clients`
+/// connections: the yardstick for the host's PostgreSQL runs, measured in the same run so the
+/// ratio does not depend on the machine. `pgbench`'s TPC-B-like script when it is installed
+/// (initialized in a scratch schema through `PGOPTIONS`, so the database is left as it was);
+/// otherwise a built-in probe of the same shape: per transaction, one account's balance updated
+/// and one history row inserted, committed durably.
+fn postgres_commit_rate(url: &str, clients: usize) -> anyhow::Result<(f64, String)> {
+    const SECONDS: u64 = 5;
+    let schema = format!("renkei_bench_probe_{}", std::process::id());
+    let mut admin =
+        postgres::Client::connect(url, postgres::NoTls).context("connecting for the probe")?;
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .context("creating the probe's schema")?;
+    let measured = pgbench(url, &schema, clients, SECONDS)
+        .map(|rate| {
+            (
+                rate,
+                format!("pgbench TPC-B at {clients} clients, {SECONDS} s"),
+            )
+        })
+        .or_else(|_| {
+            builtin_probe(url, &schema, clients, SECONDS).map(|rate| {
+                (
+                    rate,
+                    format!(
+                        "built-in probe (update + insert per transaction) at {clients} \
+                         connections, {SECONDS} s; pgbench not available"
+                    ),
+                )
+            })
+        });
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .context("dropping the probe's schema")?;
+    measured
+}
+
+/// `pgbench -i` then `pgbench -c N -T S`, both with the scratch schema first on the search path.
+fn pgbench(url: &str, schema: &str, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+    let options = format!("-c search_path={schema}");
+    let run = |args: &[&str]| -> anyhow::Result<String> {
+        let out = std::process::Command::new("pgbench")
+            .args(args)
+            .arg(url)
+            .env("PGOPTIONS", &options)
+            .output()
+            .context("running pgbench")?;
+        anyhow::ensure!(out.status.success(), "pgbench exited with {}", out.status);
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    run(&["-i", "-q", "-s", "1"])?;
+    let (c, t) = (clients.to_string(), seconds.to_string());
+    let report = run(&["-n", "-c", &c, "-j", "2", "-T", &t])?;
+    report
+        .lines()
+        .find_map(|l| {
+            let rest = l.trim().strip_prefix("tps = ")?;
+            rest.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .context("pgbench printed no tps line")
+}
+
+/// The built-in stand-in for pgbench: `clients` connections committing small write
+/// transactions for `seconds`.
+fn builtin_probe(url: &str, schema: &str, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+    let mut setup = postgres::Client::connect(url, postgres::NoTls)?;
+    setup.batch_execute(&format!(
+        "SET search_path TO {schema};
+         CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL);
+         INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 100000) g;
+         CREATE TABLE history (id INT NOT NULL, delta INT NOT NULL);"
+    ))?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|w| {
+            let (url, schema) = (url.to_owned(), schema.to_owned());
+            std::thread::spawn(move || -> anyhow::Result<u64> {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls)?;
+                c.batch_execute(&format!("SET search_path TO {schema}"))?;
+                let update =
+                    c.prepare("UPDATE accounts SET balance = balance + 1 WHERE id = $1")?;
+                let insert = c.prepare("INSERT INTO history (id, delta) VALUES ($1, 1)")?;
+                let mut done = 0u64;
+                let mut id = w as i32;
+                while Instant::now() < deadline {
+                    id = (id.wrapping_mul(7919).wrapping_add(13)).rem_euclid(100_000) + 1;
+                    let mut tx = c.transaction()?;
+                    tx.execute(&update, &[&id])?;
+                    tx.execute(&insert, &[&id])?;
+                    tx.commit()?;
+                    done += 1;
+                }
+                Ok(done)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for w in workers {
+        total += w
+            .join()
+            .map_err(|_| anyhow::anyhow!("a probe connection panicked"))??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
 }
