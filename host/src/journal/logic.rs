@@ -11,6 +11,12 @@ pub(crate) trait Tx {
     /// Takes the order's lock until the transaction ends (PostgreSQL: an advisory lock; SQLite:
     /// the database write lock is already held).
     fn lock_order(&mut self, order: &str) -> Result<(), JournalError>;
+    /// Takes the lock of the order an operation is on. PostgreSQL does it in one statement;
+    /// the decisions are made on what is read after it.
+    fn lock_operation(&mut self, op: OperationId) -> Result<(), JournalError> {
+        let rec = self.op_by_id(op)?.ok_or(JournalError::UnknownOperation(op))?;
+        self.lock_order(rec.order.as_str())
+    }
     fn load_order(&mut self, order: &str) -> Result<Option<OrderRecord>, JournalError>;
     fn save_order(&mut self, order: &OrderRecord, now_ms: i64) -> Result<(), JournalError>;
     fn op_by_key(&mut self, key: &str) -> Result<Option<OperationRecord>, JournalError>;
@@ -140,8 +146,7 @@ fn load_op(tx: &mut dyn Tx, id: OperationId) -> Result<OperationRecord, JournalE
 /// after the lock, is the one decisions are made on (PostgreSQL reads committed data, so a
 /// concurrent writer's change is seen rather than overwritten).
 fn load_locked(tx: &mut dyn Tx, id: OperationId) -> Result<OperationRecord, JournalError> {
-    let first = load_op(tx, id)?;
-    tx.lock_order(first.order.as_str())?;
+    tx.lock_operation(id)?;
     load_op(tx, id)
 }
 
@@ -167,24 +172,31 @@ fn load_held(
     now_ms: i64,
     owner: &str,
 ) -> Result<OperationRecord, JournalError> {
-    if let Some((x, reply)) = last {
-        tx.set_reply(x, reply, now_ms)?;
-    }
     let rec = load_locked(tx, id)?;
     expect_active(&rec)?;
     expect_owner(&rec, owner)?;
+    // After the checks: a call that is refused writes nothing (see `group.rs`).
+    if let Some((x, reply)) = last {
+        tx.set_reply(x, reply, now_ms)?;
+    }
     Ok(rec)
 }
 
 /// Appends an exchange at the operation's next index. The journal numbers exchanges itself: a
 /// retried key (a new attempt of the same operation) and resolution steps continue the sequence.
+/// `first` when the operation was inserted in this transaction: it has no exchanges yet.
 fn insert_next_exchange(
     tx: &mut dyn Tx,
     op: &OperationRecord,
     exchange: &SentExchange,
     now_ms: i64,
+    first: bool,
 ) -> Result<ExchangeId, JournalError> {
-    let next = tx.exchanges_for_op(op.id)?.len() as u32;
+    let next = if first {
+        0
+    } else {
+        tx.exchanges_for_op(op.id)?.len() as u32
+    };
     let numbered = SentExchange {
         step_index: next,
         attempt: op.attempt,
@@ -200,7 +212,7 @@ fn begin_in(
     now_ms: i64,
     lease_ms: i64,
     owner: &str,
-) -> Result<Begin, JournalError> {
+) -> Result<(Begin, bool), JournalError> {
     let order_ref = new.order.as_str();
     tx.lock_order(order_ref)?;
     let existing = tx.op_by_key(&new.idempotency_key)?;
@@ -212,9 +224,9 @@ fn begin_in(
             });
         }
         match op.status {
-            OperationStatus::Succeeded => return Ok(Begin::AlreadyDone(op.clone())),
+            OperationStatus::Succeeded => return Ok((Begin::AlreadyDone(op.clone()), false)),
             OperationStatus::Resolved if op.outcome.is_some() => {
-                return Ok(Begin::AlreadyDone(op.clone()));
+                return Ok((Begin::AlreadyDone(op.clone()), false));
             }
             OperationStatus::Pending | OperationStatus::Unknown => {
                 return Err(ledger::Refusal::Busy {
@@ -265,6 +277,7 @@ fn begin_in(
         )?;
     }
     let lease_until = now_ms + lease_ms;
+    let inserted = existing.is_none();
     let op = match existing {
         Some(mut op) => {
             op.status = OperationStatus::Pending;
@@ -279,7 +292,7 @@ fn begin_in(
         }
         None => tx.insert_op(new, now_ms, lease_until, owner)?,
     };
-    Ok(Begin::Started(op))
+    Ok((Begin::Started(op), inserted))
 }
 
 impl<B: Backend> Journal<B> {
@@ -322,7 +335,7 @@ impl<B: Backend> JournalStore for Journal<B> {
 
     fn begin(&self, new: &NewOperation, now_ms: i64, lease_ms: i64) -> Result<Begin, JournalError> {
         self.backend
-            .transaction(&mut |tx| begin_in(tx, new, now_ms, lease_ms, &self.owner))
+            .transaction(&mut |tx| Ok(begin_in(tx, new, now_ms, lease_ms, &self.owner)?.0))
     }
 
     fn begin_send(
@@ -333,9 +346,9 @@ impl<B: Backend> JournalStore for Journal<B> {
         lease_ms: i64,
     ) -> Result<(Begin, Option<ExchangeId>), JournalError> {
         self.backend.transaction(&mut |tx| {
-            let begun = begin_in(tx, new, now_ms, lease_ms, &self.owner)?;
+            let (begun, inserted) = begin_in(tx, new, now_ms, lease_ms, &self.owner)?;
             let exchange = match &begun {
-                Begin::Started(op) => Some(insert_next_exchange(tx, op, first, now_ms)?),
+                Begin::Started(op) => Some(insert_next_exchange(tx, op, first, now_ms, inserted)?),
                 Begin::AlreadyDone(_) => None,
             };
             Ok((begun, exchange))
@@ -354,7 +367,7 @@ impl<B: Backend> JournalStore for Journal<B> {
             let mut rec = load_held(tx, op, previous, now_ms, &self.owner)?;
             rec.updated_at_ms = now_ms;
             tx.update_op(&rec, Some(now_ms + lease_ms))?;
-            insert_next_exchange(tx, &rec, exchange, now_ms)
+            insert_next_exchange(tx, &rec, exchange, now_ms, false)
         })
     }
 
@@ -376,8 +389,8 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
     ) -> Result<Applied, JournalError> {
         let result = self.backend.transaction(&mut |tx| {
+            // `load_held` took the order's lock.
             let mut rec = load_held(tx, op, last, now_ms, &self.owner)?;
-            tx.lock_order(rec.order.as_str())?;
             let order = tx.load_order(rec.order.as_str())?;
             rec.updated_at_ms = now_ms;
             match ledger::apply(order.as_ref(), &rec, outcome) {
@@ -448,7 +461,6 @@ impl<B: Backend> JournalStore for Journal<B> {
     ) -> Result<(), JournalError> {
         self.backend.transaction(&mut |tx| {
             let mut rec = load_held(tx, op, None, now_ms, &self.owner)?;
-            tx.lock_order(rec.order.as_str())?;
             rec.status = OperationStatus::NeedsReview;
             rec.evidence = Some(evidence.to_owned());
             rec.updated_at_ms = now_ms;
@@ -480,7 +492,6 @@ impl<B: Backend> JournalStore for Journal<B> {
                     expected: "needs_review",
                 });
             }
-            tx.lock_order(rec.order.as_str())?;
             let mut order = tx.load_order(rec.order.as_str())?;
             if let Some(o) = &mut order {
                 o.review = None;
@@ -529,6 +540,9 @@ impl<B: Backend> JournalStore for Journal<B> {
 
     fn save_shop_row(&self, row: &ShopRow) -> Result<i64, JournalError> {
         self.backend.transaction(&mut |tx| {
+            // Read and write under the order's lock: on PostgreSQL two hosts could otherwise
+            // both read version n and both write n + 1.
+            tx.lock_order(row.order.as_str())?;
             let current = tx
                 .load_shop_row(row.order.as_str())?
                 .map_or(0, |r| r.version);

@@ -4,6 +4,7 @@
 //! ([`ledger`]) that both run inside their transactions.
 
 mod codec;
+mod group;
 pub mod ledger;
 mod logic;
 mod migrate;

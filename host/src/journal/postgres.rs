@@ -3,12 +3,15 @@
 //! serialises the checks, and a partial unique index allows one active operation per order.
 
 use super::codec::{self, DRIFT_COLUMNS, DriftRow, ExchangeRow, OpRow, OrderRow};
+use super::group::{Call, Group, GroupConn};
 use super::logic::{Backend, Journal, Tx};
 use super::migrate;
 use super::model::*;
 use super::pool::Pool;
 use super::store::{JournalError, JournalStore};
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, NoTls, Row, Statement};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The database's clock, in unix milliseconds. Leases are anchored to it rather than to the
 /// hosts' clocks, which differ: a lease is written as "this long from now" (the host's
@@ -21,15 +24,80 @@ fn storage(e: postgres::Error) -> JournalError {
     JournalError::Storage(e.to_string())
 }
 
+/// Writer connections, each with group commit ([`Group`]), and a pool of connections for reads.
 pub(crate) struct Postgres {
-    pool: Pool<Client>,
+    writers: Vec<Group<PgConn>>,
+    /// Round-robin over `writers`.
+    next: AtomicUsize,
+    readers: Pool<PgConn>,
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let clients = self.pool.drain();
+        let writers: Vec<PgConn> = std::mem::take(&mut self.writers)
+            .into_iter()
+            .map(Group::into_conn)
+            .collect();
+        let readers = self.readers.drain();
         // See `open`: a client may not be dropped on an async worker thread.
-        let _ = std::thread::spawn(move || drop(clients)).join();
+        let _ = std::thread::spawn(move || drop((writers, readers))).join();
+    }
+}
+
+/// How many of a journal's connections write (each one shared transaction at a time, see
+/// [`Group`]); the rest serve reads. A few writers let one writer's commit overlap another's
+/// calls; more only add contention on two cores.
+fn writer_count(connections: usize) -> usize {
+    (connections / 4).clamp(1, 4)
+}
+
+/// A connection and its prepared statements: each statement is parsed once per connection,
+/// then every use is one round trip (bind and execute) instead of two.
+struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl PgConn {
+    fn tx(&mut self) -> PgTx<'_> {
+        PgTx {
+            client: &mut self.client,
+            statements: &mut self.statements,
+            wrote: false,
+            broken: false,
+            busy: false,
+        }
+    }
+}
+
+impl GroupConn for PgConn {
+    fn begin(&mut self) -> Result<(), JournalError> {
+        self.client.batch_execute("BEGIN").map_err(storage)
+    }
+
+    fn commit(&mut self) -> Result<(), String> {
+        self.client.batch_execute("COMMIT").map_err(|e| {
+            let _ = self.client.batch_execute("ROLLBACK");
+            e.to_string()
+        })
+    }
+
+    fn rollback(&mut self) {
+        let _ = self.client.batch_execute("ROLLBACK");
+    }
+
+    /// No savepoint per call (each would be a round trip and a subtransaction): a call that
+    /// fails before writing leaves the transaction as it was; one that fails after writing, or
+    /// whose statement failed (which aborts a PostgreSQL transaction), abandons it.
+    fn call<T>(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>) -> Call<T> {
+        let mut tx = self.tx();
+        let result = f(&mut tx);
+        match result {
+            Ok(value) => Call::Done(Ok(value)),
+            Err(_) if tx.busy && !tx.wrote && !tx.broken => Call::Busy,
+            Err(e) if !tx.wrote && !tx.broken => Call::Done(Err(e)),
+            Err(e) => Call::Abandon(e),
+        }
     }
 }
 
@@ -81,12 +149,25 @@ fn open_here(
         ))
         .map_err(storage)?;
     migrate(&mut first)?;
+    let conn = |client| PgConn {
+        client,
+        statements: HashMap::new(),
+    };
+    let writers = (0..writer_count(connections))
+        .map(|_| connect().map(|c| Group::new(conn(c))))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut first = Some(first);
-    let pool = Pool::open(connections, || match first.take() {
-        Some(c) => Ok(c),
-        None => connect(),
+    let readers = Pool::open(connections.saturating_sub(writers.len()), || {
+        Ok(conn(match first.take() {
+            Some(c) => c,
+            None => connect()?,
+        }))
     })?;
-    Ok(Box::new(Journal::new(Postgres { pool })))
+    Ok(Box::new(Journal::new(Postgres {
+        writers,
+        next: AtomicUsize::new(0),
+        readers,
+    })))
 }
 
 /// Brings the schema up to date ([`migrate::POSTGRES`], whose prologue takes the advisory lock)
@@ -128,39 +209,34 @@ impl Backend for Postgres {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
-        self.with_client(|client| {
-            let mut tx = client.transaction().map_err(storage)?;
-            let value = f(&mut PgTx { tx: &mut tx })?;
-            tx.commit().map_err(storage)?;
-            Ok(value)
-        })
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.writers.len();
+        self.writers[i].transaction(f)
     }
 
     /// Reads run as single autocommit statements: each journal read is one statement, so it
-    /// is its own consistent snapshot.
+    /// is its own consistent snapshot. A broken connection goes back to the pool too: the next
+    /// call on it fails and says so.
     fn read<T>(
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
-        self.with_client(|client| f(&mut PgTx { tx: client }))
+        self.readers.with(|c| f(&mut c.tx()))
     }
 }
 
-impl Postgres {
-    /// A broken connection goes back to the pool too: the next transaction on it fails and says
-    /// so.
-    fn with_client<T>(
-        &self,
-        f: impl FnOnce(&mut Client) -> Result<T, JournalError>,
-    ) -> Result<T, JournalError> {
-        self.pool.with(f)
-    }
-}
-
-/// The SQL primitives over a transaction, or (for reads) over a bare connection in autocommit
-/// mode: one round trip per statement instead of three (BEGIN, statement, COMMIT).
-struct PgTx<'a, C> {
-    tx: &'a mut C,
+/// The SQL primitives over a writer's shared transaction, or (for reads) over a bare connection
+/// in autocommit mode: one round trip per statement instead of three (BEGIN, statement, COMMIT).
+/// It notes what a failed call left behind, which decides whether the shared transaction can go
+/// on without it ([`GroupConn::call`]).
+struct PgTx<'a> {
+    client: &'a mut Client,
+    statements: &'a mut HashMap<String, Statement>,
+    /// A statement that writes ran.
+    wrote: bool,
+    /// A statement failed: PostgreSQL has aborted the transaction.
+    broken: bool,
+    /// An order's lock is held by another host's transaction.
+    busy: bool,
 }
 
 const OP_COLUMNS: &str = "id, order_ref, gateway, kind, amount, currency, idempotency_key, \
@@ -206,14 +282,77 @@ fn drift_row(r: &Row) -> DriftRow {
     }
 }
 
-impl<C: postgres::GenericClient> PgTx<'_, C> {
+impl PgTx<'_> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let prepared = self.client.prepare(sql);
+        let s = self.noted(sql, prepared)?;
+        self.statements.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// Notes a statement's effect on the transaction (see the fields).
+    fn noted<T>(
+        &mut self,
+        sql: &str,
+        result: Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        if result.is_err() {
+            self.broken = true;
+        } else if !sql.starts_with("SELECT") {
+            self.wrote = true;
+        }
+        result
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        let result = self.client.query(&s, params);
+        self.noted(sql, result)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        let result = self.client.query_opt(&s, params);
+        self.noted(sql, result)
+    }
+
+    fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Row, postgres::Error> {
+        let s = self.statement(sql)?;
+        let result = self.client.query_one(&s, params);
+        self.noted(sql, result)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let s = self.statement(sql)?;
+        let result = self.client.execute(&s, params);
+        self.noted(sql, result)
+    }
+
     fn ops(
         &mut self,
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<OperationRecord>, JournalError> {
-        self.tx
-            .query(sql, params)
+        self.query(sql, params)
             .map_err(storage)?
             .iter()
             .map(|r| op_row(r).into_record())
@@ -225,32 +364,64 @@ impl<C: postgres::GenericClient> PgTx<'_, C> {
         condition: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<DriftRecord>, JournalError> {
-        self.tx
-            .query(
-                &format!("SELECT {DRIFT_COLUMNS} FROM drift_events WHERE {condition} ORDER BY id"),
-                params,
-            )
-            .map_err(storage)?
-            .iter()
-            .map(|r| drift_row(r).into_record())
-            .collect()
+        self.query(
+            &format!("SELECT {DRIFT_COLUMNS} FROM drift_events WHERE {condition} ORDER BY id"),
+            params,
+        )
+        .map_err(storage)?
+        .iter()
+        .map(|r| drift_row(r).into_record())
+        .collect()
     }
 }
 
-impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
+impl Tx for PgTx<'_> {
+    /// Tries the order's lock and never waits for it: a transaction that waited here would
+    /// hold the locks of every other call in it, and two hosts' transactions could each wait for
+    /// the other. A lock another host holds makes the call run again once this transaction has
+    /// committed ([`Call::Busy`]).
     fn lock_order(&mut self, order: &str) -> Result<(), JournalError> {
-        self.tx
-            .execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 727274))",
+        let got: bool = self
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 727274))",
                 &[&order],
             )
+            .map_err(storage)?
+            .get(0);
+        if got {
+            Ok(())
+        } else {
+            self.busy = true;
+            Err(JournalError::Storage(format!(
+                "order {order} is locked by another host's transaction"
+            )))
+        }
+    }
+
+    /// The lock of the operation's order, found and taken in one statement.
+    fn lock_operation(&mut self, op: OperationId) -> Result<(), JournalError> {
+        let row = self
+            .query_opt(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended(order_ref, 727274)) \
+                 FROM operations WHERE id = $1",
+                &[&op.0],
+            )
             .map_err(storage)?;
-        Ok(())
+        match row {
+            None => Err(JournalError::UnknownOperation(op)),
+            Some(r) if r.get::<_, bool>(0) => Ok(()),
+            Some(_) => {
+                self.busy = true;
+                Err(JournalError::Storage(format!(
+                    "operation {}'s order is locked by another host's transaction",
+                    op.0
+                )))
+            }
+        }
     }
 
     fn load_order(&mut self, order: &str) -> Result<Option<OrderRecord>, JournalError> {
         let row = self
-            .tx
             .query_opt(
                 "SELECT order_ref, gateway, transaction_ref, state, gateway_status, currency, \
                  authorized, captured, refunded, review, version FROM orders WHERE order_ref = $1",
@@ -277,9 +448,8 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
     }
 
     fn save_order(&mut self, o: &OrderRecord, now_ms: i64) -> Result<(), JournalError> {
-        self.tx
-            .execute(
-                "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
+        self.execute(
+            "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
                  currency, authorized, captured, refunded, review, version, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
@@ -288,22 +458,22 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
                  authorized = excluded.authorized, captured = excluded.captured, \
                  refunded = excluded.refunded, review = excluded.review, \
                  version = excluded.version, updated_at = excluded.updated_at",
-                &[
-                    &o.order.as_str(),
-                    &o.gateway,
-                    &o.transaction.as_ref().map(|t| t.as_str()),
-                    &codec::state_json(&o.state),
-                    &o.gateway_status,
-                    &o.authorized.currency.as_str(),
-                    &o.authorized.minor_units,
-                    &o.captured.minor_units,
-                    &o.refunded.minor_units,
-                    &o.review,
-                    &o.version,
-                    &now_ms,
-                ],
-            )
-            .map_err(storage)?;
+            &[
+                &o.order.as_str(),
+                &o.gateway,
+                &o.transaction.as_ref().map(|t| t.as_str()),
+                &codec::state_json(&o.state),
+                &o.gateway_status,
+                &o.authorized.currency.as_str(),
+                &o.authorized.minor_units,
+                &o.captured.minor_units,
+                &o.refunded.minor_units,
+                &o.review,
+                &o.version,
+                &now_ms,
+            ],
+        )
+        .map_err(storage)?;
         Ok(())
     }
 
@@ -381,8 +551,7 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
         op: &OperationRecord,
         lease_until: Option<i64>,
     ) -> Result<(), JournalError> {
-        self.tx
-            .execute(
+        self.execute(
                 &format!(
                     "UPDATE operations SET status = $2, attempt = $3, outcome = $4, \
                      evidence = $5, amount = $6, currency = $7, updated_at = $8, \
@@ -413,7 +582,6 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
         now_ms: i64,
     ) -> Result<ExchangeId, JournalError> {
         let row = self
-            .tx
             .query_one(
                 "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
                  body, state, sent_at, read_only, attempt) \
@@ -447,7 +615,6 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
             ReplyRecord::NoReply { error } => (None, None, Some(error)),
         };
         let n = self
-            .tx
             .execute(
                 "UPDATE exchanges SET reply_status = $2, reply_body = $3, transport_error = $4, \
                  replied_at = $5 WHERE id = $1 AND replied_at IS NULL",
@@ -496,61 +663,58 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
     }
 
     fn exchanges_for_op(&mut self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError> {
-        self.tx
-            .query(
-                "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
+        self.query(
+            "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
                  sent_at, reply_status, reply_body, transport_error, read_only, attempt \
                  FROM exchanges WHERE operation_id = $1 ORDER BY step_index",
-                &[&op.0],
-            )
-            .map_err(storage)?
-            .iter()
-            .map(|r| {
-                ExchangeRow {
-                    id: r.get(0),
-                    operation_id: r.get(1),
-                    step_index: r.get(2),
-                    step: r.get(3),
-                    method: r.get(4),
-                    url: r.get(5),
-                    headers: r.get(6),
-                    body: r.get(7),
-                    state: r.get(8),
-                    sent_at: r.get(9),
-                    reply_status: r.get(10),
-                    reply_body: r.get(11),
-                    transport_error: r.get(12),
-                    read_only: r.get(13),
-                    attempt: i64::from(r.get::<_, i32>(14)),
-                }
-                .into_record()
-            })
-            .collect()
+            &[&op.0],
+        )
+        .map_err(storage)?
+        .iter()
+        .map(|r| {
+            ExchangeRow {
+                id: r.get(0),
+                operation_id: r.get(1),
+                step_index: r.get(2),
+                step: r.get(3),
+                method: r.get(4),
+                url: r.get(5),
+                headers: r.get(6),
+                body: r.get(7),
+                state: r.get(8),
+                sent_at: r.get(9),
+                reply_status: r.get(10),
+                reply_body: r.get(11),
+                transport_error: r.get(12),
+                read_only: r.get(13),
+                attempt: i64::from(r.get::<_, i32>(14)),
+            }
+            .into_record()
+        })
+        .collect()
     }
 
     fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError> {
-        self.tx
-            .execute(
-                "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
+        self.execute(
+            "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_ref) DO UPDATE SET \
                  shop = excluded.shop, unpaid = excluded.unpaid, data = excluded.data, \
                  updated_at = excluded.updated_at, version = excluded.version",
-                &[
-                    &row.order.as_str(),
-                    &row.shop,
-                    &row.unpaid,
-                    &row.data,
-                    &row.updated_ms,
-                    &row.version,
-                ],
-            )
-            .map_err(storage)?;
+            &[
+                &row.order.as_str(),
+                &row.shop,
+                &row.unpaid,
+                &row.data,
+                &row.updated_ms,
+                &row.version,
+            ],
+        )
+        .map_err(storage)?;
         Ok(())
     }
 
     fn insert_drift(&mut self, d: &NewDrift, now_ms: i64) -> Result<DriftRecord, JournalError> {
         let row = self
-            .tx
             .query_one(
                 &format!(
                     "INSERT INTO drift_events (order_ref, gateway, kind, detail, journal_state, \
@@ -596,13 +760,12 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
         operator: &str,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        self.tx
-            .execute(
-                "UPDATE drift_events SET resolution = $2, operator = $3, resolved_at = $4 \
+        self.execute(
+            "UPDATE drift_events SET resolution = $2, operator = $3, resolved_at = $4 \
                  WHERE id = $1",
-                &[&id.0, &action, &operator, &now_ms],
-            )
-            .map_err(storage)?;
+            &[&id.0, &action, &operator, &now_ms],
+        )
+        .map_err(storage)?;
         Ok(())
     }
 
@@ -618,7 +781,6 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
 
     fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError> {
         Ok(self
-            .tx
             .query_opt(
                 "SELECT order_ref, shop, unpaid, data, updated_at, version FROM shop_orders \
                  WHERE order_ref = $1",
@@ -634,7 +796,6 @@ impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
         unpaid_only: bool,
     ) -> Result<Vec<ShopRow>, JournalError> {
         Ok(self
-            .tx
             .query(
                 "SELECT order_ref, shop, unpaid, data, updated_at, version FROM shop_orders \
                  WHERE shop = $1 AND (unpaid OR NOT $2) ORDER BY order_ref",

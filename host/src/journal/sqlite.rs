@@ -2,6 +2,7 @@
 //! disk before `record_send` returns and the request leaves.
 
 use super::codec::{self, DRIFT_COLUMNS, DriftRow, ExchangeRow, OpRow, OrderRow};
+use super::group::{Call, Group, GroupConn};
 use super::logic::{Backend, Journal, Tx};
 use super::migrate;
 use super::model::*;
@@ -9,7 +10,6 @@ use super::pool::Pool;
 use super::store::{JournalError, JournalStore};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::Mutex;
 
 /// Read-only connections per journal handle.
 const READERS: usize = 4;
@@ -18,44 +18,54 @@ fn storage(e: rusqlite::Error) -> JournalError {
     JournalError::Storage(e.to_string())
 }
 
-/// One connection, with group commit.
-///
-/// Each journal call runs its statements inside a savepoint of the transaction that is open on
-/// the connection (opening one if none is), then waits until a commit covers that transaction.
-/// The first caller to find no commit in progress commits for everyone whose work is in it; the
-/// callers that arrive while that commit's fsync runs queue on the connection and their work
-/// goes into the next transaction. Under load one fsync covers many calls; alone, a call pays one
-/// commit as before. No call returns `Ok` before its writes are durable, and a call whose closure
-/// fails is rolled back to its savepoint alone, exactly as a transaction of its own would be.
+/// One writer connection with group commit ([`Group`]: each call in a savepoint of the shared
+/// transaction), and read-only connections beside it.
 pub(crate) struct Sqlite {
-    conn: Mutex<Batch>,
+    writer: Group<Writer>,
     /// Read-only connections for calls that only read: they see committed data (WAL readers
     /// are not blocked by the writer) and so never wait behind a commit's fsync.
     readers: Pool<Connection>,
-    /// Calls waiting for the connection to put their work in the open transaction: a
-    /// committer lets them in first (briefly), or each commit would carry one call.
-    queued: std::sync::atomic::AtomicUsize,
-    group: Mutex<GroupState>,
-    committed: std::sync::Condvar,
 }
 
-struct Batch {
-    conn: Connection,
-    /// A transaction is open on `conn`.
-    open: bool,
-    /// The id of the open (or last) transaction.
-    id: u64,
-}
+/// The writer connection. Each call runs in a savepoint, so a failed call is undone alone and
+/// the rest of the shared transaction stands.
+struct Writer(Connection);
 
-#[derive(Default)]
-struct GroupState {
-    /// Every transaction up to this id has been committed or has failed.
-    done: u64,
-    /// A caller is committing.
-    committing: bool,
-    /// Transactions whose commit failed, with the error. Never pruned: a waiter may read it
-    /// long after; commit failures are rare (a full or failing disk).
-    failed: Vec<(u64, String)>,
+impl GroupConn for Writer {
+    fn begin(&mut self) -> Result<(), JournalError> {
+        // IMMEDIATE takes the write lock up front: the whole database is one writer at a time,
+        // which is also what makes "one writer per order" hold across processes.
+        self.0.execute_batch("BEGIN IMMEDIATE").map_err(storage)
+    }
+
+    fn commit(&mut self) -> Result<(), String> {
+        self.0.execute_batch("COMMIT").map_err(|e| {
+            let _ = self.0.execute_batch("ROLLBACK");
+            e.to_string()
+        })
+    }
+
+    fn rollback(&mut self) {
+        let _ = self.0.execute_batch("ROLLBACK");
+    }
+
+    fn call<T>(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>) -> Call<T> {
+        if let Err(e) = self.0.execute_batch("SAVEPOINT call") {
+            return Call::Abandon(storage(e));
+        }
+        match f(&mut SqliteTx { tx: &self.0 }) {
+            Ok(value) => match self.0.execute_batch("RELEASE call") {
+                Ok(()) => Call::Done(Ok(value)),
+                Err(e) => Call::Abandon(storage(e)),
+            },
+            // Undo this call's statements only; the others in the batch stand. If that fails
+            // the batch cannot be trusted and is abandoned for everyone in it.
+            Err(e) => match self.0.execute_batch("ROLLBACK TO call; RELEASE call") {
+                Ok(()) => Call::Done(Err(e)),
+                Err(_) => Call::Abandon(e),
+            },
+        }
+    }
 }
 
 /// Opens (creating if needed) a SQLite journal and runs pending migrations.
@@ -77,14 +87,7 @@ pub fn open(path: &Path) -> Result<Box<dyn JournalStore>, JournalError> {
     })?;
     Ok(Box::new(Journal::new(Sqlite {
         readers,
-        conn: Mutex::new(Batch {
-            conn,
-            open: false,
-            id: 0,
-        }),
-        queued: Default::default(),
-        group: Mutex::new(GroupState::default()),
-        committed: std::sync::Condvar::new(),
+        writer: Group::new(Writer(conn)),
     })))
 }
 
@@ -121,51 +124,7 @@ impl Backend for Sqlite {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
-        let (value, id) = {
-            self.queued
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let b = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-            self.queued
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            let mut b = b;
-            if !b.open {
-                // IMMEDIATE takes the write lock up front: the whole database is one writer at
-                // a time, which is also what makes "one writer per order" hold across
-                // processes.
-                b.conn.execute_batch("BEGIN IMMEDIATE").map_err(storage)?;
-                b.open = true;
-                b.id += 1;
-            }
-            b.conn.execute_batch("SAVEPOINT call").map_err(storage)?;
-            match f(&mut SqliteTx { tx: &b.conn }) {
-                Ok(value) => {
-                    b.conn.execute_batch("RELEASE call").map_err(storage)?;
-                    (value, b.id)
-                }
-                Err(e) => {
-                    // Undo this call's statements only; the others in the batch stand.
-                    let undo = b.conn.execute_batch("ROLLBACK TO call; RELEASE call");
-                    if let Err(u) = undo {
-                        // The batch cannot be trusted: abandon it for everyone in it.
-                        let _ = b.conn.execute_batch("ROLLBACK");
-                        b.open = false;
-                        // Settled before the connection is released, so that no later batch
-                        // can be marked done ahead of it.
-                        self.finish(b.id, Err(format!("rollback failed: {u}")));
-                        return Err(e);
-                    }
-                    let id = b.id;
-                    drop(b);
-                    // The transaction must still end (it holds the database's write lock,
-                    // which other processes wait for), and this call may be the only one in
-                    // it. Its own outcome is the error either way.
-                    let _ = self.wait_for_commit(id);
-                    return Err(e);
-                }
-            }
-        };
-        self.wait_for_commit(id)?;
-        Ok(value)
+        self.writer.transaction(f)
     }
     fn read<T>(
         &self,
@@ -191,61 +150,6 @@ impl Sqlite {
             end.map_err(storage)?;
             Ok(value)
         })
-    }
-
-    /// Returns once transaction `id` is committed (committing it, and everything that joined
-    /// it, if nobody else is), or with the commit's error.
-    fn wait_for_commit(&self, id: u64) -> Result<(), JournalError> {
-        let mut g = self.group.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if g.done >= id {
-                return match g.failed.iter().find(|(f, _)| *f == id) {
-                    Some((_, e)) => Err(JournalError::Storage(format!("commit failed: {e}"))),
-                    None => Ok(()),
-                };
-            }
-            if !g.committing {
-                g.committing = true;
-                drop(g);
-                // Let the calls already queued for the connection join this commit.
-                let start = std::time::Instant::now();
-                while self.queued.load(std::sync::atomic::Ordering::SeqCst) > 0
-                    && start.elapsed() < std::time::Duration::from_millis(2)
-                {
-                    std::thread::yield_now();
-                }
-                let mut b = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-                let batch = b.id;
-                let result = if b.open {
-                    b.open = false;
-                    b.conn.execute_batch("COMMIT").map_err(|e| {
-                        let _ = b.conn.execute_batch("ROLLBACK");
-                        e.to_string()
-                    })
-                } else {
-                    // Abandoned or already committed by the time we got the connection.
-                    Ok(())
-                };
-                // Settled before the connection is released (see above).
-                self.finish(batch, result);
-                drop(b);
-                g = self.group.lock().unwrap_or_else(|e| e.into_inner());
-                continue;
-            }
-            g = self.committed.wait(g).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    /// Records that every transaction up to `id` is settled, `result` being that of `id`.
-    fn finish(&self, id: u64, result: Result<(), String>) {
-        let mut g = self.group.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = result {
-            g.failed.push((id, e));
-        }
-        g.done = g.done.max(id);
-        g.committing = false;
-        drop(g);
-        self.committed.notify_all();
     }
 }
 
