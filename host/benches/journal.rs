@@ -23,6 +23,7 @@ fn op(order: &str, kind: OperationKind, amount: i64) -> NewOperation {
         plugin_id: "bench".into(),
         plugin_version: "1".into(),
         intent: None,
+        expected_version: None,
     }
 }
 
@@ -67,7 +68,8 @@ fn one(j: &dyn JournalStore, order: &str, kind: OperationKind, state: PaymentSta
         refunded: None,
         notes: vec![],
     };
-    j.succeed(rec.id, Some((x, &reply)), &outcome, 4).unwrap();
+    j.succeed(rec.id, Some((x, &reply)), &outcome, 4, None)
+        .unwrap();
 }
 
 fn captured() -> PaymentState {

@@ -50,7 +50,7 @@ pub mod transport;
 
 pub use config::{ConfigFileError, GatewaySection, HostConfig};
 pub use driver::{DriveError, Driver, ExchangeLog, Execution};
-pub use executor::{Completed, ExecError, Executor, RecoveryReport, Resolution};
+pub use executor::{Along, Completed, ExecError, Executor, RecoveryReport, Resolution};
 pub use instance::{GatewayInstance, InstanceError};
 pub use loader::{DirectoryReport, LoadError, LoadedPlugin, PluginRegistry, compatible_range};
 pub use shop::{ActionResult, Shop, ShopError};

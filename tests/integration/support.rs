@@ -137,6 +137,7 @@ pub fn new_operation(op: &Operation, gateway: &str, key: &str) -> NewOperation {
         plugin_id: gateway.into(),
         plugin_version: "0".into(),
         intent: None,
+        expected_version: None,
     }
 }
 

@@ -15,6 +15,8 @@ use renkei_sdk::{
 pub(super) struct Ran {
     pub(super) drive: Drive,
     pub(super) last: Option<(ExchangeId, ReplyRecord)>,
+    /// The steps this drive sent, in order.
+    pub(super) steps: Vec<String>,
 }
 
 /// What running the steps produced.
@@ -56,11 +58,13 @@ impl Executor {
         let mut changed = false;
         // Defect `SendBeforeWriteAhead`: the next step's reply, got before it was journaled.
         let mut sent_early = None;
+        let mut steps = Vec::new();
         loop {
             let first = !changed;
             if self.defects.has(Defect::ReadOnlyMoneyStep) {
                 exchange.read_only = true;
             }
+            steps.push(exchange.step.to_string());
             let sent = match sent_early.take() {
                 Some(sent) => sent,
                 None => transport.send(&exchange.request).await,
@@ -88,7 +92,7 @@ impl Executor {
                             first,
                         }
                     };
-                    return Ok(Ran { drive, last });
+                    return Ok(Ran { drive, last, steps });
                 }
             };
             let request_id = format!("{key}/{attempt}/{}", index + 2);
@@ -112,6 +116,7 @@ impl Executor {
                     return Ok(Ran {
                         drive: Drive::Done(outcome),
                         last,
+                        steps,
                     });
                 }
                 Ok(Step::Send(next)) => next,
@@ -140,7 +145,7 @@ impl Executor {
                             first,
                         }
                     };
-                    return Ok(Ran { drive, last });
+                    return Ok(Ran { drive, last, steps });
                 }
             };
             changed |= !exchange.read_only;
@@ -155,6 +160,7 @@ impl Executor {
                         first: false,
                     },
                     last,
+                    steps,
                 });
             }
             if self.defects.has(Defect::SendBeforeWriteAhead) {
@@ -200,12 +206,14 @@ impl Executor {
                 return Ok(Ran {
                     drive: Drive::Done(outcome),
                     last: None,
+                    steps: vec![],
                 });
             }
             Err(e) => {
                 return Ok(Ran {
                     drive: Drive::NotApplied(e),
                     last: None,
+                    steps: vec![],
                 });
             }
         };

@@ -3,14 +3,15 @@
 //! effect, did not, or unknown and handed to `resolve`).
 
 use super::drive::{Drive, Ran, journal_copy};
-use super::{Completed, ExecError, Executor, Resolution, blocking};
+use super::{Along, Completed, ExecError, Executor, Resolution, blocking};
 use crate::defects::Defect;
 use crate::instance::GatewayInstance;
 use crate::journal::{
     Applied, Begin, ExchangeId, JournalError, NewOperation, OperationId, OperationRecord,
-    OrderRecord, Refusal, ReplyRecord, StoredOutcome, ledger,
+    OrderRecord, Refusal, ReplyRecord, ShopFollowUp, StoredOutcome, ledger,
 };
 use renkei_sdk::{Context, ErrorKind, GatewayError, Operation, Outcome, Step};
+use std::sync::Arc;
 
 impl Executor {
     /// Runs `op` exactly once for `idempotency_key`: a key that already took effect returns its
@@ -37,6 +38,29 @@ impl Executor {
         idempotency_key: &str,
         intent: Option<&str>,
     ) -> Result<Completed, ExecError> {
+        let along = Along {
+            intent: intent.map(str::to_owned),
+            ..Along::default()
+        };
+        self.execute_with(gateway, op, idempotency_key, along).await
+    }
+
+    /// [`Executor::execute`] with what the caller passes along: an intent, the order it just
+    /// read (not read again), and its own record to write with the outcome. A caller that
+    /// passes both makes one read and two durable writes per operation: the write-ahead
+    /// before the request, and the outcome with its record after.
+    pub async fn execute_with(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        idempotency_key: &str,
+        along: Along,
+    ) -> Result<Completed, ExecError> {
+        let Along {
+            intent,
+            known: known_order,
+            shop,
+        } = along;
         let key = idempotency_key.to_owned();
         let known = blocking(&self.journal, move |j| j.operation_by_key(&key)).await?;
         if let Some(record) = known.as_ref().filter(|r| r.outcome.is_some()) {
@@ -52,12 +76,23 @@ impl Executor {
             idempotency_key: idempotency_key.to_owned(),
             plugin_id: manifest.gateway_id.clone(),
             plugin_version: manifest.plugin_version.to_string(),
-            intent: intent.map(str::to_owned),
+            intent,
+            expected_version: None,
         };
         // The journal's refusals first (unknown order, cancelled, in review), without writing and
         // without asking the plugin; `begin_send` repeats them under the order's lock.
-        let order_ref = op.order().clone();
-        let order = blocking(&self.journal, move |j| j.order(&order_ref)).await?;
+        let order = match known_order {
+            Some(order) => order,
+            None => {
+                let order_ref = op.order().clone();
+                blocking(&self.journal, move |j| j.order(&order_ref)).await?
+            }
+        };
+        // Decided on this version of the order: `begin` refuses if it changed meanwhile.
+        let new = NewOperation {
+            expected_version: order.as_ref().map(|o| o.version),
+            ..new
+        };
         ledger::check_begin(
             op.order().as_str(),
             gateway.name(),
@@ -89,7 +124,9 @@ impl Executor {
                 let (now, lease) = (self.now_ms(), self.lease_ms_for(gateway));
                 return match blocking(&self.journal, move |j| j.begin(&new, now, lease)).await? {
                     Begin::AlreadyDone(record) => self.stored_result(record).await,
-                    Begin::Started(record) => self.succeed(record, None, &outcome, None).await,
+                    Begin::Started(record) => {
+                        self.succeed(record, None, &outcome, None, shop).await
+                    }
                 };
             }
             Step::Send(x) => x,
@@ -111,7 +148,7 @@ impl Executor {
         let ran = self
             .drive(gateway, op, &record, idempotency_key, exchange, first_id, 0)
             .await?;
-        self.settle(gateway, op, record, ran).await
+        self.settle(gateway, op, record, ran, shop).await
     }
 
     pub(super) async fn stored_result(
@@ -132,6 +169,8 @@ impl Executor {
             drift: None,
             from_journal: true,
             resolution: None,
+            shop_version: None,
+            steps: None,
         })
     }
 
@@ -142,10 +181,17 @@ impl Executor {
         op: &Operation,
         record: OperationRecord,
         ran: Ran,
+        shop: Option<Arc<ShopFollowUp>>,
     ) -> Result<Completed, ExecError> {
         let last = ran.last;
         match ran.drive {
-            Drive::Done(outcome) => self.succeed(record, last, &outcome, None).await,
+            Drive::Done(outcome) => {
+                // All of the operation's exchanges, when this is its first attempt.
+                let steps = (record.attempt == 1).then_some(ran.steps);
+                let mut done = self.succeed(record, last, &outcome, None, shop).await?;
+                done.steps = steps;
+                Ok(done)
+            }
             Drive::NotApplied(error) => self.fail(record.id, last, error, None).await,
             Drive::Unknown { evidence, .. } if self.defects.has(Defect::UnknownAsFailed) => {
                 let error = GatewayError::new(ErrorKind::Unavailable, evidence);
@@ -174,25 +220,36 @@ impl Executor {
         last: Option<(ExchangeId, ReplyRecord)>,
         outcome: &Outcome,
         resolution: Option<Resolution>,
+        shop: Option<Arc<ShopFollowUp>>,
     ) -> Result<Completed, ExecError> {
         let stored = StoredOutcome::from(outcome);
         let (id, s, now) = (record.id, stored.clone(), self.now_ms());
         let applied = blocking(&self.journal, move |j| {
-            j.succeed(id, last.as_ref().map(|(x, r)| (*x, r)), &s, now)
+            j.succeed(
+                id,
+                last.as_ref().map(|(x, r)| (*x, r)),
+                &s,
+                now,
+                shop.as_deref(),
+            )
         })
         .await;
         match applied {
-            Ok(Applied { order, drift }) => {
-                let operation = self.operation(record.id).await?;
-                Ok(Completed {
-                    operation,
-                    order: Some(order),
-                    outcome: stored,
-                    drift,
-                    from_journal: false,
-                    resolution,
-                })
-            }
+            Ok(Applied {
+                order,
+                drift,
+                operation,
+                shop_version,
+            }) => Ok(Completed {
+                operation,
+                order: Some(order),
+                outcome: stored,
+                drift,
+                from_journal: false,
+                resolution,
+                shop_version,
+                steps: None,
+            }),
             Err(JournalError::Contradiction(c)) => Err(ExecError::NeedsReview {
                 operation: record.id,
                 evidence: c.to_string(),

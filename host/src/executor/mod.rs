@@ -34,7 +34,7 @@ use crate::defects::Defects;
 use crate::instance::GatewayInstance;
 use crate::journal::{
     Drift, ExchangeId, ExchangeRecord, JournalError, JournalStore, OperationId, OperationRecord,
-    OrderRecord, Refusal, ReplyRecord, StoredOutcome,
+    OrderRecord, Refusal, ReplyRecord, ShopFollowUp, StoredOutcome,
 };
 use crate::transport::Transport;
 use renkei_sdk::{GatewayError, Timestamp};
@@ -52,6 +52,24 @@ pub struct Completed {
     pub from_journal: bool,
     /// How an unknown outcome was settled, if one was.
     pub resolution: Option<Resolution>,
+    /// The shop record's new version, when [`Along::shop`] was written with the outcome.
+    pub shop_version: Option<i64>,
+    /// The steps this call sent, when they are all the operation's exchanges (its first
+    /// attempt, settled without resolution); otherwise the journal has them.
+    pub steps: Option<Vec<String>>,
+}
+
+/// What a caller passes along with an operation ([`Executor::execute_with`]).
+#[derive(Default, Clone)]
+pub struct Along {
+    /// What the caller will do once the operation took effect (see `NewOperation::intent`).
+    pub intent: Option<String>,
+    /// The journal's order as the caller just read it (`Some(None)`: it has none): the
+    /// executor does not read it again, and the operation is refused if the order changed
+    /// since (`NewOperation::expected_version`).
+    pub known: Option<Option<OrderRecord>>,
+    /// The caller's record, written in the transaction that records a success.
+    pub shop: Option<Arc<ShopFollowUp>>,
 }
 
 /// How an unknown outcome was settled automatically.
@@ -183,12 +201,6 @@ impl Executor {
     fn lease_ms_for(&self, gateway: &GatewayInstance) -> i64 {
         let own = self.transport_for(gateway).timeout() * 2 + Duration::from_secs(1);
         own.max(self.lease).as_millis() as i64
-    }
-
-    async fn operation(&self, id: OperationId) -> Result<OperationRecord, ExecError> {
-        blocking(&self.journal, move |j| j.operation(id))
-            .await?
-            .ok_or(ExecError::Journal(JournalError::UnknownOperation(id)))
     }
 
     /// The exchanges of the operation's current attempt: an earlier attempt was settled as not

@@ -186,7 +186,7 @@ impl Executor {
                     ) {
                         Finding::TookEffect(outcome) => {
                             return self
-                                .succeed(record, None, &outcome, Some(Resolution::Inquiry))
+                                .succeed(record, None, &outcome, Some(Resolution::Inquiry), None)
                                 .await;
                         }
                         Finding::NotApplied => {
@@ -247,7 +247,7 @@ impl Executor {
             // went through.
             if let Some(outcome) = resolution::read_replay(op, before.as_ref(), answer) {
                 return self
-                    .succeed(record, last, &outcome, Some(Resolution::Replay))
+                    .succeed(record, last, &outcome, Some(Resolution::Replay), None)
                     .await;
             }
             // Any other answer proves nothing about the first attempt: a lost read, a gateway

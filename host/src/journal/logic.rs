@@ -14,7 +14,9 @@ pub(crate) trait Tx {
     /// Takes the lock of the order an operation is on. PostgreSQL does it in one statement;
     /// the decisions are made on what is read after it.
     fn lock_operation(&mut self, op: OperationId) -> Result<(), JournalError> {
-        let rec = self.op_by_id(op)?.ok_or(JournalError::UnknownOperation(op))?;
+        let rec = self
+            .op_by_id(op)?
+            .ok_or(JournalError::UnknownOperation(op))?;
         self.lock_order(rec.order.as_str())
     }
     fn load_order(&mut self, order: &str) -> Result<Option<OrderRecord>, JournalError>;
@@ -254,6 +256,20 @@ fn begin_in(
         .into());
     }
     let order = tx.load_order(order_ref)?;
+    if let Some(read) = new.expected_version {
+        let now = order.as_ref().map(|o| o.version);
+        if now != Some(read) {
+            return Err(ledger::Refusal::Amount {
+                order: order_ref.to_owned(),
+                reason: format!(
+                    "the order changed while the operation was prepared (version {read} was \
+                     read, {} now): read it again",
+                    now.map_or_else(|| "none".to_owned(), |v| v.to_string())
+                ),
+            }
+            .into());
+        }
+    }
     ledger::check_begin(
         order_ref,
         &new.gateway,
@@ -293,6 +309,20 @@ fn begin_in(
         None => tx.insert_op(new, now_ms, lease_until, owner)?,
     };
     Ok((Begin::Started(op), inserted))
+}
+
+/// Writes the shop's row if it is still at `row.version` (the order's lock is held); its new
+/// version, or `None` when it changed (the caller then writes it itself).
+fn follow_up(tx: &mut dyn Tx, row: ShopRow) -> Result<Option<i64>, JournalError> {
+    let current = tx
+        .load_shop_row(row.order.as_str())?
+        .map_or(0, |r| r.version);
+    if current != row.version {
+        return Ok(None);
+    }
+    let version = current + 1;
+    tx.save_shop_row(&ShopRow { version, ..row })?;
+    Ok(Some(version))
 }
 
 impl<B: Backend> Journal<B> {
@@ -387,6 +417,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         last: Option<(ExchangeId, &ReplyRecord)>,
         outcome: &StoredOutcome,
         now_ms: i64,
+        shop: Option<&ShopFollowUp>,
     ) -> Result<Applied, JournalError> {
         let result = self.backend.transaction(&mut |tx| {
             // `load_held` took the order's lock.
@@ -402,7 +433,16 @@ impl<B: Backend> JournalStore for Journal<B> {
                     rec.outcome = Some(outcome.clone());
                     rec.evidence = drift.as_ref().map(|d| format!("drift: {}", d.detail));
                     tx.update_op(&rec, None)?;
-                    Ok(Ok(Applied { order: next, drift }))
+                    let shop_version = match shop.and_then(|f| f(&rec, &next)) {
+                        Some(row) => follow_up(tx, row)?,
+                        None => None,
+                    };
+                    Ok(Ok(Applied {
+                        order: next,
+                        drift,
+                        operation: rec.clone(),
+                        shop_version,
+                    }))
                 }
                 Err(contradiction) => {
                     // Not applied. Kept as evidence, and the order waits for an operator.

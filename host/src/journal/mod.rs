@@ -18,7 +18,9 @@ pub mod suite;
 
 pub use ledger::{Contradiction, Drift, Refusal};
 pub use model::*;
-pub use store::{Applied, Begin, Decision, DriftDecision, JournalError, JournalStore};
+pub use store::{
+    Applied, Begin, Decision, DriftDecision, JournalError, JournalStore, ShopFollowUp,
+};
 
 #[cfg(test)]
 mod tests;

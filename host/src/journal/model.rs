@@ -76,6 +76,10 @@ pub struct NewOperation {
     /// own record), kept with the operation so that a caller that died before doing it can be
     /// brought in line from the journal. Opaque to the journal.
     pub intent: Option<String>,
+    /// The order's journal version the caller decided on, when it read the order first: the
+    /// operation is refused if the order changed since (another action finished in between), so
+    /// a request built from what was read never goes out against a different order.
+    pub expected_version: Option<i64>,
 }
 
 /// A journaled operation.

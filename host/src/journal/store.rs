@@ -53,7 +53,19 @@ pub struct Applied {
     pub order: OrderRecord,
     /// Set by inquiries whose answer differs from the journal (G-8).
     pub drift: Option<Drift>,
+    /// The operation as recorded (succeeded).
+    pub operation: OperationRecord,
+    /// The shop record's new version, when a [`ShopFollowUp`] was written with the outcome.
+    pub shop_version: Option<i64>,
 }
+
+/// The shop's record as it must read once an operation took effect, computed from the
+/// operation and the order as recorded, inside the transaction that records the success: the
+/// shop's own write then costs no transaction of its own. `None` writes nothing. The row is
+/// written only if the stored row is still at `row.version` (as `save_shop_row`); otherwise
+/// nothing is written and the caller updates the row itself. It may run more than once (a
+/// shared transaction that is run again), so it must only compute.
+pub type ShopFollowUp = dyn Fn(&OperationRecord, &OrderRecord) -> Option<ShopRow> + Send + Sync;
 
 /// An operator's decision on an operation that needs review.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,13 +135,14 @@ pub trait JournalStore: Send + Sync + 'static {
     /// applied, the operation needs review, and `JournalError::Contradiction` is returned.
     ///
     /// `last` is the final exchange's reply, recorded in the same transaction (the one durable
-    /// write after the request).
+    /// write after the request), and so is the shop's record when `shop` gives one.
     fn succeed(
         &self,
         op: OperationId,
         last: Option<(ExchangeId, &ReplyRecord)>,
         outcome: &StoredOutcome,
         now_ms: i64,
+        shop: Option<&ShopFollowUp>,
     ) -> Result<Applied, JournalError>;
 
     /// The operation certainly did not take effect: releases the order.

@@ -26,6 +26,7 @@ fn new_op(order: &str, kind: OperationKind, amount: Option<i64>, seq: u32) -> Ne
         plugin_id: "test".into(),
         plugin_version: "1.0.0".into(),
         intent: None,
+        expected_version: None,
     }
 }
 
@@ -84,7 +85,7 @@ fn run(j: &dyn JournalStore, op: NewOperation, out: StoredOutcome) -> Applied {
         body: b"OK".to_vec(),
     };
     let applied = j
-        .succeed(rec.id, Some((x.unwrap(), &reply)), &out, 4)
+        .succeed(rec.id, Some((x.unwrap(), &reply)), &out, 4, None)
         .unwrap();
     assert_eq!(j.exchanges(rec.id).unwrap()[0].reply, Some(reply));
     applied
@@ -329,7 +330,7 @@ pub fn contradiction_goes_to_review(p: &Pair) {
     let rec = start(&*p.a, "o8", OperationKind::Capture, Some(1080));
     let mut out = outcome(captured(), "T-o8");
     out.captured = Some(Money::jpy(2000));
-    match p.a.succeed(rec.id, None, &out, 2) {
+    match p.a.succeed(rec.id, None, &out, 2, None) {
         Err(JournalError::Contradiction(_)) => {}
         other => panic!("expected a contradiction, got {other:?}"),
     }
@@ -343,7 +344,13 @@ pub fn contradiction_goes_to_review(p: &Pair) {
     authorize(&*p.a, "o8b", 10);
     let rec = start(&*p.a, "o8b", OperationKind::Void, Some(10));
     assert!(matches!(
-        p.a.succeed(rec.id, None, &outcome(PaymentState::Voided, "T-other"), 2),
+        p.a.succeed(
+            rec.id,
+            None,
+            &outcome(PaymentState::Voided, "T-other"),
+            2,
+            None
+        ),
         Err(JournalError::Contradiction(_))
     ));
 
@@ -436,11 +443,11 @@ pub fn a_host_whose_lease_ran_out_can_no_longer_write(p: &Pair) {
     let mut out = outcome(captured(), "T-o12");
     out.captured = Some(Money::jpy(100));
     assert!(matches!(
-        p.a.succeed(rec.id, None, &out, 5_001),
+        p.a.succeed(rec.id, None, &out, 5_001, None),
         Err(JournalError::NotOwner(_))
     ));
     // The claiming host settles it.
-    p.b.succeed(rec.id, None, &out, 5_002).unwrap();
+    p.b.succeed(rec.id, None, &out, 5_002, None).unwrap();
 }
 
 /// An inquiry that disagrees with the journal reports drift and changes nothing (G-8).

@@ -105,6 +105,7 @@ fn breach10_postgres_leases_follow_the_databases_clock() {
         plugin_id: "test".into(),
         plugin_version: "1.0.0".into(),
         intent: None,
+        expected_version: None,
     };
     // A 60 s lease by a clock an hour slow.
     behind.begin(&op, now - hour, 60_000).unwrap();

@@ -4,6 +4,7 @@ use super::{
     ActionResult, Intent, OrderStatus, PaymentMethod, Shop, ShopAction, ShopError, ShopOrder,
     StatusChange, Warning, blocking, is_captured, now_ms, synced,
 };
+use crate::executor::Along;
 use crate::journal::{OrderRecord, ledger};
 use renkei_sdk::{
     AmountChange, CustomerRef, Money, Operation, OperationKind, OrderRef, PaymentSource,
@@ -343,16 +344,33 @@ impl Shop {
                 let intent = Intent::Paid {
                     shop: self.id.clone(),
                 };
-                let (done, performed) = self.run(&gateway, &op, &key, hint, Some(&intent)).await?;
+                // The order as read here, and the shop's record written with the outcome: one
+                // read and two durable writes for the whole action (bulk runs many of these).
+                let along = Along {
+                    intent: Some(intent.to_json()),
+                    known: Some(Some(payment_now.clone())),
+                    shop: None,
+                };
+                let paid = (
+                    shop.clone(),
+                    (|s: &mut ShopOrder| s.paid = true) as fn(&mut _),
+                );
+                let (done, performed, written) = self
+                    .run_along(&gateway, &op, &key, hint, along, Some(paid))
+                    .await?;
                 operations.push(performed);
                 let sync = synced(&done);
                 payment = done.order;
-                let shop = self
-                    .commit(shop, move |s| {
-                        s.paid = true;
-                        sync(s);
-                    })
-                    .await?;
+                let shop = match written {
+                    Some(shop) => shop,
+                    None => {
+                        self.commit(shop, move |s| {
+                            s.paid = true;
+                            sync(s);
+                        })
+                        .await?
+                    }
+                };
                 // The amount due may have been edited while the capture was in flight: the
                 // gateway captured what was due when it started. Said, never silent (and
                 // reported by inquire and reconcile until settled).

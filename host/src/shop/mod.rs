@@ -64,7 +64,7 @@ pub use review::{ReviewItem, ReviewedExchange};
 
 use intent::Intent;
 
-use crate::executor::{Completed, ExecError, Executor};
+use crate::executor::{Along, Completed, ExecError, Executor};
 use crate::instance::GatewayInstance;
 use crate::journal::{
     JournalError, JournalStore, NewDrift, OperationRecord, OperationStatus, OrderRecord, ShopRow,
@@ -497,15 +497,7 @@ impl Shop {
         for _ in 0..8 {
             change(&mut order);
             order.updated_ms = now_ms();
-            let row = ShopRow {
-                order: order.order.clone(),
-                shop: order.shop.clone(),
-                unpaid: order.is_unpaid(),
-                data: serde_json::to_string(&order)
-                    .map_err(|e| ShopError::Journal(JournalError::Corrupt(e.to_string())))?,
-                updated_ms: order.updated_ms,
-                version: order.version,
-            };
+            let row = row_of(&order)?;
             match blocking(self.executor.journal(), move |j| j.save_shop_row(&row)).await {
                 Ok(version) => {
                     order.version = version;
@@ -542,12 +534,44 @@ impl Shop {
         hint: Option<&'static str>,
         intent: Option<&Intent>,
     ) -> Result<(Completed, GatewayOp), ShopError> {
-        let intent = intent.map(Intent::to_json);
-        let done = match self
-            .executor
-            .execute_with_intent(gateway, op, key, intent.as_deref())
-            .await
-        {
+        let along = Along {
+            intent: intent.map(Intent::to_json),
+            ..Along::default()
+        };
+        let (done, performed, _) = self.run_along(gateway, op, key, hint, along, None).await?;
+        Ok((done, performed))
+    }
+
+    /// [`Shop::run`] with the order as the action read it (`along.known`), and with the shop's
+    /// record as `then` makes it written in the transaction that records the success: the
+    /// record written is returned (its new version set), or `None` when it was not (the
+    /// operation did not run now, or the record changed meanwhile), and the caller commits it.
+    async fn run_along(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        key: &str,
+        hint: Option<&'static str>,
+        mut along: Along,
+        then: Option<(ShopOrder, fn(&mut ShopOrder))>,
+    ) -> Result<(Completed, GatewayOp, Option<ShopOrder>), ShopError> {
+        let written = Arc::new(std::sync::Mutex::new(None));
+        if let Some((base, change)) = then {
+            let stash = written.clone();
+            along.shop = Some(Arc::new(
+                move |op: &OperationRecord, payment: &OrderRecord| {
+                    let mut s = base.clone();
+                    change(&mut s);
+                    s.synced_operation = s.synced_operation.max(op.id.0);
+                    s.synced_version = payment.version;
+                    s.updated_ms = now_ms();
+                    let row = row_of(&s).ok()?;
+                    *stash.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+                    Some(row)
+                },
+            ));
+        }
+        let done = match self.executor.execute_with(gateway, op, key, along).await {
             Ok(done) => done,
             Err(ExecError::Failed {
                 operation, error, ..
@@ -569,16 +593,31 @@ impl Shop {
             Err(e) => return Err(exec_error(op.order(), e, hint)),
         };
         let id = done.operation.id;
-        let exchanges = blocking(self.executor.journal(), move |j| j.exchanges(id)).await?;
+        let steps = match &done.steps {
+            Some(steps) => steps.clone(),
+            None => blocking(self.executor.journal(), move |j| j.exchanges(id))
+                .await?
+                .into_iter()
+                .map(|x| x.sent.step)
+                .collect(),
+        };
         let performed = GatewayOp {
             operation: id,
             kind: done.operation.kind,
             amount: done.operation.amount,
-            steps: exchanges.into_iter().map(|x| x.sent.step).collect(),
+            steps,
             from_journal: done.from_journal,
             resolution: done.resolution,
         };
-        Ok((done, performed))
+        let written = match done.shop_version {
+            Some(version) => written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .map(|s| ShopOrder { version, ..s }),
+            None => None,
+        };
+        Ok((done, performed, written))
     }
 
     async fn record_already_done(
@@ -709,6 +748,19 @@ fn exec_error(order: &OrderRef, e: ExecError, hint: Option<&'static str>) -> Sho
 }
 
 /// The change to the shop's record that marks it caught up with a finished operation.
+/// The shop's record as stored.
+fn row_of(order: &ShopOrder) -> Result<ShopRow, ShopError> {
+    Ok(ShopRow {
+        order: order.order.clone(),
+        shop: order.shop.clone(),
+        unpaid: order.is_unpaid(),
+        data: serde_json::to_string(order)
+            .map_err(|e| ShopError::Journal(JournalError::Corrupt(e.to_string())))?,
+        updated_ms: order.updated_ms,
+        version: order.version,
+    })
+}
+
 fn synced(done: &Completed) -> impl Fn(&mut ShopOrder) + Send + Sync + 'static {
     let (id, version) = (done.operation.id.0, done.order.as_ref().map(|o| o.version));
     move |s: &mut ShopOrder| {
