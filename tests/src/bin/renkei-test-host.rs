@@ -9,7 +9,8 @@
 //! FILE lines: `ORDER TRANSACTION AMOUNT`. Output lines: `recovered …`, `done ORDER RESULT`,
 //! `summary …`.
 
-use renkei_host::journal::{self, JournalStore};
+use renkei_host::executor::RecoveryReport;
+use renkei_host::journal::{self, JournalStore, OperationStatus};
 use renkei_host::{ExecError, Executor, GatewayInstance, GatewaySection, PluginRegistry};
 use renkei_sdk::{ConfigValue, Money, Operation, OrderRef, TransactionRef};
 use std::collections::BTreeMap;
@@ -94,21 +95,6 @@ async fn main() {
     );
     let executor = Arc::new(Executor::new(journal, a.deadline));
 
-    // A restarted host first settles what a dead host left. Its leases must run out first: a
-    // lease still running may belong to a live host.
-    let gw = gateway.clone();
-    let name = a.gateway.clone();
-    let find = move |n: &str| (n == name).then(|| gw.clone());
-    let first = executor.recover(&find).await.expect("recovery");
-    tokio::time::sleep(executor.lease() + Duration::from_millis(200)).await;
-    let second = executor.recover(&find).await.expect("recovery");
-    println!(
-        "recovered applied={} not_applied={} needs_review={}",
-        first.applied.len() + second.applied.len(),
-        first.not_applied.len() + second.not_applied.len(),
-        first.needs_review.len() + second.needs_review.len()
-    );
-
     let orders: Vec<(String, String, i64)> = std::fs::read_to_string(&a.orders)
         .expect("orders file")
         .lines()
@@ -121,6 +107,45 @@ async fn main() {
             (order, t, amount)
         })
         .collect();
+    // A restarted host first settles what a dead host left. Leases still running may belong to
+    // a live host: what is still unfinished among its orders after a first pass is waited out
+    // and recovered once more; a fresh journal, or one whose leases ran out, needs no wait.
+    let gw = gateway.clone();
+    let name = a.gateway.clone();
+    let find = move |n: &str| (n == name).then(|| gw.clone());
+    let first = executor.recover(&find).await.expect("recovery");
+    let unfinished = {
+        let (journal, orders) = (executor.journal().clone(), orders.clone());
+        tokio::task::spawn_blocking(move || {
+            orders.iter().any(|(order, _, _)| {
+                journal
+                    .operations(&OrderRef::new(order))
+                    .expect("journal")
+                    .iter()
+                    .any(|op| {
+                        matches!(
+                            op.status,
+                            OperationStatus::Pending | OperationStatus::Unknown
+                        )
+                    })
+            })
+        })
+        .await
+        .expect("journal task")
+    };
+    let second = if unfinished {
+        tokio::time::sleep(executor.lease() + Duration::from_millis(200)).await;
+        executor.recover(&find).await.expect("recovery")
+    } else {
+        RecoveryReport::default()
+    };
+    println!(
+        "recovered applied={} not_applied={} needs_review={}",
+        first.applied.len() + second.applied.len(),
+        first.not_applied.len() + second.not_applied.len(),
+        first.needs_review.len() + second.needs_review.len()
+    );
+
     let permits = Arc::new(tokio::sync::Semaphore::new(a.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     for (order, t, amount) in orders {
