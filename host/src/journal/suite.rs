@@ -467,7 +467,7 @@ pub fn inquiry_drift_is_reported_not_applied(p: &Pair) {
 /// Every case, in order.
 pub fn all(fresh: &dyn Fn() -> Pair) {
     type Case = (&'static str, fn(&Pair));
-    let cases: [Case; 16] = [
+    let cases: [Case; 19] = [
         (
             "lifecycle_and_money_invariants",
             lifecycle_and_money_invariants,
@@ -510,6 +510,18 @@ pub fn all(fresh: &dyn Fn() -> Pair) {
         (
             "a_retried_attempts_exchanges_are_told_apart",
             a_retried_attempts_exchanges_are_told_apart,
+        ),
+        (
+            "group_commit_keeps_each_call_alone",
+            group_commit_keeps_each_call_alone,
+        ),
+        (
+            "a_success_carries_the_shops_record",
+            a_success_carries_the_shops_record,
+        ),
+        (
+            "an_operation_on_a_changed_order_is_refused",
+            an_operation_on_a_changed_order_is_refused,
         ),
     ];
     for (name, case) in cases {
@@ -681,4 +693,152 @@ pub fn a_retried_attempts_exchanges_are_told_apart(p: &Pair) {
         .map(|x| x.sent.attempt)
         .collect();
     assert_eq!(attempts, [1, 2]);
+}
+
+/// Group commit keeps every call its own transaction: while many calls share one commit, a call
+/// that fails after writing (a reply recorded twice) and calls that are refused leave nothing
+/// behind, and every call that returned `Ok` is durable and visible to the other handle.
+pub fn group_commit_keeps_each_call_alone(p: &Pair) {
+    let applied = authorize(&*p.a, "g0", 100);
+    let x = p.a.exchanges(applied.operation.id).unwrap()[0].id;
+    let reply = ReplyRecord::Reply {
+        status: 200,
+        body: b"OK".to_vec(),
+    };
+    let threads = 24;
+    let barrier = Arc::new(std::sync::Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let (j, barrier, reply) = (p.a.clone(), barrier.clone(), reply.clone());
+            std::thread::spawn(move || {
+                let mut results = vec![];
+                for round in 0..6 {
+                    barrier.wait();
+                    let order = format!("g{i}-{round}");
+                    results.push(match i % 3 {
+                        // A write-ahead of a first authorization: must be durable.
+                        0 => {
+                            let op = new_op(&order, OperationKind::Authorize, Some(500), 1);
+                            match j.begin_send(&op, &exchange(0), 1, LEASE) {
+                                Ok((Begin::Started(rec), Some(_))) => Ok(rec.id),
+                                other => Err(format!("{order}: {other:?}")),
+                            }
+                        }
+                        // Fails after its UPDATE ran (the reply is already there).
+                        1 => match j.record_reply(x, &reply, 2) {
+                            Err(JournalError::Corrupt(_)) => Err(String::new()),
+                            other => Err(format!("second reply: {other:?}")),
+                        },
+                        // Refused before writing: a capture of an order nobody authorized.
+                        _ => {
+                            let op = new_op(&order, OperationKind::Capture, Some(500), 1);
+                            match j.begin_send(&op, &exchange(0), 1, LEASE) {
+                                Err(JournalError::Refused(Refusal::UnknownOrder(_))) => {
+                                    Err(String::new())
+                                }
+                                other => Err(format!("{order}: {other:?}")),
+                            }
+                        }
+                    });
+                }
+                results
+            })
+        })
+        .collect();
+    let mut started = vec![];
+    for h in handles {
+        for r in h.join().unwrap() {
+            match r {
+                Ok(id) => started.push(id),
+                Err(e) => assert!(e.is_empty(), "{e}"),
+            }
+        }
+    }
+    assert_eq!(started.len(), threads / 3 * 6);
+    for id in started {
+        let op =
+            p.b.operation(id)
+                .unwrap()
+                .expect("a started operation is durable");
+        assert_eq!(op.status, OperationStatus::Pending);
+        assert_eq!(p.b.exchanges(id).unwrap().len(), 1, "{}", op.order);
+        assert!(p.b.order(&op.order).unwrap().is_some());
+    }
+    // The refused captures wrote nothing, and the double reply changed nothing.
+    for i in (2..threads).step_by(3) {
+        for round in 0..6 {
+            let order = OrderRef::new(format!("g{i}-{round}"));
+            assert_eq!(p.b.order(&order).unwrap(), None);
+            assert!(p.b.operations(&order).unwrap().is_empty());
+        }
+    }
+    assert_eq!(
+        p.b.exchanges(applied.operation.id).unwrap()[0].reply,
+        Some(reply)
+    );
+}
+
+/// The shop's record written with a success: only if it is still at the version the caller
+/// read; otherwise the success stands and the record is left for the caller to write.
+pub fn a_success_carries_the_shops_record(p: &Pair) {
+    authorize(&*p.a, "s1", 700);
+    authorize(&*p.a, "s2", 700);
+    let row = |order: &str, version: i64, data: &str| ShopRow {
+        order: OrderRef::new(order),
+        shop: "shop".into(),
+        unpaid: true,
+        data: data.into(),
+        updated_ms: 1,
+        version,
+    };
+    assert_eq!(p.a.save_shop_row(&row("s1", 0, "before")).unwrap(), 1);
+    assert_eq!(p.a.save_shop_row(&row("s2", 0, "before")).unwrap(), 1);
+    // s2's record moves on after it was read at version 1.
+    assert_eq!(p.b.save_shop_row(&row("s2", 1, "other")).unwrap(), 2);
+    for (order, written) in [("s1", Some(2)), ("s2", None)] {
+        let rec = start(&*p.a, order, OperationKind::Capture, Some(700));
+        let follow = move |op: &OperationRecord, o: &OrderRecord| {
+            Some(row(
+                op.order.as_str(),
+                1,
+                &format!("paid by {} at v{}", op.id.0, o.version),
+            ))
+        };
+        let applied =
+            p.a.succeed(
+                rec.id,
+                None,
+                &outcome(captured(), &format!("T-{order}")),
+                3,
+                Some(&follow),
+            )
+            .unwrap();
+        assert_eq!(applied.shop_version, written, "{order}");
+        assert_eq!(applied.operation.status, OperationStatus::Succeeded);
+        assert_eq!(
+            p.b.operation(rec.id).unwrap(),
+            Some(applied.operation.clone())
+        );
+        let stored = p.b.shop_row(&OrderRef::new(order)).unwrap().unwrap();
+        match written {
+            Some(v) => {
+                assert_eq!(stored.version, v);
+                let data = format!("paid by {} at v{}", rec.id.0, applied.order.version);
+                assert_eq!(stored.data, data);
+            }
+            None => assert_eq!((stored.version, stored.data.as_str()), (2, "other")),
+        }
+    }
+}
+
+/// An operation decided on an order as read is refused if the order changed since.
+pub fn an_operation_on_a_changed_order_is_refused(p: &Pair) {
+    let applied = authorize(&*p.a, "v1", 800);
+    let mut op = new_op("v1", OperationKind::Capture, Some(800), 1);
+    op.expected_version = Some(applied.order.version - 1);
+    let r = refused(p.a.begin(&op, 1, LEASE));
+    assert!(matches!(r, Refusal::Amount { .. }), "{r}");
+    assert!(p.b.operation_by_key(&op.idempotency_key).unwrap().is_none());
+    op.expected_version = Some(applied.order.version);
+    started(p.b.begin(&op, 2, LEASE).unwrap());
 }
