@@ -3,7 +3,7 @@
 //! effect, did not, or unknown and handed to `resolve`).
 
 use super::drive::{Drive, Ran, journal_copy};
-use super::{Along, Completed, ExecError, Executor, Resolution, blocking};
+use super::{Along, Completed, ExecError, Executor, Resolution, blocking, read};
 use crate::defects::Defect;
 use crate::instance::GatewayInstance;
 use crate::journal::{
@@ -62,7 +62,7 @@ impl Executor {
             shop,
         } = along;
         let key = idempotency_key.to_owned();
-        let known = blocking(&self.journal, move |j| j.operation_by_key(&key)).await?;
+        let known = read(&self.journal, move |j| j.operation_by_key(&key)).await?;
         if let Some(record) = known.as_ref().filter(|r| r.outcome.is_some()) {
             return self.stored_result(record.clone()).await;
         }
@@ -85,7 +85,7 @@ impl Executor {
             Some(order) => order,
             None => {
                 let order_ref = op.order().clone();
-                blocking(&self.journal, move |j| j.order(&order_ref)).await?
+                read(&self.journal, move |j| j.order(&order_ref)).await?
             }
         };
         // Decided on this version of the order: `begin` refuses if it changed meanwhile.

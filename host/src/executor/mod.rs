@@ -147,6 +147,17 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| JournalError::Storage(format!("journal task failed: {e}")))?
 }
+/// Runs a journal read: in place where the journal says reads are quick, else as `blocking`.
+async fn read<T: Send + 'static>(
+    journal: &Arc<dyn JournalStore>,
+    f: impl FnOnce(&dyn JournalStore) -> Result<T, JournalError> + Send + 'static,
+) -> Result<T, JournalError> {
+    if journal.reads_in_place() {
+        return f(&**journal);
+    }
+    blocking(journal, f).await
+}
+
 impl Executor {
     /// `deadline` bounds each exchange; a timeout is an unknown outcome, never a failure.
     pub fn new(journal: Arc<dyn JournalStore>, deadline: Duration) -> Executor {

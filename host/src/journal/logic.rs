@@ -31,6 +31,20 @@ pub(crate) trait Tx {
         lease_until: i64,
         owner: &str,
     ) -> Result<OperationRecord, JournalError>;
+    /// `update_op`, after recording the reply of the operation's last exchange when there is
+    /// one (PostgreSQL: both in one statement).
+    fn update_op_after(
+        &mut self,
+        op: &OperationRecord,
+        lease_until: Option<i64>,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        if let Some((x, reply)) = last {
+            self.set_reply(x, reply, now_ms)?;
+        }
+        self.update_op(op, lease_until)
+    }
     /// Writes status, attempt, outcome, evidence and `updated_at`; `lease_until` when given.
     fn update_op(
         &mut self,
@@ -75,7 +89,10 @@ pub(crate) trait Tx {
         &mut self,
         status: OperationStatus,
     ) -> Result<Vec<OperationRecord>, JournalError>;
-    fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError>;
+    /// Writes the shop's row at `row.version + 1` if the stored row is at `row.version` (0: it
+    /// does not exist), in one statement (a compare-and-set the database makes atomic); whether
+    /// it was written.
+    fn save_shop_row(&mut self, row: &ShopRow) -> Result<bool, JournalError>;
     fn load_shop_row(&mut self, order: &str) -> Result<Option<ShopRow>, JournalError>;
     /// A shop's rows in order-reference order; only the unpaid ones when `unpaid_only`.
     fn list_shop_rows(
@@ -88,6 +105,8 @@ pub(crate) trait Tx {
 /// A backend: a way to run a closure in one committed transaction.
 pub(crate) trait Backend: Send + Sync + 'static {
     const NAME: &'static str;
+    /// See [`JournalStore::reads_in_place`].
+    const READS_IN_PLACE: bool = false;
     /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back on `Err`.
     fn transaction<T>(
         &self,
@@ -164,23 +183,19 @@ fn expect_active(op: &OperationRecord) -> Result<(), JournalError> {
     }
 }
 
-/// Loads an operation this host is still driving, under its order's lock, after recording the
-/// previous exchange's reply in the same transaction: every write on an active operation starts
-/// here, so a host whose lease ran out never writes over the one that took it over.
+/// Loads an operation this host is still driving, under its order's lock: every write on an
+/// active operation starts here, so a host whose lease ran out never writes over the one that
+/// took it over. The previous exchange's reply is recorded with the operation's update
+/// ([`Tx::update_op_after`]), in the same transaction; a call refused here has written nothing
+/// (see `group.rs`).
 fn load_held(
     tx: &mut dyn Tx,
     id: OperationId,
-    last: Option<(ExchangeId, &ReplyRecord)>,
-    now_ms: i64,
     owner: &str,
 ) -> Result<OperationRecord, JournalError> {
     let rec = load_locked(tx, id)?;
     expect_active(&rec)?;
     expect_owner(&rec, owner)?;
-    // After the checks: a call that is refused writes nothing (see `group.rs`).
-    if let Some((x, reply)) = last {
-        tx.set_reply(x, reply, now_ms)?;
-    }
     Ok(rec)
 }
 
@@ -314,15 +329,7 @@ fn begin_in(
 /// Writes the shop's row if it is still at `row.version` (the order's lock is held); its new
 /// version, or `None` when it changed (the caller then writes it itself).
 fn follow_up(tx: &mut dyn Tx, row: ShopRow) -> Result<Option<i64>, JournalError> {
-    let current = tx
-        .load_shop_row(row.order.as_str())?
-        .map_or(0, |r| r.version);
-    if current != row.version {
-        return Ok(None);
-    }
-    let version = current + 1;
-    tx.save_shop_row(&ShopRow { version, ..row })?;
-    Ok(Some(version))
+    Ok(tx.save_shop_row(&row)?.then_some(row.version + 1))
 }
 
 impl<B: Backend> Journal<B> {
@@ -338,11 +345,11 @@ impl<B: Backend> Journal<B> {
         lease_until: Option<i64>,
     ) -> Result<(), JournalError> {
         self.backend.transaction(&mut |tx| {
-            let mut rec = load_held(tx, op, last, now_ms, &self.owner)?;
+            let mut rec = load_held(tx, op, &self.owner)?;
             rec.status = status;
             rec.evidence = Some(evidence.to_owned());
             rec.updated_at_ms = now_ms;
-            tx.update_op(&rec, lease_until)
+            tx.update_op_after(&rec, lease_until, last, now_ms)
         })
     }
 }
@@ -350,6 +357,10 @@ impl<B: Backend> Journal<B> {
 impl<B: Backend> JournalStore for Journal<B> {
     fn backend(&self) -> &'static str {
         B::NAME
+    }
+
+    fn reads_in_place(&self) -> bool {
+        B::READS_IN_PLACE
     }
 
     fn register_order(&self, order: &OrderRecord) -> Result<OrderRecord, JournalError> {
@@ -394,9 +405,9 @@ impl<B: Backend> JournalStore for Journal<B> {
         lease_ms: i64,
     ) -> Result<ExchangeId, JournalError> {
         self.backend.transaction(&mut |tx| {
-            let mut rec = load_held(tx, op, previous, now_ms, &self.owner)?;
+            let mut rec = load_held(tx, op, &self.owner)?;
             rec.updated_at_ms = now_ms;
-            tx.update_op(&rec, Some(now_ms + lease_ms))?;
+            tx.update_op_after(&rec, Some(now_ms + lease_ms), previous, now_ms)?;
             insert_next_exchange(tx, &rec, exchange, now_ms, false)
         })
     }
@@ -421,7 +432,7 @@ impl<B: Backend> JournalStore for Journal<B> {
     ) -> Result<Applied, JournalError> {
         let result = self.backend.transaction(&mut |tx| {
             // `load_held` took the order's lock.
-            let mut rec = load_held(tx, op, last, now_ms, &self.owner)?;
+            let mut rec = load_held(tx, op, &self.owner)?;
             let order = tx.load_order(rec.order.as_str())?;
             rec.updated_at_ms = now_ms;
             match ledger::apply(order.as_ref(), &rec, outcome) {
@@ -432,7 +443,7 @@ impl<B: Backend> JournalStore for Journal<B> {
                     rec.status = OperationStatus::Succeeded;
                     rec.outcome = Some(outcome.clone());
                     rec.evidence = drift.as_ref().map(|d| format!("drift: {}", d.detail));
-                    tx.update_op(&rec, None)?;
+                    tx.update_op_after(&rec, None, last, now_ms)?;
                     let shop_version = match shop.and_then(|f| f(&rec, &next)) {
                         Some(row) => follow_up(tx, row)?,
                         None => None,
@@ -451,7 +462,7 @@ impl<B: Backend> JournalStore for Journal<B> {
                         "{contradiction}; reply: {}",
                         serde_json::to_string(outcome).unwrap_or_default()
                     ));
-                    tx.update_op(&rec, None)?;
+                    tx.update_op_after(&rec, None, last, now_ms)?;
                     if let Some(mut o) = order {
                         o.review = Some(contradiction.to_string());
                         o.version += 1;
@@ -500,7 +511,7 @@ impl<B: Backend> JournalStore for Journal<B> {
         now_ms: i64,
     ) -> Result<(), JournalError> {
         self.backend.transaction(&mut |tx| {
-            let mut rec = load_held(tx, op, None, now_ms, &self.owner)?;
+            let mut rec = load_held(tx, op, &self.owner)?;
             rec.status = OperationStatus::NeedsReview;
             rec.evidence = Some(evidence.to_owned());
             rec.updated_at_ms = now_ms;
@@ -580,23 +591,13 @@ impl<B: Backend> JournalStore for Journal<B> {
 
     fn save_shop_row(&self, row: &ShopRow) -> Result<i64, JournalError> {
         self.backend.transaction(&mut |tx| {
-            // Read and write under the order's lock: on PostgreSQL two hosts could otherwise
-            // both read version n and both write n + 1.
-            tx.lock_order(row.order.as_str())?;
-            let current = tx
-                .load_shop_row(row.order.as_str())?
-                .map_or(0, |r| r.version);
-            if current != row.version {
-                return Err(JournalError::ShopRecordChanged {
+            if tx.save_shop_row(row)? {
+                Ok(row.version + 1)
+            } else {
+                Err(JournalError::ShopRecordChanged {
                     order: row.order.to_string(),
-                });
+                })
             }
-            let next = ShopRow {
-                version: current + 1,
-                ..row.clone()
-            };
-            tx.save_shop_row(&next)?;
-            Ok(next.version)
         })
     }
 

@@ -337,6 +337,7 @@ impl PgTx<'_> {
         self.noted(sql, result)
     }
 
+    /// A statement that changed no row wrote nothing (a compare-and-set that lost).
     fn execute(
         &mut self,
         sql: &str,
@@ -344,7 +345,10 @@ impl PgTx<'_> {
     ) -> Result<u64, postgres::Error> {
         let s = self.statement(sql)?;
         let result = self.client.execute(&s, params);
-        self.noted(sql, result)
+        match result {
+            Ok(0) => Ok(0),
+            other => self.noted(sql, other),
+        }
     }
 
     fn ops(
@@ -546,6 +550,61 @@ impl Tx for PgTx<'_> {
             .ok_or_else(|| JournalError::Corrupt("inserted operation not returned".into()))
     }
 
+    /// The reply and the operation in one statement: the reply's update as a data-modifying
+    /// CTE, whose row count says it found the exchange still unanswered.
+    fn update_op_after(
+        &mut self,
+        op: &OperationRecord,
+        lease_until: Option<i64>,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        now_ms: i64,
+    ) -> Result<(), JournalError> {
+        let Some((x, reply)) = last else {
+            return self.update_op(op, lease_until);
+        };
+        let (status, body, error): (Option<i64>, Option<&[u8]>, Option<&str>) = match reply {
+            ReplyRecord::Reply { status, body } => (Some(*status as i64), Some(body), None),
+            ReplyRecord::NoReply { error } => (None, None, Some(error)),
+        };
+        let row = self
+            .query_opt(
+                &format!(
+                    "WITH r AS (UPDATE exchanges SET reply_status = $11, reply_body = $12, \
+                     transport_error = $13, replied_at = $14 \
+                     WHERE id = $15 AND replied_at IS NULL RETURNING 1) \
+                     UPDATE operations SET status = $2, attempt = $3, outcome = $4, \
+                     evidence = $5, amount = $6, currency = $7, updated_at = $8, \
+                     lease_until = coalesce($9::bigint - $8::bigint + {DB_NOW_MS}, lease_until), \
+                     owner = $10 WHERE id = $1 RETURNING (SELECT count(*) FROM r)"
+                ),
+                &[
+                    &op.id.0,
+                    &op.status.name(),
+                    &(op.attempt as i64),
+                    &op.outcome.as_ref().map(codec::outcome_json),
+                    &op.evidence,
+                    &op.amount.map(|a| a.minor_units),
+                    &op.amount.map(|a| a.currency.as_str().to_owned()),
+                    &op.updated_at_ms,
+                    &lease_until,
+                    &op.owner,
+                    &status,
+                    &body,
+                    &error,
+                    &now_ms,
+                    &x.0,
+                ],
+            )
+            .map_err(storage)?;
+        match row.map(|r| r.get::<_, i64>(0)) {
+            Some(1) => Ok(()),
+            _ => Err(JournalError::Corrupt(format!(
+                "exchange {} is unknown or already has a reply",
+                x.0
+            ))),
+        }
+    }
+
     fn update_op(
         &mut self,
         op: &OperationRecord,
@@ -694,23 +753,28 @@ impl Tx for PgTx<'_> {
         .collect()
     }
 
-    fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError> {
-        self.execute(
+    fn save_shop_row(&mut self, row: &ShopRow) -> Result<bool, JournalError> {
+        let sql = if row.version == 0 {
             "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_ref) DO UPDATE SET \
-                 shop = excluded.shop, unpaid = excluded.unpaid, data = excluded.data, \
-                 updated_at = excluded.updated_at, version = excluded.version",
-            &[
-                &row.order.as_str(),
-                &row.shop,
-                &row.unpaid,
-                &row.data,
-                &row.updated_ms,
-                &row.version,
-            ],
-        )
-        .map_err(storage)?;
-        Ok(())
+             VALUES ($1, $2, $3, $4, $5, $6::bigint + 1) ON CONFLICT (order_ref) DO NOTHING"
+        } else {
+            "UPDATE shop_orders SET shop = $2, unpaid = $3, data = $4, updated_at = $5, \
+             version = $6::bigint + 1 WHERE order_ref = $1 AND version = $6::bigint"
+        };
+        let n = self
+            .execute(
+                sql,
+                &[
+                    &row.order.as_str(),
+                    &row.shop,
+                    &row.unpaid,
+                    &row.data,
+                    &row.updated_ms,
+                    &row.version,
+                ],
+            )
+            .map_err(storage)?;
+        Ok(n == 1)
     }
 
     fn insert_drift(&mut self, d: &NewDrift, now_ms: i64) -> Result<DriftRecord, JournalError> {

@@ -119,6 +119,7 @@ impl migrate::SchemaTx for SchemaOn<'_> {
 
 impl Backend for Sqlite {
     const NAME: &'static str = "sqlite";
+    const READS_IN_PLACE: bool = true;
 
     fn transaction<T>(
         &self,
@@ -509,14 +510,17 @@ impl Tx for SqliteTx<'_> {
         rows.into_iter().map(ExchangeRow::into_record).collect()
     }
 
-    fn save_shop_row(&mut self, row: &ShopRow) -> Result<(), JournalError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (order_ref) DO UPDATE SET \
-                 shop = excluded.shop, unpaid = excluded.unpaid, data = excluded.data, \
-                 updated_at = excluded.updated_at, version = excluded.version",
-            )
+    fn save_shop_row(&mut self, row: &ShopRow) -> Result<bool, JournalError> {
+        let sql = if row.version == 0 {
+            "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6 + 1) ON CONFLICT (order_ref) DO NOTHING"
+        } else {
+            "UPDATE shop_orders SET shop = ?2, unpaid = ?3, data = ?4, updated_at = ?5, \
+             version = ?6 + 1 WHERE order_ref = ?1 AND version = ?6"
+        };
+        let n = self
+            .tx
+            .prepare_cached(sql)
             .map_err(storage)?
             .execute(params![
                 row.order.as_str(),
@@ -527,7 +531,7 @@ impl Tx for SqliteTx<'_> {
                 row.version
             ])
             .map_err(storage)?;
-        Ok(())
+        Ok(n == 1)
     }
 
     fn insert_drift(&mut self, d: &NewDrift, now_ms: i64) -> Result<DriftRecord, JournalError> {

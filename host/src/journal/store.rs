@@ -94,6 +94,13 @@ pub trait JournalStore: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
+    /// Whether a read is quick and never waits for another call's commit (SQLite's WAL readers:
+    /// microseconds on a local file): async callers then run reads in place rather than hand
+    /// each to a blocking thread, a hand-off that costs more than the read.
+    fn reads_in_place(&self) -> bool {
+        false
+    }
+
     /// Registers an order the host did not authorize itself: a pre-order awaiting authorization,
     /// or an order authorized elsewhere. A no-op if the order exists.
     fn register_order(&self, order: &OrderRecord) -> Result<OrderRecord, JournalError>;

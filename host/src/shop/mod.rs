@@ -114,6 +114,17 @@ async fn blocking<T: Send + 'static>(
         .map_err(ShopError::from)
 }
 
+/// A journal read: in place where the journal says reads are quick, else as `blocking`.
+async fn read<T: Send + 'static>(
+    journal: &Arc<dyn JournalStore>,
+    f: impl FnOnce(&dyn JournalStore) -> Result<T, JournalError> + Send + 'static,
+) -> Result<T, ShopError> {
+    if journal.reads_in_place() {
+        return f(&**journal).map_err(ShopError::from);
+    }
+    blocking(journal, f).await
+}
+
 impl Shop {
     /// A shop with no gateways; add them with [`Shop::with_gateway`].
     pub fn new(id: impl Into<String>, executor: Arc<Executor>) -> Shop {
@@ -327,7 +338,7 @@ impl Shop {
         order: &OrderRef,
     ) -> Result<(ShopOrder, Option<OrderRecord>, Vec<(i64, Intent)>), ShopError> {
         let o = order.clone();
-        let (row, payment) = blocking(self.executor.journal(), move |j| {
+        let (row, payment) = read(self.executor.journal(), move |j| {
             Ok((j.shop_row(&o)?, j.order(&o)?))
         })
         .await?;
