@@ -24,6 +24,34 @@ pub(crate) trait Tx {
     fn op_by_key(&mut self, key: &str) -> Result<Option<OperationRecord>, JournalError>;
     fn op_by_id(&mut self, id: OperationId) -> Result<Option<OperationRecord>, JournalError>;
     fn active_op(&mut self, order: &str) -> Result<Option<OperationRecord>, JournalError>;
+    /// `op_by_key` and `active_op` (PostgreSQL: in one statement).
+    fn op_by_key_and_active(
+        &mut self,
+        key: &str,
+        order: &str,
+    ) -> Result<(Option<OperationRecord>, Option<OperationRecord>), JournalError> {
+        Ok((self.op_by_key(key)?, self.active_op(order)?))
+    }
+    /// `insert_op` and the operation's first exchange (PostgreSQL: in one statement).
+    fn insert_op_sending(
+        &mut self,
+        op: &NewOperation,
+        now_ms: i64,
+        lease_until: i64,
+        owner: &str,
+        first: &SentExchange,
+    ) -> Result<(OperationRecord, ExchangeId), JournalError> {
+        let rec = self.insert_op(op, now_ms, lease_until, owner)?;
+        let x = self.insert_exchange(rec.id, first, now_ms)?;
+        Ok((rec, x))
+    }
+    /// The shop's row and the journal's order (PostgreSQL: in one statement).
+    fn load_shop_and_order(
+        &mut self,
+        order: &str,
+    ) -> Result<(Option<ShopRow>, Option<OrderRecord>), JournalError> {
+        Ok((self.load_shop_row(order)?, self.load_order(order)?))
+    }
     fn insert_op(
         &mut self,
         op: &NewOperation,
@@ -201,19 +229,13 @@ fn load_held(
 
 /// Appends an exchange at the operation's next index. The journal numbers exchanges itself: a
 /// retried key (a new attempt of the same operation) and resolution steps continue the sequence.
-/// `first` when the operation was inserted in this transaction: it has no exchanges yet.
 fn insert_next_exchange(
     tx: &mut dyn Tx,
     op: &OperationRecord,
     exchange: &SentExchange,
     now_ms: i64,
-    first: bool,
 ) -> Result<ExchangeId, JournalError> {
-    let next = if first {
-        0
-    } else {
-        tx.exchanges_for_op(op.id)?.len() as u32
-    };
+    let next = tx.exchanges_for_op(op.id)?.len() as u32;
     let numbered = SentExchange {
         step_index: next,
         attempt: op.attempt,
@@ -223,16 +245,19 @@ fn insert_next_exchange(
 }
 
 /// The checks and writes of `begin`, inside a caller's transaction.
+/// With `first`, a new operation is inserted with its first exchange (one statement on
+/// PostgreSQL), whose id is returned; a retried one gets no exchange here.
 fn begin_in(
     tx: &mut dyn Tx,
     new: &NewOperation,
+    first: Option<&SentExchange>,
     now_ms: i64,
     lease_ms: i64,
     owner: &str,
-) -> Result<(Begin, bool), JournalError> {
+) -> Result<(Begin, Option<ExchangeId>), JournalError> {
     let order_ref = new.order.as_str();
     tx.lock_order(order_ref)?;
-    let existing = tx.op_by_key(&new.idempotency_key)?;
+    let (existing, active) = tx.op_by_key_and_active(&new.idempotency_key, order_ref)?;
     if let Some(op) = &existing {
         if op.order != new.order || op.kind != new.kind {
             return Err(JournalError::KeyConflict {
@@ -241,9 +266,9 @@ fn begin_in(
             });
         }
         match op.status {
-            OperationStatus::Succeeded => return Ok((Begin::AlreadyDone(op.clone()), false)),
+            OperationStatus::Succeeded => return Ok((Begin::AlreadyDone(op.clone()), None)),
             OperationStatus::Resolved if op.outcome.is_some() => {
-                return Ok((Begin::AlreadyDone(op.clone()), false));
+                return Ok((Begin::AlreadyDone(op.clone()), None));
             }
             OperationStatus::Pending | OperationStatus::Unknown => {
                 return Err(ledger::Refusal::Busy {
@@ -263,7 +288,7 @@ fn begin_in(
             OperationStatus::Failed | OperationStatus::Resolved => {}
         }
     }
-    if let Some(active) = tx.active_op(order_ref)? {
+    if let Some(active) = active {
         return Err(ledger::Refusal::Busy {
             order: order_ref.to_owned(),
             operation: active.kind,
@@ -308,8 +333,7 @@ fn begin_in(
         )?;
     }
     let lease_until = now_ms + lease_ms;
-    let inserted = existing.is_none();
-    let op = match existing {
+    let (op, exchange) = match existing {
         Some(mut op) => {
             op.status = OperationStatus::Pending;
             op.attempt += 1;
@@ -319,11 +343,22 @@ fn begin_in(
             op.owner = Some(owner.to_owned());
             op.updated_at_ms = now_ms;
             tx.update_op(&op, Some(lease_until))?;
-            op
+            (op, None)
         }
-        None => tx.insert_op(new, now_ms, lease_until, owner)?,
+        None => match first {
+            Some(x) => {
+                let numbered = SentExchange {
+                    step_index: 0,
+                    attempt: 1,
+                    ..x.clone()
+                };
+                let (op, id) = tx.insert_op_sending(new, now_ms, lease_until, owner, &numbered)?;
+                (op, Some(id))
+            }
+            None => (tx.insert_op(new, now_ms, lease_until, owner)?, None),
+        },
     };
-    Ok((Begin::Started(op), inserted))
+    Ok((Begin::Started(op), exchange))
 }
 
 /// Writes the shop's row if it is still at `row.version` (the order's lock is held); its new
@@ -376,7 +411,7 @@ impl<B: Backend> JournalStore for Journal<B> {
 
     fn begin(&self, new: &NewOperation, now_ms: i64, lease_ms: i64) -> Result<Begin, JournalError> {
         self.backend
-            .transaction(&mut |tx| Ok(begin_in(tx, new, now_ms, lease_ms, &self.owner)?.0))
+            .transaction(&mut |tx| Ok(begin_in(tx, new, None, now_ms, lease_ms, &self.owner)?.0))
     }
 
     fn begin_send(
@@ -387,10 +422,11 @@ impl<B: Backend> JournalStore for Journal<B> {
         lease_ms: i64,
     ) -> Result<(Begin, Option<ExchangeId>), JournalError> {
         self.backend.transaction(&mut |tx| {
-            let (begun, inserted) = begin_in(tx, new, now_ms, lease_ms, &self.owner)?;
-            let exchange = match &begun {
-                Begin::Started(op) => Some(insert_next_exchange(tx, op, first, now_ms, inserted)?),
-                Begin::AlreadyDone(_) => None,
+            let (begun, inserted) = begin_in(tx, new, Some(first), now_ms, lease_ms, &self.owner)?;
+            let exchange = match (&begun, inserted) {
+                (Begin::Started(_), Some(id)) => Some(id),
+                (Begin::Started(op), None) => Some(insert_next_exchange(tx, op, first, now_ms)?),
+                (Begin::AlreadyDone(_), _) => None,
             };
             Ok((begun, exchange))
         })
@@ -408,7 +444,7 @@ impl<B: Backend> JournalStore for Journal<B> {
             let mut rec = load_held(tx, op, &self.owner)?;
             rec.updated_at_ms = now_ms;
             tx.update_op_after(&rec, Some(now_ms + lease_ms), previous, now_ms)?;
-            insert_next_exchange(tx, &rec, exchange, now_ms, false)
+            insert_next_exchange(tx, &rec, exchange, now_ms)
         })
     }
 
@@ -599,6 +635,14 @@ impl<B: Backend> JournalStore for Journal<B> {
                 })
             }
         })
+    }
+
+    fn shop_row_and_order(
+        &self,
+        order: &OrderRef,
+    ) -> Result<(Option<ShopRow>, Option<OrderRecord>), JournalError> {
+        self.backend
+            .read(&mut |tx| tx.load_shop_and_order(order.as_str()))
     }
 
     fn shop_row(&self, order: &OrderRef) -> Result<Option<ShopRow>, JournalError> {

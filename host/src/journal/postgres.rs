@@ -514,6 +514,125 @@ impl Tx for PgTx<'_> {
             .next())
     }
 
+    fn op_by_key_and_active(
+        &mut self,
+        key: &str,
+        order: &str,
+    ) -> Result<(Option<OperationRecord>, Option<OperationRecord>), JournalError> {
+        let ops = self.ops(
+            &format!(
+                "SELECT {OP_COLUMNS} FROM operations WHERE idempotency_key = $1 \
+                 OR (order_ref = $2 AND status IN ('pending', 'unknown'))"
+            ),
+            &[&key, &order],
+        )?;
+        let by_key = ops.iter().find(|o| o.idempotency_key == key).cloned();
+        let active = ops
+            .into_iter()
+            .find(|o| o.order.as_str() == order && o.status.is_active());
+        Ok((by_key, active))
+    }
+
+    fn insert_op_sending(
+        &mut self,
+        op: &NewOperation,
+        now_ms: i64,
+        lease_until: i64,
+        owner: &str,
+        x: &SentExchange,
+    ) -> Result<(OperationRecord, ExchangeId), JournalError> {
+        let rows = self
+            .query(
+                &format!(
+                    "WITH o AS (INSERT INTO operations (order_ref, gateway, kind, amount, \
+                     currency, idempotency_key, plugin_id, plugin_version, status, attempt, \
+                     lease_until, created_at, updated_at, owner, intent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, \
+                     $9::bigint - $10::bigint + {DB_NOW_MS}, $10, $10, $11, $12) \
+                     RETURNING {OP_COLUMNS}), \
+                     x AS (INSERT INTO exchanges (operation_id, step_index, step, method, url, \
+                     headers, body, state, sent_at, read_only, attempt) \
+                     SELECT o.id, $13, $14, $15, $16, $17, $18, $19, $10, $20, $21 FROM o \
+                     RETURNING id) \
+                     SELECT o.*, x.id FROM o, x"
+                ),
+                &[
+                    &op.order.as_str(),
+                    &op.gateway,
+                    &codec::kind_name(op.kind),
+                    &op.amount.map(|a| a.minor_units),
+                    &op.amount.map(|a| a.currency.as_str().to_owned()),
+                    &op.idempotency_key,
+                    &op.plugin_id,
+                    &op.plugin_version,
+                    &lease_until,
+                    &now_ms,
+                    &owner,
+                    &op.intent,
+                    &(x.step_index as i64),
+                    &x.step,
+                    &x.method,
+                    &x.url,
+                    &codec::headers_json(&x.headers),
+                    &x.body,
+                    &x.state,
+                    &x.read_only,
+                    &(x.attempt as i32),
+                ],
+            )
+            .map_err(storage)?;
+        let row = rows
+            .first()
+            .ok_or_else(|| JournalError::Corrupt("inserted operation not returned".into()))?;
+        let exchange = ExchangeId(row.get(17));
+        Ok((op_row(row).into_record()?, exchange))
+    }
+
+    fn load_shop_and_order(
+        &mut self,
+        order: &str,
+    ) -> Result<(Option<ShopRow>, Option<OrderRecord>), JournalError> {
+        let row = self
+            .query_one(
+                "SELECT s.order_ref, s.shop, s.unpaid, s.data, s.updated_at, s.version, \
+                 o.order_ref, o.gateway, o.transaction_ref, o.state, o.gateway_status, \
+                 o.currency, o.authorized, o.captured, o.refunded, o.review, o.version \
+                 FROM (SELECT $1::text AS k) q \
+                 LEFT JOIN shop_orders s ON s.order_ref = q.k \
+                 LEFT JOIN orders o ON o.order_ref = q.k",
+                &[&order],
+            )
+            .map_err(storage)?;
+        let shop = row.get::<_, Option<String>>(0).map(|order_ref| ShopRow {
+            order: renkei_sdk::OrderRef::new(order_ref),
+            shop: row.get(1),
+            unpaid: row.get(2),
+            data: row.get(3),
+            updated_ms: row.get(4),
+            version: row.get(5),
+        });
+        let journal = row
+            .get::<_, Option<String>>(6)
+            .map(|order_ref| {
+                OrderRow {
+                    order_ref,
+                    gateway: row.get(7),
+                    transaction_ref: row.get(8),
+                    state: row.get(9),
+                    gateway_status: row.get(10),
+                    currency: row.get(11),
+                    authorized: row.get(12),
+                    captured: row.get(13),
+                    refunded: row.get(14),
+                    review: row.get(15),
+                    version: row.get(16),
+                }
+                .into_record()
+            })
+            .transpose()?;
+        Ok((shop, journal))
+    }
+
     fn insert_op(
         &mut self,
         op: &NewOperation,

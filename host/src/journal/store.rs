@@ -199,6 +199,11 @@ pub trait JournalStore: Send + Sync + 'static {
     /// not exist yet); returns the new version. Otherwise `ShopRecordChanged`, nothing written.
     fn save_shop_row(&self, row: &ShopRow) -> Result<i64, JournalError>;
     fn shop_row(&self, order: &OrderRef) -> Result<Option<ShopRow>, JournalError>;
+    /// The shop's row and the journal's order, read together (one snapshot).
+    fn shop_row_and_order(
+        &self,
+        order: &OrderRef,
+    ) -> Result<(Option<ShopRow>, Option<OrderRecord>), JournalError>;
     /// A shop's orders in order-reference order; only the unpaid ones when `unpaid_only`.
     fn shop_rows(&self, shop: &str, unpaid_only: bool) -> Result<Vec<ShopRow>, JournalError>;
 

@@ -828,7 +828,13 @@ pub fn a_success_carries_the_shops_record(p: &Pair) {
             }
             None => assert_eq!((stored.version, stored.data.as_str()), (2, "other")),
         }
+        let o = OrderRef::new(order);
+        let together = p.b.shop_row_and_order(&o).unwrap();
+        assert_eq!(together, (Some(stored), p.b.order(&o).unwrap()));
+        assert!(together.1.is_some());
     }
+    let nobody = OrderRef::new("s-none");
+    assert_eq!(p.a.shop_row_and_order(&nobody).unwrap(), (None, None));
 }
 
 /// An operation decided on an order as read is refused if the order changed since.

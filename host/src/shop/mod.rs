@@ -338,10 +338,8 @@ impl Shop {
         order: &OrderRef,
     ) -> Result<(ShopOrder, Option<OrderRecord>, Vec<(i64, Intent)>), ShopError> {
         let o = order.clone();
-        let (row, payment) = read(self.executor.journal(), move |j| {
-            Ok((j.shop_row(&o)?, j.order(&o)?))
-        })
-        .await?;
+        let (row, payment) =
+            read(self.executor.journal(), move |j| j.shop_row_and_order(&o)).await?;
         let shop = match (row, &payment) {
             (Some(row), _) if row.shop == self.id => decode(&row)?,
             (None, Some(p)) => match self.adopt_order(p).await? {
