@@ -45,6 +45,17 @@ pub(crate) trait Tx {
         let x = self.insert_exchange(rec.id, first, now_ms)?;
         Ok((rec, x))
     }
+    /// An operation and its order (PostgreSQL: in one statement).
+    fn load_op_and_order(
+        &mut self,
+        id: OperationId,
+    ) -> Result<(OperationRecord, Option<OrderRecord>), JournalError> {
+        let op = self
+            .op_by_id(id)?
+            .ok_or(JournalError::UnknownOperation(id))?;
+        let order = self.load_order(op.order.as_str())?;
+        Ok((op, order))
+    }
     /// The shop's row and the journal's order (PostgreSQL: in one statement).
     fn load_shop_and_order(
         &mut self,
@@ -467,9 +478,11 @@ impl<B: Backend> JournalStore for Journal<B> {
         shop: Option<&ShopFollowUp>,
     ) -> Result<Applied, JournalError> {
         let result = self.backend.transaction(&mut |tx| {
-            // `load_held` took the order's lock.
-            let mut rec = load_held(tx, op, &self.owner)?;
-            let order = tx.load_order(rec.order.as_str())?;
+            // As `load_held`, with the order read in the same statement.
+            tx.lock_operation(op)?;
+            let (mut rec, order) = tx.load_op_and_order(op)?;
+            expect_active(&rec)?;
+            expect_owner(&rec, &self.owner)?;
             rec.updated_at_ms = now_ms;
             match ledger::apply(order.as_ref(), &rec, outcome) {
                 Ok((next, drift)) => {

@@ -588,6 +588,49 @@ impl Tx for PgTx<'_> {
         Ok((op_row(row).into_record()?, exchange))
     }
 
+    fn load_op_and_order(
+        &mut self,
+        id: OperationId,
+    ) -> Result<(OperationRecord, Option<OrderRecord>), JournalError> {
+        let columns = OP_COLUMNS
+            .split(", ")
+            .map(|c| format!("op.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = self
+            .query_opt(
+                &format!(
+                    "SELECT {columns}, o.order_ref, o.gateway, o.transaction_ref, o.state, \
+                     o.gateway_status, o.currency, o.authorized, o.captured, o.refunded, \
+                     o.review, o.version FROM operations op \
+                     LEFT JOIN orders o ON o.order_ref = op.order_ref WHERE op.id = $1"
+                ),
+                &[&id.0],
+            )
+            .map_err(storage)?
+            .ok_or(JournalError::UnknownOperation(id))?;
+        let order = row
+            .get::<_, Option<String>>(17)
+            .map(|order_ref| {
+                OrderRow {
+                    order_ref,
+                    gateway: row.get(18),
+                    transaction_ref: row.get(19),
+                    state: row.get(20),
+                    gateway_status: row.get(21),
+                    currency: row.get(22),
+                    authorized: row.get(23),
+                    captured: row.get(24),
+                    refunded: row.get(25),
+                    review: row.get(26),
+                    version: row.get(27),
+                }
+                .into_record()
+            })
+            .transpose()?;
+        Ok((op_row(&row).into_record()?, order))
+    }
+
     fn load_shop_and_order(
         &mut self,
         order: &str,
