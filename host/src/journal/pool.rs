@@ -1,5 +1,5 @@
 //! A fixed set of connections, lent one call at a time: the SQLite journal's read-only
-//! connections and the PostgreSQL journal's clients.
+//! connections and the PostgreSQL journal's reading clients.
 //!
 //! Not a pooling crate (r2d2 and the like): those open, test and replace connections on threads
 //! of their own and give up on a checkout after a timeout. The journal wants none of that. A
@@ -7,8 +7,8 @@
 //! `postgres::open`), so the journal opens every connection up front, on a thread it controls,
 //! and drops them the same way; a caller waits for a connection as long as it takes, as a
 //! transaction waits for a lock; and a broken connection is not replaced but lent again, so the
-//! next call on it fails and says why instead of the journal quietly reconnecting. The SQLite
-//! writer is not pooled at all: it is one connection that group commit shares (`sqlite.rs`).
+//! next call on it fails and says why instead of the journal quietly reconnecting. The writers
+//! are not pooled at all: each is one connection that group commit shares (`group.rs`).
 
 use super::store::JournalError;
 use std::sync::{Condvar, Mutex, MutexGuard};
