@@ -562,7 +562,7 @@ impl Shop {
         key: &str,
         hint: Option<&'static str>,
         mut along: Along,
-        then: Option<(ShopOrder, fn(&mut ShopOrder))>,
+        then: Option<Then>,
     ) -> Result<(Completed, GatewayOp, Option<ShopOrder>), ShopError> {
         let written = Arc::new(std::sync::Mutex::new(None));
         if let Some((base, change)) = then {
@@ -757,6 +757,10 @@ fn exec_error(order: &OrderRef, e: ExecError, hint: Option<&'static str>) -> Sho
 }
 
 /// The change to the shop's record that marks it caught up with a finished operation.
+/// The shop's record as read, and the change an action makes to it once its operation took
+/// effect ([`Shop::run_along`]).
+type Then = (ShopOrder, fn(&mut ShopOrder));
+
 /// The shop's record as stored.
 fn row_of(order: &ShopOrder) -> Result<ShopRow, ShopError> {
     Ok(ShopRow {
