@@ -155,10 +155,20 @@ impl Rig {
 
     /// The host "restarts" on the same journal: a new executor and shop; the old ones (and any
     /// operation they had in flight) are gone. Waits out the dead host's leases, then recovers.
+    /// An operation the dead host had marked unknown holds a longer lease, covering the wait for
+    /// its request's expiry (`Executor::resolving_lease_ms`): recovering before that one runs
+    /// out would find it still held, which a real host's periodic recovery settles later but the
+    /// simulation's "nothing left pending" check would report.
     pub async fn restart(&mut self) -> Result<renkei_host::RecoveryReport, renkei_host::ShopError> {
         self.shop = Arc::new(self.build_shop());
         let lease = self.shop.executor().lease();
-        tokio::time::sleep(lease + Duration::from_millis(200)).await;
+        let resolving = self
+            .instances
+            .iter()
+            .filter_map(|i| i.request_expiry().map(|e| e + i.clock_skew()))
+            .max()
+            .unwrap_or_default();
+        tokio::time::sleep(lease + resolving + Duration::from_millis(200)).await;
         self.shop.recover().await
     }
 
