@@ -565,7 +565,10 @@ impl Sim {
                 // An operation shows the host the gateway's state only where it can ask (SBPS
                 // reads before it acts); F-REGI without an inquiry cannot see a SEQNO its admin
                 // screen made.
-                if !r.operations.is_empty() && self.rig.fregi_inquiry_or(m.gw) {
+                // An operation answered from the journal (its key had already taken effect)
+                // sent nothing, so it showed the host nothing.
+                if r.operations.iter().any(|op| !op.from_journal) && self.rig.fregi_inquiry_or(m.gw)
+                {
                     m.host_looked();
                 }
                 match name {
