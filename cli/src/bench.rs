@@ -119,6 +119,18 @@ fn rss_text() -> String {
     peak_rss_mib().map_or_else(|| "n/a".into(), |m| format!("{m:.0} MiB"))
 }
 
+/// Hands the allocator's free pages back to the kernel, so that RSS at a run's start is the
+/// memory still in use: without it a run reuses what the previous run freed and its growth
+/// reads near zero whatever it needs.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases free memory of glibc's own heaps; it takes no
+    // pointers and is safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Per-run memory figures. `VmHWM` is one process-wide peak; resetting it before a run makes
 /// it that run's peak, and the largest value read before each reset is kept so the
 /// whole-process peak survives the resets.
@@ -152,6 +164,9 @@ impl Memory {
     /// Resets the peak to the current RSS; returns the current RSS, the run's baseline.
     fn run_start(&self) -> Option<f64> {
         if self.resets {
+            // The peak so far is kept before the trim lowers RSS.
+            self.reset_peak();
+            release_free_memory();
             self.reset_peak();
         }
         status_mib("VmRSS")
@@ -442,8 +457,9 @@ async fn bulk(args: BulkArgs) -> anyhow::Result<()> {
     let bench = Bench::start(args, "B".into()).await?;
     if bench.memory.resets {
         println!(
-            "memory: VmHWM reset before each run (5 → /proc/self/clear_refs), emulator book \
-             cleared; each run prints its own peak and growth"
+            "memory: before each run the emulator's book is cleared, free heap returned \
+             (malloc_trim) and VmHWM reset (5 → /proc/self/clear_refs); each run prints its \
+             own peak and its growth over its start"
         );
     } else {
         println!("memory: VmHWM could not be reset; each peak RSS is the process's since start");
