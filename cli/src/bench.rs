@@ -251,6 +251,31 @@ impl Bench {
         self.memory.run_start()
     }
 
+    /// Where a finished run's memory sits, read by letting go of it: first the shop (executor,
+    /// journal connections and caches) and the order list, then the emulator's book, each
+    /// followed by a trim so the drop shows in RSS. The bench's own per-order memory (what
+    /// the host side must keep small) is told apart from the gateway's, which a real gateway
+    /// holds on its own machines.
+    fn release(&self, shop: Arc<Shop>, orders: Vec<OrderRef>) -> String {
+        let rss = || status_mib("VmRSS");
+        let before = rss();
+        drop((shop, orders));
+        release_free_memory();
+        let host_side = rss();
+        self.fregi.emulator.reset();
+        release_free_memory();
+        let after = rss();
+        match (before, host_side, after) {
+            (Some(b), Some(h), Some(a)) => format!(
+                "released at the run's end: {:.1} MiB by the shop, journal and order list, \
+                 {:.1} MiB by the emulator's book",
+                b - h,
+                h - a
+            ),
+            _ => "released at the run's end: n/a".into(),
+        }
+    }
+
     /// A shop on `store` with `orders` fresh authorized orders (not timed).
     async fn shop(
         &self,
@@ -350,7 +375,7 @@ impl Bench {
             timed.elapsed.as_secs_f64() / ideal,
             self.memory.run_text(baseline, n)
         );
-        drop((shop, orders));
+        println!("    {}", self.release(shop, orders));
 
         println!("{name}, no injected latency, concurrency {c}:");
         let baseline = self.run_start();
@@ -370,6 +395,7 @@ impl Bench {
             ),
             None => println!("; {}", self.memory.run_text(baseline, n)),
         }
+        println!("    {}", self.release(shop, orders));
         Ok(timed.per_second())
     }
 

@@ -225,7 +225,14 @@ fn bench_bulk_runs_two_host_processes_on_one_postgres_journal() {
     };
     let child = Command::new(renkei_bin())
         .args(["bench", "bulk", "--orders", "40", "--concurrency", "8"])
-        .args(["--hosts", "2", "--latency-ms", "10", "--pg-probe-seconds", "0"])
+        .args([
+            "--hosts",
+            "2",
+            "--latency-ms",
+            "10",
+            "--pg-probe-seconds",
+            "0",
+        ])
         .args(["--postgres", &url])
         .env_remove("RENKEI_PLUGIN_DIR")
         .stdout(std::process::Stdio::piped())

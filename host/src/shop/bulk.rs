@@ -110,13 +110,9 @@ impl Shop {
         mut on_item: impl FnMut(&BulkItem, BulkProgress),
     ) -> BulkReport {
         let mut seen = HashSet::new();
-        // Owned order refs: a stream of futures over borrowed arguments is not provably `Send`
-        // (a higher-ranked lifetime), and a server must be able to spawn this future.
-        let unique: Vec<(usize, OrderRef)> = orders
-            .iter()
-            .filter(|o| seen.insert(*o))
-            .cloned()
-            .enumerate()
+        // Positions, not copies: an order ref is cloned only when its capture starts.
+        let unique: Vec<usize> = (0..orders.len())
+            .filter(|&i| seen.insert(&orders[i]))
             .collect();
         drop(seen);
         let total = unique.len();
@@ -133,10 +129,15 @@ impl Shop {
             failed: 0,
             total,
         };
+        // Each future owns its order ref: a stream of futures over borrowed arguments is not
+        // provably `Send` (a higher-ranked lifetime), and a server must be able to spawn this.
         let mut running =
-            futures_util::stream::iter(unique.into_iter().map(|(i, order)| async move {
-                let result = self.record_payment(&order).await;
-                (i, BulkItem { order, result })
+            futures_util::stream::iter(unique.into_iter().enumerate().map(|(i, at)| {
+                let order = orders[at].clone();
+                async move {
+                    let result = self.record_payment(&order).await;
+                    (i, BulkItem { order, result })
+                }
             }))
             .buffer_unordered(options.concurrency.max(1));
         while let Some((i, item)) = running.next().await {
