@@ -22,11 +22,13 @@
 //!
 //! Memory: the bulk runs keep only failures and counts
 //! (`Shop::bulk_record_payment_failures_only`), so what grows with the order count is the
-//! order list, the emulator's book and the journal's caches. Peak RSS is the process's `VmHWM`
-//! (emulator, client and host together). Before each run the bench resets `VmHWM` to the
-//! current RSS (writing `5` to `/proc/self/clear_refs`), so each run's figure is its own peak
-//! and its growth over the run's start; the whole-process peak printed last is the largest
-//! peak seen across the resets.
+//! emulator's book (a gateway's own records) and the order lists (the bench's and the bulk
+//! run's positions). Peak RSS is the process's `VmHWM` (emulator, client and host together).
+//! Before each run the bench hands free heap back to the kernel (`malloc_trim`) and resets
+//! `VmHWM` to the current RSS (writing `5` to `/proc/self/clear_refs`), so each run's figure is
+//! its own peak and its growth over the memory live at its start; after it, what dropping the
+//! shop and order list releases is printed apart from what clearing the emulator's book
+//! releases. The whole-process peak printed last is the largest peak seen across the resets.
 
 mod hosts;
 
