@@ -134,10 +134,11 @@ fn release_free_memory() {
 }
 
 /// Per-run memory figures. `VmHWM` is one process-wide peak; resetting it before a run makes
-/// it that run's peak, and the largest value read before each reset is kept so the
-/// whole-process peak survives the resets.
+/// it that run's peak, and the largest value read (before each reset, and each one printed) is
+/// kept so the whole-process peak survives the resets.
 struct Memory {
-    peak_before_resets: Mutex<f64>,
+    /// The largest `VmHWM` read so far, in MiB.
+    peak_seen: Mutex<f64>,
     /// Whether `/proc/self/clear_refs` took the reset (Linux ≥ 4.0, writable procfs).
     resets: bool,
 }
@@ -145,7 +146,7 @@ struct Memory {
 impl Memory {
     fn new() -> Memory {
         let memory = Memory {
-            peak_before_resets: Mutex::new(0.0),
+            peak_seen: Mutex::new(0.0),
             resets: false,
         };
         let resets = memory.reset_peak();
@@ -154,10 +155,7 @@ impl Memory {
 
     fn reset_peak(&self) -> bool {
         if let Some(hwm) = peak_rss_mib() {
-            let mut peak = self
-                .peak_before_resets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut peak = self.peak_seen.lock().unwrap_or_else(|e| e.into_inner());
             *peak = peak.max(hwm);
         }
         std::fs::write("/proc/self/clear_refs", "5").is_ok()
@@ -177,7 +175,14 @@ impl Memory {
     /// `peak RSS X MiB; run +Y MiB, Z MiB per 1,000 orders` for a run that started at
     /// `baseline` and handled `orders` orders.
     fn run_text(&self, baseline: Option<f64>, orders: usize) -> String {
-        match (peak_rss_mib(), baseline) {
+        let peak = peak_rss_mib();
+        if let Some(p) = peak {
+            // The kernel folds per-thread RSS counts in lazily, so a later read of the same
+            // peak can come out a little lower: the process peak must not print below this.
+            let mut seen = self.peak_seen.lock().unwrap_or_else(|e| e.into_inner());
+            *seen = seen.max(p);
+        }
+        match (peak, baseline) {
             (Some(peak), Some(base)) if self.resets => {
                 let grown = (peak - base).max(0.0);
                 format!(
@@ -191,10 +196,7 @@ impl Memory {
 
     /// The whole process's peak: the largest `VmHWM` seen across the resets.
     fn process_peak_text(&self) -> String {
-        let before = *self
-            .peak_before_resets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let before = *self.peak_seen.lock().unwrap_or_else(|e| e.into_inner());
         match peak_rss_mib() {
             Some(now) => format!("{:.0} MiB", now.max(before)),
             None => "n/a".into(),
