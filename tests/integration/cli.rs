@@ -203,3 +203,84 @@ fn emulator_sbps_runs_as_a_process_and_demands_basic_auth() {
     child.wait().unwrap();
     assert!(status.contains("401"), "{status}");
 }
+
+/// The number just before `marker` in `line` (`"… 240 orders/s aggregate"`).
+fn figure_before(line: &str, marker: &str) -> f64 {
+    let head = &line[..line
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in {line:?}"))];
+    head.split_whitespace()
+        .last()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no figure before {marker:?} in {line:?}"))
+}
+
+#[test]
+fn bench_bulk_runs_two_host_processes_on_one_postgres_journal() {
+    let Some(url) = std::env::var("RENKEI_TEST_POSTGRES_URL").ok() else {
+        eprintln!(
+            "\n*** SKIPPED: `renkei bench bulk --hosts 2` on PostgreSQL (set RENKEI_TEST_POSTGRES_URL) ***\n"
+        );
+        return;
+    };
+    let child = Command::new(renkei_bin())
+        .args(["bench", "bulk", "--orders", "40", "--concurrency", "8"])
+        .args([
+            "--hosts",
+            "2",
+            "--latency-ms",
+            "10",
+            "--pg-probe-seconds",
+            "0",
+        ])
+        .args(["--postgres", &url])
+        .env_remove("RENKEI_PLUGIN_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+
+    let hosts: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("host ") && l.contains("orders in"))
+        .collect();
+    assert_eq!(hosts.len(), 2, "one result line per host:\n{stdout}");
+    for line in &hosts {
+        assert!(line.contains("20 orders in"), "{line}");
+        assert!(line.contains("(0 failed)"), "{line}");
+        assert!(figure_before(line, "orders/s") > 0.0, "{line}");
+    }
+    let total = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("2 hosts:"))
+        .unwrap_or_else(|| panic!("no two-host line:\n{stdout}"));
+    assert!(total.contains("40 orders (0 failed)"), "{total}");
+    assert!(figure_before(total, "orders/s aggregate") > 0.0, "{total}");
+    let single = figure_before(total, "orders/s; aggregate");
+    assert!(single > 0.0, "{total}");
+    // The existing single-process lines are still printed.
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("bulk capture: 40 orders in") && l.contains("(0 failed)"))
+            .count(),
+        4,
+        "{stdout}"
+    );
+
+    // Every schema the bench made is gone.
+    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let left: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE $1",
+            &[&format!("renkei_bench_bulk_{pid}%")],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the bench left schemas behind");
+}

@@ -363,6 +363,50 @@ async fn g3_f10_bulk_goes_on_past_failures_with_the_gateways_messages() {
 }
 
 #[tokio::test]
+async fn g3_bulk_failures_only_keeps_the_failures_and_counts_the_rest() {
+    // The form `renkei bench bulk` uses for 100,000 orders: same captures, same failure
+    // lines in input order, but no result kept for an order that succeeded.
+    let rig = rig().await;
+    let mut orders = vec![];
+    let mut seqnos = vec![];
+    for i in 0..6 {
+        let id = format!("10000092460{i}");
+        seqnos.push(rig.fregi_order(&id, 1000 + i).await);
+        orders.push(o(&id));
+    }
+    rig.fregi
+        .admin_cancel(FREGI_SHOP, fregi_seqno(&seqnos[4]))
+        .unwrap();
+    rig.fregi
+        .admin_cancel(FREGI_SHOP, fregi_seqno(&seqnos[1]))
+        .unwrap();
+    // A duplicate is captured once, as in the full report.
+    orders.push(o("100000924602"));
+    let mut seen = 0;
+    let report = rig
+        .shop
+        .bulk_record_payment_failures_only(
+            &orders,
+            renkei_host::shop::BulkOptions { concurrency: 3 },
+            |_, progress| seen = progress.done,
+        )
+        .await;
+    assert_eq!(seen, 6, "every order reported as it finished");
+    assert_eq!(report.items.len(), 2, "only the failures are kept");
+    assert_eq!((report.succeeded(), report.failed()), (4, 2));
+    assert_eq!(
+        report.failure_lines(),
+        [
+            "100000924601: 売上処理時の指定された取引は承認取消済みです",
+            "100000924604: 売上処理時の指定された取引は承認取消済みです",
+        ]
+    );
+    for i in [0, 2, 3, 5] {
+        assert_eq!(rig.fregi_status(&seqnos[i]), Status::SoldPending);
+    }
+}
+
+#[tokio::test]
 async fn g3_bulk_sbps_reports_each_order_and_is_resumable() {
     let rig = rig().await;
     let mut orders = vec![];

@@ -47,16 +47,20 @@ pub struct BulkProgress {
 /// The whole run, in the order the orders were given (duplicates removed).
 #[derive(Debug, Default)]
 pub struct BulkReport {
+    /// Every order's result, or only the failures after
+    /// [`Shop::bulk_record_payment_failures_only`].
     pub items: Vec<BulkItem>,
+    /// Orders that succeeded but are not in `items` (the failures-only run keeps their count).
+    pub omitted_successes: usize,
 }
 
 impl BulkReport {
     pub fn succeeded(&self) -> usize {
-        self.items.iter().filter(|i| i.result.is_ok()).count()
+        self.omitted_successes + self.items.iter().filter(|i| i.result.is_ok()).count()
     }
 
     pub fn failed(&self) -> usize {
-        self.items.len() - self.succeeded()
+        self.items.iter().filter(|i| i.result.is_err()).count()
     }
 
     /// The failure lines, `order: reason`, in input order.
@@ -80,28 +84,60 @@ impl Shop {
         &self,
         orders: &[OrderRef],
         options: BulkOptions,
+        on_item: impl FnMut(&BulkItem, BulkProgress),
+    ) -> BulkReport {
+        self.bulk(orders, options, true, on_item).await
+    }
+
+    /// [`Shop::bulk_record_payment`] that keeps only the failures (in input order) and the
+    /// count of the rest. Each result carries the shop's record and the operations, so a run
+    /// over a platform's whole backlog would otherwise hold every one of them until it ends;
+    /// `on_item` still sees every result as it finishes.
+    pub async fn bulk_record_payment_failures_only(
+        &self,
+        orders: &[OrderRef],
+        options: BulkOptions,
+        on_item: impl FnMut(&BulkItem, BulkProgress),
+    ) -> BulkReport {
+        self.bulk(orders, options, false, on_item).await
+    }
+
+    async fn bulk(
+        &self,
+        orders: &[OrderRef],
+        options: BulkOptions,
+        keep_successes: bool,
         mut on_item: impl FnMut(&BulkItem, BulkProgress),
     ) -> BulkReport {
         let mut seen = HashSet::new();
-        // Owned order refs: a stream of futures over borrowed arguments is not provably `Send`
-        // (a higher-ranked lifetime), and a server must be able to spawn this future.
-        let unique: Vec<(usize, OrderRef)> = orders
-            .iter()
-            .filter(|o| seen.insert(*o))
-            .cloned()
-            .enumerate()
+        // Positions, not copies: an order ref is cloned only when its capture starts.
+        let unique: Vec<usize> = (0..orders.len())
+            .filter(|&i| seen.insert(&orders[i]))
             .collect();
+        drop(seen);
         let total = unique.len();
-        let mut slots: Vec<Option<BulkItem>> = (0..total).map(|_| None).collect();
+        // Every result by input position, or (failures only) the failures with theirs: no
+        // slot per order is allocated for results that will not be kept.
+        let mut slots: Vec<Option<BulkItem>> = if keep_successes {
+            (0..total).map(|_| None).collect()
+        } else {
+            Vec::new()
+        };
+        let mut failures: Vec<(usize, BulkItem)> = Vec::new();
         let mut progress = BulkProgress {
             done: 0,
             failed: 0,
             total,
         };
+        // Each future owns its order ref: a stream of futures over borrowed arguments is not
+        // provably `Send` (a higher-ranked lifetime), and a server must be able to spawn this.
         let mut running =
-            futures_util::stream::iter(unique.into_iter().map(|(i, order)| async move {
-                let result = self.record_payment(&order).await;
-                (i, BulkItem { order, result })
+            futures_util::stream::iter(unique.into_iter().enumerate().map(|(i, at)| {
+                let order = orders[at].clone();
+                async move {
+                    let result = self.record_payment(&order).await;
+                    (i, BulkItem { order, result })
+                }
             }))
             .buffer_unordered(options.concurrency.max(1));
         while let Some((i, item)) = running.next().await {
@@ -110,10 +146,23 @@ impl Shop {
                 progress.failed += 1;
             }
             on_item(&item, progress);
-            slots[i] = Some(item);
+            if keep_successes {
+                slots[i] = Some(item);
+            } else if item.result.is_err() {
+                failures.push((i, item));
+            }
         }
-        BulkReport {
-            items: slots.into_iter().flatten().collect(),
+        if keep_successes {
+            BulkReport {
+                items: slots.into_iter().flatten().collect(),
+                omitted_successes: 0,
+            }
+        } else {
+            failures.sort_unstable_by_key(|(i, _)| *i);
+            BulkReport {
+                omitted_successes: total - failures.len(),
+                items: failures.into_iter().map(|(_, item)| item).collect(),
+            }
         }
     }
 }
