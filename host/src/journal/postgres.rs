@@ -432,23 +432,10 @@ impl Tx for PgTx<'_> {
                 &[&order],
             )
             .map_err(storage)?;
-        row.map(|r| {
-            OrderRow {
-                order_ref: r.get(0),
-                gateway: r.get(1),
-                transaction_ref: r.get(2),
-                state: r.get(3),
-                gateway_status: r.get(4),
-                currency: r.get(5),
-                authorized: r.get(6),
-                captured: r.get(7),
-                refunded: r.get(8),
-                review: r.get(9),
-                version: r.get(10),
-            }
-            .into_record()
-        })
-        .transpose()
+        match row {
+            Some(r) => order_at(&r, 0),
+            None => Ok(None),
+        }
     }
 
     fn save_order(&mut self, o: &OrderRecord, now_ms: i64) -> Result<(), JournalError> {
@@ -609,25 +596,7 @@ impl Tx for PgTx<'_> {
             )
             .map_err(storage)?
             .ok_or(JournalError::UnknownOperation(id))?;
-        let order = row
-            .get::<_, Option<String>>(17)
-            .map(|order_ref| {
-                OrderRow {
-                    order_ref,
-                    gateway: row.get(18),
-                    transaction_ref: row.get(19),
-                    state: row.get(20),
-                    gateway_status: row.get(21),
-                    currency: row.get(22),
-                    authorized: row.get(23),
-                    captured: row.get(24),
-                    refunded: row.get(25),
-                    review: row.get(26),
-                    version: row.get(27),
-                }
-                .into_record()
-            })
-            .transpose()?;
+        let order = order_at(&row, 17)?;
         Ok((op_row(&row).into_record()?, order))
     }
 
@@ -654,25 +623,7 @@ impl Tx for PgTx<'_> {
             updated_ms: row.get(4),
             version: row.get(5),
         });
-        let journal = row
-            .get::<_, Option<String>>(6)
-            .map(|order_ref| {
-                OrderRow {
-                    order_ref,
-                    gateway: row.get(7),
-                    transaction_ref: row.get(8),
-                    state: row.get(9),
-                    gateway_status: row.get(10),
-                    currency: row.get(11),
-                    authorized: row.get(12),
-                    captured: row.get(13),
-                    refunded: row.get(14),
-                    review: row.get(15),
-                    version: row.get(16),
-                }
-                .into_record()
-            })
-            .transpose()?;
+        let journal = order_at(&row, 6)?;
         Ok((shop, journal))
     }
 
@@ -1032,6 +983,29 @@ impl Tx for PgTx<'_> {
             .map(shop_row)
             .collect())
     }
+}
+
+/// The order's columns from `at` on (the order of `load_order`'s SELECT), or `None` where a
+/// LEFT JOIN found no order.
+fn order_at(r: &Row, at: usize) -> Result<Option<OrderRecord>, JournalError> {
+    r.get::<_, Option<String>>(at)
+        .map(|order_ref| {
+            OrderRow {
+                order_ref,
+                gateway: r.get(at + 1),
+                transaction_ref: r.get(at + 2),
+                state: r.get(at + 3),
+                gateway_status: r.get(at + 4),
+                currency: r.get(at + 5),
+                authorized: r.get(at + 6),
+                captured: r.get(at + 7),
+                refunded: r.get(at + 8),
+                review: r.get(at + 9),
+                version: r.get(at + 10),
+            }
+            .into_record()
+        })
+        .transpose()
 }
 
 fn shop_row(r: &Row) -> ShopRow {
