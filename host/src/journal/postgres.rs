@@ -307,14 +307,23 @@ impl PgTx<'_> {
         result
     }
 
+    /// Runs `sql`, prepared once per connection, through `run`, noting what it did.
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        run: impl FnOnce(&mut Client, &Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let s = self.statement(sql)?;
+        let result = run(self.client, &s);
+        self.noted(sql, result)
+    }
+
     fn query(
         &mut self,
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, postgres::Error> {
-        let s = self.statement(sql)?;
-        let result = self.client.query(&s, params);
-        self.noted(sql, result)
+        self.run(sql, |c, s| c.query(s, params))
     }
 
     fn query_opt(
@@ -322,9 +331,7 @@ impl PgTx<'_> {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Option<Row>, postgres::Error> {
-        let s = self.statement(sql)?;
-        let result = self.client.query_opt(&s, params);
-        self.noted(sql, result)
+        self.run(sql, |c, s| c.query_opt(s, params))
     }
 
     fn query_one(
@@ -332,9 +339,7 @@ impl PgTx<'_> {
         sql: &str,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Row, postgres::Error> {
-        let s = self.statement(sql)?;
-        let result = self.client.query_one(&s, params);
-        self.noted(sql, result)
+        self.run(sql, |c, s| c.query_one(s, params))
     }
 
     /// A statement that changed no row wrote nothing (a compare-and-set that lost).
@@ -675,10 +680,7 @@ impl Tx for PgTx<'_> {
         let Some((x, reply)) = last else {
             return self.update_op(op, lease_until);
         };
-        let (status, body, error): (Option<i64>, Option<&[u8]>, Option<&str>) = match reply {
-            ReplyRecord::Reply { status, body } => (Some(*status as i64), Some(body), None),
-            ReplyRecord::NoReply { error } => (None, None, Some(error)),
-        };
+        let (status, body, error) = reply_columns(reply);
         let row = self
             .query_opt(
                 &format!(
@@ -782,10 +784,7 @@ impl Tx for PgTx<'_> {
         reply: &ReplyRecord,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        let (status, body, error): (Option<i64>, Option<&[u8]>, Option<&str>) = match reply {
-            ReplyRecord::Reply { status, body } => (Some(*status as i64), Some(body), None),
-            ReplyRecord::NoReply { error } => (None, None, Some(error)),
-        };
+        let (status, body, error) = reply_columns(reply);
         let n = self
             .execute(
                 "UPDATE exchanges SET reply_status = $2, reply_body = $3, transport_error = $4, \
@@ -982,6 +981,14 @@ impl Tx for PgTx<'_> {
             .iter()
             .map(shop_row)
             .collect())
+    }
+}
+
+/// A reply as its columns: status and body, or the transport's error.
+fn reply_columns(reply: &ReplyRecord) -> (Option<i64>, Option<&[u8]>, Option<&str>) {
+    match reply {
+        ReplyRecord::Reply { status, body } => (Some(*status as i64), Some(body), None),
+        ReplyRecord::NoReply { error } => (None, None, Some(error)),
     }
 }
 
