@@ -55,6 +55,10 @@ const OPERATOR: &str = "sim-operator";
 /// than any delay the emulators are asked to hold a request.
 const OPERATOR_DELAY_MS: i64 = 3_000;
 
+/// Longer than any request the simulation asks an emulator to hold (a slow write: 1,600 ms),
+/// with a margin for a loaded machine.
+const GATEWAY_HOLD_LIMIT: Duration = Duration::from_millis(5_000);
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -419,10 +423,26 @@ impl Sim {
 
     // ---- checks -------------------------------------------------------------------------
 
+    /// Waits until neither emulator holds a request it has yet to process. A request the host
+    /// gave up on is still the gateway's word on an outcome: the book is compared with the
+    /// journal once that word is in, or a belief formed too early (an inquiry before expiry)
+    /// would pass unseen whenever a later action on the order happened to mend it.
+    async fn gateways_settled(&self) {
+        let held = || {
+            self.rig.sbps.as_ref().map_or(0, |e| e.held_requests())
+                + self.rig.fregi.as_ref().map_or(0, |e| e.held_requests())
+        };
+        let give_up = tokio::time::Instant::now() + GATEWAY_HOLD_LIMIT;
+        while held() > 0 && tokio::time::Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     async fn check_order(&mut self, order: &str) -> Result<(), Stop> {
         let Some(model) = self.orders.get(order).cloned() else {
             return Ok(());
         };
+        self.gateways_settled().await;
         let book = self.book(order);
         let journal = self.journal_record(order).await?;
         let shop = self.shop_order(order).await?;

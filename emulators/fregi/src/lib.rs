@@ -205,6 +205,12 @@ impl FregiEmulator {
         self.shared.faults.install(fault)
     }
 
+    /// Requests a latency fault holds and has not yet processed: wait for zero before
+    /// comparing a client's belief with the book.
+    pub fn held_requests(&self) -> usize {
+        self.shared.faults.held()
+    }
+
     /// Removes one fault rule; false if it had already expired.
     pub fn remove_fault(&self, id: FaultId) -> bool {
         self.shared.faults.remove(id)

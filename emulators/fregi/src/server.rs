@@ -154,8 +154,13 @@ async fn card_request(
         FaultKind::Latency { millis } => {
             let shared = Arc::clone(shared);
             let delay = Duration::from_millis(millis);
+            let held = shared.faults.hold();
             let processed = conn
-                .after_delay(delay, move || run_card(&shared, script, env, &params))
+                .after_delay(delay, move || {
+                    let response = run_card(&shared, script, env, &params);
+                    drop(held);
+                    response
+                })
                 .await;
             match processed {
                 Some(response) => Action::Reply(response),

@@ -15,8 +15,8 @@
 //! add its `on_*` narrowing methods; the JSON shape (`{"fault": {"kind": ...}, "match": {...},
 //! "lifetime": ...}`) is the same for all.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -324,6 +324,8 @@ pub struct FaultBook<F> {
     next_id: AtomicU64,
     /// Lets the hot path skip the lock when nothing is installed.
     armed: AtomicBool,
+    /// Requests a latency fault holds, not yet processed (see [`FaultBook::hold`]).
+    held: Arc<AtomicUsize>,
 }
 
 impl<F> Default for FaultBook<F> {
@@ -332,7 +334,37 @@ impl<F> Default for FaultBook<F> {
             faults: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(0),
             armed: AtomicBool::new(false),
+            held: Arc::new(AtomicUsize::new(0)),
         }
+    }
+}
+
+/// A request a latency fault holds: counted in [`FaultBook::held`] until dropped. Move it into
+/// the work that processes the request, so the count falls once the gateway's book shows the
+/// request's effect (or once the work is dropped unrun because the emulator stopped).
+#[derive(Debug)]
+#[must_use = "the request counts as held only while this lives"]
+pub struct Held(Arc<AtomicUsize>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<F> FaultBook<F> {
+    /// Counts a request as held until the returned guard drops.
+    pub fn hold(&self) -> Held {
+        self.held.fetch_add(1, Ordering::AcqRel);
+        Held(Arc::clone(&self.held))
+    }
+
+    /// Requests held by a latency fault and not yet processed. A test that compares its
+    /// client's belief with the gateway's book waits for zero first: a held request is the
+    /// gateway's pending word on an outcome, which it gives whether or not the client still
+    /// listens.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
     }
 }
 
@@ -712,6 +744,20 @@ mod tests {
         assert_eq!(book.take("sale"), five_oh_three);
         assert_eq!(book.take("sale"), Some(FaultKind::ReplyLost));
         assert!(book.is_empty());
+    }
+
+    #[test]
+    fn a_request_counts_as_held_until_its_work_drops_the_guard() {
+        let book = FaultBook::<TestFault>::default();
+        let first = book.hold();
+        let second = book.hold();
+        assert_eq!(book.held(), 2);
+        drop(first);
+        assert_eq!(book.held(), 1);
+        // Work that never runs (the emulator stopped) drops its guard all the same.
+        let work = move || drop(second);
+        std::mem::drop(work);
+        assert_eq!(book.held(), 0);
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod transport;
 
 pub use control::{CONTROL_PREFIX, control_route, json, json_error, segments, with_json};
 pub use fault::{
-    Fault, FaultBook, FaultId, FaultKind, FaultLifetime, InstalledFault, Matches, Rule,
+    Fault, FaultBook, FaultId, FaultKind, FaultLifetime, Held, InstalledFault, Matches, Rule,
 };
 pub use http::{BodyError, Collected, cut_point, error_status, read_body, reply};
 pub use server::{Conn, HttpResponse, ServeOptions, run, stopped};

@@ -148,6 +148,12 @@ impl SbpsEmulator {
         self.engine.faults.install(fault)
     }
 
+    /// Requests a latency fault holds and has not yet processed: wait for zero before
+    /// comparing a client's belief with the book.
+    pub fn held_requests(&self) -> usize {
+        self.engine.faults.held()
+    }
+
     /// Removes a fault; `false` if it was not installed (or already used up).
     pub fn remove_fault(&self, id: FaultId) -> bool {
         self.engine.faults.remove(id)

@@ -103,9 +103,12 @@ async fn api(engine: &Arc<Engine>, conn: &Conn, request: Request<Incoming>) -> H
         Some(FaultKind::Latency { millis }) => {
             let delay = Duration::from_millis(*millis);
             let engine = Arc::clone(engine);
+            let held = engine.faults.hold();
             let processed = conn
                 .after_delay(delay, move || {
-                    process(&engine, authorization.as_deref(), parsed)
+                    let processed = process(&engine, authorization.as_deref(), parsed);
+                    drop(held);
+                    processed
                 })
                 .await;
             match processed {
