@@ -84,6 +84,27 @@ pub(crate) trait Tx {
         }
         self.update_op(op, lease_until)
     }
+    /// A success's writes: the order when it changed, the operation after its last reply, and
+    /// the shop's record when the shop handed one along (a compare-and-set, as
+    /// [`Tx::save_shop_row`]); whether the shop's record was written. PostgreSQL makes this
+    /// one statement.
+    fn write_success(
+        &mut self,
+        order: Option<&OrderRecord>,
+        op: &OperationRecord,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        shop: Option<&ShopRow>,
+        now_ms: i64,
+    ) -> Result<bool, JournalError> {
+        if let Some(o) = order {
+            self.save_order(o, now_ms)?;
+        }
+        self.update_op_after(op, None, last, now_ms)?;
+        match shop {
+            Some(row) => self.save_shop_row(row),
+            None => Ok(false),
+        }
+    }
     /// Writes status, attempt, outcome, evidence and `updated_at`; `lease_until` when given.
     fn update_op(
         &mut self,
@@ -374,10 +395,6 @@ fn begin_in(
 
 /// Writes the shop's row if it is still at `row.version` (the order's lock is held); its new
 /// version, or `None` when it changed (the caller then writes it itself).
-fn follow_up(tx: &mut dyn Tx, row: ShopRow) -> Result<Option<i64>, JournalError> {
-    Ok(tx.save_shop_row(&row)?.then_some(row.version + 1))
-}
-
 impl<B: Backend> Journal<B> {
     /// Ends the held operation's attempt in `status` with its evidence, after recording `last`;
     /// `lease_until` keeps the lease (an unknown outcome stays held while it is resolved).
@@ -486,17 +503,19 @@ impl<B: Backend> JournalStore for Journal<B> {
             rec.updated_at_ms = now_ms;
             match ledger::apply(order.as_ref(), &rec, outcome) {
                 Ok((next, drift)) => {
-                    if next.version != order.as_ref().map_or(-1, |o| o.version) {
-                        tx.save_order(&next, now_ms)?;
-                    }
+                    let changed = next.version != order.as_ref().map_or(-1, |o| o.version);
                     rec.status = OperationStatus::Succeeded;
                     rec.outcome = Some(outcome.clone());
                     rec.evidence = drift.as_ref().map(|d| format!("drift: {}", d.detail));
-                    tx.update_op_after(&rec, None, last, now_ms)?;
-                    let shop_version = match shop.and_then(|f| f(&rec, &next)) {
-                        Some(row) => follow_up(tx, row)?,
-                        None => None,
-                    };
+                    let row = shop.and_then(|f| f(&rec, &next));
+                    let written = tx.write_success(
+                        changed.then_some(&next),
+                        &rec,
+                        last,
+                        row.as_ref(),
+                        now_ms,
+                    )?;
+                    let shop_version = row.filter(|_| written).map(|r| r.version + 1);
                     Ok(Ok(Applied {
                         order: next,
                         drift,

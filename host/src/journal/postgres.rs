@@ -720,6 +720,123 @@ impl Tx for PgTx<'_> {
         }
     }
 
+    /// The order's upsert, the reply's update and the shop's compare-and-set as data-modifying
+    /// CTEs of the operation's update: one round trip where there were up to four. The CTEs
+    /// touch four different tables, so sharing one snapshot changes nothing they see.
+    fn write_success(
+        &mut self,
+        order: Option<&OrderRecord>,
+        op: &OperationRecord,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        shop: Option<&ShopRow>,
+        now_ms: i64,
+    ) -> Result<bool, JournalError> {
+        if order.is_none() && last.is_none() && shop.is_none() {
+            self.update_op(op, None)?;
+            return Ok(false);
+        }
+        let mut q = Params::default();
+        let mut ctes = Vec::new();
+        if let Some(o) = order {
+            ctes.push(format!(
+                "o AS (INSERT INTO orders (order_ref, gateway, transaction_ref, state, \
+                 gateway_status, currency, authorized, captured, refunded, review, version, \
+                 updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
+                 ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
+                 transaction_ref = excluded.transaction_ref, state = excluded.state, \
+                 gateway_status = excluded.gateway_status, currency = excluded.currency, \
+                 authorized = excluded.authorized, captured = excluded.captured, \
+                 refunded = excluded.refunded, review = excluded.review, \
+                 version = excluded.version, updated_at = excluded.updated_at RETURNING 1)",
+                q.add(o.order.as_str().to_owned()),
+                q.add(o.gateway.clone()),
+                q.add(o.transaction.as_ref().map(|t| t.as_str().to_owned())),
+                q.add(codec::state_json(&o.state)),
+                q.add(o.gateway_status.clone()),
+                q.add(o.authorized.currency.as_str().to_owned()),
+                q.add(o.authorized.minor_units),
+                q.add(o.captured.minor_units),
+                q.add(o.refunded.minor_units),
+                q.add(o.review.clone()),
+                q.add(o.version),
+                q.add(now_ms),
+            ));
+        }
+        let replied = match last {
+            Some((x, reply)) => {
+                let (status, body, error) = reply_columns(reply);
+                ctes.push(format!(
+                    "r AS (UPDATE exchanges SET reply_status = {}, reply_body = {}, \
+                     transport_error = {}, replied_at = {} \
+                     WHERE id = {} AND replied_at IS NULL RETURNING 1)",
+                    q.add(status),
+                    q.add(body.map(<[u8]>::to_vec)),
+                    q.add(error.map(str::to_owned)),
+                    q.add(now_ms),
+                    q.add(x.0),
+                ));
+                "(SELECT count(*) FROM r)"
+            }
+            None => "1::bigint",
+        };
+        let saved = match shop {
+            Some(row) => {
+                let values = [
+                    q.add(row.order.as_str().to_owned()),
+                    q.add(row.shop.clone()),
+                    q.add(row.unpaid),
+                    q.add(row.data.clone()),
+                    q.add(row.updated_ms),
+                    q.add(row.version),
+                ];
+                let [order_ref, shop_name, unpaid, data, updated, version] = &values;
+                ctes.push(if row.version == 0 {
+                    format!(
+                        "s AS (INSERT INTO shop_orders (order_ref, shop, unpaid, data, \
+                         updated_at, version) VALUES ({order_ref}, {shop_name}, {unpaid}, \
+                         {data}, {updated}, {version}::bigint + 1) \
+                         ON CONFLICT (order_ref) DO NOTHING RETURNING 1)"
+                    )
+                } else {
+                    format!(
+                        "s AS (UPDATE shop_orders SET shop = {shop_name}, unpaid = {unpaid}, \
+                         data = {data}, updated_at = {updated}, version = {version}::bigint + 1 \
+                         WHERE order_ref = {order_ref} AND version = {version}::bigint \
+                         RETURNING 1)"
+                    )
+                });
+                "(SELECT count(*) FROM s)"
+            }
+            None => "0::bigint",
+        };
+        let sql = format!(
+            "WITH {} UPDATE operations SET status = {}, attempt = {}, outcome = {}, \
+             evidence = {}, amount = {}, currency = {}, updated_at = {}, owner = {} \
+             WHERE id = {} RETURNING {replied}, {saved}",
+            ctes.join(", "),
+            q.add(op.status.name().to_owned()),
+            q.add(op.attempt as i64),
+            q.add(op.outcome.as_ref().map(codec::outcome_json)),
+            q.add(op.evidence.clone()),
+            q.add(op.amount.map(|a| a.minor_units)),
+            q.add(op.amount.map(|a| a.currency.as_str().to_owned())),
+            q.add(op.updated_at_ms),
+            q.add(op.owner.clone()),
+            q.add(op.id.0),
+        );
+        let row = self
+            .query_opt(&sql, &q.refs())
+            .map_err(storage)?
+            .ok_or(JournalError::UnknownOperation(op.id))?;
+        if row.get::<_, i64>(0) != 1 {
+            let x = last.map_or(0, |(x, _)| x.0);
+            return Err(JournalError::Corrupt(format!(
+                "exchange {x} is unknown or already has a reply"
+            )));
+        }
+        Ok(row.get::<_, i64>(1) == 1)
+    }
+
     fn update_op(
         &mut self,
         op: &OperationRecord,
@@ -985,6 +1102,23 @@ impl Tx for PgTx<'_> {
 }
 
 /// A reply as its columns: status and body, or the transport's error.
+/// A statement's parameters, numbered as they are added: for SQL assembled from optional
+/// parts, where fixed `$n` would shift with every part left out.
+#[derive(Default)]
+struct Params(Vec<Box<dyn postgres::types::ToSql + Sync>>);
+
+impl Params {
+    /// Adds `value`; its placeholder.
+    fn add(&mut self, value: impl postgres::types::ToSql + Sync + 'static) -> String {
+        self.0.push(Box::new(value));
+        format!("${}", self.0.len())
+    }
+
+    fn refs(&self) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+        self.0.iter().map(|p| p.as_ref()).collect()
+    }
+}
+
 fn reply_columns(reply: &ReplyRecord) -> (Option<i64>, Option<&[u8]>, Option<&str>) {
     match reply {
         ReplyRecord::Reply { status, body } => (Some(*status as i64), Some(body), None),
