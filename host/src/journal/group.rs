@@ -79,9 +79,6 @@ struct State {
     done: u64,
     /// A caller is committing.
     committing: bool,
-    /// The open transaction's id and when its first call began it: calls still queued for
-    /// the connection may join it until [`JOIN_WINDOW`] after that.
-    opened: Option<(u64, Instant)>,
     /// Transactions that did not commit. Never pruned: a waiter may read it long after, and
     /// failures are rare (a full disk, a lost connection, a call that could not be undone).
     failed: Vec<(u64, Ended)>,
@@ -132,8 +129,6 @@ impl<C: GroupConn> Group<C> {
                     b.conn.begin()?;
                     b.open = true;
                     b.id += 1;
-                    let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                    g.opened = Some((b.id, Instant::now()));
                 }
                 let id = b.id;
                 match b.conn.call(f) {
@@ -186,12 +181,6 @@ impl<C: GroupConn> Group<C> {
 
     /// Returns once transaction `id` is settled (committing it, and everything that joined it,
     /// if nobody else is), with how it ended when it did not commit.
-    ///
-    /// The calls queued for the connection join the open transaction first: while any is
-    /// queued, the last of them commits (each call ends here), and this caller only sleeps. So
-    /// a batch takes every call that was waiting, without a committer spinning on the queue;
-    /// [`JOIN_WINDOW`] after the transaction began, whoever wakes commits it anyway, so a
-    /// steady stream of calls cannot hold a commit back.
     fn wait_for_commit(&self, id: u64) -> Result<(), Ended> {
         let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -202,20 +191,13 @@ impl<C: GroupConn> Group<C> {
                 };
             }
             if !g.committing {
-                let window_left = match g.opened {
-                    Some((open, since)) if open == id => JOIN_WINDOW.saturating_sub(since.elapsed()),
-                    _ => Duration::ZERO,
-                };
-                if self.queued.load(Ordering::SeqCst) > 0 && !window_left.is_zero() {
-                    g = self
-                        .settled
-                        .wait_timeout(g, window_left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                    continue;
-                }
                 g.committing = true;
                 drop(g);
+                // Let the calls already queued for the connection join this commit.
+                let start = Instant::now();
+                while self.queued.load(Ordering::SeqCst) > 0 && start.elapsed() < JOIN_WINDOW {
+                    std::thread::yield_now();
+                }
                 let mut b = self.conn.lock().unwrap_or_else(|e| e.into_inner());
                 let batch = b.id;
                 let ended = if b.open {
