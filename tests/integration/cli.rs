@@ -47,7 +47,7 @@ fn plugins_json_is_one_document_and_lists_refusals() {
         refused[0]["error"]
             .as_str()
             .unwrap()
-            .contains("renkei-sdk 0.2.0")
+            .contains("renkei-sdk 0.3.0")
     );
     let kumo = &doc["plugins"][1];
     assert_eq!(
