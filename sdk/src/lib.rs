@@ -98,8 +98,8 @@ macro_rules! export_gateway {
             }
         };
 
-        /// The SDK version this plugin was built against, in the never-changing C layout the
-        /// host reads before anything else ([`abi::handshake`](renkei_sdk::abi::handshake)).
+        // The SDK version this plugin was built against, in the never-changing C layout the
+        // host reads before anything else (`renkei_sdk::abi::handshake`, docs/abi.md).
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
         #[unsafe(no_mangle)]
