@@ -59,7 +59,10 @@ pub fn run(args: PluginsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
                             "gateway_id": m.gateway_id,
                             "display_name": m.display_name,
                             "plugin_version": m.plugin_version.to_string(),
-                            "sdk_version": m.sdk_version.to_string(),
+                            "sdk_version": p.sdk_version().to_string(),
+                            // `native`, or `compat 0.1` for a plugin run through the frozen
+                            // 0.1.0 SDK.
+                            "abi": p.abi().label(),
                             "path": p.path(),
                             "capabilities": m.capabilities,
                             // Declared operations an instance offers only with one of these
@@ -110,7 +113,7 @@ pub fn run(args: PluginsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
                         .context("writing the manifest as JSON")?
                 );
             } else {
-                print_manifest(out, plugin.manifest());
+                print_manifest(out, plugin.manifest(), plugin.abi().label());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -206,7 +209,8 @@ fn print_list(out: &mut String, registry: &PluginRegistry, dir: &std::path::Path
                 m.gateway_id.clone(),
                 m.display_name.clone(),
                 m.plugin_version.to_string(),
-                m.sdk_version.to_string(),
+                p.sdk_version().to_string(),
+                p.abi().label().to_owned(),
                 capability_summary(m),
             ]
         })
@@ -218,16 +222,17 @@ fn print_list(out: &mut String, registry: &PluginRegistry, dir: &std::path::Path
             "NAME",
             "VERSION",
             "SDK",
+            "ABI",
             "CAPABILITIES (* = replay-safe)",
         ],
         &rows,
     );
 }
 
-fn print_manifest(out: &mut String, m: &Manifest) {
+fn print_manifest(out: &mut String, m: &Manifest, abi: &str) {
     wln!(
         out,
-        "{} ({}) {}, sdk {}",
+        "{} ({}) {}, sdk {} ({abi})",
         m.display_name,
         m.gateway_id,
         m.plugin_version,

@@ -1,14 +1,17 @@
 //! Loading plugin libraries at run time, and refusing the ones the host cannot trust.
 //!
 //! Every refusal is a typed [`LoadError`] naming the file and the reason; none crashes the host.
-//! Order of checks: open the library → read its SDK version and apply the host's semver policy →
-//! let abi_stable check the layout of every type the root module reaches → read and validate the
-//! manifest → refuse duplicate gateway ids.
+//! Order of checks: open the library → read its SDK version (from the plain C handshake symbol,
+//! or from abi_stable's header when a 0.1.0 plugin has none) and apply the host's semver policy →
+//! pick the root-module type for that version (native, or the frozen 0.1.0 copy) and let
+//! abi_stable check the layout of every type it reaches → read and validate the manifest →
+//! refuse duplicate gateway ids.
 
 use crate::plugin_log::PluginLog;
 use crate::preflight;
 use crate::redact::Redactor;
-use renkei_sdk::abi::load::{AbiError, PluginLibrary, PluginModule};
+use renkei_sdk::abi::handshake::HandshakeError;
+use renkei_sdk::abi::load::{Abi, AbiError, PluginLibrary, PluginModule, VersionSource};
 use renkei_sdk::abi::log::HostLog;
 use renkei_sdk::{Manifest, ManifestError};
 use semver::{Version, VersionReq};
@@ -25,6 +28,12 @@ pub enum LoadError {
     NotALibrary { path: PathBuf, reason: String },
     #[error("{path}: a library, but not a Renkei plugin")]
     NotAPlugin { path: PathBuf },
+    /// The library exports Renkei's handshake symbol, but not in the handshake's layout.
+    #[error("{path}: unreadable SDK handshake: {reason}")]
+    BadHandshake {
+        path: PathBuf,
+        reason: HandshakeError,
+    },
     #[error("{path}: built against renkei-sdk {found}; this host accepts {accepts}")]
     IncompatibleSdk {
         path: PathBuf,
@@ -61,19 +70,14 @@ pub enum LoadError {
     },
 }
 
-/// The range of plugin SDK versions this host can load.
+/// The range of plugin SDK versions this host can load (`docs/abi.md`).
 ///
-/// abi_stable lets a plugin be newer than the host within one breaking version, never older
-/// (`docs/abi-notes.md` §1.5): the host's expected root module must not have more fields than the
-/// plugin's. So: same breaking version (same minor for 0.x), and at least the host's minor.
+/// abi_stable opens an older plugin only with the older SDK's own types, so the range is what
+/// the SDK has root-module types for: its own minor natively, and every older 0.x minor through a
+/// frozen copy of that SDK (today 0.1). A later minor or major is refused before abi_stable is
+/// touched.
 pub fn compatible_range() -> VersionReq {
-    let host = renkei_sdk::sdk_version();
-    let req = if host.major == 0 {
-        format!(">={}.{}.0, <0.{}.0", host.major, host.minor, host.minor + 1)
-    } else {
-        format!(">={}.{}.0, <{}.0.0", host.major, host.minor, host.major + 1)
-    };
-    VersionReq::parse(&req).expect("a well-formed requirement")
+    renkei_sdk::abi::load::supported_versions()
 }
 
 /// What the host keeps for each library file, process-wide.
@@ -110,6 +114,7 @@ pub struct LoadedPlugin {
     path: PathBuf,
     manifest: Manifest,
     module: PluginModule,
+    version_source: VersionSource,
     pub(crate) redactor: Redactor,
     pub(crate) host_log: HostLog,
 }
@@ -127,6 +132,22 @@ impl LoadedPlugin {
         &self.manifest.gateway_id
     }
 
+    /// The SDK version the library was built against, as its handshake (or, for 0.1.0, abi_stable's
+    /// header) says; the manifest's `sdk_version` is checked to agree.
+    pub fn sdk_version(&self) -> &Version {
+        self.module.sdk_version()
+    }
+
+    /// Whether the plugin runs natively or through a frozen older SDK (`compat 0.1`).
+    pub fn abi(&self) -> Abi {
+        self.module.abi()
+    }
+
+    /// Where the host read the SDK version.
+    pub fn version_source(&self) -> VersionSource {
+        self.version_source
+    }
+
     pub(crate) fn module(&self) -> &PluginModule {
         &self.module
     }
@@ -138,6 +159,8 @@ impl std::fmt::Debug for LoadedPlugin {
             .field("path", &self.path)
             .field("gateway_id", &self.manifest.gateway_id)
             .field("plugin_version", &self.manifest.plugin_version)
+            .field("sdk_version", self.module.sdk_version())
+            .field("abi", &self.module.abi())
             .finish()
     }
 }
@@ -159,6 +182,7 @@ pub fn load_file(path: &Path) -> Result<LoadedPlugin, LoadError> {
             accepts,
         });
     }
+    let version_source = library.version_source();
     let module = library.init().map_err(|e| abi_error(&path_buf, e))?;
     let json = module
         .manifest_json()
@@ -175,11 +199,18 @@ pub fn load_file(path: &Path) -> Result<LoadedPlugin, LoadError> {
         });
     }
     let LibraryState { redactor, host_log } = library_state(path, &manifest.gateway_id);
-    tracing::debug!(path = %path.display(), gateway = %manifest.gateway_id, "plugin loaded");
+    tracing::debug!(
+        path = %path.display(),
+        gateway = %manifest.gateway_id,
+        sdk = %built,
+        abi = %module.abi(),
+        "plugin loaded"
+    );
     Ok(LoadedPlugin {
         path: path_buf,
         manifest,
         module,
+        version_source,
         redactor,
         host_log,
     })
@@ -220,6 +251,12 @@ fn abi_error(path: &Path, e: AbiError) -> LoadError {
             }
         }
         AbiError::Constructor(reason) => LoadError::Init { path, reason },
+        AbiError::Handshake(reason) => LoadError::BadHandshake { path, reason },
+        AbiError::UnsupportedVersion(found) => LoadError::IncompatibleSdk {
+            path,
+            found,
+            accepts: compatible_range(),
+        },
     }
 }
 
@@ -314,7 +351,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_host_accepts_its_own_minor_and_newer_patches_only() {
+    fn the_host_accepts_its_own_minor_and_every_older_0x_minor_back_to_0_1_only() {
         let r = compatible_range();
         let host = renkei_sdk::sdk_version();
         assert!(r.matches(&host));
@@ -327,9 +364,17 @@ mod tests {
             Version::new(host.major + 1, 0, 0)
         };
         assert!(!r.matches(&next_breaking));
-        if host.major == 0 && host.minor > 0 {
-            assert!(!r.matches(&Version::new(0, host.minor - 1, 9)));
+        assert!(r.matches(&Version::new(0, 1, 0)));
+        assert!(r.matches(&Version::new(0, 1, 3)));
+        assert!(!r.matches(&Version::new(0, 0, 9)));
+        assert!(!r.matches(&Version::new(1, 0, 0)));
+        // Every version in the range has a root-module type to open it with.
+        for v in [Version::new(0, 1, 0), host.clone(), newer_patch] {
+            assert!(Abi::for_version(&v).is_some(), "{v}");
         }
+        assert_eq!(Abi::for_version(&Version::new(0, 1, 0)), Some(Abi::V0_1));
+        assert_eq!(Abi::for_version(&host), Some(Abi::Native));
+        assert_eq!(Abi::for_version(&next_breaking), None);
     }
 
     fn manifest_json() -> serde_json::Value {

@@ -74,7 +74,8 @@ pub mod __private {
 /// ```
 ///
 /// It writes the root-module symbol abi_stable loads (so the plugin crate needs no abi_stable
-/// dependency), and refuses to compile with `panic = "abort"`, under which a plugin panic could
+/// dependency) and the plain C handshake symbol the host reads the SDK version from first
+/// ([`abi::handshake`]), and refuses to compile with `panic = "abort"`, under which a plugin panic could
 /// not be caught and would take the host down.
 #[macro_export]
 macro_rules! export_gateway {
@@ -96,6 +97,14 @@ macro_rules! export_gateway {
                 )
             }
         };
+
+        // The SDK version this plugin was built against, in the never-changing C layout the
+        // host reads before anything else (`renkei_sdk::abi::handshake`, docs/abi.md).
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        #[unsafe(no_mangle)]
+        pub static renkei_plugin_handshake: $crate::abi::handshake::Handshake =
+            $crate::abi::handshake::THIS_SDK;
 
         #[cfg(not(panic = "unwind"))]
         compile_error!(

@@ -47,7 +47,7 @@ fn plugins_json_is_one_document_and_lists_refusals() {
         refused[0]["error"]
             .as_str()
             .unwrap()
-            .contains("renkei-sdk 0.2.0")
+            .contains("renkei-sdk 0.3.0")
     );
     let kumo = &doc["plugins"][1];
     assert_eq!(
@@ -283,4 +283,60 @@ fn bench_bulk_runs_two_host_processes_on_one_postgres_journal() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0, "the bench left schemas behind");
+}
+
+#[test]
+fn abi_plugins_shows_each_plugins_sdk_version_and_whether_it_runs_through_compatibility() {
+    let dir = std::env::temp_dir().join(format!("renkei-cli-abi-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let frozen = &renkei_tests::compat_0_1().template_plugin;
+    std::fs::copy(frozen, dir.join(frozen.file_name().unwrap())).unwrap();
+    let faulty = plugin_path("renkei-fixture-faulty");
+    std::fs::copy(&faulty, dir.join(faulty.file_name().unwrap())).unwrap();
+    let dir_arg = dir.to_str().unwrap();
+
+    let (code, stdout, _) = renkei(&["plugins", "--dir", dir_arg, "--json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(ids(&doc), ["faulty", "kumopay"]);
+    assert_eq!(doc["refused"], serde_json::json!([]));
+    let faulty = &doc["plugins"][0];
+    assert_eq!(faulty["sdk_version"], renkei_sdk::SDK_VERSION);
+    assert_eq!(faulty["abi"], "native");
+    let kumo = &doc["plugins"][1];
+    assert_eq!(kumo["sdk_version"], "0.1.0");
+    assert_eq!(kumo["abi"], "compat 0.1");
+
+    let (code, stdout, _) = renkei(&["plugins", "--dir", dir_arg]);
+    assert_eq!(code, 0);
+    let line = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{stdout}"))
+            .to_owned()
+    };
+    let kumo = line("kumopay");
+    assert!(
+        kumo.contains("0.1.0") && kumo.contains("compat 0.1"),
+        "{stdout}"
+    );
+    let faulty = line("faulty");
+    assert!(
+        faulty.contains(renkei_sdk::SDK_VERSION) && faulty.contains("native"),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = renkei(&["plugins", "--dir", dir_arg, "show", "kumopay"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("sdk 0.1.0 (compat 0.1)"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

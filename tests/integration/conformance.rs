@@ -41,7 +41,13 @@ fn ids_with(report: &Value, verdict: &str) -> BTreeSet<String> {
 }
 
 fn assert_certified(package: &str, emulator: &str) -> Value {
-    let (code, report) = certify(&plugin_path(package), emulator);
+    assert_library_certified(&plugin_path(package), package, emulator)
+}
+
+/// The checks every certified plugin must pass, for a library at any path; `package` names it
+/// in failures.
+fn assert_library_certified(library: &Path, package: &str, emulator: &str) -> Value {
+    let (code, report) = certify(library, emulator);
     assert_eq!(
         ids_with(&report, "fail"),
         BTreeSet::new(),
@@ -69,6 +75,15 @@ fn assert_certified(package: &str, emulator: &str) -> Value {
         );
     }
     report
+}
+
+/// The 0.2 host's promise to plugins in the field (`docs/abi.md`): the template plugin as built
+/// against the frozen renkei-sdk 0.1.0 runs through compatibility and passes the whole suite.
+#[test]
+fn abi_the_0_1_0_template_plugin_is_certified_in_the_0_2_host() {
+    let frozen = &renkei_tests::compat_0_1().template_plugin;
+    let report = assert_library_certified(frozen, "template plugin 0.1.0", "template");
+    assert_eq!(report["gateway_id"], "kumopay", "{report:#}");
 }
 
 #[test]

@@ -6,6 +6,10 @@ mod plugins;
 /// The `renkei` command line, run as a user would.
 mod cli;
 
+/// The ABI across SDK versions: 0.1.0 plugins in this host, this SDK's plugins in a 0.1.0 host,
+/// handshakes this host cannot use.
+mod abi;
+
 /// The SBPS plugin, loaded as a cdylib, against the SBPS emulator.
 mod sbps;
 

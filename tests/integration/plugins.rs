@@ -132,7 +132,7 @@ fn a_plugin_built_for_the_next_breaking_sdk_is_refused_by_semver() {
     let path = plugin_path("renkei-fixture-abi-next");
     match PluginRegistry::new().load_file(&path) {
         Err(LoadError::IncompatibleSdk { found, path: p, .. }) => {
-            assert_eq!(found, semver::Version::new(0, 2, 0));
+            assert_eq!(found, semver::Version::new(0, 3, 0));
             assert_eq!(p, path);
         }
         other => panic!("expected IncompatibleSdk, got {other:?}"),

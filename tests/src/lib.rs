@@ -83,31 +83,7 @@ pub fn plugin_dir() -> &'static Path {
             .to_path_buf();
         let target_dir = profile_dir.parent().expect("profile dir inside target dir");
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.arg("build")
-            .current_dir(workspace_root())
-            .env("CARGO_TARGET_DIR", target_dir);
-        // Cargo sets these for the running test (its package's name, version, manifest…). Passed
-        // on, they differ from what the outer build saw, and build scripts that watch them (ring's)
-        // rebuild half the dependency tree here and again on the next outer build.
-        for (key, _) in std::env::vars_os() {
-            let Some(key) = key.to_str() else { continue };
-            if key.starts_with("CARGO_PKG_")
-                || key.starts_with("CARGO_BIN_EXE_")
-                || matches!(
-                    key,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_BIN_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                        | "CARGO_TARGET_TMPDIR"
-                        | "CARGO_RUSTC_CURRENT_DIR"
-                )
-            {
-                cmd.env_remove(key);
-            }
-        }
+        let mut cmd = cargo_build(target_dir);
         if release {
             cmd.arg("--release");
         }
@@ -120,6 +96,90 @@ pub fn plugin_dir() -> &'static Path {
             "building the test plugins failed: {status}"
         );
         profile_dir
+    })
+}
+
+/// `cargo build` in the workspace root into `target_dir`, without the variables cargo set for the
+/// running test.
+fn cargo_build(target_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.arg("build")
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", target_dir);
+    // Cargo sets these for the running test (its package's name, version, manifest…). Passed
+    // on, they differ from what the outer build saw, and build scripts that watch them (ring's)
+    // rebuild half the dependency tree here and again on the next outer build.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            )
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// What is built against the frozen renkei-sdk 0.1.0 (`compat/README.md`): a plugin in the
+/// field and a stand-in for a 0.1.0 host.
+pub struct Compat01 {
+    /// The template plugin as shipped at 0.1.0.
+    pub template_plugin: PathBuf,
+    /// `renkei-old-host-probe`: opens a library with the 0.1.0 SDK's loader.
+    pub old_host_probe: PathBuf,
+}
+
+/// Builds the `compat/` crates on first use, each as its own workspace, into one target directory
+/// next to the running test's profile (`<target>/compat-0.1.0`, always the dev profile: the ABI
+/// does not depend on it). Kept across runs, so only the first build pays for abi_stable.
+pub fn compat_0_1() -> &'static Compat01 {
+    static BUILT: OnceLock<Compat01> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        let target_dir = exe
+            .ancestors()
+            .nth(3)
+            .expect("test binary inside <target>/<profile>/deps")
+            .join("compat-0.1.0");
+        for krate in ["template-plugin-0.1.0", "old-host-probe"] {
+            let manifest = workspace_root()
+                .join("compat")
+                .join(krate)
+                .join("Cargo.toml");
+            let status = cargo_build(&target_dir)
+                .arg("--locked")
+                .arg("--manifest-path")
+                .arg(&manifest)
+                .status()
+                .expect("running cargo to build a compat crate");
+            assert!(status.success(), "building compat/{krate} failed: {status}");
+        }
+        let debug = target_dir.join("debug");
+        let built = Compat01 {
+            template_plugin: debug.join(format!(
+                "{}renkei_plugin_template{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            )),
+            old_host_probe: debug.join(format!(
+                "renkei-old-host-probe{}",
+                std::env::consts::EXE_SUFFIX
+            )),
+        };
+        for path in [&built.template_plugin, &built.old_host_probe] {
+            assert!(path.exists(), "compat build missing: {}", path.display());
+        }
+        built
     })
 }
 

@@ -1,6 +1,10 @@
 //! The stable ABI between the host and plugin libraries. abi_stable appears only in this module:
 //! no other crate names its types, so replacing it is a change to `renkei-sdk` alone.
 //!
+//! Every plugin also exports a plain C handshake symbol naming its SDK version ([`handshake`]),
+//! read before abi_stable is touched, so the host can pick the root-module type: its own, or the
+//! frozen copy of an older SDK ([`v0_1`]).
+//!
 //! The root module exported by every plugin holds two functions: `manifest` (JSON) and `create`
 //! (config JSON in, gateway object out). The gateway object is a `#[sabi_trait]` object with the
 //! two sans-IO calls of the step protocol. Every entry point is wrapped in `catch_unwind` on the
@@ -9,9 +13,11 @@
 
 pub mod convert;
 pub mod export;
+pub mod handshake;
 pub mod load;
 pub mod log;
 pub mod types;
+pub mod v0_1;
 
 use abi_stable::{
     StableAbi, declare_root_module_statics,

@@ -1,0 +1,192 @@
+//! Typed gateway errors whose kind tells the host whether money may have moved.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a failed operation means for the money. The host's journal acts on this alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Certainly nothing happened at the gateway: safe to report as a failure.
+    NotApplied,
+    /// The gateway may have acted: resolve by inquiry, a declared-safe replay, or an operator.
+    MayHaveApplied,
+}
+
+/// The stable kind of a [`GatewayError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request was refused before anything was sent (bad amount, missing data).
+    InvalidRequest,
+    /// The plugin does not offer this operation.
+    Unsupported,
+    /// The card or the card company declined.
+    Declined,
+    /// The gateway refused the request (state conflict, validation, expired window).
+    Rejected,
+    /// The gateway says the payment is already in the state the operation aims for (e.g.
+    /// "already captured"). Proof of an earlier success only where the manifest declares the
+    /// operation replay-safe.
+    AlreadyDone,
+    /// The gateway refused the merchant's credentials or signature.
+    Authentication,
+    /// The gateway said it could not process now, before processing (maintenance).
+    Unavailable,
+    /// The reply could not be understood (malformed, truncated, unexpected status): the request
+    /// may have taken effect.
+    Protocol,
+    /// The plugin's configuration is invalid.
+    Config,
+    /// The plugin panicked; the message is redacted by the host.
+    Panicked,
+    /// A bug or an impossible state inside the plugin.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The default reading of this kind for the money. The host overrides it for errors raised
+    /// while interpreting a reply (the request was sent, so only `Declined`, `Rejected`,
+    /// `AlreadyDone`, `Authentication` and `Unavailable` can still prove nothing happened).
+    pub fn effect(self) -> Effect {
+        match self {
+            ErrorKind::Protocol | ErrorKind::Panicked | ErrorKind::Internal => {
+                Effect::MayHaveApplied
+            }
+            _ => Effect::NotApplied,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Declined => "declined",
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::AlreadyDone => "already_done",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Config => "config",
+            ErrorKind::Panicked => "panicked",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// Every kind, for tables and conformance checks.
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::InvalidRequest,
+        ErrorKind::Unsupported,
+        ErrorKind::Declined,
+        ErrorKind::Rejected,
+        ErrorKind::AlreadyDone,
+        ErrorKind::Authentication,
+        ErrorKind::Unavailable,
+        ErrorKind::Protocol,
+        ErrorKind::Config,
+        ErrorKind::Panicked,
+        ErrorKind::Internal,
+    ];
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failed gateway operation: a stable kind, our explanation, and the gateway's own code and
+/// message kept verbatim (operators search the gateway's manual for them).
+///
+/// Plugins must never put a secret in `message`; the host also scrubs known secret values.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct GatewayError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub gateway_code: Option<String>,
+    pub gateway_message: Option<String>,
+}
+
+impl GatewayError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> GatewayError {
+        GatewayError {
+            kind,
+            message: message.into(),
+            gateway_code: None,
+            gateway_message: None,
+        }
+    }
+
+    /// An error reported by the gateway itself, with its code and message verbatim.
+    pub fn gateway(
+        kind: ErrorKind,
+        code: impl Into<String>,
+        gateway_message: Option<String>,
+        message: impl Into<String>,
+    ) -> GatewayError {
+        GatewayError {
+            kind,
+            message: message.into(),
+            gateway_code: Some(code.into()),
+            gateway_message,
+        }
+    }
+
+    pub fn unsupported(what: impl fmt::Display) -> GatewayError {
+        GatewayError::new(ErrorKind::Unsupported, format!("{what} is not supported"))
+    }
+
+    pub fn protocol(message: impl Into<String>) -> GatewayError {
+        GatewayError::new(ErrorKind::Protocol, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> GatewayError {
+        GatewayError::new(ErrorKind::InvalidRequest, message)
+    }
+
+    pub fn effect(&self) -> Effect {
+        self.kind.effect()
+    }
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)?;
+        match (&self.gateway_code, &self.gateway_message) {
+            (Some(code), Some(msg)) => write!(f, " (gateway {code}: {msg})"),
+            (Some(code), None) => write!(f, " (gateway {code})"),
+            (None, Some(msg)) => write!(f, " (gateway: {msg})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unreadable_outcomes_may_have_applied() {
+        for kind in ErrorKind::ALL {
+            let expected = matches!(
+                kind,
+                ErrorKind::Protocol | ErrorKind::Panicked | ErrorKind::Internal
+            );
+            assert_eq!(kind.effect() == Effect::MayHaveApplied, expected, "{kind}");
+        }
+    }
+
+    #[test]
+    fn display_keeps_the_gateway_code_and_message_verbatim() {
+        let e = GatewayError::gateway(
+            ErrorKind::AlreadyDone,
+            "S1-1-121",
+            Some("売上処理時の指定された取引は売上受付済みです".into()),
+            "already captured",
+        );
+        assert_eq!(
+            e.to_string(),
+            "already_done: already captured (gateway S1-1-121: 売上処理時の指定された取引は売上受付済みです)"
+        );
+    }
+}

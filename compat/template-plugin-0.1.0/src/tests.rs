@@ -1,0 +1,208 @@
+//! Translation tests from recorded bytes: no network, no host.
+
+use super::*;
+use renkei_sdk::{OrderRef, PaymentState, Settlement};
+use std::collections::BTreeMap;
+
+fn gateway() -> KumoPay {
+    let raw: BTreeMap<_, _> = [
+        ("endpoint", "http://127.0.0.1:9/v1"),
+        ("merchant_id", "m_1"),
+        ("api_key", "ak_canary"),
+        ("signing_key", "sk_test"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), renkei_sdk::ConfigValue::Text(v.to_owned())))
+    .collect();
+    let config = Config::validate(&KumoPay::manifest(), &raw).unwrap();
+    KumoPay::from_config(&config).unwrap()
+}
+
+fn ctx() -> Context<'static> {
+    Context::fixed(1_700_000_000_000, "order-1:capture:1")
+}
+
+fn capture(amount: Option<i64>) -> Operation {
+    Operation::Capture {
+        order: OrderRef::new("order-1"),
+        transaction: TransactionRef::new("pay_1"),
+        authorized: Money::jpy(1080),
+        amount: amount.map(Money::jpy),
+    }
+}
+
+fn sent(step: Step) -> renkei_sdk::Exchange {
+    match step {
+        Step::Send(x) => x,
+        Step::Done(o) => panic!("expected a request, got {o:?}"),
+    }
+}
+
+#[test]
+fn manifest_is_valid() {
+    KumoPay::manifest().validate().unwrap();
+}
+
+#[test]
+fn capture_request_is_signed_over_the_full_path() {
+    let x = sent(gateway().prepare(&capture(None), &ctx()).unwrap());
+    assert_eq!(x.request.method, Method::Post);
+    assert_eq!(
+        x.request.url,
+        "http://127.0.0.1:9/v1/payments/pay_1/capture"
+    );
+    assert_eq!(x.request.body, b"{}");
+    let header = |n: &str| x.request.headers.get(n).unwrap().to_owned();
+    assert_eq!(header("Kumo-Timestamp"), "1700000000");
+    // Same vector as protocol::tests (computed with openssl).
+    assert_eq!(
+        header("Kumo-Signature"),
+        "5f73f301ddfce943fd21ec85ab5215e3d3541a2999203f460008c71ccd920329"
+    );
+    assert_eq!(header("Idempotency-Key"), "order-1:capture:1");
+}
+
+#[test]
+fn capture_sends_the_amount_only_when_it_differs() {
+    let x = sent(gateway().prepare(&capture(Some(1080)), &ctx()).unwrap());
+    assert_eq!(x.request.body, b"{}");
+    let x = sent(gateway().prepare(&capture(Some(980)), &ctx()).unwrap());
+    assert_eq!(x.request.body, br#"{"amount":980}"#);
+}
+
+#[test]
+fn captured_reply_becomes_a_captured_outcome() {
+    let g = gateway();
+    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
+    let reply = HttpResponse::new(
+        200,
+        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":1080,"refunded":0}"#.to_vec(),
+    );
+    let Step::Done(o) = g
+        .interpret(&capture(None), &ctx(), &x.state, &reply)
+        .unwrap()
+    else {
+        panic!("capture is one exchange");
+    };
+    assert_eq!(
+        o.state,
+        PaymentState::Captured {
+            settlement: Settlement::NotReported
+        }
+    );
+    assert_eq!(o.captured, Some(Money::jpy(1080)));
+}
+
+#[test]
+fn a_reply_capturing_another_amount_is_a_protocol_error_not_a_success() {
+    let g = gateway();
+    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
+    let reply = HttpResponse::new(
+        200,
+        br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":10,"refunded":0}"#.to_vec(),
+    );
+    let e = g
+        .interpret(&capture(None), &ctx(), &x.state, &reply)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol);
+}
+
+#[test]
+fn already_captured_is_already_done_with_the_gateway_words() {
+    let g = gateway();
+    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
+    let reply = HttpResponse::new(
+        409,
+        br#"{"error":{"code":"already_captured","message":"payment pay_1 is captured"}}"#.to_vec(),
+    );
+    let e = g
+        .interpret(&capture(None), &ctx(), &x.state, &reply)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::AlreadyDone);
+    assert_eq!(e.gateway_code.as_deref(), Some("already_captured"));
+    assert_eq!(
+        e.gateway_message.as_deref(),
+        Some("payment pay_1 is captured")
+    );
+}
+
+#[test]
+fn bad_replies_are_protocol_errors() {
+    let g = gateway();
+    let x = sent(g.prepare(&capture(None), &ctx()).unwrap());
+    for (status, body) in [
+        (200, &b""[..]),
+        (200, &br#"{"id":"pay_1","status":"capt"#[..]),
+        (500, &br#"{"id":"pay_1"}"#[..]),
+        (502, &b"<html>Bad gateway</html>"[..]),
+        (200, &[0xff, 0xfe, 0x00][..]),
+        (404, &b"not json"[..]),
+    ] {
+        let reply = HttpResponse::new(status, body.to_vec());
+        let e = g
+            .interpret(&capture(None), &ctx(), &x.state, &reply)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "HTTP {status}");
+    }
+}
+
+#[test]
+fn an_unseen_status_is_unknown_with_its_raw_code() {
+    let g = gateway();
+    let op = Operation::Inquire {
+        order: OrderRef::new("order-1"),
+        transaction: TransactionRef::new("pay_1"),
+    };
+    let x = sent(g.prepare(&op, &ctx()).unwrap());
+    let reply = HttpResponse::new(
+        200,
+        br#"{"id":"pay_1","status":"disputed","currency":"JPY","amount":1080}"#.to_vec(),
+    );
+    let Step::Done(o) = g.interpret(&op, &ctx(), &x.state, &reply).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        o.state,
+        PaymentState::Unknown {
+            raw: "disputed".into()
+        }
+    );
+}
+
+#[test]
+fn the_token_never_reaches_the_journal_copy() {
+    let op = Operation::Authorize {
+        order: OrderRef::new("order-1"),
+        amount: Money::jpy(1080),
+        source: PaymentSource::Token {
+            token: Secret::new("tok_canary"),
+            key: None,
+        },
+        customer: None,
+        description: None,
+    };
+    let x = sent(gateway().prepare(&op, &ctx()).unwrap());
+    assert!(String::from_utf8_lossy(&x.request.body).contains("tok_canary"));
+    let journal = x.journal_body.unwrap();
+    assert!(!journal.contains("tok_canary"), "{journal}");
+    assert!(!format!("{:?}", x.request).contains("ak_canary"));
+}
+
+#[test]
+fn amounts_outside_the_limits_are_refused_before_sending() {
+    let e = gateway().prepare(&capture(Some(0)), &ctx()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidRequest);
+}
+
+#[test]
+fn a_reference_cannot_escape_the_url_path() {
+    let op = Operation::Void {
+        order: OrderRef::new("o"),
+        transaction: TransactionRef::new("../admin"),
+        authorized: Money::jpy(5),
+    };
+    assert_eq!(
+        gateway().prepare(&op, &ctx()).unwrap_err().kind,
+        ErrorKind::InvalidRequest
+    );
+}
