@@ -75,7 +75,7 @@ mod tests {
         r.add("hunter2-long");
         r.add("abc");
         assert_eq!(r.scrubbed(), 0);
-        assert_eq!(r.scrub("key=hunter2-long abc"), "key=«redacted» abc");
+        assert_eq!(r.scrub("key=hunter2-long abc"), "key=[redacted] abc");
         assert_eq!(r.scrubbed(), 1);
     }
 }

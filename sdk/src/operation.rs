@@ -64,7 +64,7 @@ pub enum PaymentSource {
 impl fmt::Debug for PaymentSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PaymentSource::Token { .. } => f.write_str("Token(«redacted»)"),
+            PaymentSource::Token { .. } => f.write_str("Token([redacted])"),
             PaymentSource::StoredCustomer(c) => write!(f, "StoredCustomer({c})"),
             PaymentSource::PreviousTransaction(t) => write!(f, "PreviousTransaction({t})"),
             PaymentSource::Card(card) => write!(f, "Card({card:?})"),

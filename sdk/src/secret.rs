@@ -12,7 +12,12 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
-    pub const PLACEHOLDER: &'static str = "«redacted»";
+    /// What stands for a secret wherever one is shown or journaled. Plain ASCII without `\`
+    /// or `~`, so a plugin can write it into a body of any charset its gateway speaks
+    /// (Shift_JIS and EUC-JP read every other ASCII byte as ASCII), and a byte-level redaction
+    /// of such a body stays valid in that charset. SDK 0.1.0 wrote `«redacted»`, which
+    /// Shift_JIS cannot encode; plugins built against 0.1.0 still journal that form.
+    pub const PLACEHOLDER: &'static str = "[redacted]";
 
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
@@ -55,6 +60,27 @@ impl From<&str> for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_placeholder_is_written_alike_in_every_charset_a_gateway_speaks() {
+        let p = Secret::PLACEHOLDER;
+        for charset in [
+            encoding_rs::SHIFT_JIS,
+            encoding_rs::EUC_JP,
+            encoding_rs::UTF_8,
+        ] {
+            let (bytes, _, unmappable) = charset.encode(p);
+            assert!(!unmappable, "{} cannot encode {p}", charset.name());
+            assert_eq!(
+                &*bytes,
+                p.as_bytes(),
+                "{} writes {p} differently",
+                charset.name()
+            );
+        }
+        // JIS X 0201 reads these two ASCII bytes as the yen sign and the overline.
+        assert!(!p.contains(['\\', '~']));
+    }
 
     #[test]
     fn secret_never_formats_its_value() {

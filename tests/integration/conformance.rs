@@ -247,7 +247,7 @@ fn a_logged_api_key_fails_secrets_logs_even_though_the_host_scrubbed_it() {
     // The evidence shows the scrubbed line, never the key itself.
     let text = report.to_string();
     assert!(!text.contains(renkei_conformance_canary()), "{text}");
-    assert!(text.contains("API key «redacted»"), "{text}");
+    assert!(text.contains("API key [redacted]"), "{text}");
 }
 
 /// The Kumo Pay emulator's canary API key, as the suite configures it.

@@ -99,7 +99,7 @@ fn exchange(i: u32) -> SentExchange {
         step: "sale".into(),
         method: "POST".into(),
         url: "http://127.0.0.1:1/connect/sale.cgi".into(),
-        headers: vec![("Authorization".into(), "«redacted»".into())],
+        headers: vec![("Authorization".into(), "[redacted]".into())],
         body: Some("SHOPID=12345".into()),
         state: vec![1, 2, 3],
         read_only: i % 2 == 1,

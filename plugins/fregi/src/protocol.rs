@@ -78,7 +78,7 @@ impl Script {
 
 /// What the journal shows instead of a secret value. Same text as the SDK's
 /// `Secret::PLACEHOLDER`, repeated here because this module must not depend on the SDK.
-pub const REDACTED: &str = "«redacted»";
+pub const REDACTED: &str = "[redacted]";
 
 /// An `application/x-www-form-urlencoded` body under construction.
 ///

@@ -302,7 +302,7 @@ fn authorize_with_a_token_posts_a_form_to_authm_and_keeps_the_token_out_of_the_j
     let journal = x.journal_body.unwrap();
     assert_eq!(
         journal,
-        "SHOPID=12345&PAY=1080&ID=100000924506&TOKEN=«redacted»&CHARCODE=utf8"
+        "SHOPID=12345&PAY=1080&ID=100000924506&TOKEN=[redacted]&CHARCODE=utf8"
     );
 }
 

@@ -127,7 +127,7 @@ pub struct FieldCipher {
 
 impl fmt::Debug for FieldCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FieldCipher(«redacted»)")
+        f.write_str("FieldCipher([redacted])")
     }
 }
 
