@@ -22,7 +22,8 @@ pub enum InstanceError {
     #[error("gateway `{instance}`: the plugin refused its configuration: {source}")]
     Create {
         instance: String,
-        source: GatewayError,
+        /// Boxed: a gateway error is large, and this is the rare variant.
+        source: Box<GatewayError>,
     },
 }
 
@@ -110,7 +111,7 @@ impl PluginRegistry {
             .create(plugin.host_log, &config.to_json())
             .map_err(|e| InstanceError::Create {
                 instance: instance.to_owned(),
-                source: plugin.redactor.scrub_error(e),
+                source: Box::new(plugin.redactor.scrub_error(e)),
             })?;
         let request_expiry = match &manifest.capabilities.request_expiry {
             RequestExpiry::Never => None,

@@ -54,6 +54,11 @@ impl Redactor {
     pub fn scrub_error(&self, mut e: renkei_sdk::GatewayError) -> renkei_sdk::GatewayError {
         e.message = self.scrub(&e.message).into_owned();
         e.gateway_message = e.gateway_message.map(|m| self.scrub(&m).into_owned());
+        // Codes come from the plugin too, and a plugin's output is not trusted to be clean.
+        e.gateway_code = e.gateway_code.map(|c| self.scrub(&c).into_owned());
+        for c in &mut e.other_codes {
+            *c = self.scrub(c).into_owned();
+        }
         e
     }
 }
@@ -68,6 +73,22 @@ impl std::fmt::Debug for Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_text_of_a_plugins_error_is_scrubbed_codes_included() {
+        let r = Redactor::default();
+        r.add("hunter2-long");
+        let mut e = renkei_sdk::GatewayError::gateway(
+            renkei_sdk::ErrorKind::Rejected,
+            "C-hunter2-long",
+            Some("m hunter2-long".into()),
+            "x hunter2-long",
+        );
+        e.other_codes = vec!["D-hunter2-long".into()];
+        let e = r.scrub_error(e);
+        assert!(!format!("{e} {e:?}").contains("hunter2-long"), "{e:?}");
+        assert_eq!(e.other_codes, ["D-[redacted]"]);
+    }
 
     #[test]
     fn known_secrets_are_replaced_and_short_ones_ignored() {

@@ -74,6 +74,35 @@ impl ErrorKind {
         }
     }
 
+    /// Where this kind stands when one reply carries several codes of different kinds: the
+    /// lower, the more cautious, and the most cautious kind is the error's
+    /// ([`ErrorKind::most_cautious`]). Kinds that leave the outcome open come first, then those
+    /// that blame the request or the setup, then the gateway's refusals; `AlreadyDone`, the one
+    /// kind that can stand for a success, comes last, so another code in the same reply always
+    /// outweighs it.
+    pub fn caution_rank(self) -> u8 {
+        match self {
+            ErrorKind::Internal => 0,
+            ErrorKind::Panicked => 1,
+            ErrorKind::Protocol => 2,
+            ErrorKind::Config => 3,
+            ErrorKind::Unsupported => 4,
+            ErrorKind::InvalidRequest => 5,
+            ErrorKind::Authentication => 6,
+            ErrorKind::Rejected => 7,
+            ErrorKind::Unavailable => 8,
+            ErrorKind::Declined => 9,
+            ErrorKind::AlreadyDone => 10,
+        }
+    }
+
+    /// The kind of a reply carrying codes of `kinds` (the SDK's one rule for multi-error
+    /// replies, so that no plugin picks the convenient one): the most cautious. `None` when
+    /// there is none.
+    pub fn most_cautious(kinds: impl IntoIterator<Item = ErrorKind>) -> Option<ErrorKind> {
+        kinds.into_iter().min_by_key(|k| k.caution_rank())
+    }
+
     /// Every kind, for tables and conformance checks.
     pub const ALL: [ErrorKind; 11] = [
         ErrorKind::InvalidRequest,
@@ -106,6 +135,10 @@ pub struct GatewayError {
     pub message: String,
     pub gateway_code: Option<String>,
     pub gateway_message: Option<String>,
+    /// The reply's further codes, in the gateway's order, when it carried several at once
+    /// (GMO-PG: `ErrCode=E01|E01&ErrInfo=E01010001|E01020001`). `gateway_code` is the one the
+    /// kind was read from ([`crate::error_from_codes`]).
+    pub other_codes: Vec<String>,
 }
 
 impl GatewayError {
@@ -115,6 +148,7 @@ impl GatewayError {
             message: message.into(),
             gateway_code: None,
             gateway_message: None,
+            other_codes: Vec::new(),
         }
     }
 
@@ -130,6 +164,7 @@ impl GatewayError {
             message: message.into(),
             gateway_code: Some(code.into()),
             gateway_message,
+            other_codes: Vec::new(),
         }
     }
 
@@ -153,9 +188,14 @@ impl GatewayError {
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind, self.message)?;
+        let others = if self.other_codes.is_empty() {
+            String::new()
+        } else {
+            format!(", also {}", self.other_codes.join(", "))
+        };
         match (&self.gateway_code, &self.gateway_message) {
-            (Some(code), Some(msg)) => write!(f, " (gateway {code}: {msg})"),
-            (Some(code), None) => write!(f, " (gateway {code})"),
+            (Some(code), Some(msg)) => write!(f, " (gateway {code}{others}: {msg})"),
+            (Some(code), None) => write!(f, " (gateway {code}{others})"),
             (None, Some(msg)) => write!(f, " (gateway: {msg})"),
             (None, None) => Ok(()),
         }
@@ -175,6 +215,46 @@ mod tests {
             );
             assert_eq!(kind.effect() == Effect::MayHaveApplied, expected, "{kind}");
         }
+    }
+
+    #[test]
+    fn the_most_cautious_kind_wins_and_already_done_never_outweighs_another() {
+        let ranks: std::collections::BTreeSet<u8> =
+            ErrorKind::ALL.iter().map(|k| k.caution_rank()).collect();
+        assert_eq!(ranks.len(), ErrorKind::ALL.len(), "one rank per kind");
+        for kind in ErrorKind::ALL {
+            // A kind that may have applied outweighs every refusal.
+            if kind.effect() == Effect::MayHaveApplied {
+                for refusal in [
+                    ErrorKind::Declined,
+                    ErrorKind::Rejected,
+                    ErrorKind::AlreadyDone,
+                ] {
+                    assert_eq!(ErrorKind::most_cautious([refusal, kind]), Some(kind));
+                }
+            }
+            if kind != ErrorKind::AlreadyDone {
+                assert_eq!(
+                    ErrorKind::most_cautious([ErrorKind::AlreadyDone, kind]),
+                    Some(kind)
+                );
+            }
+        }
+        assert_eq!(
+            ErrorKind::most_cautious([ErrorKind::Declined, ErrorKind::InvalidRequest]),
+            Some(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(ErrorKind::most_cautious([]), None);
+    }
+
+    #[test]
+    fn display_keeps_every_code_of_a_multi_error_reply() {
+        let mut e = GatewayError::gateway(ErrorKind::InvalidRequest, "E01010001", None, "bad");
+        e.other_codes = vec!["E01020001".into()];
+        assert_eq!(
+            e.to_string(),
+            "invalid_request: bad (gateway E01010001, also E01020001)"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! crosses the ABI (the manifest travels as the types of `manifest.rs`).
 
 use crate::{
-    ConfigKey, ConfigKind, ErrorEntry, ErrorKind, OperationKind, PaymentState, StatusEntry,
+    ConfigKey, ConfigKind, ErrorEntry, ErrorKind, GatewayError, OperationKind, PaymentState,
+    StatusEntry, error_entry,
 };
 
 impl ConfigKey {
@@ -68,6 +69,41 @@ pub fn error_row(code: &str, kind: ErrorKind, message: &str) -> ErrorEntry {
         kind,
         message: message.into(),
     }
+}
+
+/// The error of a reply that carried several codes at once (or one): each code is read through
+/// the error table, a code the table does not list as `Protocol` (an undocumented code is never
+/// taken for a refusal), and the error takes the most cautious kind
+/// ([`ErrorKind::most_cautious`]). `gateway_code` is the first code of that kind, the others
+/// keep the gateway's order in `other_codes`, and `message` gets the table's meaning of the
+/// chosen code. `None` when `codes` is empty.
+pub fn error_from_codes(
+    table: &[ErrorEntry],
+    codes: &[&str],
+    gateway_message: Option<String>,
+) -> Option<GatewayError> {
+    let read: Vec<(&str, ErrorKind, String)> = codes
+        .iter()
+        .map(|code| match error_entry(table, code) {
+            Some(e) => (*code, e.kind, e.message.clone()),
+            None => (
+                *code,
+                ErrorKind::Protocol,
+                format!("error code {code} is not documented: the request may have been processed"),
+            ),
+        })
+        .collect();
+    let kind = ErrorKind::most_cautious(read.iter().map(|(_, k, _)| *k))?;
+    let chosen = read.iter().position(|(_, k, _)| *k == kind)?;
+    let (code, _, message) = &read[chosen];
+    let mut error = GatewayError::gateway(kind, *code, gateway_message, message.clone());
+    error.other_codes = read
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != chosen)
+        .map(|(_, (c, _, _))| (*c).to_owned())
+        .collect();
+    Some(error)
 }
 
 /// The status-table row of a gateway code.
@@ -141,6 +177,32 @@ mod tests {
                 message: "already sold".into(),
             }
         );
+    }
+
+    #[test]
+    fn a_multi_error_reply_takes_its_most_cautious_code_and_keeps_the_others_in_order() {
+        let table = vec![
+            error_row("E01010001", ErrorKind::InvalidRequest, "shop id missing"),
+            error_row("E01*", ErrorKind::Rejected, "input error"),
+            error_row("42G02*", ErrorKind::Declined, "card declined"),
+            error_row("E01240002", ErrorKind::AlreadyDone, "already sold"),
+        ];
+        let e = error_from_codes(&table, &["42G020000", "E01020001", "E01010001"], None).unwrap();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        assert_eq!(e.gateway_code.as_deref(), Some("E01010001"));
+        assert_eq!(e.other_codes, ["42G020000", "E01020001"]);
+        assert_eq!(e.message, "shop id missing");
+
+        // "Already done" beside a decline is not taken for a success.
+        let e = error_from_codes(&table, &["E01240002", "42G020000"], None).unwrap();
+        assert_eq!(e.kind, ErrorKind::Declined);
+
+        // An undocumented code beside a refusal leaves the outcome open.
+        let e = error_from_codes(&table, &["42G020000", "ZZZ"], Some("?".into())).unwrap();
+        assert_eq!(e.kind, ErrorKind::Protocol);
+        assert_eq!(e.gateway_code.as_deref(), Some("ZZZ"));
+        assert_eq!(e.gateway_message.as_deref(), Some("?"));
+        assert!(error_from_codes(&table, &[], None).is_none());
     }
 
     #[test]

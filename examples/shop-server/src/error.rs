@@ -45,6 +45,9 @@ pub struct GatewayErrorBody {
     pub kind: ErrorKind,
     pub code: Option<String>,
     pub message: Option<String>,
+    /// The reply's further codes when it carried several (the kind is read from `code`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_codes: Vec<String>,
 }
 
 impl From<&GatewayError> for GatewayErrorBody {
@@ -53,6 +56,7 @@ impl From<&GatewayError> for GatewayErrorBody {
             kind: e.kind,
             code: e.gateway_code.clone(),
             message: e.gateway_message.clone(),
+            other_codes: e.other_codes.clone(),
         }
     }
 }

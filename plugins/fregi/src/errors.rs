@@ -411,5 +411,7 @@ pub fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
         message,
         gateway_code: refusal.code,
         gateway_message: refusal.message,
+        // F-REGI answers one code per NG reply.
+        other_codes: Vec::new(),
     }
 }

@@ -404,6 +404,7 @@ pub fn error_to_ffi(e: GatewayError) -> FfiError {
         message: e.message.into(),
         gateway_code: e.gateway_code.map(RString::from).into(),
         gateway_message: e.gateway_message.map(RString::from).into(),
+        other_codes: e.other_codes.into_iter().map(RString::from).collect(),
     }
 }
 
@@ -421,6 +422,11 @@ pub fn error_from_ffi(e: FfiError) -> GatewayError {
         message,
         gateway_code: e.gateway_code.into_option().map(RString::into_string),
         gateway_message: e.gateway_message.into_option().map(RString::into_string),
+        other_codes: e
+            .other_codes
+            .into_iter()
+            .map(RString::into_string)
+            .collect(),
     }
 }
 
@@ -531,7 +537,9 @@ mod tests {
     #[test]
     fn every_error_kind_round_trips_and_unknown_kinds_become_internal() {
         for kind in ErrorKind::ALL {
-            let e = GatewayError::gateway(kind, "X1", Some("msg".into()), "m");
+            let mut e = GatewayError::gateway(kind, "X1", Some("msg".into()), "m");
+            assert_eq!(error_from_ffi(error_to_ffi(e.clone())), e);
+            e.other_codes = vec!["X2".into(), "X3".into()];
             assert_eq!(error_from_ffi(error_to_ffi(e.clone())), e);
         }
         let mut future = error_to_ffi(GatewayError::new(ErrorKind::Declined, "m"));

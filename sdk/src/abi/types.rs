@@ -103,4 +103,6 @@ pub struct FfiError {
     pub message: RString,
     pub gateway_code: ROption<RString>,
     pub gateway_message: ROption<RString>,
+    /// Since 0.2: the reply's further codes (see `GatewayError::other_codes`).
+    pub other_codes: RVec<RString>,
 }

@@ -138,6 +138,8 @@ pub(crate) fn error(e: old::FfiError) -> FfiError {
         message: e.message,
         gateway_code: e.gateway_code,
         gateway_message: e.gateway_message,
+        // 0.1.0 had one code per error.
+        other_codes: abi_stable::std_types::RVec::new(),
     }
 }
 
