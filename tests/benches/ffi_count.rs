@@ -2,13 +2,15 @@
 //! through the loaded cdylib (`dynamic`), or through the template plugin as shipped with SDK
 //! 0.1.0, which this host runs through the compatibility path (`compat_0_1`), so that
 //! `valgrind --tool=callgrind` can count instructions (timings on a shared 2-core machine are
-//! noisy; instruction counts are not).
+//! noisy; instruction counts are not, but they follow the allocator's state: see BENCHMARKS.md,
+//! "ABI crossing cost, SDK 0.1 → 0.2").
 //!
 //! ```sh
 //! cargo bench -p renkei-tests --bench ffi_count --no-run
+//! # the executable, not the `.d` file next to it (a bare glob passes that as the mode)
+//! bin=$(ls -t target/release/deps/ffi_count-* | grep -v '\.d$' | head -1)
 //! for m in static dynamic compat_0_1; do
-//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!     target/release/deps/ffi_count-* $m 20000 2>&1 | grep refs
+//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null $bin $m 20000 2>&1 | grep refs
 //! done
 //! ```
 //! Subtract a run with N = 0 (setup and loading) from each to get the per-call figure.
