@@ -1,12 +1,16 @@
-//! Deterministic companion of the `ffi` benchmark: runs N capture translations, statically or
-//! through the loaded cdylib, so that `valgrind --tool=callgrind` can count instructions (timings
-//! on a shared 2-core machine are noisy; instruction counts are not).
+//! Deterministic companion of the `ffi` benchmark: runs N capture translations, statically,
+//! through the loaded cdylib (`dynamic`), or through the template plugin as shipped with SDK
+//! 0.1.0, which this host runs through the compatibility path (`compat_0_1`), so that
+//! `valgrind --tool=callgrind` can count instructions (timings on a shared 2-core machine are
+//! noisy; instruction counts are not, but they follow the allocator's state: see BENCHMARKS.md,
+//! "ABI crossing cost, SDK 0.1 → 0.2").
 //!
 //! ```sh
 //! cargo bench -p renkei-tests --bench ffi_count --no-run
-//! for m in static dynamic; do
-//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-//!     target/release/deps/ffi_count-* $m 20000 2>&1 | grep refs
+//! # the executable, not the `.d` file next to it (a bare glob passes that as the mode)
+//! bin=$(ls -t target/release/deps/ffi_count-* | grep -v '\.d$' | head -1)
+//! for m in static dynamic compat_0_1; do
+//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null $bin $m 20000 2>&1 | grep refs
 //! done
 //! ```
 //! Subtract a run with N = 0 (setup and loading) from each to get the per-call figure.
@@ -14,7 +18,7 @@
 #[path = "kumopay.rs"]
 mod kumopay;
 
-use kumopay::{capture, ctx, reply, values};
+use kumopay::{capture, compat_0_1_instance, ctx, native_instance, reply, values};
 use renkei_plugin_template::KumoPay;
 use renkei_sdk::{Config, Gateway, Step};
 use std::hint::black_box;
@@ -27,24 +31,30 @@ fn main() {
     let op = capture();
     let ctx = ctx();
     let reply = reply();
-    // Both set up in every mode, so that N = 0 subtracts the same setup.
+    // All set up in every mode, so that N = 0 subtracts the same setup.
     let static_gw =
         KumoPay::from_config(&Config::validate(&KumoPay::manifest(), &values).unwrap()).unwrap();
-    let registry = renkei_tests::registry_of(&["renkei-plugin-template"]);
-    let dynamic_gw = renkei_tests::instantiate(&registry, "bench", "kumopay", values);
+    let (_native, dynamic_gw) = native_instance();
+    let (_compat, compat_gw) = compat_0_1_instance();
+    let loaded = match mode.as_str() {
+        "static" => None,
+        "dynamic" => Some(&dynamic_gw),
+        "compat_0_1" => Some(&compat_gw),
+        other => panic!("unknown mode {other:?}: static, dynamic or compat_0_1"),
+    };
     for _ in 0..n {
-        match mode.as_str() {
-            "static" => {
+        match loaded {
+            None => {
                 let Step::Send(x) = static_gw.prepare(black_box(&op), &ctx).unwrap() else {
                     unreachable!()
                 };
                 black_box(static_gw.interpret(&op, &ctx, &x.state, &reply).unwrap());
             }
-            _ => {
-                let Step::Send(x) = dynamic_gw.prepare(black_box(&op), &ctx).unwrap() else {
+            Some(gw) => {
+                let Step::Send(x) = gw.prepare(black_box(&op), &ctx).unwrap() else {
                     unreachable!()
                 };
-                black_box(dynamic_gw.interpret(&op, &ctx, &x.state, &reply).unwrap());
+                black_box(gw.interpret(&op, &ctx, &x.state, &reply).unwrap());
             }
         }
     }

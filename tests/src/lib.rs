@@ -141,36 +141,14 @@ pub struct Compat01 {
 
 /// Builds the `compat/` crates on first use, each as its own workspace, into one target directory
 /// next to the running test's profile (`<target>/compat-0.1.0`, always the dev profile: the ABI
-/// does not depend on it). Kept across runs, so only the first build pays for abi_stable.
+/// does not depend on it; benchmarks take [`compat_0_1_release_template`]). Kept across runs, so
+/// only the first build pays for abi_stable.
 pub fn compat_0_1() -> &'static Compat01 {
     static BUILT: OnceLock<Compat01> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let target_dir = exe
-            .ancestors()
-            .nth(3)
-            .expect("test binary inside <target>/<profile>/deps")
-            .join("compat-0.1.0");
-        for krate in ["template-plugin-0.1.0", "old-host-probe"] {
-            let manifest = workspace_root()
-                .join("compat")
-                .join(krate)
-                .join("Cargo.toml");
-            let status = cargo_build(&target_dir)
-                .arg("--locked")
-                .arg("--manifest-path")
-                .arg(&manifest)
-                .status()
-                .expect("running cargo to build a compat crate");
-            assert!(status.success(), "building compat/{krate} failed: {status}");
-        }
-        let debug = target_dir.join("debug");
+        let debug = build_compat_0_1(&["template-plugin-0.1.0", "old-host-probe"], false);
         let built = Compat01 {
-            template_plugin: debug.join(format!(
-                "{}renkei_plugin_template{}",
-                std::env::consts::DLL_PREFIX,
-                std::env::consts::DLL_SUFFIX
-            )),
+            template_plugin: debug.join(compat_template_file()),
             old_host_probe: debug.join(format!(
                 "renkei-old-host-probe{}",
                 std::env::consts::EXE_SUFFIX
@@ -181,6 +159,59 @@ pub fn compat_0_1() -> &'static Compat01 {
         }
         built
     })
+}
+
+/// The frozen 0.1.0 template plugin built with the release profile, for the benchmarks that time
+/// the compatibility path against native and static code, which are optimised too. Built the way
+/// [`compat_0_1`] builds, into the same `<target>/compat-0.1.0`, under `release/`.
+pub fn compat_0_1_release_template() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let path = build_compat_0_1(&["template-plugin-0.1.0"], true).join(compat_template_file());
+        assert!(path.exists(), "compat build missing: {}", path.display());
+        path
+    })
+}
+
+/// The file name of the frozen template plugin's library.
+fn compat_template_file() -> String {
+    format!(
+        "{}renkei_plugin_template{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Builds `krates` of `compat/` (`--locked`, each its own workspace) into
+/// `<target>/compat-0.1.0`, and returns the profile directory holding them. A release build
+/// takes the workspace's `[profile.release]` settings too, which the frozen crates' own
+/// workspaces do not have, so that its code is built as the workspace's plugins are.
+fn build_compat_0_1(krates: &[&str], release: bool) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let target_dir = exe
+        .ancestors()
+        .nth(3)
+        .expect("test binary inside <target>/<profile>/deps")
+        .join("compat-0.1.0");
+    for krate in krates {
+        let manifest = workspace_root()
+            .join("compat")
+            .join(krate)
+            .join("Cargo.toml");
+        let mut cmd = cargo_build(&target_dir);
+        cmd.arg("--locked").arg("--manifest-path").arg(&manifest);
+        if release {
+            // As the workspace's Cargo.toml sets it.
+            cmd.args([
+                "--release",
+                "--config",
+                "profile.release.debug=\"line-tables-only\"",
+            ]);
+        }
+        let status = cmd.status().expect("running cargo to build a compat crate");
+        assert!(status.success(), "building compat/{krate} failed: {status}");
+    }
+    target_dir.join(if release { "release" } else { "debug" })
 }
 
 /// The path of a built plugin library, from its package name.
