@@ -356,6 +356,78 @@ impl PgTx<'_> {
         }
     }
 
+    /// The operation's update after an exchange, with the writes that go with it as
+    /// data-modifying CTEs: the order's upsert, the reply, the shop's compare-and-set. One
+    /// round trip where there were up to four. The CTEs touch four different tables, so sharing
+    /// one snapshot changes nothing they see. Whether the shop's record was written.
+    fn write_after(
+        &mut self,
+        order: Option<&OrderRecord>,
+        op: &OperationRecord,
+        lease_until: Option<i64>,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        shop: Option<&ShopRow>,
+        now_ms: i64,
+    ) -> Result<bool, JournalError> {
+        if order.is_none() && last.is_none() && shop.is_none() {
+            self.update_op(op, lease_until)?;
+            return Ok(false);
+        }
+        let mut q = Params::default();
+        let mut ctes = Vec::new();
+        if let Some(o) = order {
+            ctes.push(format!(
+                "o AS ({} RETURNING 1)",
+                order_upsert(&mut q, o, now_ms)
+            ));
+        }
+        let replied = match last {
+            Some((x, reply)) => {
+                ctes.push(format!(
+                    "r AS ({} RETURNING 1)",
+                    reply_update(&mut q, x, reply, now_ms)
+                ));
+                "(SELECT count(*) FROM r)"
+            }
+            None => "1::bigint",
+        };
+        let saved = match shop {
+            Some(row) => {
+                ctes.push(format!("s AS ({} RETURNING 1)", shop_write(&mut q, row)));
+                "(SELECT count(*) FROM s)"
+            }
+            None => "0::bigint",
+        };
+        let updated = q.add(op.updated_at_ms);
+        let sql = format!(
+            "WITH {} UPDATE operations SET status = {}, attempt = {}, outcome = {}, \
+             evidence = {}, amount = {}, currency = {}, updated_at = {updated}, \
+             lease_until = coalesce({}::bigint - {updated}::bigint + {DB_NOW_MS}, lease_until), \
+             owner = {} WHERE id = {} RETURNING {replied}, {saved}",
+            ctes.join(", "),
+            q.add(op.status.name().to_owned()),
+            q.add(op.attempt as i64),
+            q.add(op.outcome.as_ref().map(codec::outcome_json)),
+            q.add(op.evidence.clone()),
+            q.add(op.amount.map(|a| a.minor_units)),
+            q.add(op.amount.map(|a| a.currency.as_str().to_owned())),
+            q.add(lease_until),
+            q.add(op.owner.clone()),
+            q.add(op.id.0),
+        );
+        let row = self
+            .query_opt(&sql, &q.refs())
+            .map_err(storage)?
+            .ok_or(JournalError::UnknownOperation(op.id))?;
+        if row.get::<_, i64>(0) != 1 {
+            let x = last.map_or(0, |(x, _)| x.0);
+            return Err(JournalError::Corrupt(format!(
+                "exchange {x} is unknown or already has a reply"
+            )));
+        }
+        Ok(row.get::<_, i64>(1) == 1)
+    }
+
     fn ops(
         &mut self,
         sql: &str,
@@ -444,32 +516,9 @@ impl Tx for PgTx<'_> {
     }
 
     fn save_order(&mut self, o: &OrderRecord, now_ms: i64) -> Result<(), JournalError> {
-        self.execute(
-            "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
-                 currency, authorized, captured, refunded, review, version, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
-                 transaction_ref = excluded.transaction_ref, state = excluded.state, \
-                 gateway_status = excluded.gateway_status, currency = excluded.currency, \
-                 authorized = excluded.authorized, captured = excluded.captured, \
-                 refunded = excluded.refunded, review = excluded.review, \
-                 version = excluded.version, updated_at = excluded.updated_at",
-            &[
-                &o.order.as_str(),
-                &o.gateway,
-                &o.transaction.as_ref().map(|t| t.as_str()),
-                &codec::state_json(&o.state),
-                &o.gateway_status,
-                &o.authorized.currency.as_str(),
-                &o.authorized.minor_units,
-                &o.captured.minor_units,
-                &o.refunded.minor_units,
-                &o.review,
-                &o.version,
-                &now_ms,
-            ],
-        )
-        .map_err(storage)?;
+        let mut q = Params::default();
+        let sql = order_upsert(&mut q, o, now_ms);
+        self.execute(&sql, &q.refs()).map_err(storage)?;
         Ok(())
     }
 
@@ -668,8 +717,7 @@ impl Tx for PgTx<'_> {
             .ok_or_else(|| JournalError::Corrupt("inserted operation not returned".into()))
     }
 
-    /// The reply and the operation in one statement: the reply's update as a data-modifying
-    /// CTE, whose row count says it found the exchange still unanswered.
+    /// The reply and the operation in one statement (see [`PgTx::write_after`]).
     fn update_op_after(
         &mut self,
         op: &OperationRecord,
@@ -677,52 +725,10 @@ impl Tx for PgTx<'_> {
         last: Option<(ExchangeId, &ReplyRecord)>,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        let Some((x, reply)) = last else {
-            return self.update_op(op, lease_until);
-        };
-        let (status, body, error) = reply_columns(reply);
-        let row = self
-            .query_opt(
-                &format!(
-                    "WITH r AS (UPDATE exchanges SET reply_status = $11, reply_body = $12, \
-                     transport_error = $13, replied_at = $14 \
-                     WHERE id = $15 AND replied_at IS NULL RETURNING 1) \
-                     UPDATE operations SET status = $2, attempt = $3, outcome = $4, \
-                     evidence = $5, amount = $6, currency = $7, updated_at = $8, \
-                     lease_until = coalesce($9::bigint - $8::bigint + {DB_NOW_MS}, lease_until), \
-                     owner = $10 WHERE id = $1 RETURNING (SELECT count(*) FROM r)"
-                ),
-                &[
-                    &op.id.0,
-                    &op.status.name(),
-                    &(op.attempt as i64),
-                    &op.outcome.as_ref().map(codec::outcome_json),
-                    &op.evidence,
-                    &op.amount.map(|a| a.minor_units),
-                    &op.amount.map(|a| a.currency.as_str().to_owned()),
-                    &op.updated_at_ms,
-                    &lease_until,
-                    &op.owner,
-                    &status,
-                    &body,
-                    &error,
-                    &now_ms,
-                    &x.0,
-                ],
-            )
-            .map_err(storage)?;
-        match row.map(|r| r.get::<_, i64>(0)) {
-            Some(1) => Ok(()),
-            _ => Err(JournalError::Corrupt(format!(
-                "exchange {} is unknown or already has a reply",
-                x.0
-            ))),
-        }
+        self.write_after(None, op, lease_until, last, None, now_ms)
+            .map(|_| ())
     }
 
-    /// The order's upsert, the reply's update and the shop's compare-and-set as data-modifying
-    /// CTEs of the operation's update: one round trip where there were up to four. The CTEs
-    /// touch four different tables, so sharing one snapshot changes nothing they see.
     fn write_success(
         &mut self,
         order: Option<&OrderRecord>,
@@ -731,110 +737,7 @@ impl Tx for PgTx<'_> {
         shop: Option<&ShopRow>,
         now_ms: i64,
     ) -> Result<bool, JournalError> {
-        if order.is_none() && last.is_none() && shop.is_none() {
-            self.update_op(op, None)?;
-            return Ok(false);
-        }
-        let mut q = Params::default();
-        let mut ctes = Vec::new();
-        if let Some(o) = order {
-            ctes.push(format!(
-                "o AS (INSERT INTO orders (order_ref, gateway, transaction_ref, state, \
-                 gateway_status, currency, authorized, captured, refunded, review, version, \
-                 updated_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
-                 ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
-                 transaction_ref = excluded.transaction_ref, state = excluded.state, \
-                 gateway_status = excluded.gateway_status, currency = excluded.currency, \
-                 authorized = excluded.authorized, captured = excluded.captured, \
-                 refunded = excluded.refunded, review = excluded.review, \
-                 version = excluded.version, updated_at = excluded.updated_at RETURNING 1)",
-                q.add(o.order.as_str().to_owned()),
-                q.add(o.gateway.clone()),
-                q.add(o.transaction.as_ref().map(|t| t.as_str().to_owned())),
-                q.add(codec::state_json(&o.state)),
-                q.add(o.gateway_status.clone()),
-                q.add(o.authorized.currency.as_str().to_owned()),
-                q.add(o.authorized.minor_units),
-                q.add(o.captured.minor_units),
-                q.add(o.refunded.minor_units),
-                q.add(o.review.clone()),
-                q.add(o.version),
-                q.add(now_ms),
-            ));
-        }
-        let replied = match last {
-            Some((x, reply)) => {
-                let (status, body, error) = reply_columns(reply);
-                ctes.push(format!(
-                    "r AS (UPDATE exchanges SET reply_status = {}, reply_body = {}, \
-                     transport_error = {}, replied_at = {} \
-                     WHERE id = {} AND replied_at IS NULL RETURNING 1)",
-                    q.add(status),
-                    q.add(body.map(<[u8]>::to_vec)),
-                    q.add(error.map(str::to_owned)),
-                    q.add(now_ms),
-                    q.add(x.0),
-                ));
-                "(SELECT count(*) FROM r)"
-            }
-            None => "1::bigint",
-        };
-        let saved = match shop {
-            Some(row) => {
-                let values = [
-                    q.add(row.order.as_str().to_owned()),
-                    q.add(row.shop.clone()),
-                    q.add(row.unpaid),
-                    q.add(row.data.clone()),
-                    q.add(row.updated_ms),
-                    q.add(row.version),
-                ];
-                let [order_ref, shop_name, unpaid, data, updated, version] = &values;
-                ctes.push(if row.version == 0 {
-                    format!(
-                        "s AS (INSERT INTO shop_orders (order_ref, shop, unpaid, data, \
-                         updated_at, version) VALUES ({order_ref}, {shop_name}, {unpaid}, \
-                         {data}, {updated}, {version}::bigint + 1) \
-                         ON CONFLICT (order_ref) DO NOTHING RETURNING 1)"
-                    )
-                } else {
-                    format!(
-                        "s AS (UPDATE shop_orders SET shop = {shop_name}, unpaid = {unpaid}, \
-                         data = {data}, updated_at = {updated}, version = {version}::bigint + 1 \
-                         WHERE order_ref = {order_ref} AND version = {version}::bigint \
-                         RETURNING 1)"
-                    )
-                });
-                "(SELECT count(*) FROM s)"
-            }
-            None => "0::bigint",
-        };
-        let sql = format!(
-            "WITH {} UPDATE operations SET status = {}, attempt = {}, outcome = {}, \
-             evidence = {}, amount = {}, currency = {}, updated_at = {}, owner = {} \
-             WHERE id = {} RETURNING {replied}, {saved}",
-            ctes.join(", "),
-            q.add(op.status.name().to_owned()),
-            q.add(op.attempt as i64),
-            q.add(op.outcome.as_ref().map(codec::outcome_json)),
-            q.add(op.evidence.clone()),
-            q.add(op.amount.map(|a| a.minor_units)),
-            q.add(op.amount.map(|a| a.currency.as_str().to_owned())),
-            q.add(op.updated_at_ms),
-            q.add(op.owner.clone()),
-            q.add(op.id.0),
-        );
-        let row = self
-            .query_opt(&sql, &q.refs())
-            .map_err(storage)?
-            .ok_or(JournalError::UnknownOperation(op.id))?;
-        if row.get::<_, i64>(0) != 1 {
-            let x = last.map_or(0, |(x, _)| x.0);
-            return Err(JournalError::Corrupt(format!(
-                "exchange {x} is unknown or already has a reply"
-            )));
-        }
-        Ok(row.get::<_, i64>(1) == 1)
+        self.write_after(order, op, None, last, shop, now_ms)
     }
 
     fn update_op(
@@ -901,14 +804,9 @@ impl Tx for PgTx<'_> {
         reply: &ReplyRecord,
         now_ms: i64,
     ) -> Result<(), JournalError> {
-        let (status, body, error) = reply_columns(reply);
-        let n = self
-            .execute(
-                "UPDATE exchanges SET reply_status = $2, reply_body = $3, transport_error = $4, \
-                 replied_at = $5 WHERE id = $1 AND replied_at IS NULL",
-                &[&x.0, &status, &body, &error, &now_ms],
-            )
-            .map_err(storage)?;
+        let mut q = Params::default();
+        let sql = reply_update(&mut q, x, reply, now_ms);
+        let n = self.execute(&sql, &q.refs()).map_err(storage)?;
         if n == 1 {
             Ok(())
         } else {
@@ -983,26 +881,9 @@ impl Tx for PgTx<'_> {
     }
 
     fn save_shop_row(&mut self, row: &ShopRow) -> Result<bool, JournalError> {
-        let sql = if row.version == 0 {
-            "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6::bigint + 1) ON CONFLICT (order_ref) DO NOTHING"
-        } else {
-            "UPDATE shop_orders SET shop = $2, unpaid = $3, data = $4, updated_at = $5, \
-             version = $6::bigint + 1 WHERE order_ref = $1 AND version = $6::bigint"
-        };
-        let n = self
-            .execute(
-                sql,
-                &[
-                    &row.order.as_str(),
-                    &row.shop,
-                    &row.unpaid,
-                    &row.data,
-                    &row.updated_ms,
-                    &row.version,
-                ],
-            )
-            .map_err(storage)?;
+        let mut q = Params::default();
+        let sql = shop_write(&mut q, row);
+        let n = self.execute(&sql, &q.refs()).map_err(storage)?;
         Ok(n == 1)
     }
 
@@ -1102,6 +983,71 @@ impl Tx for PgTx<'_> {
 }
 
 /// A reply as its columns: status and body, or the transport's error.
+/// The order's upsert, its values added to `q`.
+fn order_upsert(q: &mut Params, o: &OrderRecord, now_ms: i64) -> String {
+    format!(
+        "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
+         currency, authorized, captured, refunded, review, version, updated_at) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
+         ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
+         transaction_ref = excluded.transaction_ref, state = excluded.state, \
+         gateway_status = excluded.gateway_status, currency = excluded.currency, \
+         authorized = excluded.authorized, captured = excluded.captured, \
+         refunded = excluded.refunded, review = excluded.review, \
+         version = excluded.version, updated_at = excluded.updated_at",
+        q.add(o.order.as_str().to_owned()),
+        q.add(o.gateway.clone()),
+        q.add(o.transaction.as_ref().map(|t| t.as_str().to_owned())),
+        q.add(codec::state_json(&o.state)),
+        q.add(o.gateway_status.clone()),
+        q.add(o.authorized.currency.as_str().to_owned()),
+        q.add(o.authorized.minor_units),
+        q.add(o.captured.minor_units),
+        q.add(o.refunded.minor_units),
+        q.add(o.review.clone()),
+        q.add(o.version),
+        q.add(now_ms),
+    )
+}
+
+/// The reply of exchange `x`, written only while it has none; its values added to `q`.
+fn reply_update(q: &mut Params, x: ExchangeId, reply: &ReplyRecord, now_ms: i64) -> String {
+    let (status, body, error) = reply_columns(reply);
+    format!(
+        "UPDATE exchanges SET reply_status = {}, reply_body = {}, transport_error = {}, \
+         replied_at = {} WHERE id = {} AND replied_at IS NULL",
+        q.add(status),
+        q.add(body.map(<[u8]>::to_vec)),
+        q.add(error.map(str::to_owned)),
+        q.add(now_ms),
+        q.add(x.0),
+    )
+}
+
+/// The shop's row at `row.version + 1`, if the stored row is at `row.version` (0: absent);
+/// its values added to `q`.
+fn shop_write(q: &mut Params, row: &ShopRow) -> String {
+    let order_ref = q.add(row.order.as_str().to_owned());
+    let shop = q.add(row.shop.clone());
+    let unpaid = q.add(row.unpaid);
+    let data = q.add(row.data.clone());
+    let updated = q.add(row.updated_ms);
+    let version = q.add(row.version);
+    if row.version == 0 {
+        format!(
+            "INSERT INTO shop_orders (order_ref, shop, unpaid, data, updated_at, version) \
+             VALUES ({order_ref}, {shop}, {unpaid}, {data}, {updated}, {version}::bigint + 1) \
+             ON CONFLICT (order_ref) DO NOTHING"
+        )
+    } else {
+        format!(
+            "UPDATE shop_orders SET shop = {shop}, unpaid = {unpaid}, data = {data}, \
+             updated_at = {updated}, version = {version}::bigint + 1 \
+             WHERE order_ref = {order_ref} AND version = {version}::bigint"
+        )
+    }
+}
+
 /// A statement's parameters, numbered as they are added: for SQL assembled from optional
 /// parts, where fixed `$n` would shift with every part left out.
 #[derive(Default)]
