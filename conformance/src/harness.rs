@@ -134,7 +134,7 @@ impl Ctx {
 pub struct Recorded {
     pub step: String,
     pub state: Vec<u8>,
-    pub read_only: bool,
+    pub effect: renkei_sdk::StepEffect,
     pub reply: HttpResponse,
     /// The context `interpret` got.
     pub ctx: Ctx,
@@ -353,7 +353,7 @@ impl Harness {
             run.exchanges.push(Recorded {
                 step: x.step.to_string(),
                 state: x.state.to_vec(),
-                read_only: x.read_only,
+                effect: x.effect,
                 reply,
                 ctx,
                 answer: answer.clone(),

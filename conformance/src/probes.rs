@@ -87,7 +87,7 @@ pub fn robustness(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
                     Err(e) if e.kind == ErrorKind::Panicked => {
                         evidence.push(format!("{what}: panicked ({e})"))
                     }
-                    Err(e) if !x.read_only && claims_nothing_moved(e.kind) => {
+                    Err(e) if x.effect.may_move_money() && claims_nothing_moved(e.kind) => {
                         evidence.push(format!(
                             "{what}: answered `{e}`, which tells the host nothing moved, \
                              though the request may have been processed"
@@ -179,7 +179,7 @@ fn difference(
                 ("body", x.request.body == y.request.body),
                 ("journal body", x.journal_body == y.journal_body),
                 ("continuation", x.state == y.state),
-                ("read_only", x.read_only == y.read_only),
+                ("effect", x.effect == y.effect),
             ];
             let differ: Vec<&str> = fields
                 .iter()

@@ -40,7 +40,7 @@ fn exchange() -> SentExchange {
         )],
         body: Some("SHOPID=12345&SEQNO=00000000000000000001".into()),
         state: b"{\"expect\":1080}".to_vec(),
-        read_only: false,
+        effect: renkei_sdk::StepEffect::MayMoveMoney,
     }
 }
 

@@ -163,7 +163,7 @@ impl Driver {
                         elapsed: started.elapsed(),
                     });
                     let effect =
-                        failed_exchange_effect(error.after_send(), exchange.read_only, changed);
+                        failed_exchange_effect(error.after_send(), exchange.effect, changed);
                     return Err(DriveError::Transport {
                         step: exchange.step.to_string(),
                         error,
@@ -187,7 +187,7 @@ impl Driver {
             let reply_status = reply.status;
             step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {
                 Ok(next) => {
-                    changed |= !exchange.read_only;
+                    changed |= exchange.effect.may_move_money();
                     next
                 }
                 Err(error) => {
@@ -197,7 +197,7 @@ impl Driver {
                             status: reply_status,
                             kind: error.kind,
                         },
-                        exchange.read_only,
+                        exchange.effect,
                         changed,
                     );
                     return Err(DriveError::Gateway {

@@ -46,7 +46,7 @@ pub use operation::{CardData, Operation, OperationKind, PaymentSource};
 pub use secret::Secret;
 pub use sent::{AfterSend, failed_exchange_effect, is_refusal};
 pub use state::{PaymentState, RefundExtent, Settlement};
-pub use step::{Exchange, Outcome, Step, decode_state};
+pub use step::{Exchange, Outcome, Step, StepEffect, decode_state};
 pub use table::{error_from_codes, error_row, state_by_code, status_entry, status_row};
 
 /// The SDK (and ABI) version this crate was built as.

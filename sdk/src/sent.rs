@@ -9,7 +9,7 @@
 //! the outcome says the gateway is done with the request. Only a request that never left, or a
 //! gateway's explicit refusal, proves nothing happened.
 
-use crate::{Effect, ErrorKind};
+use crate::{Effect, ErrorKind, StepEffect};
 
 /// What happened to one request after the host tried to send it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,15 +78,16 @@ pub fn is_refusal(kind: ErrorKind) -> bool {
 
 /// What a failed exchange means for the whole operation.
 ///
-/// `read_only` is the failed exchange's own flag ([`crate::Exchange::read_only`]); `changed`
-/// says whether an earlier exchange of the operation that could change the payment was sent
-/// and answered. Once one was, a later failure (even an explicit refusal) leaves that change in
-/// place, so the operation may have taken effect. Until then, a failed read changes nothing,
-/// and a failed write is read by [`AfterSend::effect`].
-pub fn failed_exchange_effect(after: AfterSend, read_only: bool, changed: bool) -> Effect {
+/// `step` is the failed exchange's declared effect ([`crate::Exchange::effect`]); `changed`
+/// says whether an earlier exchange of the operation that could move money was sent and
+/// answered. Once one was, a later failure (even an explicit refusal) leaves that change in
+/// place, so the operation may have taken effect. Until then, a failed step that moves no money
+/// (a read, or a registration such as GMO-PG's `EntryTran`) leaves the payment as it was,
+/// whatever became of the request, and a failed money step is read by [`AfterSend::effect`].
+pub fn failed_exchange_effect(after: AfterSend, step: StepEffect, changed: bool) -> Effect {
     if changed {
         Effect::MayHaveApplied
-    } else if read_only {
+    } else if !step.may_move_money() {
         Effect::NotApplied
     } else {
         after.effect()
@@ -148,7 +149,7 @@ mod tests {
                 let after = AfterSend::Answered { status, kind };
                 assert_eq!(after.effect(), Effect::MayHaveApplied, "{status} {kind}");
                 assert_eq!(
-                    failed_exchange_effect(after, false, false),
+                    failed_exchange_effect(after, StepEffect::MayMoveMoney, false),
                     Effect::MayHaveApplied
                 );
             }
@@ -181,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_read_before_any_change_changes_nothing() {
+    fn a_failed_step_that_moves_no_money_before_any_change_changes_nothing() {
         for after in [
             AfterSend::TimedOut,
             AfterSend::ConnectionLost,
@@ -194,11 +195,13 @@ mod tests {
                 kind: ErrorKind::Panicked,
             },
         ] {
-            assert_eq!(
-                failed_exchange_effect(after, true, false),
-                Effect::NotApplied,
-                "{after:?}"
-            );
+            for step in [StepEffect::Reads, StepEffect::Registers] {
+                assert_eq!(
+                    failed_exchange_effect(after, step, false),
+                    Effect::NotApplied,
+                    "{after:?} {step}"
+                );
+            }
         }
     }
 
@@ -216,11 +219,11 @@ mod tests {
                 kind: ErrorKind::AlreadyDone,
             },
         ] {
-            for read_only in [false, true] {
+            for step in StepEffect::ALL {
                 assert_eq!(
-                    failed_exchange_effect(after, read_only, true),
+                    failed_exchange_effect(after, step, true),
                     Effect::MayHaveApplied,
-                    "{after:?} read_only={read_only}"
+                    "{after:?} {step}"
                 );
             }
         }
@@ -229,7 +232,7 @@ mod tests {
     #[test]
     fn a_failed_first_write_is_read_by_what_happened_to_it() {
         assert_eq!(
-            failed_exchange_effect(AfterSend::NotConnected, false, false),
+            failed_exchange_effect(AfterSend::NotConnected, StepEffect::MayMoveMoney, false),
             Effect::NotApplied
         );
         assert_eq!(
@@ -238,13 +241,13 @@ mod tests {
                     status: 200,
                     kind: ErrorKind::Rejected
                 },
-                false,
+                StepEffect::MayMoveMoney,
                 false
             ),
             Effect::NotApplied
         );
         assert_eq!(
-            failed_exchange_effect(AfterSend::TimedOut, false, false),
+            failed_exchange_effect(AfterSend::TimedOut, StepEffect::MayMoveMoney, false),
             Effect::MayHaveApplied
         );
         assert_eq!(
@@ -253,7 +256,7 @@ mod tests {
                     status: 200,
                     kind: ErrorKind::Protocol
                 },
-                false,
+                StepEffect::MayMoveMoney,
                 false
             ),
             Effect::MayHaveApplied

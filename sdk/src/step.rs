@@ -30,10 +30,84 @@ pub struct Exchange {
     pub journal_body: Option<Text>,
     /// Opaque continuation: given back verbatim to `interpret`.
     pub state: Bytes,
-    /// The request only reads (an inquiry): whatever happens to it, the payment is unchanged.
-    /// The host relies on this to settle a later step's unknown outcome: only when every earlier
-    /// exchange of the operation was read-only does the payment's state alone tell what happened.
-    pub read_only: bool,
+    /// What the request can do at the gateway. The host settles failures and unknown outcomes
+    /// with it: a failed step that moves no money leaves the payment as it was, and only when
+    /// every earlier exchange of the operation moved no money does the payment's state alone
+    /// tell what happened.
+    pub effect: StepEffect,
+}
+
+/// What one exchange can do at the gateway, as the plugin declares it.
+///
+/// The host reads a failed or unanswered exchange by it. Declaring less than a request can do
+/// is the one lie that loses money: the host would book as "nothing happened" a request that
+/// may have moved money. Declaring more only costs an inquiry or an operator's review where a
+/// clean refusal was possible (a GMO-PG `EntryTran` declared as moving money turned every
+/// decline at the following `ExecTran` into "may have applied").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StepEffect {
+    /// Only reads (an inquiry): whatever happens to the request, the gateway is unchanged.
+    Reads,
+    /// May create or change a record at the gateway (an order id registered before the card
+    /// is charged) but can neither move money nor change a payment's state.
+    Registers,
+    /// May move money or change a payment: authorize, capture, void, refund, change an amount.
+    /// What a step is unless its plugin says otherwise.
+    MayMoveMoney,
+}
+
+impl StepEffect {
+    /// Every effect, least to most.
+    pub const ALL: [StepEffect; 3] = [
+        StepEffect::Reads,
+        StepEffect::Registers,
+        StepEffect::MayMoveMoney,
+    ];
+
+    /// Whether a request with this effect may have moved money or changed a payment.
+    pub fn may_move_money(self) -> bool {
+        self == StepEffect::MayMoveMoney
+    }
+
+    /// The name journaled and shown to operators (`reads`, `registers`, `may_move_money`).
+    pub fn name(self) -> &'static str {
+        match self {
+            StepEffect::Reads => "reads",
+            StepEffect::Registers => "registers",
+            StepEffect::MayMoveMoney => "may_move_money",
+        }
+    }
+
+    /// The effect named `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<StepEffect> {
+        StepEffect::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// The number the effect crosses the ABI as.
+    pub fn code(self) -> u8 {
+        match self {
+            StepEffect::Reads => 0,
+            StepEffect::Registers => 1,
+            StepEffect::MayMoveMoney => 2,
+        }
+    }
+
+    /// The effect a number from across the ABI stands for. A number this SDK does not know (a
+    /// later SDK's finer effect) is read as [`StepEffect::MayMoveMoney`], the one reading that
+    /// can never book moved money as unmoved.
+    pub fn from_code(code: u8) -> StepEffect {
+        match code {
+            0 => StepEffect::Reads,
+            1 => StepEffect::Registers,
+            _ => StepEffect::MayMoveMoney,
+        }
+    }
+}
+
+impl std::fmt::Display for StepEffect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Step {
@@ -55,20 +129,30 @@ impl Step {
             request,
             journal_body: journal_body.map(Text::from),
             state: state.into(),
-            read_only: false,
+            effect: StepEffect::MayMoveMoney,
         }))
     }
 
-    /// Marks a `Send` step as read-only (see [`Exchange::read_only`]). Never mark a request that
-    /// could change anything at the gateway: the host would then settle unknown outcomes wrongly.
-    pub fn read_only(self) -> Step {
+    /// Declares what a `Send` step can do at the gateway (see [`StepEffect`]). Never declare
+    /// less than the request can do: the host would then settle unknown outcomes wrongly.
+    pub fn effect(self, effect: StepEffect) -> Step {
         match self {
             Step::Send(mut x) => {
-                x.read_only = true;
+                x.effect = effect;
                 Step::Send(x)
             }
             done => done,
         }
+    }
+
+    /// Marks a `Send` step as an inquiry: [`StepEffect::Reads`].
+    pub fn read_only(self) -> Step {
+        self.effect(StepEffect::Reads)
+    }
+
+    /// Marks a `Send` step as one that registers but moves no money: [`StepEffect::Registers`].
+    pub fn registers(self) -> Step {
+        self.effect(StepEffect::Registers)
     }
 }
 

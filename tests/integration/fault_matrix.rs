@@ -385,7 +385,7 @@ impl<A: Adapter> Rig<A> {
                     "{label}"
                 );
                 let x = self.journal.exchanges(done.operation.id).unwrap();
-                let acting = x.iter().filter(|x| !x.sent.read_only).count();
+                let acting = x.iter().filter(|x| x.sent.effect.may_move_money()).count();
                 assert_eq!(
                     acting, 2,
                     "{label}: the attempt and its replay, both journaled"

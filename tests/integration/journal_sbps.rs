@@ -10,7 +10,7 @@ use renkei_emulator_sbps::{
     Config as EmulatorConfig, Fault, Function, PaymentStatus, SbpsEmulator,
 };
 use renkei_host::ExecError;
-use renkei_sdk::{Money, Operation, OrderRef, TransactionRef};
+use renkei_sdk::{Money, Operation, OrderRef, StepEffect, TransactionRef};
 use std::time::Duration;
 
 /// The SBPS emulator and a journaled gateway on it.
@@ -93,7 +93,11 @@ async fn breach16_recovery_reads_only_the_current_attempts_exchanges() {
     let Ok(Step::Send(x)) = rig.gateway.prepare(&op, &ctx) else {
         panic!("capture sends")
     };
-    assert!(x.read_only, "the SBPS plugin reads before it captures");
+    assert_eq!(
+        x.effect,
+        StepEffect::Reads,
+        "the SBPS plugin reads before it captures"
+    );
     let journaled = sent_exchange(&x, 0);
     let new = new_operation(&op, "sbps", key);
     // A lease already over: this host is gone.

@@ -122,7 +122,7 @@ pub fn sent_exchange(x: &Exchange, attempt: u32) -> SentExchange {
         headers: x.request.redacted_headers(),
         body: x.journal_body.as_ref().map(|b| b.to_string()),
         state: x.state.to_vec(),
-        read_only: x.read_only,
+        effect: x.effect,
     }
 }
 

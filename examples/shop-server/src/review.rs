@@ -20,7 +20,7 @@ use renkei_host::journal::{
 use renkei_host::shop::{ReviewItem, ReviewedExchange};
 use renkei_host::{Shop, ShopError};
 use renkei_sdk::{
-    Currency, Money, OperationKind, OrderRef, PaymentState, RefundExtent, Settlement,
+    Currency, Money, OperationKind, OrderRef, PaymentState, RefundExtent, Settlement, StepEffect,
     TransactionRef,
 };
 use serde::{Deserialize, Serialize};
@@ -232,7 +232,7 @@ fn outcome(
 pub struct ReviewView {
     #[serde(flatten)]
     pub item: ReviewItem,
-    /// The last read-only exchange (an inquiry) among `exchanges`, if any: the gateway's last
+    /// The last read (an inquiry) among `exchanges`, if any: the gateway's last
     /// word on the payment before the host gave up.
     pub last_inquiry: Option<ReviewedExchange>,
     /// The state the operation leaves if it took effect: the only state `took_effect` takes.
@@ -246,7 +246,12 @@ pub struct ReviewView {
 fn review_view(shop: &Shop, item: ReviewItem) -> ReviewView {
     let fits = SeenState::after(item.operation.kind);
     ReviewView {
-        last_inquiry: item.exchanges.iter().rev().find(|x| x.read_only).cloned(),
+        last_inquiry: item
+            .exchanges
+            .iter()
+            .rev()
+            .find(|x| x.effect == StepEffect::Reads.name())
+            .cloned(),
         took_effect_state: fits,
         statuses: fits.map_or_else(Vec::new, |s| {
             status_choices(shop, &item.operation.gateway, Some(s))

@@ -8,7 +8,7 @@ use crate::instance::GatewayInstance;
 use crate::journal::{ExchangeId, OperationRecord, ReplyRecord, SentExchange};
 use renkei_sdk::{
     AfterSend, Context, Effect, ErrorKind, Exchange, GatewayError, Operation, Outcome, Step,
-    failed_exchange_effect,
+    StepEffect, failed_exchange_effect,
 };
 
 /// A drive's result and the last exchange's reply, still to be journaled with the outcome.
@@ -62,7 +62,7 @@ impl Executor {
         loop {
             let first = !changed;
             if self.defects.has(Defect::ReadOnlyMoneyStep) {
-                exchange.read_only = true;
+                exchange.effect = StepEffect::Reads;
             }
             steps.push(exchange.step.to_string());
             let sent = match sent_early.take() {
@@ -78,9 +78,10 @@ impl Executor {
                             error: error.to_string(),
                         },
                     ));
-                    // Nothing that could act was sent: a lost read, or a request that never left.
+                    // Nothing that could move money was sent: a lost read or registration, or a request
+                    // that never left.
                     let effect =
-                        failed_exchange_effect(error.after_send(), exchange.read_only, changed);
+                        failed_exchange_effect(error.after_send(), exchange.effect, changed);
                     let drive = if effect == Effect::NotApplied {
                         Drive::NotApplied(GatewayError::new(
                             ErrorKind::Unavailable,
@@ -126,10 +127,10 @@ impl Executor {
                         kind: e.kind,
                     };
                     let refused = answered.effect() == Effect::NotApplied;
-                    let drive = if failed_exchange_effect(answered, exchange.read_only, changed)
+                    let drive = if failed_exchange_effect(answered, exchange.effect, changed)
                         == Effect::NotApplied
                     {
-                        // An explicit refusal, or an unreadable answer to a read: nothing moved.
+                        // An explicit refusal, or an unreadable answer to a step that moves no money.
                         Drive::NotApplied(e)
                     } else if refused {
                         Drive::Unknown {
@@ -148,7 +149,7 @@ impl Executor {
                     return Ok(Ran { drive, last, steps });
                 }
             };
-            changed |= !exchange.read_only;
+            changed |= exchange.effect.may_move_money();
             index += 1;
             if (index - first_index) as usize >= crate::driver::MAX_STEPS {
                 return Ok(Ran {
@@ -239,6 +240,6 @@ pub(super) fn journal_copy(x: &Exchange, index: u32) -> SentExchange {
         headers: x.request.redacted_headers(),
         body: x.journal_body.as_ref().map(|b| b.to_string()),
         state: x.state.to_vec(),
-        read_only: x.read_only,
+        effect: x.effect,
     }
 }

@@ -6,7 +6,7 @@ use super::{ExecError, Executor, blocking};
 use crate::instance::GatewayInstance;
 use crate::journal::ledger::{self, resolution::Stopped};
 use crate::journal::{OperationId, OperationRecord, OrderRecord};
-use renkei_sdk::{ErrorKind, GatewayError, Operation, OperationKind};
+use renkei_sdk::{ErrorKind, GatewayError, Operation, OperationKind, StepEffect};
 use std::sync::Arc;
 
 impl Executor {
@@ -28,14 +28,14 @@ impl Executor {
             let id = record.id;
             let exchanges = self.current_exchanges(&record).await?;
             let order = self.order_of(&record).await?;
-            let read_only: Vec<bool> = exchanges.iter().map(|x| x.sent.read_only).collect();
-            let stopped = ledger::resolution::stopped(&read_only);
+            let effects: Vec<StepEffect> = exchanges.iter().map(|x| x.sent.effect).collect();
+            let stopped = ledger::resolution::stopped(&effects);
             let result = match stopped {
-                Stopped::NothingSent | Stopped::ReadsOnly => {
+                Stopped::NothingSent | Stopped::NoMoneyMoved => {
                     let why = if stopped == Stopped::NothingSent {
                         "host stopped before sending"
                     } else {
-                        "host stopped after reads only"
+                        "host stopped after steps that move no money"
                     };
                     let error = GatewayError::new(ErrorKind::Unavailable, why);
                     self.fail(record.id, None, error, None).await

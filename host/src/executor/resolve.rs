@@ -10,6 +10,7 @@ use crate::journal::ledger::resolution::{self, Expiry, Finding, ReplayAnswer};
 use crate::journal::{Decision, OperationId, OperationRecord, OrderRecord, ReplyRecord};
 use renkei_sdk::{
     Context, ErrorKind, GatewayError, Inquiry, Operation, OperationKind, PaymentState, Step,
+    StepEffect,
 };
 use std::time::Duration;
 
@@ -30,8 +31,8 @@ impl Executor {
             return Ok(None);
         };
         let exchanges = self.current_exchanges(record).await?;
-        let read_only: Vec<bool> = exchanges.iter().map(|x| x.sent.read_only).collect();
-        let Some(guard) = resolution::guard_index(&read_only).map(|i| &exchanges[i]) else {
+        let effects: Vec<StepEffect> = exchanges.iter().map(|x| x.sent.effect).collect();
+        let Some(guard) = resolution::guard_index(&effects).map(|i| &exchanges[i]) else {
             return Ok(None);
         };
         let Some(ReplyRecord::Reply { status, body }) = &guard.reply else {
@@ -51,7 +52,7 @@ impl Executor {
         let Ok(Step::Send(ask)) = gateway.prepare(&inquiry, &ctx) else {
             return Ok(None);
         };
-        if !ask.read_only
+        if ask.effect != StepEffect::Reads
             || ask.step.as_str() != guard.sent.step
             || ask.request.url.as_str() != guard.sent.url
         {
@@ -99,12 +100,12 @@ impl Executor {
         let exchanges = blocking(&self.journal, move |j| j.exchanges(id)).await?;
         let last_write = exchanges
             .iter()
-            .filter(|x| !x.sent.read_only)
+            .filter(|x| x.sent.effect.may_move_money())
             .map(|x| x.sent_at_ms)
             .max();
         let settle_at = match resolution::expiry(Some(declared), gateway.clock_skew(), last_write) {
             Expiry::Never => return Ok(false),
-            // Only reads left the host: nothing can take effect later.
+            // Nothing that can move money left the host: nothing can take effect later.
             Expiry::Now => return Ok(true),
             Expiry::At(at) => at,
         };

@@ -2,7 +2,9 @@
 
 use super::model::*;
 use super::store::JournalError;
-use renkei_sdk::{Currency, Money, OperationKind, OrderRef, PaymentState, TransactionRef};
+use renkei_sdk::{
+    Currency, Money, OperationKind, OrderRef, PaymentState, StepEffect, TransactionRef,
+};
 
 pub(crate) fn corrupt(what: &str, value: &str) -> JournalError {
     JournalError::Corrupt(format!("{what}: {value:?}"))
@@ -144,7 +146,7 @@ pub(crate) struct ExchangeRow {
     pub headers: String,
     pub body: Option<String>,
     pub state: Vec<u8>,
-    pub read_only: bool,
+    pub effect: String,
     pub sent_at: i64,
     pub reply_status: Option<i64>,
     pub reply_body: Option<Vec<u8>>,
@@ -176,7 +178,8 @@ impl ExchangeRow {
                 headers: headers(&self.headers)?,
                 body: self.body,
                 state: self.state,
-                read_only: self.read_only,
+                effect: StepEffect::from_name(&self.effect)
+                    .ok_or_else(|| corrupt("exchange effect", &self.effect))?,
             },
             sent_at_ms: self.sent_at,
             reply,

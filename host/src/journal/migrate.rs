@@ -196,6 +196,16 @@ CREATE TABLE drift_events (
 CREATE INDEX drift_events_open ON drift_events (order_ref, kind) WHERE resolution IS NULL;
 "#,
     },
+    // v7: an exchange's declared effect (SDK 0.2's `StepEffect`) replaces its read-only flag;
+    // rows written before keep their meaning: read-only is `reads`, anything else may move money.
+    Migration {
+        version: 7,
+        sql: r#"
+ALTER TABLE exchanges ADD COLUMN effect TEXT NOT NULL DEFAULT 'may_move_money';
+UPDATE exchanges SET effect = 'reads' WHERE read_only <> 0;
+ALTER TABLE exchanges DROP COLUMN read_only;
+"#,
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -314,6 +324,15 @@ CREATE TABLE drift_events (
     resolved_at    BIGINT
 );
 CREATE INDEX drift_events_open ON drift_events (order_ref, kind) WHERE resolution IS NULL;
+"#,
+    },
+    // v7: an exchange's declared effect (see the SQLite schema).
+    Migration {
+        version: 7,
+        sql: r#"
+ALTER TABLE exchanges ADD COLUMN effect TEXT NOT NULL DEFAULT 'may_move_money';
+UPDATE exchanges SET effect = 'reads' WHERE read_only;
+ALTER TABLE exchanges DROP COLUMN read_only;
 "#,
     },
 ];

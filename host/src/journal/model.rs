@@ -1,6 +1,8 @@
 //! What the journal stores.
 
-use renkei_sdk::{Currency, Money, OperationKind, OrderRef, Outcome, PaymentState, TransactionRef};
+use renkei_sdk::{
+    Currency, Money, OperationKind, OrderRef, Outcome, PaymentState, StepEffect, TransactionRef,
+};
 use serde::{Deserialize, Serialize};
 
 /// Row id of an operation.
@@ -153,8 +155,8 @@ pub struct SentExchange {
     pub body: Option<String>,
     /// The plugin's continuation for this step.
     pub state: Vec<u8>,
-    /// The plugin declared the request read-only (an inquiry).
-    pub read_only: bool,
+    /// What the plugin declared the request can do at the gateway.
+    pub effect: StepEffect,
 }
 
 /// What came back for an exchange.

@@ -592,7 +592,7 @@ impl Tx for PgTx<'_> {
                      $9::bigint - $10::bigint + {DB_NOW_MS}, $10, $10, $11, $12) \
                      RETURNING {OP_COLUMNS}), \
                      x AS (INSERT INTO exchanges (operation_id, step_index, step, method, url, \
-                     headers, body, state, sent_at, read_only, attempt) \
+                     headers, body, state, sent_at, effect, attempt) \
                      SELECT o.id, $13, $14, $15, $16, $17, $18, $19, $10, $20, $21 FROM o \
                      RETURNING id) \
                      SELECT o.*, x.id FROM o, x"
@@ -617,7 +617,7 @@ impl Tx for PgTx<'_> {
                     &codec::headers_json(&x.headers),
                     &x.body,
                     &x.state,
-                    &x.read_only,
+                    &x.effect.name(),
                     &(x.attempt as i32),
                 ],
             )
@@ -778,7 +778,7 @@ impl Tx for PgTx<'_> {
         let row = self
             .query_one(
                 "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
-                 body, state, sent_at, read_only, attempt) \
+                 body, state, sent_at, effect, attempt) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
                 &[
                     &op.0,
@@ -790,7 +790,7 @@ impl Tx for PgTx<'_> {
                     &x.body,
                     &x.state,
                     &now_ms,
-                    &x.read_only,
+                    &x.effect.name(),
                     &(x.attempt as i32),
                 ],
             )
@@ -851,7 +851,7 @@ impl Tx for PgTx<'_> {
     fn exchanges_for_op(&mut self, op: OperationId) -> Result<Vec<ExchangeRecord>, JournalError> {
         self.query(
             "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
-                 sent_at, reply_status, reply_body, transport_error, read_only, attempt \
+                 sent_at, reply_status, reply_body, transport_error, effect, attempt \
                  FROM exchanges WHERE operation_id = $1 ORDER BY step_index",
             &[&op.0],
         )
@@ -872,7 +872,7 @@ impl Tx for PgTx<'_> {
                 reply_status: r.get(10),
                 reply_body: r.get(11),
                 transport_error: r.get(12),
-                read_only: r.get(13),
+                effect: r.get(13),
                 attempt: i64::from(r.get::<_, i32>(14)),
             }
             .into_record()

@@ -386,7 +386,7 @@ impl Tx for SqliteTx<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO exchanges (operation_id, step_index, step, method, url, headers, \
-                 body, state, sent_at, read_only, attempt) \
+                 body, state, sent_at, effect, attempt) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .map_err(storage)?
@@ -400,7 +400,7 @@ impl Tx for SqliteTx<'_> {
                 x.body,
                 x.state,
                 now_ms,
-                x.read_only,
+                x.effect.name(),
                 x.attempt,
             ])
             .map_err(storage)?;
@@ -480,7 +480,7 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "SELECT id, operation_id, step_index, step, method, url, headers, body, state, \
-                 sent_at, reply_status, reply_body, transport_error, read_only, attempt \
+                 sent_at, reply_status, reply_body, transport_error, effect, attempt \
                  FROM exchanges WHERE operation_id = ?1 ORDER BY step_index",
             )
             .map_err(storage)?;
@@ -500,7 +500,7 @@ impl Tx for SqliteTx<'_> {
                     reply_status: r.get(10)?,
                     reply_body: r.get(11)?,
                     transport_error: r.get(12)?,
-                    read_only: r.get(13)?,
+                    effect: r.get(13)?,
                     attempt: r.get(14)?,
                 })
             })

@@ -3,7 +3,7 @@
 
 use super::*;
 use renkei_sdk::{
-    Currency, Money, OperationKind, OrderRef, PaymentState, RefundExtent, Settlement,
+    Currency, Money, OperationKind, OrderRef, PaymentState, RefundExtent, Settlement, StepEffect,
     TransactionRef,
 };
 use std::sync::Arc;
@@ -102,7 +102,11 @@ fn exchange(i: u32) -> SentExchange {
         headers: vec![("Authorization".into(), "[redacted]".into())],
         body: Some("SHOPID=12345".into()),
         state: vec![1, 2, 3],
-        read_only: i % 2 == 1,
+        effect: [
+            StepEffect::MayMoveMoney,
+            StepEffect::Reads,
+            StepEffect::Registers,
+        ][i as usize % 3],
     }
 }
 
@@ -313,14 +317,18 @@ pub fn exchanges_are_journaled(p: &Pair) {
     p.a.record_reply(x, &reply, 3).unwrap();
     assert_eq!(p.b.exchanges(rec.id).unwrap()[0].reply, Some(reply.clone()));
     assert!(p.a.record_reply(x, &reply, 4).is_err());
-    // A read-only exchange keeps its mark (recovery reads it).
+    // A read keeps its declared effect (recovery reads it), and so does a registration.
     p.a.record_send(rec.id, Some((x, &reply)), &exchange(1), 5, LEASE)
         .unwrap_err();
     p.a.record_send(rec.id, None, &exchange(1), 5, LEASE)
         .unwrap();
     let seen = p.b.exchanges(rec.id).unwrap();
     assert_eq!(seen[1].sent, exchange(1));
-    assert!(seen[1].sent.read_only);
+    assert_eq!(seen[1].sent.effect, StepEffect::Reads);
+    p.a.record_send(rec.id, None, &exchange(2), 6, LEASE)
+        .unwrap();
+    let seen = p.b.exchanges(rec.id).unwrap();
+    assert_eq!(seen[2].sent.effect, StepEffect::Registers);
 }
 
 /// A reply contradicting the journal is not applied; the order waits for an operator, whose

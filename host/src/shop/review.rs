@@ -8,7 +8,7 @@ use crate::journal::{
     Decision, DriftDecision, DriftId, DriftRecord, ExchangeRecord, OperationRecord, OrderRecord,
     ReplyRecord, StoredOutcome,
 };
-use renkei_sdk::OrderRef;
+use renkei_sdk::{OrderRef, StepEffect};
 use serde::Serialize;
 
 /// One exchange of an operation in review, as journaled: the plugin's redacted request body,
@@ -19,7 +19,9 @@ pub struct ReviewedExchange {
     pub method: String,
     pub url: String,
     pub request_body: Option<String>,
-    pub read_only: bool,
+    /// What the plugin declared the request can do: `reads`, `registers` (moves no money) or
+    /// `may_move_money`.
+    pub effect: &'static str,
     pub attempt: u32,
     pub sent_at_ms: i64,
     pub reply_status: Option<u16>,
@@ -47,7 +49,7 @@ impl From<ExchangeRecord> for ReviewedExchange {
             method: x.sent.method,
             url: x.sent.url,
             request_body: x.sent.body,
-            read_only: x.sent.read_only,
+            effect: x.sent.effect.name(),
             attempt: x.sent.attempt,
             sent_at_ms: x.sent_at_ms,
             reply_status,
@@ -118,7 +120,7 @@ impl Shop {
             let last_inquiry = exchanges
                 .iter()
                 .rev()
-                .find(|x| x.read_only && x.reply_status.is_some())
+                .find(|x| x.effect == StepEffect::Reads.name() && x.reply_status.is_some())
                 .cloned();
             items.push(ReviewItem {
                 order: operation.order.clone(),

@@ -5,7 +5,7 @@ use super::types::*;
 use crate::{
     Bytes, CardData, Context, CustomerRef, ErrorKind, Exchange, GatewayError, Headers, HttpRequest,
     HttpResponse, Method, Operation, OperationKind, OrderRef, Outcome, PaymentSource, PaymentState,
-    RefundExtent, Secret, Settlement, Step, Text, Timestamp, TransactionRef,
+    RefundExtent, Secret, Settlement, Step, StepEffect, Text, Timestamp, TransactionRef,
 };
 use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec, Tuple2};
 
@@ -342,7 +342,7 @@ pub fn step_to_ffi(step: Step) -> FfiStep {
             },
             journal_body: x.journal_body.map(|t| t.0).into(),
             state: x.state.0,
-            read_only: x.read_only,
+            effect: x.effect.code(),
         }),
         Step::Done(o) => FfiStep::Done(FfiOutcome {
             state: state_to_ffi(&o.state),
@@ -379,7 +379,7 @@ pub fn step_from_ffi(step: FfiStep) -> Result<Step, GatewayError> {
             },
             journal_body: x.journal_body.into_option().map(Text),
             state: Bytes(x.state),
-            read_only: x.read_only,
+            effect: StepEffect::from_code(x.effect),
         }),
         FfiStep::Done(o) => Step::Done(Outcome {
             state: state_from_ffi(&o.state),
@@ -545,5 +545,41 @@ mod tests {
         let mut future = error_to_ffi(GatewayError::new(ErrorKind::Declined, "m"));
         future.kind = 200;
         assert_eq!(error_from_ffi(future).kind, ErrorKind::Internal);
+    }
+
+    fn sent_step(effect: StepEffect) -> Step {
+        let request = HttpRequest::new(Method::Post, "http://127.0.0.1:1/x");
+        Step::send("s", request, None, &1u8)
+            .unwrap()
+            .effect(effect)
+    }
+
+    fn effect_of(step: Step) -> StepEffect {
+        match step {
+            Step::Send(x) => x.effect,
+            Step::Done(_) => panic!("not a send"),
+        }
+    }
+
+    #[test]
+    fn every_step_effect_round_trips() {
+        for effect in StepEffect::ALL {
+            let back = step_from_ffi(step_to_ffi(sent_step(effect))).unwrap();
+            assert_eq!(effect_of(back), effect);
+        }
+    }
+
+    /// A later SDK's finer effect reaches an older host as a number it does not know; reading it
+    /// as anything less than "may move money" could book moved money as unmoved.
+    #[test]
+    fn an_unknown_step_effect_is_read_as_moving_money() {
+        for code in [3u8, 7, 200, 255] {
+            let FfiStep::Send(mut x) = step_to_ffi(sent_step(StepEffect::Reads)) else {
+                panic!("not a send")
+            };
+            x.effect = code;
+            let back = step_from_ffi(FfiStep::Send(x)).unwrap();
+            assert_eq!(effect_of(back), StepEffect::MayMoveMoney, "code {code}");
+        }
     }
 }

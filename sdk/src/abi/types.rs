@@ -86,7 +86,9 @@ pub struct FfiExchange {
     pub request: FfiHttpRequest,
     pub journal_body: ROption<RString>,
     pub state: RVec<u8>,
-    pub read_only: bool,
+    /// Since 0.2 (0.1 had `read_only: bool`): a `StepEffect` code. A code the reader does not
+    /// know is read as "may move money".
+    pub effect: u8,
 }
 
 #[repr(u8)]

@@ -15,7 +15,7 @@ use super::types::{
     FfiContext, FfiError, FfiExchange, FfiHttpRequest, FfiHttpResponse, FfiOperation, FfiOutcome,
     FfiState, FfiStep,
 };
-use crate::{Currency, ErrorKind, GatewayError, Money};
+use crate::{Currency, ErrorKind, GatewayError, Money, StepEffect};
 use abi_stable::std_types::{ROption, RString};
 use renkei_sdk_v0_1::abi::{log as old_log, types as old};
 
@@ -116,7 +116,12 @@ pub(crate) fn step(s: old::FfiStep) -> Result<FfiStep, GatewayError> {
             request: request(x.request),
             journal_body: x.journal_body,
             state: x.state,
-            read_only: x.read_only,
+            // 0.1 knew only "read-only or not": anything not read-only may move money.
+            effect: if x.read_only {
+                StepEffect::Reads.code()
+            } else {
+                StepEffect::MayMoveMoney.code()
+            },
         }),
         old::FfiStep::Done(o) => FfiStep::Done(FfiOutcome {
             state: state(o.state),
@@ -203,5 +208,25 @@ mod tests {
             }
         );
         assert_eq!(o.captured, Some(Money::jpy(500)));
+    }
+
+    /// A 0.1 plugin could only say "read-only or not": every step it did not mark read-only
+    /// may move money, and none of its steps is taken as a mere registration.
+    #[test]
+    fn a_0_1_step_that_is_not_read_only_may_move_money() {
+        for (read_only, expected) in [
+            (true, crate::StepEffect::Reads),
+            (false, crate::StepEffect::MayMoveMoney),
+        ] {
+            let request =
+                renkei_sdk_v0_1::HttpRequest::new(renkei_sdk_v0_1::Method::Post, "http://x/");
+            let old = renkei_sdk_v0_1::Step::send("s", request, None, &1u8).unwrap();
+            let old = if read_only { old.read_only() } else { old };
+            let old_step = renkei_sdk_v0_1::abi::convert::step_to_ffi(old);
+            let Step::Send(x) = step_from_ffi(step(old_step).unwrap()).unwrap() else {
+                panic!("not a send")
+            };
+            assert_eq!(x.effect, expected, "read_only = {read_only}");
+        }
     }
 }

@@ -112,7 +112,7 @@ fn sales_sent(w: &World) -> BTreeMap<String, usize> {
                 .into_iter()
                 .filter(|op| op.kind == OperationKind::Capture)
                 .flat_map(|op| w.journal.exchanges(op.id).unwrap())
-                .filter(|x| !x.sent.read_only)
+                .filter(|x| x.sent.effect.may_move_money())
                 .count();
             (order.clone(), sent)
         })

@@ -11,7 +11,7 @@
 use crate::journal::model::OrderRecord;
 use renkei_sdk::{
     AmountChange, ErrorKind, Money, Operation, OperationKind, Outcome, PaymentState, RefundExtent,
-    Settlement,
+    Settlement, StepEffect,
 };
 use std::time::Duration;
 
@@ -114,36 +114,39 @@ pub fn read_replay(
     }
 }
 
-/// What an operation left by a host that stopped leaves to settle, from the read-only flags of
-/// the exchanges it journaled in its current attempt, in order.
+/// What an operation left by a host that stopped leaves to settle, from the declared effects
+/// of the exchanges it journaled in its current attempt, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
     /// Nothing left the host: not applied.
     NothingSent,
-    /// Only reads were sent: the payment is as it was, so not applied.
-    ReadsOnly,
-    /// A request that could change the payment was sent; its outcome is unknown. `automatic`
-    /// is true when every exchange before the last was read-only, so that the payment's state
-    /// alone can tell what happened.
+    /// Only requests that move no money were sent (reads, registrations): the payment is as it
+    /// was, so not applied.
+    NoMoneyMoved,
+    /// A request that could move money was sent; its outcome is unknown. `automatic` is true
+    /// when no exchange before the last could move money, so that the payment's state alone can
+    /// tell what happened.
     Unknown { automatic: bool },
 }
 
-pub fn stopped(read_only: &[bool]) -> Stopped {
-    match read_only.split_last() {
+pub fn stopped(effects: &[StepEffect]) -> Stopped {
+    match effects.split_last() {
         None => Stopped::NothingSent,
-        Some(_) if read_only.iter().all(|r| *r) => Stopped::ReadsOnly,
+        Some(_) if !effects.iter().any(|e| e.may_move_money()) => Stopped::NoMoneyMoved,
         Some((_, earlier)) => Stopped::Unknown {
-            automatic: earlier.iter().all(|r| *r),
+            automatic: !earlier.iter().any(|e| e.may_move_money()),
         },
     }
 }
 
 /// Which journaled exchange was the operation's own read before acting (SBPS reads the payment
-/// with MG01 before it captures, voids or refunds, G-8): the last read-only exchange before the
-/// first one that could change the payment. None when no exchange acted or none read first.
-pub fn guard_index(read_only: &[bool]) -> Option<usize> {
-    let acting = read_only.iter().position(|r| !r)?;
-    read_only[..acting].iter().rposition(|r| *r)
+/// with MG01 before it captures, voids or refunds, G-8): the last read before the first exchange
+/// that could move money. None when no exchange could move money or none read first.
+pub fn guard_index(effects: &[StepEffect]) -> Option<usize> {
+    let acting = effects.iter().position(|e| e.may_move_money())?;
+    effects[..acting]
+        .iter()
+        .rposition(|e| *e == StepEffect::Reads)
 }
 
 /// Whether the operation's first exchange acts on the payment the journal knows (so that an

@@ -356,37 +356,41 @@ fn already_done_to_a_replay_means_the_operations_target_state() {
     assert_eq!(full.captured, None);
 }
 
+const R: StepEffect = StepEffect::Reads;
+const G: StepEffect = StepEffect::Registers;
+const M: StepEffect = StepEffect::MayMoveMoney;
+
 #[test]
-fn a_stopped_host_that_sent_nothing_or_only_reads_changed_nothing() {
+fn a_stopped_host_that_sent_nothing_or_moved_no_money_changed_nothing() {
     assert_eq!(stopped(&[]), Stopped::NothingSent);
-    assert_eq!(stopped(&[true]), Stopped::ReadsOnly);
-    assert_eq!(stopped(&[true, true]), Stopped::ReadsOnly);
+    assert_eq!(stopped(&[R]), Stopped::NoMoneyMoved);
+    assert_eq!(stopped(&[R, R]), Stopped::NoMoneyMoved);
+    // A registration (GMO-PG's EntryTran) moves no money, before or after a read.
+    assert_eq!(stopped(&[G]), Stopped::NoMoneyMoved);
+    assert_eq!(stopped(&[R, G]), Stopped::NoMoneyMoved);
 }
 
-/// Automatic settlement only when no earlier exchange could have changed the payment.
+/// Automatic settlement only when no earlier exchange could have moved money.
 #[test]
-fn a_stopped_host_after_a_write_is_settled_automatically_only_after_reads() {
-    assert_eq!(stopped(&[false]), Stopped::Unknown { automatic: true });
-    assert_eq!(
-        stopped(&[true, false]),
-        Stopped::Unknown { automatic: true }
-    );
-    assert_eq!(
-        stopped(&[false, false]),
-        Stopped::Unknown { automatic: false }
-    );
-    assert_eq!(
-        stopped(&[false, true]),
-        Stopped::Unknown { automatic: false }
-    );
+fn a_stopped_host_after_a_money_step_is_settled_automatically_only_after_none_moved_money() {
+    assert_eq!(stopped(&[M]), Stopped::Unknown { automatic: true });
+    assert_eq!(stopped(&[R, M]), Stopped::Unknown { automatic: true });
+    assert_eq!(stopped(&[G, M]), Stopped::Unknown { automatic: true });
+    assert_eq!(stopped(&[M, M]), Stopped::Unknown { automatic: false });
+    assert_eq!(stopped(&[M, R]), Stopped::Unknown { automatic: false });
+    assert_eq!(stopped(&[M, G]), Stopped::Unknown { automatic: false });
 }
 
 #[test]
-fn the_guard_is_the_last_read_before_the_first_write() {
-    assert_eq!(guard_index(&[true, false]), Some(0));
-    assert_eq!(guard_index(&[true, true, false, true]), Some(1));
-    assert_eq!(guard_index(&[false]), None);
-    assert_eq!(guard_index(&[false, true, false]), None);
-    assert_eq!(guard_index(&[true, true]), None);
+fn the_guard_is_the_last_read_before_the_first_money_step() {
+    assert_eq!(guard_index(&[R, M]), Some(0));
+    assert_eq!(guard_index(&[R, R, M, R]), Some(1));
+    // A registration is no read: it shows nothing of the payment.
+    assert_eq!(guard_index(&[R, G, M]), Some(0));
+    assert_eq!(guard_index(&[G, M]), None);
+    assert_eq!(guard_index(&[M]), None);
+    assert_eq!(guard_index(&[M, R, M]), None);
+    assert_eq!(guard_index(&[R, R]), None);
+    assert_eq!(guard_index(&[R, G]), None);
     assert_eq!(guard_index(&[]), None);
 }
