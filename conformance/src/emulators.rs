@@ -4,6 +4,7 @@
 //! Where an emulator accepts any credentials, it is started with canary values, so that the
 //! `secrets.*` checks look for strings that cannot occur by chance.
 
+use crate::effects::{Book, BookEntry};
 use crate::settings::Settings;
 use renkei_sdk::ConfigValue;
 
@@ -42,6 +43,54 @@ impl std::str::FromStr for Builtin {
             "fregi" => Ok(Builtin::Fregi),
             "template" | "kumopay" => Ok(Builtin::Template),
             other => Err(EmulatorError::Unknown(other.to_owned())),
+        }
+    }
+}
+
+impl Running {
+    /// The emulator's payments as the `effects.no-money-moved` check compares them: every
+    /// field that records money or a payment's state, nothing that a mere read may touch.
+    pub fn book(&self) -> Book {
+        let entry = |state: String| BookEntry { state };
+        match self {
+            Running::Sbps(e) => e
+                .dump()
+                .payments
+                .into_iter()
+                .map(|p| {
+                    let state = format!(
+                        "{:?}/{:?}, authorized {}, captured {}, refunded {}",
+                        p.payment_status,
+                        p.commit_status,
+                        p.authorized_amount,
+                        p.captured_amount,
+                        p.refunded_total
+                    );
+                    (p.tracking_id, entry(state))
+                })
+                .collect(),
+            Running::Fregi(e) => e
+                .transactions()
+                .into_iter()
+                .map(|t| {
+                    let state = format!(
+                        "{:?}, amount {}, transmitted {}/{}",
+                        t.status, t.amount, t.transmitted, t.sale_transmitted
+                    );
+                    (t.seqno, entry(state))
+                })
+                .collect(),
+            Running::Template(e) => e
+                .payments()
+                .into_iter()
+                .map(|p| {
+                    let state = format!(
+                        "{:?}, amount {}, captured {}, refunded {}",
+                        p.status, p.amount, p.captured, p.refunded
+                    );
+                    (p.id, entry(state))
+                })
+                .collect(),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! conclusion from them; what a failure after sending means for the money is the SDK's one
 //! reading (`renkei_sdk::AfterSend`), which the host's loops and the robustness probes share.
 
+use crate::effects::Book;
 use renkei_host::driver::now;
 use renkei_host::transport::{Transport, TransportError};
 use renkei_host::{GatewayInstance, plugin_log};
@@ -198,6 +199,19 @@ pub struct Harness {
     /// Makes order codes and idempotency keys unique per run of the suite.
     run_tag: String,
     counter: Cell<u32>,
+    /// Reads the gateway's book, when the suite started the emulator itself.
+    book: Option<Box<dyn Fn() -> Book>>,
+    /// Every step sent that was declared as moving no money, and what it changed in the book.
+    no_money_steps: RefCell<Vec<NoMoneyStep>>,
+}
+
+/// A step declared as moving no money, as sent in a run, with what the book showed.
+#[derive(Clone, Debug)]
+pub struct NoMoneyStep {
+    /// `capture, step `guard` (reads)`.
+    pub what: String,
+    /// What it changed that its declaration does not allow ([`crate::effects::breach`]).
+    pub breach: Option<String>,
 }
 
 impl Harness {
@@ -210,7 +224,25 @@ impl Harness {
             calls: RefCell::new(Vec::new()),
             run_tag,
             counter: Cell::new(0),
+            book: None,
+            no_money_steps: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Lets the harness read the gateway's book around each step declared as moving no money.
+    pub fn with_book(mut self, book: impl Fn() -> Book + 'static) -> Harness {
+        self.book = Some(Box::new(book));
+        self
+    }
+
+    /// Whether the gateway's book can be read (the suite started the emulator).
+    pub fn reads_book(&self) -> bool {
+        self.book.is_some()
+    }
+
+    /// The steps declared as moving no money sent so far, with what each changed.
+    pub fn no_money_steps(&self) -> Vec<NoMoneyStep> {
+        self.no_money_steps.borrow().clone()
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -338,7 +370,16 @@ impl Harness {
                 run.result = Err(Failure::Looping);
                 return run;
             }
-            let reply = match self.transport.send(&x.request).await {
+            let book = self.book.as_ref().filter(|_| !x.effect.may_move_money());
+            let before = book.map(|read| read());
+            let sent = self.transport.send(&x.request).await;
+            if let (Some(read), Some(before)) = (book, before) {
+                self.no_money_steps.borrow_mut().push(NoMoneyStep {
+                    what: format!("{}, step `{}` ({})", op.kind(), x.step, x.effect),
+                    breach: crate::effects::breach(x.effect, &before, &read()),
+                });
+            }
+            let reply = match sent {
                 Ok(r) => r,
                 Err(error) => {
                     run.result = Err(Failure::Transport {

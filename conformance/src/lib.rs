@@ -45,6 +45,7 @@
 //! | `secrets.logs` | no canary secret in the plugin's tracing events or spans |
 //! | `secrets.panics` | no canary secret in a panic message |
 //! | `panic.containment` | no call panicked during the run, including `interpret` given a damaged continuation; the suite survives a panic (the SDK returns it as `ErrorKind::Panicked`) and reports it here |
+//! | `effects.no-money-moved` | every step the scenarios sent that the plugin declared as moving no money (`StepEffect::Reads` or `Registers`) left the built-in emulator's book as it was: no payment changed state or amount, appeared or disappeared between just before the request and just after its reply (skipped against an endpoint the suite did not start, and when no step was so declared) |
 //!
 //! Canaries are the values of the config keys the manifest flags secret, and the card token.
 //! The built-in emulators are started with canary credentials. Because the host scrubs known
@@ -52,6 +53,7 @@
 //! by the host's scrub counter ([`renkei_host::GatewayInstance::secrets_scrubbed`]): a certified
 //! plugin never needs the safety net.
 
+mod effects;
 mod emulators;
 mod harness;
 mod probes;
@@ -160,10 +162,10 @@ async fn certify_on(
         statics::status_total(&manifest),
     ];
 
-    let (_emulator, mut settings) = match target.emulator {
+    let (emulator, mut settings) = match target.emulator {
         Some(b) => {
             let (running, s) = b.start().await?;
-            (Some(running), s)
+            (Some(std::rc::Rc::new(running)), s)
         }
         None => (None, Settings::default()),
     };
@@ -190,7 +192,13 @@ async fn certify_on(
         values: settings.values.clone(),
     };
     let gateway = registry.instantiate("conformance", &section)?;
-    let h = harness::Harness::new(gateway, capture, EXCHANGE_TIMEOUT);
+    let mut h = harness::Harness::new(gateway, capture, EXCHANGE_TIMEOUT);
+    // An endpoint of the settings (`--endpoint`) may be anyone's: only the emulator the suite
+    // started itself has a book it can read.
+    if let (Some(running), None) = (&emulator, &target.endpoint) {
+        let running = std::rc::Rc::clone(running);
+        h = h.with_book(move || running.book());
+    }
 
     let limits = &manifest.limits;
     let inputs = scenarios::Inputs {
@@ -237,6 +245,7 @@ async fn certify_on(
     checks.extend(probes::robustness(&h, &runs));
     checks.push(probes::determinism(&h, &runs));
     checks.push(probes::panic_containment(&h, &runs));
+    checks.push(probes::no_money_moved(&h));
 
     let mut canaries: Vec<String> = manifest
         .config

@@ -87,12 +87,11 @@ pub fn robustness(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
                     Err(e) if e.kind == ErrorKind::Panicked => {
                         evidence.push(format!("{what}: panicked ({e})"))
                     }
-                    Err(e) if x.effect.may_move_money() && claims_nothing_moved(e.kind) => {
-                        evidence.push(format!(
+                    Err(e) if x.effect.may_move_money() && claims_nothing_moved(e.kind) => evidence
+                        .push(format!(
                             "{what}: answered `{e}`, which tells the host nothing moved, \
                              though the request may have been processed"
-                        ))
-                    }
+                        )),
                     Err(_) => {}
                 }
             }
@@ -405,6 +404,45 @@ pub fn secrets(calls: &[Call], canaries: &Canaries) -> Vec<CheckResult> {
         .zip(evidence)
         .map(|(id, e)| CheckResult::from_evidence(*id, e))
         .collect()
+}
+
+/// `effects.no-money-moved`: every step the scenarios sent that was declared as moving no money
+/// left the gateway's book as it was (see [`crate::effects`]).
+pub fn no_money_moved(h: &Harness) -> CheckResult {
+    let id = Check::EffectsNoMoneyMoved.id();
+    if !h.reads_book() {
+        return CheckResult::skip(
+            id,
+            "the endpoint is not an emulator the suite started, so its book cannot be read",
+        );
+    }
+    let steps = h.no_money_steps();
+    if steps.is_empty() {
+        return CheckResult::skip(id, "no step was declared as moving no money");
+    }
+    let evidence: Vec<String> = steps
+        .iter()
+        .filter_map(|s| {
+            s.breach.as_ref().map(|b| {
+                format!(
+                    "{}: declared to move no money, but the gateway's book changed: {b}",
+                    s.what
+                )
+            })
+        })
+        .collect();
+    let mut result = CheckResult::from_evidence(id, evidence);
+    if result.evidence.is_empty() {
+        let mut kinds: Vec<&str> = steps.iter().map(|s| s.what.as_str()).collect();
+        kinds.sort();
+        kinds.dedup();
+        result.reason = Some(format!(
+            "{} steps checked against the book: {}",
+            steps.len(),
+            kinds.join("; ")
+        ));
+    }
+    result
 }
 
 #[cfg(test)]

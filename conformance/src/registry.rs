@@ -18,10 +18,11 @@ pub enum Family {
     Determinism,
     Secrets,
     Panic,
+    Effects,
 }
 
 impl Family {
-    pub const ALL: [Family; 10] = [
+    pub const ALL: [Family; 11] = [
         Family::Manifest,
         Family::Status,
         Family::Capability,
@@ -32,6 +33,7 @@ impl Family {
         Family::Determinism,
         Family::Secrets,
         Family::Panic,
+        Family::Effects,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Family {
             Family::Determinism => "determinism",
             Family::Secrets => "secrets",
             Family::Panic => "panic",
+            Family::Effects => "effects",
         }
     }
 
@@ -139,6 +142,7 @@ registry! {
     SecretsLogs "secrets.logs" Secrets Required "no canary secret in the plugin's tracing events or spans";
     SecretsPanics "secrets.panics" Secrets Required "no canary secret in a panic message";
     PanicContainment "panic.containment" Panic Required "no call panicked (including on a damaged continuation); the suite survives a panic and reports it here";
+    EffectsNoMoneyMoved "effects.no-money-moved" Effects Required "every step declared as moving no money (`reads`, `registers`) leaves the built-in emulator's book (each payment's state and amounts) as it was; skipped against an endpoint the suite did not start";
 }
 
 impl Check {

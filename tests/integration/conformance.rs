@@ -41,7 +41,14 @@ fn ids_with(report: &Value, verdict: &str) -> BTreeSet<String> {
 }
 
 fn assert_certified(package: &str, emulator: &str) -> Value {
-    assert_library_certified(&plugin_path(package), package, emulator)
+    let report = assert_library_certified(&plugin_path(package), package, emulator);
+    // The shipped plugins declare their reads (a 0.1.0 plugin may declare none), and each was
+    // held to them against the emulator's book.
+    assert!(
+        ids_with(&report, "pass").contains("effects.no-money-moved"),
+        "{package}: effects.no-money-moved did not pass:\n{report:#}"
+    );
+    report
 }
 
 /// The checks every certified plugin must pass, for a library at any path; `package` names it
@@ -262,6 +269,22 @@ fn a_plugin_panic_is_survived_and_fails_panic_containment() {
     assert!(
         text.contains("the host hands back the state we wrote"),
         "{text}"
+    );
+}
+
+/// A capture declared as moving no money would let a host book a lost capture as "nothing
+/// happened"; only the gateway's book shows the lie.
+#[test]
+fn a_money_step_declared_as_moving_no_money_fails_effects_no_money_moved() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-registers-capture",
+        &["effects.no-money-moved"],
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("capture, step `capture` (registers)"),
+        "{report:#}"
     );
 }
 

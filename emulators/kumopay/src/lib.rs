@@ -179,6 +179,11 @@ impl TemplateEmulator {
     pub fn payment(&self, id: &str) -> Option<Payment> {
         self.engine.lock().payments.get(id).cloned()
     }
+
+    /// Every payment in the emulator's book, by id.
+    pub fn payments(&self) -> Vec<Payment> {
+        self.engine.lock().payments.values().cloned().collect()
+    }
 }
 
 /// A request as the HTTP layer read it, body and all.

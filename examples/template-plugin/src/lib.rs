@@ -148,7 +148,16 @@ impl Gateway for KumoPay {
             signing_key: &self.signing_key,
         };
         let request = protocol::signed(&creds, method, &path, body, ctx);
-        Step::send(op.kind().name(), request, journal, &Pending { expect })
+        let step = Step::send(op.kind().name(), request, journal, &Pending { expect })?;
+        // Declare what each request can do at the gateway (`StepEffect`): the host reads a
+        // failed or unanswered step by it. The inquiry only reads; every other request here may
+        // move money, which is what an undeclared step is taken to do. A step that registers
+        // something but moves no money (an order id entered before the card is charged) would
+        // say `.registers()`. Never declare less than a request can do.
+        Ok(match op {
+            Operation::Inquire { .. } => step.read_only(),
+            _ => step,
+        })
     }
 
     fn interpret(
