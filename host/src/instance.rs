@@ -6,9 +6,13 @@ use crate::redact::Redactor;
 use renkei_sdk::abi::load::DynGateway;
 use renkei_sdk::{
     Capabilities, Config, ConfigError, ConfigValue, Context, GatewayError, HttpResponse, Manifest,
-    Operation, RequestExpiry, Step,
+    Operation, ReplyCopy, RequestExpiry, Step,
 };
 use std::time::Duration;
+
+/// What the journal keeps of a reply whose plugin failed to redact it: the SDK's placeholder,
+/// which every gateway's encoding can carry.
+const WITHHELD_REPLY: &[u8] = renkei_sdk::Secret::PLACEHOLDER.as_bytes();
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
@@ -209,6 +213,32 @@ impl GatewayInstance {
         reply: &HttpResponse,
     ) -> Result<Step, GatewayError> {
         self.scrub(self.gateway.interpret(op, ctx, state, reply))
+    }
+
+    /// The body the journal keeps for `reply` in place of the one received, if any: the
+    /// plugin's redacted copy ([`renkei_sdk::Gateway::journal_reply`]); `None` where the plugin
+    /// says the reply holds nothing secret. A plugin that fails or panics while redacting gets
+    /// nothing of the reply journaled: a reply that might hold a secret is not kept in clear on
+    /// a guess.
+    pub fn redacted_reply(
+        &self,
+        op: &Operation,
+        state: &[u8],
+        reply: &HttpResponse,
+    ) -> Option<Vec<u8>> {
+        match self.gateway.journal_reply(op, state, reply) {
+            Ok(ReplyCopy::AsReceived) => None,
+            Ok(ReplyCopy::Redacted(body)) => Some(body.to_vec()),
+            Err(e) => {
+                let e = self.redactor.scrub_error(e);
+                tracing::warn!(
+                    gateway = %self.name,
+                    error = %e,
+                    "the plugin could not make the journal copy of a reply; none of it is kept"
+                );
+                Some(WITHHELD_REPLY.to_vec())
+            }
+        }
     }
 
     fn scrub(&self, r: Result<Step, GatewayError>) -> Result<Step, GatewayError> {

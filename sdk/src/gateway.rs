@@ -1,6 +1,8 @@
 //! The trait a gateway plugin implements.
 
-use crate::{Config, ConfigError, Context, GatewayError, HttpResponse, Manifest, Operation, Step};
+use crate::{
+    Config, ConfigError, Context, GatewayError, HttpResponse, Manifest, Operation, ReplyCopy, Step,
+};
 
 /// A payment gateway adapter: a pure translator between Renkei operations and one gateway's wire
 /// protocol.
@@ -33,4 +35,14 @@ pub trait Gateway: Send + Sync + 'static {
         state: &[u8],
         reply: &HttpResponse,
     ) -> Result<Step, GatewayError>;
+
+    /// The copy of `reply` (the answer to the exchange whose continuation was `state`) that the
+    /// host journals. Override it when the gateway's replies can carry a secret or card data;
+    /// the default journals every reply as received. Called for every reply, whatever
+    /// `interpret` makes of it, including replies that are not what the plugin expected: a
+    /// redaction that cannot read the body should still cut out what might be secret.
+    fn journal_reply(&self, op: &Operation, state: &[u8], reply: &HttpResponse) -> ReplyCopy {
+        let _ = (op, state, reply);
+        ReplyCopy::AsReceived
+    }
 }

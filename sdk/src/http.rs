@@ -134,3 +134,19 @@ impl fmt::Debug for HttpResponse {
             .finish()
     }
 }
+
+/// The copy of a reply the host journals and shows operators, as the plugin decides it.
+///
+/// Replies can carry what must not rest in a journal in clear: a per-transaction secret the
+/// gateway hands out (GMO-PG's `AccessPass`), card data. Only the plugin can read the gateway's
+/// format, so only it can cut them out, as it already does for request bodies
+/// ([`crate::Exchange::journal_body`]). The redacted copy must keep the reply's shape (replace
+/// values, do not drop fields): the host may hand a journaled reply back to `interpret` to read
+/// the payment's state from it, and shows it to an operator deciding a review.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplyCopy {
+    /// Journal the body as received: it holds nothing secret.
+    AsReceived,
+    /// Journal this body instead, in the reply's own encoding.
+    Redacted(Bytes),
+}

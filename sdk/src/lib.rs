@@ -35,7 +35,7 @@ pub use config::{Config, ConfigError, ConfigValue};
 pub use context::{Context, Timestamp};
 pub use error::{Effect, ErrorKind, GatewayError};
 pub use gateway::Gateway;
-pub use http::{HttpRequest, HttpResponse, Method};
+pub use http::{HttpRequest, HttpResponse, Method, ReplyCopy};
 pub use ids::{CustomerRef, OrderRef, TransactionRef};
 pub use manifest::{
     AmountChange, Capabilities, ConfigKey, ConfigKind, ErrorEntry, Inquiry, Limits, Manifest,

@@ -19,6 +19,9 @@ mod fregi;
 /// The journaled executor: exactly once, review, recovery.
 mod journal;
 
+/// Reply bodies journaled in the plugin's redacted form.
+mod reply_copy;
+
 /// The same against SBPS, which has an inquiry and reads before it acts.
 mod journal_sbps;
 

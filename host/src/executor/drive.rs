@@ -105,11 +105,12 @@ impl Executor {
             };
             let reply_status = reply.status;
             let interpreted = gateway.interpret(op, &ctx, &exchange.state, &reply);
+            let redacted = gateway.redacted_reply(op, &exchange.state, &reply);
             let last = Some((
                 exchange_id,
                 ReplyRecord::Reply {
                     status: reply.status,
-                    body: reply.body,
+                    body: redacted.unwrap_or(reply.body),
                 },
             ));
             let next = match interpreted {

@@ -4,11 +4,11 @@ use super::convert::*;
 use super::log::{self, HostLog};
 use super::types::*;
 use super::{FfiGateway, FfiGateway_TO, FfiGatewayBox, PluginModule, PluginModuleRef};
-use crate::{Config, ErrorKind, Gateway, GatewayError, Manifest};
+use crate::{Config, ErrorKind, Gateway, GatewayError, Manifest, ReplyCopy};
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
-    std_types::{RBox, RResult, RSlice, RStr, RString},
+    std_types::{RBox, ROption, RResult, RSlice, RStr, RString, RVec},
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -67,6 +67,26 @@ impl<G: Gateway> FfiGateway for Adapter<G> {
                     &response_from_ffi(reply),
                 )
                 .map(step_to_ffi)
+        })
+    }
+
+    fn journal_reply(
+        &self,
+        op: &FfiOperation<'_>,
+        state: RSlice<'_, u8>,
+        reply: &FfiHttpResponse<'_>,
+    ) -> RResult<ROption<RVec<u8>>, FfiError> {
+        guard(|| {
+            let op = operation_from_ffi(op)?;
+            Ok(
+                match self
+                    .0
+                    .journal_reply(&op, state.as_slice(), &response_from_ffi(reply))
+                {
+                    ReplyCopy::AsReceived => ROption::RNone,
+                    ReplyCopy::Redacted(body) => ROption::RSome(body.0),
+                },
+            )
         })
     }
 }

@@ -9,9 +9,9 @@ use super::log::HostLog;
 use super::types::{FfiError, FfiStep};
 use super::v0_1;
 use super::{FfiGatewayBox, PluginModuleRef};
-use crate::{Context, GatewayError, HttpResponse, Operation, Step};
+use crate::{Bytes, Context, GatewayError, HttpResponse, Operation, ReplyCopy, Step};
 use abi_stable::library::{LibHeader, LibraryError, lib_header_from_path};
-use abi_stable::std_types::RResult;
+use abi_stable::std_types::{ROption, RResult};
 use std::path::{Path, PathBuf};
 
 /// Why a library could not be opened or initialised, before any Renkei policy applies.
@@ -347,6 +347,28 @@ impl DynGateway {
                 state.into(),
                 &v0_1::response(reply),
             )),
+        }
+    }
+
+    /// The journal copy of `reply` ([`crate::Gateway::journal_reply`]). A 0.1 plugin has no
+    /// say: its replies are journaled as received, as under 0.1. `Err` when the plugin failed or
+    /// panicked while redacting.
+    pub fn journal_reply(
+        &self,
+        op: &Operation,
+        state: &[u8],
+        reply: &HttpResponse,
+    ) -> Result<ReplyCopy, GatewayError> {
+        let headers = response_headers_to_ffi(reply);
+        let op = operation_to_ffi(op);
+        let reply = response_to_ffi(reply, &headers);
+        match &self.inner {
+            Inner::Native(g) => match g.journal_reply(&op, state.into(), &reply) {
+                RResult::ROk(ROption::RNone) => Ok(ReplyCopy::AsReceived),
+                RResult::ROk(ROption::RSome(body)) => Ok(ReplyCopy::Redacted(Bytes(body))),
+                RResult::RErr(e) => Err(error_from_ffi(e)),
+            },
+            Inner::V0_1(_) => Ok(ReplyCopy::AsReceived),
         }
     }
 }

@@ -24,7 +24,7 @@ use abi_stable::{
     library::RootModule,
     package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
-    std_types::{RBox, RResult, RSlice, RStr, RString},
+    std_types::{RBox, ROption, RResult, RSlice, RStr, RString, RVec},
 };
 use types::{FfiContext, FfiError, FfiHttpResponse, FfiOperation, FfiStep};
 
@@ -33,7 +33,6 @@ use types::{FfiContext, FfiError, FfiHttpResponse, FfiOperation, FfiStep};
 pub trait FfiGateway: Send + Sync {
     fn prepare(&self, op: &FfiOperation<'_>, ctx: &FfiContext<'_>) -> RResult<FfiStep, FfiError>;
 
-    #[sabi(last_prefix_field)]
     fn interpret(
         &self,
         op: &FfiOperation<'_>,
@@ -41,6 +40,16 @@ pub trait FfiGateway: Send + Sync {
         state: RSlice<'_, u8>,
         reply: &FfiHttpResponse<'_>,
     ) -> RResult<FfiStep, FfiError>;
+
+    /// Since 0.2: the journal copy of a reply (`Gateway::journal_reply`): `None` for the body
+    /// as received, else the redacted body.
+    #[sabi(last_prefix_field)]
+    fn journal_reply(
+        &self,
+        op: &FfiOperation<'_>,
+        state: RSlice<'_, u8>,
+        reply: &FfiHttpResponse<'_>,
+    ) -> RResult<ROption<RVec<u8>>, FfiError>;
 }
 
 pub type FfiGatewayBox = FfiGateway_TO<'static, RBox<()>>;
