@@ -117,6 +117,8 @@ pub struct Ctx {
     pub request_id: String,
     pub key: String,
     pub attempt: u32,
+    /// The order id the host issues for this attempt, where the manifest declares rules.
+    pub order_id: Option<String>,
 }
 
 impl Ctx {
@@ -126,6 +128,7 @@ impl Ctx {
             request_id: &self.request_id,
             idempotency_key: &self.key,
             attempt: self.attempt,
+            gateway_order_id: self.order_id.as_deref(),
         }
     }
 }
@@ -337,11 +340,19 @@ impl Harness {
 
     /// Runs `op` to completion against the endpoint, with `key` as its idempotency key.
     pub async fn run(&self, op: &Operation, key: &str, why: &str) -> Run {
+        self.run_attempt(op, key, 1, why).await
+    }
+
+    /// Runs attempt `attempt` of `op` (a new attempt of the same shop action, as a host makes
+    /// after a clean refusal), with the order id the host issues for it.
+    pub async fn run_attempt(&self, op: &Operation, key: &str, attempt: u32, why: &str) -> Run {
+        let order_id = self.gateway.order_id_for(op, key, attempt);
         let ctx_for = |n: usize| Ctx {
             now: now(),
-            request_id: format!("{key}/{n}"),
+            request_id: format!("{key}/{attempt}/{n}"),
             key: key.to_owned(),
-            attempt: 1,
+            attempt,
+            order_id: order_id.clone(),
         };
         let prepared = ctx_for(1);
         let mut run = Run {

@@ -31,6 +31,8 @@
 //! | `lifecycle.partial-refund` | a partial refund, then the remainder, where partial refunds are declared |
 //! | `lifecycle.change-amount` | an amount change of an authorization, where declared |
 //! | `lifecycle.inquiry` | after every lifecycle step, an inquiry reports the state the step reported, and its status code maps to that state in the table |
+//! | `lifecycle.order-ids` | where the manifest declares the gateway's order-id rules (`limits.order_id`), the authorization prepared for attempts 1 and 2 of one shop action carries, verbatim in its body or URL, the id the host issued for that attempt (`GatewayInstance::order_id_for`) (skipped when no rules are declared) |
+//! | `lifecycle.decline-retry` | an authorization with the settings' `declined_token` fails with an error the host's rule (`failed_exchange_effect`, given the failed step's declared effect and whether an earlier step could move money) reads as "not applied"; then attempt 2 of the same shop action, for the same order, with the approved token, ends `authorized` (skipped without a `declined_token`) |
 //! | `invariant.capture-twice` | a second capture (new idempotency key) is refused or answered "already done" |
 //! | `invariant.refund-above-captured` | a refund above the captured amount is refused, and the payment stays captured |
 //! | `invariant.after-refund` | after a full refund, capture and refund are refused |
@@ -204,6 +206,7 @@ async fn certify_on(
     let inputs = scenarios::Inputs {
         token: token.clone(),
         token_key: settings.token_key.clone(),
+        declined_token: settings.declined_token.clone(),
         customer: settings.customer.clone(),
         amount: settings
             .amount
@@ -219,6 +222,8 @@ async fn certify_on(
     s.partial_refund().await;
     s.change_amount().await;
     s.replay_authorize().await;
+    s.order_ids();
+    s.decline_retry().await;
     s.inquiry_result();
     s.capabilities();
     let runs = std::mem::take(&mut s.runs);

@@ -128,6 +128,8 @@ registry! {
     LifecyclePartialRefund "lifecycle.partial-refund" Lifecycle Required "a partial refund, then the remainder, where partial refunds are declared";
     LifecycleChangeAmount "lifecycle.change-amount" Lifecycle Required "an amount change of an authorization, where declared";
     LifecycleInquiry "lifecycle.inquiry" Lifecycle Required "after each step an inquiry agrees with it, and its status code maps to that state in the table";
+    LifecycleOrderIds "lifecycle.order-ids" Lifecycle Required "where the manifest declares order-id rules, each attempt's authorization carries the order id the host issued for that attempt";
+    LifecycleDeclineRetry "lifecycle.decline-retry" Lifecycle Required "a declined authorization is a clean refusal (not applied), not a review; a new attempt for the same order then authorizes";
     InvariantCaptureTwice "invariant.capture-twice" Invariant Required "a second capture is refused or answered \"already done\"";
     InvariantRefundAboveCaptured "invariant.refund-above-captured" Invariant Required "a refund above the captured amount is refused and the payment stays captured";
     InvariantAfterRefund "invariant.after-refund" Invariant Required "after a full refund, capture and refund are refused";

@@ -4,12 +4,13 @@
 //! not cascade into the next scenario; a scenario whose setup fails reports its checks failed
 //! with the setup's error as evidence.
 
-use crate::harness::{Ctx, Harness, Run};
+use crate::harness::{Ctx, Failure, Harness, Run};
 use crate::registry::Check;
 use crate::report::CheckResult;
 use renkei_sdk::{
-    AmountChange, Currency, CustomerRef, ErrorKind, Money, Operation, OperationKind, OrderRef,
-    Outcome, PaymentSource, PaymentState, RefundExtent, Secret, Step, TransactionRef,
+    AfterSend, AmountChange, Currency, CustomerRef, Effect, ErrorKind, Money, Operation,
+    OperationKind, OrderRef, Outcome, PaymentSource, PaymentState, RefundExtent, Secret, Step,
+    TransactionRef, failed_exchange_effect,
 };
 
 /// What the suite pays with.
@@ -17,6 +18,7 @@ use renkei_sdk::{
 pub struct Inputs {
     pub token: String,
     pub token_key: Option<String>,
+    pub declined_token: Option<String>,
     pub customer: Option<String>,
     pub amount: i64,
     pub currency: Currency,
@@ -488,6 +490,7 @@ impl<'a> Scenarios<'a> {
             request_id: String::new(),
             key: String::new(),
             attempt: 1,
+            order_id: None,
         }
     }
 
@@ -783,6 +786,152 @@ impl<'a> Scenarios<'a> {
         }
     }
 
+    /// `lifecycle.order-ids`: where the manifest declares the gateway's order-id rules, the
+    /// authorization of each attempt carries the id the host issued for that attempt, verbatim,
+    /// so a new attempt sends a new one (a gateway that refuses a seen id then cannot block the
+    /// order after a decline).
+    pub fn order_ids(&mut self) {
+        let id = Check::LifecycleOrderIds.id();
+        let Some(rules) = self.h.manifest().limits.order_id.clone() else {
+            self.results.push(CheckResult::skip(
+                id,
+                "the manifest declares no order-id rules (`limits.order_id`): the plugin sends \
+                 its own",
+            ));
+            return;
+        };
+        if self.skip_unless(id, &[OperationKind::Authorize]) {
+            return;
+        }
+        let order = self.h.order();
+        let op = self.authorize_op(&order, self.inputs.amount);
+        let key = format!("{order}:authorize");
+        let mut evidence = Vec::new();
+        for attempt in [1, 2] {
+            let Some(issued) = self.h.gateway.order_id_for(&op, &key, attempt) else {
+                evidence.push("the host issued no order id despite the declared rules".into());
+                break;
+            };
+            if !rules.allows(&issued) {
+                evidence.push(format!(
+                    "the host's id {issued:?} breaks the declared rules"
+                ));
+            }
+            let ctx = Ctx {
+                now: renkei_sdk::Timestamp::from_unix_millis(1_700_000_000_000),
+                request_id: format!("{key}/{attempt}/1"),
+                key: key.clone(),
+                attempt,
+                order_id: Some(issued.clone()),
+            };
+            match self.h.prepare(&op, &ctx, id) {
+                Ok(Step::Send(x)) => {
+                    let in_body = x
+                        .request
+                        .body
+                        .windows(issued.len())
+                        .any(|w| w == issued.as_bytes());
+                    if !in_body && !x.request.url.contains(issued.as_str()) {
+                        evidence.push(format!(
+                            "attempt {attempt}: the authorization request does not carry the \
+                             order id the host issued for it ({issued})"
+                        ));
+                    }
+                }
+                Ok(Step::Done(_)) => evidence.push(format!(
+                    "attempt {attempt}: the authorization finished without a request"
+                )),
+                Err(e) => evidence.push(format!("attempt {attempt}: prepare failed: {e}")),
+            }
+        }
+        self.record(id, evidence);
+    }
+
+    /// `lifecycle.decline-retry`: a declined authorization is a clean refusal, read by the
+    /// host's one rule (`failed_exchange_effect`) as "not applied", not as a possible
+    /// authorization for an operator to review; then a new attempt of the same shop action for
+    /// the same order, with a card the endpoint approves, authorizes.
+    pub async fn decline_retry(&mut self) {
+        let id = Check::LifecycleDeclineRetry.id();
+        if self.skip_unless(id, &[OperationKind::Authorize]) {
+            return;
+        }
+        let Some(declined) = self.inputs.declined_token.clone() else {
+            self.results.push(CheckResult::skip(
+                id,
+                "the settings name no card token the endpoint declines \
+                 (`conformance.declined_token`)",
+            ));
+            return;
+        };
+        let order = self.h.order();
+        let key = format!("{order}:authorize");
+        let approved = self.authorize_op(&order, self.inputs.amount);
+        let Operation::Authorize {
+            order: o,
+            amount,
+            customer,
+            description,
+            ..
+        } = approved.clone()
+        else {
+            unreachable!("authorize_op builds an authorization")
+        };
+        let refused = Operation::Authorize {
+            order: o,
+            amount,
+            source: PaymentSource::Token {
+                token: Secret::new(declined),
+                key: self.inputs.token_key.clone().map(Secret::new),
+            },
+            customer,
+            description,
+        };
+        let mut evidence = Vec::new();
+        let first = self.h.run_attempt(&refused, &key, 1, id).await;
+        match (&first.result, first.exchanges.split_last()) {
+            (Ok(o), _) => evidence.push(format!(
+                "the declined token was authorized ({}): `conformance.declined_token` must be \
+                 one the endpoint declines",
+                o.state
+            )),
+            (Err(Failure::Plugin(e)), Some((last, earlier))) => {
+                let changed = earlier.iter().any(|x| x.effect.may_move_money());
+                let after = AfterSend::Answered {
+                    status: last.reply.status,
+                    kind: e.kind,
+                };
+                if failed_exchange_effect(after, last.effect, changed) != Effect::NotApplied {
+                    evidence.push(format!(
+                        "the decline was answered `{}` ({e}) at step `{}` ({}){}: a host reads \
+                         that as \"may have applied\" and sends a declined card to review",
+                        e.kind,
+                        last.step,
+                        last.effect,
+                        if changed {
+                            ", after a step declared as moving money"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+            (Err(e), _) => evidence.push(format!("the declined authorization: {e}")),
+        }
+        let second = self.h.run_attempt(&approved, &key, 2, id).await;
+        match &second.result {
+            Ok(o) if o.state == PaymentState::Authorized => {}
+            Ok(o) => evidence.push(format!(
+                "attempt 2 of the same order, with an approved card, ended {}",
+                o.state
+            )),
+            Err(e) => evidence.push(format!(
+                "attempt 2 of the same order, with an approved card, did not authorize: {e}"
+            )),
+        }
+        self.record(id, evidence);
+    }
+
     /// `lifecycle.inquiry`: every inquiry agreed with the step before it.
     pub fn inquiry_result(&mut self) {
         let id = Check::LifecycleInquiry.id();
@@ -836,6 +985,7 @@ impl<'a> Scenarios<'a> {
             request_id: "conformance-capability/1".into(),
             key: "conformance-capability".into(),
             attempt: 1,
+            order_id: None,
         };
         let (mut unsupported, mut declared) = (Vec::new(), Vec::new());
         let mut any_unsupported = false;

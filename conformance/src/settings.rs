@@ -48,6 +48,8 @@ pub struct Settings {
     /// A card token the endpoint approves.
     pub token: Option<String>,
     pub token_key: Option<String>,
+    /// A card token the endpoint declines (same `token_key`), for `lifecycle.decline-retry`.
+    pub declined_token: Option<String>,
     pub customer: Option<String>,
     /// Authorization amount in minor units; default: 1000 clamped to the manifest's limits.
     pub amount: Option<i64>,
@@ -102,6 +104,7 @@ impl Settings {
                         match key.as_str() {
                             "token" => settings.token = Some(text(value)?),
                             "token_key" => settings.token_key = Some(text(value)?),
+                            "declined_token" => settings.declined_token = Some(text(value)?),
                             "customer" => settings.customer = Some(text(value)?),
                             "endpoint_key" => settings.endpoint_key = Some(text(value)?),
                             "amount" => match value {
@@ -128,6 +131,7 @@ impl Settings {
         self.values.extend(other.values);
         self.token = other.token.or(self.token);
         self.token_key = other.token_key.or(self.token_key);
+        self.declined_token = other.declined_token.or(self.declined_token);
         self.customer = other.customer.or(self.customer);
         self.amount = other.amount.or(self.amount);
         self.endpoint_key = other.endpoint_key.or(self.endpoint_key);
@@ -142,12 +146,13 @@ mod tests {
     #[test]
     fn a_settings_file_carries_plugin_values_and_payment_inputs() {
         let s = Settings::from_toml(
-            "[plugin]\nmerchant_id = \"m\"\nretries = 3\n[conformance]\ntoken = \"t\"\namount = 500\n",
+            "[plugin]\nmerchant_id = \"m\"\nretries = 3\n[conformance]\ntoken = \"t\"\namount = 500\ndeclined_token = \"d\"\n",
         )
         .unwrap();
         assert_eq!(s.values["retries"], ConfigValue::Integer(3));
         assert_eq!(s.token.as_deref(), Some("t"));
         assert_eq!(s.amount, Some(500));
+        assert_eq!(s.declined_token.as_deref(), Some("d"));
         let over = Settings::default().overlay(s.clone());
         assert_eq!(over, s);
     }

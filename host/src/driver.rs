@@ -121,12 +121,14 @@ impl Driver {
     ) -> Result<Execution, DriveError> {
         let mut exchanges: Vec<ExchangeLog> = Vec::new();
         let mut request_id = format!("{idempotency_key}/1");
+        let order_id = gateway.order_id_for(op, idempotency_key, 1);
         let step = {
             let ctx = Context {
                 now: (self.clock)(),
                 request_id: &request_id,
                 idempotency_key,
                 attempt: 1,
+                gateway_order_id: order_id.as_deref(),
             };
             gateway.prepare(op, &ctx)
         };
@@ -183,6 +185,7 @@ impl Driver {
                 request_id: &request_id,
                 idempotency_key,
                 attempt: 1,
+                gateway_order_id: order_id.as_deref(),
             };
             let reply_status = reply.status;
             step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {

@@ -215,6 +215,17 @@ impl GatewayInstance {
         self.scrub(self.gateway.interpret(op, ctx, state, reply))
     }
 
+    /// The order id attempt `attempt` of the shop action `key` sends, where the manifest
+    /// declares the gateway's rules (`limits.order_id`): a fresh one per attempt, the same for
+    /// every exchange of one attempt and after a restart.
+    pub fn order_id_for(&self, op: &Operation, key: &str, attempt: u32) -> Option<String> {
+        self.manifest
+            .limits
+            .order_id
+            .as_ref()
+            .map(|rules| rules.attempt_id(op.order(), key, attempt))
+    }
+
     /// The body the journal keeps for `reply` in place of the one received, if any: the
     /// plugin's redacted copy ([`renkei_sdk::Gateway::journal_reply`]); `None` where the plugin
     /// says the reply holds nothing secret. A plugin that fails or panics while redacting gets

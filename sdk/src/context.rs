@@ -56,6 +56,10 @@ pub struct Context<'a> {
     pub idempotency_key: &'a str,
     /// 1 for the first attempt of this step, higher for replays.
     pub attempt: u32,
+    /// Since 0.2: the order id this attempt sends, issued by the host under the manifest's
+    /// `limits.order_id` rules ([`crate::OrderIdRules::attempt_id`]); `None` when the manifest
+    /// declares none.
+    pub gateway_order_id: Option<&'a str>,
 }
 
 impl<'a> Context<'a> {
@@ -66,6 +70,16 @@ impl<'a> Context<'a> {
             request_id: key,
             idempotency_key: key,
             attempt: 1,
+            gateway_order_id: None,
+        }
+    }
+
+    /// The order id to send for `order`: the host's ([`Context::gateway_order_id`]), or, where
+    /// the caller issued none (a plugin's own unit tests), the same id derived under `rules`.
+    pub fn order_id(&self, rules: &crate::OrderIdRules, order: &crate::OrderRef) -> String {
+        match self.gateway_order_id {
+            Some(id) => id.to_owned(),
+            None => rules.attempt_id(order, self.idempotency_key, self.attempt),
         }
     }
 }

@@ -36,7 +36,7 @@ pub use context::{Context, Timestamp};
 pub use error::{Effect, ErrorKind, GatewayError};
 pub use gateway::Gateway;
 pub use http::{HttpRequest, HttpResponse, Method, ReplyCopy};
-pub use ids::{CustomerRef, OrderRef, TransactionRef};
+pub use ids::{CustomerRef, OrderIdRules, OrderRef, TransactionRef, attempt_tag};
 pub use manifest::{
     AmountChange, Capabilities, ConfigKey, ConfigKind, ErrorEntry, Inquiry, Limits, Manifest,
     ManifestError, RequestExpiry, StatusEntry, error_entry,

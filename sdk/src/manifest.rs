@@ -1,7 +1,7 @@
 //! The plugin manifest: everything the host, the CLI and the conformance suite need to know about
 //! a gateway, exported by the plugin as data.
 
-use crate::{Currency, ErrorKind, OperationKind, PaymentState};
+use crate::{Currency, ErrorKind, OperationKind, OrderIdRules, PaymentState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -82,6 +82,11 @@ pub struct Limits {
     pub min_amount: i64,
     pub max_amount: i64,
     pub currencies: Vec<Currency>,
+    /// Since 0.2: the rules of the gateway's order ids. Declared, the host issues an id per
+    /// attempt that fits them (`Context::gateway_order_id`); absent, the plugin sends what it
+    /// likes (F-REGI sends the shop's order code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderIdRules>,
 }
 
 impl Limits {
@@ -91,7 +96,14 @@ impl Limits {
             min_amount,
             max_amount,
             currencies: vec![Currency::JPY],
+            order_id: None,
         }
+    }
+
+    /// The same limits, with the gateway's order-id rules.
+    pub fn with_order_ids(mut self, rules: OrderIdRules) -> Limits {
+        self.order_id = Some(rules);
+        self
     }
 }
 
@@ -180,6 +192,8 @@ pub enum ManifestError {
     CatchAllStatus(String),
     #[error("status {code:?} is {state} but not marked terminal")]
     FinalStatusNotTerminal { code: String, state: String },
+    #[error("limits.order_id: {0}")]
+    BadOrderIdRules(String),
     #[error("the error table lists code {0:?} twice")]
     DuplicateError(String),
     #[error("an error table entry has an empty code")]
@@ -279,6 +293,9 @@ impl Manifest {
                 min: l.min_amount,
                 max: l.max_amount,
             });
+        }
+        if let Some(problem) = l.order_id.as_ref().and_then(OrderIdRules::problem) {
+            return Err(ManifestError::BadOrderIdRules(problem));
         }
         let caps = &self.capabilities;
         if let Some(op) = caps.replay_safe.iter().find(|op| !caps.supports(**op)) {

@@ -48,6 +48,11 @@ fn assert_certified(package: &str, emulator: &str) -> Value {
         ids_with(&report, "pass").contains("effects.no-money-moved"),
         "{package}: effects.no-money-moved did not pass:\n{report:#}"
     );
+    // Each emulator declines a token, and the plugin refuses it cleanly.
+    assert!(
+        ids_with(&report, "pass").contains("lifecycle.decline-retry"),
+        "{package}: lifecycle.decline-retry did not pass:\n{report:#}"
+    );
     report
 }
 
@@ -104,6 +109,8 @@ fn the_sbps_plugin_is_certified_against_its_emulator() {
         "lifecycle.capture-higher",
         "lifecycle.partial-refund",
         "lifecycle.inquiry",
+        // SBPS declares its order-id rules: the host issues them.
+        "lifecycle.order-ids",
     ] {
         assert!(passed.contains(id), "{id}:\n{report:#}");
     }
@@ -284,6 +291,40 @@ fn a_money_step_declared_as_moving_no_money_fails_effects_no_money_moved() {
         report
             .to_string()
             .contains("capture, step `capture` (registers)"),
+        "{report:#}"
+    );
+}
+
+/// Declaring order-id rules makes the host issue an id per attempt; a plugin that sends its own
+/// anyway leaves a declined order blocked at a gateway that refuses a seen id.
+#[test]
+fn a_plugin_that_ignores_the_hosts_order_ids_fails_lifecycle_order_ids() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-own-order-ids",
+        &["lifecycle.order-ids"],
+    );
+    let text = report.to_string();
+    assert!(
+        text.contains("attempt 1: the authorization request does not carry"),
+        "{text}"
+    );
+    assert!(
+        text.contains("attempt 2: the authorization request does not carry"),
+        "{text}"
+    );
+}
+
+/// A decline read as an unreadable reply would send every declined card to review.
+#[test]
+fn a_decline_answered_as_unreadable_fails_lifecycle_decline_retry() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-decline-review",
+        &["lifecycle.decline-retry"],
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("sends a declined card to review"),
         "{report:#}"
     );
 }

@@ -84,11 +84,13 @@ async fn breach16_recovery_reads_only_the_current_attempts_exchanges() {
             .unwrap()
             .as_millis() as i64,
     );
+    let order_id = rig.gateway.order_id_for(&op, key, 2);
     let ctx = Context {
         now,
         request_id: "b16/2/1",
         idempotency_key: key,
         attempt: 2,
+        gateway_order_id: order_id.as_deref(),
     };
     let Ok(Step::Send(x)) = rig.gateway.prepare(&op, &ctx) else {
         panic!("capture sends")

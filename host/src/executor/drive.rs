@@ -51,6 +51,7 @@ impl Executor {
         mut index: u32,
     ) -> Result<Ran, ExecError> {
         let attempt = record.attempt;
+        let order_id = gateway.order_id_for(op, key, attempt);
         let first_index = index;
         let transport = self.transport_for(gateway);
         // Whether an exchange of this drive that could change the payment has been sent. Until
@@ -102,6 +103,7 @@ impl Executor {
                 request_id: &request_id,
                 idempotency_key: key,
                 attempt,
+                gateway_order_id: order_id.as_deref(),
             };
             let reply_status = reply.status;
             let interpreted = gateway.interpret(op, &ctx, &exchange.state, &reply);
@@ -196,11 +198,13 @@ impl Executor {
     ) -> Result<Ran, ExecError> {
         let index = self.exchange_count(record.id).await?;
         let request_id = format!("{key}/{}/{}", record.attempt, index + 1);
+        let order_id = gateway.order_id_for(op, key, record.attempt);
         let ctx = Context {
             now: (self.clock)(),
             request_id: &request_id,
             idempotency_key: key,
             attempt: record.attempt,
+            gateway_order_id: order_id.as_deref(),
         };
         let exchange = match gateway.prepare(op, &ctx) {
             Ok(Step::Send(x)) => x,

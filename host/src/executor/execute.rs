@@ -105,11 +105,13 @@ impl Executor {
             matches_journal(op, order).map_err(ExecError::Refused)?;
         }
         let request_id = format!("{idempotency_key}/{attempt}/1");
+        let order_id = gateway.order_id_for(op, idempotency_key, attempt);
         let ctx = Context {
             now: (self.clock)(),
             request_id: &request_id,
             idempotency_key,
             attempt,
+            gateway_order_id: order_id.as_deref(),
         };
         // A plugin's refusal before sending (an amount out of range, an unsupported
         // operation) changes nothing and is not journaled; the journal's own refusals (unknown

@@ -43,11 +43,13 @@ impl Executor {
             transaction: transaction.clone(),
         };
         let request_id = format!("{}:guard", record.idempotency_key);
+        let order_id = gateway.order_id_for(&inquiry, &record.idempotency_key, record.attempt);
         let ctx = Context {
             now: (self.clock)(),
             request_id: &request_id,
             idempotency_key: &record.idempotency_key,
             attempt: record.attempt,
+            gateway_order_id: order_id.as_deref(),
         };
         let Ok(Step::Send(ask)) = gateway.prepare(&inquiry, &ctx) else {
             return Ok(None);

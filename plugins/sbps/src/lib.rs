@@ -936,9 +936,9 @@ fn ambiguous_cancel(
     // (the latest few), and the order code they all start with.
     let first = ctx.attempt.saturating_sub(MAX_NAMED_ATTEMPTS - 1).max(1);
     let ids: Vec<String> = (first..=ctx.attempt.max(1))
-        .filter_map(|a| order_id_for(order, ctx.idempotency_key, a).ok())
+        .map(|a| order_id_for(order, ctx.idempotency_key, a))
         .collect();
-    let prefix: String = order_code_part(order).collect();
+    let prefix = order_code_part(order);
     status::drift(
         &STATUSES,
         ErrorKind::Protocol,

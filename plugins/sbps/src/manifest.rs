@@ -48,7 +48,8 @@ pub fn manifest() -> Manifest {
                 default_seconds: DEFAULT_LIMIT_SECONDS,
             },
         },
-        limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT),
+        limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT)
+            .with_order_ids(crate::protocol::order_id_rules()),
         config: vec![
             ConfigKey::new(
                 "endpoint",

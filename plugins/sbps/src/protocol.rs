@@ -15,7 +15,9 @@ use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use encoding_rs::SHIFT_JIS;
 use quick_xml::events::Event;
-use renkei_sdk::{Context, GatewayError, HttpResponse, OrderRef, Secret, TransactionRef};
+use renkei_sdk::{
+    Context, GatewayError, HttpResponse, OrderIdRules, OrderRef, Secret, TransactionRef,
+};
 use sha1::{Digest, Sha1};
 use std::borrow::Cow;
 use std::fmt;
@@ -1178,21 +1180,6 @@ pub fn basic_credentials(user: &str, password: &Secret) -> String {
     BASE64.encode(format!("{user}:{}", password.expose()))
 }
 
-/// Hex digits of an attempt tag: 48 bits, so that two attempts colliding is negligible even
-/// across millions of authorizations that share a (truncated) order code.
-pub const ATTEMPT_TAG_CHARS: usize = 12;
-
-/// A short, stable tag of one attempt of a shop action: the first 12 hex digits of SHA-1 over
-/// the attempt number (4 bytes, big-endian) followed by the idempotency key. The fixed-width
-/// prefix keeps the input unambiguous. Deterministic (no clock, no randomness), so every
-/// exchange of one attempt derives the same tag, and a new attempt a new one.
-pub fn attempt_tag(idempotency_key: &str, attempt: u32) -> String {
-    let mut hasher = Sha1::new();
-    hasher.update(attempt.to_be_bytes());
-    hasher.update(idempotency_key.as_bytes());
-    lower_hex(&hasher.finalize()[..ATTEMPT_TAG_CHARS / 2])
-}
-
 /// Everything the plugin does with reply bytes, for the fuzz target and property tests: parse
 /// the envelope, then read it as every kind of reply, with and without a 3DES key. Returns
 /// whether the envelope parsed; it must never panic.
@@ -1221,7 +1208,13 @@ pub fn fuzz_reply(body: &[u8]) -> bool {
 /// `item_name` is at most 40 Shift_JIS bytes.
 const ITEM_NAME_BYTES: usize = 40;
 const CUST_CODE_BYTES: usize = 64;
-const ORDER_ID_CHARS: usize = 38;
+
+/// SBPS's `order_id`: at most 38 characters, letters and digits only (every `order_id`
+/// recorded from SBPS is alphanumeric, and nothing public shows it accepting anything else).
+/// Declared in the manifest, so the host issues one per attempt (see the crate docs).
+pub fn order_id_rules() -> OrderIdRules {
+    OrderIdRules::alphanumeric(38)
+}
 
 /// A tracking id as SBPS issues them; anything else is refused before it reaches a request.
 pub fn checked_tracking_id(t: &TransactionRef) -> Result<&str, GatewayError> {
@@ -1236,31 +1229,26 @@ pub fn checked_tracking_id(t: &TransactionRef) -> Result<&str, GatewayError> {
     }
 }
 
-/// `<order code><tag>`: the order code's ASCII letters and digits, cut so that the whole fits
-/// SBPS's 38 characters, then the attempt's tag (see the crate docs). Letters and digits only:
-/// every `order_id` recorded from SBPS is alphanumeric, and nothing public shows it accepting
-/// anything else.
+/// The `order_id` this attempt sends: the one the host issued under [`order_id_rules`]
+/// (`<order code><tag>`: the order code's letters and digits, cut so that the whole fits 38
+/// characters, then the attempt's tag; see `OrderIdRules::attempt_id`).
 pub fn order_id(order: &OrderRef, ctx: &Context<'_>) -> Result<String, GatewayError> {
-    order_id_for(order, ctx.idempotency_key, ctx.attempt)
-}
-
-pub fn order_id_for(order: &OrderRef, key: &str, attempt: u32) -> Result<String, GatewayError> {
     if order.as_str().is_empty() {
         return Err(GatewayError::invalid("SBPS needs a non-empty order code"));
     }
-    let mut id: String = order_code_part(order).collect();
-    id.push_str(&attempt_tag(key, attempt));
-    Ok(id)
+    Ok(ctx.order_id(&order_id_rules(), order))
 }
 
-/// The part of an `order_id` taken from the order code: its ASCII letters and digits, at most
-/// as many as leave room for the tag.
-pub fn order_code_part(order: &OrderRef) -> impl Iterator<Item = char> + '_ {
-    order
-        .as_str()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(ORDER_ID_CHARS - ATTEMPT_TAG_CHARS)
+/// The `order_id` attempt `attempt` of the shop action `key` sent (to name earlier attempts).
+pub fn order_id_for(order: &OrderRef, key: &str, attempt: u32) -> String {
+    order_id_rules().attempt_id(order, key, attempt)
+}
+
+/// The part of every attempt's `order_id` taken from the order code.
+pub fn order_code_part(order: &OrderRef) -> String {
+    let rules = order_id_rules();
+    let id = rules.attempt_id(order, "", 0);
+    id[..id.len() - OrderIdRules::TAG_CHARS].to_owned()
 }
 
 pub fn check_cust_code(code: &str) -> Result<(), GatewayError> {

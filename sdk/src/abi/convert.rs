@@ -212,6 +212,7 @@ pub fn context_to_ffi<'a>(ctx: &Context<'a>) -> FfiContext<'a> {
         request_id: ctx.request_id.into(),
         idempotency_key: ctx.idempotency_key.into(),
         attempt: ctx.attempt,
+        gateway_order_id: ctx.gateway_order_id.map(RStr::from).into(),
     }
 }
 
@@ -221,6 +222,11 @@ pub fn context_from_ffi<'a>(ffi: &FfiContext<'a>) -> Context<'a> {
         request_id: ffi.request_id.as_str(),
         idempotency_key: ffi.idempotency_key.as_str(),
         attempt: ffi.attempt,
+        gateway_order_id: ffi
+            .gateway_order_id
+            .as_ref()
+            .map(|s| s.as_str())
+            .into_option(),
     }
 }
 

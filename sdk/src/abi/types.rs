@@ -35,6 +35,8 @@ pub struct FfiContext<'a> {
     pub request_id: RStr<'a>,
     pub idempotency_key: RStr<'a>,
     pub attempt: u32,
+    /// Since 0.2: the host-issued order id of this attempt.
+    pub gateway_order_id: ROption<RStr<'a>>,
 }
 
 #[repr(C)]
