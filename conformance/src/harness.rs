@@ -14,7 +14,8 @@ use renkei_host::driver::now;
 use renkei_host::transport::{Transport, TransportError};
 use renkei_host::{GatewayInstance, plugin_log};
 use renkei_sdk::{
-    Context, ErrorKind, GatewayError, HttpResponse, Manifest, Operation, Outcome, Step, Timestamp,
+    Context, ErrorKind, GatewayError, Handle, HttpResponse, Manifest, Operation, Outcome, Step,
+    Timestamp, TransactionRef,
 };
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -119,6 +120,8 @@ pub struct Ctx {
     pub attempt: u32,
     /// The order id the host issues for this attempt, where the manifest declares rules.
     pub order_id: Option<String>,
+    /// The handle the plugin last returned for the order's payment, as a host hands it back.
+    pub handle: Option<renkei_sdk::Handle>,
 }
 
 impl Ctx {
@@ -129,6 +132,7 @@ impl Ctx {
             idempotency_key: &self.key,
             attempt: self.attempt,
             gateway_order_id: self.order_id.as_deref(),
+            handle: self.handle.as_ref(),
         }
     }
 }
@@ -206,6 +210,8 @@ pub struct Harness {
     book: Option<Box<dyn Fn() -> Book>>,
     /// Every step sent that was declared as moving no money, and what it changed in the book.
     no_money_steps: RefCell<Vec<NoMoneyStep>>,
+    /// The handle each order's payment has, as a host keeps it (see `run_attempt`).
+    handles: RefCell<std::collections::HashMap<String, (Option<TransactionRef>, Handle)>>,
 }
 
 /// A step declared as moving no money, as sent in a run, with what the book showed.
@@ -229,6 +235,7 @@ impl Harness {
             counter: Cell::new(0),
             book: None,
             no_money_steps: RefCell::new(Vec::new()),
+            handles: RefCell::default(),
         }
     }
 
@@ -338,6 +345,29 @@ impl Harness {
         })
     }
 
+    /// Keeps the handle of `order`'s payment after `outcome`, as the host's ledger does: an
+    /// outcome's handle replaces it; an outcome about another payment without one drops it; an
+    /// inquiry changes nothing.
+    fn keep_handle(&self, order: &str, op: &Operation, outcome: &Outcome) {
+        if op.kind() == renkei_sdk::OperationKind::Inquire {
+            return;
+        }
+        let mut handles = self.handles.borrow_mut();
+        match (&outcome.handle, &outcome.transaction) {
+            (Some(h), t) => {
+                handles.insert(order.to_owned(), (t.clone(), h.clone()));
+            }
+            (None, Some(t))
+                if handles
+                    .get(order)
+                    .is_some_and(|(was, _)| was.as_ref() != Some(t)) =>
+            {
+                handles.remove(order);
+            }
+            _ => {}
+        }
+    }
+
     /// Runs `op` to completion against the endpoint, with `key` as its idempotency key.
     pub async fn run(&self, op: &Operation, key: &str, why: &str) -> Run {
         self.run_attempt(op, key, 1, why).await
@@ -347,12 +377,15 @@ impl Harness {
     /// after a clean refusal), with the order id the host issues for it.
     pub async fn run_attempt(&self, op: &Operation, key: &str, attempt: u32, why: &str) -> Run {
         let order_id = self.gateway.order_id_for(op, key, attempt);
+        let order = op.order().as_str().to_owned();
+        let handle = self.handles.borrow().get(&order).map(|(_, h)| h.clone());
         let ctx_for = |n: usize| Ctx {
             now: now(),
             request_id: format!("{key}/{attempt}/{n}"),
             key: key.to_owned(),
             attempt,
             order_id: order_id.clone(),
+            handle: handle.clone(),
         };
         let prepared = ctx_for(1);
         let mut run = Run {
@@ -372,6 +405,7 @@ impl Harness {
         loop {
             let x = match step {
                 Step::Done(outcome) => {
+                    self.keep_handle(&order, op, &outcome);
                     run.result = Ok(outcome);
                     return run;
                 }

@@ -491,6 +491,7 @@ impl<'a> Scenarios<'a> {
             key: String::new(),
             attempt: 1,
             order_id: None,
+            handle: None,
         }
     }
 
@@ -823,6 +824,7 @@ impl<'a> Scenarios<'a> {
                 key: key.clone(),
                 attempt,
                 order_id: Some(issued.clone()),
+                handle: None,
             };
             match self.h.prepare(&op, &ctx, id) {
                 Ok(Step::Send(x)) => {
@@ -986,6 +988,7 @@ impl<'a> Scenarios<'a> {
             key: "conformance-capability".into(),
             attempt: 1,
             order_id: None,
+            handle: None,
         };
         let (mut unsupported, mut declared) = (Vec::new(), Vec::new());
         let mut any_unsupported = false;

@@ -62,6 +62,7 @@ fn one(j: &dyn JournalStore, order: &str, kind: OperationKind, state: PaymentSta
         gateway_status: Some("20".into()),
         transaction: Some(TransactionRef::new(format!("T{order}"))),
         replaced: None,
+        handle: None,
         authorization_code: None,
         authorized: Some(Money::jpy(1080)),
         captured: Some(Money::jpy(1080)).filter(|_| kind == OperationKind::Capture),

@@ -129,6 +129,8 @@ impl Driver {
                 idempotency_key,
                 attempt: 1,
                 gateway_order_id: order_id.as_deref(),
+                // The bare driver keeps no journal, so no handle between operations.
+                handle: None,
             };
             gateway.prepare(op, &ctx)
         };
@@ -186,6 +188,8 @@ impl Driver {
                 idempotency_key,
                 attempt: 1,
                 gateway_order_id: order_id.as_deref(),
+                // The bare driver keeps no journal, so no handle between operations.
+                handle: None,
             };
             let reply_status = reply.status;
             step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {

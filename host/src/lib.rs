@@ -45,6 +45,7 @@ pub mod loader;
 pub mod plugin_log;
 mod preflight;
 pub mod redact;
+pub mod seal;
 pub mod shop;
 pub mod transport;
 

@@ -60,6 +60,9 @@ pub struct Context<'a> {
     /// `limits.order_id` rules ([`crate::OrderIdRules::attempt_id`]); `None` when the manifest
     /// declares none.
     pub gateway_order_id: Option<&'a str>,
+    /// Since 0.2: the handle the host kept for the payment the operation acts on (the last one
+    /// an outcome returned, [`crate::Handle`]); `None` when there is none.
+    pub handle: Option<&'a crate::Handle>,
 }
 
 impl<'a> Context<'a> {
@@ -71,6 +74,7 @@ impl<'a> Context<'a> {
             idempotency_key: key,
             attempt: 1,
             gateway_order_id: None,
+            handle: None,
         }
     }
 

@@ -18,6 +18,7 @@ mod config;
 mod context;
 mod error;
 mod gateway;
+mod handle;
 mod http;
 mod ids;
 mod manifest;
@@ -35,6 +36,7 @@ pub use config::{Config, ConfigError, ConfigValue};
 pub use context::{Context, Timestamp};
 pub use error::{Effect, ErrorKind, GatewayError};
 pub use gateway::Gateway;
+pub use handle::Handle;
 pub use http::{HttpRequest, HttpResponse, Method, ReplyCopy};
 pub use ids::{CustomerRef, OrderIdRules, OrderRef, TransactionRef, attempt_tag};
 pub use manifest::{

@@ -6,7 +6,7 @@
 //! answers the next `Step`, until `Step::Done`. Because the state is bytes the host journals, a
 //! host that crashes mid-operation can resume or resolve it after a restart.
 
-use crate::{Bytes, GatewayError, HttpRequest, Money, PaymentState, Text, TransactionRef};
+use crate::{Bytes, GatewayError, Handle, HttpRequest, Money, PaymentState, Text, TransactionRef};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// What the plugin wants next.
@@ -177,6 +177,9 @@ pub struct Outcome {
     pub transaction: Option<TransactionRef>,
     /// A reference the operation made obsolete (the old authorization after a re-authorization).
     pub replaced: Option<TransactionRef>,
+    /// Since 0.2: the payment's handle after the operation ([`Handle`]), replacing the one the
+    /// host kept; `None` leaves it as it was.
+    pub handle: Option<Handle>,
     pub authorization_code: Option<String>,
     /// Amounts the gateway confirmed; `None` where it does not say. `authorized` and `captured`
     /// are the payment's amounts after the operation; `refunded` is, for a refund, what this
@@ -195,6 +198,7 @@ impl Outcome {
             gateway_status: None,
             transaction: None,
             replaced: None,
+            handle: None,
             authorization_code: None,
             authorized: None,
             captured: None,
@@ -215,6 +219,11 @@ impl Outcome {
 
     pub fn replaced(mut self, reference: TransactionRef) -> Outcome {
         self.replaced = Some(reference);
+        self
+    }
+
+    pub fn handle(mut self, handle: Handle) -> Outcome {
+        self.handle = Some(handle);
         self
     }
 

@@ -1409,6 +1409,7 @@ pub fn outcome_from_book(gw: Gw, book: &Book) -> StoredOutcome {
         gateway_status: None,
         transaction,
         replaced: None,
+        handle: None,
         authorization_code: None,
         authorized: Some(Money::jpy(authorized)),
         captured: Some(Money::jpy(book.captured)),

@@ -91,6 +91,7 @@ async fn breach16_recovery_reads_only_the_current_attempts_exchanges() {
         idempotency_key: key,
         attempt: 2,
         gateway_order_id: order_id.as_deref(),
+        handle: None,
     };
     let Ok(Step::Send(x)) = rig.gateway.prepare(&op, &ctx) else {
         panic!("capture sends")

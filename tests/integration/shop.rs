@@ -987,6 +987,7 @@ async fn history_and_operator_review_of_an_unknown_capture() {
         gateway_status: Some("20".into()),
         transaction: Some(renkei_sdk::TransactionRef::new(&seq)),
         replaced: None,
+        handle: None,
         authorization_code: None,
         authorized: None,
         captured: Some(Money::jpy(700)),

@@ -63,6 +63,7 @@ impl Day {
             // The reference as the plugin keeps it: SEQNO and 承認番号, both on the screen.
             transaction: Some(TransactionRef::new(fregi_reference(x))),
             replaced: None,
+            handle: None,
             authorization_code: (!x.authcode.is_empty()).then(|| x.authcode.clone()),
             authorized,
             captured,

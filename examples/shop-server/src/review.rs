@@ -219,6 +219,7 @@ fn outcome(
         gateway_status,
         transaction,
         replaced: None,
+        handle: None,
         authorization_code: None,
         authorized: amount.filter(|_| state == SeenState::Authorized),
         captured: amount.filter(|_| state == SeenState::Captured),

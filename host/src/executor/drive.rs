@@ -7,8 +7,8 @@ use crate::defects::Defect;
 use crate::instance::GatewayInstance;
 use crate::journal::{ExchangeId, OperationRecord, ReplyRecord, SentExchange};
 use renkei_sdk::{
-    AfterSend, Context, Effect, ErrorKind, Exchange, GatewayError, Operation, Outcome, Step,
-    StepEffect, failed_exchange_effect,
+    AfterSend, Context, Effect, ErrorKind, Exchange, GatewayError, Handle, Operation, Outcome,
+    Step, StepEffect, failed_exchange_effect,
 };
 
 /// A drive's result and the last exchange's reply, still to be journaled with the outcome.
@@ -46,6 +46,7 @@ impl Executor {
         op: &Operation,
         record: &OperationRecord,
         key: &str,
+        handle: Option<&Handle>,
         mut exchange: Exchange,
         mut exchange_id: ExchangeId,
         mut index: u32,
@@ -104,6 +105,7 @@ impl Executor {
                 idempotency_key: key,
                 attempt,
                 gateway_order_id: order_id.as_deref(),
+                handle,
             };
             let reply_status = reply.status;
             let interpreted = gateway.interpret(op, &ctx, &exchange.state, &reply);
@@ -199,12 +201,14 @@ impl Executor {
         let index = self.exchange_count(record.id).await?;
         let request_id = format!("{key}/{}/{}", record.attempt, index + 1);
         let order_id = gateway.order_id_for(op, key, record.attempt);
+        let handle = self.handle_for(record).await?;
         let ctx = Context {
             now: (self.clock)(),
             request_id: &request_id,
             idempotency_key: key,
             attempt: record.attempt,
             gateway_order_id: order_id.as_deref(),
+            handle: handle.as_ref(),
         };
         let exchange = match gateway.prepare(op, &ctx) {
             Ok(Step::Send(x)) => x,
@@ -229,8 +233,17 @@ impl Executor {
             j.record_send(id, None, &journaled, now, lease)
         })
         .await?;
-        self.drive(gateway, op, record, key, exchange, exchange_id, index)
-            .await
+        self.drive(
+            gateway,
+            op,
+            record,
+            key,
+            handle.as_ref(),
+            exchange,
+            exchange_id,
+            index,
+        )
+        .await
     }
 }
 

@@ -106,12 +106,14 @@ impl Executor {
         }
         let request_id = format!("{idempotency_key}/{attempt}/1");
         let order_id = gateway.order_id_for(op, idempotency_key, attempt);
+        let handle = self.handle_of(order.as_ref());
         let ctx = Context {
             now: (self.clock)(),
             request_id: &request_id,
             idempotency_key,
             attempt,
             gateway_order_id: order_id.as_deref(),
+            handle: handle.as_ref(),
         };
         // A plugin's refusal before sending (an amount out of range, an unsupported
         // operation) changes nothing and is not journaled; the journal's own refusals (unknown
@@ -148,7 +150,16 @@ impl Executor {
         })?;
         tracing::debug!(order = %op.order(), op = %op.kind(), id = record.id.0, "operation started");
         let ran = self
-            .drive(gateway, op, &record, idempotency_key, exchange, first_id, 0)
+            .drive(
+                gateway,
+                op,
+                &record,
+                idempotency_key,
+                handle.as_ref(),
+                exchange,
+                first_id,
+                0,
+            )
             .await?;
         self.settle(gateway, op, record, ran, shop).await
     }
@@ -224,7 +235,11 @@ impl Executor {
         resolution: Option<Resolution>,
         shop: Option<Arc<ShopFollowUp>>,
     ) -> Result<Completed, ExecError> {
-        let stored = StoredOutcome::from(outcome);
+        let mut stored = StoredOutcome::from(outcome);
+        stored.handle = outcome
+            .handle
+            .as_ref()
+            .map(|h| self.handles.store(&record.gateway, &record.order, h));
         let (id, s, now) = (record.id, stored.clone(), self.now_ms());
         let applied = blocking(&self.journal, move |j| {
             j.succeed(

@@ -127,6 +127,8 @@ pub struct Executor {
     clock: fn() -> Timestamp,
     /// Deliberate defects (simulator tests only; see `defects.rs`).
     defects: Defects,
+    /// Seals the secret parts of payment handles before they are journaled (`crate::seal`).
+    handles: crate::seal::Handles,
 }
 
 fn system_now() -> Timestamp {
@@ -170,7 +172,16 @@ impl Executor {
             lease: deadline * 2 + Duration::from_secs(1),
             clock: system_now,
             defects: Defects::NONE,
+            handles: crate::seal::Handles::default(),
         }
+    }
+
+    /// Seals the secret parts of payment handles with `key` before they are journaled. Without
+    /// a key the executor keeps them in memory only, and a host that restarts hands plugins
+    /// their handles without them (see `crate::seal`).
+    pub fn with_handle_key(mut self, key: crate::seal::HandleKey) -> Executor {
+        self.handles = crate::seal::Handles::with_key(key);
+        self
     }
 
     /// Runs with deliberate defects: only the simulator's tests can make a non-empty set.
@@ -231,6 +242,22 @@ impl Executor {
     async fn order_of(&self, record: &OperationRecord) -> Result<Option<OrderRecord>, ExecError> {
         let order = record.order.clone();
         Ok(blocking(&self.journal, move |j| j.order(&order)).await?)
+    }
+
+    /// The plugin's handle on `order`'s payment, its secret parts opened, if it has one.
+    fn handle_of(&self, order: Option<&OrderRecord>) -> Option<renkei_sdk::Handle> {
+        let o = order?;
+        let stored = o.handle.as_ref()?;
+        Some(self.handles.open(&o.gateway, &o.order, stored))
+    }
+
+    /// The handle of the order `record` acts on, read from the journal (resolution's paths,
+    /// which do not hold the order at hand).
+    async fn handle_for(
+        &self,
+        record: &OperationRecord,
+    ) -> Result<Option<renkei_sdk::Handle>, ExecError> {
+        Ok(self.handle_of(self.order_of(record).await?.as_ref()))
     }
 
     /// The transport for a gateway: its own deadline when configured (`deadline_ms`).

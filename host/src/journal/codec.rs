@@ -45,6 +45,10 @@ pub(crate) fn outcome(s: &str) -> Result<StoredOutcome, JournalError> {
     serde_json::from_str(s).map_err(|_| corrupt("outcome", s))
 }
 
+pub(crate) fn handle_json(h: &StoredHandle) -> String {
+    serde_json::to_string(h).expect("StoredHandle serialises")
+}
+
 pub(crate) fn headers_json(h: &[(String, String)]) -> String {
     serde_json::to_string(h).expect("headers serialise")
 }
@@ -115,6 +119,8 @@ pub(crate) struct OrderRow {
     pub refunded: i64,
     pub review: Option<String>,
     pub version: i64,
+    /// The handle as JSON (`StoredHandle`).
+    pub handle: Option<String>,
 }
 
 impl OrderRow {
@@ -124,6 +130,10 @@ impl OrderRow {
             order: OrderRef::new(self.order_ref),
             gateway: self.gateway,
             transaction: self.transaction_ref.map(TransactionRef::new),
+            handle: self
+                .handle
+                .map(|h| serde_json::from_str(&h).map_err(|_| corrupt("handle", &h)))
+                .transpose()?,
             state: state(&self.state)?,
             gateway_status: self.gateway_status,
             authorized: Money::new(self.authorized, c),

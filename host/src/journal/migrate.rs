@@ -206,6 +206,14 @@ UPDATE exchanges SET effect = 'reads' WHERE read_only <> 0;
 ALTER TABLE exchanges DROP COLUMN read_only;
 "#,
     },
+    // v8: a payment's handle (SDK 0.2's `Handle`) with its order: public parts, the secret
+    // parts' names, and those parts sealed (never in clear; see `crate::seal`), as JSON.
+    Migration {
+        version: 8,
+        sql: r#"
+ALTER TABLE orders ADD COLUMN handle TEXT;
+"#,
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -333,6 +341,13 @@ CREATE INDEX drift_events_open ON drift_events (order_ref, kind) WHERE resolutio
 ALTER TABLE exchanges ADD COLUMN effect TEXT NOT NULL DEFAULT 'may_move_money';
 UPDATE exchanges SET effect = 'reads' WHERE read_only;
 ALTER TABLE exchanges DROP COLUMN read_only;
+"#,
+    },
+    // v8: a payment's handle (see the SQLite schema).
+    Migration {
+        version: 8,
+        sql: r#"
+ALTER TABLE orders ADD COLUMN handle TEXT;
 "#,
     },
 ];

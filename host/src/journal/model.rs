@@ -117,6 +117,10 @@ pub struct StoredOutcome {
     pub gateway_status: Option<String>,
     pub transaction: Option<TransactionRef>,
     pub replaced: Option<TransactionRef>,
+    /// The payment's handle after the operation, as journaled (SDK 0.2's `Outcome::handle`,
+    /// with its secret parts sealed by the executor); `None` leaves the order's as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<StoredHandle>,
     pub authorization_code: Option<String>,
     pub authorized: Option<Money>,
     pub captured: Option<Money>,
@@ -131,6 +135,8 @@ impl From<&Outcome> for StoredOutcome {
             gateway_status: o.gateway_status.clone(),
             transaction: o.transaction.clone(),
             replaced: o.replaced.clone(),
+            // Sealed by the executor, which holds the key (`crate::seal`).
+            handle: None,
             authorization_code: o.authorization_code.clone(),
             authorized: o.authorized,
             captured: o.captured,
@@ -138,6 +144,19 @@ impl From<&Outcome> for StoredOutcome {
             notes: o.notes.clone(),
         }
     }
+}
+
+/// A payment's handle (`renkei_sdk::Handle`) as the journal keeps it: public parts in clear,
+/// secret parts sealed with the host's handle key, or only named where the host keeps them in
+/// memory (see `crate::seal`). Never a secret in clear.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredHandle {
+    pub public: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_names: Vec<String>,
+    /// The secret parts, sealed: a format byte, the nonce and the ciphertext, as hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 /// An exchange, as written before it is sent (redacted: no secret, no card number).
@@ -189,6 +208,8 @@ pub struct OrderRecord {
     pub order: OrderRef,
     pub gateway: String,
     pub transaction: Option<TransactionRef>,
+    /// The plugin's handle on the payment, as journaled (secret parts sealed or only named).
+    pub handle: Option<StoredHandle>,
     pub state: PaymentState,
     pub gateway_status: Option<String>,
     pub authorized: Money,
@@ -208,6 +229,7 @@ impl OrderRecord {
             order: order.clone(),
             gateway: gateway.to_owned(),
             transaction: None,
+            handle: None,
             state: PaymentState::AwaitingAuthorization,
             gateway_status: None,
             authorized: zero,

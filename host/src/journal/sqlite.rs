@@ -235,7 +235,8 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "SELECT order_ref, gateway, transaction_ref, state, gateway_status, currency, \
-                 authorized, captured, refunded, review, version FROM orders WHERE order_ref = ?1",
+                 authorized, captured, refunded, review, version, handle FROM orders \
+                 WHERE order_ref = ?1",
             )
             .map_err(storage)?
             .query_row([order], |r| {
@@ -251,6 +252,7 @@ impl Tx for SqliteTx<'_> {
                     refunded: r.get(8)?,
                     review: r.get(9)?,
                     version: r.get(10)?,
+                    handle: r.get(11)?,
                 })
             })
             .optional()
@@ -262,14 +264,15 @@ impl Tx for SqliteTx<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
-                 currency, authorized, captured, refunded, review, version, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                 currency, authorized, captured, refunded, review, version, updated_at, handle) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
                  ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
                  transaction_ref = excluded.transaction_ref, state = excluded.state, \
                  gateway_status = excluded.gateway_status, currency = excluded.currency, \
                  authorized = excluded.authorized, captured = excluded.captured, \
                  refunded = excluded.refunded, review = excluded.review, \
-                 version = excluded.version, updated_at = excluded.updated_at",
+                 version = excluded.version, updated_at = excluded.updated_at, \
+                 handle = excluded.handle",
             )
             .map_err(storage)?
             .execute(params![
@@ -285,6 +288,7 @@ impl Tx for SqliteTx<'_> {
                 o.review,
                 o.version,
                 now_ms,
+                o.handle.as_ref().map(codec::handle_json),
             ])
             .map_err(storage)?;
         Ok(())

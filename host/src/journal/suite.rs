@@ -38,6 +38,7 @@ pub(crate) fn outcome(state: PaymentState, t: &str) -> StoredOutcome {
         gateway_status: Some("x".into()),
         transaction: Some(TransactionRef::new(t)),
         replaced: None,
+        handle: None,
         authorization_code: None,
         authorized: None,
         captured: None,
@@ -475,7 +476,7 @@ pub fn inquiry_drift_is_reported_not_applied(p: &Pair) {
 /// Every case, in order.
 pub fn all(fresh: &dyn Fn() -> Pair) {
     type Case = (&'static str, fn(&Pair));
-    let cases: [Case; 19] = [
+    let cases: [Case; 20] = [
         (
             "lifecycle_and_money_invariants",
             lifecycle_and_money_invariants,
@@ -531,11 +532,55 @@ pub fn all(fresh: &dyn Fn() -> Pair) {
             "an_operation_on_a_changed_order_is_refused",
             an_operation_on_a_changed_order_is_refused,
         ),
+        (
+            "a_handle_rests_with_its_order",
+            a_handle_rests_with_its_order,
+        ),
     ];
     for (name, case) in cases {
         eprintln!("journal suite: {name}");
         case(&fresh());
     }
+}
+
+/// The plugin's handle is journaled with the order as the executor gave it (public parts, the
+/// secret parts' names, the sealed bytes), read back alike by another connection, and kept by
+/// an outcome about the same payment that brings none.
+pub fn a_handle_rests_with_its_order(p: &Pair) {
+    let handle = crate::journal::model::StoredHandle {
+        public: [("AccessID".to_owned(), "id-h1".to_owned())].into(),
+        secret_names: vec!["AccessPass".into()],
+        sealed: Some("01c0ffee".into()),
+    };
+    let mut out = outcome(PaymentState::Authorized, "T-h1");
+    out.authorized = Some(Money::jpy(500));
+    out.handle = Some(handle.clone());
+    let applied = run(
+        &*p.a,
+        new_op("h1", OperationKind::Authorize, Some(500), 1),
+        out,
+    );
+    assert_eq!(applied.order.handle, Some(handle.clone()));
+    assert_eq!(
+        p.b.order(&OrderRef::new("h1")).unwrap().unwrap().handle,
+        Some(handle.clone())
+    );
+    let mut captured = outcome(
+        PaymentState::Captured {
+            settlement: Settlement::Pending,
+        },
+        "T-h1",
+    );
+    captured.captured = Some(Money::jpy(500));
+    run(
+        &*p.a,
+        new_op("h1", OperationKind::Capture, Some(500), 2),
+        captured,
+    );
+    assert_eq!(
+        p.b.order(&OrderRef::new("h1")).unwrap().unwrap().handle,
+        Some(handle)
+    );
 }
 
 /// Amounts in another currency than the order's are refused.

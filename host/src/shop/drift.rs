@@ -370,6 +370,7 @@ mod tests {
             gateway_status: None,
             transaction: None,
             replaced: None,
+            handle: None,
             authorization_code: None,
             authorized: authorized.map(Money::jpy),
             captured: captured.map(Money::jpy),

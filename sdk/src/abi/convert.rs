@@ -3,9 +3,10 @@
 
 use super::types::*;
 use crate::{
-    Bytes, CardData, Context, CustomerRef, ErrorKind, Exchange, GatewayError, Headers, HttpRequest,
-    HttpResponse, Method, Operation, OperationKind, OrderRef, Outcome, PaymentSource, PaymentState,
-    RefundExtent, Secret, Settlement, Step, StepEffect, Text, Timestamp, TransactionRef,
+    Bytes, CardData, Context, CustomerRef, ErrorKind, Exchange, GatewayError, Handle, Headers,
+    HttpRequest, HttpResponse, Method, Operation, OperationKind, OrderRef, Outcome, PaymentSource,
+    PaymentState, RefundExtent, Secret, Settlement, Step, StepEffect, Text, Timestamp,
+    TransactionRef,
 };
 use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec, Tuple2};
 
@@ -213,10 +214,39 @@ pub fn context_to_ffi<'a>(ctx: &Context<'a>) -> FfiContext<'a> {
         idempotency_key: ctx.idempotency_key.into(),
         attempt: ctx.attempt,
         gateway_order_id: ctx.gateway_order_id.map(RStr::from).into(),
+        handle: ctx.handle.map(handle_to_ffi).into(),
     }
 }
 
-pub fn context_from_ffi<'a>(ffi: &FfiContext<'a>) -> Context<'a> {
+pub fn handle_to_ffi(h: &Handle) -> FfiHandle {
+    FfiHandle {
+        public: h.public.iter().map(|(k, v)| Tuple2(rs(k), rs(v))).collect(),
+        secret: h
+            .secret
+            .iter()
+            .map(|(k, v)| Tuple2(rs(k), rs(v.expose())))
+            .collect(),
+    }
+}
+
+pub fn handle_from_ffi(h: &FfiHandle) -> Handle {
+    Handle {
+        public: h
+            .public
+            .iter()
+            .map(|Tuple2(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        secret: h
+            .secret
+            .iter()
+            .map(|Tuple2(k, v)| (k.to_string(), Secret::new(v.as_str())))
+            .collect(),
+    }
+}
+
+/// The context of a call; `handle` is the call's handle, converted from `ffi.handle` by the
+/// caller (a `Context` borrows it).
+pub fn context_from_ffi<'a>(ffi: &FfiContext<'a>, handle: Option<&'a Handle>) -> Context<'a> {
     Context {
         now: Timestamp::from_unix_millis(ffi.now_unix_millis),
         request_id: ffi.request_id.as_str(),
@@ -227,6 +257,7 @@ pub fn context_from_ffi<'a>(ffi: &FfiContext<'a>) -> Context<'a> {
             .as_ref()
             .map(|s| s.as_str())
             .into_option(),
+        handle,
     }
 }
 
@@ -355,6 +386,7 @@ pub fn step_to_ffi(step: Step) -> FfiStep {
             gateway_status: o.gateway_status.map(RString::from).into(),
             transaction: o.transaction.map(|t| t.into_string().into()).into(),
             replaced: o.replaced.map(|t| t.into_string().into()).into(),
+            handle: o.handle.as_ref().map(handle_to_ffi).into(),
             authorization_code: o.authorization_code.map(RString::from).into(),
             authorized: o.authorized.into(),
             captured: o.captured.into(),
@@ -392,6 +424,7 @@ pub fn step_from_ffi(step: FfiStep) -> Result<Step, GatewayError> {
             gateway_status: opt(&o.gateway_status),
             transaction: opt(&o.transaction).map(TransactionRef::new),
             replaced: opt(&o.replaced).map(TransactionRef::new),
+            handle: o.handle.as_ref().map(handle_from_ffi).into_option(),
             authorization_code: opt(&o.authorization_code),
             authorized: o.authorized.into_option(),
             captured: o.captured.into_option(),

@@ -46,7 +46,10 @@ impl<G: Gateway> FfiGateway for Adapter<G> {
     fn prepare(&self, op: &FfiOperation<'_>, ctx: &FfiContext<'_>) -> RResult<FfiStep, FfiError> {
         guard(|| {
             let op = operation_from_ffi(op)?;
-            self.0.prepare(&op, &context_from_ffi(ctx)).map(step_to_ffi)
+            let handle = ctx.handle.as_ref().map(handle_from_ffi).into_option();
+            self.0
+                .prepare(&op, &context_from_ffi(ctx, handle.as_ref()))
+                .map(step_to_ffi)
         })
     }
 
@@ -59,10 +62,11 @@ impl<G: Gateway> FfiGateway for Adapter<G> {
     ) -> RResult<FfiStep, FfiError> {
         guard(|| {
             let op = operation_from_ffi(op)?;
+            let handle = ctx.handle.as_ref().map(handle_from_ffi).into_option();
             self.0
                 .interpret(
                     &op,
-                    &context_from_ffi(ctx),
+                    &context_from_ffi(ctx, handle.as_ref()),
                     state.as_slice(),
                     &response_from_ffi(reply),
                 )

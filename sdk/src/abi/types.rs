@@ -37,6 +37,16 @@ pub struct FfiContext<'a> {
     pub attempt: u32,
     /// Since 0.2: the host-issued order id of this attempt.
     pub gateway_order_id: ROption<RStr<'a>>,
+    /// Since 0.2: the payment's handle.
+    pub handle: ROption<FfiHandle>,
+}
+
+/// A `Handle` across the boundary: public and secret parts as name/value pairs.
+#[repr(C)]
+#[derive(StableAbi, Clone)]
+pub struct FfiHandle {
+    pub public: RVec<Tuple2<RString, RString>>,
+    pub secret: RVec<Tuple2<RString, RString>>,
 }
 
 #[repr(C)]
@@ -74,6 +84,8 @@ pub struct FfiOutcome {
     pub gateway_status: ROption<RString>,
     pub transaction: ROption<RString>,
     pub replaced: ROption<RString>,
+    /// Since 0.2.
+    pub handle: ROption<FfiHandle>,
     pub authorization_code: ROption<RString>,
     pub authorized: ROption<Money>,
     pub captured: ROption<Money>,

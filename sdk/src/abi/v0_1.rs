@@ -128,6 +128,8 @@ pub(crate) fn step(s: old::FfiStep) -> Result<FfiStep, GatewayError> {
             gateway_status: o.gateway_status,
             transaction: o.transaction,
             replaced: o.replaced,
+            // 0.1 had no handles: the host keeps none for a 0.1 plugin's payments.
+            handle: ROption::RNone,
             authorization_code: o.authorization_code,
             authorized: money_option_from(o.authorized)?,
             captured: money_option_from(o.captured)?,

@@ -18,6 +18,7 @@ fn captured_outcome(transaction: &str, amount: i64) -> StoredOutcome {
         gateway_status: None,
         transaction: Some(TransactionRef::new(transaction)),
         replaced: None,
+        handle: None,
         authorization_code: None,
         authorized: None,
         captured: Some(Money::jpy(amount)),

@@ -79,6 +79,7 @@ fn refunded_in_part(transaction: &str, captured: i64, refunded: i64) -> StoredOu
         gateway_status: None,
         transaction: Some(TransactionRef::new(transaction)),
         replaced: None,
+        handle: None,
         authorization_code: None,
         authorized: Some(Money::jpy(captured)),
         captured: Some(Money::jpy(captured)),

@@ -307,6 +307,14 @@ pub fn apply(
         }
         (s, _) => s.clone(),
     };
+    // The plugin's handle belongs to one payment: the outcome's replaces it; an outcome that
+    // moved the order to another payment without one leaves none (the old one's would be
+    // handed to operations on the new payment).
+    match (&outcome.handle, &outcome.transaction) {
+        (Some(h), _) => next.handle = Some(h.clone()),
+        (None, Some(t)) if next.transaction.as_ref() != Some(t) => next.handle = None,
+        _ => {}
+    }
     if let Some(t) = &outcome.transaction {
         next.transaction = Some(t.clone());
     }

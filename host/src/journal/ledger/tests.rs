@@ -93,3 +93,40 @@ fn check_begin_refuses_nonpositive_amounts_and_other_gateways() {
     ));
     assert!(capture(1).is_ok());
 }
+
+fn stored_handle(access_id: &str) -> crate::journal::model::StoredHandle {
+    crate::journal::model::StoredHandle {
+        public: [("AccessID".to_owned(), access_id.to_owned())].into(),
+        secret_names: vec!["AccessPass".into()],
+        sealed: Some("01abcdef".into()),
+    }
+}
+
+/// A handle belongs to one payment: an outcome's handle replaces the order's; an outcome about
+/// the same payment without one keeps it; one that moved the order to a new payment without a
+/// handle leaves none, so the old payment's is never handed to operations on the new one.
+#[test]
+fn the_orders_handle_follows_its_payment() {
+    let mut order = authorized_order();
+    order.handle = Some(stored_handle("A-OLD"));
+    let capture = op(OperationKind::Capture, Some(1000));
+    let mut same = out(CAPTURED, "OLD");
+    same.captured = Some(Money::jpy(1000));
+    let (next, _) = apply(Some(&order), &capture, &same).unwrap();
+    assert_eq!(next.handle, Some(stored_handle("A-OLD")));
+
+    let mut renewed = same.clone();
+    renewed.handle = Some(stored_handle("A-NEW"));
+    let (next, _) = apply(Some(&order), &capture, &renewed).unwrap();
+    assert_eq!(next.handle, Some(stored_handle("A-NEW")));
+
+    // A capture above the authorization re-authorized under a new reference, with no handle.
+    let higher = op(OperationKind::Capture, Some(1200));
+    let mut moved = out(CAPTURED, "NEW");
+    moved.replaced = Some(TransactionRef::new("OLD"));
+    moved.authorized = Some(Money::jpy(1200));
+    moved.captured = Some(Money::jpy(1200));
+    let (next, _) = apply(Some(&order), &higher, &moved).unwrap();
+    assert_eq!(next.transaction, Some(TransactionRef::new("NEW")));
+    assert_eq!(next.handle, None);
+}
