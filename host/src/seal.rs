@@ -114,7 +114,7 @@ pub(crate) fn open(
     order: &OrderRef,
     sealed: &str,
 ) -> Option<BTreeMap<String, Secret>> {
-    if sealed.len() % 2 != 0 {
+    if !sealed.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Vec<u8> = (0..sealed.len())

@@ -19,7 +19,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// The payment changed as this operation alone would change it, with this outcome.
-    TookEffect(Outcome),
+    TookEffect(Box<Outcome>),
     /// The payment is as the journal had it before the operation.
     NoEffect,
     /// Something else, which only an operator can read.
@@ -30,7 +30,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Finding {
     /// The operation took effect, with this outcome (a late success is still a success).
-    TookEffect(Outcome),
+    TookEffect(Box<Outcome>),
     /// The payment is unchanged and the request can no longer take effect: not applied.
     NotApplied,
     /// The payment is unchanged, but the gateway declares no expiry for a request, so it may
@@ -232,7 +232,7 @@ pub fn judge(
             }
             _ => {}
         }
-        return Verdict::TookEffect(outcome);
+        return Verdict::TookEffect(Box::new(outcome));
     }
     if Some(&seen.state) == was {
         return Verdict::NoEffect;
