@@ -549,9 +549,7 @@ mod tests {
 
     fn sent_step(effect: StepEffect) -> Step {
         let request = HttpRequest::new(Method::Post, "http://127.0.0.1:1/x");
-        Step::send("s", request, None, &1u8)
-            .unwrap()
-            .effect(effect)
+        Step::send("s", request, None, &1u8).unwrap().effect(effect)
     }
 
     fn effect_of(step: Step) -> StepEffect {
