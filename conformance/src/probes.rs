@@ -87,12 +87,11 @@ pub fn robustness(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
                     Err(e) if e.kind == ErrorKind::Panicked => {
                         evidence.push(format!("{what}: panicked ({e})"))
                     }
-                    Err(e) if x.effect.may_move_money() && claims_nothing_moved(e.kind) => {
-                        evidence.push(format!(
+                    Err(e) if x.effect.may_move_money() && claims_nothing_moved(e.kind) => evidence
+                        .push(format!(
                             "{what}: answered `{e}`, which tells the host nothing moved, \
                              though the request may have been processed"
-                        ))
-                    }
+                        )),
                     Err(_) => {}
                 }
             }
