@@ -19,7 +19,7 @@
 //! | id | what it establishes |
 //! | --- | --- |
 //! | `manifest.valid` | the host's structural validation passes; the SDK version is in the host's range; config keys are `lower_snake_case`, described, and their defaults parse as their declared type; no key is both required and defaulted |
-//! | `manifest.secret-names` | (advisory) keys named like credentials (`*_key`, `*password*`, `*token*`…) are flagged secret |
+//! | `manifest.secret-names` | (advisory) keys named like credentials by a word `secrets.config-names` does not judge (`credential`, `credentials`, `private`, split at `_` and `-`) are flagged secret; a key that check judges, or one with a `public_reason`, is left to it, so one defect fails once |
 //! | `status.total` | every status row maps one code to one known state; no catch-all row (`*`, `default`, `other`…); no two codes differing only in case; final states terminal, and no state marked terminal that a declared operation can follow; each state a declared operation leads to has a row |
 //! | `status.unknown-code` | a real reply whose status code is replaced by one the table does not list gives `PaymentState::Unknown` with that raw code (skipped when the code cannot be found in the reply's bytes, e.g. encrypted) |
 //! | `capability.unsupported` | an operation the configured instance does not offer (not declared, or declared but enabled by a config key the settings leave unset) gives `ErrorKind::Unsupported` from `prepare`, without a request |
@@ -39,6 +39,7 @@
 //! | `replay.<operation>` | for each operation the manifest declares replay-safe: a replay (same idempotency key) after a success answers `ErrorKind::AlreadyDone` |
 //! | `robustness.<operation>.<reply>` | for each declared operation and each exchange it makes, a reply that is `empty`, `truncated` (half the real body), in the wrong `encoding` (UTF-16), `http-500`, or `random` bytes gives a typed error: never a success, never the next step, never a panic, and never a kind that tells the host nothing moved (declined, rejected, already done…) when the request could have changed the payment |
 //! | `determinism.requests` | the same operation and context give the same request bytes, journal copy and continuation; the same reply gives the same answer |
+//! | `secrets.config-names` | a config key whose name suggests a credential is flagged secret, or is declared public with a reason (`ConfigKey::public_reason`). The name is split into words at `_`, `-`, `.` and case changes (`apiKey`, `APIKey`); a word suggests a credential when it is `pass`, `passwd`, `password`, `passphrase`, `key`, `secret`, `token` or `pin`, or ends in `password`, `passwd`, `secret`, `token` or `key` (`apikey`, `hashkey`, `accesstoken`). The evidence names each such key that is neither; the reason lists the keys accepted because of their `public_reason`, with it |
 //! | `secrets.requests` | no canary secret in a request's logged forms: URL, redacted headers, journal copy of the body, continuation |
 //! | `secrets.errors` | no canary secret in an error message |
 //! | `secrets.debug` | no canary secret in the `Debug` form of anything the plugin returns |
@@ -158,6 +159,7 @@ async fn certify_on(
         statics::manifest_valid(&manifest),
         statics::secret_names(&manifest),
         statics::status_total(&manifest),
+        statics::config_names(&manifest),
     ];
 
     let (_emulator, mut settings) = match target.emulator {

@@ -113,7 +113,7 @@ macro_rules! registry {
 // One check a line: variant, id, family, required or advisory, summary (the README's table).
 registry! {
     ManifestValid "manifest.valid" Manifest Required "the host's manifest validation; SDK version within the host's range; config keys `lower_snake_case`, described, defaults that parse as their type";
-    ManifestSecretNames "manifest.secret-names" Manifest Advisory "keys named like credentials (`*_key`, `*password*`, `*token*`) are flagged `secret`";
+    ManifestSecretNames "manifest.secret-names" Manifest Advisory "keys named like credentials in words `secrets.config-names` does not judge (`*credential*`, `*private*`) are flagged `secret`";
     StatusTotal "status.total" Status Required "each row maps one code to one known state; no catch-all row (`*`, `default`…); codes unambiguous; terminal flags agree with the declared operations; every state a declared operation reaches has a row";
     StatusUnknownCode "status.unknown-code" Status Required "a real reply with its status code replaced by an unseen one yields `Unknown` with that raw code, not a guess";
     CapabilityUnsupported "capability.unsupported" Capability Required "an operation the configured instance does not offer gets the typed `unsupported` error without a request";
@@ -133,6 +133,7 @@ registry! {
     Replay "replay.<operation>" Replay Required "each operation declared replay-safe answers `already_done` when replayed after a success";
     Robustness "robustness.<operation>.<reply>" Robustness Required "empty, truncated, wrongly encoded, HTTP 500 and random replies give a typed error, never a success or a panic, and never a kind that claims nothing moved after a request that could move money";
     DeterminismRequests "determinism.requests" Determinism Required "the same operation and context produce the same request bytes; the same reply the same answer";
+    SecretsConfigNames "secrets.config-names" Secrets Required "a config key named like a credential (a word `password`, `passwd`, `pass`, `passphrase`, `key`, `secret`, `token` or `pin`, or one ending in `password`, `passwd`, `secret`, `token` or `key`) is `secret`, or says why it is public (`public_reason`)";
     SecretsRequests "secrets.requests" Secrets Required "no canary secret in a request's logged forms (URL, redacted headers, journal copy, continuation)";
     SecretsErrors "secrets.errors" Secrets Required "no canary secret in an error message";
     SecretsDebug "secrets.debug" Secrets Required "no canary secret in the `Debug` output of anything the plugin returns";

@@ -66,6 +66,7 @@ fn assert_library_certified(library: &Path, package: &str, emulator: &str) -> Va
         "robustness.capture.truncated",
         "robustness.refund.random",
         "determinism.requests",
+        "secrets.config-names",
         "secrets.logs",
         "panic.containment",
     ] {
@@ -239,6 +240,18 @@ fn success_on_a_truncated_reply_fails_every_truncated_robustness_check() {
             "robustness.inquire.truncated",
         ],
     );
+}
+
+/// Only the required check judges a credential-named key: the advisory `manifest.secret-names`
+/// leaves it alone, so the one defect fails once.
+#[test]
+fn a_password_key_neither_secret_nor_explained_fails_secrets_config_names() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-public-password",
+        &["secrets.config-names"],
+    );
+    let text = report.to_string();
+    assert!(text.contains("`api_password`"), "{text}");
 }
 
 #[test]
