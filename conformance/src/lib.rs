@@ -38,6 +38,7 @@
 //! | `invariant.after-void` | after void, void is refused or "already done", refund and amount change are refused, and the payment stays voided |
 //! | `replay.<operation>` | for each operation the manifest declares replay-safe: a replay (same idempotency key) after a success answers `ErrorKind::AlreadyDone` |
 //! | `robustness.<operation>.<reply>` | for each declared operation and each exchange it makes, a reply that is `empty`, `truncated` (half the real body), in the wrong `encoding` (UTF-16), `http-500`, or `random` bytes gives a typed error: never a success, never the next step, never a panic, and never a kind that tells the host nothing moved (declined, rejected, already done…) when the request could have changed the payment |
+//! | `robustness.<operation>.cut-anywhere` | for each declared operation, every real reply of every run of it, cut at every byte offset (every strict prefix; for a body over 4096 bytes, every offset of the last 512 and every 16th before), fed to `interpret` for its exchange, gives a typed error (never a panic, and never a kind that claims nothing moved when the request could have changed the payment) or exactly the whole reply's answer (the cut removed nothing the plugin reads, e.g. a final newline); after the first exchange, an answer that records the doubt is tolerated as in `robustness.<operation>.<reply>`. Any other answer, above all a success read from a value cut short (`AMOUNT=1080` read as `108`), fails; the evidence names the exchange, the first 5 cut offsets and the answers, and counts the rest |
 //! | `determinism.requests` | the same operation and context give the same request bytes, journal copy and continuation; the same reply gives the same answer |
 //! | `secrets.config-names` | a config key whose name suggests a credential is flagged secret, or is declared public with a reason (`ConfigKey::public_reason`). The name is split into words at `_`, `-`, `.` and case changes (`apiKey`, `APIKey`); a word suggests a credential when it is `pass`, `passwd`, `password`, `passphrase`, `key`, `secret`, `token` or `pin`, or ends in `password`, `passwd`, `secret`, `token` or `key` (`apikey`, `hashkey`, `accesstoken`). The evidence names each such key that is neither; the reason lists the keys accepted because of their `public_reason`, with it |
 //! | `secrets.requests` | no canary secret in a request's logged forms: URL, redacted headers, journal copy of the body, continuation |
@@ -73,7 +74,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Ids of the checks that run once per plugin, in report order ([`registry::ONCE_IDS`]).
-/// Per-operation checks (`replay.<op>`, `robustness.<op>.<reply>`) are added for each operation.
+/// Per-operation checks (`replay.<op>`, `robustness.<op>.<reply>`, `robustness.<op>.cut-anywhere`)
+/// are added for each operation.
 pub const CHECKS: &[&str] = &registry::ONCE_IDS;
 
 /// Where the dynamic checks run, and with which settings.
@@ -237,6 +239,7 @@ async fn certify_on(
     }
     checks.push(probes::unknown_code(&h, &runs));
     checks.extend(probes::robustness(&h, &runs));
+    checks.extend(probes::cut_anywhere(&h, &runs));
     checks.push(probes::determinism(&h, &runs));
     checks.push(probes::panic_containment(&h, &runs));
 
