@@ -127,8 +127,8 @@ fn cut_points(len: usize) -> Vec<usize> {
     (0..tail).step_by(CUT_STRIDE).chain(tail..len).collect()
 }
 
-/// `robustness.<op>.cut-anywhere` for every declared operation: each real reply of every run of
-/// the operation, cut at every byte offset (see [`cut_points`]), is fed to `interpret` for its
+/// `robustness.<op>.cut-anywhere` for every declared operation: each real reply of the runs the
+/// scenarios kept for the operation (one successful run each), cut at every byte offset (see [`cut_points`]), is fed to `interpret` for its
 /// exchange. A cut reply may give a typed error (not a panic, and not one that claims nothing
 /// moved after a request that could move money), or exactly the real reply's answer (the cut
 /// removed nothing the plugin reads, such as a final newline); after the first exchange, also
@@ -194,9 +194,14 @@ pub fn cut_anywhere(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
                 }
                 let more = bad.len().saturating_sub(CUTS_SHOWN);
                 bad.truncate(CUTS_SHOWN);
+                // The scenarios keep one run per operation; name the run only if there are more.
+                let run_name = if runs.len() > 1 {
+                    format!("{kind} run {}", n + 1)
+                } else {
+                    kind.to_string()
+                };
                 let mut line = format!(
-                    "{kind} run {} step `{}` (HTTP {}, {len} bytes) cut {}",
-                    n + 1,
+                    "{run_name}, step `{}` (HTTP {}, {len} bytes), cut {}",
                     x.step,
                     x.reply.status,
                     bad.join("; ")
