@@ -267,6 +267,9 @@ fn print_manifest(out: &mut String, m: &Manifest, abi: &str) {
                 let ops: Vec<_> = k.enables.iter().map(|op| op.name()).collect();
                 flags.push(format!("enables {}", ops.join(", ")));
             }
+            if let Some(reason) = &k.public_reason {
+                flags.push(format!("public: {reason}"));
+            }
             vec![
                 k.name.clone(),
                 format!("{:?}", k.kind).to_lowercase(),

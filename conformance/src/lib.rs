@@ -19,7 +19,7 @@
 //! | id | what it establishes |
 //! | --- | --- |
 //! | `manifest.valid` | the host's structural validation passes; the SDK version is in the host's range; config keys are `lower_snake_case`, described, and their defaults parse as their declared type; no key is both required and defaulted |
-//! | `manifest.secret-names` | (advisory) keys named like credentials (`*_key`, `*password*`, `*token*`…) are flagged secret |
+//! | `manifest.secret-names` | (advisory) keys named like credentials by a word `secrets.config-names` does not judge (`credential`, `credentials`, `private`, split at `_` and `-`) are flagged secret; a key that check judges, or one with a `public_reason`, is left to it, so one defect fails once |
 //! | `status.total` | every status row maps one code to one known state; no catch-all row (`*`, `default`, `other`…); no two codes differing only in case; final states terminal, and no state marked terminal that a declared operation can follow; each state a declared operation leads to has a row |
 //! | `status.unknown-code` | a real reply whose status code is replaced by one the table does not list gives `PaymentState::Unknown` with that raw code (skipped when the code cannot be found in the reply's bytes, e.g. encrypted) |
 //! | `capability.unsupported` | an operation the configured instance does not offer (not declared, or declared but enabled by a config key the settings leave unset) gives `ErrorKind::Unsupported` from `prepare`, without a request |
@@ -40,7 +40,9 @@
 //! | `invariant.after-void` | after void, void is refused or "already done", refund and amount change are refused, and the payment stays voided |
 //! | `replay.<operation>` | for each operation the manifest declares replay-safe: a replay (same idempotency key) after a success answers `ErrorKind::AlreadyDone` |
 //! | `robustness.<operation>.<reply>` | for each declared operation and each exchange it makes, a reply that is `empty`, `truncated` (half the real body), in the wrong `encoding` (UTF-16), `http-500`, or `random` bytes gives a typed error: never a success, never the next step, never a panic, and never a kind that tells the host nothing moved (declined, rejected, already done…) when the request could have changed the payment |
+//! | `robustness.<operation>.cut-anywhere` | for each declared operation, every real reply of its recorded successful run, cut at every byte offset (every strict prefix; for a body over 4096 bytes, every offset of the last 512 and every 16th before), fed to `interpret` for its exchange, gives a typed error (never a panic, and never a kind that claims nothing moved when the request could have changed the payment) or exactly the whole reply's answer (the cut removed nothing the plugin reads, e.g. a final newline); after the first exchange, an answer that records the doubt is tolerated as in `robustness.<operation>.<reply>`. Any other answer, above all a success read from a value cut short (`AMOUNT=1080` read as `108`), fails; the evidence names the exchange, the first 5 cut offsets and the answers, and counts the rest |
 //! | `determinism.requests` | the same operation and context give the same request bytes, journal copy and continuation; the same reply gives the same answer |
+//! | `secrets.config-names` | a config key whose name suggests a credential is flagged secret, or is declared public with a reason (`ConfigKey::public_reason`). The name is split into words at `_`, `-`, `.` and case changes (`apiKey`, `APIKey`); a word suggests a credential when it is `pass`, `passwd`, `password`, `passphrase`, `key`, `secret`, `token` or `pin`, or ends in `password`, `passwd`, `secret`, `token` or `key` (`apikey`, `hashkey`, `accesstoken`). The evidence names each such key that is neither; the reason lists the keys accepted because of their `public_reason`, with it |
 //! | `secrets.requests` | no canary secret in a request's logged forms: URL, redacted headers, journal copy of the body, continuation |
 //! | `secrets.errors` | no canary secret in an error message |
 //! | `secrets.debug` | no canary secret in the `Debug` form of anything the plugin returns |
@@ -76,7 +78,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Ids of the checks that run once per plugin, in report order ([`registry::ONCE_IDS`]).
-/// Per-operation checks (`replay.<op>`, `robustness.<op>.<reply>`) are added for each operation.
+/// Per-operation checks (`replay.<op>`, `robustness.<op>.<reply>`, `robustness.<op>.cut-anywhere`)
+/// are added for each operation.
 pub const CHECKS: &[&str] = &registry::ONCE_IDS;
 
 /// Where the dynamic checks run, and with which settings.
@@ -162,6 +165,7 @@ async fn certify_on(
         statics::manifest_valid(&manifest),
         statics::secret_names(&manifest),
         statics::status_total(&manifest),
+        statics::config_names(&manifest),
     ];
 
     let (emulator, mut settings) = match target.emulator {
@@ -248,6 +252,7 @@ async fn certify_on(
     }
     checks.push(probes::unknown_code(&h, &runs));
     checks.extend(probes::robustness(&h, &runs));
+    checks.extend(probes::cut_anywhere(&h, &runs));
     checks.push(probes::determinism(&h, &runs));
     checks.push(probes::panic_containment(&h, &runs));
     checks.push(probes::no_money_moved(&h));

@@ -1,11 +1,12 @@
 //! Checks that feed the plugin fabricated input, built from the real exchanges the scenarios
-//! recorded: `robustness.*`, `determinism.requests`, `status.unknown-code`, `panic.containment`,
-//! and the `secrets.*` checks over everything the plugin said during the run.
+//! recorded: `robustness.*` (with `robustness.<op>.cut-anywhere`), `determinism.requests`,
+//! `status.unknown-code`, `panic.containment`, and the `secrets.*` checks over everything the
+//! plugin said during the run.
 
 use crate::harness::{Call, Harness, Run};
 use crate::registry::Check;
 use crate::report::CheckResult;
-use renkei_sdk::{ErrorKind, HttpResponse, OperationKind, PaymentState, Secret, Step};
+use renkei_sdk::{ErrorKind, HttpResponse, OperationKind, Outcome, PaymentState, Secret, Step};
 
 /// The bad replies every exchange is fed, by the name used in check ids.
 pub const BAD_REPLIES: [&str; 5] = ["empty", "truncated", "encoding", "http-500", "random"];
@@ -107,6 +108,171 @@ pub fn robustness(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
         }
     }
     out
+}
+
+/// Bodies up to this long are cut at every offset; longer ones at every offset of their last
+/// [`CUT_TAIL`] bytes and every [`CUT_STRIDE`]th offset before.
+const CUT_EVERYWHERE_UP_TO: usize = 4096;
+const CUT_TAIL: usize = 512;
+const CUT_STRIDE: usize = 16;
+/// Cut points named in the evidence per exchange; the rest are counted.
+const CUTS_SHOWN: usize = 5;
+
+/// The lengths of the strict prefixes of a `len`-byte body the cut-anywhere check feeds.
+fn cut_points(len: usize) -> Vec<usize> {
+    if len <= CUT_EVERYWHERE_UP_TO {
+        return (0..len).collect();
+    }
+    let tail = len - CUT_TAIL;
+    (0..tail).step_by(CUT_STRIDE).chain(tail..len).collect()
+}
+
+/// `robustness.<op>.cut-anywhere` for every declared operation: each real reply of the runs the
+/// scenarios kept for the operation (one successful run each), cut at every byte offset (see [`cut_points`]), is fed to `interpret` for its
+/// exchange. A cut reply may give a typed error (not a panic, and not one that claims nothing
+/// moved after a request that could move money), or exactly the real reply's answer (the cut
+/// removed nothing the plugin reads, such as a final newline); after the first exchange, also
+/// an answer that [records the doubt](records_doubt). Anything else, above all a success read
+/// from a value cut short (`AMOUNT=1080` cut to `AMOUNT=108`), is evidence. The half-body
+/// `truncated` reply finds a parser that ignores a missing end; this finds one that reads
+/// whatever prefix it is given.
+pub fn cut_anywhere(h: &Harness, runs: &[Run]) -> Vec<CheckResult> {
+    let mut out = Vec::new();
+    for kind in OperationKind::ALL {
+        if !h.capabilities().supports(kind) {
+            continue;
+        }
+        let id = Check::RobustnessCutAnywhere.instance(&[kind.name()]);
+        let runs: Vec<&Run> = runs.iter().filter(|r| r.op.kind() == kind).collect();
+        if runs.is_empty() {
+            out.push(CheckResult::skip(
+                id,
+                format!(
+                    "no {kind} succeeded against the endpoint, so there is no real reply to cut"
+                ),
+            ));
+            continue;
+        }
+        let (mut evidence, mut tolerated, mut fed) = (Vec::new(), 0usize, 0usize);
+        for (n, run) in runs.iter().enumerate() {
+            for (i, x) in run.exchanges.iter().enumerate() {
+                let len = x.reply.body.len();
+                let mut bad = Vec::new();
+                for cut in cut_points(len) {
+                    fed += 1;
+                    let mut reply = x.reply.clone();
+                    reply.body.truncate(cut);
+                    let answer = h.interpret(&run.op, &x.ctx, &x.state, &reply, &id);
+                    let finding = match answer {
+                        Ok(step) if Ok(&step) == x.answer.as_ref() => None,
+                        Ok(step) if i > 0 && records_doubt(&step, &x.answer) => {
+                            tolerated += 1;
+                            None
+                        }
+                        Ok(step) => Some(match (&step, &x.answer) {
+                            (Step::Done(o), Ok(Step::Done(r))) => format!(
+                                "answered success, unlike the whole reply: {}",
+                                outcome_difference(o, r)
+                            ),
+                            _ => format!("{}, as if the reply were whole", describe(&step)),
+                        }),
+                        Err(e) if e.kind == ErrorKind::Panicked => Some(format!("panicked ({e})")),
+                        Err(e) if x.effect.may_move_money() && claims_nothing_moved(e.kind) => {
+                            Some(format!(
+                                "answered `{e}`, which tells the host nothing moved, though the \
+                                 request may have been processed"
+                            ))
+                        }
+                        Err(_) => None,
+                    };
+                    if let Some(f) = finding {
+                        bad.push(format!("at byte {cut}: {f}"));
+                    }
+                }
+                if bad.is_empty() {
+                    continue;
+                }
+                let more = bad.len().saturating_sub(CUTS_SHOWN);
+                bad.truncate(CUTS_SHOWN);
+                // The scenarios keep one run per operation; name the run only if there are more.
+                let run_name = if runs.len() > 1 {
+                    format!("{kind} run {}", n + 1)
+                } else {
+                    kind.to_string()
+                };
+                let mut line = format!(
+                    "{run_name}, step `{}` (HTTP {}, {len} bytes), cut {}",
+                    x.step,
+                    x.reply.status,
+                    bad.join("; ")
+                );
+                if more > 0 {
+                    line.push_str(&format!("; and at {more} more cut point(s)"));
+                }
+                evidence.push(line);
+            }
+        }
+        let mut result = CheckResult::from_evidence(id, evidence);
+        if fed == 0 {
+            result = CheckResult::skip(
+                result.id,
+                format!("every real {kind} reply had an empty body: nothing to cut"),
+            );
+        } else if tolerated > 0 {
+            result.reason = Some(format!(
+                "{tolerated} of {fed} cut replies answered after an earlier exchange's real \
+                 reply had settled the operation, with the doubt recorded"
+            ));
+        }
+        out.push(result);
+    }
+    out
+}
+
+/// What differs between the outcome of a damaged reply and the real one, field by field, with
+/// both values (outcomes hold states, references and amounts, no credentials).
+fn outcome_difference(got: &Outcome, real: &Outcome) -> String {
+    fn text<T: std::fmt::Display>(v: &Option<T>) -> String {
+        v.as_ref()
+            .map_or_else(|| "none".to_owned(), |v| format!("{:?}", v.to_string()))
+    }
+    let fields = [
+        ("state", got.state.to_string(), real.state.to_string()),
+        (
+            "status",
+            text(&got.gateway_status),
+            text(&real.gateway_status),
+        ),
+        (
+            "transaction",
+            text(&got.transaction),
+            text(&real.transaction),
+        ),
+        ("replaced", text(&got.replaced), text(&real.replaced)),
+        (
+            "authorization code",
+            text(&got.authorization_code),
+            text(&real.authorization_code),
+        ),
+        ("authorized", text(&got.authorized), text(&real.authorized)),
+        ("captured", text(&got.captured), text(&real.captured)),
+        ("refunded", text(&got.refunded), text(&real.refunded)),
+        (
+            "notes",
+            format!("{:?}", got.notes),
+            format!("{:?}", real.notes),
+        ),
+    ];
+    let diffs: Vec<String> = fields
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(name, a, b)| format!("{name} {a} instead of {b}"))
+        .collect();
+    if diffs.is_empty() {
+        "the same fields".into()
+    } else {
+        diffs.join(", ")
+    }
 }
 
 fn describe(step: &Step) -> String {
@@ -462,6 +628,37 @@ mod tests {
         let random = bad_reply("random", &real);
         assert_eq!(random.body.len(), 256);
         assert_eq!(random, bad_reply("random", &real), "deterministic");
+    }
+
+    #[test]
+    fn cut_points_are_every_strict_prefix_or_the_tail_and_every_16th_before() {
+        assert!(cut_points(0).is_empty());
+        assert_eq!(cut_points(3), [0, 1, 2]);
+        assert_eq!(cut_points(4096), (0..4096).collect::<Vec<_>>());
+        let long = cut_points(5000);
+        let tail = 5000 - 512;
+        assert!(long.iter().all(|&c| c < 5000), "strict prefixes only");
+        assert!(
+            (tail..5000).all(|c| long.contains(&c)),
+            "every offset of the tail"
+        );
+        let before: Vec<_> = long.iter().copied().filter(|&c| c < tail).collect();
+        assert_eq!(before, (0..tail).step_by(16).collect::<Vec<_>>());
+        assert!(long.is_sorted());
+    }
+
+    #[test]
+    fn an_outcome_difference_names_each_differing_field_with_both_values() {
+        let jpy = |n| renkei_sdk::Money::new(n, renkei_sdk::Currency::JPY);
+        let mut real = Outcome::new(PaymentState::Authorized);
+        real.authorized = Some(jpy(1080));
+        let mut got = real.clone();
+        got.authorized = Some(jpy(108));
+        let text = outcome_difference(&got, &real);
+        assert!(text.starts_with("authorized \""), "{text}");
+        assert!(text.contains("108") && text.contains("1080"), "{text}");
+        assert!(!text.contains("state"), "{text}");
+        assert_eq!(outcome_difference(&real, &real), "the same fields");
     }
 
     #[test]

@@ -116,7 +116,7 @@ macro_rules! registry {
 // One check a line: variant, id, family, required or advisory, summary (the README's table).
 registry! {
     ManifestValid "manifest.valid" Manifest Required "the host's manifest validation; SDK version within the host's range; config keys `lower_snake_case`, described, defaults that parse as their type";
-    ManifestSecretNames "manifest.secret-names" Manifest Advisory "keys named like credentials (`*_key`, `*password*`, `*token*`) are flagged `secret`";
+    ManifestSecretNames "manifest.secret-names" Manifest Advisory "keys named like credentials in words `secrets.config-names` does not judge (`*credential*`, `*private*`) are flagged `secret`";
     StatusTotal "status.total" Status Required "each row maps one code to one known state; no catch-all row (`*`, `default`…); codes unambiguous; terminal flags agree with the declared operations; every state a declared operation reaches has a row";
     StatusUnknownCode "status.unknown-code" Status Required "a real reply with its status code replaced by an unseen one yields `Unknown` with that raw code, not a guess";
     CapabilityUnsupported "capability.unsupported" Capability Required "an operation the configured instance does not offer gets the typed `unsupported` error without a request";
@@ -137,7 +137,9 @@ registry! {
     InvariantAfterVoid "invariant.after-void" Invariant Required "after a void, nothing succeeds and the payment stays voided";
     Replay "replay.<operation>" Replay Required "each operation declared replay-safe answers `already_done` when replayed after a success";
     Robustness "robustness.<operation>.<reply>" Robustness Required "empty, truncated, wrongly encoded, HTTP 500 and random replies give a typed error, never a success or a panic, and never a kind that claims nothing moved after a request that could move money";
+    RobustnessCutAnywhere "robustness.<operation>.cut-anywhere" Robustness Required "every real reply cut at every byte offset (inside its last value too) gives a typed error that does not claim nothing moved, or the whole reply's own answer; never another success, step or a panic";
     DeterminismRequests "determinism.requests" Determinism Required "the same operation and context produce the same request bytes; the same reply the same answer";
+    SecretsConfigNames "secrets.config-names" Secrets Required "a config key named like a credential (a word `password`, `passwd`, `pass`, `passphrase`, `key`, `secret`, `token` or `pin`, or one ending in `password`, `passwd`, `secret`, `token` or `key`) is `secret`, or says why it is public (`public_reason`)";
     SecretsRequests "secrets.requests" Secrets Required "no canary secret in a request's logged forms (URL, redacted headers, journal copy, continuation)";
     SecretsErrors "secrets.errors" Secrets Required "no canary secret in an error message";
     SecretsDebug "secrets.debug" Secrets Required "no canary secret in the `Debug` output of anything the plugin returns";
@@ -182,9 +184,14 @@ impl Check {
 }
 
 /// The entry a reported id belongs to (an instance of a per-operation check belongs to its
-/// pattern's entry).
+/// pattern's entry). The pattern with the fewest placeholders wins:
+/// `robustness.capture.cut-anywhere` is its own check, not a `<reply>` of
+/// `robustness.<operation>.<reply>`.
 pub fn lookup(id: &str) -> Option<&'static Entry> {
-    REGISTRY.iter().find(|e| e.matches(id))
+    REGISTRY
+        .iter()
+        .filter(|e| e.matches(id))
+        .min_by_key(|e| e.id.matches('<').count())
 }
 
 /// Report order: by family, in [`Family::ALL`] order; an id of no family goes last.
@@ -271,6 +278,16 @@ mod tests {
         assert_eq!(lookup(&id).map(|e| e.check), Some(Check::Robustness));
         assert_eq!(Check::Replay.instance(&["void"]), "replay.void");
         assert_eq!(lookup("replay.void").map(|e| e.check), Some(Check::Replay));
+        let cut = Check::RobustnessCutAnywhere.instance(&["refund"]);
+        assert_eq!(cut, "robustness.refund.cut-anywhere");
+        assert_eq!(
+            lookup(&cut).map(|e| e.check),
+            Some(Check::RobustnessCutAnywhere)
+        );
+        assert_eq!(
+            lookup("robustness.refund.truncated").map(|e| e.check),
+            Some(Check::Robustness)
+        );
         assert_eq!(lookup("robustness.capture"), None);
         assert_eq!(lookup("replay.void.empty"), None);
         assert_eq!(lookup("manifest.other"), None);

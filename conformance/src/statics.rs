@@ -1,5 +1,5 @@
 //! Checks read from the manifest alone: `manifest.valid`, `manifest.secret-names`,
-//! `status.total`.
+//! `status.total`, `secrets.config-names`.
 
 use crate::registry::Check;
 use crate::report::CheckResult;
@@ -58,28 +58,20 @@ pub fn manifest_valid(m: &Manifest) -> CheckResult {
     CheckResult::from_evidence(Check::ManifestValid.id(), evidence)
 }
 
-/// Name segments that say "credential": such a key should be flagged secret.
-const SECRET_WORDS: &[&str] = &[
-    "key",
-    "secret",
-    "password",
-    "passwd",
-    "passphrase",
-    "token",
-    "credential",
-    "credentials",
-    "apikey",
-    "pin",
-    "private",
-];
+/// Name segments that may say "credential" but are not sure enough to deny certification: such
+/// a key should be flagged secret. The sure words are [`secrets.config-names`](config_names)'s.
+const SECRET_WORDS: &[&str] = &["credential", "credentials", "private"];
 
 /// `manifest.secret-names` (advisory): config keys named like credentials are flagged secret.
-/// Advisory because names are only a hint; a false alarm must not block certification.
+/// Advisory because these names are only a hint; a false alarm must not block certification.
+/// A key that `secrets.config-names` judges (named like a credential by its words) or that
+/// declares why it is public is left to that check, so one defect is reported once.
 pub fn secret_names(m: &Manifest) -> CheckResult {
     let evidence = m
         .config
         .iter()
-        .filter(|k| !k.secret)
+        .filter(|k| !k.secret && k.public_reason.is_none())
+        .filter(|k| credential_words(&k.name).is_empty())
         .filter(|k| {
             k.name
                 .split(['_', '-'])
@@ -93,6 +85,107 @@ pub fn secret_names(m: &Manifest) -> CheckResult {
         })
         .collect();
     CheckResult::from_evidence(Check::ManifestSecretNames.id(), evidence)
+}
+
+/// Words that name a credential by themselves.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "pass",
+    "passwd",
+    "password",
+    "passphrase",
+    "key",
+    "secret",
+    "token",
+    "pin",
+];
+
+/// Endings that make a compound word name a credential: `apikey`, `hashkey`, `accesstoken`,
+/// `dbpassword`.
+const CREDENTIAL_ENDINGS: &[&str] = &["password", "passwd", "secret", "token", "key"];
+
+/// A config key's name as lower-case words: split at `_`, `-` and `.`, and where the case
+/// changes (`apiKey` and `APIKey` are `api` + `key`; a digit ends a word as a lower-case letter
+/// does: `v2Token` is `v2` + `token`).
+pub fn name_words(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if matches!(c, '_' | '-' | '.') {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1).copied();
+        let boundary = c.is_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
+            });
+        if boundary && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        word.extend(c.to_lowercase());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// Whether one lower-case word of a name says "credential": it is one of [`CREDENTIAL_WORDS`]
+/// or ends in one of [`CREDENTIAL_ENDINGS`].
+pub fn suggests_credential(word: &str) -> bool {
+    CREDENTIAL_WORDS.contains(&word) || CREDENTIAL_ENDINGS.iter().any(|e| word.ends_with(e))
+}
+
+/// The words of `name` that say "credential" (empty: the name suggests none).
+pub fn credential_words(name: &str) -> Vec<String> {
+    name_words(name)
+        .into_iter()
+        .filter(|w| suggests_credential(w))
+        .collect()
+}
+
+/// `secrets.config-names`: a config key whose name suggests a credential is secret, or declares
+/// why it is public (`ConfigKey::public_reason`). Such a key's value is otherwise echoed in
+/// logs, errors and `renkei plugins show`. The keys accepted because of a reason are listed in
+/// the result's reason, so a certifier reads each explanation.
+pub fn config_names(m: &Manifest) -> CheckResult {
+    let mut evidence = Vec::new();
+    let mut explained = Vec::new();
+    for k in m.config.iter().filter(|k| !k.secret) {
+        let words = credential_words(&k.name);
+        if words.is_empty() {
+            continue;
+        }
+        match k.public_reason.as_deref().map(str::trim) {
+            Some(reason) if !reason.is_empty() => {
+                explained.push(format!("`{}` ({reason})", k.name));
+            }
+            _ => evidence.push(format!(
+                "config key `{}` is named like a credential ({}) but is neither secret nor \
+                 declared public with a reason (`public_reason`)",
+                k.name,
+                words
+                    .iter()
+                    .map(|w| format!("`{w}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+    let mut result = CheckResult::from_evidence(Check::SecretsConfigNames.id(), evidence);
+    if !explained.is_empty() {
+        result.reason = Some(format!(
+            "named like credentials but declared public, with the manifest's reason: {}",
+            explained.join("; ")
+        ));
+    }
+    result
 }
 
 /// Codes that read as "anything else": a table row with one of them is a catch-all.
@@ -206,6 +299,8 @@ pub fn status_total(m: &Manifest) -> CheckResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Verdict;
+    use renkei_sdk::ConfigKey;
 
     #[test]
     fn wildcard_and_default_codes_are_catch_alls_and_real_codes_are_not() {
@@ -215,5 +310,153 @@ mod tests {
         for code in ["1", "captured", "A2-1-122", "pre_order"] {
             assert!(!is_catch_all(code), "{code:?}");
         }
+    }
+
+    #[test]
+    fn names_split_into_words_at_separators_and_case_changes() {
+        let table: &[(&str, &[&str])] = &[
+            ("api_key", &["api", "key"]),
+            ("api-key", &["api", "key"]),
+            ("api.key", &["api", "key"]),
+            ("apiKey", &["api", "key"]),
+            ("APIKey", &["api", "key"]),
+            ("accessToken", &["access", "token"]),
+            ("HTTPBasicPassword", &["http", "basic", "password"]),
+            ("v2Token", &["v2", "token"]),
+            ("apikey", &["apikey"]),
+            ("SHOP__ID", &["shop", "id"]),
+            ("_x_", &["x"]),
+            ("", &[]),
+        ];
+        for (name, words) in table {
+            assert_eq!(name_words(name), *words, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn credential_words_are_the_listed_words_and_compounds_ending_in_a_credential() {
+        let table: &[(&str, bool)] = &[
+            ("pass", true),
+            ("passwd", true),
+            ("password", true),
+            ("passphrase", true),
+            ("key", true),
+            ("secret", true),
+            ("token", true),
+            ("pin", true),
+            ("apikey", true),
+            ("hashkey", true),
+            ("accesstoken", true),
+            ("dbpassword", true),
+            ("clientsecret", true),
+            ("rootpasswd", true),
+            ("id", false),
+            ("shop", false),
+            ("passage", false),
+            ("spin", false),
+            ("pinned", false),
+            ("tokens", false),
+            ("keys", false),
+            ("keyring", false),
+            ("endpoint", false),
+        ];
+        for (word, expected) in table {
+            assert_eq!(suggests_credential(word), *expected, "{word:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_is_named_like_a_credential_when_any_of_its_words_is_one() {
+        let table: &[(&str, &[&str])] = &[
+            ("api_password", &["password"]),
+            ("basic_password", &["password"]),
+            ("hash_key", &["key"]),
+            ("merchant_key_id", &["key"]),
+            ("apiKey", &["key"]),
+            ("shop.accessToken", &["token"]),
+            ("card_pin", &["pin"]),
+            ("shop_id", &[]),
+            ("merchant_id", &[]),
+            ("service_id", &[]),
+            ("endpoint", &[]),
+            ("limit_second", &[]),
+            ("inquiry_url", &[]),
+            ("monthly", &[]),
+            ("store_card", &[]),
+        ];
+        for (name, words) in table {
+            assert_eq!(credential_words(name), *words, "{name:?}");
+        }
+    }
+
+    fn manifest_with(config: Vec<ConfigKey>) -> Manifest {
+        Manifest {
+            gateway_id: "sample".into(),
+            display_name: "Sample".into(),
+            plugin_version: semver::Version::new(1, 0, 0),
+            sdk_version: semver::Version::parse(SDK_VERSION).unwrap(),
+            capabilities: renkei_sdk::Capabilities {
+                operations: vec![OperationKind::Capture],
+                partial_capture: false,
+                partial_refund: false,
+                amount_change: renkei_sdk::AmountChange::Unsupported,
+                inquiry: renkei_sdk::Inquiry::Unavailable,
+                replay_safe: vec![],
+                request_expiry: Default::default(),
+            },
+            limits: renkei_sdk::Limits::yen(1, 100),
+            config,
+            statuses: vec![],
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn secrets_config_names_fails_an_unexplained_public_credential_and_lists_explained_ones() {
+        let key = |name| ConfigKey::new(name, ConfigKind::String, "d");
+        let m = manifest_with(vec![
+            key("api_key").secret(),
+            key("merchant_key_id").public("says which key is in use, not the key"),
+            key("api_password"),
+            key("shop_id"),
+        ]);
+        let r = config_names(&m);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(r.evidence.len(), 1, "{r:?}");
+        assert!(r.evidence[0].contains("`api_password`"), "{r:?}");
+        assert!(
+            r.reason.as_deref().is_some_and(
+                |t| t.contains("`merchant_key_id` (says which key is in use, not the key)")
+            ),
+            "{r:?}"
+        );
+        // The advisory check leaves what this check judges alone: one defect, one failure.
+        assert_eq!(secret_names(&m).verdict, Verdict::Pass);
+
+        let r = config_names(&manifest_with(vec![
+            key("api_key").secret(),
+            key("merchant_key_id").public("an id"),
+        ]));
+        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        assert!(r.reason.is_some());
+        // A blank reason (which the manifest validation refuses too) explains nothing.
+        let r = config_names(&manifest_with(vec![key("merchant_key_id").public(" ")]));
+        assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+        let r = config_names(&manifest_with(vec![key("endpoint"), key("shop_id")]));
+        assert_eq!((r.verdict, r.reason), (Verdict::Pass, None));
+    }
+
+    #[test]
+    fn manifest_secret_names_still_warns_of_keys_only_it_reads_as_credentials() {
+        let key = |name| ConfigKey::new(name, ConfigKind::String, "d");
+        let r = secret_names(&manifest_with(vec![
+            key("private_certificate"),
+            key("shop_id"),
+        ]));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(
+            config_names(&manifest_with(vec![key("private_certificate")])).verdict,
+            Verdict::Pass
+        );
     }
 }

@@ -136,6 +136,14 @@ pub struct ConfigKey {
     /// Absent in older manifests: the key enables nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enables: Vec<OperationKind>,
+    /// Why a key whose name suggests a credential is not secret: a `merchant_key_id` that says
+    /// which key is in use, not the key itself. A non-secret value is echoed in logs, errors and
+    /// `renkei plugins show`, so the conformance check `secrets.config-names` fails a key named
+    /// like a credential that is neither secret nor explained here, and lists each explanation
+    /// it accepts. Only on non-secret keys, and never blank (`Manifest::validate`). Absent in
+    /// older manifests: no key is explained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_reason: Option<String>,
 }
 
 /// One row of the gateway's status table.
@@ -220,6 +228,10 @@ pub enum ManifestError {
          set and the operations are not config-dependent: declare them plainly"
     )]
     EnablingKeyAlwaysSet(String),
+    #[error("config key {0:?} is secret, so it cannot also give a reason for being public")]
+    PublicReasonOnSecretKey(String),
+    #[error("config key {0:?} gives a blank reason for being public")]
+    BlankPublicReason(String),
 }
 
 impl Manifest {
@@ -272,6 +284,14 @@ impl Manifest {
             }
             if k.secret && (k.kind != ConfigKind::String || k.default.is_some()) {
                 return Err(ManifestError::BadSecretKey(k.name.clone()));
+            }
+            if let Some(reason) = &k.public_reason {
+                if k.secret {
+                    return Err(ManifestError::PublicReasonOnSecretKey(k.name.clone()));
+                }
+                if reason.trim().is_empty() {
+                    return Err(ManifestError::BlankPublicReason(k.name.clone()));
+                }
             }
             if !k.enables.is_empty() && (k.required || k.default.is_some()) {
                 return Err(ManifestError::EnablingKeyAlwaysSet(k.name.clone()));
@@ -522,6 +542,7 @@ mod tests {
             default: None,
             description: "where inquiries go".into(),
             enables: vec![OperationKind::Inquire],
+            public_reason: None,
         }
     }
 
@@ -583,5 +604,55 @@ mod tests {
         let old: Manifest = serde_json::from_value(json).unwrap();
         assert!(old.config[0].enables.is_empty());
         assert_eq!(old.configured_capabilities(|_| false), old.capabilities);
+    }
+
+    #[test]
+    fn a_public_reason_is_only_for_non_secret_keys_and_never_blank() {
+        let mut m = sample();
+        let key = ConfigKey::new(
+            "merchant_key_id",
+            ConfigKind::String,
+            "names the key in use",
+        );
+        m.config = vec![
+            key.clone()
+                .public("an id naming the key, not the key itself"),
+        ];
+        m.validate().unwrap();
+        m.config = vec![key.clone().public("the id").secret()];
+        assert_eq!(
+            m.validate(),
+            Err(ManifestError::PublicReasonOnSecretKey(
+                "merchant_key_id".into()
+            ))
+        );
+        for blank in ["", "  \t"] {
+            m.config = vec![key.clone().public(blank)];
+            assert_eq!(
+                m.validate(),
+                Err(ManifestError::BlankPublicReason("merchant_key_id".into()))
+            );
+        }
+    }
+
+    #[test]
+    fn a_config_key_without_a_public_reason_reads_from_an_older_manifest_and_writes_none() {
+        let mut json: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        json["config"] = serde_json::json!([{
+            "name": "api_key", "kind": "string", "secret": true, "required": true,
+            "description": "d"
+        }]);
+        let old: Manifest = serde_json::from_value(json).unwrap();
+        assert_eq!(old.config[0].public_reason, None);
+        let written = serde_json::to_value(&old).unwrap();
+        assert!(
+            written["config"][0].get("public_reason").is_none(),
+            "{written}"
+        );
+        let mut explained = old.clone();
+        explained.config[0].secret = false;
+        explained.config[0].public_reason = Some("a public id".into());
+        let json = serde_json::to_string(&explained).unwrap();
+        assert_eq!(serde_json::from_str::<Manifest>(&json).unwrap(), explained);
     }
 }

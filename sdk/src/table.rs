@@ -23,6 +23,7 @@ impl ConfigKey {
             default: None,
             description: description.into(),
             enables: vec![],
+            public_reason: None,
         }
     }
 
@@ -47,6 +48,12 @@ impl ConfigKey {
     /// Operations offered only when this key is set (see `ConfigKey::enables`).
     pub fn enabling(mut self, operations: &[OperationKind]) -> ConfigKey {
         self.enables = operations.to_vec();
+        self
+    }
+
+    /// Why a key named like a credential is not secret (see `ConfigKey::public_reason`).
+    pub fn public(mut self, reason: &str) -> ConfigKey {
+        self.public_reason = Some(reason.into());
         self
     }
 }
@@ -145,6 +152,7 @@ mod tests {
                 default: None,
                 description: "API base URL".into(),
                 enables: vec![],
+                public_reason: None,
             }
         );
         let built = ConfigKey::new("api_key", ConfigKind::String, "Bearer API key")
@@ -158,6 +166,12 @@ mod tests {
         let enabling = ConfigKey::new("inquiry_url", ConfigKind::Url, "where inquiries go")
             .enabling(&[OperationKind::Inquire]);
         assert_eq!(enabling.enables, vec![OperationKind::Inquire]);
+        let public = ConfigKey::new("merchant_key_id", ConfigKind::String, "which key")
+            .public("names the key in use, not the key");
+        assert_eq!(
+            public.public_reason.as_deref(),
+            Some("names the key in use, not the key")
+        );
     }
 
     #[test]

@@ -77,7 +77,10 @@ fn assert_library_certified(library: &Path, package: &str, emulator: &str) -> Va
         "invariant.capture-after-void",
         "robustness.capture.truncated",
         "robustness.refund.random",
+        "robustness.capture.cut-anywhere",
+        "robustness.refund.cut-anywhere",
         "determinism.requests",
+        "secrets.config-names",
         "secrets.logs",
         "panic.containment",
     ] {
@@ -241,18 +244,54 @@ fn a_catch_all_status_row_fails_status_total_and_the_unknown_code_probe() {
     );
 }
 
+/// Every cut point includes the half-body one, so `cut-anywhere` catches this defect too: both
+/// checks fail, for every operation, and nothing else does.
 #[test]
-fn success_on_a_truncated_reply_fails_every_truncated_robustness_check() {
-    assert_caught(
-        "renkei-fixture-conformance-truncated-success",
+fn success_on_a_truncated_reply_fails_every_truncated_and_cut_anywhere_robustness_check() {
+    let ops = ["authorize", "capture", "void", "refund", "inquire"];
+    let expected: Vec<String> = ops
+        .iter()
+        .flat_map(|op| {
+            [
+                format!("robustness.{op}.truncated"),
+                format!("robustness.{op}.cut-anywhere"),
+            ]
+        })
+        .collect();
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_caught("renkei-fixture-conformance-truncated-success", &expected);
+}
+
+/// Only the required check judges a credential-named key: the advisory `manifest.secret-names`
+/// leaves it alone, so the one defect fails once.
+#[test]
+fn a_password_key_neither_secret_nor_explained_fails_secrets_config_names() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-public-password",
+        &["secrets.config-names"],
+    );
+    let text = report.to_string();
+    assert!(text.contains("`api_password`"), "{text}");
+}
+
+/// A reply cut inside its last value must not read as a payment: the half-body `truncated`
+/// reply lacks fields the template requires, so only the check that cuts everywhere catches the
+/// repairing parser, and it does for every operation (each answers with a payment document).
+#[test]
+fn reading_a_reply_cut_inside_its_last_value_fails_cut_anywhere_for_every_operation() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-cut-value",
         &[
-            "robustness.authorize.truncated",
-            "robustness.capture.truncated",
-            "robustness.void.truncated",
-            "robustness.refund.truncated",
-            "robustness.inquire.truncated",
+            "robustness.authorize.cut-anywhere",
+            "robustness.capture.cut-anywhere",
+            "robustness.void.cut-anywhere",
+            "robustness.refund.cut-anywhere",
+            "robustness.inquire.cut-anywhere",
         ],
     );
+    let text = report.to_string();
+    assert!(text.contains("cut at byte"), "{text}");
+    assert!(ids_with(&report, "pass").contains("robustness.capture.truncated"));
 }
 
 #[test]

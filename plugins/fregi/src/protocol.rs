@@ -464,9 +464,12 @@ impl std::error::Error for WireError {}
 /// read). A body without its final line end was cut, whatever it looks like (`OK` is half of
 /// `OK\r\n`), and a body mixing line ends is not one reply; both are [`WireError`]s, which the
 /// plugin reports as "may have taken effect". Lines are then trimmed; trailing empty lines are
-/// dropped, since an empty last field (authm's additional info, the inquiry's replaced-by) and a
-/// final line end look the same. The first line decides: `OK` then every line the script's reply
-/// must have, `NG` then `CODE(message)`. Anything else is a [`WireError`].
+/// dropped (authm's additional info is optional, and nothing is read from it), except in the
+/// inquiry's `OK` reply, whose last field, replaced-by, is always sent and empty when nothing
+/// replaced the payment (§10.3): a reply that ends before that line was cut there, and read as
+/// "not replaced" it would show a replaced authorization as voided. The first line decides: `OK`
+/// then every line the script's reply must have, `NG` then `CODE(message)`. Anything else is a
+/// [`WireError`].
 ///
 /// Never panics, whatever the bytes (property-tested and fuzzed).
 pub fn parse_reply(script: Script, status: u16, body: &[u8]) -> Result<Reply, WireError> {
@@ -493,13 +496,17 @@ pub fn parse_reply(script: Script, status: u16, body: &[u8]) -> Result<Reply, Wi
         }
         lines.push(line.trim());
     }
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    let (first, rest) = lines.split_first().ok_or(WireError::Empty)?;
-    match *first {
-        "OK" => parse_ok(script, rest).map(Reply::Ok),
-        "NG" => parse_ng(rest).map(Reply::Ng),
+    // Up to the last non-empty line.
+    let kept = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(0, |i| i + 1);
+    let first = *lines[..kept].first().ok_or(WireError::Empty)?;
+    match first {
+        // The inquiry's empty last field is a line of its own (see above).
+        "OK" if script == Script::Info => parse_ok(script, &lines[1..]).map(Reply::Ok),
+        "OK" => parse_ok(script, &lines[1..kept]).map(Reply::Ok),
+        "NG" => parse_ng(&lines[1..kept]).map(Reply::Ng),
         "OUTPUT" if script == Script::Authm => Err(WireError::ThreeDSecure),
         other => Err(WireError::UnknownResult {
             first_line: excerpt(other),
@@ -561,17 +568,10 @@ fn parse_ok(script: Script, rest: &[&str]) -> Result<Approved, WireError> {
                 (!v.is_empty()).then(|| v.to_owned())
             },
             transmitted: f.take("transmitted", |v| v == FLAG_OFF || v == FLAG_ON)? == FLAG_ON,
-            // The last field: when empty, it was dropped with the trailing empty lines.
-            replaced_by: match f.lines.next() {
-                None => None,
-                Some(v) if is_seqno(v) => Some((*v).to_owned()),
-                Some(v) => {
-                    return Err(WireError::BadField {
-                        script,
-                        field: "replaced-by SEQNO",
-                        value: excerpt(v),
-                    });
-                }
+            // The last field, always sent: empty when nothing replaced the payment.
+            replaced_by: {
+                let v = f.take("replaced-by SEQNO", |v| v.is_empty() || is_seqno(v))?;
+                (!v.is_empty()).then(|| v.to_owned())
             },
         }),
     };

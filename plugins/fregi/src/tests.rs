@@ -774,7 +774,8 @@ fn a_sale_refused_after_a_changed_authorization_names_the_new_seqno() {
 // ---- framing (docs/protocols/fregi.md §2) ------------------------------------------------------------
 
 /// One complete reply per script, as (operation, LF body). No optional trailing line (authm's
-/// additional info, the inquiry's replaced-by), so that no proper prefix is itself complete.
+/// additional info), so that no proper prefix is itself complete; the inquiry's replaced-by line
+/// is always there, empty here.
 fn complete_replies() -> Vec<(Operation, Script, String)> {
     vec![
         (
@@ -802,7 +803,7 @@ fn complete_replies() -> Vec<(Operation, Script, String)> {
         (
             inquire(),
             Script::Info,
-            format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\nEHcUBW\n0\n"),
+            format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\nEHcUBW\n0\n\n"),
         ),
         (
             capture(1080, None),
@@ -1430,21 +1431,55 @@ fn inquiry_posts_to_the_extension_and_reads_every_status() {
     assert!(o.notes.iter().any(|n| n.contains(SEQ2)), "{:?}", o.notes);
 }
 
+/// What conformance's `robustness.inquire.cut-anywhere` asks of the emulator's inquiry replies,
+/// including one about a replaced authorization: every cut either fails as a protocol error or
+/// answers exactly as the whole reply does. The replaced-by line is always sent, empty when
+/// nothing replaced the payment (`docs/protocols/fregi.md` §10.3), so a reply that ends before
+/// it was cut there: read as "not replaced", the old SEQNO would look voided (`12`) while the
+/// payment lives on under the new one.
+#[test]
+fn an_inquiry_reply_cut_before_its_replaced_by_line_is_a_cut_reply_not_an_unreplaced_payment() {
+    let g = with_inquiry();
+    let x = sent(g.prepare(&inquire(), &ctx()).unwrap());
+    for lf in [
+        format!("OK\n{SEQ1}\n{ORDER}\n12\n1080\n\n0\n{SEQ2}\n"),
+        format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\nEHcUBW\n0\n\n"),
+    ] {
+        for text in [lf.clone(), crlf(&lf)] {
+            let bytes = euc(&text);
+            let whole = g.interpret(&inquire(), &ctx(), &x.state, &ok(&bytes));
+            assert!(matches!(whole, Ok(Step::Done(_))), "{text:?}: {whole:?}");
+            for cut in 0..bytes.len() {
+                let prefix = &bytes[..cut];
+                match g.interpret(&inquire(), &ctx(), &x.state, &ok(prefix)) {
+                    Err(e) => assert_eq!(e.kind, ErrorKind::Protocol, "cut at {cut}: {e}"),
+                    Ok(step) => assert_eq!(
+                        Ok(&step),
+                        whole.as_ref(),
+                        "{:?} read as another answer",
+                        String::from_utf8_lossy(prefix)
+                    ),
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn inquiry_refuses_inconsistent_or_foreign_answers() {
     let g = with_inquiry();
     let x = sent(g.prepare(&inquire(), &ctx()).unwrap());
     for reply in [
         // 伝送済 status with transmitted = 0.
-        format!("OK\n{SEQ1}\n{ORDER}\n21\n1080\n123456\n0\n"),
+        format!("OK\n{SEQ1}\n{ORDER}\n21\n1080\n123456\n0\n\n"),
         // Another transaction.
-        format!("OK\n{SEQ2}\n{ORDER}\n10\n1080\n123456\n0\n"),
+        format!("OK\n{SEQ2}\n{ORDER}\n10\n1080\n123456\n0\n\n"),
         // Transmitted flag missing.
         format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\n123456\n"),
         // The SEQNO of the reference with another AUTHCODE than the reference's.
-        format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\nZZ9999\n0\n"),
+        format!("OK\n{SEQ1}\n{ORDER}\n10\n1080\nZZ9999\n0\n\n"),
         // Amount not a number.
-        format!("OK\n{SEQ1}\n{ORDER}\n10\n1,080\n123456\n0\n"),
+        format!("OK\n{SEQ1}\n{ORDER}\n10\n1,080\n123456\n0\n\n"),
     ] {
         let e = g
             .interpret(&inquire(), &ctx(), &x.state, &ok(reply.as_bytes()))
