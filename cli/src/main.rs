@@ -40,6 +40,9 @@ enum Command {
     /// Random shop days with faults, gateway-tool actions and crashes, checked against a
     /// model after every step (exits non-zero on a violation, with the command to replay it).
     Simulate(simulate::SimulateArgs),
+    /// Print a fresh key for sealing the secret parts of payment handles (64 hex digits), for
+    /// a host's `handle_key_file`: `renkei handle-key > handle.key && chmod 600 handle.key`.
+    HandleKey,
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,11 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::HandleKey => {
+            out.push_str(&renkei_host::seal::HandleKey::generate().to_hex());
+            out.push('\n');
+            Ok(ExitCode::SUCCESS)
+        }
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout

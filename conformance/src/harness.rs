@@ -212,6 +212,10 @@ pub struct Harness {
     no_money_steps: RefCell<Vec<NoMoneyStep>>,
     /// The handle each order's payment has, as a host keeps it (see `run_attempt`).
     handles: RefCell<std::collections::HashMap<String, (Option<TransactionRef>, Handle)>>,
+    /// Every secret part of every handle the plugin returned: (where, part name, value).
+    handle_secrets: RefCell<Vec<(String, String, String)>>,
+    /// The journal copy of every reply of every run (`GatewayInstance::redacted_reply`).
+    reply_copies: RefCell<Vec<(String, Vec<u8>)>>,
 }
 
 /// A step declared as moving no money, as sent in a run, with what the book showed.
@@ -236,6 +240,8 @@ impl Harness {
             book: None,
             no_money_steps: RefCell::new(Vec::new()),
             handles: RefCell::default(),
+            handle_secrets: RefCell::default(),
+            reply_copies: RefCell::default(),
         }
     }
 
@@ -248,6 +254,16 @@ impl Harness {
     /// Whether the gateway's book can be read (the suite started the emulator).
     pub fn reads_book(&self) -> bool {
         self.book.is_some()
+    }
+
+    /// Every secret part of every handle the plugin returned so far: (where, name, value).
+    pub fn handle_secrets(&self) -> Vec<(String, String, String)> {
+        self.handle_secrets.borrow().clone()
+    }
+
+    /// The journal copy of every reply so far, with where it came from.
+    pub fn reply_copies(&self) -> Vec<(String, Vec<u8>)> {
+        self.reply_copies.borrow().clone()
     }
 
     /// The steps declared as moving no money sent so far, with what each changed.
@@ -352,6 +368,17 @@ impl Harness {
         if op.kind() == renkei_sdk::OperationKind::Inquire {
             return;
         }
+        if let Some(h) = &outcome.handle {
+            self.handle_secrets
+                .borrow_mut()
+                .extend(h.secret.iter().map(|(name, v)| {
+                    (
+                        format!("{} of order {order}", op.kind()),
+                        name.clone(),
+                        v.expose().to_owned(),
+                    )
+                }));
+        }
         let mut handles = self.handles.borrow_mut();
         match (&outcome.handle, &outcome.transaction) {
             (Some(h), t) => {
@@ -436,6 +463,13 @@ impl Harness {
             };
             let ctx = ctx_for(run.exchanges.len() + 2);
             let answer = self.interpret(op, &ctx, &x.state, &reply, why);
+            let copy = self
+                .gateway
+                .redacted_reply(op, &x.state, &reply)
+                .unwrap_or_else(|| reply.body.clone());
+            self.reply_copies
+                .borrow_mut()
+                .push((format!("{}, reply to step `{}`", op.kind(), x.step), copy));
             run.exchanges.push(Recorded {
                 step: x.step.to_string(),
                 state: x.state.to_vec(),

@@ -48,6 +48,7 @@
 //! | `secrets.debug` | no canary secret in the `Debug` form of anything the plugin returns |
 //! | `secrets.logs` | no canary secret in the plugin's tracing events or spans |
 //! | `secrets.panics` | no canary secret in a panic message |
+//! | `secrets.handle` | every secret part of every handle the plugin returned (`Outcome::handle`: a per-payment secret the gateway sent back) is in none of the forms the host journals or logs: a request's URL, redacted headers, journal copy and continuation, a reply's journal copy (`Gateway::journal_reply`), an error message, the `Debug` form of an answer, a tracing event (skipped when no handle has a secret part) |
 //! | `panic.containment` | no call panicked during the run, including `interpret` given a damaged continuation; the suite survives a panic (the SDK returns it as `ErrorKind::Panicked`) and reports it here |
 //! | `effects.no-money-moved` | every step the scenarios sent that the plugin declared as moving no money (`StepEffect::Reads` or `Registers`) left the built-in emulator's book as it was: no payment changed state or amount, appeared or disappeared between just before the request and just after its reply (skipped against an endpoint the suite did not start, and when no step was so declared) |
 //!
@@ -256,6 +257,7 @@ async fn certify_on(
     checks.push(probes::determinism(&h, &runs));
     checks.push(probes::panic_containment(&h, &runs));
     checks.push(probes::no_money_moved(&h));
+    checks.push(probes::handle_secrets(&h));
 
     let mut canaries: Vec<String> = manifest
         .config

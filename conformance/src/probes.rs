@@ -611,6 +611,57 @@ pub fn no_money_moved(h: &Harness) -> CheckResult {
     result
 }
 
+/// `secrets.handle`: a secret part of a handle the plugin returned (a per-payment secret the
+/// gateway sent back, GMO-PG's `AccessPass`) is in none of the forms the host journals or logs
+/// in clear: a request's logged forms (URL, redacted headers, journal copy, continuation), a
+/// reply's journal copy (`Gateway::journal_reply`), an error, the `Debug` form of an answer
+/// (an outcome's authorization code and notes are journaled), a tracing event.
+pub fn handle_secrets(h: &Harness) -> CheckResult {
+    let id = Check::SecretsHandle.id();
+    let secrets: Vec<(String, String, String)> = h
+        .handle_secrets()
+        .into_iter()
+        .filter(|(_, _, v)| v.len() >= 4)
+        .collect();
+    if secrets.is_empty() {
+        return CheckResult::skip(id, "no handle the plugin returned has a secret part");
+    }
+    let mut evidence = Vec::new();
+    for (from, name, value) in &secrets {
+        let found = |text: &str| text.contains(value.as_str());
+        for c in h.calls() {
+            let places = [
+                (
+                    "a logged or journaled request form",
+                    c.logged_request.iter().any(|t| found(t)),
+                ),
+                ("an error message", c.error.as_deref().is_some_and(found)),
+                ("the Debug form of the answer", found(&c.debug)),
+                ("a tracing event", c.events.iter().any(|e| found(e))),
+            ];
+            for (place, hit) in places {
+                if hit {
+                    evidence.push(format!(
+                        "the secret part `{name}` of the handle from {from} is in {place} \
+                         of {}",
+                        c.origin
+                    ));
+                }
+            }
+        }
+        for (what, copy) in h.reply_copies() {
+            if copy.windows(value.len()).any(|w| w == value.as_bytes()) {
+                evidence.push(format!(
+                    "the secret part `{name}` of the handle from {from} is in the journal copy \
+                     of the {what} (redact it in `journal_reply`)"
+                ));
+            }
+        }
+    }
+    evidence.dedup();
+    CheckResult::from_evidence(id, evidence)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

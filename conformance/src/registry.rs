@@ -145,6 +145,7 @@ registry! {
     SecretsDebug "secrets.debug" Secrets Required "no canary secret in the `Debug` output of anything the plugin returns";
     SecretsLogs "secrets.logs" Secrets Required "no canary secret in the plugin's tracing events or spans";
     SecretsPanics "secrets.panics" Secrets Required "no canary secret in a panic message";
+    SecretsHandle "secrets.handle" Secrets Required "a secret part of a handle the plugin returned is in no journaled or logged form: request forms, reply journal copies, errors, answers' Debug, tracing events";
     PanicContainment "panic.containment" Panic Required "no call panicked (including on a damaged continuation); the suite survives a panic and reports it here";
     EffectsNoMoneyMoved "effects.no-money-moved" Effects Required "every step declared as moving no money (`reads`, `registers`) leaves the built-in emulator's book (each payment's state and amounts) as it was; skipped against an endpoint the suite did not start";
 }

@@ -26,8 +26,15 @@ pub enum ConfigFileError {
     NotATable { key: String },
     #[error("gateway `{instance}`: key `{key}` must be a string, an integer or a boolean")]
     UnsupportedValue { instance: String, key: String },
-    #[error("key `{key}` is not a host setting (expected `plugin_dir` or `gateways`)")]
+    #[error(
+        "key `{key}` is not a host setting (expected `plugin_dir`, `handle_key_file` or `gateways`)"
+    )]
     UnknownSetting { key: String },
+    #[error("key `{key}` must be a string")]
+    NotAString { key: String },
+    /// The key file could not be read or holds no key; the path is named, never its content.
+    #[error("handle key file {path}: {reason}")]
+    HandleKey { path: PathBuf, reason: String },
 }
 
 impl From<TomlSyntax> for ConfigFileError {
@@ -55,6 +62,9 @@ pub struct GatewaySection {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostConfig {
     pub plugin_dir: Option<PathBuf>,
+    /// A file holding the key that seals the secret parts of payment handles (64 hex digits,
+    /// `renkei handle-key`); without one, secret parts live in memory only (`crate::seal`).
+    pub handle_key_file: Option<PathBuf>,
     pub gateways: BTreeMap<String, GatewaySection>,
 }
 
@@ -81,12 +91,31 @@ pub fn parse_toml(text: &str) -> Result<toml::Table, TomlSyntax> {
 }
 
 impl HostConfig {
+    /// The handle key from [`HostConfig::handle_key_file`], if one is configured.
+    pub fn handle_key(&self) -> Result<Option<crate::seal::HandleKey>, ConfigFileError> {
+        let Some(path) = &self.handle_key_file else {
+            return Ok(None);
+        };
+        let failed = |reason: String| ConfigFileError::HandleKey {
+            path: path.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+        crate::seal::HandleKey::from_hex(&text)
+            .map(Some)
+            .map_err(|e| failed(e.to_string()))
+    }
+
     pub fn from_toml(text: &str) -> Result<HostConfig, ConfigFileError> {
         let table = parse_toml(text)?;
         let mut config = HostConfig::default();
         for (key, value) in table {
             match (key.as_str(), value) {
                 ("plugin_dir", toml::Value::String(dir)) => config.plugin_dir = Some(dir.into()),
+                ("handle_key_file", toml::Value::String(path)) => {
+                    config.handle_key_file = Some(path.into())
+                }
+                ("handle_key_file", _) => return Err(ConfigFileError::NotAString { key }),
                 ("gateways", toml::Value::Table(gateways)) => {
                     for (instance, section) in gateways {
                         let toml::Value::Table(section) = section else {
@@ -163,5 +192,27 @@ mod tests {
             matches!(e, ConfigFileError::Syntax { line: 2, .. }),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn a_handle_key_file_is_read_and_its_content_never_shown() {
+        let dir = std::env::temp_dir().join(format!("renkei-hk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.key");
+        let key = crate::seal::HandleKey::generate();
+        std::fs::write(&good, format!("{}\n", key.to_hex())).unwrap();
+        let config =
+            HostConfig::from_toml(&format!("handle_key_file = {:?}\n", good.display())).unwrap();
+        assert_eq!(config.handle_key().unwrap().unwrap().to_hex(), key.to_hex());
+        let bad = dir.join("bad.key");
+        std::fs::write(&bad, "not-a-key-but-maybe-a-secret").unwrap();
+        let config =
+            HostConfig::from_toml(&format!("handle_key_file = {:?}\n", bad.display())).unwrap();
+        let e = config.handle_key().unwrap_err().to_string();
+        assert!(
+            e.contains("bad.key") && !e.contains("maybe-a-secret"),
+            "{e}"
+        );
+        assert!(HostConfig::default().handle_key().unwrap().is_none());
     }
 }

@@ -340,3 +340,15 @@ fn abi_plugins_shows_each_plugins_sdk_version_and_whether_it_runs_through_compat
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `renkei handle-key` prints a fresh key a host's `handle_key_file` accepts, never the same
+/// twice.
+#[test]
+fn handle_key_prints_a_fresh_key_the_host_reads() {
+    let (code, first, _) = renkei(&["handle-key"]);
+    assert_eq!(code, 0);
+    let (_, second, _) = renkei(&["handle-key"]);
+    assert_ne!(first, second);
+    assert_eq!(first.trim().len(), 64);
+    assert!(renkei_host::seal::HandleKey::from_hex(&first).is_ok());
+}

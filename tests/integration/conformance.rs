@@ -368,6 +368,19 @@ fn a_decline_answered_as_unreadable_fails_lifecycle_decline_retry() {
     );
 }
 
+/// A per-payment secret kept in the handle must not also rest in the journaled reply.
+#[test]
+fn a_handle_secret_left_in_the_journaled_reply_fails_secrets_handle() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-handle-in-reply",
+        &["secrets.handle"],
+    );
+    assert!(
+        report.to_string().contains("redact it in `journal_reply`"),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn a_false_replay_claim_fails_replay_refund() {
     assert_caught(

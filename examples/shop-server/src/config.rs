@@ -213,6 +213,8 @@ pub enum StartError {
     Journal { path: PathBuf, source: JournalError },
     #[error("recovering what the last run left in flight: {0}")]
     Recover(#[from] ShopError),
+    #[error(transparent)]
+    HandleKey(#[from] ConfigFileError),
 }
 
 /// Loads the plugins of `plugin_dir`, creates the configured gateways, opens the journal and
@@ -230,7 +232,15 @@ pub async fn open_shop(config: &ServerConfig, plugin_dir: &Path) -> Result<Arc<S
         path: config.journal.clone(),
         source,
     })?;
-    let executor = Arc::new(Executor::new(journal.into(), config.deadline));
+    let mut executor = Executor::new(journal.into(), config.deadline);
+    match config.host.handle_key()? {
+        Some(key) => executor = executor.with_handle_key(key),
+        None => tracing::warn!(
+            "no handle_key_file: the secret parts of payment handles live in memory only, and \
+             a restarted server hands plugins their handles without them"
+        ),
+    }
+    let executor = Arc::new(executor);
     let mut shop = Shop::new(config.shop.clone(), executor);
     for (name, section) in &config.host.gateways {
         let linkage = config.linkage.as_ref().is_none_or(|on| on.contains(name));

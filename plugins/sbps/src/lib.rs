@@ -97,7 +97,7 @@ use protocol::{
     order_code_part, order_id, order_id_for,
 };
 use renkei_sdk::{
-    CardData, Config, ConfigError, Context, ErrorEntry, ErrorKind, Gateway, GatewayError,
+    CardData, Config, ConfigError, Context, ErrorEntry, ErrorKind, Gateway, GatewayError, Handle,
     HttpRequest, HttpResponse, Manifest, Method, Money, Operation, OrderRef, Outcome,
     PaymentSource, PaymentState, RefundExtent, Secret, StatusEntry, Step, TransactionRef,
     decode_state, state_by_code,
@@ -111,6 +111,9 @@ pub const GATEWAY_ID: &str = "sbps";
 
 /// How many attempts' `order_id`s an error names at most.
 const MAX_NAMED_ATTEMPTS: u32 = 5;
+
+/// The name of the handle's public part holding the authorization's `sps_transaction_id`.
+pub const SPS_TRANSACTION_ID: &str = "sps_transaction_id";
 
 /// The tables, built once: exported in the manifest, used by `interpret`.
 static STATUSES: LazyLock<Vec<StatusEntry>> = LazyLock::new(status::table);
@@ -174,6 +177,10 @@ enum Stage {
     CommitNew {
         tracking_id: String,
         authorization_code: Option<String>,
+        /// The authorization's `res_sps_transaction_id`, kept in the payment's handle.
+        /// (Absent from continuations journaled before it was carried.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sps_transaction_id: Option<String>,
     },
     /// The commit of the operation's payment, which the inquiry found uncommitted (capture).
     CommitExisting,
@@ -396,6 +403,7 @@ impl Gateway for Sbps {
             Stage::CommitNew {
                 tracking_id,
                 authorization_code,
+                sps_transaction_id,
             } => {
                 if let Err(e) = acknowledged(read) {
                     tracing::warn!(%tracking_id, error = %e, "SBPS: commit after authorization failed");
@@ -412,6 +420,11 @@ impl Gateway for Sbps {
                             .authorized(*amount);
                         if let Some(code) = authorization_code {
                             outcome = outcome.authorization_code(code);
+                        }
+                        // SBPS's id of the authorization, for an operator reconciling in the
+                        // SBPS tool; nothing in it is secret.
+                        if let Some(id) = sps_transaction_id {
+                            outcome = outcome.handle(Handle::new().public(SPS_TRANSACTION_ID, id));
                         }
                         Ok(Step::Done(with_notes(outcome, notes)))
                     }
@@ -884,6 +897,7 @@ impl Sbps {
             Stage::CommitNew {
                 tracking_id: auth.tracking_id,
                 authorization_code: auth.recognized_no,
+                sps_transaction_id: Some(auth.sps_transaction_id),
             },
             notes,
         )

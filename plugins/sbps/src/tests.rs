@@ -615,6 +615,34 @@ fn the_order_id_is_stable_within_an_attempt_and_new_for_another_action() {
     );
 }
 
+/// SBPS keeps its `sps_transaction_id` in the payment's handle (SDK 0.2), public: an operator
+/// reconciling in the SBPS tool finds the authorization by it.
+#[test]
+fn the_authorizations_sps_transaction_id_rides_in_the_handle() {
+    let c = ctx("100000924506:authorize");
+    let g = gateway();
+    let x = sent(g.prepare(&token_authorize(), &c).unwrap());
+    let commit = sent(
+        g.interpret(&token_authorize(), &c, &x.state, &token_auth_ok())
+            .unwrap(),
+    );
+    let o = done(
+        g.interpret(
+            &token_authorize(),
+            &c,
+            &commit.state,
+            &ok_ack(protocol::function::COMMIT),
+        )
+        .unwrap(),
+    );
+    let handle = o.handle.expect("a handle");
+    assert_eq!(
+        handle.get(SPS_TRANSACTION_ID),
+        Some("C99999001ST010013110100000000001")
+    );
+    assert!(handle.secret.is_empty());
+}
+
 #[test]
 fn a_declined_customer_checking_out_again_gets_a_new_order_id() {
     // Attempt 1 is declined; the host runs the same shop action again as attempt 2.
