@@ -202,7 +202,9 @@ fn is_catch_all(code: &str) -> bool {
 fn follow_ups(state: &PaymentState, m: &Manifest) -> Vec<OperationKind> {
     let caps = &m.capabilities;
     let candidates: &[OperationKind] = match state {
-        PaymentState::AwaitingAuthorization => &[OperationKind::Authorize],
+        PaymentState::AwaitingAuthorization | PaymentState::Registered => {
+            &[OperationKind::Authorize]
+        }
         PaymentState::Authorized => &[
             OperationKind::Capture,
             OperationKind::Void,

@@ -38,6 +38,13 @@ pub enum RefundExtent {
 pub enum PaymentState {
     /// A pre-order waiting for its authorization (SBPS 未オーソリ, F-REGI 予約(未オーソリ)).
     AwaitingAuthorization,
+    /// Since 0.2: registered at the gateway but not executed: an order id entered before the
+    /// card is charged (GMO-PG `UNPROCESSED` after `EntryTran`). Nothing is reserved; for the
+    /// shop the order still awaits its authorization.
+    Registered,
+    /// Since 0.2: the card was checked and nothing more (a verification, GMO-PG `CHECK`).
+    /// Nothing is reserved and nothing can be captured; final.
+    Verified,
     /// The card limit is reserved; capture or void may follow.
     Authorized,
     /// The authorization was declined; nothing is reserved.
@@ -64,6 +71,7 @@ impl PaymentState {
         matches!(
             self,
             PaymentState::Voided
+                | PaymentState::Verified
                 | PaymentState::AuthorizationFailed
                 | PaymentState::Refunded {
                     extent: RefundExtent::Full,
@@ -72,10 +80,21 @@ impl PaymentState {
         )
     }
 
+    /// No authorization yet: a pre-order, or an order id registered at the gateway and not
+    /// executed. Both mean the same to the shop: nothing is reserved, an authorization may follow.
+    pub fn awaits_authorization(&self) -> bool {
+        matches!(
+            self,
+            PaymentState::AwaitingAuthorization | PaymentState::Registered
+        )
+    }
+
     /// A short stable name, used in logs, the CLI and the journal.
     pub fn name(&self) -> &'static str {
         match self {
             PaymentState::AwaitingAuthorization => "awaiting_authorization",
+            PaymentState::Registered => "registered",
+            PaymentState::Verified => "verified",
             PaymentState::Authorized => "authorized",
             PaymentState::AuthorizationFailed => "authorization_failed",
             PaymentState::Captured { .. } => "captured",

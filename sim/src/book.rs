@@ -49,6 +49,8 @@ pub fn journal_money(r: &OrderRecord) -> Option<(i64, i64)> {
     let net = r.captured.minor_units - r.refunded.minor_units;
     Some(match &r.state {
         PaymentState::AwaitingAuthorization
+        | PaymentState::Registered
+        | PaymentState::Verified
         | PaymentState::AuthorizationFailed
         | PaymentState::Voided => (0, 0),
         PaymentState::Authorized | PaymentState::CaptureFailed => (r.authorized.minor_units, 0),

@@ -316,7 +316,7 @@ impl Shop {
                         amount_due: shop.amount_due,
                     });
                 }
-            } else if payment_now.state == PaymentState::AwaitingAuthorization {
+            } else if payment_now.state.awaits_authorization() {
                 return Err(illegal(
                     order,
                     action,
@@ -575,7 +575,7 @@ impl Shop {
                 nothing,
             ));
         }
-        if p.state == PaymentState::AwaitingAuthorization {
+        if p.state.awaits_authorization() {
             return Ok((Some(p), vec![], vec![Warning::NothingToCancel], nothing));
         }
         let (kind, amount) = if is_captured(&p.state) {

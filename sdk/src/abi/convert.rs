@@ -319,6 +319,10 @@ fn state_to_ffi(state: &PaymentState) -> FfiState {
             "",
         ),
         PaymentState::Unknown { raw } => (8, 0, 0, raw.as_str()),
+        // Since 0.2. The name rides as the raw code, so that a host that does not know the
+        // code (0.1 reads it as `Unknown`) still shows what the plugin said.
+        PaymentState::Registered => (9, 0, 0, "registered"),
+        PaymentState::Verified => (10, 0, 0, "verified"),
     };
     FfiState {
         code,
@@ -359,6 +363,8 @@ fn state_from_ffi(s: &FfiState) -> PaymentState {
             (Some(extent), Some(settlement)) => PaymentState::Refunded { extent, settlement },
             _ => unknown(),
         },
+        9 => PaymentState::Registered,
+        10 => PaymentState::Verified,
         _ => unknown(),
     }
 }
@@ -557,10 +563,15 @@ mod tests {
                 settlement: Settlement::Settled,
             },
             PaymentState::Unknown { raw: "99".into() },
+            PaymentState::Registered,
+            PaymentState::Verified,
         ];
         for s in states {
             assert_eq!(state_from_ffi(&state_to_ffi(&s)), s);
         }
+        // A host that does not know 0.2's states (0.1 reads codes 9 and 10 as unknown) still
+        // gets the state's name as the raw code.
+        assert_eq!(&*state_to_ffi(&PaymentState::Registered).raw, "registered");
         let future = FfiState {
             code: 42,
             settlement: 0,

@@ -127,7 +127,7 @@ pub fn check_begin(
         }
     }
     match (kind, &order.state) {
-        (OperationKind::Authorize, PaymentState::AwaitingAuthorization) => Ok(()),
+        (OperationKind::Authorize, s) if s.awaits_authorization() => Ok(()),
         (
             OperationKind::Capture | OperationKind::Void | OperationKind::ChangeAmount,
             PaymentState::Authorized,

@@ -130,3 +130,33 @@ fn the_orders_handle_follows_its_payment() {
     assert_eq!(next.transaction, Some(TransactionRef::new("NEW")));
     assert_eq!(next.handle, None);
 }
+
+/// An order id registered at the gateway and not executed (SDK 0.2 `Registered`) awaits its
+/// authorization like a pre-order; a card check (`Verified`) is final.
+#[test]
+fn a_registered_order_may_be_authorized_and_a_verified_card_is_final() {
+    let mut order = OrderRecord::awaiting(&OrderRef::new("o"), "g", renkei_sdk::Currency::JPY);
+    order.state = PaymentState::Registered;
+    assert!(
+        check_begin(
+            "o",
+            "g",
+            Some(&order),
+            OperationKind::Authorize,
+            Some(Money::jpy(100))
+        )
+        .is_ok()
+    );
+    assert!(check_begin("o", "g", Some(&order), OperationKind::Capture, None).is_err());
+    order.state = PaymentState::Verified;
+    assert!(matches!(
+        check_begin(
+            "o",
+            "g",
+            Some(&order),
+            OperationKind::Authorize,
+            Some(Money::jpy(100))
+        ),
+        Err(Refusal::Final { .. })
+    ));
+}
