@@ -14,8 +14,8 @@ use renkei_host::driver::now;
 use renkei_host::transport::{Transport, TransportError};
 use renkei_host::{GatewayInstance, plugin_log};
 use renkei_sdk::{
-    Context, ErrorKind, GatewayError, Handle, HttpResponse, Manifest, Operation, Outcome, Step,
-    Timestamp, TransactionRef,
+    Context, ErrorKind, GatewayError, Handle, HttpResponse, Manifest, Operation, Outcome,
+    PaymentDates, Step, Timestamp, TransactionRef,
 };
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -122,6 +122,8 @@ pub struct Ctx {
     pub order_id: Option<String>,
     /// The handle the plugin last returned for the order's payment, as a host hands it back.
     pub handle: Option<renkei_sdk::Handle>,
+    /// When the order's payment was authorized and captured, as a host hands them over.
+    pub dates: renkei_sdk::PaymentDates,
 }
 
 impl Ctx {
@@ -133,6 +135,7 @@ impl Ctx {
             attempt: self.attempt,
             gateway_order_id: self.order_id.as_deref(),
             handle: self.handle.as_ref(),
+            dates: self.dates,
         }
     }
 }
@@ -212,6 +215,8 @@ pub struct Harness {
     no_money_steps: RefCell<Vec<NoMoneyStep>>,
     /// The handle each order's payment has, as a host keeps it (see `run_attempt`).
     handles: RefCell<std::collections::HashMap<String, (Option<TransactionRef>, Handle)>>,
+    /// When each order's payment was authorized and captured, as a host records them.
+    dates: RefCell<std::collections::HashMap<String, (Option<TransactionRef>, PaymentDates)>>,
     /// Every secret part of every handle the plugin returned: (where, part name, value).
     handle_secrets: RefCell<Vec<(String, String, String)>>,
     /// The journal copy of every reply of every run (`GatewayInstance::redacted_reply`).
@@ -240,6 +245,7 @@ impl Harness {
             book: None,
             no_money_steps: RefCell::new(Vec::new()),
             handles: RefCell::default(),
+            dates: RefCell::default(),
             handle_secrets: RefCell::default(),
             reply_copies: RefCell::default(),
         }
@@ -368,6 +374,31 @@ impl Harness {
         if op.kind() == renkei_sdk::OperationKind::Inquire {
             return;
         }
+        {
+            // As the host's ledger stamps them: the time the operation succeeded.
+            use renkei_sdk::OperationKind as K;
+            let mut all = self.dates.borrow_mut();
+            let (known, dates) = all.entry(order.to_owned()).or_default();
+            let new_payment = outcome
+                .transaction
+                .as_ref()
+                .is_some_and(|t| known.as_ref() != Some(t));
+            let at = Some(now());
+            match op.kind() {
+                K::Authorize => dates.authorized_at = at,
+                K::ChangeAmount if new_payment => dates.authorized_at = at,
+                K::Capture => {
+                    if new_payment {
+                        dates.authorized_at = at;
+                    }
+                    dates.captured_at = at;
+                }
+                _ => {}
+            }
+            if let Some(t) = &outcome.transaction {
+                *known = Some(t.clone());
+            }
+        }
         if let Some(h) = &outcome.handle {
             self.handle_secrets
                 .borrow_mut()
@@ -406,6 +437,12 @@ impl Harness {
         let order_id = self.gateway.order_id_for(op, key, attempt);
         let order = op.order().as_str().to_owned();
         let handle = self.handles.borrow().get(&order).map(|(_, h)| h.clone());
+        let dates = self
+            .dates
+            .borrow()
+            .get(&order)
+            .map(|(_, d)| *d)
+            .unwrap_or_default();
         let ctx_for = |n: usize| Ctx {
             now: now(),
             request_id: format!("{key}/{attempt}/{n}"),
@@ -413,6 +450,7 @@ impl Harness {
             attempt,
             order_id: order_id.clone(),
             handle: handle.clone(),
+            dates,
         };
         let prepared = ctx_for(1);
         let mut run = Run {

@@ -492,6 +492,7 @@ impl<'a> Scenarios<'a> {
             attempt: 1,
             order_id: None,
             handle: None,
+            dates: Default::default(),
         }
     }
 
@@ -825,6 +826,7 @@ impl<'a> Scenarios<'a> {
                 attempt,
                 order_id: Some(issued.clone()),
                 handle: None,
+                dates: Default::default(),
             };
             match self.h.prepare(&op, &ctx, id) {
                 Ok(Step::Send(x)) => {
@@ -989,6 +991,7 @@ impl<'a> Scenarios<'a> {
             attempt: 1,
             order_id: None,
             handle: None,
+            dates: Default::default(),
         };
         let (mut unsupported, mut declared) = (Vec::new(), Vec::new());
         let mut any_unsupported = false;

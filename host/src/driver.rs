@@ -129,8 +129,9 @@ impl Driver {
                 idempotency_key,
                 attempt: 1,
                 gateway_order_id: order_id.as_deref(),
-                // The bare driver keeps no journal, so no handle between operations.
+                // The bare driver keeps no journal, so no handle or dates between operations.
                 handle: None,
+                dates: Default::default(),
             };
             gateway.prepare(op, &ctx)
         };
@@ -188,8 +189,9 @@ impl Driver {
                 idempotency_key,
                 attempt: 1,
                 gateway_order_id: order_id.as_deref(),
-                // The bare driver keeps no journal, so no handle between operations.
+                // The bare driver keeps no journal, so no handle or dates between operations.
                 handle: None,
+                dates: Default::default(),
             };
             let reply_status = reply.status;
             step = match gateway.interpret(op, &ctx, &exchange.state, &reply) {

@@ -63,6 +63,18 @@ pub struct Context<'a> {
     /// Since 0.2: the handle the host kept for the payment the operation acts on (the last one
     /// an outcome returned, [`crate::Handle`]); `None` when there is none.
     pub handle: Option<&'a crate::Handle>,
+    /// Since 0.2: when the payment the operation acts on was authorized and captured, as the
+    /// host journaled them. A gateway that decides by date (GMO-PG refunds a sale of the
+    /// current month with `RETURN`, an older one with `RETURNX`) reads them here.
+    pub dates: PaymentDates,
+}
+
+/// When the host saw a payment authorized and captured: the time each operation succeeded,
+/// by the host's clock (for a capture that re-authorized, both are the capture's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PaymentDates {
+    pub authorized_at: Option<Timestamp>,
+    pub captured_at: Option<Timestamp>,
 }
 
 impl<'a> Context<'a> {
@@ -75,6 +87,7 @@ impl<'a> Context<'a> {
             attempt: 1,
             gateway_order_id: None,
             handle: None,
+            dates: PaymentDates::default(),
         }
     }
 

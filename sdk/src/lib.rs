@@ -33,7 +33,7 @@ pub mod testing;
 
 pub use buf::{Bytes, Headers, Text};
 pub use config::{Config, ConfigError, ConfigValue};
-pub use context::{Context, Timestamp};
+pub use context::{Context, PaymentDates, Timestamp};
 pub use error::{Effect, ErrorKind, GatewayError};
 pub use gateway::Gateway;
 pub use handle::Handle;

@@ -92,6 +92,7 @@ async fn breach16_recovery_reads_only_the_current_attempts_exchanges() {
         attempt: 2,
         gateway_order_id: order_id.as_deref(),
         handle: None,
+        dates: Default::default(),
     };
     let Ok(Step::Send(x)) = rig.gateway.prepare(&op, &ctx) else {
         panic!("capture sends")

@@ -19,7 +19,8 @@ mod fregi;
 /// The journaled executor: exactly once, review, recovery.
 mod journal;
 
-/// Reply bodies journaled in the plugin's redacted form.
+/// What the host keeps for a plugin between operations without a secret in clear: replies in
+/// the plugin's redacted form, handles with sealed secret parts, the payment's dates.
 mod reply_copy;
 
 /// The same against SBPS, which has an inquiry and reads before it acts.

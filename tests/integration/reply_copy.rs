@@ -17,7 +17,8 @@ use renkei_plugin_template::KumoPay;
 use renkei_sdk::abi::export::in_process;
 use renkei_sdk::{
     Config, ConfigError, ConfigValue, Context, Gateway, GatewayError, Handle, HttpResponse,
-    Manifest, Money, Operation, OrderRef, PaymentSource, ReplyCopy, Secret, Step, TransactionRef,
+    Manifest, Money, Operation, OrderRef, PaymentDates, PaymentSource, ReplyCopy, Secret, Step,
+    TransactionRef,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -33,6 +34,10 @@ trait Redaction: Send + Sync + 'static {
 
 /// The handle each `prepare` was given, by order code (tests run side by side in one process).
 static HANDLES_SEEN: LazyLock<Mutex<HashMap<String, Vec<Option<Handle>>>>> =
+    LazyLock::new(Mutex::default);
+
+/// The payment dates each `prepare` was given, by order code.
+static DATES_SEEN: LazyLock<Mutex<HashMap<String, Vec<PaymentDates>>>> =
     LazyLock::new(Mutex::default);
 
 fn handles_seen(order: &str) -> Vec<Option<Handle>> {
@@ -69,6 +74,12 @@ impl<R: Redaction> Gateway for Wrapped<R> {
             .entry(op.order().to_string())
             .or_default()
             .push(ctx.handle.cloned());
+        DATES_SEEN
+            .lock()
+            .unwrap()
+            .entry(op.order().to_string())
+            .or_default()
+            .push(ctx.dates);
         self.kumo.prepare(op, ctx)
     }
 
@@ -298,6 +309,27 @@ async fn without_a_key_the_secret_lives_in_memory_and_a_restarted_host_hands_bac
     let at_refund = handles_seen("hm-1").last().cloned().flatten().unwrap();
     assert_eq!(at_refund.get("payment"), at_capture.get("payment"));
     assert_eq!(at_refund.get_secret("code"), None);
+    // The operations were handed the payment's dates as journaled: none before the
+    // authorization, the authorization's at the capture, both at the refund (a gateway that
+    // refunds by the sale's month reads `captured_at`).
+    let dates = DATES_SEEN.lock().unwrap()["hm-1"].clone();
+    assert_eq!(dates.len(), 3, "{dates:?}");
+    assert_eq!(dates[0], PaymentDates::default());
+    let authorized_at = dates[1]
+        .authorized_at
+        .expect("the capture knows the authorization");
+    assert_eq!(dates[1].captured_at, None);
+    assert_eq!(dates[2].authorized_at, Some(authorized_at));
+    let captured_at = dates[2].captured_at.expect("the refund knows the capture");
+    assert!(captured_at >= authorized_at);
+    assert_eq!(
+        Some(captured_at.unix_millis),
+        r.journal
+            .order(&OrderRef::new("hm-1"))
+            .unwrap()
+            .unwrap()
+            .captured_at_ms
+    );
 }
 
 fn authorization(order: &str) -> Operation {

@@ -2,13 +2,13 @@
 //! interpreted by the plugin, and a failure is read by the SDK's one classification
 //! ([`renkei_sdk::failed_exchange_effect`]), as the bare driver and the conformance suite read it.
 
-use super::{ExecError, Executor, blocking};
+use super::{ExecError, Executor, Payment, blocking};
 use crate::defects::Defect;
 use crate::instance::GatewayInstance;
 use crate::journal::{ExchangeId, OperationRecord, ReplyRecord, SentExchange};
 use renkei_sdk::{
-    AfterSend, Context, Effect, ErrorKind, Exchange, GatewayError, Handle, Operation, Outcome,
-    Step, StepEffect, failed_exchange_effect,
+    AfterSend, Context, Effect, ErrorKind, Exchange, GatewayError, Operation, Outcome, Step,
+    StepEffect, failed_exchange_effect,
 };
 
 /// A drive's result and the last exchange's reply, still to be journaled with the outcome.
@@ -46,7 +46,7 @@ impl Executor {
         op: &Operation,
         record: &OperationRecord,
         key: &str,
-        handle: Option<&Handle>,
+        payment: &Payment,
         mut exchange: Exchange,
         mut exchange_id: ExchangeId,
         mut index: u32,
@@ -105,7 +105,8 @@ impl Executor {
                 idempotency_key: key,
                 attempt,
                 gateway_order_id: order_id.as_deref(),
-                handle,
+                handle: payment.handle.as_ref(),
+                dates: payment.dates,
             };
             let reply_status = reply.status;
             let interpreted = gateway.interpret(op, &ctx, &exchange.state, &reply);
@@ -201,14 +202,15 @@ impl Executor {
         let index = self.exchange_count(record.id).await?;
         let request_id = format!("{key}/{}/{}", record.attempt, index + 1);
         let order_id = gateway.order_id_for(op, key, record.attempt);
-        let handle = self.handle_for(record).await?;
+        let payment = self.payment_for(record).await?;
         let ctx = Context {
             now: (self.clock)(),
             request_id: &request_id,
             idempotency_key: key,
             attempt: record.attempt,
             gateway_order_id: order_id.as_deref(),
-            handle: handle.as_ref(),
+            handle: payment.handle.as_ref(),
+            dates: payment.dates,
         };
         let exchange = match gateway.prepare(op, &ctx) {
             Ok(Step::Send(x)) => x,
@@ -238,7 +240,7 @@ impl Executor {
             op,
             record,
             key,
-            handle.as_ref(),
+            &payment,
             exchange,
             exchange_id,
             index,

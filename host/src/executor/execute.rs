@@ -106,14 +106,15 @@ impl Executor {
         }
         let request_id = format!("{idempotency_key}/{attempt}/1");
         let order_id = gateway.order_id_for(op, idempotency_key, attempt);
-        let handle = self.handle_of(order.as_ref());
+        let payment = self.payment_of(order.as_ref());
         let ctx = Context {
             now: (self.clock)(),
             request_id: &request_id,
             idempotency_key,
             attempt,
             gateway_order_id: order_id.as_deref(),
-            handle: handle.as_ref(),
+            handle: payment.handle.as_ref(),
+            dates: payment.dates,
         };
         // A plugin's refusal before sending (an amount out of range, an unsupported
         // operation) changes nothing and is not journaled; the journal's own refusals (unknown
@@ -155,7 +156,7 @@ impl Executor {
                 op,
                 &record,
                 idempotency_key,
-                handle.as_ref(),
+                &payment,
                 exchange,
                 first_id,
                 0,

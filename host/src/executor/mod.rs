@@ -131,6 +131,14 @@ pub struct Executor {
     handles: crate::seal::Handles,
 }
 
+/// What the host hands a plugin about the payment an operation acts on (`Context::handle`,
+/// `Context::dates`).
+#[derive(Default)]
+struct Payment {
+    handle: Option<renkei_sdk::Handle>,
+    dates: renkei_sdk::PaymentDates,
+}
+
 fn system_now() -> Timestamp {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -244,20 +252,29 @@ impl Executor {
         Ok(blocking(&self.journal, move |j| j.order(&order)).await?)
     }
 
-    /// The plugin's handle on `order`'s payment, its secret parts opened, if it has one.
-    fn handle_of(&self, order: Option<&OrderRecord>) -> Option<renkei_sdk::Handle> {
-        let o = order?;
-        let stored = o.handle.as_ref()?;
-        Some(self.handles.open(&o.gateway, &o.order, stored))
+    /// What the plugin is handed about `order`'s payment: its handle, secret parts opened, and
+    /// its dates.
+    fn payment_of(&self, order: Option<&OrderRecord>) -> Payment {
+        let Some(o) = order else {
+            return Payment::default();
+        };
+        let at = |ms: Option<i64>| ms.map(renkei_sdk::Timestamp::from_unix_millis);
+        Payment {
+            handle: o
+                .handle
+                .as_ref()
+                .map(|stored| self.handles.open(&o.gateway, &o.order, stored)),
+            dates: renkei_sdk::PaymentDates {
+                authorized_at: at(o.authorized_at_ms),
+                captured_at: at(o.captured_at_ms),
+            },
+        }
     }
 
-    /// The handle of the order `record` acts on, read from the journal (resolution's paths,
+    /// The same for the order `record` acts on, read from the journal (resolution's paths,
     /// which do not hold the order at hand).
-    async fn handle_for(
-        &self,
-        record: &OperationRecord,
-    ) -> Result<Option<renkei_sdk::Handle>, ExecError> {
-        Ok(self.handle_of(self.order_of(record).await?.as_ref()))
+    async fn payment_for(&self, record: &OperationRecord) -> Result<Payment, ExecError> {
+        Ok(self.payment_of(self.order_of(record).await?.as_ref()))
     }
 
     /// The transport for a gateway: its own deadline when configured (`deadline_ms`).

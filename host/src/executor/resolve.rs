@@ -44,14 +44,15 @@ impl Executor {
         };
         let request_id = format!("{}:guard", record.idempotency_key);
         let order_id = gateway.order_id_for(&inquiry, &record.idempotency_key, record.attempt);
-        let handle = self.handle_for(record).await?;
+        let payment = self.payment_for(record).await?;
         let ctx = Context {
             now: (self.clock)(),
             request_id: &request_id,
             idempotency_key: &record.idempotency_key,
             attempt: record.attempt,
             gateway_order_id: order_id.as_deref(),
-            handle: handle.as_ref(),
+            handle: payment.handle.as_ref(),
+            dates: payment.dates,
         };
         let Ok(Step::Send(ask)) = gateway.prepare(&inquiry, &ctx) else {
             return Ok(None);

@@ -121,6 +121,8 @@ pub(crate) struct OrderRow {
     pub version: i64,
     /// The handle as JSON (`StoredHandle`).
     pub handle: Option<String>,
+    pub authorized_at: Option<i64>,
+    pub captured_at: Option<i64>,
 }
 
 impl OrderRow {
@@ -134,6 +136,8 @@ impl OrderRow {
                 .handle
                 .map(|h| serde_json::from_str(&h).map_err(|_| corrupt("handle", &h)))
                 .transpose()?,
+            authorized_at_ms: self.authorized_at,
+            captured_at_ms: self.captured_at,
             state: state(&self.state)?,
             gateway_status: self.gateway_status,
             authorized: Money::new(self.authorized, c),

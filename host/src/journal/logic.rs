@@ -616,6 +616,8 @@ impl<B: Backend> JournalStore for Journal<B> {
                 o.review = None;
             }
             let note = format!("resolved by {operator}");
+            // The operator's decision is when the journal learns it took effect.
+            rec.updated_at_ms = now_ms;
             match decision {
                 Decision::TookEffect(outcome) => {
                     let (next, _) = ledger::apply(order.as_ref(), &rec, outcome)?;

@@ -214,6 +214,15 @@ ALTER TABLE exchanges DROP COLUMN read_only;
 ALTER TABLE orders ADD COLUMN handle TEXT;
 "#,
     },
+    // v9: when each order's payment was authorized and captured (the host's clock at each
+    // success), for plugins that decide by date (`Context::dates`).
+    Migration {
+        version: 9,
+        sql: r#"
+ALTER TABLE orders ADD COLUMN authorized_at INTEGER;
+ALTER TABLE orders ADD COLUMN captured_at INTEGER;
+"#,
+    },
 ];
 
 const POSTGRES_MIGRATIONS: &[Migration] = &[
@@ -348,6 +357,14 @@ ALTER TABLE exchanges DROP COLUMN read_only;
         version: 8,
         sql: r#"
 ALTER TABLE orders ADD COLUMN handle TEXT;
+"#,
+    },
+    // v9: payment dates (see the SQLite schema).
+    Migration {
+        version: 9,
+        sql: r#"
+ALTER TABLE orders ADD COLUMN authorized_at BIGINT;
+ALTER TABLE orders ADD COLUMN captured_at BIGINT;
 "#,
     },
 ];

@@ -210,6 +210,10 @@ pub struct OrderRecord {
     pub transaction: Option<TransactionRef>,
     /// The plugin's handle on the payment, as journaled (secret parts sealed or only named).
     pub handle: Option<StoredHandle>,
+    /// When the payment was authorized and captured (the host's clock at each success, Unix
+    /// milliseconds), handed to plugins that decide by date (`Context::dates`).
+    pub authorized_at_ms: Option<i64>,
+    pub captured_at_ms: Option<i64>,
     pub state: PaymentState,
     pub gateway_status: Option<String>,
     pub authorized: Money,
@@ -230,6 +234,8 @@ impl OrderRecord {
             gateway: gateway.to_owned(),
             transaction: None,
             handle: None,
+            authorized_at_ms: None,
+            captured_at_ms: None,
             state: PaymentState::AwaitingAuthorization,
             gateway_status: None,
             authorized: zero,

@@ -505,7 +505,8 @@ impl Tx for PgTx<'_> {
         let row = self
             .query_opt(
                 "SELECT order_ref, gateway, transaction_ref, state, gateway_status, currency, \
-                 authorized, captured, refunded, review, version, handle FROM orders \
+                 authorized, captured, refunded, review, version, handle, authorized_at, \
+                 captured_at FROM orders \
                  WHERE order_ref = $1",
                 &[&order],
             )
@@ -644,7 +645,8 @@ impl Tx for PgTx<'_> {
                 &format!(
                     "SELECT {columns}, o.order_ref, o.gateway, o.transaction_ref, o.state, \
                      o.gateway_status, o.currency, o.authorized, o.captured, o.refunded, \
-                     o.review, o.version, o.handle FROM operations op \
+                     o.review, o.version, o.handle, o.authorized_at, o.captured_at \
+                     FROM operations op \
                      LEFT JOIN orders o ON o.order_ref = op.order_ref WHERE op.id = $1"
                 ),
                 &[&id.0],
@@ -664,7 +666,7 @@ impl Tx for PgTx<'_> {
                 "SELECT s.order_ref, s.shop, s.unpaid, s.data, s.updated_at, s.version, \
                  o.order_ref, o.gateway, o.transaction_ref, o.state, o.gateway_status, \
                  o.currency, o.authorized, o.captured, o.refunded, o.review, o.version, \
-                 o.handle FROM (SELECT $1::text AS k) q \
+                 o.handle, o.authorized_at, o.captured_at FROM (SELECT $1::text AS k) q \
                  LEFT JOIN shop_orders s ON s.order_ref = q.k \
                  LEFT JOIN orders o ON o.order_ref = q.k",
                 &[&order],
@@ -988,15 +990,17 @@ impl Tx for PgTx<'_> {
 fn order_upsert(q: &mut Params, o: &OrderRecord, now_ms: i64) -> String {
     format!(
         "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
-         currency, authorized, captured, refunded, review, version, updated_at, handle) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
+         currency, authorized, captured, refunded, review, version, updated_at, handle, \
+         authorized_at, captured_at) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
          ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
          transaction_ref = excluded.transaction_ref, state = excluded.state, \
          gateway_status = excluded.gateway_status, currency = excluded.currency, \
          authorized = excluded.authorized, captured = excluded.captured, \
          refunded = excluded.refunded, review = excluded.review, \
          version = excluded.version, updated_at = excluded.updated_at, \
-         handle = excluded.handle",
+         handle = excluded.handle, authorized_at = excluded.authorized_at, \
+         captured_at = excluded.captured_at",
         q.add(o.order.as_str().to_owned()),
         q.add(o.gateway.clone()),
         q.add(o.transaction.as_ref().map(|t| t.as_str().to_owned())),
@@ -1010,6 +1014,8 @@ fn order_upsert(q: &mut Params, o: &OrderRecord, now_ms: i64) -> String {
         q.add(o.version),
         q.add(now_ms),
         q.add(o.handle.as_ref().map(codec::handle_json)),
+        q.add(o.authorized_at_ms),
+        q.add(o.captured_at_ms),
     )
 }
 
@@ -1093,6 +1099,8 @@ fn order_at(r: &Row, at: usize) -> Result<Option<OrderRecord>, JournalError> {
                 review: r.get(at + 9),
                 version: r.get(at + 10),
                 handle: r.get(at + 11),
+                authorized_at: r.get(at + 12),
+                captured_at: r.get(at + 13),
             }
             .into_record()
         })

@@ -235,7 +235,8 @@ impl Tx for SqliteTx<'_> {
             .tx
             .prepare_cached(
                 "SELECT order_ref, gateway, transaction_ref, state, gateway_status, currency, \
-                 authorized, captured, refunded, review, version, handle FROM orders \
+                 authorized, captured, refunded, review, version, handle, authorized_at, \
+                 captured_at FROM orders \
                  WHERE order_ref = ?1",
             )
             .map_err(storage)?
@@ -253,6 +254,8 @@ impl Tx for SqliteTx<'_> {
                     review: r.get(9)?,
                     version: r.get(10)?,
                     handle: r.get(11)?,
+                    authorized_at: r.get(12)?,
+                    captured_at: r.get(13)?,
                 })
             })
             .optional()
@@ -264,15 +267,17 @@ impl Tx for SqliteTx<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO orders (order_ref, gateway, transaction_ref, state, gateway_status, \
-                 currency, authorized, captured, refunded, review, version, updated_at, handle) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                 currency, authorized, captured, refunded, review, version, updated_at, handle, \
+                 authorized_at, captured_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
                  ON CONFLICT (order_ref) DO UPDATE SET gateway = excluded.gateway, \
                  transaction_ref = excluded.transaction_ref, state = excluded.state, \
                  gateway_status = excluded.gateway_status, currency = excluded.currency, \
                  authorized = excluded.authorized, captured = excluded.captured, \
                  refunded = excluded.refunded, review = excluded.review, \
                  version = excluded.version, updated_at = excluded.updated_at, \
-                 handle = excluded.handle",
+                 handle = excluded.handle, authorized_at = excluded.authorized_at, \
+                 captured_at = excluded.captured_at",
             )
             .map_err(storage)?
             .execute(params![
@@ -289,6 +294,8 @@ impl Tx for SqliteTx<'_> {
                 o.version,
                 now_ms,
                 o.handle.as_ref().map(codec::handle_json),
+                o.authorized_at_ms,
+                o.captured_at_ms,
             ])
             .map_err(storage)?;
         Ok(())

@@ -577,9 +577,12 @@ pub fn a_handle_rests_with_its_order(p: &Pair) {
         new_op("h1", OperationKind::Capture, Some(500), 2),
         captured,
     );
+    let order = p.b.order(&OrderRef::new("h1")).unwrap().unwrap();
+    assert_eq!(order.handle, Some(handle));
+    // The payment's dates are journaled with it (both operations succeeded at `run`'s time).
     assert_eq!(
-        p.b.order(&OrderRef::new("h1")).unwrap().unwrap().handle,
-        Some(handle)
+        (order.authorized_at_ms, order.captured_at_ms),
+        (Some(4), Some(4))
     );
 }
 

@@ -4,9 +4,9 @@
 use super::types::*;
 use crate::{
     Bytes, CardData, Context, CustomerRef, ErrorKind, Exchange, GatewayError, Handle, Headers,
-    HttpRequest, HttpResponse, Method, Operation, OperationKind, OrderRef, Outcome, PaymentSource,
-    PaymentState, RefundExtent, Secret, Settlement, Step, StepEffect, Text, Timestamp,
-    TransactionRef,
+    HttpRequest, HttpResponse, Method, Operation, OperationKind, OrderRef, Outcome, PaymentDates,
+    PaymentSource, PaymentState, RefundExtent, Secret, Settlement, Step, StepEffect, Text,
+    Timestamp, TransactionRef,
 };
 use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec, Tuple2};
 
@@ -215,6 +215,8 @@ pub fn context_to_ffi<'a>(ctx: &Context<'a>) -> FfiContext<'a> {
         attempt: ctx.attempt,
         gateway_order_id: ctx.gateway_order_id.map(RStr::from).into(),
         handle: ctx.handle.map(handle_to_ffi).into(),
+        authorized_at_ms: ctx.dates.authorized_at.map(|t| t.unix_millis).into(),
+        captured_at_ms: ctx.dates.captured_at.map(|t| t.unix_millis).into(),
     }
 }
 
@@ -258,6 +260,16 @@ pub fn context_from_ffi<'a>(ffi: &FfiContext<'a>, handle: Option<&'a Handle>) ->
             .map(|s| s.as_str())
             .into_option(),
         handle,
+        dates: PaymentDates {
+            authorized_at: ffi
+                .authorized_at_ms
+                .into_option()
+                .map(Timestamp::from_unix_millis),
+            captured_at: ffi
+                .captured_at_ms
+                .into_option()
+                .map(Timestamp::from_unix_millis),
+        },
     }
 }
 

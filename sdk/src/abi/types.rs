@@ -39,6 +39,9 @@ pub struct FfiContext<'a> {
     pub gateway_order_id: ROption<RStr<'a>>,
     /// Since 0.2: the payment's handle.
     pub handle: ROption<FfiHandle>,
+    /// Since 0.2: when the payment was authorized and captured (Unix milliseconds).
+    pub authorized_at_ms: ROption<i64>,
+    pub captured_at_ms: ROption<i64>,
 }
 
 /// A `Handle` across the boundary: public and secret parts as name/value pairs.

@@ -307,6 +307,26 @@ pub fn apply(
         }
         (s, _) => s.clone(),
     };
+    // The payment's dates: the time the operation succeeded (its record's `updated_at`, set to
+    // the success's time before this is called). A capture that re-authorized, or an amount
+    // change that did, made a new authorization.
+    let new_payment = outcome
+        .transaction
+        .as_ref()
+        .is_some_and(|t| next.transaction.as_ref() != Some(t));
+    match op.kind {
+        OperationKind::Authorize => next.authorized_at_ms = Some(op.updated_at_ms),
+        OperationKind::ChangeAmount if new_payment => {
+            next.authorized_at_ms = Some(op.updated_at_ms)
+        }
+        OperationKind::Capture => {
+            if new_payment {
+                next.authorized_at_ms = Some(op.updated_at_ms);
+            }
+            next.captured_at_ms = Some(op.updated_at_ms);
+        }
+        _ => {}
+    }
     // The plugin's handle belongs to one payment: the outcome's replaces it; an outcome that
     // moved the order to another payment without one leaves none (the old one's would be
     // handed to operations on the new payment).

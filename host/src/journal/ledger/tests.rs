@@ -160,3 +160,77 @@ fn a_registered_order_may_be_authorized_and_a_verified_card_is_final() {
         Err(Refusal::Final { .. })
     ));
 }
+
+/// The payment's dates are the times its operations succeeded (the record's `updated_at`): an
+/// authorization's, a capture's, and both for a capture that re-authorized; a refund keeps them.
+#[test]
+fn the_orders_dates_are_when_its_authorization_and_capture_succeeded() {
+    let at = |kind, amount, ms| {
+        let mut o = op(kind, amount);
+        o.updated_at_ms = ms;
+        o
+    };
+    let awaiting = OrderRecord::awaiting(&OrderRef::new("o"), "g", renkei_sdk::Currency::JPY);
+    let mut authorized = out(PaymentState::Authorized, "T1");
+    authorized.authorized = Some(Money::jpy(1000));
+    let (order, _) = apply(
+        Some(&awaiting),
+        &at(OperationKind::Authorize, Some(1000), 100),
+        &authorized,
+    )
+    .unwrap();
+    assert_eq!(
+        (order.authorized_at_ms, order.captured_at_ms),
+        (Some(100), None)
+    );
+
+    let mut captured = out(CAPTURED, "T1");
+    captured.captured = Some(Money::jpy(1000));
+    let (order, _) = apply(
+        Some(&order),
+        &at(OperationKind::Capture, Some(1000), 200),
+        &captured,
+    )
+    .unwrap();
+    assert_eq!(
+        (order.authorized_at_ms, order.captured_at_ms),
+        (Some(100), Some(200))
+    );
+
+    let mut refunded = out(
+        PaymentState::Refunded {
+            extent: RefundExtent::Full,
+            settlement: Settlement::Pending,
+        },
+        "T1",
+    );
+    refunded.refunded = Some(Money::jpy(1000));
+    let (after_refund, _) = apply(
+        Some(&order),
+        &at(OperationKind::Refund, Some(1000), 300),
+        &refunded,
+    )
+    .unwrap();
+    assert_eq!(
+        (after_refund.authorized_at_ms, after_refund.captured_at_ms),
+        (Some(100), Some(200))
+    );
+
+    // A capture above the authorization that re-authorized under a new reference.
+    let mut authorized_order = authorized_order();
+    authorized_order.authorized_at_ms = Some(100);
+    let mut moved = out(CAPTURED, "NEW");
+    moved.replaced = Some(TransactionRef::new("OLD"));
+    moved.authorized = Some(Money::jpy(1200));
+    moved.captured = Some(Money::jpy(1200));
+    let (order, _) = apply(
+        Some(&authorized_order),
+        &at(OperationKind::Capture, Some(1200), 400),
+        &moved,
+    )
+    .unwrap();
+    assert_eq!(
+        (order.authorized_at_ms, order.captured_at_ms),
+        (Some(400), Some(400))
+    );
+}
