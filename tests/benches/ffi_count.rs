@@ -14,6 +14,8 @@
 //! done
 //! ```
 //! Subtract a run with N = 0 (setup and loading) from each to get the per-call figure.
+//! The modes `static_journal`, `dynamic_journal` and `compat_0_1_journal` add what the 0.2 host
+//! also does for every reply: ask the plugin for the reply's journal copy (`journal_reply`).
 
 #[path = "kumopay.rs"]
 mod kumopay;
@@ -36,11 +38,17 @@ fn main() {
         KumoPay::from_config(&Config::validate(&KumoPay::manifest(), &values).unwrap()).unwrap();
     let (_native, dynamic_gw) = native_instance();
     let (_compat, compat_gw) = compat_0_1_instance();
-    let loaded = match mode.as_str() {
+    let (base, journal) = match mode.strip_suffix("_journal") {
+        Some(base) => (base, true),
+        None => (mode.as_str(), false),
+    };
+    let loaded = match base {
         "static" => None,
         "dynamic" => Some(&dynamic_gw),
         "compat_0_1" => Some(&compat_gw),
-        other => panic!("unknown mode {other:?}: static, dynamic or compat_0_1"),
+        other => panic!(
+            "unknown mode {other:?}: static, dynamic or compat_0_1, each optionally with _journal"
+        ),
     };
     for _ in 0..n {
         match loaded {
@@ -49,12 +57,18 @@ fn main() {
                     unreachable!()
                 };
                 black_box(static_gw.interpret(&op, &ctx, &x.state, &reply).unwrap());
+                if journal {
+                    black_box(static_gw.journal_reply(&op, &x.state, &reply));
+                }
             }
             Some(gw) => {
                 let Step::Send(x) = gw.prepare(black_box(&op), &ctx).unwrap() else {
                     unreachable!()
                 };
                 black_box(gw.interpret(&op, &ctx, &x.state, &reply).unwrap());
+                if journal {
+                    black_box(gw.redacted_reply(&op, &x.state, &reply));
+                }
             }
         }
     }
