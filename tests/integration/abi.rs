@@ -56,6 +56,32 @@ fn abi_a_0_1_0_plugin_loads_in_the_0_2_host_through_compatibility() {
     assert_eq!(plugin.version_source(), VersionSource::AbiStableHeader);
 }
 
+/// Opens `path` in today's host and asserts it came in as a 0.1 plugin through compatibility:
+/// gateway `gateway`, SDK 0.1.0 read from abi_stable's header (0.1.0 has no handshake).
+fn assert_loads_as_compat_0_1(path: &Path, gateway: &str) {
+    let mut registry = PluginRegistry::new();
+    let plugin = registry
+        .load_file(path)
+        .unwrap_or_else(|e| panic!("{} loads: {e}", path.display()));
+    assert_eq!(plugin.gateway_id(), gateway);
+    assert_eq!(plugin.sdk_version(), &Version::new(0, 1, 0));
+    assert_eq!(plugin.manifest().sdk_version, Version::new(0, 1, 0));
+    assert_eq!(plugin.abi(), Abi::V0_1);
+    assert_eq!(plugin.version_source(), VersionSource::AbiStableHeader);
+}
+
+/// Issue 18: the SBPS plugin shipped at 0.1.0 (`compat/sbps-plugin-0.1.0`) is in the field.
+#[test]
+fn abi_the_0_1_0_sbps_plugin_loads_in_the_0_2_host_through_compatibility() {
+    assert_loads_as_compat_0_1(&compat_0_1().sbps_plugin, "sbps");
+}
+
+/// Issue 18: the F-REGI plugin shipped at 0.1.0 (`compat/fregi-plugin-0.1.0`) is in the field.
+#[test]
+fn abi_the_0_1_0_fregi_plugin_loads_in_the_0_2_host_through_compatibility() {
+    assert_loads_as_compat_0_1(&compat_0_1().fregi_plugin, "fregi");
+}
+
 #[test]
 fn abi_a_0_1_0_plugin_translates_as_todays_build_of_the_same_source_does() {
     // The template's translation of a capture did not change between 0.1.0 and today: the
