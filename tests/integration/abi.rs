@@ -176,3 +176,22 @@ fn abi_the_old_host_probe_loads_a_0_1_0_plugin() {
         ]
     );
 }
+
+/// The frozen gateway plugins are the 0.1.0 host's too: its loader (the probe) accepts them as
+/// it accepts the template, so what the 0.2 host is tested against is what 0.1.0 hosts load.
+#[test]
+fn abi_the_old_host_probe_loads_the_0_1_0_sbps_and_fregi_plugins() {
+    for (library, gateway) in [
+        (&compat_0_1().sbps_plugin, "sbps"),
+        (&compat_0_1().fregi_plugin, "fregi"),
+    ] {
+        assert_eq!(
+            old_host_probe(library),
+            [
+                "sdk_version=0.1.0".to_owned(),
+                "policy=accepted".to_owned(),
+                format!("init=loaded gateway={gateway}"),
+            ]
+        );
+    }
+}
