@@ -230,8 +230,9 @@ fn abi_the_0_1_0_sbps_plugin_passes_the_0_2_suite_but_for_its_shipped_order_id_d
 /// - `lifecycle.capture-refund` and `lifecycle.partial-refund`: it sends `AUTHCODE` on `sale`
 ///   only after an `authchange`; the emulator now refuses a shop sale without it (S1-1-111,
 ///   `require_sale_authcode`, on since after 0.1.0 because production clients always send it and
-///   the real gateway may require it). With no capture, no refund succeeds, so the
-///   `robustness.refund.*` checks skip.
+///   the real gateway may require it). 0.2's plugin keeps `SEQNO-AUTHCODE` as its transaction
+///   reference, which a 0.1 plugin could have done too. With no capture, no refund succeeds, so
+///   the `robustness.refund.*` checks skip.
 /// - `robustness.capture.cut-anywhere` and `robustness.change_amount.cut-anywhere`: it reads an
 ///   `authchange` reply (`OK`, `SEQNO`, `AUTHCODE`, a line each) cut inside `AUTHCODE` as whole
 ///   (`430161` read as `4`, `43`…) and goes on to `sale` with it, or answers it. A parser defect
