@@ -56,6 +56,32 @@ fn abi_a_0_1_0_plugin_loads_in_the_0_2_host_through_compatibility() {
     assert_eq!(plugin.version_source(), VersionSource::AbiStableHeader);
 }
 
+/// Opens `path` in today's host and asserts it came in as a 0.1 plugin through compatibility:
+/// gateway `gateway`, SDK 0.1.0 read from abi_stable's header (0.1.0 has no handshake).
+fn assert_loads_as_compat_0_1(path: &Path, gateway: &str) {
+    let mut registry = PluginRegistry::new();
+    let plugin = registry
+        .load_file(path)
+        .unwrap_or_else(|e| panic!("{} loads: {e}", path.display()));
+    assert_eq!(plugin.gateway_id(), gateway);
+    assert_eq!(plugin.sdk_version(), &Version::new(0, 1, 0));
+    assert_eq!(plugin.manifest().sdk_version, Version::new(0, 1, 0));
+    assert_eq!(plugin.abi(), Abi::V0_1);
+    assert_eq!(plugin.version_source(), VersionSource::AbiStableHeader);
+}
+
+/// Issue 18: the SBPS plugin shipped at 0.1.0 (`compat/sbps-plugin-0.1.0`) is in the field.
+#[test]
+fn abi_the_0_1_0_sbps_plugin_loads_in_the_0_2_host_through_compatibility() {
+    assert_loads_as_compat_0_1(&compat_0_1().sbps_plugin, "sbps");
+}
+
+/// Issue 18: the F-REGI plugin shipped at 0.1.0 (`compat/fregi-plugin-0.1.0`) is in the field.
+#[test]
+fn abi_the_0_1_0_fregi_plugin_loads_in_the_0_2_host_through_compatibility() {
+    assert_loads_as_compat_0_1(&compat_0_1().fregi_plugin, "fregi");
+}
+
 #[test]
 fn abi_a_0_1_0_plugin_translates_as_todays_build_of_the_same_source_does() {
     // The template's translation of a capture did not change between 0.1.0 and today: the
@@ -149,4 +175,23 @@ fn abi_the_old_host_probe_loads_a_0_1_0_plugin() {
             "init=loaded gateway=kumopay"
         ]
     );
+}
+
+/// The frozen gateway plugins are the 0.1.0 host's too: its loader (the probe) accepts them as
+/// it accepts the template, so what the 0.2 host is tested against is what 0.1.0 hosts load.
+#[test]
+fn abi_the_old_host_probe_loads_the_0_1_0_sbps_and_fregi_plugins() {
+    for (library, gateway) in [
+        (&compat_0_1().sbps_plugin, "sbps"),
+        (&compat_0_1().fregi_plugin, "fregi"),
+    ] {
+        assert_eq!(
+            old_host_probe(library),
+            [
+                "sdk_version=0.1.0".to_owned(),
+                "policy=accepted".to_owned(),
+                format!("init=loaded gateway={gateway}"),
+            ]
+        );
+    }
 }

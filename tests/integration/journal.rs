@@ -337,3 +337,105 @@ async fn a_replay_refused_for_another_reason_proves_nothing_and_goes_to_review()
     );
     assert_eq!(rig.status(&seqno), Status::AuthorizationCancelled);
 }
+
+/// A journaled gateway of the F-REGI plugin shipped at 0.1.0 (`compat/fregi-plugin-0.1.0`, built
+/// against the frozen SDK) on an emulator with `require_sale_authcode` as given.
+async fn rig_0_1_0(require_sale_authcode: bool) -> Rig {
+    let emulator = FregiEmulator::start(EmulatorConfig {
+        auto_batch_at: None,
+        require_sale_authcode,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let rig = Rig {
+        on: Journaled::from_library(
+            &renkei_tests::compat_0_1().fregi_plugin,
+            "fregi",
+            fregi_values(&emulator, false),
+            "journal01",
+            DEADLINE,
+        ),
+        emulator,
+    };
+    assert_eq!(
+        rig.gateway.manifest().sdk_version,
+        semver::Version::new(0, 1, 0)
+    );
+    rig
+}
+
+/// Issue 18: the F-REGI plugin shipped at 0.1.0 still runs a whole payment through today's
+/// journaled executor: authorize, capture (`sale`), refund (`salecancel`), and the emulator's
+/// book and the journal end where a refunded payment ends. The emulator takes a sale without
+/// `AUTHCODE`, as the one the plugin shipped with did: the plugin sends it only after an
+/// `authchange` (the next test shows what today's stricter emulator does with that).
+#[tokio::test]
+async fn the_0_1_0_fregi_plugin_authorizes_captures_and_refunds_through_todays_executor() {
+    use renkei_sdk::RefundExtent;
+    let rig = rig_0_1_0(false).await;
+    let seqno = rig.authorize("old-1", 1080).await;
+    assert_eq!(rig.status(&seqno), Status::Authorized);
+    rig.capture("old-1", &seqno, 1080).await.expect("capture");
+    assert!(rig.sold(&seqno));
+
+    let order = OrderRef::new("old-1");
+    let done = rig
+        .exec(
+            &Operation::Refund {
+                order: order.clone(),
+                transaction: TransactionRef::new(&seqno),
+                captured: Money::jpy(1080),
+                amount: None,
+            },
+            "old-1:refund:1",
+        )
+        .await
+        .expect("refund");
+    assert!(
+        matches!(
+            done.outcome.state,
+            PaymentState::Refunded {
+                extent: RefundExtent::Full,
+                ..
+            }
+        ),
+        "{:?}",
+        done.outcome.state
+    );
+    assert_eq!(rig.status(&seqno), Status::SaleCancelledPending);
+
+    let journaled = rig.journal.order(&order).unwrap().expect("journaled order");
+    assert_eq!(journaled.captured, Money::jpy(1080));
+    assert_eq!(journaled.refunded, Money::jpy(1080));
+    assert!(journaled.review.is_none(), "{journaled:?}");
+    assert_eq!(journaled_operations(rig.journal.as_ref(), "old-1"), 3);
+}
+
+/// The F-REGI plugin shipped at 0.1.0 sends no `AUTHCODE` on a plain capture's `sale`; today's
+/// emulator refuses that (S1-1-111, as the real gateway may). Through today's executor the
+/// refusal is clean: the capture fails as not applied, nothing goes to review, the payment stays
+/// authorized at F-REGI and in the journal, so a merchant still on 0.1.0 loses no money and is
+/// told to upgrade the plugin, never double-charged.
+#[tokio::test]
+async fn the_0_1_0_fregi_plugin_s_capture_without_authcode_is_a_clean_refusal_where_f_regi_needs_it()
+ {
+    let rig = rig_0_1_0(true).await;
+    let seqno = rig.authorize("old-2", 1080).await;
+    let result = rig.capture("old-2", &seqno, 1080).await;
+    match &result {
+        Err(ExecError::Failed { error, .. }) => {
+            assert_eq!(error.gateway_code.as_deref(), Some("S1-1-111"), "{error}")
+        }
+        other => panic!("a clean refusal, not {other:?}"),
+    }
+    assert_eq!(rig.status(&seqno), Status::Authorized);
+    let journaled = rig
+        .journal
+        .order(&OrderRef::new("old-2"))
+        .unwrap()
+        .expect("journaled order");
+    assert_eq!(journaled.state, PaymentState::Authorized);
+    assert_eq!(journaled.captured, Money::jpy(0));
+    assert!(journaled.review.is_none(), "{journaled:?}");
+}

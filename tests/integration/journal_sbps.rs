@@ -125,3 +125,131 @@ async fn breach16_recovery_reads_only_the_current_attempts_exchanges() {
     rig.exec(&op, key).await.unwrap();
     assert_eq!(rig.status(&t), PaymentStatus::Sold);
 }
+
+/// A journaled gateway of the SBPS plugin shipped at 0.1.0 (`compat/sbps-plugin-0.1.0`, built
+/// against the frozen SDK) on the SBPS emulator.
+async fn rig_0_1_0() -> Rig {
+    let emulator = SbpsEmulator::start(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let rig = Rig {
+        on: Journaled::from_library(
+            &renkei_tests::compat_0_1().sbps_plugin,
+            "sbps",
+            sbps_timed_values(&emulator),
+            "jsbps01",
+            Duration::from_millis(800),
+        ),
+        emulator,
+    };
+    assert_eq!(
+        rig.gateway.manifest().sdk_version,
+        semver::Version::new(0, 1, 0)
+    );
+    rig
+}
+
+/// Issue 18: the SBPS plugin shipped at 0.1.0 (`compat/sbps-plugin-0.1.0`, built against the
+/// frozen SDK) still runs a whole payment through today's journaled executor: authorize, capture,
+/// refund, and the emulator's book and the journal end where a refunded payment ends.
+#[tokio::test]
+async fn the_0_1_0_sbps_plugin_authorizes_captures_and_refunds_through_todays_executor() {
+    use renkei_sdk::{PaymentState, RefundExtent};
+    let rig = rig_0_1_0().await;
+    let t = rig.authorize("old-1", 1080).await;
+    assert_eq!(rig.status(&t), PaymentStatus::Authorized);
+
+    let order = OrderRef::new("old-1");
+    let capture = Operation::Capture {
+        order: order.clone(),
+        transaction: TransactionRef::new(&t),
+        authorized: Money::jpy(1080),
+        amount: None,
+    };
+    rig.exec(&capture, "old-1:capture:1")
+        .await
+        .expect("capture");
+    assert_eq!(rig.status(&t), PaymentStatus::Sold);
+
+    let refund = Operation::Refund {
+        order: order.clone(),
+        transaction: TransactionRef::new(&t),
+        captured: Money::jpy(1080),
+        amount: None,
+    };
+    let done = rig.exec(&refund, "old-1:refund:1").await.expect("refund");
+    assert!(
+        matches!(
+            done.outcome.state,
+            PaymentState::Refunded {
+                extent: RefundExtent::Full,
+                ..
+            }
+        ),
+        "{:?}",
+        done.outcome.state
+    );
+    assert_eq!(rig.status(&t), PaymentStatus::Refunded);
+
+    let journaled = rig.journal.order(&order).unwrap().expect("journaled order");
+    assert_eq!(journaled.captured, Money::jpy(1080));
+    assert_eq!(journaled.refunded, Money::jpy(1080));
+    assert!(journaled.review.is_none(), "{journaled:?}");
+    assert_eq!(
+        crate::support::journaled_operations(rig.journal.as_ref(), "old-1"),
+        3
+    );
+}
+
+/// What `lifecycle.decline-retry` finds in the SBPS plugin shipped at 0.1.0
+/// (`conformance.rs`), through today's executor, pinned so that a change shows: the order's
+/// authorization keeps one key, so attempt 2 after a decline sends the declined attempt's
+/// `order_id` (the plugin derives it from the key alone) and SBPS refuses it as a duplicate (96),
+/// which the plugin reports as "may have authorized". The order goes to review: nothing is
+/// authorized twice, but a merchant still on 0.1.0 must look at it (the 0.2 plugin takes the
+/// host's attempt ids instead, `limits.order_id`).
+#[tokio::test]
+async fn the_0_1_0_sbps_plugin_sends_an_order_to_review_when_authorized_again_after_a_decline() {
+    use renkei_emulator_sbps::TEST_TOKEN_DECLINE_LIMIT;
+    use renkei_sdk::{PaymentSource, PaymentState, Secret};
+    let rig = rig_0_1_0().await;
+    let approved = sbps_authorization("old-d", 1080);
+    let Operation::Authorize {
+        order,
+        amount,
+        customer,
+        description,
+        ..
+    } = approved.clone()
+    else {
+        unreachable!("sbps_authorization builds an authorization")
+    };
+    let declined = Operation::Authorize {
+        order: order.clone(),
+        amount,
+        source: PaymentSource::Token {
+            token: Secret::new(TEST_TOKEN_DECLINE_LIMIT),
+            key: Some(Secret::new("token-key")),
+        },
+        customer,
+        description,
+    };
+    // One key per order's authorization, as the shop gives it.
+    let key = "old-d:authorize:1";
+    match rig.exec(&declined, key).await {
+        Err(ExecError::Failed { error, .. }) => {
+            assert_eq!(error.kind, renkei_sdk::ErrorKind::Declined, "{error}")
+        }
+        other => panic!("a clean decline, not {other:?}"),
+    }
+    match rig.exec(&approved, key).await {
+        Err(ExecError::NeedsReview { evidence, .. }) => {
+            assert!(evidence.contains("duplicate order_id"), "{evidence}")
+        }
+        other => panic!("review after SBPS's 96, not {other:?}"),
+    }
+    let journaled = rig.journal.order(&order).unwrap().expect("journaled order");
+    assert_eq!(journaled.state, PaymentState::AwaitingAuthorization);
+    assert_eq!(journaled.authorized, Money::jpy(0));
+    assert!(journaled.review.is_some(), "{journaled:?}");
+}

@@ -14,7 +14,7 @@ use renkei_sdk::{
 };
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -194,7 +194,32 @@ impl Journaled {
         label: &str,
         deadline: Duration,
     ) -> Journaled {
-        let registry = registry_of(&[package]);
+        Journaled::with_registry(registry_of(&[package]), plugin, values, label, deadline)
+    }
+
+    /// [`Journaled::new`] for the plugin library at `library`, wherever it was built (the frozen
+    /// 0.1.0 plugins of `compat/`).
+    pub fn from_library(
+        library: &Path,
+        plugin: &str,
+        values: BTreeMap<String, ConfigValue>,
+        label: &str,
+        deadline: Duration,
+    ) -> Journaled {
+        let mut registry = PluginRegistry::new();
+        registry
+            .load_file(library)
+            .unwrap_or_else(|e| panic!("{} loads: {e}", library.display()));
+        Journaled::with_registry(registry, plugin, values, label, deadline)
+    }
+
+    fn with_registry(
+        registry: PluginRegistry,
+        plugin: &str,
+        values: BTreeMap<String, ConfigValue>,
+        label: &str,
+        deadline: Duration,
+    ) -> Journaled {
         let gateway = Arc::new(instantiate(&registry, plugin, plugin, values));
         let journal: Arc<dyn JournalStore> =
             Arc::from(journal::sqlite::open(&journal_path(label)).unwrap());

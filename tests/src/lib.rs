@@ -130,11 +130,15 @@ fn cargo_build(target_dir: &Path) -> Command {
     cmd
 }
 
-/// What is built against the frozen renkei-sdk 0.1.0 (`compat/README.md`): a plugin in the
+/// What is built against the frozen renkei-sdk 0.1.0 (`compat/README.md`): the plugins in the
 /// field and a stand-in for a 0.1.0 host.
 pub struct Compat01 {
     /// The template plugin as shipped at 0.1.0.
     pub template_plugin: PathBuf,
+    /// The SBPS plugin as shipped at 0.1.0.
+    pub sbps_plugin: PathBuf,
+    /// The F-REGI plugin as shipped at 0.1.0.
+    pub fregi_plugin: PathBuf,
     /// `renkei-old-host-probe`: opens a library with the 0.1.0 SDK's loader.
     pub old_host_probe: PathBuf,
 }
@@ -146,15 +150,30 @@ pub struct Compat01 {
 pub fn compat_0_1() -> &'static Compat01 {
     static BUILT: OnceLock<Compat01> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let debug = build_compat_0_1(&["template-plugin-0.1.0", "old-host-probe"], false);
+        let debug = build_compat_0_1(
+            &[
+                "template-plugin-0.1.0",
+                "sbps-plugin-0.1.0",
+                "fregi-plugin-0.1.0",
+                "old-host-probe",
+            ],
+            false,
+        );
         let built = Compat01 {
             template_plugin: debug.join(compat_template_file()),
+            sbps_plugin: debug.join(library_file("renkei_plugin_sbps")),
+            fregi_plugin: debug.join(library_file("renkei_plugin_fregi")),
             old_host_probe: debug.join(format!(
                 "renkei-old-host-probe{}",
                 std::env::consts::EXE_SUFFIX
             )),
         };
-        for path in [&built.template_plugin, &built.old_host_probe] {
+        for path in [
+            &built.template_plugin,
+            &built.sbps_plugin,
+            &built.fregi_plugin,
+            &built.old_host_probe,
+        ] {
             assert!(path.exists(), "compat build missing: {}", path.display());
         }
         built
@@ -175,8 +194,13 @@ pub fn compat_0_1_release_template() -> &'static Path {
 
 /// The file name of the frozen template plugin's library.
 fn compat_template_file() -> String {
+    library_file("renkei_plugin_template")
+}
+
+/// The file name of the dynamic library of crate `name` (underscores) on this platform.
+fn library_file(name: &str) -> String {
     format!(
-        "{}renkei_plugin_template{}",
+        "{}{name}{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     )
@@ -216,13 +240,7 @@ fn build_compat_0_1(krates: &[&str], release: bool) -> PathBuf {
 
 /// The path of a built plugin library, from its package name.
 pub fn plugin_path(package: &str) -> PathBuf {
-    let file = format!(
-        "{}{}{}",
-        std::env::consts::DLL_PREFIX,
-        package.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    );
-    let path = plugin_dir().join(file);
+    let path = plugin_dir().join(library_file(&package.replace('-', "_")));
     assert!(path.exists(), "plugin library missing: {}", path.display());
     path
 }
