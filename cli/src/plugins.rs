@@ -251,6 +251,20 @@ fn print_manifest(out: &mut String, m: &Manifest, abi: &str) {
             .collect::<Vec<_>>()
             .join(",")
     );
+    match &m.limits.order_id {
+        Some(rules) => wln!(
+            out,
+            "order ids: issued by the host, one per attempt: at most {} characters, letters and \
+             digits{}",
+            rules.max_len,
+            if rules.symbols.is_empty() {
+                String::new()
+            } else {
+                format!(" and {:?}", rules.symbols)
+            }
+        ),
+        None => wln!(out, "order ids: the plugin's own"),
+    }
     wln!(out, "\nconfig keys:");
     let rows: Vec<Vec<String>> = m
         .config

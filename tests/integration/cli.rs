@@ -94,6 +94,22 @@ fn plugins_show_prints_the_status_and_error_tables() {
     );
 }
 
+/// SBPS declares its order-id rules, so the host issues its ids; F-REGI sends its own.
+#[test]
+fn plugins_show_says_who_makes_the_order_ids() {
+    let (code, stdout, _) = renkei(&["plugins", "show", "sbps"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(
+            "order ids: issued by the host, one per attempt: at most 38 characters, letters and \
+             digits\n"
+        ),
+        "{stdout}"
+    );
+    let (_, stdout, _) = renkei(&["plugins", "show", "fregi"]);
+    assert!(stdout.contains("order ids: the plugin's own"), "{stdout}");
+}
+
 #[test]
 fn plugins_show_marks_an_operation_that_only_a_config_key_enables() {
     // F-REGI's inquire exists only at the emulator's inquiry_url (docs/protocols/fregi.md, inquiry).
