@@ -44,13 +44,7 @@ impl HandleKey {
             return Err(HandleKeyError::Length(text.len()));
         }
         let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(
-                text.get(2 * i..2 * i + 2).ok_or(HandleKeyError::NotHex)?,
-                16,
-            )
-            .map_err(|_| HandleKeyError::NotHex)?;
-        }
+        hex::decode_to_slice(text, &mut key).map_err(|_| HandleKeyError::NotHex)?;
         Ok(HandleKey(key.into()))
     }
 
@@ -61,7 +55,7 @@ impl HandleKey {
 
     /// The key as 64 hex digits, to write to a key file.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 }
 
@@ -99,11 +93,8 @@ pub(crate) fn seal(
             },
         )
         .expect("ChaCha20-Poly1305 seals any message this size");
-    std::iter::once(FORMAT)
-        .chain(nonce)
-        .chain(sealed)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let bytes: Vec<u8> = std::iter::once(FORMAT).chain(nonce).chain(sealed).collect();
+    hex::encode(bytes)
 }
 
 /// Opens what [`seal`] made for the same gateway and order; `None` when it was sealed with
@@ -114,13 +105,7 @@ pub(crate) fn open(
     order: &OrderRef,
     sealed: &str,
 ) -> Option<BTreeMap<String, Secret>> {
-    if !sealed.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Vec<u8> = (0..sealed.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(sealed.get(i..i + 2)?, 16).ok())
-        .collect::<Option<_>>()?;
+    let bytes = hex::decode(sealed).ok()?;
     let (&format, rest) = bytes.split_first()?;
     if format != FORMAT || rest.len() < NONCE_BYTES {
         return None;
@@ -286,6 +271,11 @@ mod tests {
         );
         assert_eq!(
             HandleKey::from_hex(&"zz".repeat(32)).unwrap_err(),
+            HandleKeyError::NotHex
+        );
+        // A sign is no hex digit (`u8::from_str_radix` would take "+f").
+        assert_eq!(
+            HandleKey::from_hex(&"+f".repeat(32)).unwrap_err(),
             HandleKeyError::NotHex
         );
     }
