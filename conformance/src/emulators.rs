@@ -154,6 +154,8 @@ impl Builtin {
                     token: Some(sbps::TEST_TOKEN_VISA.into()),
                     token_key: Some("conformance-token-key".into()),
                     declined_token: Some(sbps::TEST_TOKEN_DECLINE_LIMIT.into()),
+                    // SBPS answers one `res_err_code` a reply.
+                    multi_error_token: None,
                     customer: Some("renkei-conformance".into()),
                     amount: None,
                     endpoint_key: Some("endpoint".into()),
@@ -181,6 +183,8 @@ impl Builtin {
                     token: Some("TESTTOKEN-OK".into()),
                     token_key: None,
                     declined_token: Some("TESTTOKEN-DECLINE".into()),
+                    // F-REGI answers one error code a reply.
+                    multi_error_token: None,
                     customer: Some("renkei-conformance".into()),
                     amount: None,
                     endpoint_key: Some("base_url".into()),
@@ -207,6 +211,7 @@ impl Builtin {
                     token: Some(kumo::TEST_TOKEN_OK.into()),
                     token_key: None,
                     declined_token: Some(kumo::TEST_TOKEN_DECLINED.into()),
+                    multi_error_token: Some(kumo::TEST_TOKEN_TWO_ERRORS.into()),
                     customer: Some("renkei-conformance".into()),
                     amount: None,
                     endpoint_key: Some("endpoint".into()),

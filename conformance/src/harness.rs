@@ -367,6 +367,23 @@ impl Harness {
         })
     }
 
+    /// What the plugin itself answered, before the host holds a multi-code error to the
+    /// manifest's rule (`GatewayInstance::interpret_unruled`): the suite judges the plugin.
+    pub fn interpret_unruled(
+        &self,
+        op: &Operation,
+        ctx: &Ctx,
+        state: &[u8],
+        reply: &HttpResponse,
+        why: &str,
+    ) -> Result<Step, GatewayError> {
+        let origin = format!("interpret {} ({why})", op.kind());
+        self.observe(origin, || {
+            self.gateway
+                .interpret_unruled(op, &ctx.context(), state, reply)
+        })
+    }
+
     /// Keeps the handle of `order`'s payment after `outcome`, as the host's ledger does: an
     /// outcome's handle replaces it; an outcome about another payment without one drops it; an
     /// inquiry changes nothing.

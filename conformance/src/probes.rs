@@ -379,7 +379,7 @@ fn unseen_code(like: &str, table: &[&str]) -> Option<String> {
 }
 
 /// Byte offsets where `code` occurs in `body` as a whole token (not inside a longer word).
-fn token_positions(body: &[u8], code: &[u8]) -> Vec<usize> {
+pub(crate) fn token_positions(body: &[u8], code: &[u8]) -> Vec<usize> {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     if code.is_empty() || body.len() < code.len() {
         return Vec::new();

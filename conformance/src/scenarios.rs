@@ -5,6 +5,7 @@
 //! with the setup's error as evidence.
 
 use crate::harness::{Ctx, Failure, Harness, Run};
+use crate::probes;
 use crate::registry::Check;
 use crate::report::CheckResult;
 use renkei_sdk::{
@@ -19,6 +20,7 @@ pub struct Inputs {
     pub token: String,
     pub token_key: Option<String>,
     pub declined_token: Option<String>,
+    pub multi_error_token: Option<String>,
     pub customer: Option<String>,
     pub amount: i64,
     pub currency: Currency,
@@ -931,6 +933,156 @@ impl<'a> Scenarios<'a> {
             )),
             Err(e) => evidence.push(format!(
                 "attempt 2 of the same order, with an approved card, did not authorize: {e}"
+            )),
+        }
+        self.record(id, evidence);
+    }
+
+    /// `lifecycle.multi-error`: an authorization with the settings' `multi_error_token` is
+    /// refused in one reply naming several codes of the error table. What the plugin itself
+    /// answered (before the host holds it to the declared rule) must list every one of them
+    /// (`gateway_code` and `other_codes`) and take the kind the manifest's `multi_error` rule
+    /// gives them, in the order the reply names them. The codes are found as whole tokens in
+    /// the reply's bytes; rows that are prefixes (`E01*`) cannot be looked for.
+    pub async fn multi_error(&mut self) {
+        let id = Check::LifecycleMultiError.id();
+        if self.skip_unless(id, &[OperationKind::Authorize]) {
+            return;
+        }
+        let Some(token) = self.inputs.multi_error_token.clone() else {
+            self.results.push(CheckResult::skip(
+                id,
+                "the settings name no card token the endpoint refuses with several error codes \
+                 (`conformance.multi_error_token`)",
+            ));
+            return;
+        };
+        let order = self.h.order();
+        let Operation::Authorize {
+            order: o,
+            amount,
+            customer,
+            description,
+            ..
+        } = self.authorize_op(&order, self.inputs.amount)
+        else {
+            unreachable!("authorize_op builds an authorization")
+        };
+        let op = Operation::Authorize {
+            order: o,
+            amount,
+            source: PaymentSource::Token {
+                token: Secret::new(token),
+                key: self.inputs.token_key.clone().map(Secret::new),
+            },
+            customer,
+            description,
+        };
+        let run = self
+            .h
+            .run_attempt(&op, &format!("{order}:authorize"), 1, id)
+            .await;
+        let (Err(Failure::Plugin(_)), Some(last)) = (&run.result, run.exchanges.last()) else {
+            let what = match &run.result {
+                Ok(o) => format!("was authorized ({})", o.state),
+                Err(e) => format!("did not get an answer from the gateway: {e}"),
+            };
+            self.record(
+                id,
+                vec![format!(
+                    "the authorization with `conformance.multi_error_token` {what}: it must be a \
+                     token the endpoint refuses with several error codes"
+                )],
+            );
+            return;
+        };
+        let manifest = self.h.manifest();
+        let mut named: Vec<(usize, &str)> = manifest
+            .errors
+            .iter()
+            .filter(|e| !e.code.ends_with('*'))
+            .filter_map(|e| {
+                let at = probes::token_positions(&last.reply.body, e.code.as_bytes());
+                at.first().map(|at| (*at, e.code.as_str()))
+            })
+            .collect();
+        named.sort();
+        let named: Vec<&str> = named.into_iter().map(|(_, c)| c).collect();
+        if named.len() < 2 {
+            self.record(
+                id,
+                vec![format!(
+                    "the refusal names {} code(s) of the error table ({named:?}): \
+                     `conformance.multi_error_token` must be a token the endpoint refuses with \
+                     several",
+                    named.len()
+                )],
+            );
+            return;
+        }
+        // An SDK 0.1.0 error crosses the ABI with one code: such a plugin cannot list the others,
+        // and is held to what it can say, a kind no less cautious for the money than the rule's.
+        let one_code_abi = manifest.sdk_version < semver::Version::new(0, 2, 0);
+        let mut evidence = Vec::new();
+        match self
+            .h
+            .interpret_unruled(&run.op, &last.ctx, &last.state, &last.reply, id)
+        {
+            Err(e) if one_code_abi => {
+                let kinds = renkei_sdk::code_kinds(&manifest.errors, &named);
+                let rule = manifest.multi_error;
+                let reads = |kind| {
+                    AfterSend::Answered {
+                        status: last.reply.status,
+                        kind,
+                    }
+                    .effect()
+                };
+                if let Some(want) = rule.kind(&kinds)
+                    && ((reads(e.kind) == Effect::NotApplied
+                        && reads(want) == Effect::MayHaveApplied)
+                        || (e.kind == ErrorKind::AlreadyDone && want != ErrorKind::AlreadyDone))
+                {
+                    evidence.push(format!(
+                        "the error is `{}` (an SDK 0.1 error carries one code); the declared \
+                         rule `{rule}` gives `{want}` for {named:?}, which says less about \
+                         the money",
+                        e.kind
+                    ));
+                }
+            }
+            Err(e) => {
+                let reported: Vec<&str> = e
+                    .gateway_code
+                    .iter()
+                    .chain(e.other_codes.iter())
+                    .map(String::as_str)
+                    .collect();
+                let missing: Vec<&str> = named
+                    .iter()
+                    .filter(|c| !reported.contains(c))
+                    .copied()
+                    .collect();
+                if !missing.is_empty() {
+                    evidence.push(format!(
+                        "the reply names {named:?}; the error reports {reported:?} and leaves \
+                         out {missing:?}"
+                    ));
+                }
+                let kinds = renkei_sdk::code_kinds(&manifest.errors, &named);
+                let rule = manifest.multi_error;
+                if let Some(want) = rule.kind(&kinds)
+                    && e.kind != want
+                {
+                    evidence.push(format!(
+                        "the error is `{}`; the declared rule `{rule}` gives `{want}` for \
+                         {named:?} ({kinds:?})",
+                        e.kind
+                    ));
+                }
+            }
+            Ok(step) => evidence.push(format!(
+                "the refusal, read again, was answered {step:?} instead of an error"
             )),
         }
         self.record(id, evidence);

@@ -12,6 +12,8 @@
 //! [conformance]
 //! token = "tok_visa"       # a card token the endpoint approves (required)
 //! token_key = "…"          # for gateways whose tokens come with a key (SBPS)
+//! declined_token = "…"     # a card token the endpoint declines (lifecycle.decline-retry)
+//! multi_error_token = "…"  # one it refuses with several error codes (lifecycle.multi-error)
 //! customer = "cust-1"      # the customer code sent with authorizations
 //! amount = 1000            # the authorization amount, in minor units
 //! endpoint_key = "endpoint"  # the config key `--endpoint URL` sets (default: the first URL key)
@@ -50,6 +52,9 @@ pub struct Settings {
     pub token_key: Option<String>,
     /// A card token the endpoint declines (same `token_key`), for `lifecycle.decline-retry`.
     pub declined_token: Option<String>,
+    /// A card token the endpoint refuses with several error codes in one reply, for
+    /// `lifecycle.multi-error`.
+    pub multi_error_token: Option<String>,
     pub customer: Option<String>,
     /// Authorization amount in minor units; default: 1000 clamped to the manifest's limits.
     pub amount: Option<i64>,
@@ -105,6 +110,7 @@ impl Settings {
                             "token" => settings.token = Some(text(value)?),
                             "token_key" => settings.token_key = Some(text(value)?),
                             "declined_token" => settings.declined_token = Some(text(value)?),
+                            "multi_error_token" => settings.multi_error_token = Some(text(value)?),
                             "customer" => settings.customer = Some(text(value)?),
                             "endpoint_key" => settings.endpoint_key = Some(text(value)?),
                             "amount" => match value {
@@ -132,6 +138,7 @@ impl Settings {
         self.token = other.token.or(self.token);
         self.token_key = other.token_key.or(self.token_key);
         self.declined_token = other.declined_token.or(self.declined_token);
+        self.multi_error_token = other.multi_error_token.or(self.multi_error_token);
         self.customer = other.customer.or(self.customer);
         self.amount = other.amount.or(self.amount);
         self.endpoint_key = other.endpoint_key.or(self.endpoint_key);

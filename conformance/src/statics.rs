@@ -410,6 +410,7 @@ mod tests {
             config,
             statuses: vec![],
             errors: vec![],
+            multi_error: renkei_sdk::MultiError::MostCautious,
         }
     }
 

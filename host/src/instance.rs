@@ -212,6 +212,20 @@ impl GatewayInstance {
         state: &[u8],
         reply: &HttpResponse,
     ) -> Result<Step, GatewayError> {
+        self.interpret_unruled(op, ctx, state, reply)
+            .map_err(|e| hold_to_multi_error_rule(&self.name, &self.manifest, e))
+    }
+
+    /// What the plugin itself answered (secrets scrubbed), before the host holds a multi-code
+    /// error to the manifest's rule: for the conformance suite, which judges the plugin, not
+    /// the host's correction of it.
+    pub fn interpret_unruled(
+        &self,
+        op: &Operation,
+        ctx: &Context<'_>,
+        state: &[u8],
+        reply: &HttpResponse,
+    ) -> Result<Step, GatewayError> {
         self.scrub(self.gateway.interpret(op, ctx, state, reply))
     }
 
@@ -265,5 +279,129 @@ impl GatewayInstance {
             Ok(done) => Ok(done),
             Err(e) => Err(self.redactor.scrub_error(e)),
         }
+    }
+}
+
+/// An error that carries several gateway codes is read by the rule the manifest declares
+/// (`multi_error`), over the kinds its error table gives those codes, whatever kind the plugin
+/// picked: where the plugin's kind is less cautious than the rule's, the rule's stands (a
+/// plugin cannot pick the convenient code of a reply). A plugin's kind that is more cautious
+/// stays: it may know more than the table. An error with one code keeps the plugin's reading,
+/// which may depend on the operation.
+fn hold_to_multi_error_rule(
+    gateway: &str,
+    manifest: &Manifest,
+    mut e: GatewayError,
+) -> GatewayError {
+    let Some(first) = e.gateway_code.as_deref() else {
+        return e;
+    };
+    if e.other_codes.is_empty() {
+        return e;
+    }
+    let codes: Vec<&str> = std::iter::once(first)
+        .chain(e.other_codes.iter().map(String::as_str))
+        .collect();
+    let kinds = renkei_sdk::code_kinds(&manifest.errors, &codes);
+    let Some(ruled) = manifest.multi_error.kind(&kinds) else {
+        return e;
+    };
+    if ruled.caution_rank() < e.kind.caution_rank() {
+        tracing::warn!(
+            gateway,
+            plugin = %e.kind,
+            rule = %ruled,
+            codes = ?codes,
+            "a multi-code error is read by the manifest's declared rule, not the plugin's kind"
+        );
+        e.message = format!(
+            "{} (read as {ruled} under the declared multi-error rule {}, not {})",
+            e.message, manifest.multi_error, e.kind
+        );
+        e.kind = ruled;
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renkei_sdk::{ErrorKind, MultiError, error_row};
+
+    fn manifest(rule: MultiError) -> Manifest {
+        // A manifest as a 0.1 plugin writes it: `multi_error` is what 0.2 added.
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "gateway_id": "kumo",
+            "display_name": "Kumo",
+            "plugin_version": "1.0.0",
+            "sdk_version": "0.1.0",
+            "capabilities": {
+                "operations": ["capture"],
+                "partial_capture": false,
+                "partial_refund": false,
+                "amount_change": "unsupported",
+                "inquiry": "unavailable",
+                "replay_safe": []
+            },
+            "limits": {"min_amount": 1, "max_amount": 10, "currencies": ["JPY"]},
+            "config": [],
+            "statuses": [],
+            "errors": []
+        }))
+        .expect("a 0.1 manifest parses");
+        assert_eq!(m.multi_error, MultiError::MostCautious);
+        m.errors = vec![
+            error_row("card_declined", ErrorKind::Declined, "declined"),
+            error_row("velocity_limit", ErrorKind::Rejected, "too many attempts"),
+            error_row(
+                "already_captured",
+                ErrorKind::AlreadyDone,
+                "already captured",
+            ),
+        ];
+        m.multi_error = rule;
+        m
+    }
+
+    fn error(kind: ErrorKind, codes: &[&str]) -> GatewayError {
+        let mut e = GatewayError::gateway(kind, codes[0], None, "from the plugin");
+        e.other_codes = codes[1..].iter().map(|c| (*c).to_owned()).collect();
+        e
+    }
+
+    #[test]
+    fn a_multi_code_error_less_cautious_than_the_declared_rule_takes_the_rules_kind() {
+        let m = manifest(MultiError::MostCautious);
+        let e = error(ErrorKind::Declined, &["card_declined", "velocity_limit"]);
+        let held = hold_to_multi_error_rule("kumo", &m, e);
+        assert_eq!(held.kind, ErrorKind::Rejected);
+        assert!(held.message.contains("most_cautious"), "{}", held.message);
+        // An undocumented code among them leaves the outcome open, whatever the plugin said.
+        let e = error(ErrorKind::AlreadyDone, &["already_captured", "zz_unknown"]);
+        assert_eq!(
+            hold_to_multi_error_rule("kumo", &m, e).kind,
+            ErrorKind::Protocol
+        );
+    }
+
+    #[test]
+    fn a_plugins_more_cautious_kind_and_single_code_errors_stand() {
+        let m = manifest(MultiError::FirstListed);
+        let e = error(ErrorKind::Declined, &["card_declined", "velocity_limit"]);
+        assert_eq!(
+            hold_to_multi_error_rule("kumo", &m, e).kind,
+            ErrorKind::Declined
+        );
+        let e = error(ErrorKind::Protocol, &["card_declined", "velocity_limit"]);
+        assert_eq!(
+            hold_to_multi_error_rule("kumo", &m, e).kind,
+            ErrorKind::Protocol
+        );
+        // One code: the plugin's reading (it may depend on the operation).
+        let e = error(ErrorKind::AlreadyDone, &["velocity_limit"]);
+        assert_eq!(
+            hold_to_multi_error_rule("kumo", &m, e).kind,
+            ErrorKind::AlreadyDone
+        );
     }
 }

@@ -125,6 +125,63 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// How the kind of a reply that carries several error codes at once is picked, as the manifest
+/// declares it (`Manifest::multi_error`). The host holds every multi-code error to it: a plugin
+/// that reports a kind less cautious than its declared rule gives is read by the rule's kind
+/// instead, so no plugin can pick the convenient code of a reply.
+///
+/// Under either rule, a code the error table does not list makes the reply `Protocol` (an
+/// undocumented code is never taken for a refusal), and `AlreadyDone` stands only when every
+/// code says it: "already done" is the one kind that can prove a success, and a reply that also
+/// says something else proves nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultiError {
+    /// The most cautious kind of all the codes ([`ErrorKind::most_cautious`]). The default, and
+    /// what a manifest written before 0.2 gets.
+    #[default]
+    MostCautious,
+    /// The first code's kind: for gateways whose documentation says the first code is the
+    /// cause and the others follow from it.
+    FirstListed,
+}
+
+impl MultiError {
+    pub fn name(self) -> &'static str {
+        match self {
+            MultiError::MostCautious => "most_cautious",
+            MultiError::FirstListed => "first_listed",
+        }
+    }
+
+    /// Which of `kinds` (the kinds of a reply's codes, in the gateway's order) gives the reply
+    /// its kind; `None` when there is none.
+    pub fn pick(self, kinds: &[ErrorKind]) -> Option<usize> {
+        let first = kinds.first()?;
+        let cautious = (0..kinds.len()).min_by_key(|&i| kinds[i].caution_rank())?;
+        let open = |k: ErrorKind| k.effect() == Effect::MayHaveApplied;
+        Some(match self {
+            MultiError::MostCautious => cautious,
+            // The order decides among the gateway's refusals only: an undocumented or unreadable
+            // code still leaves the outcome open, and "already done" must be unanimous.
+            MultiError::FirstListed if open(kinds[cautious]) => cautious,
+            MultiError::FirstListed if *first == ErrorKind::AlreadyDone => cautious,
+            MultiError::FirstListed => 0,
+        })
+    }
+
+    /// The kind a reply with codes of `kinds` has under this rule.
+    pub fn kind(self, kinds: &[ErrorKind]) -> Option<ErrorKind> {
+        self.pick(kinds).map(|i| kinds[i])
+    }
+}
+
+impl fmt::Display for MultiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A failed gateway operation: a stable kind, our explanation, and the gateway's own code and
 /// message kept verbatim (operators search the gateway's manual for them).
 ///
@@ -245,6 +302,37 @@ mod tests {
             Some(ErrorKind::InvalidRequest)
         );
         assert_eq!(ErrorKind::most_cautious([]), None);
+    }
+
+    #[test]
+    fn first_listed_decides_among_refusals_only() {
+        use ErrorKind::*;
+        let first = MultiError::FirstListed;
+        assert_eq!(first.kind(&[Declined, Rejected]), Some(Declined));
+        assert_eq!(
+            first.kind(&[InvalidRequest, Declined]),
+            Some(InvalidRequest)
+        );
+        // An undocumented code (read as `Protocol`) anywhere leaves the outcome open.
+        assert_eq!(first.kind(&[Declined, Protocol]), Some(Protocol));
+        // "Already done" proves a success only when every code says it.
+        assert_eq!(first.kind(&[AlreadyDone, Rejected]), Some(Rejected));
+        assert_eq!(first.kind(&[AlreadyDone, AlreadyDone]), Some(AlreadyDone));
+        assert_eq!(first.kind(&[Rejected, AlreadyDone]), Some(Rejected));
+        assert_eq!(first.pick(&[]), None);
+    }
+
+    #[test]
+    fn most_cautious_is_the_default_rule_and_picks_the_first_code_of_its_kind() {
+        use ErrorKind::*;
+        assert_eq!(MultiError::default(), MultiError::MostCautious);
+        let rule = MultiError::MostCautious;
+        assert_eq!(rule.pick(&[Declined, Rejected, Rejected]), Some(1));
+        assert_eq!(rule.kind(&[AlreadyDone, Declined]), Some(Declined));
+        assert_eq!(
+            serde_json::from_str::<MultiError>("\"first_listed\"").unwrap(),
+            MultiError::FirstListed
+        );
     }
 
     #[test]

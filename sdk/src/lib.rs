@@ -34,7 +34,7 @@ pub mod testing;
 pub use buf::{Bytes, Headers, Text};
 pub use config::{Config, ConfigError, ConfigValue};
 pub use context::{Context, PaymentDates, Timestamp};
-pub use error::{Effect, ErrorKind, GatewayError};
+pub use error::{Effect, ErrorKind, GatewayError, MultiError};
 pub use gateway::Gateway;
 pub use handle::Handle;
 pub use http::{HttpRequest, HttpResponse, Method, ReplyCopy};
@@ -49,7 +49,10 @@ pub use secret::Secret;
 pub use sent::{AfterSend, failed_exchange_effect, is_refusal};
 pub use state::{PaymentState, RefundExtent, Settlement};
 pub use step::{Exchange, Outcome, Step, StepEffect, decode_state};
-pub use table::{error_from_codes, error_row, state_by_code, status_entry, status_row};
+pub use table::{
+    code_kinds, error_from_codes, error_from_codes_by, error_row, state_by_code, status_entry,
+    status_row,
+};
 
 /// The SDK (and ABI) version this crate was built as.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,7 +1,7 @@
 //! The plugin manifest: everything the host, the CLI and the conformance suite need to know about
 //! a gateway, exported by the plugin as data.
 
-use crate::{Currency, ErrorKind, OperationKind, OrderIdRules, PaymentState};
+use crate::{Currency, ErrorKind, MultiError, OperationKind, OrderIdRules, PaymentState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -183,6 +183,10 @@ pub struct Manifest {
     pub config: Vec<ConfigKey>,
     pub statuses: Vec<StatusEntry>,
     pub errors: Vec<ErrorEntry>,
+    /// Since 0.2: how the kind of a reply with several error codes is picked. Absent (0.1
+    /// manifests): the most cautious code's kind.
+    #[serde(default)]
+    pub multi_error: MultiError,
 }
 
 /// Why a manifest was refused.
@@ -455,6 +459,7 @@ mod tests {
                     message: "exact".into(),
                 },
             ],
+            multi_error: MultiError::MostCautious,
         }
     }
 

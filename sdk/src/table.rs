@@ -7,8 +7,8 @@
 //! crosses the ABI (the manifest travels as the types of `manifest.rs`).
 
 use crate::{
-    ConfigKey, ConfigKind, ErrorEntry, ErrorKind, GatewayError, OperationKind, PaymentState,
-    StatusEntry, error_entry,
+    ConfigKey, ConfigKind, ErrorEntry, ErrorKind, GatewayError, MultiError, OperationKind,
+    PaymentState, StatusEntry, error_entry,
 };
 
 impl ConfigKey {
@@ -78,13 +78,32 @@ pub fn error_row(code: &str, kind: ErrorKind, message: &str) -> ErrorEntry {
     }
 }
 
-/// The error of a reply that carried several codes at once (or one): each code is read through
-/// the error table, a code the table does not list as `Protocol` (an undocumented code is never
-/// taken for a refusal), and the error takes the most cautious kind
-/// ([`ErrorKind::most_cautious`]). `gateway_code` is the first code of that kind, the others
-/// keep the gateway's order in `other_codes`, and `message` gets the table's meaning of the
-/// chosen code. `None` when `codes` is empty.
+/// The error of a reply that carried several codes at once (or one), under the SDK's default
+/// rule ([`MultiError::MostCautious`]); see [`error_from_codes_by`].
 pub fn error_from_codes(
+    table: &[ErrorEntry],
+    codes: &[&str],
+    gateway_message: Option<String>,
+) -> Option<GatewayError> {
+    error_from_codes_by(MultiError::MostCautious, table, codes, gateway_message)
+}
+
+/// The kind of each code through the error table: a code the table does not list is `Protocol`
+/// (an undocumented code is never taken for a refusal).
+pub fn code_kinds(table: &[ErrorEntry], codes: &[&str]) -> Vec<ErrorKind> {
+    codes
+        .iter()
+        .map(|code| error_entry(table, code).map_or(ErrorKind::Protocol, |e| e.kind))
+        .collect()
+}
+
+/// The error of a reply that carried several codes at once (or one): each code is read through
+/// the error table ([`code_kinds`]) and the error takes the kind `rule` picks (the rule the
+/// manifest declares in `multi_error`). `gateway_code` is the picked code, the others keep the
+/// gateway's order in `other_codes`, and `message` gets the table's meaning of the picked code.
+/// `None` when `codes` is empty.
+pub fn error_from_codes_by(
+    rule: MultiError,
     table: &[ErrorEntry],
     codes: &[&str],
     gateway_message: Option<String>,
@@ -100,8 +119,9 @@ pub fn error_from_codes(
             ),
         })
         .collect();
-    let kind = ErrorKind::most_cautious(read.iter().map(|(_, k, _)| *k))?;
-    let chosen = read.iter().position(|(_, k, _)| *k == kind)?;
+    let kinds: Vec<ErrorKind> = read.iter().map(|(_, k, _)| *k).collect();
+    let chosen = rule.pick(&kinds)?;
+    let kind = kinds[chosen];
     let (code, _, message) = &read[chosen];
     let mut error = GatewayError::gateway(kind, *code, gateway_message, message.clone());
     error.other_codes = read
@@ -217,6 +237,25 @@ mod tests {
         assert_eq!(e.gateway_code.as_deref(), Some("ZZZ"));
         assert_eq!(e.gateway_message.as_deref(), Some("?"));
         assert!(error_from_codes(&table, &[], None).is_none());
+    }
+
+    #[test]
+    fn under_first_listed_the_first_refusal_decides_and_an_undocumented_code_still_wins() {
+        let table = vec![
+            error_row("E01010001", ErrorKind::InvalidRequest, "shop id missing"),
+            error_row("42G020000", ErrorKind::Declined, "insufficient balance"),
+        ];
+        let rule = MultiError::FirstListed;
+        let e = error_from_codes_by(rule, &table, &["42G020000", "E01010001"], None).unwrap();
+        assert_eq!(e.kind, ErrorKind::Declined);
+        assert_eq!(e.gateway_code.as_deref(), Some("42G020000"));
+        assert_eq!(e.other_codes, ["E01010001"]);
+        let e = error_from_codes_by(rule, &table, &["42G020000", "ZZZ"], None).unwrap();
+        assert_eq!(e.kind, ErrorKind::Protocol);
+        assert_eq!(
+            code_kinds(&table, &["E01010001", "ZZZ"]),
+            [ErrorKind::InvalidRequest, ErrorKind::Protocol]
+        );
     }
 
     #[test]

@@ -161,6 +161,8 @@ async fn certify_with_settings(plugin: &Path, settings: String, label: &str) -> 
 
 /// The 0.2 host's promise to plugins in the field (`docs/abi.md`): the template plugin as built
 /// against the frozen renkei-sdk 0.1.0 runs through compatibility and passes the whole suite.
+/// (`lifecycle.multi-error` holds it to what a 0.1 error can carry, one code: its kind must be
+/// no less cautious for the money than the declared rule's.)
 #[test]
 fn abi_the_0_1_0_template_plugin_is_certified_in_the_0_2_host() {
     let frozen = &renkei_tests::compat_0_1().template_plugin;
@@ -181,7 +183,8 @@ fn abi_the_0_1_0_template_plugin_is_certified_in_the_0_2_host() {
 ///
 /// Checks that skip, and why: `lifecycle.order-ids` (a 0.1 manifest has no `limits.order_id`, the
 /// plugin sends its own ids: the only skip a 0.1 plugin adds); `capability.unsupported` (the
-/// configured instance offers every operation), `replay.authorize|refund|change_amount|inquire`
+/// configured instance offers every operation), `lifecycle.multi-error` (SBPS answers one code a
+/// reply, so its settings name no token for it), `replay.authorize|refund|change_amount|inquire`
 /// (not declared replay-safe) and `secrets.handle` (no handle with a secret part: 0.1 outcomes
 /// carry no handle at all), as for today's SBPS plugin against this emulator.
 #[test]
@@ -200,6 +203,7 @@ fn abi_the_0_1_0_sbps_plugin_passes_the_0_2_suite_but_for_its_shipped_order_id_d
         ids_with(&report, "skip"),
         [
             "capability.unsupported",
+            "lifecycle.multi-error",
             "lifecycle.order-ids",
             "replay.authorize",
             "replay.change_amount",
@@ -583,6 +587,23 @@ fn a_decline_answered_as_unreadable_fails_lifecycle_decline_retry() {
             .to_string()
             .contains("sends a declined card to review"),
         "{report:#}"
+    );
+}
+
+/// A plugin that reads only the first of several codes hides the others and takes the first's
+/// kind instead of the one its declared rule gives.
+#[test]
+fn a_plugin_reading_only_the_first_of_several_codes_fails_lifecycle_multi_error() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-multi-error-first",
+        &["lifecycle.multi-error"],
+    );
+    let text = report.to_string();
+    assert!(text.contains("leaves out"), "{text}");
+    assert!(text.contains("amount_too_large"), "{text}");
+    assert!(
+        text.contains("the declared rule `most_cautious` gives `rejected`"),
+        "{text}"
     );
 }
 

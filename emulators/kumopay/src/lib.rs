@@ -19,7 +19,10 @@
 //! HMAC-SHA256 under the signing key of `METHOD\npath\ntimestamp\nbody` (`path` including the
 //! base path, `timestamp` the `Kumo-Timestamp` header). Successes answer the payment document
 //! `{id, status, currency, amount, captured, refunded, authorization_code}`; refusals answer 4xx
-//! with `{"error": {"code", "message"}}`, using the codes of the template's error table.
+//! with `{"error": {"code", "message"}, "errors": [{"code", "message"}, …]}`, using the codes of
+//! the template's error table: `error` is the first problem found, `errors` lists every one
+//! (a request can fail several checks at once, as GMO-PG's `ErrCode=E01|E01` replies do; the
+//! card [`TEST_TOKEN_TWO_ERRORS`] fails two).
 //!
 //! Like the other emulators it shares no code with its plugin: the signature is checked here
 //! from the HMAC primitives. It serves through `renkei-emulator-kit`, as the SBPS and F-REGI
@@ -47,6 +50,10 @@ pub const DEFAULT_SIGNING_KEY: &str = "sk_test_0123456789";
 pub const TEST_TOKEN_OK: &str = "tok_visa";
 /// A card token that is declined (`card_declined`).
 pub const TEST_TOKEN_DECLINED: &str = "tok_declined";
+/// A card token that fails two checks at once: declined by the card company
+/// (`card_declined`) and for an amount above what the card may pay (`amount_too_large`), both
+/// listed in one reply, the decline first.
+pub const TEST_TOKEN_TWO_ERRORS: &str = "tok_declined_over_limit";
 /// The path every route sits under: `endpoint_url()` ends with it.
 pub const BASE_PATH: &str = "/v1";
 /// Kumo Pay's amount limits, in yen.
@@ -193,7 +200,16 @@ pub(crate) type Request = renkei_emulator_kit::Collected;
 pub(crate) type Reply = (u16, serde_json::Value);
 
 fn refuse(status: u16, code: &str, message: &str) -> Reply {
-    (status, json!({"error": {"code": code, "message": message}}))
+    refuse_all(status, &[(code, message)])
+}
+
+/// A refusal listing every problem found, in the order they were found.
+fn refuse_all(status: u16, problems: &[(&str, &str)]) -> Reply {
+    let errors: Vec<serde_json::Value> = problems
+        .iter()
+        .map(|(code, message)| json!({"code": code, "message": message}))
+        .collect();
+    (status, json!({"error": errors[0], "errors": errors}))
 }
 
 fn document(p: &Payment) -> Reply {
@@ -300,6 +316,15 @@ impl Engine {
         match b.token.as_str() {
             TEST_TOKEN_OK => {}
             TEST_TOKEN_DECLINED => return refuse(402, "card_declined", "declined"),
+            TEST_TOKEN_TWO_ERRORS => {
+                return refuse_all(
+                    402,
+                    &[
+                        ("card_declined", "declined"),
+                        ("amount_too_large", "above this card's limit"),
+                    ],
+                );
+            }
             _ => return refuse(402, "card_declined", "unknown token"),
         }
         let mut state = self.lock();

@@ -1,7 +1,7 @@
 //! Kumo Pay's error codes mapped to SDK error kinds, as data, and the classification of an
 //! error document.
 
-use renkei_sdk::{ErrorEntry, ErrorKind, GatewayError, error_entry, error_row};
+use renkei_sdk::{ErrorEntry, ErrorKind, GatewayError, MultiError, error_from_codes_by, error_row};
 
 /// (code, kind, meaning).
 #[rustfmt::skip]
@@ -17,20 +17,25 @@ pub fn table() -> Vec<ErrorEntry> {
         error_row("amount_too_large",   Rejected,       "The amount exceeds what is allowed"),
         error_row("payment_not_found",  Rejected,       "No such payment"),
         error_row("duplicate_order",    Rejected,       "The order was already authorized"),
+        error_row("not_voidable",       Rejected,       "A captured payment is refunded, not voided"),
+        error_row("invalid_request",    Rejected,       "The gateway could not read the request"),
+        error_row("not_found",          Rejected,       "No such route"),
         error_row("bad_signature",      Authentication, "The request signature is wrong"),
         error_row("maintenance",        Unavailable,    "The gateway is in maintenance"),
     ]
 }
 
-/// An error document as a typed error: the gateway's code and words, the table's meaning.
-pub fn gateway_error(errors: &[ErrorEntry], code: String, message: String) -> GatewayError {
-    // An unknown code is still a refusal the gateway made knowingly (it answered 4xx with an
-    // error document), so nothing moved.
-    let (kind, ours) = error_entry(errors, &code)
-        .map(|e| (e.kind, e.message.clone()))
-        .unwrap_or((
-            ErrorKind::Rejected,
-            "unrecognised Kumo Pay error".to_owned(),
-        ));
-    GatewayError::gateway(kind, code, Some(message), ours)
+/// An error document as a typed error: the gateway's codes and words, the table's meaning, the
+/// kind picked by the rule the manifest declares. A code the table does not list makes the
+/// error `Protocol`: the gateway answered, but with something nobody documented, so nothing may
+/// be concluded about the money.
+pub fn gateway_error(
+    errors: &[ErrorEntry],
+    rule: MultiError,
+    codes: &[String],
+    message: String,
+) -> GatewayError {
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    error_from_codes_by(rule, errors, &codes, Some(message))
+        .unwrap_or_else(|| GatewayError::protocol("an error document without a code"))
 }

@@ -21,7 +21,8 @@ mod status;
 use protocol::{AmountBody, AuthorizeBody, Credentials, Reply, path_id, to_json};
 use renkei_sdk::{
     Config, ConfigError, Context, ErrorEntry, Gateway, GatewayError, HttpResponse, Manifest,
-    Method, Operation, OperationKind, PaymentSource, Secret, StatusEntry, Step, decode_state,
+    Method, MultiError, Operation, OperationKind, PaymentSource, Secret, StatusEntry, Step,
+    decode_state,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
@@ -31,6 +32,8 @@ pub const GATEWAY_ID: &str = "kumopay";
 /// The status and error tables, built once: exported in the manifest, used by the parser.
 static STATUSES: LazyLock<Vec<StatusEntry>> = LazyLock::new(status::table);
 static ERRORS: LazyLock<Vec<ErrorEntry>> = LazyLock::new(errors::table);
+/// How a reply listing several codes gets its kind: declared in the manifest, applied here.
+const MULTI_ERROR: MultiError = MultiError::MostCautious;
 
 /// A configured Kumo Pay merchant account (built by `manifest::from_config`).
 pub struct KumoPay {
@@ -170,8 +173,8 @@ impl Gateway for KumoPay {
         let pending: Pending = decode_state(state)?;
         let payment = match protocol::parse(reply)? {
             Reply::Payment(p) => p,
-            Reply::Error { code, message } => {
-                return Err(errors::gateway_error(&ERRORS, code, message));
+            Reply::Error { codes, message } => {
+                return Err(errors::gateway_error(&ERRORS, MULTI_ERROR, &codes, message));
             }
         };
         if let Some(t) = op.transaction()

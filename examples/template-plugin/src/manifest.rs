@@ -1,7 +1,7 @@
 //! Kumo Pay's manifest and config: what the plugin declares, which keys a shop sets, and how a
 //! config becomes a [`KumoPay`].
 
-use super::{ERRORS, GATEWAY_ID, KumoPay, STATUSES};
+use super::{ERRORS, GATEWAY_ID, KumoPay, MULTI_ERROR, STATUSES};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, GatewayError, Inquiry,
     Limits, Manifest, Money, OperationKind, RequestExpiry,
@@ -57,6 +57,9 @@ pub fn manifest() -> Manifest {
         ],
         statuses: STATUSES.clone(),
         errors: ERRORS.clone(),
+        // Kumo Pay lists every problem it found; none is documented as the cause of the others,
+        // so the most cautious code decides.
+        multi_error: MULTI_ERROR,
     }
 }
 

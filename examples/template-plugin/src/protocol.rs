@@ -41,9 +41,12 @@ pub struct PaymentReply {
     pub authorization_code: Option<String>,
 }
 
+/// An error document: `error` is the first problem, `errors` (when present) every one.
 #[derive(Debug, Deserialize)]
 struct ErrorReply {
     error: ErrorDetail,
+    #[serde(default)]
+    errors: Vec<ErrorDetail>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,7 +58,12 @@ struct ErrorDetail {
 /// What a reply says, before the operation decides what it means.
 pub enum Reply {
     Payment(PaymentReply),
-    Error { code: String, message: String },
+    /// Every code of an error document, in the gateway's order (never empty), and the first
+    /// problem's words.
+    Error {
+        codes: Vec<String>,
+        message: String,
+    },
 }
 
 /// The signature header value: HMAC-SHA256 over method, path, timestamp and body, hex.
@@ -153,7 +161,14 @@ pub fn parse(reply: &HttpResponse) -> Result<Reply, GatewayError> {
             }),
         400..=499 => serde_json::from_str::<ErrorReply>(body)
             .map(|e| Reply::Error {
-                code: e.error.code,
+                // Every problem the gateway listed: reading only the first would let a
+                // refusal hide a code that says more (the host holds the kind to the
+                // manifest's `multi_error` rule over all of them).
+                codes: if e.errors.is_empty() {
+                    vec![e.error.code]
+                } else {
+                    e.errors.into_iter().map(|d| d.code).collect()
+                },
                 message: e.error.message,
             })
             .map_err(|e| {

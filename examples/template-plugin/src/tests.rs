@@ -112,6 +112,32 @@ fn already_captured_is_already_done_with_the_gateway_words() {
 }
 
 #[test]
+fn a_reply_listing_several_codes_keeps_them_all_and_takes_the_declared_rules_kind() {
+    // As the emulator answers `tok_declined_over_limit`: the decline first, then the limit.
+    let e = capture_answered(
+        402,
+        br#"{"error":{"code":"card_declined","message":"declined"},"errors":[{"code":"card_declined","message":"declined"},{"code":"amount_too_large","message":"above this card's limit"}]}"#,
+    )
+    .unwrap_err();
+    // Most cautious (the manifest's rule): the gateway's refusal outweighs the card's decline.
+    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert_eq!(e.gateway_code.as_deref(), Some("amount_too_large"));
+    assert_eq!(e.other_codes, ["card_declined"]);
+    assert_eq!(KumoPay::manifest().multi_error, MULTI_ERROR);
+}
+
+#[test]
+fn an_undocumented_error_code_is_never_taken_for_a_refusal() {
+    let e = capture_answered(
+        409,
+        br#"{"error":{"code":"ledger_locked","message":"try later"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol);
+    assert_eq!(e.gateway_code.as_deref(), Some("ledger_locked"));
+}
+
+#[test]
 fn bad_replies_are_protocol_errors() {
     for (status, body) in [
         (200, &b""[..]),

@@ -107,6 +107,8 @@ pub fn manifest() -> Manifest {
         ],
         statuses: STATUSES.clone(),
         errors: ERRORS.clone(),
+        // One code a reply (SBPS `res_err_code`, F-REGI's error line): the rule never applies.
+        multi_error: renkei_sdk::MultiError::MostCautious,
     }
 }
 
