@@ -197,6 +197,7 @@ impl Builtin {
                     merchant_id: KUMO_MERCHANT.into(),
                     api_key: CANARY_KUMO_API_KEY.into(),
                     signing_key: CANARY_KUMO_SIGNING_KEY.into(),
+                    ..kumo::Config::default()
                 };
                 let emulator = kumo::TemplateEmulator::start(config)
                     .await

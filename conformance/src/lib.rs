@@ -33,6 +33,7 @@
 //! | `lifecycle.inquiry` | after every lifecycle step, an inquiry reports the state the step reported, and its status code maps to that state in the table |
 //! | `lifecycle.order-ids` | where the manifest declares the gateway's order-id rules (`limits.order_id`), the authorization prepared for attempts 1 and 2 of one shop action carries, verbatim in its body or URL, the id the host issued for that attempt (`GatewayInstance::order_id_for`) (skipped when no rules are declared) |
 //! | `lifecycle.decline-retry` | an authorization with the settings' `declined_token` fails with an error the host's rule (`failed_exchange_effect`, given the failed step's declared effect and whether an earlier step could move money) reads as "not applied"; then attempt 2 of the same shop action, for the same order, with the approved token, ends `authorized` (skipped without a `declined_token`) |
+//! | `lifecycle.find-authorization` | where the manifest declares `authorization_inquiry`: attempt 1 of an authorization succeeds with a reference; `FindAuthorization` in attempt 1's context (its host-issued order id) ends `authorized` with that reference; in the context of attempt 7, never sent, it ends in a state that awaits an authorization (skipped without the declaration) |
 //! | `lifecycle.multi-error` | an authorization with the settings' `multi_error_token` is refused in one reply; the codes of the error table the reply names (whole tokens, in the reply's order; prefix rows are not looked for) must number two or more, and what the plugin itself answered (before the host holds it to the declared rule) must report every one (`gateway_code`, `other_codes`) with the kind the manifest's `multi_error` rule gives them (skipped without a `multi_error_token`) |
 //! | `invariant.capture-twice` | a second capture (new idempotency key) is refused or answered "already done" |
 //! | `invariant.refund-above-captured` | a refund above the captured amount is refused, and the payment stays captured |
@@ -232,6 +233,7 @@ async fn certify_on(
     s.order_ids();
     s.decline_retry().await;
     s.multi_error().await;
+    s.find_authorization().await;
     s.inquiry_result();
     s.capabilities();
     let runs = std::mem::take(&mut s.runs);

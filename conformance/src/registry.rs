@@ -130,6 +130,7 @@ registry! {
     LifecycleInquiry "lifecycle.inquiry" Lifecycle Required "after each step an inquiry agrees with it, and its status code maps to that state in the table";
     LifecycleOrderIds "lifecycle.order-ids" Lifecycle Required "where the manifest declares order-id rules, each attempt's authorization carries the order id the host issued for that attempt";
     LifecycleDeclineRetry "lifecycle.decline-retry" Lifecycle Required "a declined authorization is a clean refusal (not applied), not a review; a new attempt for the same order then authorizes";
+    LifecycleFindAuthorization "lifecycle.find-authorization" Lifecycle Required "where `authorization_inquiry` is declared, a search under an attempt's host-issued order id finds the authorization it made, with its reference; one under an id never sent finds nothing";
     LifecycleMultiError "lifecycle.multi-error" Lifecycle Required "an authorization refused with several error codes in one reply reports every code the reply names from the error table, and the kind the manifest's `multi_error` rule gives them";
     InvariantCaptureTwice "invariant.capture-twice" Invariant Required "a second capture is refused or answered \"already done\"";
     InvariantRefundAboveCaptured "invariant.refund-above-captured" Invariant Required "a refund above the captured amount is refused and the payment stays captured";

@@ -1088,6 +1088,78 @@ impl<'a> Scenarios<'a> {
         self.record(id, evidence);
     }
 
+    /// `lifecycle.find-authorization`: where the manifest declares `authorization_inquiry`, an
+    /// authorization (attempt 1 of a shop action) is found by a search under the order id the
+    /// host issued for that attempt: authorized, with the reference the authorization
+    /// reported. A search under the id of an attempt never sent finds nothing (the payment
+    /// awaits its authorization). A search that misses an authorization is what would let a
+    /// host take a lost authorization for one never made, and authorize the order twice.
+    pub async fn find_authorization(&mut self) {
+        let id = Check::LifecycleFindAuthorization.id();
+        if !self.h.capabilities().authorization_inquiry {
+            self.results.push(CheckResult::skip(
+                id,
+                "the manifest does not declare `authorization_inquiry`",
+            ));
+            return;
+        }
+        if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Inquire]) {
+            return;
+        }
+        let order = self.h.order();
+        let key = format!("{order}:authorize");
+        let op = self.authorize_op(&order, self.inputs.amount);
+        let authorized = self.h.run_attempt(&op, &key, 1, id).await;
+        let reference = match &authorized.result {
+            Ok(o) if o.state == PaymentState::Authorized && o.transaction.is_some() => {
+                o.transaction.clone()
+            }
+            Ok(o) => {
+                self.record(
+                    id,
+                    vec![format!("the authorization to look for ended {}", o.state)],
+                );
+                return;
+            }
+            Err(e) => {
+                self.record(id, vec![format!("the authorization to look for: {e}")]);
+                return;
+            }
+        };
+        let search = Operation::FindAuthorization {
+            order: OrderRef::new(&order),
+            amount: self.money(self.inputs.amount),
+        };
+        let mut evidence = Vec::new();
+        let found = self.h.run_attempt(&search, &key, 1, id).await;
+        match &found.result {
+            Ok(o) if o.state == PaymentState::Authorized && o.transaction == reference => {}
+            Ok(o) => evidence.push(format!(
+                "a search under attempt 1's order id found {} (reference {}), not the \
+                 authorization it made (reference {}): a host would take a lost authorization \
+                 for none",
+                o.state,
+                o.transaction.as_ref().map_or("none", |t| t.as_str()),
+                reference.as_ref().map_or("none", |t| t.as_str()),
+            )),
+            Err(e) => evidence.push(format!("a search under attempt 1's order id: {e}")),
+        }
+        let absent = self.h.run_attempt(&search, &key, 7, id).await;
+        match &absent.result {
+            Ok(o) if o.state.awaits_authorization() => {}
+            Ok(o) => evidence.push(format!(
+                "a search under the order id of attempt 7, never sent, found {}: it must find \
+                 nothing (`awaiting_authorization`)",
+                o.state
+            )),
+            Err(e) => evidence.push(format!(
+                "a search under the order id of attempt 7, never sent: {e} (finding nothing is \
+                 an answer, `awaiting_authorization`, not an error)"
+            )),
+        }
+        self.record(id, evidence);
+    }
+
     /// `lifecycle.inquiry`: every inquiry agreed with the step before it.
     pub fn inquiry_result(&mut self) {
         let id = Check::LifecycleInquiry.id();

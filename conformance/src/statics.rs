@@ -405,6 +405,7 @@ mod tests {
                 inquiry: renkei_sdk::Inquiry::Unavailable,
                 replay_safe: vec![],
                 request_expiry: Default::default(),
+                authorization_inquiry: false,
             },
             limits: renkei_sdk::Limits::yen(1, 100),
             config,

@@ -63,6 +63,12 @@ pub struct Capabilities {
     /// When a sent request can no longer take effect (absent in older manifests: never).
     #[serde(default)]
     pub request_expiry: RequestExpiry,
+    /// Since 0.2: the gateway can look an authorization up by the order id the host issued
+    /// for its attempt (`Operation::FindAuthorization`), so an authorization whose reply was
+    /// lost is settled by asking instead of by an operator. Needs `limits.order_id` (the host
+    /// must issue the id it looks for) and inquiry. Absent in older manifests: cannot.
+    #[serde(default)]
+    pub authorization_inquiry: bool,
 }
 
 impl Capabilities {
@@ -220,6 +226,11 @@ pub enum ManifestError {
     ReplaySafeUnsupported(OperationKind),
     #[error("inquiry capability {inquiry:?} contradicts the operation list")]
     InquiryMismatch { inquiry: Inquiry },
+    #[error(
+        "authorization inquiry needs authorization, inquiry and `limits.order_id` (the host-issued \
+         order id is what it looks for)"
+    )]
+    AuthorizationInquiryWithoutOrderIds,
     #[error("request expiry names config key {0:?}, which is not a declared integer key")]
     BadRequestExpiry(String),
     #[error("config key {key:?} enables {operation}, which the manifest does not declare")]
@@ -339,6 +350,13 @@ impl Manifest {
                 inquiry: caps.inquiry,
             });
         }
+        if caps.authorization_inquiry
+            && !(inquires
+                && caps.supports(OperationKind::Authorize)
+                && self.limits.order_id.is_some())
+        {
+            return Err(ManifestError::AuthorizationInquiryWithoutOrderIds);
+        }
         Ok(())
     }
 
@@ -422,6 +440,7 @@ mod tests {
                 inquiry: Inquiry::Available,
                 replay_safe: vec![OperationKind::Capture],
                 request_expiry: RequestExpiry::Never,
+                authorization_inquiry: false,
             },
             limits: Limits::yen(1, 100),
             config: vec![],

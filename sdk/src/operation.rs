@@ -142,6 +142,18 @@ pub enum Operation {
         order: OrderRef,
         transaction: TransactionRef,
     },
+    /// Since 0.2: look for the authorization that one attempt may have made, by the order id
+    /// the host issued for that attempt (`Context::gateway_order_id`), when its reply was lost
+    /// and so no reference is known. Sent only to plugins that declare
+    /// `Capabilities::authorization_inquiry`. Answered with the payment found (its state,
+    /// reference, amounts and handle), or with `PaymentState::AwaitingAuthorization` when the
+    /// gateway has no payment under that id (an id only registered, GMO-PG's `UNPROCESSED`,
+    /// is `Registered`). Its kind is `Inquire`: it only reads.
+    FindAuthorization {
+        order: OrderRef,
+        /// The amount the lost authorization asked for.
+        amount: Money,
+    },
 }
 
 impl Operation {
@@ -152,7 +164,9 @@ impl Operation {
             Operation::Void { .. } => OperationKind::Void,
             Operation::Refund { .. } => OperationKind::Refund,
             Operation::ChangeAmount { .. } => OperationKind::ChangeAmount,
-            Operation::Inquire { .. } => OperationKind::Inquire,
+            Operation::Inquire { .. } | Operation::FindAuthorization { .. } => {
+                OperationKind::Inquire
+            }
         }
     }
 
@@ -163,14 +177,16 @@ impl Operation {
             | Operation::Void { order, .. }
             | Operation::Refund { order, .. }
             | Operation::ChangeAmount { order, .. }
-            | Operation::Inquire { order, .. } => order,
+            | Operation::Inquire { order, .. }
+            | Operation::FindAuthorization { order, .. } => order,
         }
     }
 
-    /// The gateway reference the operation acts on; `None` only for a new authorization.
+    /// The gateway reference the operation acts on; `None` for a new authorization and for a
+    /// search for one.
     pub fn transaction(&self) -> Option<&TransactionRef> {
         match self {
-            Operation::Authorize { .. } => None,
+            Operation::Authorize { .. } | Operation::FindAuthorization { .. } => None,
             Operation::Capture { transaction, .. }
             | Operation::Void { transaction, .. }
             | Operation::Refund { transaction, .. }
@@ -191,7 +207,7 @@ impl Operation {
                 captured, amount, ..
             } => Some(amount.unwrap_or(*captured)),
             Operation::ChangeAmount { new_amount, .. } => Some(*new_amount),
-            Operation::Inquire { .. } => None,
+            Operation::Inquire { .. } | Operation::FindAuthorization { .. } => None,
         }
     }
 }

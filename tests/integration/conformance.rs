@@ -183,7 +183,8 @@ fn abi_the_0_1_0_template_plugin_is_certified_in_the_0_2_host() {
 ///
 /// Checks that skip, and why: `lifecycle.order-ids` (a 0.1 manifest has no `limits.order_id`, the
 /// plugin sends its own ids: the only skip a 0.1 plugin adds); `capability.unsupported` (the
-/// configured instance offers every operation), `lifecycle.multi-error` (SBPS answers one code a
+/// configured instance offers every operation), `lifecycle.find-authorization` (SBPS cannot
+/// look a payment up by order id), `lifecycle.multi-error` (SBPS answers one code a
 /// reply, so its settings name no token for it), `replay.authorize|refund|change_amount|inquire`
 /// (not declared replay-safe) and `secrets.handle` (no handle with a secret part: 0.1 outcomes
 /// carry no handle at all), as for today's SBPS plugin against this emulator.
@@ -203,6 +204,7 @@ fn abi_the_0_1_0_sbps_plugin_passes_the_0_2_suite_but_for_its_shipped_order_id_d
         ids_with(&report, "skip"),
         [
             "capability.unsupported",
+            "lifecycle.find-authorization",
             "lifecycle.multi-error",
             "lifecycle.order-ids",
             "replay.authorize",
@@ -604,6 +606,22 @@ fn a_plugin_reading_only_the_first_of_several_codes_fails_lifecycle_multi_error(
     assert!(
         text.contains("the declared rule `most_cautious` gives `rejected`"),
         "{text}"
+    );
+}
+
+/// A search for a lost authorization under the shop's order code never finds what the attempt
+/// sent under the host's id: a host would take the authorization for none and authorize twice.
+#[test]
+fn a_search_under_the_shop_order_code_fails_lifecycle_find_authorization() {
+    let report = assert_caught(
+        "renkei-fixture-conformance-search-shop-order",
+        &["lifecycle.find-authorization"],
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("a host would take a lost authorization for none"),
+        "{report:#}"
     );
 }
 

@@ -23,6 +23,9 @@ mod journal;
 /// the plugin's redacted form, handles with sealed secret parts, the payment's dates.
 mod reply_copy;
 
+/// A lost authorization found, or proven absent, under its attempt's order id.
+mod authorization_search;
+
 /// The same against SBPS, which has an inquiry and reads before it acts.
 mod journal_sbps;
 

@@ -161,6 +161,7 @@ async fn rig_with<R: Redaction>(label: &str, key: Option<HandleKey>) -> Rig {
         merchant_id: "m_1".into(),
         api_key: "key-reply-copy".into(),
         signing_key: "sk_reply_copy".into(),
+        ..KumoConfig::default()
     })
     .await
     .unwrap();

@@ -14,10 +14,14 @@
 //! | `POST {base}/payments/{id}/void` `{}` | cancel an authorization |
 //! | `POST {base}/payments/{id}/refunds` `{amount?}` | refund all that remains, or part |
 //! | `GET {base}/payments/{id}` | the payment |
+//! | `GET {base}/payments/by-order/{order}` | the payment authorized under that order id, or 404 `payment_not_found` |
 //!
 //! Every request carries `Authorization: Bearer <api key>` and `Kumo-Signature`, the hex
 //! HMAC-SHA256 under the signing key of `METHOD\npath\ntimestamp\nbody` (`path` including the
-//! base path, `timestamp` the `Kumo-Timestamp` header). Successes answer the payment document
+//! base path, `timestamp` the `Kumo-Timestamp` header). A request whose timestamp is more than
+//! the tolerance (`Config::tolerance_seconds`, 300 by default) away from the gateway's clock is
+//! refused unprocessed (401 `stale_request`): so a request held anywhere on the way can no
+//! longer take effect once that long has passed since it was made. Successes answer the payment document
 //! `{id, status, currency, amount, captured, refunded, authorization_code}`; refusals answer 4xx
 //! with `{"error": {"code", "message"}, "errors": [{"code", "message"}, …]}`, using the codes of
 //! the template's error table: `error` is the first problem found, `errors` lists every one
@@ -65,7 +69,12 @@ pub struct Config {
     pub merchant_id: String,
     pub api_key: String,
     pub signing_key: String,
+    /// How far a request's `Kumo-Timestamp` may be from the gateway's clock, in seconds.
+    pub tolerance_seconds: u64,
 }
+
+/// The default of [`Config::tolerance_seconds`], as the template plugin's manifest declares it.
+pub const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 
 impl Default for Config {
     fn default() -> Config {
@@ -73,6 +82,7 @@ impl Default for Config {
             merchant_id: DEFAULT_MERCHANT_ID.into(),
             api_key: DEFAULT_API_KEY.into(),
             signing_key: DEFAULT_SIGNING_KEY.into(),
+            tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
         }
     }
 }
@@ -123,6 +133,21 @@ impl Status {
 struct State {
     payments: BTreeMap<String, Payment>,
     next_id: u64,
+    faults: Vec<Fault>,
+}
+
+/// A failure of the next request to one route, as a proxy in front of Kumo Pay produces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// `POST`, `GET`.
+    pub method: String,
+    /// The route under the base path, e.g. `/payments`.
+    pub route: String,
+    /// The HTTP status the client gets instead of the reply (an HTML page, not Kumo's JSON).
+    pub status: u16,
+    /// Whether Kumo Pay processed the request before the proxy failed it: true, the reply
+    /// was lost; false, the request never reached the gateway.
+    pub processed: bool,
 }
 
 struct Engine {
@@ -187,6 +212,11 @@ impl TemplateEmulator {
         self.engine.lock().payments.get(id).cloned()
     }
 
+    /// Fails the next request matching `fault`'s method and route, once.
+    pub fn fail_next(&self, fault: Fault) {
+        self.engine.lock().faults.push(fault);
+    }
+
     /// Every payment in the emulator's book, by id.
     pub fn payments(&self) -> Vec<Payment> {
         self.engine.lock().payments.values().cloned().collect()
@@ -246,6 +276,31 @@ impl Engine {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the request's timestamp is within the tolerance of the gateway's clock.
+    fn fresh(&self, r: &Request) -> bool {
+        let Some(stamp) = r
+            .header("kumo-timestamp")
+            .and_then(|t| t.parse::<i64>().ok())
+        else {
+            return false;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        now.abs_diff(stamp) <= self.config.tolerance_seconds
+    }
+
+    /// The fault installed for this request, taken (it strikes once).
+    pub(crate) fn take_fault(&self, r: &Request) -> Option<Fault> {
+        let route = r.path.strip_prefix(BASE_PATH)?;
+        let mut state = self.lock();
+        let at = state
+            .faults
+            .iter()
+            .position(|f| f.method == r.method.as_str() && f.route == route)?;
+        Some(state.faults.remove(at))
+    }
+
     fn authentic(&self, r: &Request) -> bool {
         let bearer = r
             .header("authorization")
@@ -280,12 +335,20 @@ impl Engine {
         if !self.authentic(r) {
             return refuse(401, "bad_signature", "signature or API key is wrong");
         }
+        if !self.fresh(r) {
+            return refuse(
+                401,
+                "stale_request",
+                "the request's timestamp is too far from now",
+            );
+        }
         let Some(route) = r.path.strip_prefix(BASE_PATH) else {
             return refuse(404, "not_found", "no such route");
         };
         let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
         match (r.method.as_str(), segments.as_slice()) {
             ("POST", ["payments"]) => self.authorize(&r.body),
+            ("GET", ["payments", "by-order", order]) => self.by_order(order),
             ("GET", ["payments", id]) => self.with_payment(id, |p| Ok(document(p))),
             ("POST", ["payments", id, "capture"]) => match amount(&r.body) {
                 Ok(a) => self.with_payment(id, |p| capture(p, a)),
@@ -342,6 +405,14 @@ impl Engine {
         };
         state.payments.insert(p.id.clone(), p.clone());
         (201, document(&p).1)
+    }
+
+    fn by_order(&self, order: &str) -> Reply {
+        let state = self.lock();
+        match state.payments.values().find(|p| p.order == order) {
+            Some(p) => document(p),
+            None => refuse(404, "payment_not_found", "no payment under that order id"),
+        }
     }
 
     fn with_payment(

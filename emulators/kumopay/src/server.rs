@@ -19,10 +19,18 @@ pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, stop: watc
         let engine = Arc::clone(&engine);
         async move {
             let (status, body) = match Collected::read(request, MAX_REQUEST).await {
-                Ok(request) => {
-                    let (status, doc) = engine.handle(&request);
-                    (status, serde_json::to_vec(&doc).unwrap_or_default())
-                }
+                Ok(request) => match engine.take_fault(&request) {
+                    Some(fault) => {
+                        if fault.processed {
+                            engine.handle(&request);
+                        }
+                        return proxy_page(fault.status);
+                    }
+                    None => {
+                        let (status, doc) = engine.handle(&request);
+                        (status, serde_json::to_vec(&doc).unwrap_or_default())
+                    }
+                },
                 Err(error) => {
                     tracing::debug!(%error, "Kumo Pay emulator refused a request");
                     let status = match error {
@@ -36,6 +44,16 @@ pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, stop: watc
         }
     })
     .await;
+}
+
+/// What a proxy sends in place of the gateway's reply.
+fn proxy_page(status: u16) -> HttpResponse {
+    let body = format!("<html><body><h1>{status}</h1>upstream failed</body></html>");
+    reply(
+        renkei_emulator_kit::error_status(status),
+        Some("text/html"),
+        body.into_bytes(),
+    )
 }
 
 fn json(status: u16, body: Vec<u8>) -> HttpResponse {

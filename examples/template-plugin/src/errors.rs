@@ -21,6 +21,7 @@ pub fn table() -> Vec<ErrorEntry> {
         error_row("invalid_request",    Rejected,       "The gateway could not read the request"),
         error_row("not_found",          Rejected,       "No such route"),
         error_row("bad_signature",      Authentication, "The request signature is wrong"),
+        error_row("stale_request",      Rejected,       "The request's timestamp is outside the tolerance"),
         error_row("maintenance",        Unavailable,    "The gateway is in maintenance"),
     ]
 }

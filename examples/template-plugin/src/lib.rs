@@ -22,7 +22,7 @@ use protocol::{AmountBody, AuthorizeBody, Credentials, Reply, path_id, to_json};
 use renkei_sdk::{
     Config, ConfigError, Context, ErrorEntry, Gateway, GatewayError, HttpResponse, Manifest,
     Method, MultiError, Operation, OperationKind, PaymentSource, Secret, StatusEntry, Step,
-    decode_state,
+    TransactionRef, decode_state,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
@@ -76,9 +76,10 @@ impl Gateway for KumoPay {
                         "authorizing without a Kumo Pay card token",
                     ));
                 };
+                let order_id = ctx.order_id(&manifest::order_id_rules(), order);
                 let body = AuthorizeBody {
                     merchant: &self.merchant,
-                    order: order.as_str(),
+                    order: &order_id,
                     amount: amount.minor_units,
                     currency: amount.currency.as_str(),
                     token: token.expose(),
@@ -141,6 +142,22 @@ impl Gateway for KumoPay {
                 None,
                 None,
             ),
+            // The order id of the attempt sought is the host's: never derive one here, which
+            // would look for an id no attempt sent.
+            Operation::FindAuthorization { .. } => {
+                let Some(id) = ctx.gateway_order_id else {
+                    return Err(GatewayError::invalid(
+                        "looking for an authorization needs the host-issued order id",
+                    ));
+                };
+                (
+                    Method::Get,
+                    format!("/payments/by-order/{}", path_id(&TransactionRef::new(id))?),
+                    Vec::new(),
+                    None,
+                    None,
+                )
+            }
             Operation::ChangeAmount { .. } => {
                 return Err(GatewayError::unsupported("changing an authorized amount"));
             }
@@ -158,7 +175,7 @@ impl Gateway for KumoPay {
         // something but moves no money (an order id entered before the card is charged) would
         // say `.registers()`. Never declare less than a request can do.
         Ok(match op {
-            Operation::Inquire { .. } => step.read_only(),
+            Operation::Inquire { .. } | Operation::FindAuthorization { .. } => step.read_only(),
             _ => step,
         })
     }
@@ -173,6 +190,15 @@ impl Gateway for KumoPay {
         let pending: Pending = decode_state(state)?;
         let payment = match protocol::parse(reply)? {
             Reply::Payment(p) => p,
+            // No payment under the order id sought: the attempt authorized nothing (yet).
+            Reply::Error { codes, .. }
+                if matches!(op, Operation::FindAuthorization { .. })
+                    && codes == ["payment_not_found"] =>
+            {
+                return Ok(Step::Done(renkei_sdk::Outcome::new(
+                    renkei_sdk::PaymentState::AwaitingAuthorization,
+                )));
+            }
             Reply::Error { codes, message } => {
                 return Err(errors::gateway_error(&ERRORS, MULTI_ERROR, &codes, message));
             }

@@ -4,10 +4,22 @@
 use super::{ERRORS, GATEWAY_ID, KumoPay, MULTI_ERROR, STATUSES};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, GatewayError, Inquiry,
-    Limits, Manifest, Money, OperationKind, RequestExpiry,
+    Limits, Manifest, Money, OperationKind, OrderIdRules, RequestExpiry,
 };
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.kumopay.example/v1";
+/// Kumo Pay's default request timestamp tolerance, in seconds.
+const DEFAULT_TOLERANCE_SECONDS: u32 = 300;
+
+/// Kumo Pay's order ids: at most 40 letters, digits, `-` and `_`. The host issues one per
+/// attempt under these rules (`Context::gateway_order_id`), so a declined order can be tried
+/// again (Kumo Pay refuses an order id it has seen) and a lost authorization can be found.
+pub fn order_id_rules() -> OrderIdRules {
+    OrderIdRules {
+        max_len: 40,
+        symbols: "-_".into(),
+    }
+}
 /// Amount limits, in yen. Constants rather than a manifest lookup: `prepare` runs per request.
 const MIN_AMOUNT: i64 = 1;
 const MAX_AMOUNT: i64 = 99_999_999;
@@ -37,9 +49,19 @@ pub fn manifest() -> Manifest {
             // "already_captured" / "already_voided" can only follow a success for the same
             // payment, so a replay that gets them proves the first attempt went through.
             replay_safe: vec![OperationKind::Capture, OperationKind::Void],
-            request_expiry: RequestExpiry::Never,
+            // Kumo Pay refuses a request whose signed timestamp is further from its clock than
+            // the account's tolerance: after that long a lost request can no longer take effect,
+            // so an inquiry that finds nothing is conclusive.
+            request_expiry: RequestExpiry::ConfigSeconds {
+                key: "request_tolerance_seconds".into(),
+                default_seconds: DEFAULT_TOLERANCE_SECONDS,
+            },
+            // `GET /payments/by-order/{order}` finds an authorization by the order id the host
+            // issued for its attempt (`limits.order_id`): one whose reply was lost is settled by
+            // asking.
+            authorization_inquiry: true,
         },
-        limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT),
+        limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT).with_order_ids(order_id_rules()),
         config: vec![
             ConfigKey::new("endpoint", ConfigKind::Url, "API base URL")
                 .default_value(DEFAULT_ENDPOINT),
@@ -54,6 +76,12 @@ pub fn manifest() -> Manifest {
             )
             .secret()
             .required(),
+            ConfigKey::new(
+                "request_tolerance_seconds",
+                ConfigKind::Integer,
+                "The account's request timestamp tolerance at Kumo Pay, in seconds (1-3600)",
+            )
+            .default_value(&DEFAULT_TOLERANCE_SECONDS.to_string()),
         ],
         statuses: STATUSES.clone(),
         errors: ERRORS.clone(),
@@ -75,6 +103,13 @@ pub fn from_config(config: &Config) -> Result<KumoPay, ConfigError> {
         merchant: config.require_text("merchant_id")?.to_owned(),
         api_key: config.require_secret("api_key")?,
         signing_key: config.require_secret("signing_key")?,
+    })
+    .and_then(|k| match config.integer("request_tolerance_seconds") {
+        Some(t) if !(1..=3600).contains(&t) => Err(ConfigError::Invalid {
+            key: "request_tolerance_seconds".into(),
+            reason: "must be between 1 and 3600".into(),
+        }),
+        _ => Ok(k),
     })
 }
 

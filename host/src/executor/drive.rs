@@ -52,7 +52,9 @@ impl Executor {
         mut index: u32,
     ) -> Result<Ran, ExecError> {
         let attempt = record.attempt;
-        let order_id = gateway.order_id_for(op, key, attempt);
+        // The attempt's order id, whatever key the exchanges run under: an inquiry or a replay
+        // during resolution (`…:resolve`, `…:replay`) is about the attempt's own order id.
+        let order_id = gateway.order_id_for(op, &record.idempotency_key, attempt);
         let first_index = index;
         let transport = self.transport_for(gateway);
         // Whether an exchange of this drive that could change the payment has been sent. Until
@@ -201,7 +203,8 @@ impl Executor {
     ) -> Result<Ran, ExecError> {
         let index = self.exchange_count(record.id).await?;
         let request_id = format!("{key}/{}/{}", record.attempt, index + 1);
-        let order_id = gateway.order_id_for(op, key, record.attempt);
+        // The order id of the attempt being settled, not one for the resolution's own key.
+        let order_id = gateway.order_id_for(op, &record.idempotency_key, record.attempt);
         let payment = self.payment_for(record).await?;
         let ctx = Context {
             now: (self.clock)(),

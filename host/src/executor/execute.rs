@@ -336,7 +336,9 @@ fn matches_journal(op: &Operation, order: &OrderRecord) -> Result<(), Refusal> {
                 .checked_sub(order.refunded)
                 .unwrap_or(order.captured),
         ),
-        Operation::Authorize { .. } | Operation::Inquire { .. } => return Ok(()),
+        Operation::Authorize { .. }
+        | Operation::Inquire { .. }
+        | Operation::FindAuthorization { .. } => return Ok(()),
     };
     if claimed != journal {
         return Err(mismatch(format!(

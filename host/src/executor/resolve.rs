@@ -9,7 +9,7 @@ use crate::instance::GatewayInstance;
 use crate::journal::ledger::resolution::{self, Expiry, Finding, ReplayAnswer};
 use crate::journal::{Decision, OperationId, OperationRecord, OrderRecord, ReplyRecord};
 use renkei_sdk::{
-    Context, ErrorKind, GatewayError, Inquiry, Operation, OperationKind, PaymentState, Step,
+    Context, ErrorKind, GatewayError, Inquiry, Money, Operation, OperationKind, PaymentState, Step,
     StepEffect,
 };
 use std::time::Duration;
@@ -146,6 +146,14 @@ impl Executor {
             return self.review(record.id, evidence).await;
         }
         let caps = gateway.capabilities();
+        if let Operation::Authorize { amount, .. } = op
+            && caps.authorization_inquiry
+            && caps.supports(OperationKind::Inquire)
+        {
+            return self
+                .search_authorization(gateway, op, *amount, record, evidence)
+                .await;
+        }
         let before = self.order_of(&record).await?;
         if !resolution::acts_in_place(op, caps.amount_change) {
             return self
@@ -276,6 +284,101 @@ impl Executor {
             format!("{evidence}; {tried}: an operator must check the gateway"),
         )
         .await
+    }
+
+    /// Settles an authorization whose outcome is unknown by looking for it at the gateway under
+    /// the order id its attempt sent (`Operation::FindAuthorization`), where the plugin declares
+    /// it can (`Capabilities::authorization_inquiry`). Found: it took effect, with the reference
+    /// and handle found. Not found: not applied, once the request can no longer take effect
+    /// (the same wait as for an inquiry); before that, or where the gateway declares no expiry,
+    /// an operator decides. A new attempt then gets a new order id, so nothing found under this
+    /// one can later be mistaken for it.
+    async fn search_authorization(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        amount: Money,
+        record: OperationRecord,
+        evidence: String,
+    ) -> Result<Completed, ExecError> {
+        let expired = self.await_expiry(gateway, &record).await?;
+        if !expired {
+            // No expiry to wait for; one more deadline still lets a late success show.
+            tokio::time::sleep(self.transport_for(gateway).timeout()).await;
+        }
+        let search = Operation::FindAuthorization {
+            order: op.order().clone(),
+            amount,
+        };
+        let key = format!("{}:resolve", record.idempotency_key);
+        let ran = self.drive_more(gateway, &search, &record, &key).await?;
+        self.record_last(ran.last).await?;
+        let seen = match ran.drive {
+            Drive::Done(seen) => seen,
+            Drive::NotApplied(e) => {
+                return self
+                    .review(
+                        record.id,
+                        format!("{evidence}; the search for the authorization was refused: {e}"),
+                    )
+                    .await;
+            }
+            Drive::Unknown { evidence: why, .. } => {
+                return self
+                    .review(
+                        record.id,
+                        format!("{evidence}; the search for the authorization failed: {why}"),
+                    )
+                    .await;
+            }
+        };
+        let order_id = gateway
+            .order_id_for(op, &record.idempotency_key, record.attempt)
+            .unwrap_or_default();
+        match resolution::read_authorization_search(op, &seen, expired) {
+            Finding::TookEffect(outcome) => {
+                self.succeed(record, None, &outcome, Some(Resolution::Inquiry), None)
+                    .await
+            }
+            Finding::NotApplied => {
+                let error = if seen.state == PaymentState::AuthorizationFailed {
+                    GatewayError::new(
+                        ErrorKind::Declined,
+                        format!(
+                            "declined: the gateway's record of order id {order_id} shows the \
+                             authorization refused"
+                        ),
+                    )
+                } else {
+                    GatewayError::new(
+                        ErrorKind::Rejected,
+                        format!(
+                            "not applied: after the request expired, the gateway has no \
+                             authorization under order id {order_id} ({})",
+                            seen.state
+                        ),
+                    )
+                };
+                self.fail(record.id, None, error, Some(Resolution::Inquiry))
+                    .await
+            }
+            Finding::StillPossible => {
+                self.review(
+                    record.id,
+                    format!(
+                        "{evidence}; the gateway has no authorization under order id \
+                         {order_id} yet, but {} declares no expiry for a request, so it may \
+                         still be processed: an operator must check the gateway",
+                        gateway.name()
+                    ),
+                )
+                .await
+            }
+            Finding::Unclear(why) => {
+                self.review(record.id, format!("{evidence}; search: {why}"))
+                    .await
+            }
+        }
     }
 
     /// An operator's decision on an operation in review.

@@ -459,6 +459,10 @@ impl Gateway for Fregi {
                     .field("SEQNO", seqno.as_str());
                 self.send(Script::Info, form, &Pending::Info { seqno, authcode })
             }
+            // The inquiry reads a SEQNO, which a lost authorization never gave.
+            Operation::FindAuthorization { .. } => Err(GatewayError::unsupported(
+                "looking up an F-REGI authorization by its order id",
+            )),
         }
     }
 

@@ -54,6 +54,8 @@ pub fn manifest() -> Manifest {
             replay_safe: vec![OperationKind::Void],
             // F-REGI documents no validity window for a request.
             request_expiry: RequestExpiry::Never,
+            // F-REGI's inquiry reads a SEQNO: a lost authorization has none.
+            authorization_inquiry: false,
         },
         limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT),
         // F-REGI server calls carry no secret (SHOPID + IP allow-list): no key is secret.

@@ -361,6 +361,10 @@ impl Gateway for Sbps {
                 );
                 self.send("inquiry", request, Stage::Inquiry, Vec::new())
             }
+            // MG01 looks a payment up by tracking id, which a lost authorization never gave.
+            Operation::FindAuthorization { .. } => Err(GatewayError::unsupported(
+                "looking up an SBPS authorization by its order id",
+            )),
         }
     }
 

@@ -47,6 +47,8 @@ pub fn manifest() -> Manifest {
                 key: "limit_second".into(),
                 default_seconds: DEFAULT_LIMIT_SECONDS,
             },
+            // MG01 reads a payment by its tracking id only: a lost authorization has none.
+            authorization_inquiry: false,
         },
         limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT)
             .with_order_ids(crate::protocol::order_id_rules()),

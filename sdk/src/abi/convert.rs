@@ -116,6 +116,9 @@ pub fn operation_to_ffi(op: &Operation) -> FfiOperation<'_> {
             ffi.amount = ROption::RSome(*new_amount);
         }
         Operation::Inquire { .. } => {}
+        // An inquiry without a reference, with the amount sought: how a 0.1 plugin would see
+        // it is moot, as only plugins declaring `authorization_inquiry` (0.2) are sent one.
+        Operation::FindAuthorization { amount, .. } => ffi.amount = ROption::RSome(*amount),
     }
     ffi
 }
@@ -200,9 +203,15 @@ pub fn operation_from_ffi(ffi: &FfiOperation<'_>) -> Result<Operation, GatewayEr
             authorized: reference()?,
             new_amount: amount.ok_or_else(|| bad("missing new amount"))?,
         },
-        OperationKind::Inquire => Operation::Inquire {
-            order,
-            transaction: transaction()?,
+        OperationKind::Inquire => match ffi.transaction {
+            ROption::RSome(_) => Operation::Inquire {
+                order,
+                transaction: transaction()?,
+            },
+            ROption::RNone => Operation::FindAuthorization {
+                order,
+                amount: amount.ok_or_else(|| bad("missing amount of the authorization sought"))?,
+            },
         },
     })
 }
@@ -550,8 +559,12 @@ mod tests {
                 new_amount: Money::jpy(2000),
             },
             Operation::Inquire {
-                order,
+                order: order.clone(),
                 transaction: t,
+            },
+            Operation::FindAuthorization {
+                order,
+                amount: Money::jpy(1080),
             },
         ];
         for op in ops {

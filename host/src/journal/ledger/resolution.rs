@@ -57,6 +57,49 @@ pub fn read_inquiry(
     }
 }
 
+/// Reads what a search for a lost authorization found under the attempt's order id
+/// (`Operation::FindAuthorization`). Found authorized, with a reference, at the amount asked
+/// (or no amount stated): the authorization took effect, whenever it is seen. Nothing found (or
+/// an id only registered, which reserves nothing) proves it was not applied only once the
+/// request can no longer take effect, as an unchanged payment does for an inquiry. Found
+/// declined: the gateway processed the request and refused it, which no later moment changes.
+/// Anything else (another amount, no reference, captured or voided since, a state nobody
+/// knows) is for an operator: the attempt's payment exists, but the authorization alone does
+/// not explain it.
+pub fn read_authorization_search(op: &Operation, seen: &Outcome, expired: bool) -> Finding {
+    let Operation::Authorize { amount, .. } = op else {
+        return Finding::Unclear(format!(
+            "a search for an authorization was read for a {} operation",
+            op.kind()
+        ));
+    };
+    match &seen.state {
+        PaymentState::Authorized => match (&seen.transaction, seen.authorized) {
+            (None, _) => Finding::Unclear(
+                "the search found an authorization but the plugin reported no reference for it"
+                    .into(),
+            ),
+            (Some(_), Some(found)) if found != *amount => Finding::Unclear(format!(
+                "the search found an authorization of {found} under the attempt's order id; \
+                 the attempt asked for {amount}"
+            )),
+            (Some(_), _) => Finding::TookEffect(Box::new(seen.clone())),
+        },
+        PaymentState::AuthorizationFailed => Finding::NotApplied,
+        state if state.awaits_authorization() => {
+            if expired {
+                Finding::NotApplied
+            } else {
+                Finding::StillPossible
+            }
+        }
+        state => Finding::Unclear(format!(
+            "the search found the attempt's payment {state}: the authorization took effect \
+             and something else happened since"
+        )),
+    }
+}
+
 /// When an unchanged payment becomes proof that the operation's requests were not applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
@@ -339,5 +382,7 @@ pub fn expected_outcome(op: &Operation, before: Option<&OrderRecord>) -> Outcome
     outcome
 }
 
+#[cfg(test)]
+mod search_tests;
 #[cfg(test)]
 mod tests;
