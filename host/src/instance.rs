@@ -229,6 +229,17 @@ impl GatewayInstance {
         self.scrub(self.gateway.interpret(op, ctx, state, reply))
     }
 
+    /// Whether this instance can look an authorization up by its attempt's order id
+    /// (`Capabilities::authorization_inquiry`, with inquiry offered): how an authorization whose
+    /// outcome is unknown is settled ([`renkei_sdk::Operation::FindAuthorization`]).
+    pub fn searches_authorizations(&self) -> bool {
+        self.capabilities.authorization_inquiry
+            && self
+                .capabilities
+                .supports(renkei_sdk::OperationKind::Inquire)
+            && self.manifest.limits.order_id.is_some()
+    }
+
     /// The order id attempt `attempt` of the shop action `key` sends, where the manifest
     /// declares the gateway's rules (`limits.order_id`): a fresh one per attempt, the same for
     /// every exchange of one attempt and after a restart.

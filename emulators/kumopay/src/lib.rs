@@ -276,18 +276,24 @@ impl Engine {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether the request's timestamp is within the tolerance of the gateway's clock.
+    /// Whether the request's timestamp is within the tolerance of the gateway's clock. The
+    /// timestamp is whole seconds, truncated, so the request was made at or after it: refusing
+    /// from `timestamp + tolerance` on refuses every request older than the tolerance, which is
+    /// what the plugin declares as its expiry.
     fn fresh(&self, r: &Request) -> bool {
-        let Some(stamp) = r
+        let Some(stamp_ms) = r
             .header("kumo-timestamp")
             .and_then(|t| t.parse::<i64>().ok())
+            .and_then(|s| s.checked_mul(1000))
         else {
             return false;
         };
-        let now = std::time::SystemTime::now()
+        let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        now.abs_diff(stamp) <= self.config.tolerance_seconds
+            .map_or(0, |d| d.as_millis() as i64);
+        let tolerance_ms = self.config.tolerance_seconds.saturating_mul(1000) as i64;
+        now_ms < stamp_ms.saturating_add(tolerance_ms)
+            && stamp_ms < now_ms.saturating_add(tolerance_ms)
     }
 
     /// The fault installed for this request, taken (it strikes once).

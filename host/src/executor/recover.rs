@@ -40,6 +40,30 @@ impl Executor {
                     let error = GatewayError::new(ErrorKind::Unavailable, why);
                     self.fail(record.id, None, error, None).await
                 }
+                // An authorization cannot be rebuilt (its payment source is not journaled), but
+                // where the gateway can find one by the attempt's order id, it needs no more
+                // than the order and the amount.
+                Stopped::Unknown { automatic: true }
+                    if record.kind == OperationKind::Authorize
+                        && record.amount.is_some()
+                        && gateway(&record.gateway)
+                            .is_some_and(|g| g.searches_authorizations()) =>
+                {
+                    let gw = gateway(&record.gateway).expect("checked just above");
+                    let amount = record.amount.expect("checked just above");
+                    let evidence = "host stopped after sending the authorization".to_owned();
+                    let (ev, now, lease) = (
+                        evidence.clone(),
+                        self.now_ms(),
+                        self.resolving_lease_ms(&gw),
+                    );
+                    blocking(&self.journal, move |j| {
+                        j.mark_unknown(id, None, &ev, now, lease)
+                    })
+                    .await?;
+                    self.search_authorization(&gw, amount, record, evidence)
+                        .await
+                }
                 Stopped::Unknown { automatic } => {
                     match (gateway(&record.gateway), rebuild(&record, order.as_ref())) {
                         (Some(gw), Some(op)) => {

@@ -147,11 +147,10 @@ impl Executor {
         }
         let caps = gateway.capabilities();
         if let Operation::Authorize { amount, .. } = op
-            && caps.authorization_inquiry
-            && caps.supports(OperationKind::Inquire)
+            && gateway.searches_authorizations()
         {
             return self
-                .search_authorization(gateway, op, *amount, record, evidence)
+                .search_authorization(gateway, *amount, record, evidence)
                 .await;
         }
         let before = self.order_of(&record).await?;
@@ -293,10 +292,12 @@ impl Executor {
     /// (the same wait as for an inquiry); before that, or where the gateway declares no expiry,
     /// an operator decides. A new attempt then gets a new order id, so nothing found under this
     /// one can later be mistaken for it.
-    async fn search_authorization(
+    ///
+    /// It needs only the order and the amount, not the payment source (which is never
+    /// journaled), so it also settles an authorization left in flight by a host that stopped.
+    pub(super) async fn search_authorization(
         &self,
         gateway: &GatewayInstance,
-        op: &Operation,
         amount: Money,
         record: OperationRecord,
         evidence: String,
@@ -307,7 +308,7 @@ impl Executor {
             tokio::time::sleep(self.transport_for(gateway).timeout()).await;
         }
         let search = Operation::FindAuthorization {
-            order: op.order().clone(),
+            order: record.order.clone(),
             amount,
         };
         let key = format!("{}:resolve", record.idempotency_key);
@@ -333,9 +334,9 @@ impl Executor {
             }
         };
         let order_id = gateway
-            .order_id_for(op, &record.idempotency_key, record.attempt)
+            .order_id_for(&search, &record.idempotency_key, record.attempt)
             .unwrap_or_default();
-        match resolution::read_authorization_search(op, &seen, expired) {
+        match resolution::read_authorization_search(amount, &seen, expired) {
             Finding::TookEffect(outcome) => {
                 self.succeed(record, None, &outcome, Some(Resolution::Inquiry), None)
                     .await

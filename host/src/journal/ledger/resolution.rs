@@ -66,20 +66,16 @@ pub fn read_inquiry(
 /// Anything else (another amount, no reference, captured or voided since, a state nobody
 /// knows) is for an operator: the attempt's payment exists, but the authorization alone does
 /// not explain it.
-pub fn read_authorization_search(op: &Operation, seen: &Outcome, expired: bool) -> Finding {
-    let Operation::Authorize { amount, .. } = op else {
-        return Finding::Unclear(format!(
-            "a search for an authorization was read for a {} operation",
-            op.kind()
-        ));
-    };
+///
+/// `amount` is what the lost authorization asked for.
+pub fn read_authorization_search(amount: Money, seen: &Outcome, expired: bool) -> Finding {
     match &seen.state {
         PaymentState::Authorized => match (&seen.transaction, seen.authorized) {
             (None, _) => Finding::Unclear(
                 "the search found an authorization but the plugin reported no reference for it"
                     .into(),
             ),
-            (Some(_), Some(found)) if found != *amount => Finding::Unclear(format!(
+            (Some(_), Some(found)) if found != amount => Finding::Unclear(format!(
                 "the search found an authorization of {found} under the attempt's order id; \
                  the attempt asked for {amount}"
             )),
