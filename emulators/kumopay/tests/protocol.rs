@@ -3,8 +3,8 @@
 
 use hmac::{Hmac, Mac};
 use renkei_emulator_kumopay::{
-    Config, DEFAULT_API_KEY, DEFAULT_MERCHANT_ID, DEFAULT_SIGNING_KEY, Status, TEST_TOKEN_DECLINED,
-    TEST_TOKEN_OK, TemplateEmulator,
+    Config, DEFAULT_API_KEY, DEFAULT_MERCHANT_ID, DEFAULT_SIGNING_KEY, DEFAULT_TOLERANCE_SECONDS,
+    Status, TEST_TOKEN_DECLINED, TEST_TOKEN_OK, TEST_TOKEN_TWO_ERRORS, TemplateEmulator,
 };
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -23,13 +23,29 @@ impl Client {
     }
 
     async fn call(&self, method: &str, route: &str, body: Value, key: &str) -> (u16, Value) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.call_at(method, route, body, key, now).await
+    }
+
+    /// A request stamped `timestamp` (Unix seconds).
+    async fn call_at(
+        &self,
+        method: &str,
+        route: &str,
+        body: Value,
+        key: &str,
+        timestamp: u64,
+    ) -> (u16, Value) {
         let body = if method == "GET" {
             Vec::new()
         } else {
             body.to_string().into_bytes()
         };
         let path = format!("/v1{route}");
-        let timestamp = "1700000000";
+        let timestamp = timestamp.to_string();
         let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
         mac.update(format!("{method}\n{path}\n{timestamp}\n").as_bytes());
         mac.update(&body);
@@ -46,7 +62,7 @@ impl Client {
         };
         let reply = request
             .header("Authorization", format!("Bearer {DEFAULT_API_KEY}"))
-            .header("Kumo-Timestamp", timestamp)
+            .header("Kumo-Timestamp", &timestamp)
             .header("Kumo-Signature", signature)
             .body(body)
             .send()
@@ -152,4 +168,57 @@ async fn a_request_signed_with_another_key_is_refused() {
         c.emulator.payment("pay_1").is_none(),
         "nothing was authorized"
     );
+}
+
+#[tokio::test]
+async fn a_request_stamped_longer_ago_than_the_tolerance_is_refused_unprocessed() {
+    let c = Client::start().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let body = json!({"merchant": DEFAULT_MERCHANT_ID, "order": "o-5", "amount": 100,
+                      "currency": "JPY", "token": TEST_TOKEN_OK});
+    for stamp in [
+        now - DEFAULT_TOLERANCE_SECONDS - 1,
+        now + DEFAULT_TOLERANCE_SECONDS + 1,
+    ] {
+        let (status, e) = c
+            .call_at(
+                "POST",
+                "/payments",
+                body.clone(),
+                DEFAULT_SIGNING_KEY,
+                stamp,
+            )
+            .await;
+        assert_eq!((status, code(&e)), (401, "stale_request"));
+    }
+    assert!(c.emulator.payments().is_empty(), "nothing was authorized");
+}
+
+#[tokio::test]
+async fn a_payment_is_found_by_its_order_id_and_an_unknown_one_is_not_found() {
+    let c = Client::start().await;
+    let (_, p) = c.authorize("o-6", 700, TEST_TOKEN_OK).await;
+    let (status, found) = c.signed("GET", "/payments/by-order/o-6", json!({})).await;
+    assert_eq!((status, &found["id"]), (200, &p["id"]));
+    let (status, e) = c.signed("GET", "/payments/by-order/o-7", json!({})).await;
+    assert_eq!((status, code(&e)), (404, "payment_not_found"));
+}
+
+#[tokio::test]
+async fn a_card_failing_two_checks_gets_both_codes_in_one_reply_the_first_also_as_error() {
+    let c = Client::start().await;
+    let (status, e) = c.authorize("o-8", 700, TEST_TOKEN_TWO_ERRORS).await;
+    assert_eq!(status, 402);
+    assert_eq!(code(&e), "card_declined");
+    let all: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(all, ["card_declined", "amount_too_large"]);
+    assert!(c.emulator.payments().is_empty());
 }
