@@ -597,7 +597,7 @@ impl<'a> Scenarios<'a> {
         if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Capture]) {
             return;
         }
-        if !caps.partial_capture && caps.amount_change == AmountChange::Unsupported {
+        if !caps.partial_capture.is_supported() && caps.amount_change == AmountChange::Unsupported {
             self.results.push(CheckResult::skip(
                 id,
                 "the manifest declares neither partial capture nor amount changes",
@@ -665,7 +665,7 @@ impl<'a> Scenarios<'a> {
         if self.skip_unless(id, &needs) {
             return;
         }
-        if !self.h.capabilities().partial_refund {
+        if !self.h.capabilities().partial_refund.is_supported() {
             self.results.push(CheckResult::skip(
                 id,
                 "the manifest declares partial refunds unsupported",

@@ -147,14 +147,15 @@ impl Executor {
         }
         let caps = gateway.capabilities();
         let before = self.order_of(&record).await?;
-        if !resolution::acts_in_place(op, caps.amount_change) {
+        if !resolution::acts_in_place(op, caps) {
             return self
                 .review(
                     record.id,
                     format!(
-                        "{evidence}; the operation starts by creating a new payment \
-                         (re-authorization), which neither an inquiry on the old one nor a \
-                         replay can account for"
+                        "{evidence}; the operation may replace the payment (a \
+                         re-authorization, an authorization changed before capture, or a sale \
+                         replaced by a smaller one, as the manifest declares), which neither \
+                         an inquiry on the old one nor a replay can account for"
                     ),
                 )
                 .await;

@@ -6,7 +6,8 @@ use super::*;
 use proptest::prelude::*;
 use renkei_sdk::testing::{self, Payment, assert_gateway_said, assert_post, done, sent};
 use renkei_sdk::{
-    AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef, Secret,
+    AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef,
+    PartialCapture, PartialRefund, Secret,
 };
 use std::collections::BTreeMap;
 
@@ -140,7 +141,9 @@ fn manifest_is_valid_and_declares_what_the_plugin_does() {
     let caps = &m.capabilities;
     assert_eq!(caps.amount_change, AmountChange::DeferredToCapture);
     assert_eq!(caps.inquiry, Inquiry::EmulatorOnly);
-    assert!(caps.partial_refund);
+    // F-2: authchange then sale; a partial refund is salechange, a replaced sale.
+    assert_eq!(caps.partial_capture, PartialCapture::ChangeThenCapture);
+    assert_eq!(caps.partial_refund, PartialRefund::ChangeDown);
     // authchange must never be replayed blindly; a capture may start with authchange.
     assert!(!caps.is_replay_safe(OperationKind::ChangeAmount));
     assert!(!caps.is_replay_safe(OperationKind::Capture));

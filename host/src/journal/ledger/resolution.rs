@@ -10,9 +10,11 @@
 
 use crate::journal::model::OrderRecord;
 use renkei_sdk::{
-    AmountChange, ErrorKind, Money, Operation, OperationKind, Outcome, PaymentState, RefundExtent,
-    Settlement, StepEffect,
+    AmountChange, Capabilities, ErrorKind, Money, Operation, OperationKind, Outcome, PaymentState,
+    RefundExtent, Settlement, StepEffect,
 };
+#[cfg(doc)]
+use renkei_sdk::{PartialCapture, PartialRefund};
 use std::time::Duration;
 
 /// What an inquiry's answer shows about the operation, judged by [`judge`].
@@ -151,26 +153,33 @@ pub fn guard_index(effects: &[StepEffect]) -> Option<usize> {
 
 /// Whether the operation's first exchange acts on the payment the journal knows (so that an
 /// inquiry about that payment can tell whether it happened, and a replay cannot create a second
-/// payment). Re-authorizing gateways create a new payment to raise an amount.
-pub fn acts_in_place(op: &Operation, amount_change: AmountChange) -> bool {
+/// payment), as the manifest declares it. Re-authorizing gateways create a new payment to raise
+/// an amount; a capture below the authorization, or a partial refund, acts in place only where
+/// the manifest says so ([`PartialCapture::InPlace`], [`PartialRefund::InPlace`]): a gateway
+/// that first changes the authorization, or replaces the sale by a smaller one, may leave the
+/// payment under a new reference that an inquiry about the old one cannot see.
+pub fn acts_in_place(op: &Operation, caps: &Capabilities) -> bool {
     match op {
         Operation::Capture {
             authorized,
             amount: Some(amount),
             ..
         } if amount.minor_units > authorized.minor_units => {
-            amount_change != AmountChange::Reauthorization
+            caps.amount_change != AmountChange::Reauthorization
         }
+        Operation::Capture {
+            authorized,
+            amount: Some(amount),
+            ..
+        } if amount.minor_units < authorized.minor_units => caps.partial_capture.is_in_place(),
         // F-REGI's authchange cancels the old SEQNO, which an inquiry about it shows.
-        Operation::ChangeAmount { .. } => amount_change != AmountChange::Reauthorization,
+        Operation::ChangeAmount { .. } => caps.amount_change != AmountChange::Reauthorization,
         Operation::Authorize { .. } => false,
-        // A partial refund may replace the sale with a new one (F-REGI salechange), which an
-        // inquiry about the old one cannot see.
         Operation::Refund {
             captured,
             amount: Some(amount),
             ..
-        } if amount.minor_units < captured.minor_units => false,
+        } if amount.minor_units < captured.minor_units => caps.partial_refund.is_in_place(),
         _ => true,
     }
 }

@@ -1,5 +1,7 @@
 use super::*;
-use renkei_sdk::{Money, OrderRef, RefundExtent, Settlement, TransactionRef};
+use renkei_sdk::{
+    Money, OrderRef, PartialCapture, PartialRefund, RefundExtent, Settlement, TransactionRef,
+};
 
 fn capture(amount: Option<i64>) -> Operation {
     Operation::Capture {
@@ -50,22 +52,112 @@ fn captured_state() -> PaymentState {
     }
 }
 
+/// Capabilities with the given ways; everything else as no gateway in particular.
+fn caps(
+    amount_change: AmountChange,
+    partial_capture: PartialCapture,
+    partial_refund: PartialRefund,
+) -> Capabilities {
+    Capabilities {
+        operations: OperationKind::ALL.to_vec(),
+        partial_capture,
+        partial_refund,
+        amount_change,
+        inquiry: renkei_sdk::Inquiry::Available,
+        replay_safe: vec![],
+        request_expiry: renkei_sdk::RequestExpiry::Never,
+    }
+}
+
+fn with_amount_change(amount_change: AmountChange) -> Capabilities {
+    caps(
+        amount_change,
+        PartialCapture::InPlace,
+        PartialRefund::InPlace,
+    )
+}
+
 #[test]
 fn a_capture_above_the_authorization_on_a_reauthorizing_gateway_is_not_in_place() {
-    assert!(acts_in_place(&capture(None), AmountChange::Reauthorization));
-    assert!(acts_in_place(
-        &capture(Some(900)),
-        AmountChange::Reauthorization
-    ));
-    assert!(!acts_in_place(
-        &capture(Some(1100)),
-        AmountChange::Reauthorization
-    ));
+    let reauthorizing = with_amount_change(AmountChange::Reauthorization);
+    assert!(acts_in_place(&capture(None), &reauthorizing));
+    assert!(acts_in_place(&capture(Some(1000)), &reauthorizing));
+    assert!(acts_in_place(&capture(Some(900)), &reauthorizing));
+    assert!(!acts_in_place(&capture(Some(1100)), &reauthorizing));
     // F-REGI's authchange cancels the old SEQNO: visible to an inquiry about it.
     assert!(acts_in_place(
         &capture(Some(1100)),
-        AmountChange::DeferredToCapture
+        &with_amount_change(AmountChange::DeferredToCapture)
     ));
+}
+
+#[test]
+fn a_capture_below_the_authorization_acts_in_place_only_where_declared_in_place() {
+    for change in [
+        AmountChange::Reauthorization,
+        AmountChange::DeferredToCapture,
+        AmountChange::Unsupported,
+    ] {
+        let way = |p| caps(change, p, PartialRefund::Unsupported);
+        assert!(acts_in_place(
+            &capture(Some(900)),
+            &way(PartialCapture::InPlace)
+        ));
+        // F-2: authchange then sale may leave the authorization under a new SEQNO.
+        assert!(!acts_in_place(
+            &capture(Some(900)),
+            &way(PartialCapture::ChangeThenCapture)
+        ));
+        // Undeclared: nothing says what such a capture did.
+        assert!(!acts_in_place(
+            &capture(Some(900)),
+            &way(PartialCapture::Unsupported)
+        ));
+        // The whole authorization is captured in place whatever the partial way.
+        assert!(acts_in_place(
+            &capture(Some(1000)),
+            &way(PartialCapture::ChangeThenCapture)
+        ));
+        assert!(acts_in_place(
+            &capture(None),
+            &way(PartialCapture::Unsupported)
+        ));
+    }
+}
+
+#[test]
+fn a_partial_refund_acts_in_place_only_where_declared_in_place() {
+    let way = |p| caps(AmountChange::DeferredToCapture, PartialCapture::InPlace, p);
+    // SBPS ST02-00307 refunds part of the same sale.
+    assert!(acts_in_place(
+        &refund(5000, Some(1200)),
+        &way(PartialRefund::InPlace)
+    ));
+    // F-REGI salechange replaces the sale, possibly under a new reference.
+    assert!(!acts_in_place(
+        &refund(5000, Some(1200)),
+        &way(PartialRefund::ChangeDown)
+    ));
+    assert!(!acts_in_place(
+        &refund(5000, Some(1200)),
+        &way(PartialRefund::Unsupported)
+    ));
+    // A full refund acts in place whatever the partial way.
+    for p in [PartialRefund::ChangeDown, PartialRefund::Unsupported] {
+        assert!(acts_in_place(&refund(5000, Some(5000)), &way(p)));
+        assert!(acts_in_place(&refund(5000, None), &way(p)));
+    }
+}
+
+#[test]
+fn a_0_1_plugin_s_boolean_partial_capabilities_never_act_in_place() {
+    let legacy = caps(
+        AmountChange::DeferredToCapture,
+        PartialCapture::from_legacy(true),
+        PartialRefund::from_legacy(true),
+    );
+    assert!(!acts_in_place(&capture(Some(900)), &legacy));
+    assert!(!acts_in_place(&refund(5000, Some(1200)), &legacy));
 }
 
 #[test]
@@ -76,22 +168,18 @@ fn operations_that_create_a_new_payment_are_never_settled_automatically() {
         authorized: Money::jpy(1000),
         new_amount: Money::jpy(1200),
     };
-    assert!(!acts_in_place(&change, AmountChange::Reauthorization));
-    assert!(acts_in_place(&change, AmountChange::DeferredToCapture));
-    // A partial refund may replace the sale (F-REGI salechange); a full one acts in place.
     assert!(!acts_in_place(
-        &refund(5000, Some(1200)),
-        AmountChange::DeferredToCapture
+        &change,
+        &with_amount_change(AmountChange::Reauthorization)
     ));
     assert!(acts_in_place(
-        &refund(5000, Some(5000)),
-        AmountChange::DeferredToCapture
+        &change,
+        &with_amount_change(AmountChange::DeferredToCapture)
     ));
     assert!(acts_in_place(
-        &refund(5000, None),
-        AmountChange::DeferredToCapture
+        &void(),
+        &with_amount_change(AmountChange::Reauthorization)
     ));
-    assert!(acts_in_place(&void(), AmountChange::Reauthorization));
 }
 
 #[test]
