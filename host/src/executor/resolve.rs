@@ -229,7 +229,9 @@ impl Executor {
                 Drive::NotApplied(e) => {
                     tracing::warn!(order = %op.order(), error = %e, "inquiry refused; trying the next resolution");
                 }
-                Drive::Unknown { evidence: why, .. } => {
+                // An inquiry that changes nothing cannot leave a change; read as failed.
+                Drive::Unknown { evidence: why, .. }
+                | Drive::FailedAfterChange { evidence: why, .. } => {
                     tracing::warn!(order = %op.order(), %why, "inquiry failed; trying the next resolution");
                 }
             }
@@ -246,7 +248,12 @@ impl Executor {
             let (answer, why) = match &ran.drive {
                 Drive::Done(outcome) => (ReplayAnswer::Succeeded(outcome), String::new()),
                 Drive::NotApplied(e) => (ReplayAnswer::Failed(e.kind), e.to_string()),
+                // A replay that changed the payment before failing proves nothing about the
+                // first attempt.
                 Drive::Unknown {
+                    evidence: again, ..
+                }
+                | Drive::FailedAfterChange {
                     evidence: again, ..
                 } => (ReplayAnswer::Unknown, again.clone()),
             };

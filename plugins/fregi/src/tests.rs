@@ -1259,6 +1259,39 @@ fn an_undocumented_ng_code_may_have_been_processed() {
     assert_eq!(e.kind, ErrorKind::Rejected);
 }
 
+/// F-2, F-3: a sale that fails after its authchange was answered OK reports what authchange
+/// left, the new authorization replacing the old reference, so that the host can book it
+/// instead of sending the order to review.
+#[test]
+fn f2_a_sale_failing_after_the_amount_change_reports_the_new_authorization() {
+    let g = gateway();
+    let op = capture(1080, Some(1500));
+    let second = sale_after_change(&g, &op);
+    let new_reference = TransactionRef::new(format!("{SEQ2}-123456"));
+    let replies = [
+        (ng("S1-1-125", b"x"), ErrorKind::Rejected),
+        (ng("S1-9-1", b"x"), ErrorKind::Protocol),
+        (ok(b"garbage\n"), ErrorKind::Protocol),
+    ];
+    for (reply, kind) in replies {
+        let e = g.interpret(&op, &ctx(), &second.state, &reply).unwrap_err();
+        assert_eq!(e.kind, kind, "{e}");
+        let left = e.changed_before.as_deref().expect("authchange's result");
+        assert_eq!(left.state, PaymentState::Authorized);
+        assert_eq!(left.authorized, Some(Money::jpy(1500)));
+        assert_eq!(left.transaction.as_ref(), Some(&new_reference));
+        assert_eq!(left.replaced.as_ref(), op.transaction());
+        assert_eq!(left.authorization_code.as_deref(), Some("123456"));
+        assert_eq!((left.captured, left.refunded), (None, None));
+    }
+    // A refused authchange changed nothing, and a lone sale has no earlier step.
+    let e = answer(&g, &op, ng("A3-1-500", b"x")).unwrap_err();
+    assert_eq!(e.changed_before, None);
+    let e = capture_refused(ng("S1-1-125", b"x"));
+    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert_eq!(e.changed_before, None);
+}
+
 #[test]
 fn an_undocumented_code_on_a_capture_with_an_amount_change_never_says_nothing_changed() {
     let g = gateway();

@@ -482,3 +482,164 @@ fn the_guard_is_the_last_read_before_the_first_money_step() {
     assert_eq!(guard_index(&[R, G]), None);
     assert_eq!(guard_index(&[]), None);
 }
+
+/// What F-REGI's authchange leaves before a capture of 1500 on an authorization of 1000 (F-2).
+fn left_by_change() -> Outcome {
+    Outcome::new(PaymentState::Authorized)
+        .transaction(TransactionRef::new("t2"))
+        .replaced(TransactionRef::new("t"))
+        .authorized(Money::jpy(1500))
+}
+
+fn refused_with(kind: ErrorKind) -> AfterSend {
+    AfterSend::Answered { status: 200, kind }
+}
+
+#[test]
+fn f2_a_sale_refused_after_the_authorization_changed_books_the_change() {
+    let before = order(PaymentState::Authorized, 0, 0);
+    for kind in [
+        ErrorKind::Rejected,
+        ErrorKind::Declined,
+        ErrorKind::Unavailable,
+    ] {
+        assert_eq!(
+            read_changed_before(
+                &capture(Some(1500)),
+                Some(&before),
+                refused_with(kind),
+                &left_by_change()
+            ),
+            ChangedBefore::Book(Box::new(left_by_change())),
+            "{kind}"
+        );
+    }
+    // Below the authorization too (F-2 changes it down as well).
+    let down = Outcome {
+        authorized: Some(Money::jpy(800)),
+        ..left_by_change()
+    };
+    assert!(matches!(
+        read_changed_before(
+            &capture(Some(800)),
+            Some(&before),
+            refused_with(ErrorKind::Rejected),
+            &down
+        ),
+        ChangedBefore::Book(_)
+    ));
+}
+
+#[test]
+fn f2_a_sale_whose_own_outcome_is_unknown_stays_unknown_and_names_the_change() {
+    let before = order(PaymentState::Authorized, 0, 0);
+    for failed in [
+        AfterSend::TimedOut,
+        AfterSend::ConnectionLost,
+        refused_with(ErrorKind::Protocol),
+        AfterSend::Answered {
+            status: 503,
+            kind: ErrorKind::Rejected,
+        },
+        // "Already done" to a sale of an authorization just made cannot be explained.
+        refused_with(ErrorKind::AlreadyDone),
+    ] {
+        match read_changed_before(
+            &capture(Some(1500)),
+            Some(&before),
+            failed,
+            &left_by_change(),
+        ) {
+            ChangedBefore::Unknown(why) => {
+                assert!(why.contains("t2"), "{failed:?}: {why}");
+                assert!(why.contains("1500"), "{failed:?}: {why}");
+            }
+            other => panic!("{failed:?}: {other:?}"),
+        }
+    }
+}
+
+/// Money is never guessed: a report that is not what a change of the authorization before
+/// this capture can leave is not booked.
+#[test]
+fn an_inconsistent_report_of_earlier_changes_is_never_booked() {
+    let authorized = order(PaymentState::Authorized, 0, 0);
+    let refused = refused_with(ErrorKind::Rejected);
+    let unknown = |op: &Operation, before: Option<&OrderRecord>, left: &Outcome| {
+        matches!(
+            read_changed_before(op, before, refused, left),
+            ChangedBefore::Unknown(_)
+        )
+    };
+    let op = capture(Some(1500));
+    let cases: Vec<(&str, Outcome)> = vec![
+        (
+            "captured",
+            Outcome {
+                state: captured_state(),
+                ..left_by_change()
+            },
+        ),
+        (
+            "another amount",
+            Outcome {
+                authorized: Some(Money::jpy(1400)),
+                ..left_by_change()
+            },
+        ),
+        (
+            "no amount",
+            Outcome {
+                authorized: None,
+                ..left_by_change()
+            },
+        ),
+        (
+            "money captured",
+            Outcome {
+                captured: Some(Money::jpy(1500)),
+                ..left_by_change()
+            },
+        ),
+        (
+            "a new reference without the one it replaced",
+            Outcome {
+                replaced: None,
+                ..left_by_change()
+            },
+        ),
+        (
+            "unknown state",
+            Outcome {
+                state: PaymentState::Unknown { raw: "99".into() },
+                ..left_by_change()
+            },
+        ),
+    ];
+    for (what, left) in &cases {
+        assert!(unknown(&op, Some(&authorized), left), "{what}");
+    }
+    // Operations without a change before their last step, and orders not authorized.
+    assert!(unknown(
+        &capture(None),
+        Some(&authorized),
+        &left_by_change()
+    ));
+    assert!(unknown(
+        &capture(Some(1000)),
+        Some(&authorized),
+        &left_by_change()
+    ));
+    assert!(unknown(&void(), Some(&authorized), &left_by_change()));
+    assert!(unknown(
+        &refund(1000, Some(500)),
+        Some(&authorized),
+        &left_by_change()
+    ));
+    assert!(unknown(&op, None, &left_by_change()));
+    assert!(unknown(
+        &op,
+        Some(&order(captured_state(), 1000, 0)),
+        &left_by_change()
+    ));
+}
