@@ -138,11 +138,12 @@ fn capability_summary(m: &Manifest) -> String {
             s
         })
         .collect();
-    if c.partial_capture {
-        parts.push("partial-capture".into());
+    // The way, not only a yes: it decides what the host can settle by itself after a lost reply.
+    if c.partial_capture.is_supported() {
+        parts.push(c.partial_capture.describe().into());
     }
-    if c.partial_refund {
-        parts.push("partial-refund".into());
+    if c.partial_refund.is_supported() {
+        parts.push(c.partial_refund.describe().into());
     }
     parts.push(format!(
         "amount-change:{}",
@@ -158,7 +159,8 @@ fn capability_summary(m: &Manifest) -> String {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
     ));
-    parts.join(" ")
+    // Commas: the partial ways are phrases with spaces of their own.
+    parts.join(", ")
 }
 
 /// Prints rows under a header, every column but the last padded to its widest cell (in

@@ -26,9 +26,9 @@
 //! | `capability.declared` | an operation the configured instance offers (`GatewayInstance::capabilities`: the declared ones minus those whose enabling key is unset) makes `prepare` build a request (an amount change declared `deferred_to_capture` may finish at once) |
 //! | `lifecycle.capture-refund` | authorize → capture → full refund, each answering the expected state and amounts |
 //! | `lifecycle.authorize-void` | authorize → void |
-//! | `lifecycle.capture-lower` | capture below the authorization, where partial capture or amount changes are declared |
+//! | `lifecycle.capture-lower` | capture below the authorization, where partial capture or amount changes are declared; a capture declared in place keeps the reference |
 //! | `lifecycle.capture-higher` | capture above the authorization, where amount changes are declared |
-//! | `lifecycle.partial-refund` | a partial refund, then the remainder, where partial refunds are declared |
+//! | `lifecycle.partial-refund` | a partial refund, then the remainder, where partial refunds are declared; one declared in place keeps the reference |
 //! | `lifecycle.change-amount` | an amount change of an authorization, where declared |
 //! | `lifecycle.inquiry` | after every lifecycle step, an inquiry reports the state the step reported, and its status code maps to that state in the table |
 //! | `lifecycle.order-ids` | where the manifest declares the gateway's order-id rules (`limits.order_id`), the authorization prepared for attempts 1 and 2 of one shop action carries, verbatim in its body or URL, the id the host issued for that attempt (`GatewayInstance::order_id_for`) (skipped when no rules are declared) |

@@ -123,9 +123,9 @@ registry! {
     CapabilityDeclared "capability.declared" Capability Required "an operation the configured instance offers builds a request";
     LifecycleCaptureRefund "lifecycle.capture-refund" Lifecycle Required "authorize → capture → full refund end in the expected states and amounts";
     LifecycleAuthorizeVoid "lifecycle.authorize-void" Lifecycle Required "authorize → void ends in the expected states and amounts";
-    LifecycleCaptureLower "lifecycle.capture-lower" Lifecycle Required "a capture below the authorization, where partial capture or amount changes are declared";
+    LifecycleCaptureLower "lifecycle.capture-lower" Lifecycle Required "a capture below the authorization, where partial capture or amount changes are declared; a capture declared in place keeps the reference";
     LifecycleCaptureHigher "lifecycle.capture-higher" Lifecycle Required "a capture above the authorization, where amount changes are declared";
-    LifecyclePartialRefund "lifecycle.partial-refund" Lifecycle Required "a partial refund, then the remainder, where partial refunds are declared";
+    LifecyclePartialRefund "lifecycle.partial-refund" Lifecycle Required "a partial refund, then the remainder, where partial refunds are declared; one declared in place keeps the reference";
     LifecycleChangeAmount "lifecycle.change-amount" Lifecycle Required "an amount change of an authorization, where declared";
     LifecycleInquiry "lifecycle.inquiry" Lifecycle Required "after each step an inquiry agrees with it, and its status code maps to that state in the table";
     LifecycleOrderIds "lifecycle.order-ids" Lifecycle Required "where the manifest declares order-id rules, each attempt's authorization carries the order id the host issued for that attempt";

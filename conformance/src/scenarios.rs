@@ -599,7 +599,7 @@ impl<'a> Scenarios<'a> {
         if self.skip_unless(id, &[OperationKind::Authorize, OperationKind::Capture]) {
             return;
         }
-        if !caps.partial_capture && caps.amount_change == AmountChange::Unsupported {
+        if !caps.partial_capture.is_supported() && caps.amount_change == AmountChange::Unsupported {
             self.results.push(CheckResult::skip(
                 id,
                 "the manifest declares neither partial capture nor amount changes",
@@ -639,6 +639,9 @@ impl<'a> Scenarios<'a> {
         };
         let key = format!("{}:capture", p.order);
         let op = self.capture_op(&p, Some(amount));
+        let reference = p.transaction.clone();
+        let in_place =
+            amount < self.inputs.amount && self.h.capabilities().partial_capture.is_in_place();
         let mut evidence = Vec::new();
         match self
             .step(&mut p, op, &key, ("captured", captured()), id)
@@ -649,6 +652,13 @@ impl<'a> Scenarios<'a> {
                     && c.minor_units != amount
                 {
                     evidence.push(format!("captured {amount} but the outcome says {c}"));
+                }
+                // The host settles a lost reply of such a capture by asking about this
+                // reference (`acts_in_place`): the declaration must hold.
+                if in_place && let Some(why) = moved_reference(&reference, &o) {
+                    evidence.push(format!(
+                        "the manifest declares partial capture in place, but {why}"
+                    ));
                 }
             }
             Err(e) => evidence.push(e),
@@ -667,7 +677,7 @@ impl<'a> Scenarios<'a> {
         if self.skip_unless(id, &needs) {
             return;
         }
-        if !self.h.capabilities().partial_refund {
+        if !self.h.capabilities().partial_refund.is_supported() {
             self.results.push(CheckResult::skip(
                 id,
                 "the manifest declares partial refunds unsupported",
@@ -691,6 +701,8 @@ impl<'a> Scenarios<'a> {
         let mut evidence = Vec::new();
         let op = self.refund_op(&p, a, Some(part));
         let key = format!("{}:refund:1", p.order);
+        let reference = p.transaction.clone();
+        let in_place = self.h.capabilities().partial_refund.is_in_place();
         let partly = (
             "partially refunded (or still captured)",
             (|s: &PaymentState| {
@@ -710,6 +722,11 @@ impl<'a> Scenarios<'a> {
                     && r.minor_units != part
                 {
                     evidence.push(format!("refunded {part} but the outcome says {r}"));
+                }
+                if in_place && let Some(why) = moved_reference(&reference, &o) {
+                    evidence.push(format!(
+                        "the manifest declares partial refund in place, but {why}"
+                    ));
                 }
                 let op = self.refund_op(&p, a - part, None);
                 let key = format!("{}:refund:2", p.order);
@@ -1264,5 +1281,45 @@ impl<'a> Scenarios<'a> {
             ));
         }
         self.record(Check::CapabilityDeclared.id(), declared);
+    }
+}
+
+/// Why an outcome shows that the operation did not act in place on `reference` (it names
+/// another reference, or says it replaced one), or None when it did.
+fn moved_reference(reference: &TransactionRef, o: &Outcome) -> Option<String> {
+    if let Some(replaced) = &o.replaced {
+        return Some(format!("the outcome says it replaced {replaced}"));
+    }
+    match &o.transaction {
+        Some(t) if t != reference => Some(format!(
+            "the outcome names transaction {t}, not {reference}"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The host lets an inquiry settle a lost reply of a partial capture or refund declared in
+    /// place (`acts_in_place`); an outcome under another reference contradicts the declaration.
+    #[test]
+    fn a_partial_operation_declared_in_place_must_keep_its_reference() {
+        let t = TransactionRef::new("t-1");
+        let captured = Outcome::new(PaymentState::Captured {
+            settlement: renkei_sdk::Settlement::NotReported,
+        });
+        assert_eq!(moved_reference(&t, &captured), None);
+        assert_eq!(
+            moved_reference(&t, &captured.clone().transaction(t.clone())),
+            None
+        );
+        let elsewhere = captured.clone().transaction(TransactionRef::new("t-2"));
+        assert!(moved_reference(&t, &elsewhere).unwrap().contains("t-2"));
+        let replacing = captured
+            .transaction(t.clone())
+            .replaced(TransactionRef::new("t-0"));
+        assert!(moved_reference(&t, &replacing).unwrap().contains("t-0"));
     }
 }

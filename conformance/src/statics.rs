@@ -215,7 +215,7 @@ fn follow_ups(state: &PaymentState, m: &Manifest) -> Vec<OperationKind> {
         PaymentState::Refunded {
             extent: RefundExtent::Partial | RefundExtent::NotReported,
             ..
-        } if caps.partial_refund => &[OperationKind::Refund],
+        } if caps.partial_refund.is_supported() => &[OperationKind::Refund],
         _ => &[],
     };
     candidates
@@ -399,8 +399,8 @@ mod tests {
             sdk_version: semver::Version::parse(SDK_VERSION).unwrap(),
             capabilities: renkei_sdk::Capabilities {
                 operations: vec![OperationKind::Capture],
-                partial_capture: false,
-                partial_refund: false,
+                partial_capture: renkei_sdk::PartialCapture::Unsupported,
+                partial_refund: renkei_sdk::PartialRefund::Unsupported,
                 amount_change: renkei_sdk::AmountChange::Unsupported,
                 inquiry: renkei_sdk::Inquiry::Unavailable,
                 replay_safe: vec![],

@@ -1,5 +1,6 @@
 //! Typed gateway errors whose kind tells the host whether money may have moved.
 
+use crate::Outcome;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -196,6 +197,25 @@ pub struct GatewayError {
     /// (GMO-PG: `ErrCode=E01|E01&ErrInfo=E01010001|E01020001`). `gateway_code` is the one the
     /// kind was read from ([`crate::error_from_codes`]).
     pub other_codes: Vec<String>,
+    /// Since 0.2: what the operation's earlier steps had changed at the gateway when this later
+    /// step failed, as an outcome (F-REGI, F-2: `authchange.cgi` answered OK, so the
+    /// authorization is at the new amount under a new SEQNO, then `sale.cgi` was refused).
+    /// `None`: nothing to report, or a plugin that does not report it (every 0.1 plugin).
+    ///
+    /// Only the plugin knows what each of its steps changed. Without this, a host must read any
+    /// failure after an earlier money-moving step as "may have applied" and send the operation
+    /// to review ([`crate::failed_exchange_effect`]). With it, when the failed step itself was
+    /// refused cleanly, the host books this outcome as it would book a success's (new
+    /// reference, authorized amount, handle) and fails the operation with this error; when the
+    /// failed step's own outcome is unknown, it stays unknown and this is evidence for the
+    /// operator. The host books it only if it is consistent with the operation (otherwise:
+    /// review), so a plugin reports what the gateway answered, never a guess.
+    ///
+    /// It rides on the error, not on [`crate::Step`], because it is part of *this* failure:
+    /// the step loop's one return type stays `Result<Step, GatewayError>`, and every reader of
+    /// failures that does not know it (an older host, a bare driver) keeps the cautious
+    /// reading.
+    pub changed_before: Option<Box<Outcome>>,
 }
 
 impl GatewayError {
@@ -206,6 +226,7 @@ impl GatewayError {
             gateway_code: None,
             gateway_message: None,
             other_codes: Vec::new(),
+            changed_before: None,
         }
     }
 
@@ -222,7 +243,15 @@ impl GatewayError {
             gateway_code: Some(code.into()),
             gateway_message,
             other_codes: Vec::new(),
+            changed_before: None,
         }
+    }
+
+    /// The error, reporting what the operation's earlier steps left at the gateway
+    /// ([`GatewayError::changed_before`]).
+    pub fn changed_before(mut self, outcome: Outcome) -> GatewayError {
+        self.changed_before = Some(Box::new(outcome));
+        self
     }
 
     pub fn unsupported(what: impl fmt::Display) -> GatewayError {

@@ -41,7 +41,7 @@ pub use http::{HttpRequest, HttpResponse, Method, ReplyCopy};
 pub use ids::{CustomerRef, OrderIdRules, OrderRef, TransactionRef, attempt_tag};
 pub use manifest::{
     AmountChange, Capabilities, ConfigKey, ConfigKind, ErrorEntry, Inquiry, Limits, Manifest,
-    ManifestError, RequestExpiry, StatusEntry, error_entry,
+    ManifestError, PartialCapture, PartialRefund, RequestExpiry, StatusEntry, error_entry,
 };
 pub use money::{Currency, Money};
 pub use operation::{CardData, Operation, OperationKind, PaymentSource};

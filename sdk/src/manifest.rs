@@ -49,12 +49,158 @@ pub enum RequestExpiry {
     ConfigSeconds { key: String, default_seconds: u32 },
 }
 
+/// How a gateway captures less than the authorized amount.
+///
+/// The host needs the *way*, not only a yes: an unknown outcome of a capture that acts on the
+/// authorization the journal knows can be settled by asking about that authorization, but one
+/// that first replaces the authorization (a new reference, a new amount) cannot, since an
+/// inquiry about the old reference no longer describes the payment
+/// (`ledger::resolution::acts_in_place` in the host).
+///
+/// In JSON, the variant's snake_case name. A manifest from SDK 0.1 (or JSON written before 0.2)
+/// carries a boolean, read by [`PartialCapture::from_legacy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartialCapture {
+    /// A capture can only take the whole authorized amount.
+    Unsupported,
+    /// The capture request itself names a smaller amount, on the same transaction; the rest of
+    /// the authorization is released (SBPS sales with `amount`, S-1).
+    InPlace,
+    /// The plugin first changes the authorized amount, possibly under a new reference, then
+    /// captures the whole new amount (F-REGI authchange.cgi then sale.cgi, F-2). Two
+    /// money-moving steps: the first can succeed while the second fails.
+    ChangeThenCapture,
+}
+
+impl PartialCapture {
+    /// Whether a capture below the authorized amount can be asked for at all.
+    pub fn is_supported(self) -> bool {
+        self != PartialCapture::Unsupported
+    }
+
+    /// Whether it acts on the authorization as it is, under the same reference.
+    pub fn is_in_place(self) -> bool {
+        self == PartialCapture::InPlace
+    }
+
+    /// The reading of a 0.1 boolean. `true` said "possible" without saying how, so it is read
+    /// as the way under which the host settles less by itself: a change first, which an inquiry
+    /// about the old reference cannot account for. Reading it as in place could let the host
+    /// book an inquiry's answer about a replaced authorization as this capture's outcome.
+    pub fn from_legacy(supported: bool) -> PartialCapture {
+        if supported {
+            PartialCapture::ChangeThenCapture
+        } else {
+            PartialCapture::Unsupported
+        }
+    }
+
+    /// How the CLI and reports say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PartialCapture::Unsupported => "no partial capture",
+            PartialCapture::InPlace => "partial capture (in place)",
+            PartialCapture::ChangeThenCapture => "partial capture (change, then capture)",
+        }
+    }
+}
+
+/// How a gateway refunds part of a captured amount.
+///
+/// As with [`PartialCapture`], the way decides what the host can settle by itself: a partial
+/// refund on the same sale leaves a payment an inquiry can describe; one that replaces the sale
+/// by a smaller one under a new reference does not.
+///
+/// In JSON, the variant's snake_case name; a 0.1 boolean is read by
+/// [`PartialRefund::from_legacy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartialRefund {
+    /// Only the whole captured amount can be refunded.
+    Unsupported,
+    /// A refund of part of the amount on the same sale, which stays under its reference
+    /// (SBPS `ST02-00307`).
+    InPlace,
+    /// The sale is replaced by one at the reduced amount, possibly under a new reference
+    /// (F-REGI salechange.cgi).
+    ChangeDown,
+}
+
+impl PartialRefund {
+    /// Whether a refund of part of the captured amount can be asked for at all.
+    pub fn is_supported(self) -> bool {
+        self != PartialRefund::Unsupported
+    }
+
+    /// Whether it acts on the sale as it is, under the same reference.
+    pub fn is_in_place(self) -> bool {
+        self == PartialRefund::InPlace
+    }
+
+    /// The reading of a 0.1 boolean: `true` is read as a change down, the way under which the
+    /// host settles less by itself (see [`PartialCapture::from_legacy`]).
+    pub fn from_legacy(supported: bool) -> PartialRefund {
+        if supported {
+            PartialRefund::ChangeDown
+        } else {
+            PartialRefund::Unsupported
+        }
+    }
+
+    /// How the CLI and reports say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PartialRefund::Unsupported => "no partial refund",
+            PartialRefund::InPlace => "partial refund (in place)",
+            PartialRefund::ChangeDown => "partial refund (change down: a smaller sale replaces it)",
+        }
+    }
+}
+
+/// Reads either the 0.2 name or a 0.1 boolean (`from_legacy`), so that manifests of plugins
+/// built against 0.1 and JSON written by older code still parse.
+macro_rules! deserialize_bool_or_name {
+    ($ty:ident { $($name:literal => $variant:ident),+ $(,)? }) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                #[derive(Deserialize)]
+                #[serde(untagged)]
+                enum Wire {
+                    Legacy(bool),
+                    Name(String),
+                }
+                match Wire::deserialize(d)? {
+                    Wire::Legacy(b) => Ok($ty::from_legacy(b)),
+                    Wire::Name(name) => match name.as_str() {
+                        $($name => Ok($ty::$variant),)+
+                        other => Err(serde::de::Error::unknown_variant(other, &[$($name),+])),
+                    },
+                }
+            }
+        }
+    };
+}
+
+deserialize_bool_or_name!(PartialCapture {
+    "unsupported" => Unsupported,
+    "in_place" => InPlace,
+    "change_then_capture" => ChangeThenCapture,
+});
+deserialize_bool_or_name!(PartialRefund {
+    "unsupported" => Unsupported,
+    "in_place" => InPlace,
+    "change_down" => ChangeDown,
+});
+
 /// What the plugin can do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
     pub operations: Vec<OperationKind>,
-    pub partial_capture: bool,
-    pub partial_refund: bool,
+    /// How a capture below the authorized amount is done, if at all (a boolean in 0.1).
+    pub partial_capture: PartialCapture,
+    /// How part of a captured amount is refunded, if at all (a boolean in 0.1).
+    pub partial_refund: PartialRefund,
     pub amount_change: AmountChange,
     pub inquiry: Inquiry,
     /// Operations whose replay is safe because a replay's "already done" answer
@@ -434,8 +580,8 @@ mod tests {
             sdk_version: semver::Version::new(0, 1, 0),
             capabilities: Capabilities {
                 operations: vec![OperationKind::Capture, OperationKind::Inquire],
-                partial_capture: false,
-                partial_refund: false,
+                partial_capture: PartialCapture::Unsupported,
+                partial_refund: PartialRefund::Unsupported,
                 amount_change: AmountChange::Unsupported,
                 inquiry: Inquiry::Available,
                 replay_safe: vec![OperationKind::Capture],
@@ -488,6 +634,78 @@ mod tests {
         m.validate().unwrap();
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<Manifest>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn a_0_1_manifest_with_boolean_partial_capabilities_reads_them_cautiously() {
+        let mut json = serde_json::to_value(sample()).unwrap();
+        for (capture, refund, way) in [
+            (
+                false,
+                false,
+                (PartialCapture::Unsupported, PartialRefund::Unsupported),
+            ),
+            (
+                true,
+                true,
+                (PartialCapture::ChangeThenCapture, PartialRefund::ChangeDown),
+            ),
+        ] {
+            json["capabilities"]["partial_capture"] = serde_json::json!(capture);
+            json["capabilities"]["partial_refund"] = serde_json::json!(refund);
+            let old: Manifest = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(
+                (
+                    old.capabilities.partial_capture,
+                    old.capabilities.partial_refund
+                ),
+                way
+            );
+            // A boolean `true` is never read as acting in place.
+            assert!(!old.capabilities.partial_capture.is_in_place());
+            assert!(!old.capabilities.partial_refund.is_in_place());
+            assert_eq!(old.capabilities.partial_capture.is_supported(), capture);
+            assert_eq!(old.capabilities.partial_refund.is_supported(), refund);
+        }
+    }
+
+    #[test]
+    fn partial_capabilities_are_written_by_name_and_read_back() {
+        for capture in [
+            PartialCapture::Unsupported,
+            PartialCapture::InPlace,
+            PartialCapture::ChangeThenCapture,
+        ] {
+            for refund in [
+                PartialRefund::Unsupported,
+                PartialRefund::InPlace,
+                PartialRefund::ChangeDown,
+            ] {
+                let mut m = sample();
+                m.capabilities.partial_capture = capture;
+                m.capabilities.partial_refund = refund;
+                let json = serde_json::to_value(&m).unwrap();
+                assert!(
+                    json["capabilities"]["partial_capture"].is_string(),
+                    "{json}"
+                );
+                assert!(json["capabilities"]["partial_refund"].is_string(), "{json}");
+                assert_eq!(serde_json::from_value::<Manifest>(json).unwrap(), m);
+            }
+        }
+        assert_eq!(
+            serde_json::to_value(PartialCapture::ChangeThenCapture).unwrap(),
+            "change_then_capture"
+        );
+        assert_eq!(
+            serde_json::to_value(PartialRefund::InPlace).unwrap(),
+            "in_place"
+        );
+        let mut json = serde_json::to_value(sample()).unwrap();
+        json["capabilities"]["partial_refund"] = serde_json::json!("sometimes");
+        assert!(serde_json::from_value::<Manifest>(json.clone()).is_err());
+        json["capabilities"]["partial_refund"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<Manifest>(json).is_err());
     }
 
     #[test]

@@ -338,6 +338,104 @@ async fn a_replay_refused_for_another_reason_proves_nothing_and_goes_to_review()
     assert_eq!(rig.status(&seqno), Status::AuthorizationCancelled);
 }
 
+/// A capture at a changed amount (F-2): `authchange` then `sale`.
+fn capture_at(order: &str, reference: &str, authorized: i64, amount: i64) -> Operation {
+    Operation::Capture {
+        order: OrderRef::new(order),
+        transaction: TransactionRef::new(reference),
+        authorized: Money::jpy(authorized),
+        amount: Some(Money::jpy(amount)),
+    }
+}
+
+/// F-2, F-3: `authchange.cgi` answered OK, then `sale.cgi` refused with an NG reply. The
+/// authorization WAS changed (a new SEQNO at the new amount) and nothing was captured: the
+/// journal books the new authorization the plugin reports and fails the capture with F-REGI's
+/// error instead of sending the order to review, and the shop can capture it again.
+#[tokio::test]
+async fn f2_a_sale_refused_after_the_amount_change_books_the_new_authorization_and_fails() {
+    let rig = rig(false).await;
+    let old = rig.authorize("f2-ng", 1080).await;
+    rig.emulator.install_fault(
+        Fault::gateway_error_with(
+            "S1-1-125(売上処理時の指定された取引は売上処理期限を超過しています)",
+        )
+        .on_script(Script::Sale),
+    );
+    let result = rig
+        .exec(&capture_at("f2-ng", &old, 1080, 1500), "f2-ng:capture:1")
+        .await;
+    let Err(ExecError::Failed {
+        error, resolution, ..
+    }) = result
+    else {
+        panic!("{result:?}")
+    };
+    assert_eq!(error.gateway_code.as_deref(), Some("S1-1-125"));
+    assert_eq!(resolution, None);
+    let order = rig.journal.order(&OrderRef::new("f2-ng")).unwrap().unwrap();
+    assert!(order.review.is_none(), "{:?}", order.review);
+    assert_eq!(order.state, PaymentState::Authorized);
+    assert_eq!(order.authorized, Money::jpy(1500));
+    assert_eq!(order.captured, Money::jpy(0));
+    let new = order.transaction.clone().unwrap();
+    assert_ne!(new.as_str(), old);
+    // F-REGI agrees: the old SEQNO is cancelled and replaced by the new one, authorized at the
+    // new amount and not sold.
+    let old_record = rig.emulator.transaction(fregi_seqno(&old)).unwrap();
+    assert_eq!(old_record.status, Status::AuthorizationCancelled);
+    assert_eq!(
+        old_record.replaced_by.as_deref(),
+        Some(fregi_seqno(new.as_str()))
+    );
+    let new_record = rig.emulator.transaction(fregi_seqno(new.as_str())).unwrap();
+    assert_eq!(
+        (new_record.status, new_record.amount),
+        (Status::Authorized, 1500)
+    );
+    // F-3: capturing again captures the authorization the journal now knows, in one sale.
+    let op = Operation::Capture {
+        order: OrderRef::new("f2-ng"),
+        transaction: new.clone(),
+        authorized: Money::jpy(1500),
+        amount: None,
+    };
+    let done = rig.exec(&op, "f2-ng:capture:2").await.unwrap();
+    assert_eq!(done.steps, Some(vec!["sale".to_owned()]));
+    assert_eq!(done.order.unwrap().captured, Money::jpy(1500));
+    assert!(rig.sold(new.as_str()));
+}
+
+/// F-2: `authchange.cgi` answered OK, then `sale.cgi` answered with a code F-REGI does not
+/// document, so the sale may have been processed: the capture's outcome stays unknown (review,
+/// nothing booked), and the evidence names the new authorization the plugin reported.
+#[tokio::test]
+async fn f2_a_sale_of_unknown_outcome_after_the_amount_change_goes_to_review_naming_the_change() {
+    let rig = rig(false).await;
+    let old = rig.authorize("f2-unknown", 1080).await;
+    rig.emulator
+        .install_fault(Fault::gateway_error_with("S1-9-999(x)").on_script(Script::Sale));
+    let result = rig
+        .exec(
+            &capture_at("f2-unknown", &old, 1080, 1500),
+            "f2-unknown:capture:1",
+        )
+        .await;
+    let Err(ExecError::NeedsReview { evidence, .. }) = result else {
+        panic!("{result:?}")
+    };
+    assert!(evidence.contains(&format!("replacing {old}")), "{evidence}");
+    assert!(evidence.contains("1500"), "{evidence}");
+    let order = rig
+        .journal
+        .order(&OrderRef::new("f2-unknown"))
+        .unwrap()
+        .unwrap();
+    assert!(order.review.is_some());
+    assert_eq!(order.authorized, Money::jpy(1080));
+    assert_eq!(order.transaction, Some(TransactionRef::new(old.as_str())));
+}
+
 /// A journaled gateway of the F-REGI plugin shipped at 0.1.0 (`compat/fregi-plugin-0.1.0`, built
 /// against the frozen SDK) on an emulator with `require_sale_authcode` as given.
 async fn rig_0_1_0(require_sale_authcode: bool) -> Rig {

@@ -4,7 +4,8 @@
 use super::{ERRORS, GATEWAY_ID, KumoPay, MULTI_ERROR, STATUSES};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, GatewayError, Inquiry,
-    Limits, Manifest, Money, OperationKind, OrderIdRules, RequestExpiry,
+    Limits, Manifest, Money, OperationKind, OrderIdRules, PartialCapture, PartialRefund,
+    RequestExpiry,
 };
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.kumopay.example/v1";
@@ -42,8 +43,9 @@ pub fn manifest() -> Manifest {
                 OperationKind::Refund,
                 OperationKind::Inquire,
             ],
-            partial_capture: true,
-            partial_refund: true,
+            // Kumo captures less, and refunds part, on the same payment id.
+            partial_capture: PartialCapture::InPlace,
+            partial_refund: PartialRefund::InPlace,
             amount_change: AmountChange::Unsupported,
             inquiry: Inquiry::Available,
             // "already_captured" / "already_voided" can only follow a success for the same

@@ -34,6 +34,16 @@ pub(super) enum Drive {
         evidence: String,
         first: bool,
     },
+    /// A later step failed after earlier ones changed the payment, and the plugin reported what
+    /// they left (`GatewayError::changed_before`, taken out of `error` into `reported`). Whether
+    /// that is booked or the outcome stays unknown is `resolution::read_changed_before`'s call,
+    /// made in `settle` with the journal's order; `evidence` is the unknown outcome's evidence.
+    FailedAfterChange {
+        error: GatewayError,
+        reported: Box<Outcome>,
+        after: AfterSend,
+        evidence: String,
+    },
 }
 
 impl Executor {
@@ -129,30 +139,35 @@ impl Executor {
                     });
                 }
                 Ok(Step::Send(next)) => next,
-                Err(e) => {
+                Err(mut e) => {
                     let answered = AfterSend::Answered {
                         status: reply_status,
                         kind: e.kind,
                     };
                     let refused = answered.effect() == Effect::NotApplied;
+                    let evidence = if refused && changed {
+                        format!(
+                            "step `{}` refused after earlier steps changed the payment: {e}",
+                            exchange.step
+                        )
+                    } else {
+                        format!("step `{}`: {e}", exchange.step)
+                    };
+                    let reported = e.changed_before.take();
                     let drive = if failed_exchange_effect(answered, exchange.effect, changed)
                         == Effect::NotApplied
                     {
                         // An explicit refusal, or an unreadable answer to a step that moves no money.
                         Drive::NotApplied(e)
-                    } else if refused {
-                        Drive::Unknown {
-                            evidence: format!(
-                                "step `{}` refused after earlier steps changed the payment: {e}",
-                                exchange.step
-                            ),
-                            first: false,
+                    } else if let Some(reported) = reported.filter(|_| changed) {
+                        Drive::FailedAfterChange {
+                            error: e,
+                            reported,
+                            after: answered,
+                            evidence,
                         }
                     } else {
-                        Drive::Unknown {
-                            evidence: format!("step `{}`: {e}", exchange.step),
-                            first,
-                        }
+                        Drive::Unknown { evidence, first }
                     };
                     return Ok(Ran { drive, last, steps });
                 }

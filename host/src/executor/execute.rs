@@ -6,6 +6,7 @@ use super::drive::{Drive, Ran, journal_copy};
 use super::{Along, Completed, ExecError, Executor, Resolution, blocking, read};
 use crate::defects::Defect;
 use crate::instance::GatewayInstance;
+use crate::journal::ledger::resolution::{self, ChangedBefore};
 use crate::journal::{
     Applied, Begin, ExchangeId, JournalError, NewOperation, OperationId, OperationRecord,
     OrderRecord, Refusal, ReplyRecord, ShopFollowUp, StoredOutcome, ledger,
@@ -212,19 +213,96 @@ impl Executor {
                 self.fail(record.id, last, error, None).await
             }
             Drive::Unknown { evidence, first } => {
-                let (id, ev, now, lease) = (
-                    record.id,
-                    evidence.clone(),
-                    self.now_ms(),
-                    self.resolving_lease_ms(gateway),
-                );
-                blocking(&self.journal, move |j| {
-                    j.mark_unknown(id, last.as_ref().map(|(x, r)| (*x, r)), &ev, now, lease)
-                })
-                .await?;
-                tracing::warn!(order = %op.order(), op = %op.kind(), %evidence, "outcome unknown; resolving");
-                self.resolve(gateway, op, record, evidence, first).await
+                self.unknown(gateway, op, record, last, evidence, first)
+                    .await
             }
+            Drive::FailedAfterChange {
+                error,
+                reported,
+                after,
+                evidence,
+            } => {
+                let before = self.order_of(&record).await?;
+                match resolution::read_changed_before(op, before.as_ref(), after, &reported) {
+                    ChangedBefore::Book(left) => {
+                        self.fail_changed(record, last, error, &left).await
+                    }
+                    // Earlier steps changed the payment: never settled automatically.
+                    ChangedBefore::Unknown(why) => {
+                        let evidence = format!("{evidence}; {why}");
+                        self.unknown(gateway, op, record, last, evidence, false)
+                            .await
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records an unknown outcome with its evidence and hands it to `resolve`.
+    async fn unknown(
+        &self,
+        gateway: &GatewayInstance,
+        op: &Operation,
+        record: OperationRecord,
+        last: Option<(ExchangeId, ReplyRecord)>,
+        evidence: String,
+        first: bool,
+    ) -> Result<Completed, ExecError> {
+        let (id, ev, now, lease) = (
+            record.id,
+            evidence.clone(),
+            self.now_ms(),
+            self.resolving_lease_ms(gateway),
+        );
+        blocking(&self.journal, move |j| {
+            j.mark_unknown(id, last.as_ref().map(|(x, r)| (*x, r)), &ev, now, lease)
+        })
+        .await?;
+        tracing::warn!(order = %op.order(), op = %op.kind(), %evidence, "outcome unknown; resolving");
+        self.resolve(gateway, op, record, evidence, first).await
+    }
+
+    /// Books what the earlier steps of a failed operation left (`left`, judged bookable by
+    /// `resolution::read_changed_before`) and fails the operation with the gateway's `error`,
+    /// in one journal transaction with the last reply.
+    async fn fail_changed(
+        &self,
+        record: OperationRecord,
+        last: Option<(ExchangeId, ReplyRecord)>,
+        error: GatewayError,
+        left: &Outcome,
+    ) -> Result<Completed, ExecError> {
+        let mut stored = StoredOutcome::from(left);
+        stored.handle = left
+            .handle
+            .as_ref()
+            .map(|h| self.handles.store(&record.gateway, &record.order, h));
+        let evidence = format!(
+            "{error}; the earlier steps left {}, booked on the order",
+            resolution::describe_left(left)
+        );
+        let (id, now) = (record.id, self.now_ms());
+        let booked = blocking(&self.journal, move |j| {
+            j.fail_changed(
+                id,
+                last.as_ref().map(|(x, r)| (*x, r)),
+                &stored,
+                &evidence,
+                now,
+            )
+        })
+        .await;
+        match booked {
+            Ok(_) => Err(ExecError::Failed {
+                operation: id,
+                error,
+                resolution: None,
+            }),
+            Err(JournalError::Contradiction(c)) => Err(ExecError::NeedsReview {
+                operation: id,
+                evidence: c.to_string(),
+            }),
+            Err(e) => Err(e.into()),
         }
     }
 

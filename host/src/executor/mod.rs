@@ -13,7 +13,11 @@
 //! the payment (it was the first, or every earlier one was declared read-only, like SBPS's MG01
 //! read before acting): after an earlier step changed the gateway (SBPS re-authorized, F-REGI
 //! changed the amount), the payment's state alone cannot say what happened, so such cases go to
-//! review. An unknown outcome of a read-only exchange itself is simply not applied.
+//! review. The one exception: the plugin reports what the earlier steps left
+//! (`GatewayError::changed_before`) and the failed step itself was refused cleanly; then the
+//! report, if it fits the operation (`resolution::read_changed_before`), is booked on the order
+//! and the operation fails, in one journal transaction (`JournalStore::fail_changed`). An
+//! unknown outcome of a read-only exchange itself is simply not applied.
 //!
 //! The modules follow the life of an operation: `execute` (the public entry: write-ahead,
 //! sending, recording the outcome), `drive` (the step loop, each exchange journaled before it

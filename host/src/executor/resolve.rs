@@ -154,14 +154,15 @@ impl Executor {
                 .await;
         }
         let before = self.order_of(&record).await?;
-        if !resolution::acts_in_place(op, caps.amount_change) {
+        if !resolution::acts_in_place(op, caps) {
             return self
                 .review(
                     record.id,
                     format!(
-                        "{evidence}; the operation starts by creating a new payment \
-                         (re-authorization), which neither an inquiry on the old one nor a \
-                         replay can account for"
+                        "{evidence}; the operation may replace the payment (a \
+                         re-authorization, an authorization changed before capture, or a sale \
+                         replaced by a smaller one, as the manifest declares), which neither \
+                         an inquiry on the old one nor a replay can account for"
                     ),
                 )
                 .await;
@@ -235,7 +236,9 @@ impl Executor {
                 Drive::NotApplied(e) => {
                     tracing::warn!(order = %op.order(), error = %e, "inquiry refused; trying the next resolution");
                 }
-                Drive::Unknown { evidence: why, .. } => {
+                // An inquiry that changes nothing cannot leave a change; read as failed.
+                Drive::Unknown { evidence: why, .. }
+                | Drive::FailedAfterChange { evidence: why, .. } => {
                     tracing::warn!(order = %op.order(), %why, "inquiry failed; trying the next resolution");
                 }
             }
@@ -252,7 +255,12 @@ impl Executor {
             let (answer, why) = match &ran.drive {
                 Drive::Done(outcome) => (ReplayAnswer::Succeeded(outcome), String::new()),
                 Drive::NotApplied(e) => (ReplayAnswer::Failed(e.kind), e.to_string()),
+                // A replay that changed the payment before failing proves nothing about the
+                // first attempt.
                 Drive::Unknown {
+                    evidence: again, ..
+                }
+                | Drive::FailedAfterChange {
                     evidence: again, ..
                 } => (ReplayAnswer::Unknown, again.clone()),
             };
@@ -324,7 +332,8 @@ impl Executor {
                     )
                     .await;
             }
-            Drive::Unknown { evidence: why, .. } => {
+            Drive::Unknown { evidence: why, .. }
+            | Drive::FailedAfterChange { evidence: why, .. } => {
                 return self
                     .review(
                         record.id,

@@ -417,6 +417,31 @@ impl<B: Backend> Journal<B> {
     }
 }
 
+/// A reply that contradicts the journal: not applied, kept as evidence with the operation, which
+/// needs review, and the order waits for an operator.
+fn to_review(
+    tx: &mut dyn Tx,
+    mut rec: OperationRecord,
+    order: Option<OrderRecord>,
+    contradiction: &ledger::Contradiction,
+    outcome: &StoredOutcome,
+    last: Option<(ExchangeId, &ReplyRecord)>,
+    now_ms: i64,
+) -> Result<(), JournalError> {
+    rec.status = OperationStatus::NeedsReview;
+    rec.evidence = Some(format!(
+        "{contradiction}; reply: {}",
+        serde_json::to_string(outcome).unwrap_or_default()
+    ));
+    tx.update_op_after(&rec, None, last, now_ms)?;
+    if let Some(mut o) = order {
+        o.review = Some(contradiction.to_string());
+        o.version += 1;
+        tx.save_order(&o, now_ms)?;
+    }
+    Ok(())
+}
+
 impl<B: Backend> JournalStore for Journal<B> {
     fn backend(&self) -> &'static str {
         B::NAME
@@ -524,18 +549,38 @@ impl<B: Backend> JournalStore for Journal<B> {
                     }))
                 }
                 Err(contradiction) => {
-                    // Not applied. Kept as evidence, and the order waits for an operator.
-                    rec.status = OperationStatus::NeedsReview;
-                    rec.evidence = Some(format!(
-                        "{contradiction}; reply: {}",
-                        serde_json::to_string(outcome).unwrap_or_default()
-                    ));
-                    tx.update_op_after(&rec, None, last, now_ms)?;
-                    if let Some(mut o) = order {
-                        o.review = Some(contradiction.to_string());
-                        o.version += 1;
-                        tx.save_order(&o, now_ms)?;
-                    }
+                    to_review(tx, rec, order, &contradiction, outcome, last, now_ms)?;
+                    Ok(Err(contradiction))
+                }
+            }
+        })?;
+        result.map_err(JournalError::Contradiction)
+    }
+
+    fn fail_changed(
+        &self,
+        op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        left: &StoredOutcome,
+        evidence: &str,
+        now_ms: i64,
+    ) -> Result<OrderRecord, JournalError> {
+        let result = self.backend.transaction(&mut |tx| {
+            tx.lock_operation(op)?;
+            let (mut rec, order) = tx.load_op_and_order(op)?;
+            expect_active(&rec)?;
+            expect_owner(&rec, &self.owner)?;
+            rec.updated_at_ms = now_ms;
+            match ledger::apply_changed_before(order.as_ref(), &rec, left) {
+                Ok(next) => {
+                    // Failed: no outcome of its own, so a repeat of its key runs it again.
+                    rec.status = OperationStatus::Failed;
+                    rec.evidence = Some(evidence.to_owned());
+                    tx.write_success(Some(&next), &rec, last, None, now_ms)?;
+                    Ok(Ok(next))
+                }
+                Err(contradiction) => {
+                    to_review(tx, rec, order, &contradiction, left, last, now_ms)?;
                     Ok(Err(contradiction))
                 }
             }

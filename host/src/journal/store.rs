@@ -161,6 +161,21 @@ pub trait JournalStore: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<(), JournalError>;
 
+    /// The operation did not take effect, but its earlier steps changed the payment as `left`
+    /// says (a later step refused cleanly, `resolution::read_changed_before`): books `left` on
+    /// the order by the ledger's rules (`ledger::apply_changed_before`) and fails the operation
+    /// with `evidence`, in one transaction with `last`. Returns the order as booked. On a
+    /// contradiction nothing is booked, the operation needs review, and
+    /// `JournalError::Contradiction` is returned.
+    fn fail_changed(
+        &self,
+        op: OperationId,
+        last: Option<(ExchangeId, &ReplyRecord)>,
+        left: &StoredOutcome,
+        evidence: &str,
+        now_ms: i64,
+    ) -> Result<OrderRecord, JournalError>;
+
     /// The outcome is unknown; the order stays held while it is resolved.
     fn mark_unknown(
         &self,

@@ -382,6 +382,81 @@ pub fn contradiction_goes_to_review(p: &Pair) {
     assert!(op.evidence.unwrap().contains("operator-1"));
 }
 
+/// F-2: a sale refused after the authorization was changed. The failure books what the change
+/// left (the new reference and amount) and fails the capture in one transaction; the order is
+/// free for the next capture. A report that does not fit books nothing and goes to review.
+pub fn a_failure_books_what_its_earlier_steps_changed(p: &Pair) {
+    authorize(&*p.a, "o20", 1080);
+    let rec = start(&*p.a, "o20", OperationKind::Capture, Some(1500));
+    let mut left = outcome(PaymentState::Authorized, "T-o20-new");
+    left.replaced = Some(TransactionRef::new("T-o20"));
+    left.authorized = Some(Money::jpy(1500));
+    let reply = ReplyRecord::Reply {
+        status: 200,
+        body: b"NG\nS1-1-125".to_vec(),
+    };
+    let x =
+        p.a.record_send(rec.id, None, &exchange(0), 2, LEASE)
+            .unwrap();
+    let order =
+        p.a.fail_changed(rec.id, Some((x, &reply)), &left, "sale refused", 3)
+            .unwrap();
+    let read = p.b.order(&OrderRef::new("o20")).unwrap().unwrap();
+    assert_eq!(read, order);
+    assert_eq!(read.state, PaymentState::Authorized);
+    assert_eq!(read.authorized, Money::jpy(1500));
+    assert_eq!(read.captured, Money::jpy(0));
+    assert_eq!(read.transaction, Some(TransactionRef::new("T-o20-new")));
+    assert_eq!(read.authorized_at_ms, Some(3));
+    assert!(read.review.is_none());
+    let op = p.b.operation(rec.id).unwrap().unwrap();
+    assert_eq!(op.status, OperationStatus::Failed);
+    assert_eq!(op.outcome, None, "a failure has no outcome of its own");
+    assert_eq!(op.evidence.as_deref(), Some("sale refused"));
+    assert_eq!(p.b.exchanges(rec.id).unwrap()[0].reply, Some(reply));
+    // The next capture, of the new authorization, may start.
+    let next = new_op("o20", OperationKind::Capture, Some(1500), 2);
+    started(p.b.begin(&next, 4, LEASE).unwrap());
+
+    // Not what a change of the authorization leaves: nothing booked, review.
+    for (order, bad) in [
+        ("o21", {
+            let mut o = outcome(captured(), "T-o21-new");
+            o.replaced = Some(TransactionRef::new("T-o21"));
+            o.authorized = Some(Money::jpy(1500));
+            o
+        }),
+        ("o22", {
+            let mut o = outcome(PaymentState::Authorized, "T-o22-new");
+            o.replaced = Some(TransactionRef::new("T-o22"));
+            o.authorized = Some(Money::jpy(1400));
+            o
+        }),
+        ("o23", {
+            let mut o = outcome(PaymentState::Authorized, "T-o23-new");
+            o.authorized = Some(Money::jpy(1500));
+            o
+        }),
+    ] {
+        authorize(&*p.a, order, 1080);
+        let rec = start(&*p.a, order, OperationKind::Capture, Some(1500));
+        match p.a.fail_changed(rec.id, None, &bad, "sale refused", 2) {
+            Err(JournalError::Contradiction(_)) => {}
+            other => panic!("{order}: expected a contradiction, got {other:?}"),
+        }
+        let read = p.b.order(&OrderRef::new(order)).unwrap().unwrap();
+        assert_eq!(read.authorized, Money::jpy(1080), "{order}");
+        assert_eq!(
+            read.transaction,
+            Some(TransactionRef::new(format!("T-{order}"))),
+            "{order}"
+        );
+        assert!(read.review.is_some(), "{order}");
+        let op = p.b.operation(rec.id).unwrap().unwrap();
+        assert_eq!(op.status, OperationStatus::NeedsReview, "{order}");
+    }
+}
+
 /// The wall clock in unix milliseconds. Leases are real time: a backend may anchor them to its
 /// own clock (PostgreSQL does, since hosts' clocks differ), so the cases below wait for real.
 fn wall_ms() -> i64 {
@@ -476,7 +551,7 @@ pub fn inquiry_drift_is_reported_not_applied(p: &Pair) {
 /// Every case, in order.
 pub fn all(fresh: &dyn Fn() -> Pair) {
     type Case = (&'static str, fn(&Pair));
-    let cases: [Case; 20] = [
+    let cases: [Case; 21] = [
         (
             "lifecycle_and_money_invariants",
             lifecycle_and_money_invariants,
@@ -535,6 +610,10 @@ pub fn all(fresh: &dyn Fn() -> Pair) {
         (
             "a_handle_rests_with_its_order",
             a_handle_rests_with_its_order,
+        ),
+        (
+            "a_failure_books_what_its_earlier_steps_changed",
+            a_failure_books_what_its_earlier_steps_changed,
         ),
     ];
     for (name, case) in cases {

@@ -39,7 +39,7 @@
 //! code carries them.
 
 use crate::protocol::Refusal;
-use crate::{ERRORS, Pending, tref};
+use crate::{ERRORS, Pending, left_by_authchange, tref};
 use renkei_sdk::{Effect, ErrorEntry, ErrorKind, GatewayError, error_entry};
 use std::borrow::Cow;
 
@@ -406,12 +406,24 @@ pub fn refused(pending: &Pending, refusal: Refusal) -> GatewayError {
         ),
         _ => (kind, meaning.into_owned()),
     };
-    GatewayError {
+    let error = GatewayError {
         kind,
         message,
         gateway_code: refusal.code,
         gateway_message: refusal.message,
         // F-REGI answers one code per NG reply.
         other_codes: Vec::new(),
+        changed_before: None,
+    };
+    // F-2: authchange answered OK before this sale failed; the host books the new authorization
+    // when the sale was refused cleanly, and shows it to the operator otherwise.
+    match pending {
+        Pending::Sale {
+            seqno,
+            amount,
+            changed: Some(c),
+            authcode,
+        } => error.changed_before(left_by_authchange(seqno, *amount, c, authcode.as_deref())),
+        _ => error,
     }
 }

@@ -76,8 +76,11 @@
 //!
 //! When `authchange` succeeded and the following `sale` fails, the new authorization exists at
 //! F-REGI although the operation failed; the error names its SEQNO so that the host or the
-//! operator can capture or void it (the host's driver already reports such a failure as
-//! "may have applied").
+//! operator can capture or void it, and reports it as what the earlier step left
+//! (`GatewayError::changed_before`: authorized at the new amount, the new reference replacing the
+//! old). A host that reads it books the new authorization when the sale was refused cleanly
+//! and fails the capture (the shop can capture again, F-3); when the sale's own outcome is
+//! unknown it stays unknown, for an operator.
 
 mod errors;
 mod manifest;
@@ -496,14 +499,19 @@ impl Gateway for Fregi {
                 );
                 if let Pending::Sale {
                     seqno,
+                    amount,
                     changed: Some(c),
-                    ..
+                    authcode,
                 } = &pending
                 {
                     message.push_str(&format!(
                         " (the authorization had already been changed: SEQNO {} was replaced by \
                          {seqno})",
                         c.old_seqno
+                    ));
+                    // The sale's own outcome is unknown; the host shows this to the operator.
+                    return Err(GatewayError::protocol(message).changed_before(
+                        left_by_authchange(seqno, *amount, c, authcode.as_deref()),
                     ));
                 }
                 return Err(GatewayError::protocol(message));
@@ -788,6 +796,31 @@ fn reference(t: &TransactionRef) -> Result<Reference, GatewayError> {
 }
 
 /// The host's reference for a SEQNO and, when known, its AUTHCODE.
+/// What a capture's `authchange.cgi` left once it was answered OK, when the `sale.cgi` after it
+/// failed (F-2, `GatewayError::changed_before`): the authorization at the capture's amount under
+/// the new `SEQNO-AUTHCODE`, which replaced the old reference (cancelled at F-REGI, F-12).
+fn left_by_authchange(
+    seqno: &str,
+    amount: i64,
+    changed: &Changed,
+    authcode: Option<&str>,
+) -> Outcome {
+    let outcome = Outcome::new(PaymentState::Authorized)
+        .gateway_status(status::AUTHORIZED)
+        .transaction(tref(seqno, authcode))
+        .replaced(changed.reference())
+        .authorized(Money::jpy(amount))
+        .note(format!(
+            "authorized amount changed from {} to {amount} yen (F-2): SEQNO {} replaced by \
+             {seqno}; the sale that followed failed",
+            changed.old_amount, changed.old_seqno
+        ));
+    match authcode {
+        Some(code) => outcome.authorization_code(code),
+        None => outcome,
+    }
+}
+
 fn tref(seqno: &str, authcode: Option<&str>) -> TransactionRef {
     TransactionRef::new(Reference::new(seqno, authcode).to_string())
 }

@@ -5,7 +5,7 @@ use crate::protocol::{FLAG_OFF, FLAG_ON};
 use crate::{ERRORS, Fregi, GATEWAY_ID, STATUSES};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, Currency, GatewayError,
-    Inquiry, Limits, Manifest, Money, OperationKind, RequestExpiry,
+    Inquiry, Limits, Manifest, Money, OperationKind, PartialCapture, PartialRefund, RequestExpiry,
 };
 
 /// Production. The test environment is `https://ssl.f-regi.com/connecttest/` (same scripts).
@@ -26,11 +26,13 @@ pub fn manifest() -> Manifest {
         sdk_version: renkei_sdk::sdk_version(),
         capabilities: Capabilities {
             operations: OperationKind::ALL.to_vec(),
-            // A capture below the authorized amount is an F-2 re-authorization, not a
-            // partial capture: the remainder is released, never capturable later.
-            partial_capture: false,
-            // Through salechange.cgi: the sale is replaced by one at the reduced amount.
-            partial_refund: true,
+            // A capture below the authorized amount is F-2: authchange.cgi to the new amount
+            // (a new SEQNO-AUTHCODE, the old one cancelled), then sale.cgi on it. The remainder
+            // is released, never capturable later.
+            partial_capture: PartialCapture::ChangeThenCapture,
+            // Through salechange.cgi: the sale is replaced by one at the reduced amount, under
+            // the new SEQNO-AUTHCODE its reply names.
+            partial_refund: PartialRefund::ChangeDown,
             amount_change: AmountChange::DeferredToCapture,
             inquiry: Inquiry::EmulatorOnly,
             // Replay safety, per operation kind:

@@ -6,7 +6,8 @@ use super::*;
 use proptest::prelude::*;
 use renkei_sdk::testing::{self, Payment, assert_gateway_said, assert_post, done, sent};
 use renkei_sdk::{
-    AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef, Secret,
+    AmountChange, ConfigValue, Currency, CustomerRef, Effect, Exchange, Inquiry, OrderRef,
+    PartialCapture, PartialRefund, Secret,
 };
 use std::collections::BTreeMap;
 
@@ -140,7 +141,9 @@ fn manifest_is_valid_and_declares_what_the_plugin_does() {
     let caps = &m.capabilities;
     assert_eq!(caps.amount_change, AmountChange::DeferredToCapture);
     assert_eq!(caps.inquiry, Inquiry::EmulatorOnly);
-    assert!(caps.partial_refund);
+    // F-2: authchange then sale; a partial refund is salechange, a replaced sale.
+    assert_eq!(caps.partial_capture, PartialCapture::ChangeThenCapture);
+    assert_eq!(caps.partial_refund, PartialRefund::ChangeDown);
     // authchange must never be replayed blindly; a capture may start with authchange.
     assert!(!caps.is_replay_safe(OperationKind::ChangeAmount));
     assert!(!caps.is_replay_safe(OperationKind::Capture));
@@ -1254,6 +1257,39 @@ fn an_undocumented_ng_code_may_have_been_processed() {
     assert_eq!(e.kind, ErrorKind::AlreadyDone);
     let e = capture_refused(ng("S1-9-1", ALREADY_VOIDED_EUC));
     assert_eq!(e.kind, ErrorKind::Rejected);
+}
+
+/// F-2, F-3: a sale that fails after its authchange was answered OK reports what authchange
+/// left, the new authorization replacing the old reference, so that the host can book it
+/// instead of sending the order to review.
+#[test]
+fn f2_a_sale_failing_after_the_amount_change_reports_the_new_authorization() {
+    let g = gateway();
+    let op = capture(1080, Some(1500));
+    let second = sale_after_change(&g, &op);
+    let new_reference = TransactionRef::new(format!("{SEQ2}-123456"));
+    let replies = [
+        (ng("S1-1-125", b"x"), ErrorKind::Rejected),
+        (ng("S1-9-1", b"x"), ErrorKind::Protocol),
+        (ok(b"garbage\n"), ErrorKind::Protocol),
+    ];
+    for (reply, kind) in replies {
+        let e = g.interpret(&op, &ctx(), &second.state, &reply).unwrap_err();
+        assert_eq!(e.kind, kind, "{e}");
+        let left = e.changed_before.as_deref().expect("authchange's result");
+        assert_eq!(left.state, PaymentState::Authorized);
+        assert_eq!(left.authorized, Some(Money::jpy(1500)));
+        assert_eq!(left.transaction.as_ref(), Some(&new_reference));
+        assert_eq!(left.replaced.as_ref(), op.transaction());
+        assert_eq!(left.authorization_code.as_deref(), Some("123456"));
+        assert_eq!((left.captured, left.refunded), (None, None));
+    }
+    // A refused authchange changed nothing, and a lone sale has no earlier step.
+    let e = answer(&g, &op, ng("A3-1-500", b"x")).unwrap_err();
+    assert_eq!(e.changed_before, None);
+    let e = capture_refused(ng("S1-1-125", b"x"));
+    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert_eq!(e.changed_before, None);
 }
 
 #[test]

@@ -5,7 +5,8 @@ use crate::protocol::{self, FieldCipher};
 use crate::{ERRORS, GATEWAY_ID, STATUSES, Sbps};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, Currency, GatewayError,
-    Inquiry, Limits, Manifest, Money, OperationKind, RequestExpiry, Secret,
+    Inquiry, Limits, Manifest, Money, OperationKind, PartialCapture, PartialRefund, RequestExpiry,
+    Secret,
 };
 
 /// SBPS amounts are 1..=9,999,999 yen, tax included (§6.1). Constants, not a manifest lookup:
@@ -33,8 +34,12 @@ pub fn manifest() -> Manifest {
         sdk_version: renkei_sdk::sdk_version(),
         capabilities: Capabilities {
             operations: OperationKind::ALL.to_vec(),
-            partial_capture: true,
-            partial_refund: true,
+            // Sales (ST02-00201) with an `amount` below the authorization, on the same
+            // tracking id (S-1, `docs/protocols/sbps.md` "Capture less than authorized").
+            partial_capture: PartialCapture::InPlace,
+            // ST02-00307 refunds part of the sale under the same tracking id; MG01 then says
+            // 返金済 without amounts, which the host's inquiry reading handles (S-3, G-8).
+            partial_refund: PartialRefund::InPlace,
             amount_change: AmountChange::Reauthorization,
             inquiry: Inquiry::Available,
             // Capture: a replay finds the payment sold (MG01 status 2, or 41 from the

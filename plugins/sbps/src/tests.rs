@@ -7,7 +7,9 @@
 use super::*;
 use proptest::prelude::*;
 use renkei_sdk::testing::{self, Payment, assert_gateway_said, assert_post, done, sent};
-use renkei_sdk::{AmountChange, CustomerRef, Exchange, OperationKind};
+use renkei_sdk::{
+    AmountChange, CustomerRef, Exchange, OperationKind, PartialCapture, PartialRefund,
+};
 
 const HASH_KEY: &str = "TESTHASHKEY0123456789";
 const DES_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWX";
@@ -237,7 +239,9 @@ fn manifest_is_valid_and_declares_what_the_issue_asks() {
     let m = Sbps::manifest();
     m.validate().unwrap();
     assert_eq!(m.gateway_id, "sbps");
-    assert!(m.capabilities.partial_refund);
+    // Both act on the same tracking id (S-1; ST02-00307).
+    assert_eq!(m.capabilities.partial_capture, PartialCapture::InPlace);
+    assert_eq!(m.capabilities.partial_refund, PartialRefund::InPlace);
     assert_eq!(m.capabilities.amount_change, AmountChange::Reauthorization);
     assert_eq!(
         m.capabilities.replay_safe,

@@ -408,18 +408,37 @@ pub fn step_to_ffi(step: Step) -> FfiStep {
             state: x.state.0,
             effect: x.effect.code(),
         }),
-        Step::Done(o) => FfiStep::Done(FfiOutcome {
-            state: state_to_ffi(&o.state),
-            gateway_status: o.gateway_status.map(RString::from).into(),
-            transaction: o.transaction.map(|t| t.into_string().into()).into(),
-            replaced: o.replaced.map(|t| t.into_string().into()).into(),
-            handle: o.handle.as_ref().map(handle_to_ffi).into(),
-            authorization_code: o.authorization_code.map(RString::from).into(),
-            authorized: o.authorized.into(),
-            captured: o.captured.into(),
-            refunded: o.refunded.into(),
-            notes: o.notes.into_iter().map(RString::from).collect(),
-        }),
+        Step::Done(o) => FfiStep::Done(outcome_to_ffi(o)),
+    }
+}
+
+fn outcome_to_ffi(o: Outcome) -> FfiOutcome {
+    FfiOutcome {
+        state: state_to_ffi(&o.state),
+        gateway_status: o.gateway_status.map(RString::from).into(),
+        transaction: o.transaction.map(|t| t.into_string().into()).into(),
+        replaced: o.replaced.map(|t| t.into_string().into()).into(),
+        handle: o.handle.as_ref().map(handle_to_ffi).into(),
+        authorization_code: o.authorization_code.map(RString::from).into(),
+        authorized: o.authorized.into(),
+        captured: o.captured.into(),
+        refunded: o.refunded.into(),
+        notes: o.notes.into_iter().map(RString::from).collect(),
+    }
+}
+
+fn outcome_from_ffi(o: FfiOutcome) -> Outcome {
+    Outcome {
+        state: state_from_ffi(&o.state),
+        gateway_status: opt(&o.gateway_status),
+        transaction: opt(&o.transaction).map(TransactionRef::new),
+        replaced: opt(&o.replaced).map(TransactionRef::new),
+        handle: o.handle.as_ref().map(handle_from_ffi).into_option(),
+        authorization_code: opt(&o.authorization_code),
+        authorized: o.authorized.into_option(),
+        captured: o.captured.into_option(),
+        refunded: o.refunded.into_option(),
+        notes: o.notes.into_iter().map(RString::into_string).collect(),
     }
 }
 
@@ -446,18 +465,7 @@ pub fn step_from_ffi(step: FfiStep) -> Result<Step, GatewayError> {
             state: Bytes(x.state),
             effect: StepEffect::from_code(x.effect),
         }),
-        FfiStep::Done(o) => Step::Done(Outcome {
-            state: state_from_ffi(&o.state),
-            gateway_status: opt(&o.gateway_status),
-            transaction: opt(&o.transaction).map(TransactionRef::new),
-            replaced: opt(&o.replaced).map(TransactionRef::new),
-            handle: o.handle.as_ref().map(handle_from_ffi).into_option(),
-            authorization_code: opt(&o.authorization_code),
-            authorized: o.authorized.into_option(),
-            captured: o.captured.into_option(),
-            refunded: o.refunded.into_option(),
-            notes: o.notes.into_iter().map(RString::into_string).collect(),
-        }),
+        FfiStep::Done(o) => Step::Done(outcome_from_ffi(o)),
     })
 }
 
@@ -471,6 +479,7 @@ pub fn error_to_ffi(e: GatewayError) -> FfiError {
         gateway_code: e.gateway_code.map(RString::from).into(),
         gateway_message: e.gateway_message.map(RString::from).into(),
         other_codes: e.other_codes.into_iter().map(RString::from).collect(),
+        changed_before: e.changed_before.map(|o| outcome_to_ffi(*o)).into(),
     }
 }
 
@@ -493,6 +502,10 @@ pub fn error_from_ffi(e: FfiError) -> GatewayError {
             .into_iter()
             .map(RString::into_string)
             .collect(),
+        changed_before: e
+            .changed_before
+            .into_option()
+            .map(|o| Box::new(outcome_from_ffi(o))),
     }
 }
 
@@ -620,6 +633,25 @@ mod tests {
         let mut future = error_to_ffi(GatewayError::new(ErrorKind::Declined, "m"));
         future.kind = 200;
         assert_eq!(error_from_ffi(future).kind, ErrorKind::Internal);
+    }
+
+    /// F-2: what authchange left when the sale was refused reaches the host whole.
+    #[test]
+    fn what_earlier_steps_changed_crosses_the_boundary_with_the_error() {
+        let left = Outcome::new(PaymentState::Authorized)
+            .gateway_status("10")
+            .transaction(TransactionRef::new("222-B"))
+            .replaced(TransactionRef::new("111-A"))
+            .authorization_code("B")
+            .authorized(Money::jpy(1500))
+            .note("authchange OK");
+        let e = GatewayError::gateway(ErrorKind::Rejected, "S1-1-125", None, "sale refused")
+            .changed_before(left.clone());
+        let back = error_from_ffi(error_to_ffi(e.clone()));
+        assert_eq!(back, e);
+        assert_eq!(back.changed_before.as_deref(), Some(&left));
+        let plain = GatewayError::new(ErrorKind::Rejected, "m");
+        assert_eq!(error_from_ffi(error_to_ffi(plain)).changed_before, None);
     }
 
     fn sent_step(effect: StepEffect) -> Step {

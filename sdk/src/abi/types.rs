@@ -124,4 +124,6 @@ pub struct FfiError {
     pub gateway_message: ROption<RString>,
     /// Since 0.2: the reply's further codes (see `GatewayError::other_codes`).
     pub other_codes: RVec<RString>,
+    /// Since 0.2: what the operation's earlier steps left (see `GatewayError::changed_before`).
+    pub changed_before: ROption<FfiOutcome>,
 }

@@ -147,6 +147,9 @@ pub(crate) fn error(e: old::FfiError) -> FfiError {
         gateway_message: e.gateway_message,
         // 0.1.0 had one code per error.
         other_codes: abi_stable::std_types::RVec::new(),
+        // 0.1.0 could not say what earlier steps changed: a failure after one stays "may have
+        // applied", as it was.
+        changed_before: ROption::RNone,
     }
 }
 
@@ -210,6 +213,19 @@ mod tests {
             }
         );
         assert_eq!(o.captured, Some(Money::jpy(500)));
+    }
+
+    /// A 0.1 plugin's error never reports what earlier steps changed, so the host keeps reading
+    /// a failure after one as "may have applied".
+    #[test]
+    fn a_0_1_error_reports_no_earlier_change() {
+        let old = renkei_sdk_v0_1::abi::convert::error_to_ffi(renkei_sdk_v0_1::GatewayError::new(
+            renkei_sdk_v0_1::ErrorKind::Rejected,
+            "sale refused",
+        ));
+        let e = crate::abi::convert::error_from_ffi(error(old));
+        assert_eq!(e.kind, crate::ErrorKind::Rejected);
+        assert_eq!(e.changed_before, None);
     }
 
     /// A 0.1 plugin could only say "read-only or not": every step it did not mark read-only

@@ -345,6 +345,62 @@ pub fn apply(
     Ok((next, drift))
 }
 
+/// The order record after an operation failed in a later step while its earlier steps changed
+/// the payment as `left` says (F-2: F-REGI's authorization changed to the capture's amount, then
+/// the sale refused): booked as an amount change to `left.authorized` would be (new reference
+/// only with the one it replaced, authorized date, handle), nothing captured. The executor only
+/// asks for it when `resolution::read_changed_before` says so; these checks repeat, under the
+/// order's lock, what the booking itself needs.
+pub fn apply_changed_before(
+    order: Option<&OrderRecord>,
+    op: &OperationRecord,
+    left: &StoredOutcome,
+) -> Result<OrderRecord, Contradiction> {
+    let contradiction = |reason: String| Contradiction {
+        order: op.order.to_string(),
+        reason,
+    };
+    if op.kind != OperationKind::Capture {
+        return Err(contradiction(format!(
+            "a failed {} reports a change by earlier steps; only a capture's can be booked",
+            op.kind
+        )));
+    }
+    match order {
+        Some(o) if o.state == PaymentState::Authorized => {}
+        Some(o) => {
+            return Err(contradiction(format!(
+                "the earlier steps of a capture changed a payment the journal has {}",
+                o.state
+            )));
+        }
+        None => return Err(contradiction("no such order".into())),
+    }
+    if left.authorized.is_none() || left.authorized != op.amount {
+        return Err(contradiction(format!(
+            "the earlier steps left {} authorized; the capture was for {}",
+            left.authorized
+                .map_or("nothing".to_owned(), |a| a.to_string()),
+            op.amount.map_or("?".to_owned(), |a| a.to_string())
+        )));
+    }
+    if [left.captured, left.refunded]
+        .into_iter()
+        .flatten()
+        .any(|m| m.minor_units != 0)
+    {
+        return Err(contradiction(
+            "the earlier steps of a failed capture report money captured or refunded".into(),
+        ));
+    }
+    let as_change = OperationRecord {
+        kind: OperationKind::ChangeAmount,
+        amount: left.authorized,
+        ..op.clone()
+    };
+    apply(order, &as_change, left).map(|(next, _)| next)
+}
+
 /// The order record after an operator adopted the gateway's state (a drift event): the state,
 /// status and the amounts the operator read in the gateway's tool. The money invariants still
 /// hold: what the operator typed cannot make the journal say more was refunded than captured.

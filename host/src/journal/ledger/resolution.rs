@@ -10,9 +10,11 @@
 
 use crate::journal::model::OrderRecord;
 use renkei_sdk::{
-    AmountChange, ErrorKind, Money, Operation, OperationKind, Outcome, PaymentState, RefundExtent,
-    Settlement, StepEffect,
+    AfterSend, AmountChange, Capabilities, Effect, ErrorKind, Money, Operation, OperationKind,
+    Outcome, PaymentState, RefundExtent, Settlement, StepEffect,
 };
+#[cfg(doc)]
+use renkei_sdk::{PartialCapture, PartialRefund};
 use std::time::Duration;
 
 /// What an inquiry's answer shows about the operation, judged by [`judge`].
@@ -190,28 +192,175 @@ pub fn guard_index(effects: &[StepEffect]) -> Option<usize> {
 
 /// Whether the operation's first exchange acts on the payment the journal knows (so that an
 /// inquiry about that payment can tell whether it happened, and a replay cannot create a second
-/// payment). Re-authorizing gateways create a new payment to raise an amount.
-pub fn acts_in_place(op: &Operation, amount_change: AmountChange) -> bool {
+/// payment), as the manifest declares it. Re-authorizing gateways create a new payment to raise
+/// an amount; a capture below the authorization, or a partial refund, acts in place only where
+/// the manifest says so ([`PartialCapture::InPlace`], [`PartialRefund::InPlace`]): a gateway
+/// that first changes the authorization, or replaces the sale by a smaller one, may leave the
+/// payment under a new reference that an inquiry about the old one cannot see.
+pub fn acts_in_place(op: &Operation, caps: &Capabilities) -> bool {
     match op {
         Operation::Capture {
             authorized,
             amount: Some(amount),
             ..
         } if amount.minor_units > authorized.minor_units => {
-            amount_change != AmountChange::Reauthorization
+            caps.amount_change != AmountChange::Reauthorization
         }
+        Operation::Capture {
+            authorized,
+            amount: Some(amount),
+            ..
+        } if amount.minor_units < authorized.minor_units => caps.partial_capture.is_in_place(),
         // F-REGI's authchange cancels the old SEQNO, which an inquiry about it shows.
-        Operation::ChangeAmount { .. } => amount_change != AmountChange::Reauthorization,
+        Operation::ChangeAmount { .. } => caps.amount_change != AmountChange::Reauthorization,
         Operation::Authorize { .. } => false,
-        // A partial refund may replace the sale with a new one (F-REGI salechange), which an
-        // inquiry about the old one cannot see.
         Operation::Refund {
             captured,
             amount: Some(amount),
             ..
-        } if amount.minor_units < captured.minor_units => false,
+        } if amount.minor_units < captured.minor_units => caps.partial_refund.is_in_place(),
         _ => true,
     }
+}
+
+/// What a later step's failure leaves, when an earlier step of the same operation had already
+/// changed the payment and the plugin reported how (`GatewayError::changed_before`): judged by
+/// [`read_changed_before`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangedBefore {
+    /// The failed step was refused cleanly and the reported outcome is one this operation's
+    /// earlier steps can have left: the order books it as a success's outcome would be booked,
+    /// and the operation fails with the gateway's error.
+    Book(Box<Outcome>),
+    /// The operation's outcome stays unknown (review); why, for the evidence, naming what the
+    /// plugin reported.
+    Unknown(String),
+}
+
+/// Reads what a plugin reports its earlier steps left when a later step failed (F-2: F-REGI's
+/// `authchange.cgi` answered OK, then `sale.cgi` failed).
+///
+/// Booked only when both hold, because money is never guessed:
+/// - the failed step itself certainly did nothing: an explicit refusal by the gateway
+///   ([`AfterSend::effect`] is not applied), and not "already done", which a payment the
+///   operation had just changed cannot explain;
+/// - the report fits the operation: a capture at a changed amount whose order the journal has
+///   authorized, left authorized at exactly the capture's amount, nothing captured or refunded,
+///   and a new reference only with the reference it replaced ([`changed_before_unclear`]).
+///
+/// Otherwise the outcome is unknown as before (review), and the evidence says what was
+/// reported.
+pub fn read_changed_before(
+    op: &Operation,
+    before: Option<&OrderRecord>,
+    failed: AfterSend,
+    reported: &Outcome,
+) -> ChangedBefore {
+    let said = describe_left(reported);
+    if failed.effect() != Effect::NotApplied {
+        return ChangedBefore::Unknown(format!(
+            "the plugin reports that the earlier steps left {said}, but the failed step's own \
+             outcome is unknown"
+        ));
+    }
+    if let AfterSend::Answered {
+        kind: ErrorKind::AlreadyDone,
+        ..
+    } = failed
+    {
+        return ChangedBefore::Unknown(format!(
+            "the plugin reports that the earlier steps left {said}, but the failed step was \
+             answered \"already done\", which a payment the operation had just changed cannot \
+             explain"
+        ));
+    }
+    match changed_before_unclear(op, before, reported) {
+        Some(why) => ChangedBefore::Unknown(format!(
+            "the plugin reports that the earlier steps left {said}, which the journal cannot \
+             book: {why}"
+        )),
+        None => ChangedBefore::Book(Box::new(reported.clone())),
+    }
+}
+
+/// Why a reported partial outcome cannot be what `op`'s earlier steps left, or None when it
+/// can. Only a capture at a changed amount has a money-moving step before its last one that the
+/// host can book on its own (the change of the authorization, F-2); the ledger repeats the
+/// checks it needs under the order's lock (`ledger::apply_changed_before`).
+pub fn changed_before_unclear(
+    op: &Operation,
+    before: Option<&OrderRecord>,
+    reported: &Outcome,
+) -> Option<String> {
+    let Operation::Capture {
+        authorized,
+        amount: Some(amount),
+        ..
+    } = op
+    else {
+        return Some(format!(
+            "only a capture at a changed amount has an earlier step the journal can book; this \
+             is a {} without one",
+            op.kind()
+        ));
+    };
+    if amount == authorized {
+        return Some(format!(
+            "this capture of {amount} did not change the authorized amount"
+        ));
+    }
+    let Some(order) = before else {
+        return Some("the journal has no order to book it on".to_owned());
+    };
+    if order.state != PaymentState::Authorized {
+        return Some(format!("the journal has the payment {}", order.state));
+    }
+    if reported.state != PaymentState::Authorized {
+        return Some(format!(
+            "it says {}; a change of the authorization leaves it authorized",
+            reported.state
+        ));
+    }
+    if reported.authorized != Some(*amount) {
+        return Some(format!(
+            "it says {} authorized; the capture was for {amount}",
+            reported
+                .authorized
+                .map_or("nothing".to_owned(), |a| a.to_string())
+        ));
+    }
+    if [reported.captured, reported.refunded]
+        .into_iter()
+        .flatten()
+        .any(|m| m.minor_units != 0)
+    {
+        return Some("it says money was captured or refunded".to_owned());
+    }
+    if let (Some(known), Some(said)) = (&order.transaction, &reported.transaction)
+        && known != said
+        && reported.replaced.as_ref() != Some(known)
+    {
+        return Some(format!(
+            "it names transaction {said} without saying that it replaced {known}"
+        ));
+    }
+    None
+}
+
+/// A reported partial outcome in a few words, for evidence: state, amount and references (no
+/// handle, which may hold secrets).
+pub fn describe_left(o: &Outcome) -> String {
+    let mut s = o.state.to_string();
+    if let Some(a) = o.authorized {
+        s.push_str(&format!(" at {a}"));
+    }
+    if let Some(t) = &o.transaction {
+        s.push_str(&format!(" under {t}"));
+    }
+    if let Some(r) = &o.replaced {
+        s.push_str(&format!(", replacing {r}"));
+    }
+    s
 }
 
 /// The state an operation leads to, if it succeeds.

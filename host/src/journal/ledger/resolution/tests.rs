@@ -1,5 +1,7 @@
 use super::*;
-use renkei_sdk::{Money, OrderRef, RefundExtent, Settlement, TransactionRef};
+use renkei_sdk::{
+    Money, OrderRef, PartialCapture, PartialRefund, RefundExtent, Settlement, TransactionRef,
+};
 
 fn capture(amount: Option<i64>) -> Operation {
     Operation::Capture {
@@ -50,22 +52,113 @@ fn captured_state() -> PaymentState {
     }
 }
 
+/// Capabilities with the given ways; everything else as no gateway in particular.
+fn caps(
+    amount_change: AmountChange,
+    partial_capture: PartialCapture,
+    partial_refund: PartialRefund,
+) -> Capabilities {
+    Capabilities {
+        operations: OperationKind::ALL.to_vec(),
+        partial_capture,
+        partial_refund,
+        amount_change,
+        inquiry: renkei_sdk::Inquiry::Available,
+        replay_safe: vec![],
+        request_expiry: renkei_sdk::RequestExpiry::Never,
+        authorization_inquiry: false,
+    }
+}
+
+fn with_amount_change(amount_change: AmountChange) -> Capabilities {
+    caps(
+        amount_change,
+        PartialCapture::InPlace,
+        PartialRefund::InPlace,
+    )
+}
+
 #[test]
 fn a_capture_above_the_authorization_on_a_reauthorizing_gateway_is_not_in_place() {
-    assert!(acts_in_place(&capture(None), AmountChange::Reauthorization));
-    assert!(acts_in_place(
-        &capture(Some(900)),
-        AmountChange::Reauthorization
-    ));
-    assert!(!acts_in_place(
-        &capture(Some(1100)),
-        AmountChange::Reauthorization
-    ));
+    let reauthorizing = with_amount_change(AmountChange::Reauthorization);
+    assert!(acts_in_place(&capture(None), &reauthorizing));
+    assert!(acts_in_place(&capture(Some(1000)), &reauthorizing));
+    assert!(acts_in_place(&capture(Some(900)), &reauthorizing));
+    assert!(!acts_in_place(&capture(Some(1100)), &reauthorizing));
     // F-REGI's authchange cancels the old SEQNO: visible to an inquiry about it.
     assert!(acts_in_place(
         &capture(Some(1100)),
-        AmountChange::DeferredToCapture
+        &with_amount_change(AmountChange::DeferredToCapture)
     ));
+}
+
+#[test]
+fn a_capture_below_the_authorization_acts_in_place_only_where_declared_in_place() {
+    for change in [
+        AmountChange::Reauthorization,
+        AmountChange::DeferredToCapture,
+        AmountChange::Unsupported,
+    ] {
+        let way = |p| caps(change, p, PartialRefund::Unsupported);
+        assert!(acts_in_place(
+            &capture(Some(900)),
+            &way(PartialCapture::InPlace)
+        ));
+        // F-2: authchange then sale may leave the authorization under a new SEQNO.
+        assert!(!acts_in_place(
+            &capture(Some(900)),
+            &way(PartialCapture::ChangeThenCapture)
+        ));
+        // Undeclared: nothing says what such a capture did.
+        assert!(!acts_in_place(
+            &capture(Some(900)),
+            &way(PartialCapture::Unsupported)
+        ));
+        // The whole authorization is captured in place whatever the partial way.
+        assert!(acts_in_place(
+            &capture(Some(1000)),
+            &way(PartialCapture::ChangeThenCapture)
+        ));
+        assert!(acts_in_place(
+            &capture(None),
+            &way(PartialCapture::Unsupported)
+        ));
+    }
+}
+
+#[test]
+fn a_partial_refund_acts_in_place_only_where_declared_in_place() {
+    let way = |p| caps(AmountChange::DeferredToCapture, PartialCapture::InPlace, p);
+    // SBPS ST02-00307 refunds part of the same sale.
+    assert!(acts_in_place(
+        &refund(5000, Some(1200)),
+        &way(PartialRefund::InPlace)
+    ));
+    // F-REGI salechange replaces the sale, possibly under a new reference.
+    assert!(!acts_in_place(
+        &refund(5000, Some(1200)),
+        &way(PartialRefund::ChangeDown)
+    ));
+    assert!(!acts_in_place(
+        &refund(5000, Some(1200)),
+        &way(PartialRefund::Unsupported)
+    ));
+    // A full refund acts in place whatever the partial way.
+    for p in [PartialRefund::ChangeDown, PartialRefund::Unsupported] {
+        assert!(acts_in_place(&refund(5000, Some(5000)), &way(p)));
+        assert!(acts_in_place(&refund(5000, None), &way(p)));
+    }
+}
+
+#[test]
+fn a_0_1_plugin_s_boolean_partial_capabilities_never_act_in_place() {
+    let legacy = caps(
+        AmountChange::DeferredToCapture,
+        PartialCapture::from_legacy(true),
+        PartialRefund::from_legacy(true),
+    );
+    assert!(!acts_in_place(&capture(Some(900)), &legacy));
+    assert!(!acts_in_place(&refund(5000, Some(1200)), &legacy));
 }
 
 #[test]
@@ -76,22 +169,18 @@ fn operations_that_create_a_new_payment_are_never_settled_automatically() {
         authorized: Money::jpy(1000),
         new_amount: Money::jpy(1200),
     };
-    assert!(!acts_in_place(&change, AmountChange::Reauthorization));
-    assert!(acts_in_place(&change, AmountChange::DeferredToCapture));
-    // A partial refund may replace the sale (F-REGI salechange); a full one acts in place.
     assert!(!acts_in_place(
-        &refund(5000, Some(1200)),
-        AmountChange::DeferredToCapture
+        &change,
+        &with_amount_change(AmountChange::Reauthorization)
     ));
     assert!(acts_in_place(
-        &refund(5000, Some(5000)),
-        AmountChange::DeferredToCapture
+        &change,
+        &with_amount_change(AmountChange::DeferredToCapture)
     ));
     assert!(acts_in_place(
-        &refund(5000, None),
-        AmountChange::DeferredToCapture
+        &void(),
+        &with_amount_change(AmountChange::Reauthorization)
     ));
-    assert!(acts_in_place(&void(), AmountChange::Reauthorization));
 }
 
 #[test]
@@ -393,4 +482,165 @@ fn the_guard_is_the_last_read_before_the_first_money_step() {
     assert_eq!(guard_index(&[R, R]), None);
     assert_eq!(guard_index(&[R, G]), None);
     assert_eq!(guard_index(&[]), None);
+}
+
+/// What F-REGI's authchange leaves before a capture of 1500 on an authorization of 1000 (F-2).
+fn left_by_change() -> Outcome {
+    Outcome::new(PaymentState::Authorized)
+        .transaction(TransactionRef::new("t2"))
+        .replaced(TransactionRef::new("t"))
+        .authorized(Money::jpy(1500))
+}
+
+fn refused_with(kind: ErrorKind) -> AfterSend {
+    AfterSend::Answered { status: 200, kind }
+}
+
+#[test]
+fn f2_a_sale_refused_after_the_authorization_changed_books_the_change() {
+    let before = order(PaymentState::Authorized, 0, 0);
+    for kind in [
+        ErrorKind::Rejected,
+        ErrorKind::Declined,
+        ErrorKind::Unavailable,
+    ] {
+        assert_eq!(
+            read_changed_before(
+                &capture(Some(1500)),
+                Some(&before),
+                refused_with(kind),
+                &left_by_change()
+            ),
+            ChangedBefore::Book(Box::new(left_by_change())),
+            "{kind}"
+        );
+    }
+    // Below the authorization too (F-2 changes it down as well).
+    let down = Outcome {
+        authorized: Some(Money::jpy(800)),
+        ..left_by_change()
+    };
+    assert!(matches!(
+        read_changed_before(
+            &capture(Some(800)),
+            Some(&before),
+            refused_with(ErrorKind::Rejected),
+            &down
+        ),
+        ChangedBefore::Book(_)
+    ));
+}
+
+#[test]
+fn f2_a_sale_whose_own_outcome_is_unknown_stays_unknown_and_names_the_change() {
+    let before = order(PaymentState::Authorized, 0, 0);
+    for failed in [
+        AfterSend::TimedOut,
+        AfterSend::ConnectionLost,
+        refused_with(ErrorKind::Protocol),
+        AfterSend::Answered {
+            status: 503,
+            kind: ErrorKind::Rejected,
+        },
+        // "Already done" to a sale of an authorization just made cannot be explained.
+        refused_with(ErrorKind::AlreadyDone),
+    ] {
+        match read_changed_before(
+            &capture(Some(1500)),
+            Some(&before),
+            failed,
+            &left_by_change(),
+        ) {
+            ChangedBefore::Unknown(why) => {
+                assert!(why.contains("t2"), "{failed:?}: {why}");
+                assert!(why.contains("1500"), "{failed:?}: {why}");
+            }
+            other => panic!("{failed:?}: {other:?}"),
+        }
+    }
+}
+
+/// Money is never guessed: a report that is not what a change of the authorization before
+/// this capture can leave is not booked.
+#[test]
+fn an_inconsistent_report_of_earlier_changes_is_never_booked() {
+    let authorized = order(PaymentState::Authorized, 0, 0);
+    let refused = refused_with(ErrorKind::Rejected);
+    let unknown = |op: &Operation, before: Option<&OrderRecord>, left: &Outcome| {
+        matches!(
+            read_changed_before(op, before, refused, left),
+            ChangedBefore::Unknown(_)
+        )
+    };
+    let op = capture(Some(1500));
+    let cases: Vec<(&str, Outcome)> = vec![
+        (
+            "captured",
+            Outcome {
+                state: captured_state(),
+                ..left_by_change()
+            },
+        ),
+        (
+            "another amount",
+            Outcome {
+                authorized: Some(Money::jpy(1400)),
+                ..left_by_change()
+            },
+        ),
+        (
+            "no amount",
+            Outcome {
+                authorized: None,
+                ..left_by_change()
+            },
+        ),
+        (
+            "money captured",
+            Outcome {
+                captured: Some(Money::jpy(1500)),
+                ..left_by_change()
+            },
+        ),
+        (
+            "a new reference without the one it replaced",
+            Outcome {
+                replaced: None,
+                ..left_by_change()
+            },
+        ),
+        (
+            "unknown state",
+            Outcome {
+                state: PaymentState::Unknown { raw: "99".into() },
+                ..left_by_change()
+            },
+        ),
+    ];
+    for (what, left) in &cases {
+        assert!(unknown(&op, Some(&authorized), left), "{what}");
+    }
+    // Operations without a change before their last step, and orders not authorized.
+    assert!(unknown(
+        &capture(None),
+        Some(&authorized),
+        &left_by_change()
+    ));
+    assert!(unknown(
+        &capture(Some(1000)),
+        Some(&authorized),
+        &left_by_change()
+    ));
+    assert!(unknown(&void(), Some(&authorized), &left_by_change()));
+    assert!(unknown(
+        &refund(1000, Some(500)),
+        Some(&authorized),
+        &left_by_change()
+    ));
+    assert!(unknown(&op, None, &left_by_change()));
+    assert!(unknown(
+        &op,
+        Some(&order(captured_state(), 1000, 0)),
+        &left_by_change()
+    ));
 }
