@@ -159,6 +159,13 @@ fn capability_summary(m: &Manifest) -> String {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
     ));
+    // What settles a lost authorization by itself instead of by an operator.
+    if c.authorization_inquiry {
+        parts.push("finds authorizations by order id".into());
+    }
+    if m.multi_error != renkei_sdk::MultiError::MostCautious {
+        parts.push(format!("multi-error:{}", m.multi_error));
+    }
     // Commas: the partial ways are phrases with spaces of their own.
     parts.join(", ")
 }
