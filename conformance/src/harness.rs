@@ -26,6 +26,13 @@ use tracing::Subscriber;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 
+/// Whose reading of a reply a check wants: the host's, or the plugin's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    Host,
+    Plugin,
+}
+
 /// As the host driver: more exchanges than this means the plugin is looping.
 const MAX_STEPS: usize = renkei_host::driver::MAX_STEPS;
 
@@ -361,16 +368,15 @@ impl Harness {
         reply: &HttpResponse,
         why: &str,
     ) -> Result<Step, GatewayError> {
-        let origin = format!("interpret {} ({why})", op.kind());
-        self.observe(origin, || {
-            self.gateway.interpret(op, &ctx.context(), state, reply)
-        })
+        self.interpret_as(Reading::Host, op, ctx, state, reply, why)
     }
 
-    /// What the plugin itself answered, before the host holds a multi-code error to the
-    /// manifest's rule (`GatewayInstance::interpret_unruled`): the suite judges the plugin.
-    pub fn interpret_unruled(
+    /// `interpret`, read as the host reads it ([`Reading::Host`]) or as the plugin said it
+    /// ([`Reading::Plugin`]: before the host holds a multi-code error to the manifest's rule,
+    /// `GatewayInstance::interpret_unruled`), for checks that judge the plugin itself.
+    pub fn interpret_as(
         &self,
+        reading: Reading,
         op: &Operation,
         ctx: &Ctx,
         state: &[u8],
@@ -378,9 +384,11 @@ impl Harness {
         why: &str,
     ) -> Result<Step, GatewayError> {
         let origin = format!("interpret {} ({why})", op.kind());
-        self.observe(origin, || {
-            self.gateway
-                .interpret_unruled(op, &ctx.context(), state, reply)
+        self.observe(origin, || match reading {
+            Reading::Host => self.gateway.interpret(op, &ctx.context(), state, reply),
+            Reading::Plugin => self
+                .gateway
+                .interpret_unruled(op, &ctx.context(), state, reply),
         })
     }
 

@@ -4,7 +4,7 @@
 //! not cascade into the next scenario; a scenario whose setup fails reports its checks failed
 //! with the setup's error as evidence.
 
-use crate::harness::{Ctx, Failure, Harness, Run};
+use crate::harness::{Ctx, Failure, Harness, Reading, Run};
 use crate::probes;
 use crate::registry::Check;
 use crate::report::CheckResult;
@@ -1041,10 +1041,14 @@ impl<'a> Scenarios<'a> {
         // and is held to what it can say, a kind no less cautious for the money than the rule's.
         let one_code_abi = manifest.sdk_version < semver::Version::new(0, 2, 0);
         let mut evidence = Vec::new();
-        match self
-            .h
-            .interpret_unruled(&run.op, &last.ctx, &last.state, &last.reply, id)
-        {
+        match self.h.interpret_as(
+            Reading::Plugin,
+            &run.op,
+            &last.ctx,
+            &last.state,
+            &last.reply,
+            id,
+        ) {
             Err(e) if one_code_abi => {
                 let kinds = renkei_sdk::code_kinds(&manifest.errors, &named);
                 let rule = manifest.multi_error;

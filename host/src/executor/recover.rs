@@ -10,6 +10,26 @@ use renkei_sdk::{ErrorKind, GatewayError, Operation, OperationKind, StepEffect};
 use std::sync::Arc;
 
 impl Executor {
+    /// Marks a claimed operation unknown, held for as long as resolving may take (the
+    /// request's expiry first), so that no other host claims it meanwhile.
+    async fn hold_for_resolution(
+        &self,
+        gw: &GatewayInstance,
+        id: OperationId,
+        evidence: &str,
+    ) -> Result<(), ExecError> {
+        let (ev, now, lease) = (
+            evidence.to_owned(),
+            self.now_ms(),
+            self.resolving_lease_ms(gw),
+        );
+        blocking(&self.journal, move |j| {
+            j.mark_unknown(id, None, &ev, now, lease)
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Resolves the operations of hosts that died (their lease expired): each is settled as an
     /// unknown outcome, before new work is accepted for its order (the order stays held until
     /// then). `gateway` finds an instance by name.
@@ -52,15 +72,7 @@ impl Executor {
                     let gw = gateway(&record.gateway).expect("checked just above");
                     let amount = record.amount.expect("checked just above");
                     let evidence = "host stopped after sending the authorization".to_owned();
-                    let (ev, now, lease) = (
-                        evidence.clone(),
-                        self.now_ms(),
-                        self.resolving_lease_ms(&gw),
-                    );
-                    blocking(&self.journal, move |j| {
-                        j.mark_unknown(id, None, &ev, now, lease)
-                    })
-                    .await?;
+                    self.hold_for_resolution(&gw, id, &evidence).await?;
                     self.search_authorization(&gw, amount, record, evidence)
                         .await
                 }
@@ -74,17 +86,7 @@ impl Executor {
                                     .map(|x| x.sent.step.as_str())
                                     .unwrap_or("?")
                             );
-                            // Held for as long as resolving may take (the request's expiry
-                            // first), so that no other host claims it meanwhile.
-                            let (ev, now, lease) = (
-                                evidence.clone(),
-                                self.now_ms(),
-                                self.resolving_lease_ms(&gw),
-                            );
-                            blocking(&self.journal, move |j| {
-                                j.mark_unknown(id, None, &ev, now, lease)
-                            })
-                            .await?;
+                            self.hold_for_resolution(&gw, id, &evidence).await?;
                             self.resolve(&gw, &op, record, evidence, automatic).await
                         }
                         _ => {
