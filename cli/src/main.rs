@@ -1,6 +1,7 @@
 //! `renkei`: the command line of the Renkei host.
 
 mod bench;
+mod certify;
 mod conformance;
 mod demo;
 mod emulator;
@@ -37,6 +38,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Certify a built plugin library against an emulator or an endpoint.
     Conformance(conformance::ConformanceArgs),
+    /// Build a plugin crate, show its tables and certify it, in one step (against the crate's
+    /// own emulator `emulators/NAME` when the workspace has one).
+    Certify(certify::CertifyArgs),
     /// Random shop days with faults, gateway-tool actions and crashes, checked against a
     /// model after every step (exits non-zero on a violation, with the command to replay it).
     Simulate(simulate::SimulateArgs),
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         // Long-running: prints its banner itself, as soon as it listens.
         Command::Emulator(args) => emulator::run(args),
         Command::Conformance(args) => conformance::run(args, &mut out),
+        Command::Certify(args) => certify::run(args, &mut out),
         // Long-running: print as they go.
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),

@@ -1,4 +1,4 @@
-use renkei_tests::{plugin_dir, plugin_path, renkei_bin};
+use renkei_tests::{plugin_dir, plugin_path, renkei_bin, renkei_building_in, workspace_root};
 use std::process::Command;
 
 fn renkei(args: &[&str]) -> (i32, String, String) {
@@ -367,4 +367,63 @@ fn handle_key_prints_a_fresh_key_the_host_reads() {
     assert_ne!(first, second);
     assert_eq!(first.trim().len(), 64);
     assert!(renkei_host::seal::HandleKey::from_hex(&first).is_ok());
+}
+
+fn output(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The report's last line says `…: CERTIFIED` (not `NOT CERTIFIED`).
+fn certified(stdout: &str) -> bool {
+    stdout.lines().any(|l| l.ends_with(": CERTIFIED"))
+}
+
+#[test]
+fn certify_builds_a_crate_shows_its_tables_and_runs_the_suite() {
+    let (code, stdout, stderr) = output(renkei_building_in(&workspace_root()).args([
+        "certify",
+        "examples/template-plugin",
+        "--emulator",
+        "template",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // `plugins show`'s header, then its tables, then the report.
+    assert!(
+        stdout.starts_with("Kumo Pay (template) (kumopay) 0.1.0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("status table:"), "{stdout}");
+    assert!(certified(&stdout), "{stdout}");
+}
+
+#[test]
+fn certify_names_a_missing_crate_or_package() {
+    let root = workspace_root();
+    let (code, _, stderr) = output(renkei_building_in(&root).args([
+        "certify",
+        "plugins/no-such-plugin",
+        "--emulator",
+        "template",
+    ]));
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("`plugins/no-such-plugin` is neither"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = output(renkei_building_in(&root).args([
+        "certify",
+        "renkei-plugin-no-such",
+        "--emulator",
+        "template",
+    ]));
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("no package `renkei-plugin-no-such` in this workspace"),
+        "{stderr}"
+    );
 }
