@@ -427,3 +427,84 @@ fn certify_names_a_missing_crate_or_package() {
         "{stderr}"
     );
 }
+
+/// Copies the workspace's sources (what git tracks or would, not `target/`) to `to`, where a
+/// command can change them.
+fn copy_workspace(to: &std::path::Path) {
+    let root = workspace_root();
+    let listed = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("running git ls-files");
+    assert!(listed.status.success(), "git ls-files failed");
+    for path in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let path = std::path::Path::new(std::str::from_utf8(path).unwrap());
+        let from = root.join(path);
+        // Listed but deleted in the work tree.
+        if !from.is_file() {
+            continue;
+        }
+        let dest = to.join(path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &dest).unwrap();
+    }
+}
+
+/// Issue 19's "done when": in a copy of the workspace, one command scaffolds a plugin that
+/// certifies green against its emulator skeleton, with a second command.
+#[test]
+fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
+    // A fixed place, so the copy's crates keep their build artifacts from run to run.
+    let ws = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-workspace");
+    let _ = std::fs::remove_dir_all(&ws);
+    copy_workspace(&ws);
+
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "acme-pay"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let manifest = std::fs::read_to_string(ws.join("Cargo.toml")).unwrap();
+    assert_eq!(
+        manifest.matches("\"plugins/acme-pay\"").count(),
+        2,
+        "{manifest}"
+    );
+    assert_eq!(
+        manifest.matches("\"emulators/acme-pay\"").count(),
+        2,
+        "{manifest}"
+    );
+
+    // Offline: the lock file already holds every dependency of the new crates.
+    let (code, stdout, stderr) = output(
+        renkei_building_in(&ws)
+            .args(["certify", "plugins/acme-pay"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("Acme Pay (acme-pay) 0.1.0"), "{stdout}");
+    assert!(certified(&stdout), "{stdout}");
+    eprintln!(
+        "new-plugin to a green certify: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // The scaffold refuses to overwrite, and names only what it supports yet.
+    let (code, _, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "acme-pay"]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (code, _, stderr) =
+        output(renkei_building_in(&ws).args(["new-plugin", "zeus", "--wire", "xml"]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("not yet: json only"), "{stderr}");
+    let (code, _, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "Zeus"]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("`Zeus` is not a plugin name"), "{stderr}");
+    assert!(!ws.join("plugins/zeus").exists() && !ws.join("plugins/Zeus").exists());
+}
