@@ -65,7 +65,11 @@ struct Crate {
 
 pub fn run(args: CertifyArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let release = args.release || running_release();
-    let given = Path::new(&args.target);
+    let mut given = Path::new(&args.target);
+    // `plugins/NAME/Cargo.toml` names the crate, not a library.
+    if given.file_name().is_some_and(|n| n == "Cargo.toml") {
+        given = given.parent().unwrap_or(Path::new("."));
+    }
     let mut config = args.config.clone();
     let mut emulator_crate = None;
     let library = if given.is_file() {

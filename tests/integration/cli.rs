@@ -495,6 +495,31 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
         started.elapsed().as_secs_f64()
     );
 
+    let emulator = ws_target_exe("renkei-emulator-acme-pay");
+    assert!(emulator.exists(), "certify built no {}", emulator.display());
+    assert_eq!(running(&emulator), 0, "certify left its emulator running");
+
+    // The guard stops the emulator on a failed run too: settings the suite refuses (exit 2),
+    // named by key, never by value.
+    std::fs::write(
+        ws.join("plugins/acme-pay/conformance.toml"),
+        "[plugin]\napi_key = \"sk_canary_value\"\n[conformance]\ntokn = \"x\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = output(
+        renkei_building_in(&ws)
+            .args(["certify", "plugins/acme-pay/Cargo.toml"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("conformance.tokn"), "{stderr}");
+    assert!(!stderr.contains("sk_canary_value"), "{stderr}");
+    assert_eq!(
+        running(&emulator),
+        0,
+        "a failed certify left its emulator running"
+    );
+
     // The scaffold refuses to overwrite, and names only what it supports yet.
     let (code, _, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "acme-pay"]));
     assert_ne!(code, 0);
@@ -507,4 +532,26 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
     assert_ne!(code, 0);
     assert!(stderr.contains("`Zeus` is not a plugin name"), "{stderr}");
     assert!(!ws.join("plugins/zeus").exists() && !ws.join("plugins/Zeus").exists());
+}
+
+/// An executable built into the running test's target directory and profile.
+fn ws_target_exe(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(std::path::Path::parent).unwrap();
+    profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// How many processes run `exe` (Linux: read from /proc; elsewhere not counted).
+fn running(exe: &std::path::Path) -> usize {
+    if !cfg!(target_os = "linux") {
+        return 0;
+    }
+    let Ok(exe) = exe.canonicalize() else {
+        return 0;
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| std::fs::read_link(p.path().join("exe")).is_ok_and(|e| e == exe))
+        .count()
 }
