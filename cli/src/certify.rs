@@ -87,7 +87,14 @@ pub fn run(args: CertifyArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             config = file.is_file().then_some(file);
         }
         if args.emulator.is_none() && args.endpoint.is_none() {
-            emulator_crate = sibling_emulator(&krate)?;
+            let named = match &config {
+                Some(file) => emulator_package(file)?,
+                None => None,
+            };
+            emulator_crate = match named {
+                Some(package) => Some(member_named(&krate.workspace_root, &package)?),
+                None => sibling_emulator(&krate)?,
+            };
         }
         build_library(&krate.package, &krate.dir, release)?
     };
@@ -162,7 +169,12 @@ fn crate_at(dir: &Path) -> Result<Crate, CertifyError> {
 /// The crate of the current workspace named `package`.
 fn crate_named(package: &str) -> Result<Crate, CertifyError> {
     let cwd = std::env::current_dir().map_err(|e| CertifyError::Metadata(e.to_string()))?;
-    let meta = metadata(&cwd, package)?;
+    member_named(&cwd, package)
+}
+
+/// The crate named `package` of the workspace `dir` is in.
+fn member_named(dir: &Path, package: &str) -> Result<Crate, CertifyError> {
+    let meta = metadata(dir, package)?;
     let dir = meta
         .packages
         .iter()
@@ -219,6 +231,27 @@ fn metadata(dir: &Path, package: &str) -> Result<Metadata, CertifyError> {
         workspace_root,
         packages,
     })
+}
+
+/// The `[certify] emulator_package` a settings file names, if any. Errors name the file and the
+/// key, never a value (the file holds secrets).
+fn emulator_package(file: &Path) -> Result<Option<String>, CertifyError> {
+    let manifest_error = |reason: String| CertifyError::Manifest {
+        path: file.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| manifest_error(e.to_string()))?;
+    emulator_package_in(&text).map_err(manifest_error)
+}
+
+fn emulator_package_in(text: &str) -> Result<Option<String>, String> {
+    // The message alone: toml's full display quotes the line back, with its secrets.
+    let doc: toml::Table = toml::from_str(text).map_err(|e| e.message().to_owned())?;
+    match doc.get("certify").and_then(|c| c.get("emulator_package")) {
+        None => Ok(None),
+        Some(toml::Value::String(package)) => Ok(Some(package.clone())),
+        Some(_) => Err("`certify.emulator_package` must be a package name (a string)".into()),
+    }
 }
 
 /// `emulators/NAME` of the crate's workspace, for a crate in a folder `NAME`, when it is a crate
@@ -372,5 +405,23 @@ impl Drop for EmulatorProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settings_file_may_name_the_emulator_package() {
+        assert_eq!(
+            emulator_package_in("[certify]\nemulator_package = \"renkei-emulator-x\"\n"),
+            Ok(Some("renkei-emulator-x".to_owned()))
+        );
+        assert_eq!(emulator_package_in("[plugin]\napi_key = \"k\"\n"), Ok(None));
+        let e = emulator_package_in("[certify]\nemulator_package = 3\n").unwrap_err();
+        assert!(e.contains("certify.emulator_package"), "{e}");
+        let e = emulator_package_in("[plugin]\napi_key = \"sk_canary\n").unwrap_err();
+        assert!(!e.contains("sk_canary"), "{e}");
     }
 }

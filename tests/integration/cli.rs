@@ -499,10 +499,42 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
     assert!(emulator.exists(), "certify built no {}", emulator.display());
     assert_eq!(running(&emulator), 0, "certify left its emulator running");
 
+    // `[certify] emulator_package` names the emulator instead of the folder rule; certify
+    // finds a crate by its package name too.
+    let settings = ws.join("plugins/acme-pay/conformance.toml");
+    let scaffolded = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        format!("{scaffolded}\n[certify]\nemulator_package = \"renkei-emulator-nope\"\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = output(
+        renkei_building_in(&ws)
+            .args(["certify", "renkei-plugin-acme-pay"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("no package `renkei-emulator-nope`"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &settings,
+        format!("{scaffolded}\n[certify]\nemulator_package = \"renkei-emulator-acme-pay\"\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = output(
+        renkei_building_in(&ws)
+            .args(["certify", "renkei-plugin-acme-pay"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(certified(&stdout), "{stdout}");
+
     // The guard stops the emulator on a failed run too: settings the suite refuses (exit 2),
     // named by key, never by value.
     std::fs::write(
-        ws.join("plugins/acme-pay/conformance.toml"),
+        &settings,
         "[plugin]\napi_key = \"sk_canary_value\"\n[conformance]\ntokn = \"x\"\n",
     )
     .unwrap();
