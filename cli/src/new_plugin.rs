@@ -64,6 +64,15 @@ pub struct Names {
 }
 
 impl Names {
+    /// The indefinite article before the display name.
+    fn article(&self) -> &'static str {
+        if self.display.starts_with(['A', 'E', 'I', 'O', 'U']) {
+            "an"
+        } else {
+            "a"
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Names, NewPluginError> {
         let bad = || NewPluginError::BadName(name.to_owned());
         let words: Vec<&str> = name.split('-').collect();
@@ -187,6 +196,9 @@ fn plugin_substitutions(n: &Names) -> Vec<(&'static str, String)> {
             ),
         ),
         ("\"Kumo Pay (template)\"", format!("\"{}\"", n.display)),
+        // "a Kumo Pay card token", but "an Acme Pay card token".
+        (" a Kumo Pay ", format!(" {} {} ", n.article(), n.display)),
+        (" a [`KumoPay`]", format!(" {} [`{}`]", n.article(), n.camel)),
         ("Kumo-Timestamp", format!("{}-Timestamp", n.camel)),
         ("Kumo-Signature", format!("{}-Signature", n.camel)),
         ("Kumo Pay", n.display.clone()),
@@ -484,6 +496,7 @@ mod tests {
         assert!(lib.contains("pub const GATEWAY_ID: &str = \"acme-pay\";"));
         assert!(lib.contains("pub struct AcmePay {"));
         assert!(lib.contains("renkei_sdk::export_gateway!(AcmePay);"));
+        assert!(lib.contains("authorizing without an Acme Pay card token"));
         assert!(
             file("plugins/acme-pay/src/manifest.rs").contains("display_name: \"Acme Pay\".into()")
         );
