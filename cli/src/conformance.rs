@@ -15,19 +15,19 @@ const SUITE_ERROR: u8 = 2;
 #[derive(Args)]
 pub struct ConformanceArgs {
     /// The plugin library to certify (`.so`, `.dylib` or `.dll`).
-    plugin: PathBuf,
+    pub(crate) plugin: PathBuf,
     /// Run against a built-in loopback emulator: sbps, fregi or template (Kumo Pay).
     #[arg(long, conflicts_with = "endpoint")]
-    emulator: Option<String>,
+    pub(crate) emulator: Option<String>,
     /// Run against this endpoint URL (written to the plugin's URL config key).
     #[arg(long)]
-    endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
     /// TOML file: `[plugin]` config values and a `[conformance]` section (token, amount…).
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Print one JSON document on stdout instead of the readable report.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 pub fn run(args: ConformanceArgs, out: &mut String) -> anyhow::Result<ExitCode> {

@@ -1,9 +1,11 @@
 //! `renkei`: the command line of the Renkei host.
 
 mod bench;
+mod certify;
 mod conformance;
 mod demo;
 mod emulator;
+mod new_plugin;
 mod plugins;
 mod simulate;
 
@@ -37,6 +39,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Certify a built plugin library against an emulator or an endpoint.
     Conformance(conformance::ConformanceArgs),
+    /// Build a plugin crate, show its tables and certify it, in one step (against the crate's
+    /// own emulator `emulators/NAME` when the workspace has one).
+    Certify(certify::CertifyArgs),
+    /// Scaffold a gateway plugin crate `plugins/NAME` and its emulator `emulators/NAME` from the
+    /// template plugin, and add both to the workspace (then: `renkei certify plugins/NAME`).
+    NewPlugin(new_plugin::NewPluginArgs),
     /// Random shop days with faults, gateway-tool actions and crashes, checked against a
     /// model after every step (exits non-zero on a violation, with the command to replay it).
     Simulate(simulate::SimulateArgs),
@@ -68,6 +76,8 @@ fn main() -> ExitCode {
         // Long-running: prints its banner itself, as soon as it listens.
         Command::Emulator(args) => emulator::run(args),
         Command::Conformance(args) => conformance::run(args, &mut out),
+        Command::Certify(args) => certify::run(args, &mut out),
+        Command::NewPlugin(args) => new_plugin::run(args, &mut out),
         // Long-running: print as they go.
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),

@@ -120,6 +120,14 @@ pub fn run(args: PluginsArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `renkei plugins show` for one library file, loaded on its own (`renkei certify`).
+pub fn show_file(path: &std::path::Path, out: &mut String) -> anyhow::Result<()> {
+    let plugin = renkei_host::loader::load_file(path)
+        .with_context(|| format!("loading the plugin {}", path.display()))?;
+    print_manifest(out, plugin.manifest(), plugin.abi().label());
+    Ok(())
+}
+
 fn capability_summary(m: &Manifest) -> String {
     let c = &m.capabilities;
     let mut parts: Vec<String> = c

@@ -17,6 +17,9 @@
 //! customer = "cust-1"      # the customer code sent with authorizations
 //! amount = 1000            # the authorization amount, in minor units
 //! endpoint_key = "endpoint"  # the config key `--endpoint URL` sets (default: the first URL key)
+//!
+//! [certify]                # read by `renkei certify`, not by the suite
+//! emulator_package = "renkei-emulator-acme"  # the emulator crate to build and start
 //! ```
 //!
 //! Errors name keys and lines, never values: the file holds secrets.
@@ -30,7 +33,9 @@ use std::collections::BTreeMap;
 pub enum SettingsError {
     #[error("settings are not valid TOML (line {line}): {message}")]
     Syntax { line: usize, message: String },
-    #[error("unknown settings section or key `{0}` (expected [plugin] and [conformance])")]
+    #[error(
+        "unknown settings section or key `{0}` (expected [plugin], [conformance] and [certify])"
+    )]
     Unknown(String),
     #[error("settings key `{key}` must be {expected}")]
     WrongType { key: String, expected: &'static str },
@@ -126,6 +131,8 @@ impl Settings {
                         }
                     }
                 }
+                // `renkei certify`'s own section (which emulator to start): not the suite's.
+                "certify" => {}
                 _ => return Err(SettingsError::Unknown(section)),
             }
         }
@@ -162,6 +169,16 @@ mod tests {
         assert_eq!(s.declined_token.as_deref(), Some("d"));
         let over = Settings::default().overlay(s.clone());
         assert_eq!(over, s);
+    }
+
+    #[test]
+    fn the_certify_section_belongs_to_renkei_certify() {
+        let s = Settings::from_toml(
+            "[conformance]\ntoken = \"t\"\n[certify]\nemulator_package = \"renkei-emulator-x\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.token.as_deref(), Some("t"));
+        assert!(s.values.is_empty());
     }
 
     #[test]

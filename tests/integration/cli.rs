@@ -1,4 +1,4 @@
-use renkei_tests::{plugin_dir, plugin_path, renkei_bin};
+use renkei_tests::{plugin_dir, plugin_path, renkei_bin, renkei_building_in, workspace_root};
 use std::process::Command;
 
 fn renkei(args: &[&str]) -> (i32, String, String) {
@@ -367,4 +367,223 @@ fn handle_key_prints_a_fresh_key_the_host_reads() {
     assert_ne!(first, second);
     assert_eq!(first.trim().len(), 64);
     assert!(renkei_host::seal::HandleKey::from_hex(&first).is_ok());
+}
+
+fn output(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The report's last line says `…: CERTIFIED` (not `NOT CERTIFIED`).
+fn certified(stdout: &str) -> bool {
+    stdout.lines().any(|l| l.ends_with(": CERTIFIED"))
+}
+
+#[test]
+fn certify_builds_a_crate_shows_its_tables_and_runs_the_suite() {
+    let (code, stdout, stderr) = output(renkei_building_in(&workspace_root()).args([
+        "certify",
+        "examples/template-plugin",
+        "--emulator",
+        "template",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // `plugins show`'s header, then its tables, then the report.
+    assert!(
+        stdout.starts_with("Kumo Pay (template) (kumopay) 0.1.0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("status table:"), "{stdout}");
+    assert!(certified(&stdout), "{stdout}");
+}
+
+#[test]
+fn certify_names_a_missing_crate_or_package() {
+    let root = workspace_root();
+    let (code, _, stderr) = output(renkei_building_in(&root).args([
+        "certify",
+        "plugins/no-such-plugin",
+        "--emulator",
+        "template",
+    ]));
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("`plugins/no-such-plugin` is neither"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = output(renkei_building_in(&root).args([
+        "certify",
+        "renkei-plugin-no-such",
+        "--emulator",
+        "template",
+    ]));
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("no package `renkei-plugin-no-such` in this workspace"),
+        "{stderr}"
+    );
+}
+
+/// Copies the workspace's sources (what git tracks or would, not `target/`) to `to`, where a
+/// command can change them.
+fn copy_workspace(to: &std::path::Path) {
+    let root = workspace_root();
+    let listed = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("running git ls-files");
+    assert!(listed.status.success(), "git ls-files failed");
+    for path in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let path = std::path::Path::new(std::str::from_utf8(path).unwrap());
+        let from = root.join(path);
+        // Listed but deleted in the work tree.
+        if !from.is_file() {
+            continue;
+        }
+        let dest = to.join(path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &dest).unwrap();
+    }
+}
+
+/// Issue 19's "done when": in a copy of the workspace, one command scaffolds a plugin that
+/// certifies green against its emulator skeleton, with a second command.
+#[test]
+fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
+    // A fixed place, so the copy's crates keep their build artifacts from run to run.
+    let ws = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-workspace");
+    let _ = std::fs::remove_dir_all(&ws);
+    copy_workspace(&ws);
+
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "acme-pay"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let manifest = std::fs::read_to_string(ws.join("Cargo.toml")).unwrap();
+    assert_eq!(
+        manifest.matches("\"plugins/acme-pay\"").count(),
+        2,
+        "{manifest}"
+    );
+    assert_eq!(
+        manifest.matches("\"emulators/acme-pay\"").count(),
+        2,
+        "{manifest}"
+    );
+
+    // Offline: the lock file already holds every dependency of the new crates.
+    let (code, stdout, stderr) = output(
+        renkei_building_in(&ws)
+            .args(["certify", "plugins/acme-pay"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("Acme Pay (acme-pay) 0.1.0"), "{stdout}");
+    assert!(certified(&stdout), "{stdout}");
+    eprintln!(
+        "new-plugin to a green certify: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let emulator = ws_target_exe("renkei-emulator-acme-pay");
+    assert!(emulator.exists(), "certify built no {}", emulator.display());
+    assert_eq!(running(&emulator), 0, "certify left its emulator running");
+
+    // `[certify] emulator_package` names the emulator instead of the folder rule; certify
+    // finds a crate by its package name too.
+    let settings = ws.join("plugins/acme-pay/conformance.toml");
+    let scaffolded = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        format!("{scaffolded}\n[certify]\nemulator_package = \"renkei-emulator-nope\"\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = output(
+        renkei_building_in(&ws)
+            .args(["certify", "renkei-plugin-acme-pay"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("no package `renkei-emulator-nope`"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &settings,
+        format!("{scaffolded}\n[certify]\nemulator_package = \"renkei-emulator-acme-pay\"\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = output(
+        renkei_building_in(&ws)
+            .args(["certify", "renkei-plugin-acme-pay"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(certified(&stdout), "{stdout}");
+
+    // The guard stops the emulator on a failed run too: settings the suite refuses (exit 2),
+    // named by key, never by value.
+    std::fs::write(
+        &settings,
+        "[plugin]\napi_key = \"sk_canary_value\"\n[conformance]\ntokn = \"x\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = output(
+        renkei_building_in(&ws)
+            .args(["certify", "plugins/acme-pay/Cargo.toml"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("conformance.tokn"), "{stderr}");
+    assert!(!stderr.contains("sk_canary_value"), "{stderr}");
+    assert_eq!(
+        running(&emulator),
+        0,
+        "a failed certify left its emulator running"
+    );
+
+    // The scaffold refuses to overwrite, and names only what it supports yet.
+    let (code, _, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "acme-pay"]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (code, _, stderr) =
+        output(renkei_building_in(&ws).args(["new-plugin", "zeus", "--wire", "xml"]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("not yet: json only"), "{stderr}");
+    let (code, _, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "Zeus"]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("`Zeus` is not a plugin name"), "{stderr}");
+    assert!(!ws.join("plugins/zeus").exists() && !ws.join("plugins/Zeus").exists());
+}
+
+/// An executable built into the running test's target directory and profile.
+fn ws_target_exe(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(std::path::Path::parent).unwrap();
+    profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// How many processes run `exe` (Linux: read from /proc; elsewhere not counted).
+fn running(exe: &std::path::Path) -> usize {
+    if !cfg!(target_os = "linux") {
+        return 0;
+    }
+    let Ok(exe) = exe.canonicalize() else {
+        return 0;
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| std::fs::read_link(p.path().join("exe")).is_ok_and(|e| e == exe))
+        .count()
 }

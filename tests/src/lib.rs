@@ -106,6 +106,12 @@ fn cargo_build(target_dir: &Path) -> Command {
     cmd.arg("build")
         .current_dir(workspace_root())
         .env("CARGO_TARGET_DIR", target_dir);
+    clear_cargo_test_env(&mut cmd);
+    cmd
+}
+
+/// Removes the variables cargo set for the running test from a command that runs cargo.
+fn clear_cargo_test_env(cmd: &mut Command) {
     // Cargo sets these for the running test (its package's name, version, manifest…). Passed
     // on, they differ from what the outer build saw, and build scripts that watch them (ring's)
     // rebuild half the dependency tree here and again on the next outer build.
@@ -127,6 +133,22 @@ fn cargo_build(target_dir: &Path) -> Command {
             cmd.env_remove(key);
         }
     }
+}
+
+/// `renkei` run in `dir` with what `renkei certify` needs to build into the running test's
+/// target directory: `CARGO_TARGET_DIR` set, the test's own cargo variables removed.
+pub fn renkei_building_in(dir: &Path) -> Command {
+    let exe = std::env::current_exe().expect("current_exe");
+    let target_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("test binary inside <target>/<profile>/deps");
+    let mut cmd = Command::new(renkei_bin());
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env_remove("RENKEI_PLUGIN_DIR");
+    clear_cargo_test_env(&mut cmd);
     cmd
 }
 
