@@ -3,8 +3,8 @@
 
 use super::{ERRORS, GATEWAY_ID, KumoPay, MULTI_ERROR, STATUSES};
 use renkei_sdk::{
-    AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, GatewayError, Inquiry,
-    Limits, Manifest, Money, OperationKind, OrderIdRules, PartialCapture, PartialRefund,
+    AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, Currency, GatewayError,
+    Inquiry, Limits, Manifest, Money, OperationKind, OrderIdRules, PartialCapture, PartialRefund,
     RequestExpiry,
 };
 
@@ -117,17 +117,17 @@ pub fn from_config(config: &Config) -> Result<KumoPay, ConfigError> {
 
 /// An amount the manifest's limits allow, checked before anything is built.
 pub fn check_amount(amount: Money) -> Result<(), GatewayError> {
-    let limits = manifest().limits;
-    if !limits.currencies.contains(&amount.currency) {
+    // The manifest's limits are `Limits::yen(MIN_AMOUNT, MAX_AMOUNT)`: read from the constants,
+    // not by building the whole manifest (its tables too) on every request.
+    if amount.currency != Currency::JPY {
         return Err(GatewayError::invalid(format!(
             "Kumo Pay does not accept {}",
             amount.currency
         )));
     }
-    if !(limits.min_amount..=limits.max_amount).contains(&amount.minor_units) {
+    if !(MIN_AMOUNT..=MAX_AMOUNT).contains(&amount.minor_units) {
         return Err(GatewayError::invalid(format!(
-            "amount {amount} is outside {}..={}",
-            limits.min_amount, limits.max_amount
+            "amount {amount} is outside {MIN_AMOUNT}..={MAX_AMOUNT}"
         )));
     }
     Ok(())
