@@ -30,6 +30,7 @@ mod state;
 mod step;
 mod table;
 pub mod testing;
+pub mod wire;
 
 pub use buf::{Bytes, Headers, Text};
 pub use config::{Config, ConfigError, ConfigValue};
