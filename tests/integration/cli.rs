@@ -401,6 +401,24 @@ fn certify_builds_a_crate_shows_its_tables_and_runs_the_suite() {
     assert!(certified(&stdout), "{stdout}");
 }
 
+/// The form template against the form emulator in Shift_JIS: the suite's customer (ポール山田)
+/// goes out in the plugin's form and comes back in the emulator's reply.
+#[test]
+fn certify_runs_the_form_template_against_the_form_emulator() {
+    let (code, stdout, stderr) = output(renkei_building_in(&workspace_root()).args([
+        "certify",
+        "examples/template-plugin-form",
+        "--emulator",
+        "template-form",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("Kumo Pay form (template) (kumopay-form) 0.1.0"),
+        "{stdout}"
+    );
+    assert!(certified(&stdout), "{stdout}");
+}
+
 #[test]
 fn certify_names_a_missing_crate_or_package() {
     let root = workspace_root();
