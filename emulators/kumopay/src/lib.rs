@@ -28,9 +28,9 @@
 //! (a request can fail several checks at once, as GMO-PG's `ErrCode=E01|E01` replies do; the
 //! card [`TEST_TOKEN_TWO_ERRORS`] fails two).
 //!
-//! With [`Config::wire`] set to [`Wire::Form`], the same routes, book and faults speak the form
-//! wire of `examples/template-plugin-form` instead (the `form` module: form requests and
-//! `key=value&` replies in a charset, errors as `ErrCode`/`ErrInfo` lists).
+//! With [`Config::wire`] set to [`Wire::Form`], the same routes, book and faults speak a form
+//! wire instead (the `form` module: form requests and `key=value&` replies in a charset, errors
+//! as `ErrCode`/`ErrInfo` lists).
 //!
 //! Like the other emulators it shares no code with its plugin: the signature is checked here
 //! from the HMAC primitives. It serves through `renkei-emulator-kit`, as the SBPS and F-REGI
