@@ -209,6 +209,13 @@ impl Builtin {
                     },
                     ..kumo::Config::default()
                 };
+                // On the form wire, a name only a Japanese charset writes travels to the
+                // emulator and back (ポ is `83 7C` in Shift_JIS: a `|` byte inside a character).
+                let customer = if form {
+                    "ポール山田"
+                } else {
+                    "renkei-conformance"
+                };
                 let emulator = kumo::TemplateEmulator::start(config)
                     .await
                     .map_err(|e| failed(e.to_string()))?;
@@ -223,9 +230,7 @@ impl Builtin {
                     token_key: None,
                     declined_token: Some(kumo::TEST_TOKEN_DECLINED.into()),
                     multi_error_token: Some(kumo::TEST_TOKEN_TWO_ERRORS.into()),
-                    // On the form wire, a name only Shift_JIS writes (ポ is `83 7C`, a `|`
-                    // byte inside a character) travels to the emulator and back.
-                    customer: Some(if form { "ポール山田" } else { "renkei-conformance" }.into()),
+                    customer: Some(customer.into()),
                     amount: None,
                     endpoint_key: Some("endpoint".into()),
                 };
