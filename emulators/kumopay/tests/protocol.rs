@@ -255,6 +255,30 @@ fn form(fields: &[(&str, &[u8])]) -> Vec<u8> {
     pairs.join("&").into_bytes()
 }
 
+/// An authorization form of 1080 yen naming `customer` (bytes in some charset).
+fn authorization(order: &str, token: &str, customer: &[u8]) -> Vec<u8> {
+    form(&[
+        ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
+        ("order", order.as_bytes()),
+        ("amount", b"1080"),
+        ("currency", b"JPY"),
+        ("token", token.as_bytes()),
+        ("customer", customer),
+    ])
+}
+
+impl Client {
+    /// `body` signed and stamped now, POSTed to `route`: the HTTP status and the reply's bytes.
+    async fn post_form(&self, route: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.send("POST", route, body, DEFAULT_SIGNING_KEY, now)
+            .await
+    }
+}
+
 /// The form wire in Shift_JIS and EUC-JP: a customer name is read in the account's charset
 /// (ポ is `83 7C` in Shift_JIS: a `|` byte inside a character) and written back in it, with
 /// the processing time last; a refusal lists its codes in `ErrCode`/`ErrInfo`, under HTTP 200.
@@ -265,28 +289,8 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
     let name_euc: &[u8] = b"\xa5\xdd\xa1\xbc\xa5\xeb\xbb\xb3\xc5\xc4";
     for (charset, name) in [(Charset::ShiftJis, name_sjis), (Charset::EucJp, name_euc)] {
         let c = Client::speaking(Wire::Form(charset)).await;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let body = |order: &str, token: &str| {
-            form(&[
-                ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
-                ("order", order.as_bytes()),
-                ("amount", b"1080"),
-                ("currency", b"JPY"),
-                ("token", token.as_bytes()),
-                ("customer", name),
-            ])
-        };
         let (status, reply) = c
-            .send(
-                "POST",
-                "/payments",
-                body("o-f1", TEST_TOKEN_OK),
-                DEFAULT_SIGNING_KEY,
-                now,
-            )
+            .post_form("/payments", authorization("o-f1", TEST_TOKEN_OK, name))
             .await;
         assert_eq!(status, 200, "{charset:?}");
         let head = b"id=pay_1&status=authorized&currency=JPY&amount=1080&captured=0&refunded=0&authorization_code=A-pay_1&customer=";
@@ -299,12 +303,9 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
         assert_eq!(p.customer.as_deref(), Some("ポール山田"), "{charset:?}");
 
         let (status, reply) = c
-            .send(
-                "POST",
+            .post_form(
                 "/payments",
-                body("o-f2", TEST_TOKEN_TWO_ERRORS),
-                DEFAULT_SIGNING_KEY,
-                now,
+                authorization("o-f2", TEST_TOKEN_TWO_ERRORS, name),
             )
             .await;
         assert_eq!(
@@ -315,23 +316,11 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
             )
         );
         let (_, reply) = c
-            .send(
-                "POST",
-                "/payments",
-                body("o-f1", TEST_TOKEN_OK),
-                DEFAULT_SIGNING_KEY,
-                now,
-            )
+            .post_form("/payments", authorization("o-f1", TEST_TOKEN_OK, name))
             .await;
         assert_eq!(reply, b"ErrCode=E409&ErrInfo=duplicate_order");
         let (_, reply) = c
-            .send(
-                "POST",
-                "/payments/pay_1/capture",
-                form(&[("amount", b"980")]),
-                DEFAULT_SIGNING_KEY,
-                now,
-            )
+            .post_form("/payments/pay_1/capture", form(&[("amount", b"980")]))
             .await;
         assert!(
             reply.starts_with(b"id=pay_1&status=captured&currency=JPY&amount=1080&captured=980&")
@@ -339,20 +328,8 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
     }
     // Read in the wrong charset, the name is not a form value: refused, nothing authorized.
     let c = Client::speaking(Wire::Form(Charset::EucJp)).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let body = form(&[
-        ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
-        ("order", b"o-f3"),
-        ("amount", b"1080"),
-        ("currency", b"JPY"),
-        ("token", TEST_TOKEN_OK.as_bytes()),
-        ("customer", name_sjis),
-    ]);
     let (_, reply) = c
-        .send("POST", "/payments", body, DEFAULT_SIGNING_KEY, now)
+        .post_form("/payments", authorization("o-f3", TEST_TOKEN_OK, name_sjis))
         .await;
     assert_eq!(reply, b"ErrCode=E400&ErrInfo=invalid_request");
     assert!(c.emulator.payments().is_empty());

@@ -30,8 +30,8 @@ mod status;
 use protocol::{Reply, form, path_id};
 use renkei_sdk::{
     Config, ConfigError, Context, ErrorEntry, Gateway, GatewayError, HttpResponse, Manifest,
-    Method, MultiError, Operation, OperationKind, PaymentSource, Secret, StatusEntry, Step,
-    TransactionRef, decode_state,
+    Method, MultiError, Operation, PaymentSource, Secret, StatusEntry, Step, TransactionRef,
+    decode_state,
 };
 use serde::{Deserialize, Serialize};
 use signing::Credentials;
@@ -222,23 +222,12 @@ impl Gateway for KumoPay {
                 return Err(errors::gateway_error(&ERRORS, MULTI_ERROR, &codes, None));
             }
         };
-        if let Some(t) = op.transaction()
-            && t.as_str() != payment.id
-        {
-            return Err(GatewayError::protocol(format!(
-                "reply is about payment {:?}, not {t}",
-                payment.id
-            )));
-        }
-        if let (OperationKind::Capture, Some(expect)) = (op.kind(), pending.expect)
-            && payment.captured != expect
-        {
-            return Err(GatewayError::protocol(format!(
-                "capture of {expect} answered with captured {}",
-                payment.captured
-            )));
-        }
-        Ok(Step::Done(status::outcome(&STATUSES, &payment)?))
+        Ok(Step::Done(status::outcome(
+            &STATUSES,
+            op,
+            pending.expect,
+            &payment,
+        )?))
     }
 }
 
