@@ -94,12 +94,13 @@ pub fn fits_a_reply(value: &str) -> bool {
     !value.contains(['&', '=', '|', '\r', '\n'])
 }
 
-/// An answer as reply bytes in `charset`. A payment lists its fields, the processing time
-/// (`processed_at`, `yyyyMMddHHmmss` in JST) last, so a reply cut anywhere either lacks a
-/// field or has a `processed_at` shorter than 14 digits.
+/// An answer as reply bytes in `charset`. A payment or an entry lists its fields, the
+/// processing time (`processed_at`, `yyyyMMddHHmmss` in JST) last, so a reply cut anywhere
+/// either lacks a field or has a `processed_at` shorter than 14 digits.
 pub fn encode(status: u16, answer: &Answer, charset: Charset) -> Vec<u8> {
     let text = match answer {
         Answer::Payment(p) => payment(p),
+        Answer::Entry(id) => format!("entry={id}&processed_at={}", jst_now()),
         Answer::Problems(problems) => {
             let class = format!("E{status}");
             let codes: Vec<&str> = problems.iter().map(|_| class.as_str()).collect();

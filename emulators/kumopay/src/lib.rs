@@ -30,7 +30,10 @@
 //!
 //! With [`Config::wire`] set to [`Wire::Form`], the same routes, book and faults speak a form
 //! wire instead (the `form` module: form requests and `key=value&` replies in a charset, errors
-//! as `ErrCode`/`ErrInfo` lists).
+//! as `ErrCode`/`ErrInfo` lists), and an authorization takes two steps, as GMO-PG's `EntryTran`
+//! and `ExecTran`: `POST {base}/entries` `{merchant, order, amount, currency}` enters the order
+//! (its id is refused if seen before; nothing is charged, the book does not change), then
+//! `POST {base}/payments` `{merchant, entry, token, customer?}` charges the card under it.
 //!
 //! Like the other emulators it shares no code with its plugin: the signature is checked here
 //! from the HMAC primitives. It serves through `renkei-emulator-kit`, as the SBPS and F-REGI
@@ -154,7 +157,17 @@ impl Status {
 struct State {
     payments: BTreeMap<String, Payment>,
     next_id: u64,
+    /// Orders entered on the form wire, not yet charged or charged: by entry id.
+    entries: BTreeMap<String, Entry>,
+    next_entry: u64,
     faults: Vec<Fault>,
+}
+
+/// An order entered on the form wire: what its charge will authorize.
+#[derive(Debug)]
+struct Entry {
+    order: String,
+    amount: i64,
 }
 
 /// A failure of the next request to one route, as a proxy in front of Kumo Pay produces it.
@@ -250,6 +263,8 @@ pub(crate) type Request = renkei_emulator_kit::Collected;
 /// What the gateway answers, before a wire writes it.
 pub(crate) enum Answer {
     Payment(Payment),
+    /// An order entered (form wire): its entry id.
+    Entry(String),
     /// Every problem found (code of the error table, words), in the order found; never empty.
     Problems(Vec<(&'static str, &'static str)>),
 }
@@ -282,6 +297,7 @@ pub(crate) fn json_document(answer: &Answer) -> serde_json::Value {
             "refunded": p.refunded,
             "authorization_code": format!("A-{}", p.id),
         }),
+        Answer::Entry(id) => json!({ "entry": id }),
         Answer::Problems(problems) => {
             let errors: Vec<serde_json::Value> = problems
                 .iter()
@@ -301,20 +317,6 @@ struct AuthorizeBody {
     token: String,
     #[serde(default)]
     customer: Option<String>,
-}
-
-impl AuthorizeBody {
-    /// The fields of an authorization form (`amount` in digits).
-    fn from_form(mut f: std::collections::BTreeMap<String, String>) -> Option<AuthorizeBody> {
-        Some(AuthorizeBody {
-            merchant: f.remove("merchant")?,
-            order: f.remove("order")?,
-            amount: digits(&f.remove("amount")?)?,
-            currency: f.remove("currency")?,
-            token: f.remove("token")?,
-            customer: f.remove("customer"),
-        })
-    }
 }
 
 /// A positive whole number written in ASCII digits only.
@@ -413,6 +415,7 @@ impl Engine {
         let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
         match (r.method.as_str(), segments.as_slice()) {
             ("POST", ["payments"]) => self.authorize(&r.body),
+            ("POST", ["entries"]) => self.enter(&r.body),
             ("GET", ["payments", "by-order", order]) => self.by_order(order),
             ("GET", ["payments", id]) => self.with_payment(id, |p| Ok(document(p))),
             ("POST", ["payments", id, "capture"]) => match self.amount(&r.body) {
@@ -431,7 +434,7 @@ impl Engine {
     fn authorize(&self, body: &[u8]) -> Reply {
         let read = match self.config.wire {
             Wire::Json => serde_json::from_slice::<AuthorizeBody>(body).ok(),
-            Wire::Form(charset) => form::decode(body, charset).and_then(AuthorizeBody::from_form),
+            Wire::Form(charset) => form::decode(body, charset).and_then(|f| self.entered(f)),
         };
         let Some(b) = read else {
             return refuse(400, "invalid_request", "unreadable authorization");
@@ -480,6 +483,62 @@ impl Engine {
         };
         state.payments.insert(p.id.clone(), p.clone());
         (201, Answer::Payment(p))
+    }
+
+    /// The form wire's first step of an authorization: the order is entered (its id refused if
+    /// seen before), nothing is charged and the book does not change.
+    fn enter(&self, body: &[u8]) -> Reply {
+        let Wire::Form(charset) = self.config.wire else {
+            return refuse(404, "not_found", "no such route");
+        };
+        let unreadable = || refuse(400, "invalid_request", "unreadable entry");
+        let Some(mut f) = form::decode(body, charset) else {
+            return unreadable();
+        };
+        let (Some(merchant), Some(order), Some(amount), Some(currency)) = (
+            f.remove("merchant"),
+            f.remove("order"),
+            f.remove("amount").as_deref().and_then(digits),
+            f.remove("currency"),
+        ) else {
+            return unreadable();
+        };
+        if merchant != self.config.merchant_id {
+            return refuse(401, "bad_signature", "unknown merchant");
+        }
+        if currency != "JPY" || amount < 1 || order.is_empty() {
+            return refuse(400, "invalid_request", "bad amount, currency or order");
+        }
+        if amount > MAX_AMOUNT {
+            return refuse(400, "amount_too_large", "amount above the limit");
+        }
+        let mut state = self.lock();
+        if state.entries.values().any(|e| e.order == order)
+            || state.payments.values().any(|p| p.order == order)
+        {
+            return refuse(409, "duplicate_order", "order already entered");
+        }
+        state.next_entry += 1;
+        let id = format!("entry_{}", state.next_entry);
+        state.entries.insert(id.clone(), Entry { order, amount });
+        (201, Answer::Entry(id))
+    }
+
+    /// A form authorization's fields: it names an entry, whose order and amount it charges.
+    fn entered(&self, mut f: BTreeMap<String, String>) -> Option<AuthorizeBody> {
+        let (order, amount) = {
+            let state = self.lock();
+            let e = state.entries.get(&f.remove("entry")?)?;
+            (e.order.clone(), e.amount)
+        };
+        Some(AuthorizeBody {
+            merchant: f.remove("merchant")?,
+            order,
+            amount,
+            currency: "JPY".into(),
+            token: f.remove("token")?,
+            customer: f.remove("customer"),
+        })
     }
 
     fn by_order(&self, order: &str) -> Reply {

@@ -255,13 +255,21 @@ fn form(fields: &[(&str, &[u8])]) -> Vec<u8> {
     pairs.join("&").into_bytes()
 }
 
-/// An authorization form of 1080 yen naming `customer` (bytes in some charset).
-fn authorization(order: &str, token: &str, customer: &[u8]) -> Vec<u8> {
+/// The entry of an order of 1080 yen, the first step of a form authorization.
+fn entry(order: &str) -> Vec<u8> {
     form(&[
         ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
         ("order", order.as_bytes()),
         ("amount", b"1080"),
         ("currency", b"JPY"),
+    ])
+}
+
+/// The charge of an entered order, naming `customer` (bytes in some charset).
+fn authorization(entry: &str, token: &str, customer: &[u8]) -> Vec<u8> {
+    form(&[
+        ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
+        ("entry", entry.as_bytes()),
         ("token", token.as_bytes()),
         ("customer", customer),
     ])
@@ -289,8 +297,19 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
     let name_euc: &[u8] = b"\xa5\xdd\xa1\xbc\xa5\xeb\xbb\xb3\xc5\xc4";
     for (charset, name) in [(Charset::ShiftJis, name_sjis), (Charset::EucJp, name_euc)] {
         let c = Client::speaking(Wire::Form(charset)).await;
+        for (order, entered) in [
+            ("o-f1", &b"entry=entry_1&"[..]),
+            ("o-f2", b"entry=entry_2&"),
+        ] {
+            let (status, reply) = c.post_form("/entries", entry(order)).await;
+            assert_eq!(status, 200);
+            assert!(reply.starts_with(entered), "{reply:?}");
+        }
+        assert!(c.emulator.payments().is_empty(), "an entry charges nothing");
+        let (_, reply) = c.post_form("/entries", entry("o-f1")).await;
+        assert_eq!(reply, b"ErrCode=E409&ErrInfo=duplicate_order");
         let (status, reply) = c
-            .post_form("/payments", authorization("o-f1", TEST_TOKEN_OK, name))
+            .post_form("/payments", authorization("entry_1", TEST_TOKEN_OK, name))
             .await;
         assert_eq!(status, 200, "{charset:?}");
         let head = b"id=pay_1&status=authorized&currency=JPY&amount=1080&captured=0&refunded=0&authorization_code=A-pay_1&customer=";
@@ -305,7 +324,7 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
         let (status, reply) = c
             .post_form(
                 "/payments",
-                authorization("o-f2", TEST_TOKEN_TWO_ERRORS, name),
+                authorization("entry_2", TEST_TOKEN_TWO_ERRORS, name),
             )
             .await;
         assert_eq!(
@@ -316,7 +335,7 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
             )
         );
         let (_, reply) = c
-            .post_form("/payments", authorization("o-f1", TEST_TOKEN_OK, name))
+            .post_form("/payments", authorization("entry_1", TEST_TOKEN_OK, name))
             .await;
         assert_eq!(reply, b"ErrCode=E409&ErrInfo=duplicate_order");
         let (_, reply) = c
@@ -328,8 +347,12 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
     }
     // Read in the wrong charset, the name is not a form value: refused, nothing authorized.
     let c = Client::speaking(Wire::Form(Charset::EucJp)).await;
+    c.post_form("/entries", entry("o-f3")).await;
     let (_, reply) = c
-        .post_form("/payments", authorization("o-f3", TEST_TOKEN_OK, name_sjis))
+        .post_form(
+            "/payments",
+            authorization("entry_1", TEST_TOKEN_OK, name_sjis),
+        )
         .await;
     assert_eq!(reply, b"ErrCode=E400&ErrInfo=invalid_request");
     assert!(c.emulator.payments().is_empty());

@@ -11,7 +11,9 @@
 //! - `signing.rs`: the credentials and signature every request carries;
 //! - `status.rs`: the full status table, as data, with the named codes;
 //! - `errors.rs`: gateway error codes to SDK error kinds, as data, and the classification;
-//! - `lib.rs` (this file): the `Gateway` impl, `prepare` and `interpret`, short;
+//! - `lib.rs` (this file): the `Gateway` impl, `prepare` and `interpret`, short; an
+//!   authorization takes two steps, as GMO-PG's `EntryTran` and `ExecTran`: the order is
+//!   entered (a step that registers and moves no money), then the card is charged;
 //! - `tests.rs`: the unit tests, from recorded bytes.
 //!
 //! The plugin never does I/O. `prepare` describes a request, `interpret` reads the reply; the host
@@ -28,6 +30,7 @@ mod signing;
 mod status;
 
 use protocol::{Reply, form, path_id};
+use renkei_sdk::wire::KvReply;
 use renkei_sdk::{
     Config, ConfigError, Context, ErrorEntry, Gateway, GatewayError, HttpResponse, Manifest,
     Method, MultiError, Operation, PaymentSource, Secret, StatusEntry, Step, TransactionRef,
@@ -55,11 +58,15 @@ pub struct KumoPay {
     signing_key: Secret,
 }
 
-/// What `interpret` needs to remember between `prepare` and the reply.
+/// What `interpret` needs to remember between `prepare` and the reply. It reaches the journal
+/// as it is: never a secret here (the token is read again from the operation).
 #[derive(Serialize, Deserialize)]
 struct Pending {
     /// The amount the request asked to move, checked against the reply.
     expect: Option<i64>,
+    /// Whether the reply is to the order's entry, the first step of an authorization.
+    #[serde(default)]
+    entry: bool,
 }
 
 impl Gateway for KumoPay {
@@ -84,27 +91,35 @@ impl Gateway for KumoPay {
                 customer,
                 ..
             } => {
-                let PaymentSource::Token { token, .. } = source else {
+                if !matches!(source, PaymentSource::Token { .. }) {
                     return Err(GatewayError::unsupported(
                         "authorizing without a Kumo Pay card token",
                     ));
-                };
-                let mut body = form()
+                }
+                // Checked now, before the order is entered: a name the charset cannot write
+                // is refused before anything is sent.
+                if let Some(customer) = customer {
+                    form().field("customer", customer.as_str()).encode()?;
+                }
+                // First step: enter the order (no card yet); `interpret` charges it.
+                let body = form()
                     .field("merchant", self.merchant.as_str())
                     .field("order", ctx.order_id(&manifest::order_id_rules(), order))
                     .field("amount", amount.minor_units.to_string())
-                    .field("currency", amount.currency.as_str())
-                    .secret("token", token);
-                // Written in the charset: a name it cannot write is refused before sending.
-                if let Some(customer) = customer {
-                    body = body.field("customer", customer.as_str());
-                }
-                (
-                    Method::Post,
-                    "/payments".to_owned(),
-                    Some(body),
-                    Some(amount.minor_units),
-                )
+                    .field("currency", amount.currency.as_str());
+                let step = self.send(
+                    "entry",
+                    ctx,
+                    "/entries",
+                    body,
+                    Pending {
+                        expect: Some(amount.minor_units),
+                        entry: true,
+                    },
+                )?;
+                // Declared: the entry registers the order id and moves no money, so the host
+                // knows a failed or unanswered entry left the payment as it was.
+                return Ok(step.registers());
             }
             Operation::Capture {
                 transaction,
@@ -185,13 +200,15 @@ impl Gateway for KumoPay {
             signing_key: &self.signing_key,
         };
         let request = signing::signed(&creds, method, &path, &protocol::content_type(), body, ctx);
-        let step = Step::send(op.kind().name(), request, journal, &Pending { expect })?;
+        let pending = Pending {
+            expect,
+            entry: false,
+        };
+        let step = Step::send(op.kind().name(), request, journal, &pending)?;
         // Declare what each request can do at the gateway (`StepEffect`): the host reads a
-        // failed or unanswered step by it. The inquiry only reads; every other request here may
-        // move money, which is what an undeclared step is taken to do. A step that registers
-        // something but moves no money (GMO-PG's `EntryTran`, which enters an order id before
-        // `ExecTran` charges the card) would say `.registers()`. Never declare less than a
-        // request can do.
+        // failed or unanswered step by it. The inquiry only reads; the order's entry registers
+        // (`.registers()`, above); every other request here may move money, which is what an
+        // undeclared step is taken to do. Never declare less than a request can do.
         Ok(match op {
             Operation::Inquire { .. } | Operation::FindAuthorization { .. } => step.read_only(),
             _ => step,
@@ -201,13 +218,13 @@ impl Gateway for KumoPay {
     fn interpret(
         &self,
         op: &Operation,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
         state: &[u8],
         reply: &HttpResponse,
     ) -> Result<Step, GatewayError> {
         let pending: Pending = decode_state(state)?;
-        let payment = match protocol::parse(reply, protocol::CHARSET)? {
-            Reply::Payment(p) => p,
+        let fields = match protocol::parse(reply, protocol::CHARSET)? {
+            Reply::Fields(kv) => kv,
             // No payment under the order id sought: the attempt authorized nothing (yet).
             Reply::Error { codes }
                 if matches!(op, Operation::FindAuthorization { .. })
@@ -222,12 +239,77 @@ impl Gateway for KumoPay {
                 return Err(errors::gateway_error(&ERRORS, MULTI_ERROR, &codes, None));
             }
         };
+        if pending.entry {
+            return self.charge(op, ctx, &fields, pending.expect);
+        }
+        let payment = protocol::payment(&fields)?;
         Ok(Step::Done(status::outcome(
             &STATUSES,
             op,
             pending.expect,
             &payment,
         )?))
+    }
+}
+
+impl KumoPay {
+    /// A signed POST of `body` to `path`, named `step`, journaled without its secrets.
+    fn send(
+        &self,
+        step: &str,
+        ctx: &Context<'_>,
+        path: &str,
+        body: renkei_sdk::wire::FormBody,
+        pending: Pending,
+    ) -> Result<Step, GatewayError> {
+        let encoded = body.encode()?;
+        let creds = Credentials {
+            endpoint: &self.endpoint,
+            api_key: &self.api_key,
+            signing_key: &self.signing_key,
+        };
+        let request = signing::signed(
+            &creds,
+            Method::Post,
+            path,
+            &protocol::content_type(),
+            encoded.body.into_bytes(),
+            ctx,
+        );
+        Step::send(step, request, Some(encoded.journal), &pending)
+    }
+
+    /// The second step of an authorization, once its order is entered: charge the card under
+    /// the entry. It may move money: no declaration.
+    fn charge(
+        &self,
+        op: &Operation,
+        ctx: &Context<'_>,
+        entered: &KvReply,
+        expect: Option<i64>,
+    ) -> Result<Step, GatewayError> {
+        let Operation::Authorize {
+            source: PaymentSource::Token { token, .. },
+            customer,
+            ..
+        } = op
+        else {
+            return Err(GatewayError::protocol(
+                "an order entry answered outside an authorization",
+            ));
+        };
+        let mut body = form()
+            .field("merchant", self.merchant.as_str())
+            .field("entry", protocol::entry(entered)?)
+            .secret("token", token);
+        if let Some(customer) = customer {
+            body = body.field("customer", customer.as_str());
+        }
+        let pending = Pending {
+            expect,
+            entry: false,
+        };
+        self.send(op.kind().name(), ctx, "/payments", body, pending)
     }
 }
 

@@ -34,11 +34,10 @@ pub struct PaymentReply {
 
 /// What a reply says, before the operation decides what it means.
 pub enum Reply {
-    Payment(PaymentReply),
+    /// An answer that is no refusal: its fields, read by [`payment`] or [`entry`].
+    Fields(KvReply),
     /// Every detailed code (`ErrInfo`) of a refusal, in the gateway's order (never empty).
-    Error {
-        codes: Vec<String>,
-    },
+    Error { codes: Vec<String> },
 }
 
 /// A new form in the gateway's charset.
@@ -68,12 +67,13 @@ fn digits(v: &str) -> bool {
     !v.is_empty() && v.len() <= 12 && v.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Parses a reply strictly, in `charset`: only HTTP 200 is the gateway's answer; a refusal
-/// must pair its `ErrCode` and `ErrInfo`; a payment must carry every field in its shape,
-/// `processed_at` (`yyyyMMddHHmmss`, written last) included, so that a reply cut anywhere,
-/// inside its last value too, is refused rather than read as a success. Anything else (5xx,
-/// HTML from a proxy, bytes not valid in the charset) is a protocol error, because the request
-/// may have been processed and nothing here may guess otherwise.
+/// Reads a reply strictly, in `charset`: only HTTP 200 is the gateway's answer; a refusal
+/// must pair its `ErrCode` and `ErrInfo`; any other answer must end with `processed_at`
+/// (`yyyyMMddHHmmss`, written last), so that a reply cut anywhere, inside its last value too,
+/// is refused rather than read as a success (and [`payment`] and [`entry`] check every other
+/// field's shape). Anything else (5xx, HTML from a proxy, bytes not valid in the charset) is a
+/// protocol error, because the request may have been processed and nothing here may guess
+/// otherwise.
 pub fn parse(reply: &HttpResponse, charset: Charset) -> Result<Reply, GatewayError> {
     if reply.status != 200 {
         return Err(GatewayError::protocol(format!(
@@ -87,15 +87,25 @@ pub fn parse(reply: &HttpResponse, charset: Charset) -> Result<Reply, GatewayErr
             codes: codes.into_iter().map(str::to_owned).collect(),
         });
     }
+    kv.require_with("processed_at", "14 digits (yyyyMMddHHmmss)", |v| {
+        v.len() == 14 && v.bytes().all(|b| b.is_ascii_digit())
+    })?;
+    Ok(Reply::Fields(kv))
+}
+
+/// The entry id of an order entry's answer (`entry=…&processed_at=…`).
+pub fn entry(kv: &KvReply) -> Result<&str, GatewayError> {
+    kv.require_with("entry", "an entry id", id_shaped)
+}
+
+/// The payment of a payment's answer, every field in its shape.
+pub fn payment(kv: &KvReply) -> Result<PaymentReply, GatewayError> {
     let number = |key: &str| -> Result<i64, GatewayError> {
         kv.require_with(key, "a whole number", digits)?
             .parse()
             .map_err(|_| GatewayError::protocol(format!("`{key}` in the reply is too large")))
     };
-    kv.require_with("processed_at", "14 digits (yyyyMMddHHmmss)", |v| {
-        v.len() == 14 && v.bytes().all(|b| b.is_ascii_digit())
-    })?;
-    Ok(Reply::Payment(PaymentReply {
+    Ok(PaymentReply {
         id: kv.require_with("id", "a payment id", id_shaped)?.to_owned(),
         status: kv
             .require_with("status", "a status code", |v| {
@@ -111,5 +121,5 @@ pub fn parse(reply: &HttpResponse, charset: Charset) -> Result<Reply, GatewayErr
         captured: number("captured")?,
         refunded: number("refunded")?,
         authorization_code: kv.get("authorization_code").map(str::to_owned),
-    }))
+    })
 }

@@ -5,6 +5,7 @@ use renkei_sdk::testing::{self, Payment, assert_post, sent};
 use renkei_sdk::wire::Charset;
 use renkei_sdk::{
     AfterSend, CustomerRef, Effect, ErrorKind, Money, OrderRef, PaymentState, Settlement,
+    StepEffect, failed_exchange_effect,
 };
 
 fn gateway() -> KumoPay {
@@ -59,6 +60,25 @@ fn capture_answered(body: &[u8]) -> Result<Step, GatewayError> {
     answered(&PAYMENT.capture(1080, None), 200, body)
 }
 
+/// The gateway's answer to an order's entry, the first step of an authorization.
+const ENTERED: &[u8] = b"entry=entry_1&processed_at=20231115073319";
+
+/// The second step of an authorization of ポール山田's order, once entered: the charge.
+fn charge() -> renkei_sdk::Exchange {
+    let g = gateway();
+    let op = authorize(CUSTOMER);
+    let x = sent(g.prepare(&op, &ctx()).unwrap());
+    let entered = HttpResponse::new(200, ENTERED.to_vec());
+    sent(g.interpret(&op, &ctx(), &x.state, &entered).unwrap())
+}
+
+/// How the plugin reads the gateway's answer `body` to the charge.
+fn charge_answered(body: &[u8]) -> Result<Step, GatewayError> {
+    let x = charge();
+    let reply = HttpResponse::new(200, body.to_vec());
+    gateway().interpret(&authorize(CUSTOMER), &ctx(), &x.state, &reply)
+}
+
 /// A captured pay_1, as the gateway writes it: `processed_at` last.
 const CAPTURED: &[u8] = b"id=pay_1&status=captured&currency=JPY&amount=1080&captured=1080&refunded=0&authorization_code=A-pay_1&processed_at=20231115073320";
 
@@ -69,38 +89,51 @@ fn manifest_is_valid() {
     assert_eq!(m.gateway_id, "kumopay-form");
 }
 
+/// Two steps, as GMO-PG's `EntryTran` and `ExecTran`: the entry registers the order id and is
+/// declared so (the host then knows a failed entry moved no money); the charge carries the card
+/// token, which its journal copy and the continuation never hold.
 #[test]
-fn authorize_posts_a_form_in_the_charset_and_journals_no_token() {
+fn authorize_enters_the_order_then_charges_the_card_in_the_charset() {
     let x = sent(gateway().prepare(&authorize(CUSTOMER), &ctx()).unwrap());
+    let content_type = format!(
+        "application/x-www-form-urlencoded; charset={}",
+        protocol::CHARSET.name()
+    );
+    assert_post(&x, "entry", "http://127.0.0.1:9/v1/entries", &content_type);
+    assert_eq!(x.effect, StepEffect::Registers);
+    // The order id the host's rules give this attempt.
+    let order = ctx().order_id(&manifest::order_id_rules(), &OrderRef::new("order-1"));
+    let entry = format!("merchant=m_1&order={order}&amount=1080&currency=JPY");
+    assert_eq!(String::from_utf8(x.request.body.to_vec()).unwrap(), entry);
+    assert_eq!(x.journal_body.as_deref(), Some(entry.as_str()));
+
+    let x = charge();
     assert_post(
         &x,
         "authorize",
         "http://127.0.0.1:9/v1/payments",
-        &format!(
-            "application/x-www-form-urlencoded; charset={}",
-            protocol::CHARSET.name()
-        ),
+        &content_type,
     );
+    assert_eq!(x.effect, StepEffect::MayMoveMoney);
     // ポール山田 in the gateway's charset, percent-encoded (unreserved bytes kept).
     let customer = match protocol::CHARSET {
         Charset::ShiftJis => "customer=%83%7C%81%5B%83%8B%8ER%93c",
         Charset::EucJp => "customer=%A5%DD%A1%BC%A5%EB%BB%B3%C5%C4",
         Charset::Utf8 => "customer=%E3%83%9D%E3%83%BC%E3%83%AB%E5%B1%B1%E7%94%B0",
     };
-    // The order id the host's rules give this attempt.
-    let order = ctx().order_id(&manifest::order_id_rules(), &OrderRef::new("order-1"));
     assert_eq!(
         String::from_utf8(x.request.body.to_vec()).unwrap(),
-        format!("merchant=m_1&order={order}&amount=1080&currency=JPY&token=tok_canary&{customer}")
+        format!("merchant=m_1&entry=entry_1&token=tok_canary&{customer}")
     );
     let journal = x.journal_body.unwrap();
     assert_eq!(
         journal.as_str(),
         format!(
-            "merchant=m_1&order={order}&amount=1080&currency=JPY&token={}&{customer}",
+            "merchant=m_1&entry=entry_1&token={}&{customer}",
             Secret::PLACEHOLDER
         )
     );
+    assert!(!String::from_utf8_lossy(&x.state).contains("tok_canary"));
     assert!(!format!("{:?}", x.request).contains("ak_canary"));
 }
 
@@ -154,12 +187,7 @@ fn captured_reply_becomes_a_captured_outcome() {
 
 #[test]
 fn a_decline_is_declined_with_the_gateway_code() {
-    let e = answered(
-        &authorize(CUSTOMER),
-        200,
-        b"ErrCode=E402&ErrInfo=card_declined",
-    )
-    .unwrap_err();
+    let e = charge_answered(b"ErrCode=E402&ErrInfo=card_declined").unwrap_err();
     assert_eq!(e.kind, ErrorKind::Declined);
     assert_eq!(e.gateway_code.as_deref(), Some("card_declined"));
     assert!(e.other_codes.is_empty());
@@ -168,12 +196,8 @@ fn a_decline_is_declined_with_the_gateway_code() {
 #[test]
 fn a_reply_listing_several_codes_keeps_them_all_and_takes_the_declared_rules_kind() {
     // As the emulator answers `tok_declined_over_limit`: the decline first, then the limit.
-    let e = answered(
-        &authorize(CUSTOMER),
-        200,
-        b"ErrCode=E402|E402&ErrInfo=card_declined|amount_too_large",
-    )
-    .unwrap_err();
+    let e =
+        charge_answered(b"ErrCode=E402|E402&ErrInfo=card_declined|amount_too_large").unwrap_err();
     // Most cautious (the manifest's rule): the gateway's refusal outweighs the card's decline.
     assert_eq!(e.kind, ErrorKind::Rejected);
     assert_eq!(e.gateway_code.as_deref(), Some("amount_too_large"));
@@ -201,11 +225,17 @@ fn a_reply_cut_inside_its_last_value_is_refused_never_read() {
             );
         }
     }
+    // The entry's answer too: a cut entry id is never charged under.
+    for len in 1..ENTERED.len() {
+        let e = answered(&authorize(CUSTOMER), 200, &ENTERED[..len]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{len}");
+    }
 }
 
-/// The gateway refuses an order id it has seen. The host issues one per attempt, so this is
-/// a refusal of this request, which applied nothing: `Rejected` (not `AlreadyDone`, which
-/// would claim the authorization exists), and the host reads it as nothing moved.
+/// The gateway refuses an order id it has seen, at the entry. The host issues one per
+/// attempt, so this is a refusal of this request, which applied nothing: `Rejected` (not
+/// `AlreadyDone`, which would claim the authorization exists), and the host reads it as
+/// nothing moved, as it reads any failure of a step declared to move no money.
 #[test]
 fn a_duplicate_order_id_is_a_refusal_that_moved_nothing() {
     let e = answered(
@@ -221,6 +251,13 @@ fn a_duplicate_order_id_is_a_refusal_that_moved_nothing() {
         kind: e.kind,
     };
     assert_eq!(after.effect(), Effect::NotApplied);
+    assert_eq!(
+        failed_exchange_effect(after, StepEffect::Registers, false),
+        Effect::NotApplied
+    );
+    // The same code at the charge (an entry charged twice) is a refusal as well.
+    let e = charge_answered(b"ErrCode=E409&ErrInfo=duplicate_order").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Rejected);
 }
 
 #[test]
@@ -302,9 +339,10 @@ mod wire {
             HttpResponse::new(200, body)
         };
         for (charset, name) in [(Charset::EucJp, euc), (Charset::ShiftJis, sjis)] {
-            let Reply::Payment(p) = parse(&reply(name), charset).unwrap() else {
-                panic!("{charset:?}: not a payment");
+            let Reply::Fields(kv) = parse(&reply(name), charset).unwrap() else {
+                panic!("{charset:?}: a refusal");
             };
+            let p = payment(&kv).unwrap();
             assert_eq!((p.id.as_str(), p.amount), ("pay_1", 1080));
         }
         // Shift_JIS read as EUC-JP: not valid there, refused rather than guessed.
