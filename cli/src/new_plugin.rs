@@ -1,11 +1,14 @@
-//! `renkei new-plugin NAME [--wire json] [--charset utf-8] [--dir DIR]`: scaffolds a gateway
-//! plugin crate `plugins/NAME` from the template plugin (Kumo Pay) and its emulator
-//! `emulators/NAME` from the Kumo Pay emulator, and adds both to the workspace.
+//! `renkei new-plugin NAME [--wire json|form] [--charset utf-8|shift_jis|euc-jp] [--dir DIR]`:
+//! scaffolds a gateway plugin crate `plugins/NAME` from a template plugin (Kumo Pay: JSON,
+//! `examples/template-plugin`, or form, `examples/template-plugin-form`) and its emulator
+//! `emulators/NAME` from the Kumo Pay emulator (set to the same wire and charset), and adds both
+//! to the workspace.
 //!
 //! The sources are embedded in the `renkei` binary, so the command works from an installed copy.
-//! Names are filled in by explicit substitutions, one table per crate, each pair an exact string
-//! of the template sources: a test holds every pair to match, so a change to the template that
-//! a pair no longer fits fails here rather than leaving a `KumoPay` in a new plugin.
+//! Names, wire and charset are filled in by explicit substitutions, one table per crate and
+//! wire, each pair an exact string of that template's sources: a test holds every pair of every
+//! variant to match, so a change to a template that a pair no longer fits fails here rather
+//! than leaving a `KumoPay` in a new plugin.
 
 use clap::Args;
 use std::fmt::Write as _;
@@ -16,12 +19,14 @@ use std::process::ExitCode;
 pub struct NewPluginArgs {
     /// The gateway id: lower case, `[a-z][a-z0-9]*` words joined by `-` (e.g. `acme-pay`).
     name: String,
-    /// The wire format of the gateway's requests and replies (only `json` so far).
+    /// The wire format of the gateway's requests and replies: `json` (JSON documents) or `form`
+    /// (form requests, `key=value&` replies: GMO-PG's shape). `xml` is not supported yet.
     #[arg(long, default_value = "json")]
     wire: String,
-    /// The character set of the gateway's messages (only `utf-8` so far).
-    #[arg(long, default_value = "utf-8")]
-    charset: String,
+    /// The character set of the gateway's messages: `utf-8`, `shift_jis` or `euc-jp` (form
+    /// only). Default: `utf-8` for json, `shift_jis` for form.
+    #[arg(long)]
+    charset: Option<String>,
     /// The workspace root (holding the workspace Cargo.toml); default: the current directory.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -35,10 +40,16 @@ pub enum NewPluginError {
         "`{0}` is not a plugin name: lower-case letters and digits, words joined by `-`, starting with a letter, at most 32 characters (e.g. `acme-pay`)"
     )]
     BadName(String),
-    #[error("not yet: json only (`--wire {0}` is not supported by this version)")]
+    #[error("not yet: `--wire {0}` is not supported by this version (accepted: json, form)")]
+    WireNotYet(String),
+    #[error("unknown wire `{0}` (accepted: json, form)")]
     Wire(String),
-    #[error("not yet: utf-8 only (`--charset {0}` is not supported by this version)")]
+    #[error("unknown charset `{0}` (accepted: utf-8, shift_jis, euc-jp)")]
     Charset(String),
+    #[error(
+        "`--wire json` is UTF-8 only (RFC 8259), not `--charset {charset}`: use `--wire form` for a gateway that writes {charset}"
+    )]
+    Combination { charset: &'static str },
     #[error("{0} already exists: choose another name or remove it")]
     Exists(PathBuf),
     #[error("{path} is not a workspace manifest: {reason}")]
@@ -103,25 +114,122 @@ impl Names {
     }
 }
 
+/// The wire format of the gateway's requests and replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    Json,
+    Form,
+}
+
+impl Wire {
+    pub fn parse(wire: &str) -> Result<Wire, NewPluginError> {
+        match wire.to_ascii_lowercase().as_str() {
+            "json" => Ok(Wire::Json),
+            "form" => Ok(Wire::Form),
+            "xml" => Err(NewPluginError::WireNotYet(wire.to_owned())),
+            _ => Err(NewPluginError::Wire(wire.to_owned())),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Wire::Json => "json",
+            Wire::Form => "form",
+        }
+    }
+}
+
+/// The character set of the gateway's messages (both directions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charset {
+    Utf8,
+    ShiftJis,
+    EucJp,
+}
+
+impl Charset {
+    pub fn parse(charset: &str) -> Result<Charset, NewPluginError> {
+        match charset.to_ascii_lowercase().replace('-', "_").as_str() {
+            "utf_8" | "utf8" => Ok(Charset::Utf8),
+            "shift_jis" | "sjis" => Ok(Charset::ShiftJis),
+            "euc_jp" | "eucjp" => Ok(Charset::EucJp),
+            _ => Err(NewPluginError::Charset(charset.to_owned())),
+        }
+    }
+
+    /// As `--charset` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "utf-8",
+            Charset::ShiftJis => "shift_jis",
+            Charset::EucJp => "euc-jp",
+        }
+    }
+
+    /// The variant of `renkei_sdk::wire::Charset` and of the emulator's `Charset`.
+    fn variant(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "Utf8",
+            Charset::ShiftJis => "ShiftJis",
+            Charset::EucJp => "EucJp",
+        }
+    }
+}
+
+/// What a scaffold speaks: a wire and a charset that fit together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Speech {
+    pub wire: Wire,
+    pub charset: Charset,
+}
+
+impl Speech {
+    /// The wire and charset as given (`charset` `None`: the wire's usual one), refused when
+    /// they do not fit together.
+    pub fn parse(wire: &str, charset: Option<&str>) -> Result<Speech, NewPluginError> {
+        let wire = Wire::parse(wire)?;
+        let charset = match (wire, charset) {
+            (_, Some(c)) => Charset::parse(c)?,
+            (Wire::Json, None) => Charset::Utf8,
+            (Wire::Form, None) => Charset::ShiftJis,
+        };
+        if wire == Wire::Json && charset != Charset::Utf8 {
+            return Err(NewPluginError::Combination {
+                charset: charset.name(),
+            });
+        }
+        Ok(Speech { wire, charset })
+    }
+
+    /// Every combination the scaffold accepts (the tests render each).
+    #[cfg(test)]
+    pub fn all() -> Vec<Speech> {
+        let mut all = vec![Speech {
+            wire: Wire::Json,
+            charset: Charset::Utf8,
+        }];
+        all.extend(
+            [Charset::Utf8, Charset::ShiftJis, Charset::EucJp].map(|charset| Speech {
+                wire: Wire::Form,
+                charset,
+            }),
+        );
+        all
+    }
+}
+
 /// A template source: its path in the new crate and its text.
 type Source = (&'static str, &'static str);
 
-const PLUGIN_SOURCES: &[Source] = &[
-    (
-        "Cargo.toml",
-        include_str!("../../examples/template-plugin/Cargo.toml"),
-    ),
-    (
-        "src/lib.rs",
-        include_str!("../../examples/template-plugin/src/lib.rs"),
-    ),
+/// The JSON template's files that the form template shares (by `#[path]`).
+const SHARED_PLUGIN_SOURCES: &[Source] = &[
     (
         "src/manifest.rs",
         include_str!("../../examples/template-plugin/src/manifest.rs"),
     ),
     (
-        "src/protocol.rs",
-        include_str!("../../examples/template-plugin/src/protocol.rs"),
+        "src/signing.rs",
+        include_str!("../../examples/template-plugin/src/signing.rs"),
     ),
     (
         "src/status.rs",
@@ -132,14 +240,57 @@ const PLUGIN_SOURCES: &[Source] = &[
         include_str!("../../examples/template-plugin/src/errors.rs"),
     ),
     (
-        "src/tests.rs",
-        include_str!("../../examples/template-plugin/src/tests.rs"),
-    ),
-    (
         "conformance.toml",
         include_str!("../templates/conformance.toml"),
     ),
 ];
+
+const JSON_PLUGIN_SOURCES: &[Source] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../examples/template-plugin/Cargo.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../examples/template-plugin/src/lib.rs"),
+    ),
+    (
+        "src/protocol.rs",
+        include_str!("../../examples/template-plugin/src/protocol.rs"),
+    ),
+    (
+        "src/tests.rs",
+        include_str!("../../examples/template-plugin/src/tests.rs"),
+    ),
+];
+
+const FORM_PLUGIN_SOURCES: &[Source] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../examples/template-plugin-form/Cargo.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../examples/template-plugin-form/src/lib.rs"),
+    ),
+    (
+        "src/protocol.rs",
+        include_str!("../../examples/template-plugin-form/src/protocol.rs"),
+    ),
+    (
+        "src/tests.rs",
+        include_str!("../../examples/template-plugin-form/src/tests.rs"),
+    ),
+];
+
+/// The plugin's template sources for `wire`.
+fn plugin_sources(wire: Wire) -> Vec<Source> {
+    let own = match wire {
+        Wire::Json => JSON_PLUGIN_SOURCES,
+        Wire::Form => FORM_PLUGIN_SOURCES,
+    };
+    own.iter().chain(SHARED_PLUGIN_SOURCES).copied().collect()
+}
 
 const EMULATOR_SOURCES: &[Source] = &[
     (
@@ -154,6 +305,10 @@ const EMULATOR_SOURCES: &[Source] = &[
         "src/server.rs",
         include_str!("../../emulators/kumopay/src/server.rs"),
     ),
+    (
+        "src/form.rs",
+        include_str!("../../emulators/kumopay/src/form.rs"),
+    ),
     ("src/main.rs", include_str!("../templates/emulator-main.rs")),
     (
         "tests/protocol.rs",
@@ -161,9 +316,19 @@ const EMULATOR_SOURCES: &[Source] = &[
     ),
 ];
 
-/// The plugin's substitutions, applied in order to every plugin source (longer strings before
-/// the shorter ones they contain).
-fn plugin_substitutions(n: &Names) -> Vec<(&'static str, String)> {
+/// The plugin's substitutions for `speech`, applied in order to every plugin source (longer
+/// strings before the shorter ones they contain): the wire's own pairs, then the common ones.
+fn plugin_substitutions(n: &Names, speech: Speech) -> Vec<(&'static str, String)> {
+    let mut table = match speech.wire {
+        Wire::Json => json_plugin_substitutions(n),
+        Wire::Form => form_plugin_substitutions(n, speech.charset),
+    };
+    table.extend(common_plugin_substitutions(n));
+    table
+}
+
+/// The JSON template's own pairs.
+fn json_plugin_substitutions(n: &Names) -> Vec<(&'static str, String)> {
     vec![
         (
             "name = \"renkei-plugin-template\"",
@@ -196,23 +361,95 @@ fn plugin_substitutions(n: &Names) -> Vec<(&'static str, String)> {
             ),
         ),
         ("\"Kumo Pay (template)\"", format!("\"{}\"", n.display)),
+        ("\"kumopay\"", format!("\"{}\"", n.id)),
+    ]
+}
+
+/// The form template's own pairs: its names, the JSON template's files it shares by path
+/// copied in place, and the charset.
+fn form_plugin_substitutions(n: &Names, charset: Charset) -> Vec<(&'static str, String)> {
+    let mut table = vec![
+        (
+            "name = \"renkei-plugin-template-form\"",
+            format!("name = \"renkei-plugin-{}\"", n.id),
+        ),
+        (
+            "description = \"The template plugin on the form wire: form requests and key=value replies in a charset\"",
+            format!("description = \"Renkei gateway plugin for {}\"", n.display),
+        ),
+        (
+            "//! # Kumo Pay form: the Renkei template plugin on the form wire\n\
+             //!\n\
+             //! Kumo Pay's operations as `examples/template-plugin` writes them, spoken over the form wire\n\
+             //! of Japanese gateways such as GMO-PG: form requests and `key=value&` replies in a charset\n\
+             //! (`protocol::CHARSET`), errors as parallel `ErrCode`/`ErrInfo` lists. It keeps the JSON\n\
+             //! template's manifest, status table, error table and signing (those files are the JSON\n\
+             //! template's own, shared by path here; `renkei new-plugin --wire form` copies them):",
+            format!(
+                "//! # {}: a Renkei gateway plugin\n\
+                 //!\n\
+                 //! Scaffolded by `renkei new-plugin --wire form --charset {}` from the template plugin's\n\
+                 //! form wire (form requests and `key=value&` replies in `protocol::CHARSET`, errors as\n\
+                 //! `ErrCode`/`ErrInfo` lists): change each file to the gateway's own, from its manual:",
+                n.display,
+                charset.name()
+            ),
+        ),
+        ("\"Kumo Pay form (template)\"", format!("\"{}\"", n.display)),
+        ("\"kumopay-form\"", format!("\"{}\"", n.id)),
+        (
+            "pub const CHARSET: Charset = Charset::ShiftJis;",
+            format!(
+                "pub const CHARSET: Charset = Charset::{};",
+                charset.variant()
+            ),
+        ),
+        // The suite's customer: a name every form charset writes, which travels through it.
+        (
+            "customer = \"renkei-conformance\"",
+            "customer = \"ポール山田\"".to_owned(),
+        ),
+    ];
+    // The shared files are copied into the new crate: its modules are its own files.
+    table.extend(
+        [
+            "#[path = \"../../template-plugin/src/errors.rs\"]\n",
+            "#[path = \"../../template-plugin/src/manifest.rs\"]\n",
+            "#[path = \"../../template-plugin/src/signing.rs\"]\n",
+            "#[path = \"../../template-plugin/src/status.rs\"]\n",
+        ]
+        .map(|from| (from, String::new())),
+    );
+    table
+}
+
+/// The pairs both templates need: names in the files they share, and the display name, type
+/// and headers everywhere.
+fn common_plugin_substitutions(n: &Names) -> Vec<(&'static str, String)> {
+    vec![
         // "a Kumo Pay card token", but "an Acme Pay card token".
         (" a Kumo Pay ", format!(" {} {} ", n.article(), n.display)),
-        (" a [`KumoPay`]", format!(" {} [`{}`]", n.article(), n.camel)),
+        (
+            " a [`KumoPay`]",
+            format!(" {} [`{}`]", n.article(), n.camel),
+        ),
         ("Kumo-Timestamp", format!("{}-Timestamp", n.camel)),
         ("Kumo-Signature", format!("{}-Signature", n.camel)),
         ("Kumo Pay", n.display.clone()),
         ("KumoPay", n.camel.clone()),
         ("Kumo captures", format!("{} captures", n.display)),
-        ("\"kumopay\"", format!("\"{}\"", n.id)),
         ("api.kumopay.example", format!("api.{}.example", n.id)),
         ("{{name}}", n.id.clone()),
     ]
 }
 
-/// The emulator's substitutions, applied in order to every emulator source.
-fn emulator_substitutions(n: &Names) -> Vec<(&'static str, String)> {
-    vec![
+/// The emulator's substitutions for `speech`, applied in order to every emulator source.
+fn emulator_substitutions(n: &Names, speech: Speech) -> Vec<(&'static str, String)> {
+    let protocol = match speech.wire {
+        Wire::Json => "JSON-over-HTTP protocol".to_owned(),
+        Wire::Form => format!("form protocol ({})", speech.charset.name()),
+    };
+    let mut table = vec![
         (
             "name = \"renkei-emulator-kumopay\"",
             format!("name = \"renkei-emulator-{}\"", n.id),
@@ -230,7 +467,7 @@ fn emulator_substitutions(n: &Names) -> Vec<(&'static str, String)> {
              //! `renkei conformance … --emulator template` run on day one, and the conformance suite's own\n\
              //! broken fixtures have something real to fail against.",
             format!(
-                "//! A tiny loopback server speaking {}'s JSON-over-HTTP protocol as `plugins/{}` speaks it\n\
+                "//! A tiny loopback server speaking {}'s {protocol} as `plugins/{}` speaks it\n\
                  //! (scaffolded by `renkei new-plugin`), so that `renkei certify plugins/{}` runs against\n\
                  //! it. Change it with the plugin, from the gateway's manual.",
                 n.display, n.id, n.id
@@ -273,7 +510,15 @@ fn emulator_substitutions(n: &Names) -> Vec<(&'static str, String)> {
         ("{{snake}}", n.snake.clone()),
         ("{{Camel}}", n.camel.clone()),
         ("{{Display}}", n.display.clone()),
-    ]
+    ];
+    if speech.wire == Wire::Form {
+        // The skeleton's default config (what its `main` starts) speaks the plugin's wire.
+        table.push((
+            "wire: Wire::Json,",
+            format!("wire: Wire::Form(Charset::{}),", speech.charset.variant()),
+        ));
+    }
+    table
 }
 
 /// Every source with the substitutions applied, in order.
@@ -289,19 +534,22 @@ fn render(sources: &[Source], table: &[(&'static str, String)]) -> Vec<(&'static
         .collect()
 }
 
-/// The two crates' files, by path relative to the workspace root.
-pub fn files(n: &Names) -> Vec<(PathBuf, String)> {
+/// The two crates' files for `speech`, by path relative to the workspace root.
+pub fn files(n: &Names, speech: Speech) -> Vec<(PathBuf, String)> {
     let plugin = Path::new("plugins").join(&n.id);
     let emulator = Path::new("emulators").join(&n.id);
-    render(PLUGIN_SOURCES, &plugin_substitutions(n))
-        .into_iter()
-        .map(|(p, t)| (plugin.join(p), t))
-        .chain(
-            render(EMULATOR_SOURCES, &emulator_substitutions(n))
-                .into_iter()
-                .map(|(p, t)| (emulator.join(p), t)),
-        )
-        .collect()
+    render(
+        &plugin_sources(speech.wire),
+        &plugin_substitutions(n, speech),
+    )
+    .into_iter()
+    .map(|(p, t)| (plugin.join(p), t))
+    .chain(
+        render(EMULATOR_SOURCES, &emulator_substitutions(n, speech))
+            .into_iter()
+            .map(|(p, t)| (emulator.join(p), t)),
+    )
+    .collect()
 }
 
 /// The workspace manifest with `members` (and `default-members`, when it has that list) given
@@ -343,12 +591,7 @@ pub fn add_members(manifest: &str, paths: &[String]) -> Result<String, String> {
 
 pub fn run(args: NewPluginArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     let names = Names::parse(&args.name)?;
-    if args.wire != "json" {
-        return Err(NewPluginError::Wire(args.wire).into());
-    }
-    if !args.charset.eq_ignore_ascii_case("utf-8") && !args.charset.eq_ignore_ascii_case("utf8") {
-        return Err(NewPluginError::Charset(args.charset).into());
-    }
+    let speech = Speech::parse(&args.wire, args.charset.as_deref())?;
     let root = match args.dir {
         Some(dir) => dir,
         None => std::env::current_dir()?,
@@ -381,7 +624,7 @@ pub fn run(args: NewPluginArgs, out: &mut String) -> anyhow::Result<ExitCode> {
         std::fs::write(path, text).map_err(failed)
     };
     let mut sources = Vec::new();
-    for (path, text) in files(&names) {
+    for (path, text) in files(&names, speech) {
         let path = root.join(path);
         write(&path, &text)?;
         if path.extension().is_some_and(|e| e == "rs") {
@@ -402,11 +645,14 @@ pub fn run(args: NewPluginArgs, out: &mut String) -> anyhow::Result<ExitCode> {
 
     let _ = writeln!(
         out,
-        "created {plugin_dir} (package renkei-plugin-{id}, gateway id `{id}`, type {camel}) and \
-         {emulator_dir} (package renkei-emulator-{id}), added to the workspace members\n\
+        "created {plugin_dir} (package renkei-plugin-{id}, gateway id `{id}`, type {camel}, \
+         {wire} wire in {charset}) and {emulator_dir} (package renkei-emulator-{id}), added to the \
+         workspace members\n\
          next: renkei certify {plugin_dir}",
         id = names.id,
         camel = names.camel,
+        wire = speech.wire.name(),
+        charset = speech.charset.name(),
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -447,27 +693,99 @@ mod tests {
         }
     }
 
-    /// Every pair must still match the template sources: a template change that a pair no
-    /// longer fits would otherwise leave the template's names in new plugins.
+    fn json() -> Speech {
+        Speech::parse("json", None).unwrap()
+    }
+
+    fn form(charset: &str) -> Speech {
+        Speech::parse("form", Some(charset)).unwrap()
+    }
+
     #[test]
-    fn every_substitution_matches_the_template_sources() {
+    fn wire_and_charset_are_parsed_defaulted_and_refused_when_they_do_not_fit() {
+        assert_eq!(
+            json(),
+            Speech {
+                wire: Wire::Json,
+                charset: Charset::Utf8
+            }
+        );
+        assert_eq!(Speech::parse("form", None).unwrap(), form("shift_jis"));
+        assert_eq!(form("Shift-JIS"), form("sjis"));
+        assert_eq!(form("EUC-JP").charset, Charset::EucJp);
+        assert_eq!(form("UTF8").charset, Charset::Utf8);
+        let refused = |wire: &str, charset: Option<&str>| {
+            Speech::parse(wire, charset).unwrap_err().to_string()
+        };
+        let e = refused("json", Some("shift_jis"));
+        assert!(e.contains("UTF-8 only") && e.contains("--wire form"), "{e}");
+        let e = refused("xml", None);
+        assert!(e.starts_with("not yet") && e.contains("json, form"), "{e}");
+        let e = refused("soap", None);
+        assert!(e.contains("accepted: json, form"), "{e}");
+        let e = refused("form", Some("latin1"));
+        assert!(e.contains("accepted: utf-8, shift_jis, euc-jp"), "{e}");
+        assert_eq!(Speech::all().len(), 4);
+    }
+
+    /// Every pair must still match the template sources of its variant: a template change that
+    /// a pair no longer fits would otherwise leave the template's names in new plugins.
+    #[test]
+    fn every_substitution_matches_the_template_sources_of_every_variant() {
         let n = acme();
-        for (sources, table) in [
-            (PLUGIN_SOURCES, plugin_substitutions(&n)),
-            (EMULATOR_SOURCES, emulator_substitutions(&n)),
-        ] {
-            for (from, _) in &table {
-                assert!(
-                    sources.iter().any(|(_, text)| text.contains(from)),
-                    "no template source contains {from:?}"
-                );
+        for speech in Speech::all() {
+            for (sources, table) in [
+                (
+                    plugin_sources(speech.wire),
+                    plugin_substitutions(&n, speech),
+                ),
+                (
+                    EMULATOR_SOURCES.to_vec(),
+                    emulator_substitutions(&n, speech),
+                ),
+            ] {
+                for (from, _) in &table {
+                    assert!(
+                        sources.iter().any(|(_, text)| text.contains(from)),
+                        "{speech:?}: no template source contains {from:?}"
+                    );
+                }
             }
         }
     }
 
+    /// The form template's modules that are the JSON template's files, by path: each is copied
+    /// into the new crate, whose `lib.rs` then finds it in place.
+    #[test]
+    fn the_form_template_shares_exactly_the_files_the_scaffold_copies() {
+        let lib = FORM_PLUGIN_SOURCES
+            .iter()
+            .find(|(p, _)| *p == "src/lib.rs")
+            .unwrap()
+            .1;
+        let by_path: Vec<&str> = lib
+            .lines()
+            .filter_map(|l| l.strip_prefix("#[path = \"../../template-plugin/"))
+            .map(|l| l.trim_end_matches("\"]"))
+            .collect();
+        let mut shared: Vec<&str> = SHARED_PLUGIN_SOURCES
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| p.ends_with(".rs"))
+            .collect();
+        shared.sort_unstable();
+        assert_eq!(by_path, shared);
+    }
+
     #[test]
     fn the_scaffold_names_the_new_gateway_everywhere() {
-        let files = files(&acme());
+        for speech in Speech::all() {
+            names_the_new_gateway_everywhere(speech);
+        }
+    }
+
+    fn names_the_new_gateway_everywhere(speech: Speech) {
+        let files = files(&acme(), speech);
         for (path, text) in &files {
             let lower = text.to_lowercase();
             assert!(!lower.contains("kumo"), "{} mentions Kumo", path.display());
@@ -494,13 +812,34 @@ mod tests {
         assert!(cargo.contains("crate-type = [\"cdylib\"]\n"));
         let lib = file("plugins/acme-pay/src/lib.rs");
         assert!(lib.contains("pub const GATEWAY_ID: &str = \"acme-pay\";"));
+        assert!(lib.contains("pub const DISPLAY_NAME: &str = \"Acme Pay\";"));
         assert!(lib.contains("pub struct AcmePay {"));
         assert!(lib.contains("renkei_sdk::export_gateway!(AcmePay);"));
         assert!(lib.contains("authorizing without an Acme Pay card token"));
+        assert!(!lib.contains("#[path"), "{speech:?}: a module left by path");
         assert!(
-            file("plugins/acme-pay/src/manifest.rs").contains("display_name: \"Acme Pay\".into()")
+            file("plugins/acme-pay/src/manifest.rs").contains("display_name: DISPLAY_NAME.into()")
         );
-        assert!(file("plugins/acme-pay/src/protocol.rs").contains("\"AcmePay-Signature\""));
+        assert!(file("plugins/acme-pay/src/signing.rs").contains("\"AcmePay-Signature\""));
+        let protocol = file("plugins/acme-pay/src/protocol.rs");
+        let emulator = file("emulators/acme-pay/src/lib.rs");
+        let settings = file("plugins/acme-pay/conformance.toml");
+        match speech.wire {
+            Wire::Json => {
+                assert!(protocol.contains("\"application/json\""));
+                assert!(emulator.contains("wire: Wire::Json,"));
+                assert!(settings.contains("customer = \"renkei-conformance\""));
+            }
+            Wire::Form => {
+                let variant = speech.charset.variant();
+                assert!(
+                    protocol.contains(&format!("pub const CHARSET: Charset = Charset::{variant};"))
+                );
+                assert!(emulator.contains(&format!("wire: Wire::Form(Charset::{variant}),")));
+                assert!(settings.contains("customer = \"ポール山田\""));
+                assert!(lib.contains(&format!("--charset {}", speech.charset.name())));
+            }
+        }
         assert!(file("emulators/acme-pay/src/lib.rs").contains("header(\"acmepay-signature\")"));
         assert!(
             file("emulators/acme-pay/Cargo.toml").contains("name = \"renkei-emulator-acme-pay\"")

@@ -1,5 +1,5 @@
 //! The built-in endpoints: Renkei's loopback emulators, started in-process, with the settings
-//! that fit them (`--emulator sbps|fregi|template`).
+//! that fit them (`--emulator sbps|fregi|template|template-form`).
 //!
 //! Where an emulator accepts any credentials, it is started with canary values, so that the
 //! `secrets.*` checks look for strings that cannot occur by chance.
@@ -23,12 +23,14 @@ pub enum Builtin {
     Fregi,
     /// Kumo Pay, the template plugin's made-up gateway.
     Template,
+    /// Kumo Pay on the form wire in Shift_JIS, as `examples/template-plugin-form` speaks it.
+    TemplateForm,
 }
 
 /// Why a built-in emulator could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("unknown emulator `{0}` (expected sbps, fregi or template)")]
+    #[error("unknown emulator `{0}` (expected sbps, fregi, template or template-form)")]
     Unknown(String),
     #[error("the {name} emulator did not start: {reason}")]
     Start { name: &'static str, reason: String },
@@ -42,6 +44,7 @@ impl std::str::FromStr for Builtin {
             "sbps" => Ok(Builtin::Sbps),
             "fregi" => Ok(Builtin::Fregi),
             "template" | "kumopay" => Ok(Builtin::Template),
+            "template-form" | "kumopay-form" => Ok(Builtin::TemplateForm),
             other => Err(EmulatorError::Unknown(other.to_owned())),
         }
     }
@@ -115,6 +118,7 @@ impl Builtin {
             Builtin::Sbps => "sbps",
             Builtin::Fregi => "fregi",
             Builtin::Template => "template",
+            Builtin::TemplateForm => "template-form",
         }
     }
 
@@ -191,13 +195,26 @@ impl Builtin {
                 };
                 Ok((Running::Fregi(emulator), settings))
             }
-            Builtin::Template => {
+            Builtin::Template | Builtin::TemplateForm => {
                 use renkei_emulator_kumopay as kumo;
+                let form = self == Builtin::TemplateForm;
                 let config = kumo::Config {
                     merchant_id: KUMO_MERCHANT.into(),
                     api_key: CANARY_KUMO_API_KEY.into(),
                     signing_key: CANARY_KUMO_SIGNING_KEY.into(),
+                    wire: if form {
+                        kumo::Wire::Form(kumo::Charset::ShiftJis)
+                    } else {
+                        kumo::Wire::Json
+                    },
                     ..kumo::Config::default()
+                };
+                // On the form wire, a name only a Japanese charset writes travels to the
+                // emulator and back (ポ is `83 7C` in Shift_JIS: a `|` byte inside a character).
+                let customer = if form {
+                    "ポール山田"
+                } else {
+                    "renkei-conformance"
                 };
                 let emulator = kumo::TemplateEmulator::start(config)
                     .await
@@ -213,7 +230,7 @@ impl Builtin {
                     token_key: None,
                     declined_token: Some(kumo::TEST_TOKEN_DECLINED.into()),
                     multi_error_token: Some(kumo::TEST_TOKEN_TWO_ERRORS.into()),
-                    customer: Some("renkei-conformance".into()),
+                    customer: Some(customer.into()),
                     amount: None,
                     endpoint_key: Some("endpoint".into()),
                 };

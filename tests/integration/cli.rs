@@ -1,4 +1,6 @@
-use renkei_tests::{plugin_dir, plugin_path, renkei_bin, renkei_building_in, workspace_root};
+use renkei_tests::{
+    cargo_building_in, plugin_dir, plugin_path, renkei_bin, renkei_building_in, workspace_root,
+};
 use std::process::Command;
 
 fn renkei(args: &[&str]) -> (i32, String, String) {
@@ -401,6 +403,24 @@ fn certify_builds_a_crate_shows_its_tables_and_runs_the_suite() {
     assert!(certified(&stdout), "{stdout}");
 }
 
+/// The form template against the form emulator in Shift_JIS: the suite's customer (ポール山田)
+/// goes out in the plugin's form and comes back in the emulator's reply.
+#[test]
+fn certify_runs_the_form_template_against_the_form_emulator() {
+    let (code, stdout, stderr) = output(renkei_building_in(&workspace_root()).args([
+        "certify",
+        "examples/template-plugin-form",
+        "--emulator",
+        "template-form",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("Kumo Pay form (template) (kumopay-form) 0.1.0"),
+        "{stdout}"
+    );
+    assert!(certified(&stdout), "{stdout}");
+}
+
 #[test]
 fn certify_names_a_missing_crate_or_package() {
     let root = workspace_root();
@@ -457,17 +477,35 @@ fn copy_workspace(to: &std::path::Path) {
     }
 }
 
+/// A copy of the workspace's sources at `CARGO_TARGET_TMPDIR/name`, removed when dropped, also
+/// when the test fails. A fixed place, so the copy's crates keep their build artifacts (in the
+/// test's target directory) from run to run.
+struct WorkspaceCopy(std::path::PathBuf);
+
+impl WorkspaceCopy {
+    fn new(name: &str) -> WorkspaceCopy {
+        let ws = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        let _ = std::fs::remove_dir_all(&ws);
+        copy_workspace(&ws);
+        WorkspaceCopy(ws)
+    }
+}
+
+impl Drop for WorkspaceCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Issue 19's "done when": in a copy of the workspace, one command scaffolds a plugin that
 /// certifies green against its emulator skeleton, with a second command.
 #[test]
 fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
-    // A fixed place, so the copy's crates keep their build artifacts from run to run.
-    let ws = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-workspace");
-    let _ = std::fs::remove_dir_all(&ws);
-    copy_workspace(&ws);
+    let copy = WorkspaceCopy::new("scaffold-workspace");
+    let ws = copy.0.as_path();
 
     let started = std::time::Instant::now();
-    let (code, stdout, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "acme-pay"]));
+    let (code, stdout, stderr) = output(renkei_building_in(ws).args(["new-plugin", "acme-pay"]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let manifest = std::fs::read_to_string(ws.join("Cargo.toml")).unwrap();
     assert_eq!(
@@ -483,7 +521,7 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
 
     // Offline: the lock file already holds every dependency of the new crates.
     let (code, stdout, stderr) = output(
-        renkei_building_in(&ws)
+        renkei_building_in(ws)
             .args(["certify", "plugins/acme-pay"])
             .env("CARGO_NET_OFFLINE", "true"),
     );
@@ -509,7 +547,7 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
     )
     .unwrap();
     let (code, _, stderr) = output(
-        renkei_building_in(&ws)
+        renkei_building_in(ws)
             .args(["certify", "renkei-plugin-acme-pay"])
             .env("CARGO_NET_OFFLINE", "true"),
     );
@@ -524,7 +562,7 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
     )
     .unwrap();
     let (code, stdout, stderr) = output(
-        renkei_building_in(&ws)
+        renkei_building_in(ws)
             .args(["certify", "renkei-plugin-acme-pay"])
             .env("CARGO_NET_OFFLINE", "true"),
     );
@@ -539,7 +577,7 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
     )
     .unwrap();
     let (code, _, stderr) = output(
-        renkei_building_in(&ws)
+        renkei_building_in(ws)
             .args(["certify", "plugins/acme-pay/Cargo.toml"])
             .env("CARGO_NET_OFFLINE", "true"),
     );
@@ -553,14 +591,21 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
     );
 
     // The scaffold refuses to overwrite, and names only what it supports yet.
-    let (code, _, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "acme-pay"]));
+    let (code, _, stderr) = output(renkei_building_in(ws).args(["new-plugin", "acme-pay"]));
     assert_ne!(code, 0);
     assert!(stderr.contains("already exists"), "{stderr}");
     let (code, _, stderr) =
-        output(renkei_building_in(&ws).args(["new-plugin", "zeus", "--wire", "xml"]));
+        output(renkei_building_in(ws).args(["new-plugin", "zeus", "--wire", "xml"]));
     assert_ne!(code, 0);
-    assert!(stderr.contains("not yet: json only"), "{stderr}");
-    let (code, _, stderr) = output(renkei_building_in(&ws).args(["new-plugin", "Zeus"]));
+    assert!(
+        stderr.contains("not yet: `--wire xml`") && stderr.contains("accepted: json, form"),
+        "{stderr}"
+    );
+    let (code, _, stderr) =
+        output(renkei_building_in(ws).args(["new-plugin", "zeus", "--charset", "shift_jis"]));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("`--wire json` is UTF-8 only"), "{stderr}");
+    let (code, _, stderr) = output(renkei_building_in(ws).args(["new-plugin", "Zeus"]));
     assert_ne!(code, 0);
     assert!(stderr.contains("`Zeus` is not a plugin name"), "{stderr}");
     assert!(!ws.join("plugins/zeus").exists() && !ws.join("plugins/Zeus").exists());
@@ -586,4 +631,62 @@ fn running(exe: &std::path::Path) -> usize {
         .flatten()
         .filter(|p| std::fs::read_link(p.path().join("exe")).is_ok_and(|e| e == exe))
         .count()
+}
+
+/// `renkei new-plugin NAME --wire form --charset shift_jis|euc-jp`: a crate on the form wire
+/// whose own unit tests (recorded bytes) pass and which certifies green against its emulator
+/// skeleton speaking the same charset; the suite's customer (ポール山田, `conformance.toml`)
+/// travels in that charset both ways.
+#[test]
+fn new_plugin_scaffolds_form_crates_in_shift_jis_and_euc_jp_that_certify() {
+    let copy = WorkspaceCopy::new("scaffold-form-workspace");
+    let ws = copy.0.as_path();
+    for (name, charset, display) in [
+        ("sakura-pay", "shift_jis", "Sakura Pay"),
+        ("kiri-pay", "euc-jp", "Kiri Pay"),
+    ] {
+        let started = std::time::Instant::now();
+        let (code, stdout, stderr) = output(renkei_building_in(ws).args([
+            "new-plugin",
+            name,
+            "--wire",
+            "form",
+            "--charset",
+            charset,
+        ]));
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(&format!("form wire in {charset}")),
+            "{stdout}"
+        );
+        let (code, stdout, stderr) = output(
+            renkei_building_in(ws)
+                .args(["certify", &format!("plugins/{name}")])
+                .env("CARGO_NET_OFFLINE", "true"),
+        );
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(
+            stdout.starts_with(&format!("{display} ({name}) 0.1.0")),
+            "{stdout}"
+        );
+        assert!(certified(&stdout), "{stdout}");
+        eprintln!(
+            "new-plugin --wire form --charset {charset} to a green certify: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let emulator = ws_target_exe(&format!("renkei-emulator-{name}"));
+        assert_eq!(running(&emulator), 0, "certify left its emulator running");
+
+        // The scaffold's recorded-byte tests, in its charset.
+        let (code, stdout, stderr) = output(
+            cargo_building_in(ws)
+                .args(["test", "-p", &format!("renkei-plugin-{name}"), "--lib"])
+                .env("CARGO_NET_OFFLINE", "true"),
+        );
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("a_reply_cut_inside_its_last_value_is_refused_never_read ... ok"),
+            "{stdout}"
+        );
+    }
 }

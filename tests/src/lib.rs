@@ -138,13 +138,23 @@ fn clear_cargo_test_env(cmd: &mut Command) {
 /// `renkei` run in `dir` with what `renkei certify` needs to build into the running test's
 /// target directory: `CARGO_TARGET_DIR` set, the test's own cargo variables removed.
 pub fn renkei_building_in(dir: &Path) -> Command {
+    building_in(renkei_bin(), dir)
+}
+
+/// `cargo` run in `dir`, building into the running test's target directory as
+/// [`renkei_building_in`] does (e.g. to run a scaffolded crate's unit tests).
+pub fn cargo_building_in(dir: &Path) -> Command {
+    building_in(env!("CARGO").into(), dir)
+}
+
+fn building_in(program: PathBuf, dir: &Path) -> Command {
     let exe = std::env::current_exe().expect("current_exe");
     let target_dir = exe
         .parent()
         .and_then(Path::parent)
         .and_then(Path::parent)
         .expect("test binary inside <target>/<profile>/deps");
-    let mut cmd = Command::new(renkei_bin());
+    let mut cmd = Command::new(program);
     cmd.current_dir(dir)
         .env("CARGO_TARGET_DIR", target_dir)
         .env_remove("RENKEI_PLUGIN_DIR");

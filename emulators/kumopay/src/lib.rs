@@ -28,11 +28,21 @@
 //! (a request can fail several checks at once, as GMO-PG's `ErrCode=E01|E01` replies do; the
 //! card [`TEST_TOKEN_TWO_ERRORS`] fails two).
 //!
+//! With [`Config::wire`] set to [`Wire::Form`], the same routes, book and faults speak a form
+//! wire instead (the `form` module: form requests and `key=value&` replies in a charset, errors
+//! as `ErrCode`/`ErrInfo` lists), and an authorization takes two steps, as GMO-PG's `EntryTran`
+//! and `ExecTran`: `POST {base}/entries` `{merchant, order, amount, currency}` enters the order
+//! (its id is refused if seen before; nothing is charged, the book does not change), then
+//! `POST {base}/payments` `{merchant, entry, token, customer?}` charges the card under it.
+//!
 //! Like the other emulators it shares no code with its plugin: the signature is checked here
 //! from the HMAC primitives. It serves through `renkei-emulator-kit`, as the SBPS and F-REGI
 //! emulators do.
 
+mod form;
 mod server;
+
+pub use form::Charset;
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -71,6 +81,17 @@ pub struct Config {
     pub signing_key: String,
     /// How far a request's `Kumo-Timestamp` may be from the gateway's clock, in seconds.
     pub tolerance_seconds: u64,
+    /// How requests and replies are written.
+    pub wire: Wire,
+}
+
+/// The wire an emulator speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// JSON documents, UTF-8, the HTTP status telling success from refusal.
+    Json,
+    /// Form requests and `key=value&` replies in a charset, every answer HTTP 200.
+    Form(Charset),
 }
 
 /// The default of [`Config::tolerance_seconds`], as the template plugin's manifest declares it.
@@ -83,6 +104,7 @@ impl Default for Config {
             api_key: DEFAULT_API_KEY.into(),
             signing_key: DEFAULT_SIGNING_KEY.into(),
             tolerance_seconds: DEFAULT_TOLERANCE_SECONDS,
+            wire: Wire::Json,
         }
     }
 }
@@ -105,6 +127,8 @@ pub struct Payment {
     pub amount: i64,
     pub captured: i64,
     pub refunded: i64,
+    /// The customer the authorization named, as the gateway read it.
+    pub customer: Option<String>,
 }
 
 /// The payment statuses Kumo Pay reports.
@@ -133,7 +157,17 @@ impl Status {
 struct State {
     payments: BTreeMap<String, Payment>,
     next_id: u64,
+    /// Orders entered on the form wire, not yet charged or charged: by entry id.
+    entries: BTreeMap<String, Entry>,
+    next_entry: u64,
     faults: Vec<Fault>,
+}
+
+/// An order entered on the form wire: what its charge will authorize.
+#[derive(Debug)]
+struct Entry {
+    order: String,
+    amount: i64,
 }
 
 /// A failure of the next request to one route, as a proxy in front of Kumo Pay produces it.
@@ -226,26 +260,35 @@ impl TemplateEmulator {
 /// A request as the HTTP layer read it, body and all.
 pub(crate) type Request = renkei_emulator_kit::Collected;
 
-/// A reply: HTTP status and JSON document.
-pub(crate) type Reply = (u16, serde_json::Value);
+/// What the gateway answers, before a wire writes it.
+pub(crate) enum Answer {
+    Payment(Payment),
+    /// An order entered (form wire): its entry id.
+    Entry(String),
+    /// Every problem found (code of the error table, words), in the order found; never empty.
+    Problems(Vec<(&'static str, &'static str)>),
+}
 
-fn refuse(status: u16, code: &str, message: &str) -> Reply {
+/// A reply: HTTP status and answer.
+pub(crate) type Reply = (u16, Answer);
+
+fn refuse(status: u16, code: &'static str, message: &'static str) -> Reply {
     refuse_all(status, &[(code, message)])
 }
 
 /// A refusal listing every problem found, in the order they were found.
-fn refuse_all(status: u16, problems: &[(&str, &str)]) -> Reply {
-    let errors: Vec<serde_json::Value> = problems
-        .iter()
-        .map(|(code, message)| json!({"code": code, "message": message}))
-        .collect();
-    (status, json!({"error": errors[0], "errors": errors}))
+fn refuse_all(status: u16, problems: &[(&'static str, &'static str)]) -> Reply {
+    (status, Answer::Problems(problems.to_vec()))
 }
 
 fn document(p: &Payment) -> Reply {
-    (
-        200,
-        json!({
+    (200, Answer::Payment(p.clone()))
+}
+
+/// An answer as a JSON document.
+pub(crate) fn json_document(answer: &Answer) -> serde_json::Value {
+    match answer {
+        Answer::Payment(p) => json!({
             "id": p.id,
             "status": p.status.code(),
             "currency": "JPY",
@@ -254,7 +297,15 @@ fn document(p: &Payment) -> Reply {
             "refunded": p.refunded,
             "authorization_code": format!("A-{}", p.id),
         }),
-    )
+        Answer::Entry(id) => json!({ "entry": id }),
+        Answer::Problems(problems) => {
+            let errors: Vec<serde_json::Value> = problems
+                .iter()
+                .map(|(code, message)| json!({"code": code, "message": message}))
+                .collect();
+            json!({"error": errors[0], "errors": errors})
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -264,6 +315,16 @@ struct AuthorizeBody {
     amount: i64,
     currency: String,
     token: String,
+    #[serde(default)]
+    customer: Option<String>,
+}
+
+/// A positive whole number written in ASCII digits only.
+fn digits(v: &str) -> Option<i64> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
 }
 
 #[derive(Deserialize)]
@@ -354,14 +415,15 @@ impl Engine {
         let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
         match (r.method.as_str(), segments.as_slice()) {
             ("POST", ["payments"]) => self.authorize(&r.body),
+            ("POST", ["entries"]) => self.enter(&r.body),
             ("GET", ["payments", "by-order", order]) => self.by_order(order),
             ("GET", ["payments", id]) => self.with_payment(id, |p| Ok(document(p))),
-            ("POST", ["payments", id, "capture"]) => match amount(&r.body) {
+            ("POST", ["payments", id, "capture"]) => match self.amount(&r.body) {
                 Ok(a) => self.with_payment(id, |p| capture(p, a)),
                 Err(e) => e,
             },
             ("POST", ["payments", id, "void"]) => self.with_payment(id, void),
-            ("POST", ["payments", id, "refunds"]) => match amount(&r.body) {
+            ("POST", ["payments", id, "refunds"]) => match self.amount(&r.body) {
                 Ok(a) => self.with_payment(id, |p| refund(p, a)),
                 Err(e) => e,
             },
@@ -370,9 +432,18 @@ impl Engine {
     }
 
     fn authorize(&self, body: &[u8]) -> Reply {
-        let Ok(b) = serde_json::from_slice::<AuthorizeBody>(body) else {
+        let read = match self.config.wire {
+            Wire::Json => serde_json::from_slice::<AuthorizeBody>(body).ok(),
+            Wire::Form(charset) => form::decode(body, charset).and_then(|f| self.entered(f)),
+        };
+        let Some(b) = read else {
             return refuse(400, "invalid_request", "unreadable authorization");
         };
+        if matches!(self.config.wire, Wire::Form(_))
+            && !b.customer.as_deref().is_none_or(form::fits_a_reply)
+        {
+            return refuse(400, "invalid_request", "the customer has a reply separator");
+        }
         if b.merchant != self.config.merchant_id {
             return refuse(401, "bad_signature", "unknown merchant");
         }
@@ -408,9 +479,66 @@ impl Engine {
             amount: b.amount,
             captured: 0,
             refunded: 0,
+            customer: b.customer,
         };
         state.payments.insert(p.id.clone(), p.clone());
-        (201, document(&p).1)
+        (201, Answer::Payment(p))
+    }
+
+    /// The form wire's first step of an authorization: the order is entered (its id refused if
+    /// seen before), nothing is charged and the book does not change.
+    fn enter(&self, body: &[u8]) -> Reply {
+        let Wire::Form(charset) = self.config.wire else {
+            return refuse(404, "not_found", "no such route");
+        };
+        let unreadable = || refuse(400, "invalid_request", "unreadable entry");
+        let Some(mut f) = form::decode(body, charset) else {
+            return unreadable();
+        };
+        let (Some(merchant), Some(order), Some(amount), Some(currency)) = (
+            f.remove("merchant"),
+            f.remove("order"),
+            f.remove("amount").as_deref().and_then(digits),
+            f.remove("currency"),
+        ) else {
+            return unreadable();
+        };
+        if merchant != self.config.merchant_id {
+            return refuse(401, "bad_signature", "unknown merchant");
+        }
+        if currency != "JPY" || amount < 1 || order.is_empty() {
+            return refuse(400, "invalid_request", "bad amount, currency or order");
+        }
+        if amount > MAX_AMOUNT {
+            return refuse(400, "amount_too_large", "amount above the limit");
+        }
+        let mut state = self.lock();
+        if state.entries.values().any(|e| e.order == order)
+            || state.payments.values().any(|p| p.order == order)
+        {
+            return refuse(409, "duplicate_order", "order already entered");
+        }
+        state.next_entry += 1;
+        let id = format!("entry_{}", state.next_entry);
+        state.entries.insert(id.clone(), Entry { order, amount });
+        (201, Answer::Entry(id))
+    }
+
+    /// A form authorization's fields: it names an entry, whose order and amount it charges.
+    fn entered(&self, mut f: BTreeMap<String, String>) -> Option<AuthorizeBody> {
+        let (order, amount) = {
+            let state = self.lock();
+            let e = state.entries.get(&f.remove("entry")?)?;
+            (e.order.clone(), e.amount)
+        };
+        Some(AuthorizeBody {
+            merchant: f.remove("merchant")?,
+            order,
+            amount,
+            currency: "JPY".into(),
+            token: f.remove("token")?,
+            customer: f.remove("customer"),
+        })
     }
 
     fn by_order(&self, order: &str) -> Reply {
@@ -434,17 +562,32 @@ impl Engine {
     }
 }
 
-fn amount(body: &[u8]) -> Result<Option<i64>, Reply> {
-    let body = if body.is_empty() {
-        b"{}" as &[u8]
-    } else {
-        body
-    };
-    let b: AmountBody = serde_json::from_slice(body)
-        .map_err(|_| refuse(400, "invalid_request", "unreadable amount"))?;
-    match b.amount {
-        Some(a) if a < 1 => Err(refuse(400, "invalid_request", "amount must be positive")),
-        a => Ok(a),
+impl Engine {
+    /// The amount of a capture or refund body; `None`: all of it.
+    fn amount(&self, body: &[u8]) -> Result<Option<i64>, Reply> {
+        let unreadable = || refuse(400, "invalid_request", "unreadable amount");
+        let amount = match self.config.wire {
+            Wire::Json => {
+                let body = if body.is_empty() {
+                    b"{}" as &[u8]
+                } else {
+                    body
+                };
+                let b: AmountBody = serde_json::from_slice(body).map_err(|_| unreadable())?;
+                b.amount
+            }
+            Wire::Form(charset) => {
+                let mut f = form::decode(body, charset).ok_or_else(unreadable)?;
+                match f.remove("amount") {
+                    None => None,
+                    Some(a) => Some(digits(&a).ok_or_else(unreadable)?),
+                }
+            }
+        };
+        match amount {
+            Some(a) if a < 1 => Err(refuse(400, "invalid_request", "amount must be positive")),
+            a => Ok(a),
+        }
     }
 }
 

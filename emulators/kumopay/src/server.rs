@@ -1,5 +1,5 @@
 //! Serving Kumo Pay through the emulator kit: one request per connection (`Connection: close`),
-//! the whole request read before the engine sees it, JSON replies.
+//! the whole request read before the engine sees it, replies written in the configured wire.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use renkei_emulator_kit::{BodyError, Collected, HttpResponse, ServeOptions, repl
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::Engine;
+use crate::{Answer, Engine, Wire, form};
 
 /// Requests larger than this are refused: the protocol's bodies are a few hundred bytes.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -18,7 +18,7 @@ pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, stop: watc
     renkei_emulator_kit::run(listener, stop, options, move |request, _conn| {
         let engine = Arc::clone(&engine);
         async move {
-            let (status, body) = match Collected::read(request, MAX_REQUEST).await {
+            let (status, answer) = match Collected::read(request, MAX_REQUEST).await {
                 Ok(request) => match engine.take_fault(&request) {
                     Some(fault) => {
                         if fault.processed {
@@ -26,10 +26,7 @@ pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, stop: watc
                         }
                         return proxy_page(fault.status);
                     }
-                    None => {
-                        let (status, doc) = engine.handle(&request);
-                        (status, serde_json::to_vec(&doc).unwrap_or_default())
-                    }
+                    None => engine.handle(&request),
                 },
                 Err(error) => {
                     tracing::debug!(%error, "Kumo Pay emulator refused a request");
@@ -37,10 +34,13 @@ pub(crate) async fn serve(listener: TcpListener, engine: Arc<Engine>, stop: watc
                         BodyError::TooLarge { .. } => 413,
                         BodyError::Broken(_) => 400,
                     };
-                    (status, b"{}".to_vec())
+                    (
+                        status,
+                        Answer::Problems(vec![("invalid_request", "unreadable request")]),
+                    )
                 }
             };
-            json(status, body)
+            written(engine.config.wire, status, &answer)
         }
     })
     .await;
@@ -56,7 +56,19 @@ fn proxy_page(status: u16) -> HttpResponse {
     )
 }
 
-fn json(status: u16, body: Vec<u8>) -> HttpResponse {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    reply(status, Some("application/json"), body)
+/// The answer in `wire`: a JSON document under its HTTP status, or a form reply in its charset
+/// under 200 (the form wire tells a refusal by `ErrCode`, not by the status).
+fn written(wire: Wire, status: u16, answer: &Answer) -> HttpResponse {
+    match wire {
+        Wire::Json => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = serde_json::to_vec(&crate::json_document(answer)).unwrap_or_default();
+            reply(status, Some("application/json"), body)
+        }
+        Wire::Form(charset) => {
+            let content_type = format!("text/plain; charset={}", charset.name());
+            let body = form::encode(status, answer, charset);
+            reply(StatusCode::OK, Some(&content_type), body)
+        }
+    }
 }

@@ -3,8 +3,9 @@
 
 use hmac::{Hmac, Mac};
 use renkei_emulator_kumopay::{
-    Config, DEFAULT_API_KEY, DEFAULT_MERCHANT_ID, DEFAULT_SIGNING_KEY, DEFAULT_TOLERANCE_SECONDS,
-    Status, TEST_TOKEN_DECLINED, TEST_TOKEN_OK, TEST_TOKEN_TWO_ERRORS, TemplateEmulator,
+    Charset, Config, DEFAULT_API_KEY, DEFAULT_MERCHANT_ID, DEFAULT_SIGNING_KEY,
+    DEFAULT_TOLERANCE_SECONDS, Status, TEST_TOKEN_DECLINED, TEST_TOKEN_OK, TEST_TOKEN_TWO_ERRORS,
+    TemplateEmulator, Wire,
 };
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -16,9 +17,17 @@ struct Client {
 
 impl Client {
     async fn start() -> Client {
+        Client::speaking(Wire::Json).await
+    }
+
+    async fn speaking(wire: Wire) -> Client {
+        let config = Config {
+            wire,
+            ..Config::default()
+        };
         Client {
             http: reqwest::Client::new(),
-            emulator: TemplateEmulator::start(Config::default()).await.unwrap(),
+            emulator: TemplateEmulator::start(config).await.unwrap(),
         }
     }
 
@@ -44,6 +53,20 @@ impl Client {
         } else {
             body.to_string().into_bytes()
         };
+        let (status, reply) = self.send(method, route, body, key, timestamp).await;
+        (status, serde_json::from_slice(&reply).unwrap())
+    }
+
+    /// `body` as it is, signed with `key` and stamped `timestamp`: the HTTP status and the
+    /// reply's bytes.
+    async fn send(
+        &self,
+        method: &str,
+        route: &str,
+        body: Vec<u8>,
+        key: &str,
+        timestamp: u64,
+    ) -> (u16, Vec<u8>) {
         let path = format!("/v1{route}");
         let timestamp = timestamp.to_string();
         let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
@@ -69,10 +92,7 @@ impl Client {
             .await
             .unwrap();
         let status = reply.status().as_u16();
-        (
-            status,
-            serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap(),
-        )
+        (status, reply.bytes().await.unwrap().to_vec())
     }
 
     async fn signed(&self, method: &str, route: &str, body: Value) -> (u16, Value) {
@@ -220,5 +240,120 @@ async fn a_card_failing_two_checks_gets_both_codes_in_one_reply_the_first_also_a
         .map(|x| x["code"].as_str().unwrap())
         .collect();
     assert_eq!(all, ["card_declined", "amount_too_large"]);
+    assert!(c.emulator.payments().is_empty());
+}
+
+/// A form body, written by hand: every byte of each value in `%XX`.
+fn form(fields: &[(&str, &[u8])]) -> Vec<u8> {
+    let pairs: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| {
+            let value: String = value.iter().map(|b| format!("%{b:02X}")).collect();
+            format!("{name}={value}")
+        })
+        .collect();
+    pairs.join("&").into_bytes()
+}
+
+/// The entry of an order of 1080 yen, the first step of a form authorization.
+fn entry(order: &str) -> Vec<u8> {
+    form(&[
+        ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
+        ("order", order.as_bytes()),
+        ("amount", b"1080"),
+        ("currency", b"JPY"),
+    ])
+}
+
+/// The charge of an entered order, naming `customer` (bytes in some charset).
+fn authorization(entry: &str, token: &str, customer: &[u8]) -> Vec<u8> {
+    form(&[
+        ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
+        ("entry", entry.as_bytes()),
+        ("token", token.as_bytes()),
+        ("customer", customer),
+    ])
+}
+
+impl Client {
+    /// `body` signed and stamped now, POSTed to `route`: the HTTP status and the reply's bytes.
+    async fn post_form(&self, route: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.send("POST", route, body, DEFAULT_SIGNING_KEY, now)
+            .await
+    }
+}
+
+/// The form wire in Shift_JIS and EUC-JP: a customer name is read in the account's charset
+/// (ポ is `83 7C` in Shift_JIS: a `|` byte inside a character) and written back in it, with
+/// the processing time last; a refusal lists its codes in `ErrCode`/`ErrInfo`, under HTTP 200.
+#[tokio::test]
+async fn the_form_wire_reads_and_writes_the_accounts_charset() {
+    // ポール山田, by hand: Shift_JIS and EUC-JP.
+    let name_sjis: &[u8] = b"\x83\x7c\x81\x5b\x83\x8b\x8e\x52\x93\x63";
+    let name_euc: &[u8] = b"\xa5\xdd\xa1\xbc\xa5\xeb\xbb\xb3\xc5\xc4";
+    for (charset, name) in [(Charset::ShiftJis, name_sjis), (Charset::EucJp, name_euc)] {
+        let c = Client::speaking(Wire::Form(charset)).await;
+        for (order, entered) in [
+            ("o-f1", &b"entry=entry_1&"[..]),
+            ("o-f2", b"entry=entry_2&"),
+        ] {
+            let (status, reply) = c.post_form("/entries", entry(order)).await;
+            assert_eq!(status, 200);
+            assert!(reply.starts_with(entered), "{reply:?}");
+        }
+        assert!(c.emulator.payments().is_empty(), "an entry charges nothing");
+        let (_, reply) = c.post_form("/entries", entry("o-f1")).await;
+        assert_eq!(reply, b"ErrCode=E409&ErrInfo=duplicate_order");
+        let (status, reply) = c
+            .post_form("/payments", authorization("entry_1", TEST_TOKEN_OK, name))
+            .await;
+        assert_eq!(status, 200, "{charset:?}");
+        let head = b"id=pay_1&status=authorized&currency=JPY&amount=1080&captured=0&refunded=0&authorization_code=A-pay_1&customer=";
+        assert!(reply.starts_with(head), "{charset:?}: {reply:?}");
+        let rest = &reply[head.len()..];
+        assert_eq!(&rest[..name.len()], name, "{charset:?}");
+        let stamp = rest[name.len()..].strip_prefix(b"&processed_at=").unwrap();
+        assert!(stamp.len() == 14 && stamp.iter().all(u8::is_ascii_digit));
+        let p = c.emulator.payment("pay_1").unwrap();
+        assert_eq!(p.customer.as_deref(), Some("ポール山田"), "{charset:?}");
+
+        let (status, reply) = c
+            .post_form(
+                "/payments",
+                authorization("entry_2", TEST_TOKEN_TWO_ERRORS, name),
+            )
+            .await;
+        assert_eq!(
+            (status, reply.as_slice()),
+            (
+                200,
+                &b"ErrCode=E402|E402&ErrInfo=card_declined|amount_too_large"[..]
+            )
+        );
+        let (_, reply) = c
+            .post_form("/payments", authorization("entry_1", TEST_TOKEN_OK, name))
+            .await;
+        assert_eq!(reply, b"ErrCode=E409&ErrInfo=duplicate_order");
+        let (_, reply) = c
+            .post_form("/payments/pay_1/capture", form(&[("amount", b"980")]))
+            .await;
+        assert!(
+            reply.starts_with(b"id=pay_1&status=captured&currency=JPY&amount=1080&captured=980&")
+        );
+    }
+    // Read in the wrong charset, the name is not a form value: refused, nothing authorized.
+    let c = Client::speaking(Wire::Form(Charset::EucJp)).await;
+    c.post_form("/entries", entry("o-f3")).await;
+    let (_, reply) = c
+        .post_form(
+            "/payments",
+            authorization("entry_1", TEST_TOKEN_OK, name_sjis),
+        )
+        .await;
+    assert_eq!(reply, b"ErrCode=E400&ErrInfo=invalid_request");
     assert!(c.emulator.payments().is_empty());
 }

@@ -26,17 +26,17 @@ pub fn table() -> Vec<ErrorEntry> {
     ]
 }
 
-/// An error document as a typed error: the gateway's codes and words, the table's meaning, the
-/// kind picked by the rule the manifest declares. A code the table does not list makes the
+/// An error document as a typed error: the gateway's codes and words (when its wire has any),
+/// the table's meaning, the kind picked by the rule the manifest declares. A code the table does not list makes the
 /// error `Protocol`: the gateway answered, but with something nobody documented, so nothing may
 /// be concluded about the money.
 pub fn gateway_error(
     errors: &[ErrorEntry],
     rule: MultiError,
     codes: &[String],
-    message: String,
+    message: Option<String>,
 ) -> GatewayError {
     let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
-    error_from_codes_by(rule, errors, &codes, Some(message))
+    error_from_codes_by(rule, errors, &codes, message)
         .unwrap_or_else(|| GatewayError::protocol("an error document without a code"))
 }

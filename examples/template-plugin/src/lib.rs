@@ -4,7 +4,8 @@
 //! written. Copy this folder to start a new gateway:
 //!
 //! - `manifest.rs`: the manifest and the config (keys, parsing, validation);
-//! - `protocol.rs`: wire types, encoding, signing and strict reply parsing;
+//! - `protocol.rs`: wire types, encoding and strict reply parsing;
+//! - `signing.rs`: the credentials and signature every request carries;
 //! - `status.rs`: the full status table, as data, with the named codes;
 //! - `errors.rs`: gateway error codes to SDK error kinds, as data, and the classification;
 //! - `lib.rs` (this file): the `Gateway` impl, `prepare` and `interpret`, short;
@@ -16,18 +17,22 @@
 mod errors;
 mod manifest;
 mod protocol;
+mod signing;
 mod status;
 
-use protocol::{AmountBody, AuthorizeBody, Credentials, Reply, path_id, to_json};
+use protocol::{AmountBody, AuthorizeBody, Reply, path_id, to_json};
 use renkei_sdk::{
     Config, ConfigError, Context, ErrorEntry, Gateway, GatewayError, HttpResponse, Manifest,
-    Method, MultiError, Operation, OperationKind, PaymentSource, Secret, StatusEntry, Step,
-    TransactionRef, decode_state,
+    Method, MultiError, Operation, PaymentSource, Secret, StatusEntry, Step, TransactionRef,
+    decode_state,
 };
 use serde::{Deserialize, Serialize};
+use signing::Credentials;
 use std::sync::LazyLock;
 
 pub const GATEWAY_ID: &str = "kumopay";
+/// The name shops and the CLI show.
+pub const DISPLAY_NAME: &str = "Kumo Pay (template)";
 
 /// The status and error tables, built once: exported in the manifest, used by the parser.
 static STATUSES: LazyLock<Vec<StatusEntry>> = LazyLock::new(status::table);
@@ -167,7 +172,7 @@ impl Gateway for KumoPay {
             api_key: &self.api_key,
             signing_key: &self.signing_key,
         };
-        let request = protocol::signed(&creds, method, &path, body, ctx);
+        let request = signing::signed(&creds, method, &path, protocol::CONTENT_TYPE, body, ctx);
         let step = Step::send(op.kind().name(), request, journal, &Pending { expect })?;
         // Declare what each request can do at the gateway (`StepEffect`): the host reads a
         // failed or unanswered step by it. The inquiry only reads; every other request here may
@@ -200,26 +205,20 @@ impl Gateway for KumoPay {
                 )));
             }
             Reply::Error { codes, message } => {
-                return Err(errors::gateway_error(&ERRORS, MULTI_ERROR, &codes, message));
+                return Err(errors::gateway_error(
+                    &ERRORS,
+                    MULTI_ERROR,
+                    &codes,
+                    Some(message),
+                ));
             }
         };
-        if let Some(t) = op.transaction()
-            && t.as_str() != payment.id
-        {
-            return Err(GatewayError::protocol(format!(
-                "reply is about payment {:?}, not {t}",
-                payment.id
-            )));
-        }
-        if let (OperationKind::Capture, Some(expect)) = (op.kind(), pending.expect)
-            && payment.captured != expect
-        {
-            return Err(GatewayError::protocol(format!(
-                "capture of {expect} answered with captured {}",
-                payment.captured
-            )));
-        }
-        Ok(Step::Done(status::outcome(&STATUSES, &payment)?))
+        Ok(Step::Done(status::outcome(
+            &STATUSES,
+            op,
+            pending.expect,
+            &payment,
+        )?))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Kumo Pay's manifest and config: what the plugin declares, which keys a shop sets, and how a
 //! config becomes a [`KumoPay`].
 
-use super::{ERRORS, GATEWAY_ID, KumoPay, MULTI_ERROR, STATUSES};
+use super::{DISPLAY_NAME, ERRORS, GATEWAY_ID, KumoPay, MULTI_ERROR, STATUSES};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, Currency, GatewayError,
     Inquiry, Limits, Manifest, Money, OperationKind, OrderIdRules, PartialCapture, PartialRefund,
@@ -30,7 +30,7 @@ const MAX_AMOUNT: i64 = 99_999_999;
 pub fn manifest() -> Manifest {
     Manifest {
         gateway_id: GATEWAY_ID.into(),
-        display_name: "Kumo Pay (template)".into(),
+        display_name: DISPLAY_NAME.into(),
         plugin_version: semver::Version::parse(env!("CARGO_PKG_VERSION"))
             .expect("crate version is semver"),
         // Filled in by the SDK at export time.

@@ -1,8 +1,8 @@
 //! Kumo Pay's payment statuses, as data: exported in the manifest, used to read replies.
 
 use renkei_sdk::{
-    Currency, GatewayError, Money, Outcome, PaymentState, RefundExtent, Settlement, StatusEntry,
-    TransactionRef, state_by_code, status_row,
+    Currency, GatewayError, Money, Operation, OperationKind, Outcome, PaymentState, RefundExtent,
+    Settlement, StatusEntry, TransactionRef, state_by_code, status_row,
 };
 
 use super::protocol::PaymentReply;
@@ -30,9 +30,32 @@ pub fn table() -> Vec<StatusEntry> {
     ]
 }
 
-/// A payment document as an outcome: the state through the table (an unseen status is
-/// `Unknown` with the raw code), the amounts as the gateway reports them.
-pub fn outcome(statuses: &[StatusEntry], p: &PaymentReply) -> Result<Outcome, GatewayError> {
+/// A payment document as the outcome of `op`: the state through the table (an unseen status is
+/// `Unknown` with the raw code), the amounts as the gateway reports them. A document about
+/// another payment than `op`'s, or a capture of another amount than `expect` (what the request
+/// asked), is a protocol error: the gateway did something, but not what was asked.
+pub fn outcome(
+    statuses: &[StatusEntry],
+    op: &Operation,
+    expect: Option<i64>,
+    p: &PaymentReply,
+) -> Result<Outcome, GatewayError> {
+    if let Some(t) = op.transaction()
+        && t.as_str() != p.id
+    {
+        return Err(GatewayError::protocol(format!(
+            "reply is about payment {:?}, not {t}",
+            p.id
+        )));
+    }
+    if let (OperationKind::Capture, Some(expect)) = (op.kind(), expect)
+        && p.captured != expect
+    {
+        return Err(GatewayError::protocol(format!(
+            "capture of {expect} answered with captured {}",
+            p.captured
+        )));
+    }
     let currency = Currency::new(&p.currency)
         .ok_or_else(|| GatewayError::protocol(format!("bad currency {:?}", p.currency)))?;
     let mut outcome = Outcome::new(state_by_code(statuses, &p.status))

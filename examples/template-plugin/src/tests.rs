@@ -126,6 +126,77 @@ fn a_reply_listing_several_codes_keeps_them_all_and_takes_the_declared_rules_kin
     assert_eq!(KumoPay::manifest().multi_error, MULTI_ERROR);
 }
 
+fn authorize() -> Operation {
+    Operation::Authorize {
+        order: OrderRef::new("order-1"),
+        amount: Money::jpy(1080),
+        source: PaymentSource::Token {
+            token: Secret::new("tok_canary"),
+            key: None,
+        },
+        customer: None,
+        description: None,
+    }
+}
+
+/// How the plugin reads Kumo Pay's answer (HTTP `status`, `body`) to an authorization.
+fn authorize_answered(status: u16, body: &[u8]) -> Result<Step, GatewayError> {
+    let g = gateway();
+    let x = sent(g.prepare(&authorize(), &ctx()).unwrap());
+    g.interpret(
+        &authorize(),
+        &ctx(),
+        &x.state,
+        &HttpResponse::new(status, body.to_vec()),
+    )
+}
+
+#[test]
+fn a_decline_is_declined_with_the_gateway_words() {
+    let e = authorize_answered(
+        402,
+        br#"{"error":{"code":"card_declined","message":"declined"}}"#,
+    )
+    .unwrap_err();
+    assert_gateway_said(&e, ErrorKind::Declined, Some("card_declined"), "declined");
+}
+
+/// A reply cut anywhere, inside its last value too, is never a success: a cut JSON document
+/// does not parse, whichever value it ends in.
+#[test]
+fn a_reply_cut_inside_its_last_value_is_refused_never_read() {
+    let whole = br#"{"id":"pay_1","status":"captured","currency":"JPY","amount":1080,"captured":1080,"refunded":0,"authorization_code":"A-pay_1"}"#;
+    capture_answered(200, whole).unwrap();
+    for len in 1..whole.len() {
+        let e = capture_answered(200, &whole[..len]).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Protocol,
+            "{:?}",
+            String::from_utf8_lossy(&whole[..len])
+        );
+    }
+}
+
+/// Kumo Pay refuses an order id it has seen. The host issues one per attempt, so this is a
+/// refusal of this request, which applied nothing: `Rejected` (not `AlreadyDone`, which would
+/// claim the authorization exists), and the host reads it as nothing moved.
+#[test]
+fn a_duplicate_order_id_is_a_refusal_that_moved_nothing() {
+    let e = authorize_answered(
+        409,
+        br#"{"error":{"code":"duplicate_order","message":"order already authorized"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Rejected);
+    assert_eq!(e.gateway_code.as_deref(), Some("duplicate_order"));
+    let after = renkei_sdk::AfterSend::Answered {
+        status: 409,
+        kind: e.kind,
+    };
+    assert_eq!(after.effect(), renkei_sdk::Effect::NotApplied);
+}
+
 #[test]
 fn an_undocumented_error_code_is_never_taken_for_a_refusal() {
     let e = capture_answered(
@@ -174,17 +245,7 @@ fn an_unseen_status_is_unknown_with_its_raw_code() {
 
 #[test]
 fn the_token_never_reaches_the_journal_copy() {
-    let op = Operation::Authorize {
-        order: OrderRef::new("order-1"),
-        amount: Money::jpy(1080),
-        source: PaymentSource::Token {
-            token: Secret::new("tok_canary"),
-            key: None,
-        },
-        customer: None,
-        description: None,
-    };
-    let x = sent(gateway().prepare(&op, &ctx()).unwrap());
+    let x = sent(gateway().prepare(&authorize(), &ctx()).unwrap());
     assert!(String::from_utf8_lossy(&x.request.body).contains("tok_canary"));
     let journal = x.journal_body.unwrap();
     assert!(!journal.contains("tok_canary"), "{journal}");
@@ -215,7 +276,7 @@ mod wire {
     use super::*;
     // Through `super`, not `crate`: the conformance fixtures compile this file inside their own
     // crate (`#[path]`), where `crate::protocol` does not exist.
-    use super::protocol::*;
+    use super::signing::*;
 
     #[test]
     fn signature_matches_a_vector_computed_independently() {
