@@ -1,134 +1,150 @@
-//! Gmopg's manifest and config: what the plugin declares, which keys a shop sets, and how a
-//! config becomes a [`Gmopg`].
+//! GMO-PG's manifest and config: what the plugin declares (capabilities, limits, keys, tables),
+//! how a shop's config becomes a [`Gmopg`], and the amount limits every request is held to.
 
-use super::{ERRORS, GATEWAY_ID, Gmopg, MULTI_ERROR, STATUSES};
+use crate::{ERRORS, GATEWAY_ID, Gmopg, STATUSES, errors};
 use renkei_sdk::{
     AmountChange, Capabilities, Config, ConfigError, ConfigKey, ConfigKind, Currency, GatewayError,
     Inquiry, Limits, Manifest, Money, OperationKind, OrderIdRules, PartialCapture, PartialRefund,
     RequestExpiry,
 };
 
-pub const DEFAULT_ENDPOINT: &str = "https://api.gmopg.example/v1";
-/// Gmopg's default request timestamp tolerance, in seconds.
-const DEFAULT_TOLERANCE_SECONDS: u32 = 300;
+/// GMO-PG's production endpoint base (S1's default host layout `https://HOST/payment/`; the
+/// test environment is `https://pt01.mul-pay.jp/payment/`).
+pub const PRODUCTION_BASE: &str = "https://p01.mul-pay.jp/payment/";
+/// Card amounts in yen: at least 1; at most 9,999,999 ([INF]: `Amount` is a 7-digit field in
+/// every public client we read, and GMO-PG refuses a larger one with `E01060005`, "Amount
+/// exceeds maximum allowed", S1). Constants, not a manifest lookup: `prepare` runs per request.
+pub const MIN_AMOUNT: i64 = 1;
+pub const MAX_AMOUNT: i64 = 9_999_999;
 
-/// Gmopg's order ids: at most 40 letters, digits, `-` and `_`. The host issues one per
-/// attempt under these rules (`Context::gateway_order_id`), so a declined order can be tried
-/// again (Gmopg refuses an order id it has seen) and a lost authorization can be found.
+/// GMO-PG's order ids (§7.5): at most 27 characters of ASCII letters, digits and `-`, unique
+/// per shop for ever. The host issues one per attempt (`Context::gateway_order_id`), so a
+/// declined order can be authorized again under a new id and a lost authorization can be
+/// found by the id its attempt sent.
 pub fn order_id_rules() -> OrderIdRules {
     OrderIdRules {
-        max_len: 40,
-        symbols: "-_".into(),
+        max_len: 27,
+        symbols: "-".into(),
     }
 }
-/// Amount limits, in yen. Constants rather than a manifest lookup: `prepare` runs per request.
-const MIN_AMOUNT: i64 = 1;
-const MAX_AMOUNT: i64 = 99_999_999;
 
-/// What the plugin declares, as `Gateway::manifest` exports it: the manifest's limits are also what
-/// `check_amount` holds every amount to.
+/// What the plugin declares, as `Gateway::manifest` exports it.
 pub fn manifest() -> Manifest {
     Manifest {
         gateway_id: GATEWAY_ID.into(),
-        display_name: "Gmopg".into(),
+        display_name: "GMO Payment Gateway (GMO-PG) card".into(),
         plugin_version: semver::Version::parse(env!("CARGO_PKG_VERSION"))
             .expect("crate version is semver"),
-        // Filled in by the SDK at export time.
         sdk_version: renkei_sdk::sdk_version(),
         capabilities: Capabilities {
-            operations: vec![
-                OperationKind::Authorize,
-                OperationKind::Capture,
-                OperationKind::Void,
-                OperationKind::Refund,
-                OperationKind::Inquire,
-            ],
-            // Gmopg captures less, and refunds part, on the same payment id.
-            partial_capture: PartialCapture::InPlace,
-            partial_refund: PartialRefund::InPlace,
-            amount_change: AmountChange::Unsupported,
+            operations: OperationKind::ALL.to_vec(),
+            // `SALES` must carry the authorized amount (§4.3, §7.2): another amount is a
+            // `ChangeTran` (JobCd AUTH) to it first, then `SALES`. Two money steps.
+            partial_capture: PartialCapture::ChangeThenCapture,
+            // `ChangeTran` (JobCd CAPTURE) to the amount that stays captured (§7.3, [INF]).
+            partial_refund: PartialRefund::ChangeDown,
+            // `ChangeTran` (JobCd AUTH) re-authorizes at the new amount, same AccessID (§4.4).
+            amount_change: AmountChange::ChangeAuthorization,
             inquiry: Inquiry::Available,
-            // "already_captured" / "already_voided" can only follow a success for the same
-            // payment, so a replay that gets them proves the first attempt went through.
-            replay_safe: vec![OperationKind::Capture, OperationKind::Void],
-            // Gmopg refuses a request whose signed timestamp is further from its clock than
-            // the account's tolerance: after that long a lost request can no longer take effect,
-            // so an inquiry that finds nothing is conclusive.
-            request_expiry: RequestExpiry::ConfigSeconds {
-                key: "request_tolerance_seconds".into(),
-                default_seconds: DEFAULT_TOLERANCE_SECONDS,
-            },
-            // `GET /payments/by-order/{order}` finds an authorization by the order id the host
-            // issued for its attempt (`limits.order_id`): one whose reply was lost is settled by
-            // asking.
+            // Nothing is declared replay-safe: GMO-PG documents no "already done" answer that
+            // proves an earlier request of the same kind went through. `E11010001` ("already
+            // complete") is documented for `ExecTran` (§4.2, [INF from its message]) and is
+            // read there by looking the transaction up; on `AlterTran`/`ChangeTran` nothing
+            // says which earlier request completed the transaction. A capture or refund may
+            // also begin with a `ChangeTran`, whose replay would change the amount again.
+            replay_safe: vec![],
+            // No request carries a timestamp or a validity (§2.5, §7.6): a lost request may be
+            // processed at any later time, so an unchanged transaction never proves it was not.
+            // Unknown outcomes are settled by `SearchTrade` finding them applied, by the
+            // authorization search, or by an operator.
+            request_expiry: RequestExpiry::Never,
+            // `SearchTrade` looks a transaction up by `OrderID` (§4.5), the id the host issued
+            // for the attempt: a lost authorization is found by asking.
             authorization_inquiry: true,
         },
         limits: Limits::yen(MIN_AMOUNT, MAX_AMOUNT).with_order_ids(order_id_rules()),
         config: vec![
-            ConfigKey::new("endpoint", ConfigKind::Url, "API base URL")
-                .default_value(DEFAULT_ENDPOINT),
-            ConfigKey::new("merchant_id", ConfigKind::String, "Merchant account id").required(),
-            ConfigKey::new("api_key", ConfigKind::String, "Bearer API key")
-                .secret()
-                .required(),
             ConfigKey::new(
-                "signing_key",
-                ConfigKind::String,
-                "HMAC-SHA256 request signing key",
+                "endpoint",
+                ConfigKind::Url,
+                "Base URL of GMO-PG's protocol-type API, ending in /payment/: production \
+                 https://p01.mul-pay.jp/payment/, test https://pt01.mul-pay.jp/payment/, or the \
+                 emulator's http://127.0.0.1:PORT/payment/. Endpoint files (EntryTran.idPass …) \
+                 are appended.",
             )
-            .secret()
+            .default_value(PRODUCTION_BASE),
+            ConfigKey::new(
+                "shop_id",
+                ConfigKind::String,
+                "ShopID issued by GMO-PG (ショップID), sent with every shop call",
+            )
             .required(),
             ConfigKey::new(
-                "request_tolerance_seconds",
-                ConfigKind::Integer,
-                "The account's request timestamp tolerance at Gmopg, in seconds (1-3600)",
+                "shop_pass",
+                ConfigKind::String,
+                "ShopPass issued by GMO-PG (ショップパスワード); never journaled or logged",
             )
-            .default_value(&DEFAULT_TOLERANCE_SECONDS.to_string()),
+            .required()
+            .secret(),
         ],
         statuses: STATUSES.clone(),
         errors: ERRORS.clone(),
-        // Gmopg lists every problem it found; none is documented as the cause of the others,
-        // so the most cautious code decides.
-        multi_error: MULTI_ERROR,
+        multi_error: errors::MULTI_ERROR,
     }
 }
 
 /// A shop's config as a [`Gmopg`]. The host has already checked the keys against the manifest
 /// (presence, kinds); the values' gateway-specific rules are checked here, before any request.
 pub fn from_config(config: &Config) -> Result<Gmopg, ConfigError> {
+    let base = config.text("endpoint").unwrap_or(PRODUCTION_BASE);
+    if base.contains(['?', '#']) {
+        return Err(ConfigError::Invalid {
+            key: "endpoint".into(),
+            reason: "must not carry a query or a fragment: endpoint files are appended".into(),
+        });
+    }
+    let base = if base.ends_with('/') {
+        base.to_owned()
+    } else {
+        format!("{base}/")
+    };
+    let shop_id = config.require_text("shop_id")?;
+    if shop_id.is_empty()
+        || shop_id.len() > 32
+        || !shop_id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(ConfigError::Invalid {
+            key: "shop_id".into(),
+            reason: "GMO-PG shop ids are letters and digits (tshop00000001)".into(),
+        });
+    }
+    let shop_pass = config.require_secret("shop_pass")?;
+    if shop_pass.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "shop_pass".into(),
+            reason: "must not be empty".into(),
+        });
+    }
     Ok(Gmopg {
-        endpoint: config
-            .text("endpoint")
-            .unwrap_or(DEFAULT_ENDPOINT)
-            .trim_end_matches('/')
-            .to_owned(),
-        merchant: config.require_text("merchant_id")?.to_owned(),
-        api_key: config.require_secret("api_key")?,
-        signing_key: config.require_secret("signing_key")?,
-    })
-    .and_then(|k| match config.integer("request_tolerance_seconds") {
-        Some(t) if !(1..=3600).contains(&t) => Err(ConfigError::Invalid {
-            key: "request_tolerance_seconds".into(),
-            reason: "must be between 1 and 3600".into(),
-        }),
-        _ => Ok(k),
+        base,
+        shop_id: shop_id.to_owned(),
+        shop_pass,
     })
 }
 
-/// An amount the manifest's limits allow, checked before anything is built.
-pub fn check_amount(amount: Money) -> Result<(), GatewayError> {
-    // The manifest's limits are `Limits::yen(MIN_AMOUNT, MAX_AMOUNT)`: read from the constants,
-    // not by building the whole manifest (its tables too) on every request.
-    if amount.currency != Currency::JPY {
+/// Yen within GMO-PG's card range, checked before anything is built.
+pub fn yen(m: Money) -> Result<i64, GatewayError> {
+    if m.currency != Currency::JPY {
         return Err(GatewayError::invalid(format!(
-            "Gmopg does not accept {}",
-            amount.currency
+            "GMO-PG cards settle in yen, not {}",
+            m.currency
         )));
     }
-    if !(MIN_AMOUNT..=MAX_AMOUNT).contains(&amount.minor_units) {
+    if !(MIN_AMOUNT..=MAX_AMOUNT).contains(&m.minor_units) {
         return Err(GatewayError::invalid(format!(
-            "amount {amount} is outside {MIN_AMOUNT}..={MAX_AMOUNT}"
+            "{} yen is outside GMO-PG's card range of {MIN_AMOUNT} to {MAX_AMOUNT} yen",
+            m.minor_units
         )));
     }
-    Ok(())
+    Ok(m.minor_units)
 }
