@@ -122,9 +122,10 @@ pub fn amount(v: &str) -> bool {
         && (v == "0" || !v.starts_with('0'))
 }
 
-/// A status or job code: upper-case ASCII letters (§6, §4.5).
-pub fn upper(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 16 && v.bytes().all(|b| b.is_ascii_uppercase())
+/// A status or job code: §6's are upper-case ASCII letters; any code of letters, digits and
+/// `_` is read (an unseen one becomes `unknown` with its raw code, never a refusal).
+pub fn code(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// An order id under GMO-PG's rules (§7.5): 1 to 27 letters, digits or `-`.
@@ -262,11 +263,11 @@ pub struct Trade {
 impl Trade {
     pub fn read(kv: &Kv) -> Result<Trade, GatewayError> {
         let order_id = kv.get("OrderID", "an order id", order_id)?.to_owned();
-        let status = kv.get("Status", "a status code", upper)?.to_owned();
+        let status = kv.get("Status", "a status code", code)?.to_owned();
         let process_date = kv
             .get("ProcessDate", "yyyyMMddHHmmss", digits(DATE_LEN))?
             .to_owned();
-        kv.get("JobCd", "a job code", upper)?;
+        kv.get("JobCd", "a job code", code)?;
         let access_id = kv.get("AccessID", "32 hex digits", hex32)?.to_owned();
         let access_pass = Secret::new(kv.get("AccessPass", "32 hex digits", hex32)?);
         kv.free("ItemCode")?;

@@ -466,6 +466,17 @@ fn s6_an_undocumented_status_is_unknown_with_its_raw_code() {
         }
     );
     assert_eq!(o.gateway_status.as_deref(), Some("PAYSTART"));
+    // Whatever its letters: never a refusal of the reply, never a guess.
+    let (_, last) = run(
+        &g,
+        &PAYMENT.inquire(),
+        &ctx,
+        &[ok(&search_reply(ORDER_ID, "zqzq", "1080"))],
+    );
+    assert_eq!(
+        done(last.unwrap()).state,
+        PaymentState::Unknown { raw: "zqzq".into() }
+    );
 }
 
 /// Every prefix of a real reply (cut anywhere, inside its last value too) is an error that
