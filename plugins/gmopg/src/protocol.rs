@@ -133,9 +133,14 @@ pub fn order_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 27 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// Approve (承認番号), 7 characters; Forward (仕向先), 7 characters (S1 cassettes).
+/// Approve (承認番号): 7 characters (§4.2, S1 cassettes).
 const APPROVE_LEN: usize = 7;
-const FORWARD_LEN: usize = 7;
+
+/// Forward (仕向先コード): 7 letters and digits in every recorded reply (S1); not read, and
+/// not documented further, so any 1 to 16 letters and digits.
+fn forward(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 16 && v.bytes().all(|b| b.is_ascii_alphanumeric())
+}
 /// TranID: 28 digits; TranDate and ProcessDate: `yyyyMMddHHmmss` (S1 cassettes).
 const TRAN_ID_LEN: usize = 28;
 const DATE_LEN: usize = 14;
@@ -196,7 +201,7 @@ impl Exec {
         // (it never asks for 3-D Secure), so it is not read as one.
         kv.get("ACS", "0 (no 3-D Secure step)", |v| v == "0")?;
         let order_id = kv.get("OrderID", "an order id", order_id)?.to_owned();
-        kv.get("Forward", "7 letters or digits", alnum(FORWARD_LEN))?;
+        kv.maybe("Forward", "a forwarding code", forward)?;
         kv.get("Method", "1 (one payment)", |v| v == "1")?;
         kv.maybe("PayTimes", "digits", |v| {
             v.len() <= 2 && v.bytes().all(|b| b.is_ascii_digit())
@@ -229,7 +234,7 @@ impl Altered {
     pub fn read(kv: &Kv) -> Result<Altered, GatewayError> {
         let access_id = kv.get("AccessID", "32 hex digits", hex32)?.to_owned();
         let access_pass = Secret::new(kv.get("AccessPass", "32 hex digits", hex32)?);
-        kv.maybe("Forward", "7 letters or digits", alnum(FORWARD_LEN))?;
+        kv.maybe("Forward", "a forwarding code", forward)?;
         // A cancel may carry no approval number: not documented either way.
         let approve = kv
             .maybe("Approve", "7 letters or digits", alnum(APPROVE_LEN))?
@@ -286,7 +291,7 @@ impl Trade {
         kv.maybe("PayTimes", "digits", |v| {
             v.len() <= 2 && v.bytes().all(|b| b.is_ascii_digit())
         })?;
-        kv.maybe("Forward", "7 letters or digits", alnum(FORWARD_LEN))?;
+        kv.maybe("Forward", "a forwarding code", forward)?;
         let tran_id = kv
             .maybe("TranID", "28 digits", digits(TRAN_ID_LEN))?
             .map(str::to_owned);
