@@ -151,7 +151,7 @@ fn journal(x: &Exchange) -> String {
 }
 
 #[test]
-fn manifest_is_valid_and_declares_gmopg_s_order_ids() {
+fn s7_5_manifest_is_valid_and_declares_gmopg_s_order_ids() {
     let m = Gmopg::manifest();
     m.validate().unwrap();
     let rules = m.limits.order_id.unwrap();
@@ -987,7 +987,7 @@ fn s8_find_authorization_searches_the_attempt_s_order_id_and_none_is_an_answer()
 }
 
 #[test]
-fn secrets_never_reach_a_journal_copy_a_continuation_an_error_or_debug_output() {
+fn s2_5_secrets_never_reach_a_journal_copy_a_continuation_an_error_or_debug_output() {
     let g = gateway();
     let id = attempt_id();
     let secrets = [SHOP_PASS, ACCESS_PASS, TOKEN];
