@@ -329,6 +329,7 @@ fn entry_tran(p: &Params, ctx: &mut Ctx<'_>) -> Answer {
         entered_at: now,
         executed_at: None,
         captured_at: None,
+        captured_amount: None,
         updated_by: ctx.origin,
         history: Vec::new(),
     };
@@ -507,6 +508,7 @@ fn exec_tran(p: &Params, ctx: &mut Ctx<'_>) -> Answer {
     r.executed_at = Some(now);
     if r.status == Status::Capture {
         r.captured_at = Some(now);
+        r.captured_amount = Some(r.amount);
     }
     r.client_fields = client_fields;
     log(r, now, format!("ExecTran {job}"), ctx.origin, &Ok(()));
@@ -617,6 +619,7 @@ fn alter_tran(p: &Params, ctx: &mut Ctx<'_>) -> Answer {
     };
     if job == "SALES" {
         r.captured_at = Some(now);
+        r.captured_amount = Some(r.amount);
     }
     r.job_cd = job.to_owned();
     r.process_date = now;
