@@ -237,7 +237,10 @@ pub fn cancel_job_code(reference: Timestamp, now: Timestamp) -> &'static str {
 
 /// Whether a `YYMM` expiry is before the current JST month.
 fn expired(expire: &str, now: Timestamp) -> bool {
-    let (Ok(yy), Ok(mm)) = (expire[..2].parse::<i32>(), expire[2..].parse::<u8>()) else {
+    let (Some(yy), Some(mm)) = (expire.get(..2), expire.get(2..)) else {
+        return true;
+    };
+    let (Ok(yy), Ok(mm)) = (yy.parse::<i32>(), mm.parse::<u8>()) else {
         return true;
     };
     let today = jst_date(now);
@@ -828,6 +831,13 @@ mod tests {
         assert_eq!(cancel_job_code(auth, t("2026-02-01T00:00:00")), "RETURNX");
         // JST, not UTC: 2026-01-15T16:00Z is already the 16th in Japan.
         assert_eq!(cancel_job_code(auth, 1_768_492_800), "RETURN");
+    }
+
+    #[test]
+    fn s10_5_an_odd_expiry_from_a_registered_token_is_expired_not_a_panic() {
+        assert!(expired("ａ1", 0));
+        assert!(expired("", 0));
+        assert!(!expired("9912", 0));
     }
 
     #[test]
