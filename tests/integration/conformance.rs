@@ -130,9 +130,7 @@ fn assert_report(
 /// Runs the suite with `--config settings` (a `[plugin]` and `[conformance]` TOML) and `--json`;
 /// answers the exit code and the report.
 async fn certify_with_settings(plugin: &Path, settings: String, label: &str) -> (i32, Value) {
-    let dir =
-        std::env::temp_dir().join(format!("renkei-conformance-{label}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch_dir(&format!("conformance-{label}"));
     let file = dir.join("settings.toml");
     std::fs::write(&file, settings).unwrap();
     let plugin = plugin.to_owned();
@@ -365,8 +363,7 @@ async fn the_fregi_plugin_is_certified_against_a_real_shaped_endpoint_without_in
     })
     .await
     .expect("emulator starts");
-    let dir = std::env::temp_dir().join(format!("renkei-conformance-real-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch_dir("conformance-real");
     let settings = dir.join("fregi-real.toml");
     std::fs::write(
         &settings,

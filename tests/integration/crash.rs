@@ -40,8 +40,7 @@ struct TestJournal {
 
 /// A fresh SQLite journal in the test's own directory.
 fn sqlite_journal(name: &str) -> TestJournal {
-    let dir = std::env::temp_dir().join(format!("renkei-crash-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch_dir(&format!("crash-{name}-journal"));
     let path = dir.join("journal.db");
     let _ = std::fs::remove_file(&path);
     TestJournal {
@@ -121,8 +120,7 @@ async fn world(name: &str, n: usize, journal: &TestJournal) -> World {
     })
     .await
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("renkei-crash-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch_dir(&format!("crash-{name}"));
     let registry = registry_of(&["renkei-plugin-fregi"]);
     let gateway: Arc<GatewayInstance> = Arc::new(instantiate(
         &registry,

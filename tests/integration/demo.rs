@@ -81,8 +81,7 @@ fn demo_plays_the_day_and_the_journal_agrees_with_both_emulators() {
 
 #[test]
 fn demo_without_the_plugins_says_how_to_build_them() {
-    let dir = std::env::temp_dir().join(format!("renkei-demo-empty-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::scratch_dir("demo-empty");
     let (code, stdout, stderr, _) = demo(&["--dir", dir.to_str().unwrap()]);
     assert_ne!(code, 0, "{stdout}");
     assert!(stderr.contains("no SBPS plugin"), "{stderr}");

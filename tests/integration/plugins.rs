@@ -56,10 +56,7 @@ fn ctx() -> Context<'static> {
 
 /// A scratch directory unique to one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("renkei-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch_dir(name)
 }
 
 fn copy_as(src: &Path, dir: &Path, name: &str) -> PathBuf {

@@ -31,11 +31,50 @@ pub fn text_values<K: AsRef<str>, V: Into<String>>(
         .collect()
 }
 
+/// The folder every scratch file of this test process lives under:
+/// `<tmp>/renkei-tests/<pid>`. A test binary has no hook that runs after its last test, so the
+/// folders are not removed at exit; instead the first call removes those of test processes that
+/// are no longer running (Linux: no `/proc/<pid>`), which keeps what runs leave behind to one
+/// run's worth instead of growing with every run (a full disk once failed CI).
+pub fn scratch_root() -> PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let root = std::env::temp_dir().join("renkei-tests");
+    SWEPT.call_once(|| sweep_dead_processes(&root));
+    root.join(std::process::id().to_string())
+}
+
+fn sweep_dead_processes(root: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// An empty scratch folder `name` of this test process (emptied if a test ran there before).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = scratch_root().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// A fresh journal file of its own in the temporary folder, `label` naming the test file
 /// (journals of parallel tests never meet).
 pub fn journal_path(label: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!("renkei-it-{label}-{}", std::process::id()));
+    let dir = scratch_root().join(format!("journals-{label}"));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(format!("j{}.db", N.fetch_add(1, Ordering::Relaxed)))
 }
