@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use renkei_emulator_fregi::{Fault as FregiFault, Script};
+use renkei_emulator_gmopg::{Api as GmoApi, Fault as GmoFault};
 use renkei_emulator_sbps::{Fault as SbpsFault, Function};
 use renkei_host::Resolution;
 use renkei_host::journal::{Decision, DriftRecord};
@@ -372,6 +373,12 @@ impl Day {
                 .admin_cancel(FREGI_SHOP, fregi_seqno(t.as_str()))
                 .map(|_| ())
                 .map_err(|e| format!("{e:?}")),
+            // The plugin's reference is the attempt's OrderID, what GMO-PG's screen shows.
+            Gw::Gmopg => self
+                .gmopg
+                .admin_cancel(t.as_str())
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}")),
         };
         say!(
             "  {o}  (in {}'s own tool, someone refunds it; the shop is not told)",
@@ -398,11 +405,15 @@ impl Day {
                 self.fregi
                     .install_fault(FregiFault::reply_lost().on_script(Script::Sale));
             }
+            Gw::Gmopg => {
+                self.gmopg
+                    .install_fault(GmoFault::reply_lost().on_api(GmoApi::AlterTran));
+            }
         }
         say!("  {o}  (fault: the next capture is processed, then its reply is lost)");
         let r = self.act(gw, &o, "record payment", shop.record_payment(&o).await);
         match gw {
-            Gw::Sbps => {
+            Gw::Sbps | Gw::Gmopg => {
                 let settled = r.as_ref().is_ok_and(|r| {
                     r.operations
                         .iter()
@@ -451,6 +462,12 @@ impl Day {
                 .iter()
                 .filter(|x| x.id == o.as_str() && x.status.is_sold())
                 .count(),
+            Gw::Gmopg => self.gmopg.transaction(t.as_str()).map_or(0, |x| {
+                x.history
+                    .iter()
+                    .filter(|h| h.what == "AlterTran SALES" && h.result == "ok")
+                    .count()
+            }),
         };
         say!(
             "  {:12}  {}'s own book: {captures} capture of ¥7,700 for {o}: no double capture",

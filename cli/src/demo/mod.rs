@@ -25,6 +25,7 @@
 use anyhow::Context as _;
 use clap::Args;
 use renkei_emulator_fregi::FregiEmulator;
+use renkei_emulator_gmopg::GmopgEmulator;
 use renkei_emulator_sbps::SbpsEmulator;
 use renkei_host::journal;
 use renkei_host::shop::{ActionResult, Shop, ShopError};
@@ -116,7 +117,7 @@ trait DemoOrders {
     fn named(self, n: u32) -> OrderRef;
     /// The morning's bulk orders.
     fn bulk(self, n: usize) -> OrderRef;
-    /// SBPS keys a payment to a customer; F-REGI's card payments take none.
+    /// SBPS keys a payment to a customer; F-REGI's and GMO-PG's card payments take none.
     fn customer(self, order: &OrderRef) -> Option<CustomerRef>;
 }
 
@@ -125,6 +126,7 @@ impl DemoOrders for Gw {
         match self {
             Gw::Sbps => OrderRef::new(format!("1000009200{n:02}")),
             Gw::Fregi => OrderRef::new(format!("1000009300{n:02}")),
+            Gw::Gmopg => OrderRef::new(format!("1000009500{n:02}")),
         }
     }
 
@@ -132,13 +134,14 @@ impl DemoOrders for Gw {
         match self {
             Gw::Sbps => OrderRef::new(format!("10000081{n:04}")),
             Gw::Fregi => OrderRef::new(format!("10000082{n:04}")),
+            Gw::Gmopg => OrderRef::new(format!("10000083{n:04}")),
         }
     }
 
     fn customer(self, order: &OrderRef) -> Option<CustomerRef> {
         match self {
             Gw::Sbps => Some(CustomerRef::new(format!("cust-{order}"))),
-            Gw::Fregi => None,
+            Gw::Fregi | Gw::Gmopg => None,
         }
     }
 }
@@ -156,12 +159,13 @@ struct Day {
     journal: Arc<dyn journal::JournalStore>,
     sbps: SbpsEmulator,
     fregi: FregiEmulator,
+    gmopg: GmopgEmulator,
     rows: BTreeMap<(Gw, OrderRef), Row>,
     problems: Vec<String>,
 }
 
 async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
-    say!("Renkei demo: one day of a shop on SBPS and F-REGI, through the real plugins");
+    say!("Renkei demo: one day of a shop on SBPS, F-REGI and GMO-PG, through the real plugins");
     say!("");
 
     let setup::Setup {
@@ -169,17 +173,19 @@ async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
         journal,
         sbps,
         fregi,
+        gmopg,
     } = setup::start(dir, journal_dir).await?;
     let mut day = Day {
         shop,
         journal,
         sbps,
         fregi,
+        gmopg,
         rows: BTreeMap::new(),
         problems: Vec::new(),
     };
     day.morning_bulk().await?;
-    for gw in Gw::BOTH {
+    for gw in Gw::ALL {
         day.named_orders(gw).await?;
     }
     let drift = day.reconcile().await?;
@@ -219,17 +225,19 @@ async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
             "after the adoption, the open drift events should be on {expected:?}, are on {found:?}"
         ),
     );
-    for gw in Gw::BOTH {
+    for gw in Gw::ALL {
         day.table(gw, &drift, &kept).await?;
     }
     let Day {
         sbps,
         fregi,
+        gmopg,
         problems,
         ..
     } = day;
     sbps.shutdown().await;
     fregi.shutdown().await;
+    gmopg.shutdown().await;
     Ok(problems)
 }
 
