@@ -197,6 +197,7 @@ async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
     let found: BTreeSet<String> = kept.iter().map(|d| d.order.to_string()).collect();
     let expected: BTreeSet<String> = [
         Gw::Sbps.named(7),
+        Gw::Gmopg.named(7),
         Gw::Fregi.named(7),
         Gw::Fregi.bulk(7),
         Gw::Fregi.bulk(13),
@@ -215,10 +216,15 @@ async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
         .await
         .context("listing the open drift events")?;
     let found: BTreeSet<String> = kept.iter().map(|d| d.order.to_string()).collect();
-    let expected: BTreeSet<String> = [Gw::Sbps.named(7), Gw::Fregi.bulk(7), Gw::Fregi.bulk(13)]
-        .iter()
-        .map(|o| o.to_string())
-        .collect();
+    let expected: BTreeSet<String> = [
+        Gw::Sbps.named(7),
+        Gw::Gmopg.named(7),
+        Gw::Fregi.bulk(7),
+        Gw::Fregi.bulk(13),
+    ]
+    .iter()
+    .map(|o| o.to_string())
+    .collect();
     day.check(
         found == expected,
         format!(
