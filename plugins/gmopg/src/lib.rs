@@ -967,12 +967,13 @@ fn needs_day(plan: Plan) -> bool {
     }
 }
 
-/// The date (JST) the host saw the transaction made that decides a cancel (§7.1): the
-/// authorization's for a void, the capture's (else the authorization's) for a refund.
+/// The date (JST) the host saw the transaction made that decides a cancel (§7.1, §10.4): the
+/// authorization's for a void, the capture's for a refund. A refund of a sale the host did not
+/// see captured (captured in GMO-PG's own tool) has none: `SearchTrade`'s date decides then.
 fn plan_day(ctx: &Context<'_>, plan: Plan) -> Option<(i64, u32, u32)> {
     let at = match plan {
         Plan::Void { .. } => ctx.dates.authorized_at,
-        Plan::Refund { .. } => ctx.dates.captured_at.or(ctx.dates.authorized_at),
+        Plan::Refund { .. } => ctx.dates.captured_at,
         Plan::Capture { .. } | Plan::Change { .. } => None,
     }?;
     let (y, m, d, ..) = at.jst_fields();

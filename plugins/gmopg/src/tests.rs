@@ -872,6 +872,11 @@ fn s7_6_without_the_access_pass_or_the_dates_a_search_trade_comes_first() {
         done(last.unwrap()).state,
         PaymentState::Captured { .. }
     ));
+    // A sale the host did not see captured: its refund reads the date first.
+    let h = the_handle();
+    let ctx = on_payment(&h, Some(20), None);
+    let x = sent(g.prepare(&PAYMENT.refund(1080, None), &ctx).unwrap());
+    assert_eq!(x.step, "search_before");
     // No dates: the cancel is chosen by GMO-PG's ProcessDate (20261207, the day of NOW).
     let h = the_handle();
     let ctx = on_payment(&h, None, None);
