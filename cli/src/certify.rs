@@ -20,7 +20,7 @@ pub struct CertifyArgs {
     /// Build with the release profile (default: the profile `renkei` itself was built with).
     #[arg(long)]
     release: bool,
-    /// Run against a built-in loopback emulator: sbps, fregi or template (Kumo Pay).
+    /// Run against a built-in loopback emulator: sbps, fregi, gmopg or template (Kumo Pay).
     #[arg(long, conflicts_with = "endpoint")]
     emulator: Option<String>,
     /// Run against this endpoint URL (written to the plugin's URL config key).

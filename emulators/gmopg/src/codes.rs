@@ -126,7 +126,9 @@ pub fn catalogue() -> Vec<CodeEntry> {
 /// decline (`42G020000` → `G02`, §5.2), else its first three characters (`E01090008` → `E01`).
 pub fn err_code(info: &str) -> String {
     match info.strip_prefix("42G") {
-        Some(rest) if rest.len() >= 2 => format!("G{}", &rest[..2]),
+        Some(rest) if rest.chars().count() >= 2 => {
+            format!("G{}", rest.chars().take(2).collect::<String>())
+        }
         _ => info.chars().take(3).collect(),
     }
 }
@@ -200,6 +202,9 @@ mod tests {
         assert_eq!(err_code("E01090008"), "E01");
         assert_eq!(err_code("42G020000"), "G02");
         assert_eq!(err_code("E90010001"), "E90");
+        // A fault's code is free text: never a panic on a character boundary.
+        assert_eq!(err_code("42Gあい"), "Gあい");
+        assert_eq!(err_code("ほげほげ"), "ほげほ");
         let mut e = GmoError::one("E01090008");
         e.push("E01100008");
         e.push("E01090008");

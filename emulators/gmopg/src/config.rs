@@ -44,7 +44,8 @@ pub fn decline_token(code: &str) -> String {
 
 /// The test card declined with `code`: `4000000000000` and the three digits after `42G`.
 pub fn decline_card(code: &str) -> String {
-    format!("4000000000000{}", &code[3..6])
+    let digits: String = code.chars().skip(3).take(3).collect();
+    format!("4000000000000{digits}")
 }
 
 /// A shop: its id and password. `Debug` does not show the password.

@@ -237,7 +237,10 @@ pub fn cancel_job_code(reference: Timestamp, now: Timestamp) -> &'static str {
 
 /// Whether a `YYMM` expiry is before the current JST month.
 fn expired(expire: &str, now: Timestamp) -> bool {
-    let (Ok(yy), Ok(mm)) = (expire[..2].parse::<i32>(), expire[2..].parse::<u8>()) else {
+    let (Some(yy), Some(mm)) = (expire.get(..2), expire.get(2..)) else {
+        return true;
+    };
+    let (Ok(yy), Ok(mm)) = (yy.parse::<i32>(), mm.parse::<u8>()) else {
         return true;
     };
     let today = jst_date(now);
@@ -329,6 +332,7 @@ fn entry_tran(p: &Params, ctx: &mut Ctx<'_>) -> Answer {
         entered_at: now,
         executed_at: None,
         captured_at: None,
+        captured_amount: None,
         updated_by: ctx.origin,
         history: Vec::new(),
     };
@@ -507,6 +511,7 @@ fn exec_tran(p: &Params, ctx: &mut Ctx<'_>) -> Answer {
     r.executed_at = Some(now);
     if r.status == Status::Capture {
         r.captured_at = Some(now);
+        r.captured_amount = Some(r.amount);
     }
     r.client_fields = client_fields;
     log(r, now, format!("ExecTran {job}"), ctx.origin, &Ok(()));
@@ -617,6 +622,7 @@ fn alter_tran(p: &Params, ctx: &mut Ctx<'_>) -> Answer {
     };
     if job == "SALES" {
         r.captured_at = Some(now);
+        r.captured_amount = Some(r.amount);
     }
     r.job_cd = job.to_owned();
     r.process_date = now;
@@ -825,6 +831,13 @@ mod tests {
         assert_eq!(cancel_job_code(auth, t("2026-02-01T00:00:00")), "RETURNX");
         // JST, not UTC: 2026-01-15T16:00Z is already the 16th in Japan.
         assert_eq!(cancel_job_code(auth, 1_768_492_800), "RETURN");
+    }
+
+    #[test]
+    fn s10_5_an_odd_expiry_from_a_registered_token_is_expired_not_a_panic() {
+        assert!(expired("ａ1", 0));
+        assert!(expired("", 0));
+        assert!(!expired("9912", 0));
     }
 
     #[test]

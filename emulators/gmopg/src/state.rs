@@ -115,6 +115,8 @@ pub(crate) struct Record {
     pub entered_at: Timestamp,
     pub executed_at: Option<Timestamp>,
     pub captured_at: Option<Timestamp>,
+    /// The amount when captured (`SALES`, or `ExecTran` of a `CAPTURE`).
+    pub captured_amount: Option<u64>,
     pub updated_by: Origin,
     pub history: Vec<Event>,
 }
@@ -162,6 +164,9 @@ pub struct Transaction {
     pub executed_at: Option<Timestamp>,
     /// `AlterTran SALES` time (or `ExecTran` for `CAPTURE`).
     pub captured_at: Option<Timestamp>,
+    /// The amount when captured: with `amount`, what a later `ChangeTran CAPTURE` refunded
+    /// (`captured_amount - amount`), or, once cancelled, that the cancel was of a sale.
+    pub captured_amount: Option<u64>,
     /// Who made the last change.
     pub updated_by: Origin,
     /// Everything that happened, oldest first.
@@ -187,6 +192,7 @@ impl From<&Record> for Transaction {
             entered_at: r.entered_at,
             executed_at: r.executed_at,
             captured_at: r.captured_at,
+            captured_amount: r.captured_amount,
             updated_by: r.updated_by,
             history: r.history.clone(),
         }

@@ -555,6 +555,11 @@ async fn s4_4_change_tran_changes_an_authorization_with_a_new_tran_id() {
     client.change(&ids, "CAPTURE", 900).await.assert_ok();
     let t = emu.transaction("chg-1").unwrap();
     assert_eq!((t.status, t.amount), (Status::Sales, 900));
+    assert_eq!(
+        t.captured_amount,
+        Some(1200),
+        "what was captured, 300 of it refunded since"
+    );
 }
 
 #[tokio::test]

@@ -233,3 +233,31 @@ async fn s4_2_client_fields_over_100_bytes_are_refused() {
         .await;
     reply.assert_errors(&["E01320012", "E01340012", "E01400007"]);
 }
+
+/// §7.7 holds only the transaction a held request is about: other orders go on, and many
+/// clients at once each get their own transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s7_7_other_orders_are_not_held_and_parallel_clients_do_not_collide() {
+    let (emu, client) = started().await;
+    let held_ids = client.entered("held-1", "AUTH", 100).await;
+    emu.install_fault(Fault::latency(500).on_order("held-1"));
+    let held = {
+        let client = Client::new(&emu);
+        tokio::spawn(async move { client.exec_token(&held_ids, "TESTTOKEN-OK").await })
+    };
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let client = Client::new(&emu);
+        tasks.push(tokio::spawn(async move {
+            client
+                .authorized(&format!("par-{n}"), "AUTH", 100 + n)
+                .await
+        }));
+    }
+    let mut access_ids = std::collections::HashSet::new();
+    for task in tasks {
+        assert!(access_ids.insert(task.await.unwrap().access_id));
+    }
+    held.await.unwrap().assert_ok();
+    assert_eq!(emu.book().len(), 17);
+}

@@ -105,3 +105,46 @@ async fn s2_2_repeated_keys_first_wins_and_empty_is_absent() {
         .await;
     reply.assert_errors(&["E01060001"]);
 }
+
+/// §10.7: whatever bytes arrive, every endpoint answers a GMO-PG reply (HTTP 200, `ErrCode` or
+/// a success), and the emulator keeps serving.
+#[tokio::test]
+async fn s10_7_random_bodies_always_get_a_gmo_pg_reply() {
+    let (_emu, client) = started().await;
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet: &[u8] =
+        b"=&%+0123456789ABCDEFabcdef-_ShopIDPassOrderJobCdAmountTokenAUTH\x82\xa0\x81\x60\xff";
+    let apis = [
+        "EntryTran",
+        "ExecTran",
+        "AlterTran",
+        "ChangeTran",
+        "SearchTrade",
+    ];
+    for _ in 0..300 {
+        let len = (next() % 120) as usize;
+        let mut body: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        if next() % 3 == 0 {
+            body.extend_from_slice(format!("&ShopID={SHOP}&ShopPass={PASS}").as_bytes());
+        }
+        let api = apis[(next() % apis.len() as u64) as usize];
+        let reply = client
+            .try_raw(api, body.clone(), Some("application/x-www-form-urlencoded"))
+            .await
+            .unwrap_or_else(|e| panic!("{api} {body:?}: {e}"));
+        assert_eq!(reply.status, 200, "{api} {body:?}");
+        assert_eq!(reply.content_type, "text/plain;charset=Windows-31J");
+        if reply.is_error() {
+            assert_eq!(reply.codes().len(), reply.infos().len(), "{}", reply.text());
+        }
+    }
+    client.entry("still-1", "AUTH", 1).await.assert_ok();
+}
