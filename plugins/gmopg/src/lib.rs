@@ -17,9 +17,8 @@
 //!
 //! | operation | steps (effect) |
 //! | --- | --- |
-//! | authorize | `EntryTran` JobCd `AUTH` (registers) → `ExecTran` with the token (may move money) |
-//! | authorize, order id already registered (`E01040010`: this attempt's own id, sent before) | `SearchTrade` (reads): `AUTH` at the amount is this attempt's authorization; `UNPROCESSED` goes on with `ExecTran` |
-//! | authorize, `ExecTran` answers "already executed" (`E11010001`) | `SearchTrade` (reads), for what the earlier execution left |
+//! | authorize | `EntryTran` JobCd `AUTH` (registers) → `ExecTran` with the token (may move money) → `SearchTrade` (reads), whose reply gives the AccessPass for the handle and confirms `AUTH` at the amount |
+//! | authorize, order id already registered (`E01040010`: this attempt's own id, sent before) | `SearchTrade`: `AUTH` at the amount is this attempt's authorization; `UNPROCESSED` goes on with `ExecTran` |
 //! | capture at the authorized amount | `AlterTran` JobCd `SALES` with that amount (§4.3) |
 //! | capture at another amount | `ChangeTran` JobCd `AUTH` to it, then `AlterTran` `SALES` (§7.2) |
 //! | void | `AlterTran` `VOID` / `RETURN` / `RETURNX` by the authorization's date (§7.1) |
@@ -35,16 +34,14 @@
 //! (§2.5). A host without them (no sealing key after a restart) or without the payment's dates
 //! gets a `SearchTrade` first, which answers both.
 //!
-//! The AccessPass is never in a continuation in clear (the host journals continuations): each
-//! step that needs it takes it from the handle or from the reply just received (`EntryTran`,
-//! `SearchTrade`, `AlterTran`, `ChangeTran` replies carry it, §4.1, §4.3–§4.5). The one step
-//! after which no reply carries it is `ExecTran`, whose outcome must put it in the handle: it
-//! crosses that step sealed under the ShopPass (`seal.rs`, which says why that exposes nothing).
+//! The AccessPass is never in a continuation (journaled in clear): each step that needs it
+//! takes it from the handle or from the reply just received (`EntryTran`, `SearchTrade`,
+//! `ChangeTran` replies carry it, §4.1, §4.4, §4.5). That is why an authorization ends with a
+//! `SearchTrade`: `ExecTran`'s reply does not carry the AccessPass, and the handle must.
 
 mod errors;
 mod manifest;
 mod protocol;
-mod seal;
 mod status;
 
 use manifest::yen;
@@ -107,18 +104,15 @@ impl Plan {
 enum Pending {
     /// `EntryTran` of an authorization.
     Entry { order_id: String, amount: i64 },
-    /// `ExecTran` of an authorization. `sealed_pass`: the AccessPass for the handle, sealed
-    /// under the ShopPass (`seal.rs`): `ExecTran`'s reply does not repeat it.
+    /// `ExecTran` of an authorization.
     Exec {
         order_id: String,
         amount: i64,
         access_id: String,
-        sealed_pass: String,
     },
     /// `SearchTrade` after an `EntryTran` refused the order id as used: this attempt's own.
     Registered { order_id: String, amount: i64 },
-    /// `SearchTrade` after an `ExecTran` answered "already executed" (`E11010001`): what the
-    /// earlier execution of this attempt left, with its AccessPass.
+    /// `SearchTrade` after an `ExecTran` answered: the authorization, with its AccessPass.
     Confirm {
         order_id: String,
         amount: i64,
@@ -570,14 +564,12 @@ impl Gmopg {
             .field("OrderID", order_id.as_str())
             .field("Method", "1");
         let form = card_fields(form, source)?;
-        let sealed_pass = seal::seal(&self.shop_pass, access.id, &order_id, access.pass);
         self.send(
             form,
             &Pending::Exec {
                 order_id,
                 amount,
                 access_id: access.id.to_owned(),
-                sealed_pass,
             },
         )
     }
@@ -603,7 +595,6 @@ impl Gmopg {
                 order_id,
                 amount,
                 access_id,
-                ..
             } if only(errors::ALREADY_EXECUTED) => {
                 let form = self.shop_form().field("OrderID", order_id.as_str());
                 self.send(
@@ -680,7 +671,6 @@ impl Gmopg {
                 order_id,
                 amount,
                 access_id,
-                sealed_pass,
             } => {
                 let exec = Exec::read(kv)?;
                 if exec.order_id != order_id {
@@ -689,24 +679,19 @@ impl Gmopg {
                         exec.order_id
                     )));
                 }
-                let pass = seal::open(&self.shop_pass, &access_id, &order_id, &sealed_pass)
-                    .ok_or_else(|| {
-                        GatewayError::new(
-                            ErrorKind::Internal,
-                            format!(
-                                "the continuation's sealed AccessPass of order id {order_id} does                                  not open: the authorization stands at GMO-PG, find it by its                                  order id"
-                            ),
-                        )
-                    })?;
-                Ok(Step::Done(
-                    Outcome::new(PaymentState::Authorized)
-                        .gateway_status(status::AUTH)
-                        .transaction(TransactionRef::new(order_id))
-                        .handle(handle(&access_id, &pass))
-                        .authorization_code(exec.approve)
-                        .authorized(Money::jpy(amount))
-                        .note(format!("GMO-PG TranID {}", exec.tran_id)),
-                ))
+                tracing::debug!(order_id = %order_id, tran_id = %exec.tran_id, approve = %exec.approve,
+                    "GMO-PG executed the authorization");
+                // The AccessPass for the handle comes from SearchTrade (ExecTran's reply has
+                // none), which also confirms the status and the amount.
+                let form = self.shop_form().field("OrderID", order_id.as_str());
+                self.send(
+                    form,
+                    &Pending::Confirm {
+                        order_id,
+                        amount,
+                        access_id,
+                    },
+                )
             }
             Pending::Registered { order_id, amount } => {
                 let trade = self.trade(kv, &order_id)?;
