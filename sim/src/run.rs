@@ -269,9 +269,17 @@ impl Sim {
                 let r = shop
                     .change_amount(&OrderRef::new(&o), Money::jpy(amount))
                     .await;
-                if r.is_ok()
-                    && let Some(m) = self.orders.get_mut(&o)
-                {
+                // Asked whenever the request may have reached the gateway: also when its
+                // outcome went to review (a gateway that changes the authorization at once,
+                // GMO-PG's ChangeTran, may hold the new amount after a lost reply).
+                let maybe_sent = matches!(
+                    r,
+                    Ok(_)
+                        | Err(ShopError::NeedsReview { .. }
+                            | ShopError::Gateway { .. }
+                            | ShopError::Journal(_))
+                );
+                if maybe_sent && let Some(m) = self.orders.get_mut(&o) {
                     m.asks(amount);
                 }
                 self.finish_action("change_amount", &o, r, before).await

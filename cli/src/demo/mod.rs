@@ -1,6 +1,6 @@
-//! `renkei demo`: one day of a shop on SBPS and F-REGI, end to end, on this machine.
+//! `renkei demo`: one day of a shop on SBPS, F-REGI and GMO-PG, end to end, on this machine.
 //!
-//! Starts both emulators on loopback, loads the SBPS and F-REGI plugins as cdylibs (from the
+//! Starts the three emulators on loopback, loads the SBPS, F-REGI and GMO-PG plugins as cdylibs (from the
 //! executable's directory, as `renkei plugins` does), opens a SQLite journal in a temporary
 //! directory, and plays the operator's day through the shop actions API (`renkei_host::shop`),
 //! the way a shop server would. Every step states what it expects; at the end the journal's
@@ -95,7 +95,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     say!("");
     if problems.is_empty() {
         say!(
-            "demo finished in {:.1} s: every expectation held; the journal matches both gateways' books but for the open drift events",
+            "demo finished in {:.1} s: every expectation held; the journal matches every gateway's book but for the open drift events",
             started.elapsed().as_secs_f64()
         );
         Ok(ExitCode::SUCCESS)
