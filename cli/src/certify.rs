@@ -20,7 +20,7 @@ pub struct CertifyArgs {
     /// Build with the release profile (default: the profile `renkei` itself was built with).
     #[arg(long)]
     release: bool,
-    /// Run against a built-in loopback emulator: sbps, fregi, template (Kumo Pay) or
+    /// Run against a built-in loopback emulator: sbps, fregi, gmopg, template (Kumo Pay) or
     /// template-form (Kumo Pay on the form wire, Shift_JIS).
     #[arg(long, conflicts_with = "endpoint")]
     emulator: Option<String>,

@@ -1,4 +1,4 @@
-//! `renkei emulator sbps|fregi [--listen ADDR] [--config FILE]`.
+//! `renkei emulator sbps|fregi|gmopg [--listen ADDR] [--config FILE]`.
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -11,6 +11,7 @@ use std::process::ExitCode;
 enum Gateway {
     Sbps,
     Fregi,
+    Gmopg,
 }
 
 #[derive(Args)]
@@ -61,6 +62,12 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
                 renkei_emulator_fregi::serve(args.listen, config)
                     .await
                     .with_context(|| format!("serving the F-REGI emulator on {}", args.listen))
+            }
+            Gateway::Gmopg => {
+                let config: renkei_emulator_gmopg::Config = load(args.config.as_deref())?;
+                renkei_emulator_gmopg::serve(args.listen, config)
+                    .await
+                    .with_context(|| format!("serving the GMO-PG emulator on {}", args.listen))
             }
         }
     })?;

@@ -21,7 +21,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 40)]
     orders: usize,
     /// Gateways to drive, comma-separated.
-    #[arg(long, default_value = "sbps,fregi")]
+    #[arg(long, default_value = "sbps,fregi,gmopg")]
     gateways: String,
     /// `sqlite` (a new file in a temporary directory) or `postgres URL` (a new schema).
     #[arg(long, num_args = 1..=2, value_names = ["KIND", "URL"], default_values = ["sqlite"])]
@@ -58,7 +58,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let gateways = args
         .gateways
         .split(',')
-        .map(|g| Gw::parse(g).with_context(|| format!("unknown gateway {g:?} (sbps, fregi)")))
+        .map(|g| Gw::parse(g).with_context(|| format!("unknown gateway {g:?} (sbps, fregi, gmopg)")))
         .collect::<Result<Vec<_>, _>>()?;
     let journal = match args.journal.as_slice() {
         [k] if k == "sqlite" => JournalChoice::Sqlite(std::env::temp_dir().join("renkei-sim")),

@@ -1,5 +1,5 @@
 //! The built-in endpoints: Renkei's loopback emulators, started in-process, with the settings
-//! that fit them (`--emulator sbps|fregi|template|template-form`).
+//! that fit them (`--emulator sbps|fregi|gmopg|template|template-form`).
 //!
 //! Where an emulator accepts any credentials, it is started with canary values, so that the
 //! `secrets.*` checks look for strings that cannot occur by chance.
@@ -21,6 +21,8 @@ const FREGI_SHOP: &str = "12345";
 pub enum Builtin {
     Sbps,
     Fregi,
+    /// GMO Payment Gateway (`emulators/gmopg`).
+    Gmopg,
     /// Kumo Pay, the template plugin's made-up gateway.
     Template,
     /// Kumo Pay on the form wire in Shift_JIS, as `examples/template-plugin-form` speaks it.
@@ -30,7 +32,7 @@ pub enum Builtin {
 /// Why a built-in emulator could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("unknown emulator `{0}` (expected sbps, fregi, template or template-form)")]
+    #[error("unknown emulator `{0}` (expected sbps, fregi, gmopg, template or template-form)")]
     Unknown(String),
     #[error("the {name} emulator did not start: {reason}")]
     Start { name: &'static str, reason: String },
@@ -43,6 +45,7 @@ impl std::str::FromStr for Builtin {
         match s {
             "sbps" => Ok(Builtin::Sbps),
             "fregi" => Ok(Builtin::Fregi),
+            "gmopg" => Ok(Builtin::Gmopg),
             "template" | "kumopay" => Ok(Builtin::Template),
             "template-form" | "kumopay-form" => Ok(Builtin::TemplateForm),
             other => Err(EmulatorError::Unknown(other.to_owned())),
@@ -83,6 +86,13 @@ impl Running {
                     (t.seqno, entry(state))
                 })
                 .collect(),
+            // Executed transactions only: a registration (`EntryTran`, `UNPROCESSED`) holds no
+            // money and leaves no entry (`docs/protocols/gmopg.md` §11.8).
+            Running::Gmopg(e) => e
+                .book()
+                .into_iter()
+                .map(|b| (b.order_id, entry(b.state)))
+                .collect(),
             Running::Template(e) => e
                 .payments()
                 .into_iter()
@@ -102,6 +112,7 @@ impl Running {
 pub enum Running {
     Sbps(renkei_emulator_sbps::SbpsEmulator),
     Fregi(renkei_emulator_fregi::FregiEmulator),
+    Gmopg(renkei_emulator_gmopg::GmopgEmulator),
     Template(renkei_emulator_kumopay::TemplateEmulator),
 }
 
@@ -117,6 +128,7 @@ impl Builtin {
         match self {
             Builtin::Sbps => "sbps",
             Builtin::Fregi => "fregi",
+            Builtin::Gmopg => "gmopg",
             Builtin::Template => "template",
             Builtin::TemplateForm => "template-form",
         }
@@ -194,6 +206,24 @@ impl Builtin {
                     endpoint_key: Some("base_url".into()),
                 };
                 Ok((Running::Fregi(emulator), settings))
+            }
+            Builtin::Gmopg => {
+                use renkei_emulator_gmopg as gmopg;
+                let emulator = gmopg::GmopgEmulator::start(gmopg::Config::default())
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                // The default shop's pass is a canary already (`docs/protocols/gmopg.md` §10.1).
+                let settings = Settings {
+                    values: text(&emulator.plugin_config()),
+                    token: Some(gmopg::TEST_TOKEN_OK.into()),
+                    token_key: None,
+                    declined_token: Some(gmopg::decline_token("42G020000")),
+                    multi_error_token: Some(gmopg::TEST_TOKEN_MULTI.into()),
+                    customer: Some("renkei-conformance".into()),
+                    amount: None,
+                    endpoint_key: Some("endpoint".into()),
+                };
+                Ok((Running::Gmopg(emulator), settings))
             }
             Builtin::Template | Builtin::TemplateForm => {
                 use renkei_emulator_kumopay as kumo;

@@ -9,11 +9,14 @@ pub const FREGI_SHOP_ID: &str = "12345";
 pub const FREGI_TOKEN: &str = "TESTTOKEN-OK";
 /// SBPS's test token (a Visa card).
 pub const SBPS_TOKEN: &str = renkei_emulator_sbps::TEST_TOKEN_VISA;
+/// GMO-PG's test token that approves (`docs/protocols/gmopg.md` §10).
+pub const GMOPG_TOKEN: &str = renkei_emulator_gmopg::TEST_TOKEN_OK;
 /// Any token key: the SBPS emulator does not check it.
 pub const SBPS_TOKEN_KEY: &str = "token-key";
 
 /// A card token the gateway's emulator authorizes. SBPS takes a token with its key, F-REGI a
-/// token alone (`docs/protocols/sbps.md`, `docs/protocols/fregi.md`).
+/// token alone, GMO-PG a token alone (`docs/protocols/sbps.md`, `docs/protocols/fregi.md`,
+/// `docs/protocols/gmopg.md`).
 pub fn source(gateway: Gateway) -> PaymentSource {
     match gateway {
         Gateway::Sbps => PaymentSource::Token {
@@ -22,6 +25,10 @@ pub fn source(gateway: Gateway) -> PaymentSource {
         },
         Gateway::Fregi => PaymentSource::Token {
             token: Secret::new(FREGI_TOKEN),
+            key: None,
+        },
+        Gateway::Gmopg => PaymentSource::Token {
+            token: Secret::new(GMOPG_TOKEN),
             key: None,
         },
     }

@@ -3,16 +3,20 @@
 pub enum Gateway {
     Sbps,
     Fregi,
+    Gmopg,
 }
 
 impl Gateway {
     pub const BOTH: [Gateway; 2] = [Gateway::Sbps, Gateway::Fregi];
+    /// Every gateway the lab links, in the order demos show them.
+    pub const ALL: [Gateway; 3] = [Gateway::Sbps, Gateway::Fregi, Gateway::Gmopg];
 
     /// The plugin's gateway id, which the lab also gives the instance as its name in the shop.
     pub fn id(self) -> &'static str {
         match self {
             Gateway::Sbps => "sbps",
             Gateway::Fregi => "fregi",
+            Gateway::Gmopg => "gmopg",
         }
     }
 
@@ -21,6 +25,7 @@ impl Gateway {
         match self {
             Gateway::Sbps => "SBPS",
             Gateway::Fregi => "F-REGI",
+            Gateway::Gmopg => "GMO-PG",
         }
     }
 

@@ -1,5 +1,6 @@
 use crate::{Gateway, LabError, Plugins};
 use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator};
+use renkei_emulator_gmopg::{Config as GmopgConfig, GmopgEmulator};
 use renkei_emulator_sbps::{Config as SbpsConfig, SbpsEmulator};
 use renkei_host::GatewayInstance;
 use std::sync::Arc;
@@ -119,6 +120,32 @@ impl Linked<FregiEmulator> {
             values.retain(|(key, _)| *key != "inquiry_url");
         }
         let instance = plugins.instance(Gateway::Fregi, &values)?;
+        Ok(Linked {
+            emulator,
+            instance,
+            values,
+        })
+    }
+}
+
+/// How the GMO-PG side is set up.
+#[derive(Default)]
+pub struct GmopgSetup {
+    pub emulator: GmopgConfig,
+}
+
+impl Linked<GmopgEmulator> {
+    /// Starts the GMO-PG emulator and configures the plugin (loaded in `plugins`) against it.
+    pub async fn gmopg(plugins: &Plugins, setup: GmopgSetup) -> Result<Self, LabError> {
+        let emulator =
+            GmopgEmulator::start(setup.emulator)
+                .await
+                .map_err(|e| LabError::Emulator {
+                    gateway: Gateway::Gmopg.title(),
+                    source: Box::new(e),
+                })?;
+        let values = emulator.plugin_config();
+        let instance = plugins.instance(Gateway::Gmopg, &values)?;
         Ok(Linked {
             emulator,
             instance,

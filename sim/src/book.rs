@@ -8,6 +8,7 @@
 
 use crate::Gw;
 use renkei_emulator_fregi::{FregiEmulator, Status};
+use renkei_emulator_gmopg::{GmopgEmulator, Status as GmoStatus};
 use renkei_emulator_sbps::{PaymentStatus, SbpsEmulator};
 use renkei_host::journal::OrderRecord;
 use renkei_sdk::PaymentState;
@@ -131,6 +132,54 @@ pub fn fregi(emulator: &FregiEmulator, order: &str) -> Book {
     book
 }
 
+/// GMO-PG: the transactions whose `OrderID` is the order code followed by an attempt tag (12
+/// hex), as the host issues them (`OrderIdRules::attempt_id`). A cancelled sale keeps its
+/// captured amount in `captured_amount`; a `ChangeTran CAPTURE` lowers `amount` below it.
+pub fn gmopg(emulator: &GmopgEmulator, order: &str) -> Book {
+    let mut book = Book::default();
+    let mut txns: Vec<_> = emulator
+        .transactions()
+        .into_iter()
+        .filter(|t| {
+            t.order_id.strip_prefix(order).is_some_and(|tag| {
+                tag.len() == 12 && tag.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+        })
+        .collect();
+    txns.sort_by(|a, b| (a.entered_at, &a.order_id).cmp(&(b.entered_at, &b.order_id)));
+    for t in &txns {
+        book.transactions += 1;
+        let amount = t.amount as i64;
+        match t.status {
+            GmoStatus::Auth | GmoStatus::Sauth => {
+                book.open_auth += amount;
+                book.live += 1;
+                book.open_authorizations.push(t.order_id.clone());
+            }
+            GmoStatus::Sales | GmoStatus::Capture => {
+                let captured = t.captured_amount.map_or(amount, |c| c as i64);
+                book.captured += captured;
+                book.refunded += captured - amount;
+                book.net_captured += amount;
+                if amount > 0 {
+                    book.live += 1;
+                }
+            }
+            GmoStatus::Void | GmoStatus::Return | GmoStatus::Returnx => {
+                if let Some(captured) = t.captured_amount {
+                    book.captured += captured as i64;
+                    book.refunded += captured as i64;
+                }
+            }
+            GmoStatus::Unprocessed | GmoStatus::Authenticated | GmoStatus::Check => {}
+        }
+    }
+    if let Some(t) = txns.last() {
+        book.newest = Some(t.order_id.clone());
+    }
+    book
+}
+
 /// The order's book at `gw`.
 pub fn read(rig: &crate::rig::Rig, gw: Gw, order: &str) -> Book {
     match gw {
@@ -143,6 +192,11 @@ pub fn read(rig: &crate::rig::Rig, gw: Gw, order: &str) -> Book {
             .fregi
             .as_ref()
             .map(|e| fregi(e, order))
+            .unwrap_or_default(),
+        Gw::Gmopg => rig
+            .gmopg
+            .as_ref()
+            .map(|e| gmopg(e, order))
             .unwrap_or_default(),
     }
 }

@@ -32,6 +32,7 @@ use std::path::PathBuf;
 pub enum Gw {
     Sbps,
     Fregi,
+    Gmopg,
 }
 
 impl Gw {
@@ -39,6 +40,7 @@ impl Gw {
         match self {
             Gw::Sbps => "sbps",
             Gw::Fregi => "fregi",
+            Gw::Gmopg => "gmopg",
         }
     }
 
@@ -46,6 +48,7 @@ impl Gw {
         match s.trim() {
             "sbps" => Some(Gw::Sbps),
             "fregi" => Some(Gw::Fregi),
+            "gmopg" => Some(Gw::Gmopg),
             _ => None,
         }
     }

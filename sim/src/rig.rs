@@ -1,12 +1,13 @@
-//! The machinery a run drives: both emulators on loopback, the real plugins, a journal, and the
+//! The machinery a run drives: the gateways' emulators on loopback, the real plugins, a journal, and the
 //! shop, which can be torn down mid-operation and built again on the same journal (a crash).
 
 use crate::{Gw, JournalChoice, SimConfig, SimError};
 use renkei_emulator_fregi::{FregiEmulator, TestToken as FregiToken};
+use renkei_emulator_gmopg::{Config as GmopgConfig, GmopgEmulator, TestToken as GmopgToken};
 use renkei_emulator_sbps::{Config as SbpsConfig, SbpsEmulator, TestCard, TestToken as SbpsToken};
 use renkei_host::journal::{self, JournalStore};
 use renkei_host::{Executor, GatewayInstance, Shop};
-use renkei_lab::{FregiSetup, Gateway, Linked, Plugins, RequestWindow, SbpsSetup};
+use renkei_lab::{FregiSetup, Gateway, GmopgSetup, Linked, Plugins, RequestWindow, SbpsSetup};
 use renkei_sdk::{CustomerRef, PaymentSource, Secret};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,12 +30,14 @@ pub struct Cards {
 pub struct Rig {
     pub sbps: Option<SbpsEmulator>,
     pub fregi: Option<FregiEmulator>,
+    pub gmopg: Option<GmopgEmulator>,
     pub journal: Arc<dyn JournalStore>,
     pub shop: Arc<Shop>,
     /// The canary inside every configured secret.
     pub canary: String,
     pub sbps_cards: Cards,
     pub fregi_cards: Cards,
+    pub gmopg_cards: Cards,
     pub fregi_shop_id: String,
     /// Whether F-REGI runs with the emulator's inquiry extension (the real gateway has none).
     pub fregi_inquiry: bool,
@@ -68,9 +71,16 @@ impl Rig {
             declined: "TESTTOKEN-DECLINE",
             token_key: String::new(),
         };
+        let gmopg_cards = Cards {
+            good: format!("TOKEN-{canary}"),
+            // `decline_token("42G020000")`: card balance insufficient (§5.3).
+            declined: "TESTTOKEN-42G020000",
+            token_key: String::new(),
+        };
         let mut instances = Vec::new();
         let mut sbps = None;
         let mut fregi = None;
+        let mut gmopg = None;
         let mut fregi_shop_id = String::new();
         for gw in &config.gateways {
             match gw {
@@ -116,6 +126,22 @@ impl Rig {
                     instances.push(linked.instance);
                     fregi = Some(e);
                 }
+                Gw::Gmopg => {
+                    let mut emulator = GmopgConfig::default();
+                    emulator.shops[0].shop_pass = canary.clone();
+                    let linked = Linked::gmopg(&plugins, GmopgSetup { emulator })
+                        .await
+                        .map_err(setup)?;
+                    let e = linked.emulator;
+                    e.add_token(GmopgToken {
+                        token: gmopg_cards.good.clone(),
+                        card_no: renkei_emulator_gmopg::TEST_CARD_OK.into(),
+                        expire: "3912".into(),
+                        errors: Vec::new(),
+                    });
+                    instances.push(linked.instance);
+                    gmopg = Some(e);
+                }
             }
         }
 
@@ -123,6 +149,7 @@ impl Rig {
         let mut rig = Rig {
             sbps,
             fregi,
+            gmopg,
             shop: Arc::new(Shop::new(
                 SHOP,
                 Arc::new(Executor::new(journal.clone(), DEADLINE)),
@@ -131,6 +158,7 @@ impl Rig {
             canary,
             sbps_cards,
             fregi_cards,
+            gmopg_cards,
             fregi_shop_id,
             fregi_inquiry,
             journal_path,
@@ -173,15 +201,16 @@ impl Rig {
     }
 
     /// Whether the host can ask `gw` about a payment (F-REGI only with the emulator's
-    /// extension).
+    /// extension; SBPS and GMO-PG always).
     pub fn fregi_inquiry_or(&self, gw: Gw) -> bool {
-        gw == Gw::Sbps || self.fregi_inquiry
+        gw != Gw::Fregi || self.fregi_inquiry
     }
 
     pub fn cards(&self, gw: Gw) -> &Cards {
         match gw {
             Gw::Sbps => &self.sbps_cards,
             Gw::Fregi => &self.fregi_cards,
+            Gw::Gmopg => &self.gmopg_cards,
         }
     }
 
@@ -201,7 +230,7 @@ impl Rig {
                 },
                 Some(CustomerRef::new("simcust")),
             ),
-            Gw::Fregi => (
+            Gw::Fregi | Gw::Gmopg => (
                 PaymentSource::Token {
                     token: Secret::new(token),
                     key: None,
@@ -266,6 +295,9 @@ impl Rig {
         if let Some(e) = self.fregi {
             e.shutdown().await;
         }
+        if let Some(e) = self.gmopg {
+            e.shutdown().await;
+        }
         drop(self.plugins);
     }
 }
@@ -275,6 +307,7 @@ fn lab(gw: Gw) -> Gateway {
     match gw {
         Gw::Sbps => Gateway::Sbps,
         Gw::Fregi => Gateway::Fregi,
+        Gw::Gmopg => Gateway::Gmopg,
     }
 }
 

@@ -269,9 +269,17 @@ impl Sim {
                 let r = shop
                     .change_amount(&OrderRef::new(&o), Money::jpy(amount))
                     .await;
-                if r.is_ok()
-                    && let Some(m) = self.orders.get_mut(&o)
-                {
+                // Asked whenever the request may have reached the gateway: also when its
+                // outcome went to review (a gateway that changes the authorization at once,
+                // GMO-PG's ChangeTran, may hold the new amount after a lost reply).
+                let maybe_sent = matches!(
+                    r,
+                    Ok(_)
+                        | Err(ShopError::NeedsReview { .. }
+                            | ShopError::Gateway { .. }
+                            | ShopError::Journal(_))
+                );
+                if maybe_sent && let Some(m) = self.orders.get_mut(&o) {
                     m.asks(amount);
                 }
                 self.finish_action("change_amount", &o, r, before).await
@@ -883,6 +891,31 @@ impl Sim {
                     }
                 }
             }
+            Gw::Gmopg => {
+                let Some(e) = self.rig.gmopg.as_ref() else {
+                    return Ok(());
+                };
+                // The management screen's 実売上, 取消/返品 and 金額変更 (of an authorization,
+                // or of a sale: a partial refund).
+                match what {
+                    0 => ("capture", e.admin_capture(&reference).is_ok()),
+                    1 => ("cancel", e.admin_cancel(&reference).is_ok()),
+                    2 => {
+                        let amount = (book.open_auth as u64 * 9 / 10).max(1);
+                        (
+                            "change_amount",
+                            e.admin_change_amount(&reference, amount).is_ok(),
+                        )
+                    }
+                    _ => {
+                        let amount = (book.net_captured as u64 * 2 / 3).max(1);
+                        (
+                            "sale_change",
+                            e.admin_change_amount(&reference, amount).is_ok(),
+                        )
+                    }
+                }
+            }
         };
         *self
             .report
@@ -957,6 +990,21 @@ impl Sim {
                 }
                 name
             }
+            Gw::Gmopg => {
+                use renkei_emulator_gmopg::Fault;
+                let (name, f) = match k {
+                    0..=10 => every_fault!(Fault, k, latency, cut),
+                    _ => {
+                        use renkei_emulator_gmopg::Api as A;
+                        let a = [A::AlterTran, A::ChangeTran, A::AlterTran, A::ExecTran][which];
+                        ("slow_write", Fault::latency(slow).on_api(a))
+                    }
+                };
+                if let Some(e) = &self.rig.gmopg {
+                    e.install_fault(f);
+                }
+                name
+            }
         };
         *self
             .report
@@ -992,6 +1040,14 @@ impl Sim {
                         Script::AuthChange,
                     ] {
                         e.install_fault(Fault::latency(hold).on_script(s));
+                    }
+                }
+            }
+            Gw::Gmopg => {
+                use renkei_emulator_gmopg::{Api, Fault};
+                if let Some(e) = &self.rig.gmopg {
+                    for a in [Api::AlterTran, Api::ChangeTran, Api::ExecTran] {
+                        e.install_fault(Fault::latency(hold).on_api(a));
                     }
                 }
             }
@@ -1176,6 +1232,11 @@ impl Sim {
                     Gw::Fregi => self.rig.fregi.as_ref().is_some_and(|e| {
                         e.admin_cancel(&self.rig.fregi_shop_id, &reference).is_ok()
                     }),
+                    Gw::Gmopg => self
+                        .rig
+                        .gmopg
+                        .as_ref()
+                        .is_some_and(|e| e.admin_cancel(&reference).is_ok()),
                 };
             self.note(
                 o,
@@ -1396,7 +1457,7 @@ pub fn outcome_from_book(gw: Gw, book: &Book) -> StoredOutcome {
         PaymentState::AuthorizationFailed
     };
     let transaction = book.newest.as_ref().map(|t| match gw {
-        Gw::Sbps => TransactionRef::new(t),
+        Gw::Sbps | Gw::Gmopg => TransactionRef::new(t),
         Gw::Fregi => TransactionRef::new(fregi_reference(t, book.newest_authcode.as_deref())),
     });
     let authorized = if book.open_auth > 0 {

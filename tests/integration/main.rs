@@ -16,6 +16,9 @@ mod sbps;
 /// The F-REGI plugin, loaded as a cdylib, against the F-REGI emulator.
 mod fregi;
 
+/// The GMO-PG plugin, loaded as a cdylib, through the executor against the GMO-PG emulator.
+mod gmopg;
+
 /// The journaled executor: exactly once, review, recovery.
 mod journal;
 

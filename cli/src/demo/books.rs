@@ -6,6 +6,7 @@ use super::table::yen;
 use super::{Day, FREGI_SHOP, Gw, OPERATOR};
 use anyhow::Context as _;
 use renkei_emulator_fregi::{Status as FregiStatus, Transaction as FregiTransaction};
+use renkei_emulator_gmopg::Status as GmoStatus;
 use renkei_emulator_sbps::PaymentStatus;
 use renkei_host::journal::{DriftRecord, OrderRecord, StoredOutcome};
 use renkei_host::shop::DriftEvent;
@@ -108,7 +109,7 @@ impl Day {
     }
 
     pub(super) fn gateway_of(&self, order: &OrderRef) -> Option<Gw> {
-        Gw::BOTH
+        Gw::ALL
             .into_iter()
             .find(|&gw| self.rows.contains_key(&(gw, order.clone())))
     }
@@ -157,6 +158,42 @@ impl Day {
                         },
                     };
                     (x.seqno.clone(), t)
+                })
+                .collect(),
+            // Keyed by OrderID, the plugin's reference. A cancelled sale keeps what it
+            // captured (`captured_amount`); a ChangeTran on a sale lowered `amount` below it.
+            Gw::Gmopg => self
+                .gmopg
+                .transactions()
+                .iter()
+                .map(|x| {
+                    let amount = x.amount as i64;
+                    let captured = x.captured_amount.map_or(0, |c| c as i64);
+                    let t = match x.status {
+                        GmoStatus::Auth | GmoStatus::Sauth => Totals {
+                            authorized: amount,
+                            captured: 0,
+                            refunded: 0,
+                        },
+                        GmoStatus::Sales | GmoStatus::Capture => Totals {
+                            authorized: 0,
+                            captured,
+                            refunded: captured - amount,
+                        },
+                        GmoStatus::Void | GmoStatus::Return | GmoStatus::Returnx => Totals {
+                            authorized: 0,
+                            captured,
+                            refunded: captured,
+                        },
+                        GmoStatus::Unprocessed | GmoStatus::Authenticated | GmoStatus::Check => {
+                            Totals {
+                                authorized: 0,
+                                captured: 0,
+                                refunded: 0,
+                            }
+                        }
+                    };
+                    (x.order_id.clone(), t)
                 })
                 .collect(),
         }
@@ -221,7 +258,7 @@ pub(super) fn screen_line(x: &FregiTransaction) -> String {
 /// the plugin's reference is `SEQNO-AUTHCODE`).
 pub(super) fn normalize(gw: Gw, t: &str) -> String {
     match gw {
-        Gw::Sbps => t.to_owned(),
+        Gw::Sbps | Gw::Gmopg => t.to_owned(),
         Gw::Fregi => fregi_seqno(t)
             .parse::<u64>()
             .map(|n| format!("{n:020}"))

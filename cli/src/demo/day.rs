@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use renkei_emulator_fregi::{Fault as FregiFault, Script};
+use renkei_emulator_gmopg::{Api as GmoApi, Fault as GmoFault};
 use renkei_emulator_sbps::{Fault as SbpsFault, Function};
 use renkei_host::Resolution;
 use renkei_host::journal::{Decision, DriftRecord};
@@ -239,7 +240,9 @@ impl Day {
             "captured (G-2)",
         );
 
-        // 02: the amount changes before capture (S-1; F-2, F-4).
+        // 02: the amount changes before capture (S-1; F-2, F-4). SBPS and F-REGI hold the new
+        // amount until capture; GMO-PG changes the authorization at once (ChangeTran AUTH,
+        // docs/protocols/gmopg.md §4.4), and the capture is then of the changed amount.
         let (o, _) = self.checkout(gw, 2, 5_000).await;
         let r = self.act(
             gw,
@@ -247,16 +250,32 @@ impl Day {
             "change amount → ¥5,800",
             shop.change_amount(&o, Money::jpy(5_800)).await,
         );
-        let held = r.as_ref().is_ok_and(|r| {
-            r.operations.is_empty()
-                && r.warnings
+        if gw == Gw::Gmopg {
+            let changed = r.as_ref().is_ok_and(|r| {
+                r.operations
                     .iter()
-                    .any(|w| matches!(w, Warning::AmountHeldUntilCapture { .. }))
-        });
-        self.check(
-            held,
-            format!("{o}: the new amount should be held until capture (F-4, S-1)"),
-        );
+                    .any(|op| op.kind == OperationKind::ChangeAmount)
+            });
+            let p = self.payment_of(&o).await?;
+            self.check(
+                changed && p.authorized == Money::jpy(5_800),
+                format!(
+                    "{o}: GMO-PG should change the authorization to 5,800 at once (§4.4); authorized {}",
+                    p.authorized
+                ),
+            );
+        } else {
+            let held = r.as_ref().is_ok_and(|r| {
+                r.operations.is_empty()
+                    && r.warnings
+                        .iter()
+                        .any(|w| matches!(w, Warning::AmountHeldUntilCapture { .. }))
+            });
+            self.check(
+                held,
+                format!("{o}: the new amount should be held until capture (F-4, S-1)"),
+            );
+        }
         let r = self.act(gw, &o, "record payment", shop.record_payment(&o).await);
         let p = self.payment_of(&o).await?;
         self.check(
@@ -372,6 +391,12 @@ impl Day {
                 .admin_cancel(FREGI_SHOP, fregi_seqno(t.as_str()))
                 .map(|_| ())
                 .map_err(|e| format!("{e:?}")),
+            // The plugin's reference is the attempt's OrderID, what GMO-PG's screen shows.
+            Gw::Gmopg => self
+                .gmopg
+                .admin_cancel(t.as_str())
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}")),
         };
         say!(
             "  {o}  (in {}'s own tool, someone refunds it; the shop is not told)",
@@ -398,11 +423,15 @@ impl Day {
                 self.fregi
                     .install_fault(FregiFault::reply_lost().on_script(Script::Sale));
             }
+            Gw::Gmopg => {
+                self.gmopg
+                    .install_fault(GmoFault::reply_lost().on_api(GmoApi::AlterTran));
+            }
         }
         say!("  {o}  (fault: the next capture is processed, then its reply is lost)");
         let r = self.act(gw, &o, "record payment", shop.record_payment(&o).await);
         match gw {
-            Gw::Sbps => {
+            Gw::Sbps | Gw::Gmopg => {
                 let settled = r.as_ref().is_ok_and(|r| {
                     r.operations
                         .iter()
@@ -451,6 +480,12 @@ impl Day {
                 .iter()
                 .filter(|x| x.id == o.as_str() && x.status.is_sold())
                 .count(),
+            Gw::Gmopg => self.gmopg.transaction(t.as_str()).map_or(0, |x| {
+                x.history
+                    .iter()
+                    .filter(|h| h.what == "AlterTran SALES" && h.result == "ok")
+                    .count()
+            }),
         };
         say!(
             "  {:12}  {}'s own book: {captures} capture of ¥7,700 for {o}: no double capture",
@@ -682,7 +717,8 @@ impl Day {
         Ok(())
     }
 
-    /// 18:00: reconcile finds what SBPS's own tool did (G-8). F-REGI cannot be asked: its
+    /// 18:00: reconcile finds what SBPS's and GMO-PG's own tools did (G-8). F-REGI cannot be
+    /// asked: its
     /// orders come back as "no inquiry", which is expected; the operator reads its admin screen
     /// instead ([`Day::compare_fregi_screen`]).
     pub(super) async fn reconcile(&mut self) -> anyhow::Result<Vec<DriftEvent>> {
@@ -715,7 +751,7 @@ impl Day {
             }
         }
         say!(
-            "       SBPS: {} orders inquired in {:.1} s, {} drift event(s); the journal is left as it was for an operator:",
+            "       SBPS and GMO-PG: {} orders inquired in {:.1} s, {} drift event(s); the journal is left as it was for an operator:",
             report.checked.saturating_sub(tried_in_vain),
             elapsed.as_secs_f64(),
             report.drift.len()
@@ -729,7 +765,8 @@ impl Day {
             why_not.map_or(String::new(), |w| format!(" (the plugin: \"{w}\")"))
         );
         let found: BTreeSet<String> = report.drift.iter().map(|d| d.order.to_string()).collect();
-        let expected: BTreeSet<String> = [Gw::Sbps.named(7).to_string()].into();
+        let expected: BTreeSet<String> =
+            [Gw::Sbps.named(7).to_string(), Gw::Gmopg.named(7).to_string()].into();
         self.check(
             found == expected,
             format!("reconcile should report drift on {expected:?}, reported {found:?}"),

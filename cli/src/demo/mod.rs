@@ -1,6 +1,6 @@
-//! `renkei demo`: one day of a shop on SBPS and F-REGI, end to end, on this machine.
+//! `renkei demo`: one day of a shop on SBPS, F-REGI and GMO-PG, end to end, on this machine.
 //!
-//! Starts both emulators on loopback, loads the SBPS and F-REGI plugins as cdylibs (from the
+//! Starts the three emulators on loopback, loads the SBPS, F-REGI and GMO-PG plugins as cdylibs (from the
 //! executable's directory, as `renkei plugins` does), opens a SQLite journal in a temporary
 //! directory, and plays the operator's day through the shop actions API (`renkei_host::shop`),
 //! the way a shop server would. Every step states what it expects; at the end the journal's
@@ -25,6 +25,7 @@
 use anyhow::Context as _;
 use clap::Args;
 use renkei_emulator_fregi::FregiEmulator;
+use renkei_emulator_gmopg::GmopgEmulator;
 use renkei_emulator_sbps::SbpsEmulator;
 use renkei_host::journal;
 use renkei_host::shop::{ActionResult, Shop, ShopError};
@@ -94,7 +95,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     say!("");
     if problems.is_empty() {
         say!(
-            "demo finished in {:.1} s: every expectation held; the journal matches both gateways' books but for the open drift events",
+            "demo finished in {:.1} s: every expectation held; the journal matches every gateway's book but for the open drift events",
             started.elapsed().as_secs_f64()
         );
         Ok(ExitCode::SUCCESS)
@@ -116,7 +117,7 @@ trait DemoOrders {
     fn named(self, n: u32) -> OrderRef;
     /// The morning's bulk orders.
     fn bulk(self, n: usize) -> OrderRef;
-    /// SBPS keys a payment to a customer; F-REGI's card payments take none.
+    /// SBPS keys a payment to a customer; F-REGI's and GMO-PG's card payments take none.
     fn customer(self, order: &OrderRef) -> Option<CustomerRef>;
 }
 
@@ -125,6 +126,7 @@ impl DemoOrders for Gw {
         match self {
             Gw::Sbps => OrderRef::new(format!("1000009200{n:02}")),
             Gw::Fregi => OrderRef::new(format!("1000009300{n:02}")),
+            Gw::Gmopg => OrderRef::new(format!("1000009500{n:02}")),
         }
     }
 
@@ -132,13 +134,14 @@ impl DemoOrders for Gw {
         match self {
             Gw::Sbps => OrderRef::new(format!("10000081{n:04}")),
             Gw::Fregi => OrderRef::new(format!("10000082{n:04}")),
+            Gw::Gmopg => OrderRef::new(format!("10000083{n:04}")),
         }
     }
 
     fn customer(self, order: &OrderRef) -> Option<CustomerRef> {
         match self {
             Gw::Sbps => Some(CustomerRef::new(format!("cust-{order}"))),
-            Gw::Fregi => None,
+            Gw::Fregi | Gw::Gmopg => None,
         }
     }
 }
@@ -156,12 +159,13 @@ struct Day {
     journal: Arc<dyn journal::JournalStore>,
     sbps: SbpsEmulator,
     fregi: FregiEmulator,
+    gmopg: GmopgEmulator,
     rows: BTreeMap<(Gw, OrderRef), Row>,
     problems: Vec<String>,
 }
 
 async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
-    say!("Renkei demo: one day of a shop on SBPS and F-REGI, through the real plugins");
+    say!("Renkei demo: one day of a shop on SBPS, F-REGI and GMO-PG, through the real plugins");
     say!("");
 
     let setup::Setup {
@@ -169,17 +173,19 @@ async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
         journal,
         sbps,
         fregi,
+        gmopg,
     } = setup::start(dir, journal_dir).await?;
     let mut day = Day {
         shop,
         journal,
         sbps,
         fregi,
+        gmopg,
         rows: BTreeMap::new(),
         problems: Vec::new(),
     };
     day.morning_bulk().await?;
-    for gw in Gw::BOTH {
+    for gw in Gw::ALL {
         day.named_orders(gw).await?;
     }
     let drift = day.reconcile().await?;
@@ -191,6 +197,7 @@ async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
     let found: BTreeSet<String> = kept.iter().map(|d| d.order.to_string()).collect();
     let expected: BTreeSet<String> = [
         Gw::Sbps.named(7),
+        Gw::Gmopg.named(7),
         Gw::Fregi.named(7),
         Gw::Fregi.bulk(7),
         Gw::Fregi.bulk(13),
@@ -209,27 +216,34 @@ async fn play(dir: &Path, journal_dir: &Path) -> anyhow::Result<Vec<String>> {
         .await
         .context("listing the open drift events")?;
     let found: BTreeSet<String> = kept.iter().map(|d| d.order.to_string()).collect();
-    let expected: BTreeSet<String> = [Gw::Sbps.named(7), Gw::Fregi.bulk(7), Gw::Fregi.bulk(13)]
-        .iter()
-        .map(|o| o.to_string())
-        .collect();
+    let expected: BTreeSet<String> = [
+        Gw::Sbps.named(7),
+        Gw::Gmopg.named(7),
+        Gw::Fregi.bulk(7),
+        Gw::Fregi.bulk(13),
+    ]
+    .iter()
+    .map(|o| o.to_string())
+    .collect();
     day.check(
         found == expected,
         format!(
             "after the adoption, the open drift events should be on {expected:?}, are on {found:?}"
         ),
     );
-    for gw in Gw::BOTH {
+    for gw in Gw::ALL {
         day.table(gw, &drift, &kept).await?;
     }
     let Day {
         sbps,
         fregi,
+        gmopg,
         problems,
         ..
     } = day;
     sbps.shutdown().await;
     fregi.shutdown().await;
+    gmopg.shutdown().await;
     Ok(problems)
 }
 

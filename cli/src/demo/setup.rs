@@ -1,14 +1,15 @@
-//! The setup: the plugins loaded, both emulators started on loopback with the plugins
+//! The setup: the plugins loaded, the three emulators started on loopback with the plugins
 //! configured against them, the journal opened and the shop linked, all through `renkei-lab`.
 
 use super::Gw;
 use anyhow::Context as _;
 use renkei_emulator_fregi::FregiEmulator;
+use renkei_emulator_gmopg::GmopgEmulator;
 use renkei_emulator_sbps::SbpsEmulator;
 use renkei_host::Executor;
 use renkei_host::journal::JournalStore;
 use renkei_host::shop::Shop;
-use renkei_lab::{FregiSetup, Linked, Plugins, SbpsSetup};
+use renkei_lab::{FregiSetup, GmopgSetup, Linked, Plugins, SbpsSetup};
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,14 +21,15 @@ pub(super) struct Setup {
     pub(super) journal: Arc<dyn JournalStore>,
     pub(super) sbps: SbpsEmulator,
     pub(super) fregi: FregiEmulator,
+    pub(super) gmopg: GmopgEmulator,
 }
 
 /// Builds the setup and prints where each part is (plugin files, emulator URLs, journal file).
 pub(super) async fn start(dir: &Path, journal_dir: &Path) -> anyhow::Result<Setup> {
     // The plugins, as cdylibs.
-    let plugins = Plugins::load(dir, &Gw::BOTH)
+    let plugins = Plugins::load(dir, &Gw::ALL)
         .context("loading the plugins (build them with `cargo build --release`)")?;
-    for gw in Gw::BOTH {
+    for gw in Gw::ALL {
         let p = plugins
             .get(gw)
             .with_context(|| format!("the {} plugin is not loaded", gw.title()))?;
@@ -54,8 +56,11 @@ pub(super) async fn start(dir: &Path, journal_dir: &Path) -> anyhow::Result<Setu
     // The transmission batch would flip 売上済(未伝送) to 売上済(伝送済) if the demo ran at
     // 21:00; the day here is about the shop's actions.
     let fregi = Linked::fregi(&plugins, FregiSetup::without_batch(false)).await?;
+    // GMO-PG: its emulator with the default shop; SearchTrade is GMO-PG's own inquiry.
+    let gmopg = Linked::gmopg(&plugins, GmopgSetup::default()).await?;
     say!("emulator  SBPS    {}", sbps.emulator.endpoint_url());
     say!("emulator  F-REGI  {}", fregi.emulator.base_url());
+    say!("emulator  GMO-PG  {}", gmopg.emulator.endpoint_url());
 
     // The journal: SQLite, durable commits, in a temporary directory.
     let path = journal_dir.join("journal.db");
@@ -65,7 +70,11 @@ pub(super) async fn start(dir: &Path, journal_dir: &Path) -> anyhow::Result<Setu
     let shop = Arc::new(renkei_lab::shop(
         "demo-shop",
         executor,
-        [sbps.instance.clone(), fregi.instance.clone()],
+        [
+            sbps.instance.clone(),
+            fregi.instance.clone(),
+            gmopg.instance.clone(),
+        ],
     ));
     shop.recover()
         .await
@@ -75,5 +84,6 @@ pub(super) async fn start(dir: &Path, journal_dir: &Path) -> anyhow::Result<Setu
         journal,
         sbps: sbps.emulator,
         fregi: fregi.emulator,
+        gmopg: gmopg.emulator,
     })
 }

@@ -1,12 +1,13 @@
-//! `--demo`: both gateways' loopback emulators in-process, the two plugins loaded from the
-//! plugin directory, a SQLite journal, and a few orders, so that the page shows something at
+//! `--demo`: the three gateways' loopback emulators in-process (SBPS, F-REGI, GMO-PG), their
+//! plugins loaded from the plugin directory, a SQLite journal, and a few orders, so that the page shows something at
 //! once. The tests start the same rig.
 
 use renkei_emulator_fregi::{Config as FregiConfig, FregiEmulator};
+use renkei_emulator_gmopg::GmopgEmulator;
 use renkei_emulator_sbps::SbpsEmulator;
 use renkei_host::shop::StatusChange;
 use renkei_host::{Executor, Shop, ShopError};
-use renkei_lab::{FregiSetup, Gateway, LabError, Linked, Plugins, SbpsSetup};
+use renkei_lab::{FregiSetup, Gateway, GmopgSetup, LabError, Linked, Plugins, SbpsSetup};
 use renkei_sdk::{CustomerRef, Money, OrderRef, PaymentSource};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::time::Duration;
 /// The gateway instance names of the demo.
 pub const SBPS: &str = "sbps";
 pub const FREGI: &str = "fregi";
+pub const GMOPG: &str = "gmopg";
 /// The emulated F-REGI shop id.
 pub const FREGI_SHOP_ID: &str = renkei_lab::FREGI_SHOP_ID;
 /// F-REGI's test token that approves (the emulator's `TESTTOKEN-OK`).
@@ -22,11 +24,13 @@ pub const FREGI_TOKEN: &str = renkei_lab::FREGI_TOKEN;
 /// SBPS's test token (a Visa card) and any token key.
 pub const SBPS_TOKEN: &str = renkei_lab::SBPS_TOKEN;
 pub const SBPS_TOKEN_KEY: &str = renkei_lab::SBPS_TOKEN_KEY;
+/// GMO-PG's test token that approves.
+pub const GMOPG_TOKEN: &str = renkei_lab::GMOPG_TOKEN;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(
-        "{0} (build the plugins first: cargo build -p renkei-plugin-sbps -p renkei-plugin-fregi)"
+        "{0} (build the plugins first: cargo build -p renkei-plugin-sbps -p renkei-plugin-fregi -p renkei-plugin-gmopg)"
     )]
     Plugins(#[source] LabError),
     /// An emulator that did not start, a plugin that refused its config, a journal that did
@@ -58,26 +62,27 @@ impl Default for DemoOptions {
     }
 }
 
-/// Both emulators and a shop linked to them.
+/// The three emulators and a shop linked to them.
 pub struct Demo {
     pub shop: Arc<Shop>,
     pub sbps: SbpsEmulator,
     pub fregi: FregiEmulator,
+    pub gmopg: GmopgEmulator,
     pub journal: PathBuf,
 }
 
 /// The card source the demo's gateways accept.
 pub fn token(gateway: &str) -> PaymentSource {
-    if gateway == SBPS {
-        renkei_lab::source(Gateway::Sbps)
-    } else {
-        renkei_lab::source(Gateway::Fregi)
+    match gateway {
+        SBPS => renkei_lab::source(Gateway::Sbps),
+        GMOPG => renkei_lab::source(Gateway::Gmopg),
+        _ => renkei_lab::source(Gateway::Fregi),
     }
 }
 
 impl Demo {
-    /// Starts both emulators on 127.0.0.1, loads `renkei-plugin-sbps` and `renkei-plugin-fregi`
-    /// from `plugin_dir`, and opens the journal at `journal` (SQLite). No order yet.
+    /// Starts the three emulators on 127.0.0.1, loads `renkei-plugin-sbps`,
+    /// `renkei-plugin-fregi` and `renkei-plugin-gmopg` from `plugin_dir`, and opens the journal at `journal` (SQLite). No order yet.
     pub async fn start(
         plugin_dir: &Path,
         journal: &Path,
@@ -93,7 +98,7 @@ impl Demo {
         deadline: Duration,
         options: DemoOptions,
     ) -> Result<Demo, DemoError> {
-        let plugins = Plugins::load(plugin_dir, &Gateway::BOTH).map_err(DemoError::Plugins)?;
+        let plugins = Plugins::load(plugin_dir, &Gateway::ALL).map_err(DemoError::Plugins)?;
         let sbps = Linked::sbps(&plugins, SbpsSetup::default()).await?;
         // The emulator's own clock runs its transmission batch, as F-REGI's does.
         let fregi = Linked::fregi(
@@ -104,11 +109,12 @@ impl Demo {
             },
         )
         .await?;
+        let gmopg = Linked::gmopg(&plugins, GmopgSetup::default()).await?;
         let store = renkei_lab::open_sqlite(journal)?;
         let shop = renkei_lab::shop(
             "demo",
             Executor::new(store, deadline),
-            [sbps.instance, fregi.instance],
+            [sbps.instance, fregi.instance, gmopg.instance],
         );
         shop.recover().await.map_err(|source| DemoError::Seed {
             order: "(recovery)".into(),
@@ -118,6 +124,7 @@ impl Demo {
             shop: Arc::new(shop),
             sbps: sbps.emulator,
             fregi: fregi.emulator,
+            gmopg: gmopg.emulator,
             journal: journal.to_path_buf(),
         })
     }
@@ -158,6 +165,9 @@ impl Demo {
             ("100000930002", FREGI, 12_800),
             ("100000930003", FREGI, 4_400),
             ("100000930004", FREGI, 660),
+            ("100000950001", GMOPG, 2_420),
+            ("100000950002", GMOPG, 15_400),
+            ("100000950003", GMOPG, 990),
         ] {
             self.checkout(order, gateway, yen).await?;
         }
@@ -166,6 +176,11 @@ impl Demo {
             .record_payment(&paid)
             .await
             .map_err(seed_err("100000920003"))?;
+        let paid = OrderRef::new("100000950002");
+        self.shop
+            .record_payment(&paid)
+            .await
+            .map_err(seed_err("100000950002"))?;
         let cancelled = OrderRef::new("100000920004");
         self.shop
             .change_status(&cancelled, StatusChange::Cancel, true)

@@ -85,6 +85,7 @@ async fn run(args: Args) -> Result<(), String> {
         demo.seed().await.map_err(|e| e.to_string())?;
         println!("SBPS emulator:   {}", demo.sbps.endpoint_url());
         println!("F-REGI emulator: {}", demo.fregi.base_url());
+        println!("GMO-PG emulator: {}", demo.gmopg.endpoint_url());
         println!("journal:         {}", demo.journal.display());
         let (operators, token_file) = demo_operator(&journal_dir)?;
         println!(
