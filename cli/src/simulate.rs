@@ -58,7 +58,9 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let gateways = args
         .gateways
         .split(',')
-        .map(|g| Gw::parse(g).with_context(|| format!("unknown gateway {g:?} (sbps, fregi, gmopg)")))
+        .map(|g| {
+            Gw::parse(g).with_context(|| format!("unknown gateway {g:?} (sbps, fregi, gmopg)"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let journal = match args.journal.as_slice() {
         [k] if k == "sqlite" => JournalChoice::Sqlite(std::env::temp_dir().join("renkei-sim")),

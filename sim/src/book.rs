@@ -141,9 +141,9 @@ pub fn gmopg(emulator: &GmopgEmulator, order: &str) -> Book {
         .transactions()
         .into_iter()
         .filter(|t| {
-            t.order_id.strip_prefix(order).is_some_and(|tag| {
-                tag.len() == 12 && tag.bytes().all(|b| b.is_ascii_hexdigit())
-            })
+            t.order_id
+                .strip_prefix(order)
+                .is_some_and(|tag| tag.len() == 12 && tag.bytes().all(|b| b.is_ascii_hexdigit()))
         })
         .collect();
     txns.sort_by(|a, b| (a.entered_at, &a.order_id).cmp(&(b.entered_at, &b.order_id)));

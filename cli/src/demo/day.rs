@@ -765,8 +765,11 @@ impl Day {
             why_not.map_or(String::new(), |w| format!(" (the plugin: \"{w}\")"))
         );
         let found: BTreeSet<String> = report.drift.iter().map(|d| d.order.to_string()).collect();
-        let expected: BTreeSet<String> =
-            [Gw::Sbps.named(7).to_string(), Gw::Gmopg.named(7).to_string()].into();
+        let expected: BTreeSet<String> = [
+            Gw::Sbps.named(7).to_string(),
+            Gw::Gmopg.named(7).to_string(),
+        ]
+        .into();
         self.check(
             found == expected,
             format!("reconcile should report drift on {expected:?}, reported {found:?}"),
