@@ -578,7 +578,10 @@ async fn g1_with_linkage_off_the_shop_changes_and_the_gateway_is_not_touched() {
     s.checkout("100000910001", FREGI, 2_000).await;
     let gateways = s.get("/api/gateways").await;
     let gateways = gateways.ok().as_array().unwrap();
-    assert_eq!(gateways.len(), 2);
+    // SBPS, F-REGI and GMO-PG.
+    assert_eq!(gateways.len(), 3);
+    let gmopg = gateways.iter().find(|g| g["name"] == "gmopg").unwrap();
+    assert_eq!(gmopg["min_amount"], 1);
     let fregi = gateways.iter().find(|g| g["name"] == FREGI).unwrap();
     assert_eq!(fregi["linkage"], true);
     assert_eq!(fregi["min_amount"], 2);
