@@ -421,6 +421,24 @@ fn certify_runs_the_form_template_against_the_form_emulator() {
     assert!(certified(&stdout), "{stdout}");
 }
 
+/// The XML template against the XML emulator in Shift_JIS: the suite's customer (ポール山田)
+/// goes out in the plugin's request document and comes back in the emulator's reply.
+#[test]
+fn certify_runs_the_xml_template_against_the_xml_emulator() {
+    let (code, stdout, stderr) = output(renkei_building_in(&workspace_root()).args([
+        "certify",
+        "examples/template-plugin-xml",
+        "--emulator",
+        "template-xml",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("Kumo Pay XML (template) (kumopay-xml) 0.1.0"),
+        "{stdout}"
+    );
+    assert!(certified(&stdout), "{stdout}");
+}
+
 #[test]
 fn certify_names_a_missing_crate_or_package() {
     let root = workspace_root();
