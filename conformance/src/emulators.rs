@@ -34,7 +34,9 @@ pub enum Builtin {
 /// Why a built-in emulator could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("unknown emulator `{0}` (expected sbps, fregi, gmopg, template, template-form or template-xml)")]
+    #[error(
+        "unknown emulator `{0}` (expected sbps, fregi, gmopg, template, template-form or template-xml)"
+    )]
     Unknown(String),
     #[error("the {name} emulator did not start: {reason}")]
     Start { name: &'static str, reason: String },

@@ -73,7 +73,11 @@ fn written(wire: Wire, status: u16, answer: &Answer) -> HttpResponse {
         }
         Wire::Xml(charset) => {
             let content_type = format!("application/xml; charset={}", charset.name());
-            reply(StatusCode::OK, Some(&content_type), xml::encode(answer, charset))
+            reply(
+                StatusCode::OK,
+                Some(&content_type),
+                xml::encode(answer, charset),
+            )
         }
     }
 }

@@ -45,8 +45,7 @@ pub fn decode(body: &[u8], charset: Charset) -> Option<BTreeMap<String, String>>
             Event::Decl(decl) => {
                 let encoding = decl.encoding()?.ok()?;
                 let encoding = std::str::from_utf8(&encoding).ok()?;
-                if declared || in_root || closed || !encoding.eq_ignore_ascii_case(charset.name())
-                {
+                if declared || in_root || closed || !encoding.eq_ignore_ascii_case(charset.name()) {
                     return None;
                 }
                 declared = true;
@@ -178,7 +177,8 @@ mod tests {
 
     #[test]
     fn a_request_is_read_in_its_charset_strictly() {
-        let mut body = b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n<request><customer>".to_vec();
+        let mut body =
+            b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?>\n<request><customer>".to_vec();
         body.extend(Charset::ShiftJis.encode("ポール &amp;山田"));
         body.extend(b"</customer><amount>10</amount><note/></request>\n");
         let f = decode(&body, Charset::ShiftJis).unwrap();
@@ -187,7 +187,13 @@ mod tests {
         assert_eq!(f["note"], "");
         assert!(decode(&body, Charset::EucJp).is_none());
         let utf8 = |s: &str| format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{s}");
-        assert!(decode(utf8("<request><a>1</a></request>").as_bytes(), Charset::Utf8).is_some());
+        assert!(
+            decode(
+                utf8("<request><a>1</a></request>").as_bytes(),
+                Charset::Utf8
+            )
+            .is_some()
+        );
         for bad in [
             "<request><a>1</a><a>2</a></request>",
             "<request><a>1</a></request><request/>",
@@ -200,7 +206,10 @@ mod tests {
             "<request>text<a>1</a></request>",
             "<request><a>&unknown;</a></request>",
         ] {
-            assert!(decode(utf8(bad).as_bytes(), Charset::Utf8).is_none(), "{bad}");
+            assert!(
+                decode(utf8(bad).as_bytes(), Charset::Utf8).is_none(),
+                "{bad}"
+            );
         }
         assert!(decode(b"<request><a>1</a></request>", Charset::Utf8).is_none());
         assert!(decode(b"", Charset::Utf8).is_none());

@@ -361,7 +361,8 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
 /// An XML request document in a charset, written by hand: the declaration names the charset,
 /// each field one element (values here need no escaping).
 fn xml(charset: &str, fields: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut body = format!("<?xml version=\"1.0\" encoding=\"{charset}\"?>\n<request>").into_bytes();
+    let mut body =
+        format!("<?xml version=\"1.0\" encoding=\"{charset}\"?>\n<request>").into_bytes();
     for (name, value) in fields {
         body.extend(format!("<{name}>").bytes());
         body.extend(*value);
@@ -438,12 +439,11 @@ async fn the_xml_wire_reads_and_writes_the_accounts_charset() {
         );
         assert_eq!(reply, both.as_bytes());
         let (_, reply) = c
-            .post_form(
-                "/payments/pay_1/capture",
-                xml(label, &[("amount", b"980")]),
-            )
+            .post_form("/payments/pay_1/capture", xml(label, &[("amount", b"980")]))
             .await;
-        let captured = format!("{head}<payment><id>pay_1</id><status>captured</status><currency>JPY</currency><amount>1080</amount><captured>980</captured>");
+        let captured = format!(
+            "{head}<payment><id>pay_1</id><status>captured</status><currency>JPY</currency><amount>1080</amount><captured>980</captured>"
+        );
         assert!(reply.starts_with(captured.as_bytes()), "{reply:?}");
 
         // Malformed: cut, another encoding declared, a field twice: refused, nothing done.

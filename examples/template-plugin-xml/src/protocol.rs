@@ -160,9 +160,9 @@ impl XmlReply {
         what: &str,
         ok: impl Fn(&str) -> bool,
     ) -> Result<&str, GatewayError> {
-        let v = self.get(key).ok_or_else(|| {
-            GatewayError::protocol(format!("the reply has no `{key}` ({what})"))
-        })?;
+        let v = self
+            .get(key)
+            .ok_or_else(|| GatewayError::protocol(format!("the reply has no `{key}` ({what})")))?;
         if ok(v) {
             Ok(v)
         } else {
@@ -315,7 +315,9 @@ fn tree(body: &[u8], charset: Charset) -> Result<Element, GatewayError> {
                 }
             }
             Event::End(_) => {
-                let element = stack.pop().ok_or_else(|| xml_error("an unopened end tag"))?;
+                let element = stack
+                    .pop()
+                    .ok_or_else(|| xml_error("an unopened end tag"))?;
                 close(&mut stack, &mut root, element);
             }
             Event::Text(t) => {
@@ -448,7 +450,9 @@ pub fn payment(reply: &XmlReply) -> Result<PaymentReply, GatewayError> {
             .map_err(|_| GatewayError::protocol(format!("`{key}` in the reply is too large")))
     };
     Ok(PaymentReply {
-        id: reply.require_with("id", "a payment id", id_shaped)?.to_owned(),
+        id: reply
+            .require_with("id", "a payment id", id_shaped)?
+            .to_owned(),
         status: reply
             .require_with("status", "a status code", |v| {
                 !v.is_empty() && v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')

@@ -180,7 +180,11 @@ fn a_value_is_escaped_never_markup() {
     let x = sent(gateway().prepare(&authorize("ポール"), &ctx()).unwrap());
     let entered = HttpResponse::new(200, entered());
     let op = authorize("<token>x</token>&");
-    let x = sent(gateway().interpret(&op, &ctx(), &x.state, &entered).unwrap());
+    let x = sent(
+        gateway()
+            .interpret(&op, &ctx(), &x.state, &entered)
+            .unwrap(),
+    );
     let journal = x.journal_body.unwrap();
     assert!(
         journal.contains("<customer>&lt;token&gt;x&lt;/token&gt;&amp;</customer>"),
@@ -215,7 +219,10 @@ fn capture_sends_the_amount_only_when_it_differs() {
         "<?xml version=\"1.0\" encoding=\"{}\"?>",
         protocol::CHARSET.name()
     );
-    assert_eq!(x.request.body.to_vec(), format!("{head}<request></request>").as_bytes());
+    assert_eq!(
+        x.request.body.to_vec(),
+        format!("{head}<request></request>").as_bytes()
+    );
     let x = sent(
         gateway()
             .prepare(&PAYMENT.capture(1080, Some(980)), &ctx())
@@ -275,10 +282,7 @@ fn a_reply_listing_several_codes_keeps_them_all_and_takes_the_declared_rules_kin
 #[test]
 fn a_reply_cut_inside_its_last_value_is_refused_never_read() {
     let whole = captured();
-    let at = whole
-        .windows(8)
-        .position(|w| w == b"20231115")
-        .unwrap();
+    let at = whole.windows(8).position(|w| w == b"20231115").unwrap();
     let cut = &whole[..at + 11];
     assert!(cut.ends_with(b"<processed_at>20231115073"));
     assert_eq!(capture_answered(cut).unwrap_err().kind, ErrorKind::Protocol);
@@ -374,11 +378,23 @@ fn bad_replies_are_protocol_errors() {
         (200, entered()),
         // Refusals without a documented shape.
         (200, reply("<errors></errors>")),
-        (200, reply("<errors><error><message>x</message></error></errors>")),
-        (200, reply("<errors><error><code>Card Declined</code></error></errors>")),
-        (200, reply("<errors><fault><code>card_declined</code></fault></errors>")),
+        (
+            200,
+            reply("<errors><error><message>x</message></error></errors>"),
+        ),
+        (
+            200,
+            reply("<errors><error><code>Card Declined</code></error></errors>"),
+        ),
+        (
+            200,
+            reply("<errors><fault><code>card_declined</code></fault></errors>"),
+        ),
         // Bytes not valid in the charset.
-        (200, [&reply("<payment>")[..], &[0x83, 0x7c, 0x83][..]].concat()),
+        (
+            200,
+            [&reply("<payment>")[..], &[0x83, 0x7c, 0x83][..]].concat(),
+        ),
     ] {
         let e = answered(&PAYMENT.capture(1080, None), status, &body).unwrap_err();
         assert_eq!(
@@ -393,11 +409,15 @@ fn bad_replies_are_protocol_errors() {
 #[test]
 fn a_reply_about_another_payment_or_amount_is_a_protocol_error() {
     assert_eq!(
-        capture_answered(&payment_reply("pay_2", 1080)).unwrap_err().kind,
+        capture_answered(&payment_reply("pay_2", 1080))
+            .unwrap_err()
+            .kind,
         ErrorKind::Protocol
     );
     assert_eq!(
-        capture_answered(&payment_reply("pay_1", 10)).unwrap_err().kind,
+        capture_answered(&payment_reply("pay_1", 10))
+            .unwrap_err()
+            .kind,
         ErrorKind::Protocol
     );
 }
@@ -439,7 +459,9 @@ mod wire {
         let reply = |label: &str, name: &[u8]| {
             let mut body = format!("<?xml version=\"1.0\" encoding=\"{label}\"?><payment><id>pay_1</id><status>authorized</status><currency>JPY</currency><amount>1080</amount><captured>0</captured><refunded>0</refunded><authorization_code>A-pay_1</authorization_code><customer>").into_bytes();
             body.extend_from_slice(name);
-            body.extend_from_slice(b"</customer><processed_at>20231115073320</processed_at></payment>");
+            body.extend_from_slice(
+                b"</customer><processed_at>20231115073320</processed_at></payment>",
+            );
             HttpResponse::new(200, body)
         };
         for (charset, label, name) in [
@@ -457,7 +479,9 @@ mod wire {
         // document declared in another charset than the gateway's.
         let e = parse(&reply("EUC-JP", sjis), Charset::EucJp).err().unwrap();
         assert_eq!(e.kind, ErrorKind::Protocol);
-        let e = parse(&reply("EUC-JP", euc), Charset::ShiftJis).err().unwrap();
+        let e = parse(&reply("EUC-JP", euc), Charset::ShiftJis)
+            .err()
+            .unwrap();
         assert_eq!(e.kind, ErrorKind::Protocol);
     }
 
@@ -476,7 +500,10 @@ mod wire {
             .secret("token", &Secret::new("tok_canary"))
             .encode()
             .unwrap();
-        assert!(e.body.ends_with(b"<customer>\x83\x7c</customer><token>tok_canary</token></request>"));
+        assert!(
+            e.body
+                .ends_with(b"<customer>\x83\x7c</customer><token>tok_canary</token></request>")
+        );
         assert!(e.journal.ends_with(&format!(
             "<customer>ポ</customer><token>{}</token></request>",
             Secret::PLACEHOLDER
