@@ -52,14 +52,11 @@ pub struct EncodedXml {
 
 /// A new request document in the gateway's charset.
 pub fn document() -> XmlBody {
-    XmlBody {
-        charset: CHARSET,
-        fields: Vec::new(),
-    }
+    XmlBody::new(CHARSET)
 }
 
 impl XmlBody {
-    /// A document in `charset` (the tests write the other charsets).
+    /// A document in `charset`.
     pub fn new(charset: Charset) -> XmlBody {
         XmlBody {
             charset,

@@ -195,11 +195,14 @@ fn a_value_is_escaped_never_markup() {
 
 #[test]
 fn a_customer_the_charset_cannot_write_is_refused_before_sending() {
-    let e = gateway()
-        .prepare(&authorize("Ｐａｕｌ 😀"), &ctx())
-        .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::InvalidRequest);
-    assert!(e.message.contains("customer"), "{e}");
+    // UTF-8 writes every character; the Japanese charsets have no emoji.
+    if protocol::CHARSET != Charset::Utf8 {
+        let e = gateway()
+            .prepare(&authorize("Ｐａｕｌ 😀"), &ctx())
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        assert!(e.message.contains("customer"), "{e}");
+    }
     // A character XML cannot carry at all.
     let e = gateway()
         .prepare(&authorize("Paul\u{1}"), &ctx())
