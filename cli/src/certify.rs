@@ -20,8 +20,9 @@ pub struct CertifyArgs {
     /// Build with the release profile (default: the profile `renkei` itself was built with).
     #[arg(long)]
     release: bool,
-    /// Run against a built-in loopback emulator: sbps, fregi, gmopg, template (Kumo Pay) or
-    /// template-form (Kumo Pay on the form wire, Shift_JIS).
+    /// Run against a built-in loopback emulator: sbps, fregi, gmopg, template (Kumo Pay),
+    /// template-form (Kumo Pay on the form wire, Shift_JIS) or template-xml (Kumo Pay on the XML
+    /// wire, Shift_JIS).
     #[arg(long, conflicts_with = "endpoint")]
     emulator: Option<String>,
     /// Run against this endpoint URL (written to the plugin's URL config key).

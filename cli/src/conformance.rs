@@ -1,4 +1,4 @@
-//! `renkei conformance PLUGIN [--emulator sbps|fregi|gmopg|template|template-form | --endpoint URL] [--config FILE]
+//! `renkei conformance PLUGIN [--emulator sbps|fregi|gmopg|template|template-form|template-xml | --endpoint URL] [--config FILE]
 //! [--json]`: certifies a built plugin library (see the `renkei-conformance` crate for the
 //! checks and their ids).
 
@@ -16,8 +16,9 @@ const SUITE_ERROR: u8 = 2;
 pub struct ConformanceArgs {
     /// The plugin library to certify (`.so`, `.dylib` or `.dll`).
     pub(crate) plugin: PathBuf,
-    /// Run against a built-in loopback emulator: sbps, fregi, gmopg, template (Kumo Pay) or
-    /// template-form (Kumo Pay on the form wire, Shift_JIS).
+    /// Run against a built-in loopback emulator: sbps, fregi, gmopg, template (Kumo Pay),
+    /// template-form (Kumo Pay on the form wire, Shift_JIS) or template-xml (Kumo Pay on the XML
+    /// wire, Shift_JIS).
     #[arg(long, conflicts_with = "endpoint")]
     pub(crate) emulator: Option<String>,
     /// Run against this endpoint URL (written to the plugin's URL config key).

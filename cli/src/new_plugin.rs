@@ -1,6 +1,7 @@
-//! `renkei new-plugin NAME [--wire json|form] [--charset utf-8|shift_jis|euc-jp] [--dir DIR]`:
+//! `renkei new-plugin NAME [--wire json|form|xml] [--charset utf-8|shift_jis|euc-jp] [--dir DIR]`:
 //! scaffolds a gateway plugin crate `plugins/NAME` from a template plugin (Kumo Pay: JSON,
-//! `examples/template-plugin`, or form, `examples/template-plugin-form`) and its emulator
+//! `examples/template-plugin`, form, `examples/template-plugin-form`, or XML,
+//! `examples/template-plugin-xml`) and its emulator
 //! `emulators/NAME` from the Kumo Pay emulator (set to the same wire and charset), and adds both
 //! to the workspace.
 //!
@@ -19,12 +20,13 @@ use std::process::ExitCode;
 pub struct NewPluginArgs {
     /// The gateway id: lower case, `[a-z][a-z0-9]*` words joined by `-` (e.g. `acme-pay`).
     name: String,
-    /// The wire format of the gateway's requests and replies: `json` (JSON documents) or `form`
-    /// (form requests, `key=value&` replies: GMO-PG's shape). `xml` is not supported yet.
+    /// The wire format of the gateway's requests and replies: `json` (JSON documents), `form`
+    /// (form requests, `key=value&` replies: GMO-PG's shape) or `xml` (XML request and reply
+    /// documents: SBPS's shape).
     #[arg(long, default_value = "json")]
     wire: String,
-    /// The character set of the gateway's messages: `utf-8`, `shift_jis` or `euc-jp` (form
-    /// only). Default: `utf-8` for json, `shift_jis` for form.
+    /// The character set of the gateway's messages: `utf-8`, `shift_jis` or `euc-jp` (form and
+    /// xml only). Default: `utf-8` for json, `shift_jis` for form and xml.
     #[arg(long)]
     charset: Option<String>,
     /// The workspace root (holding the workspace Cargo.toml); default: the current directory.
@@ -40,14 +42,12 @@ pub enum NewPluginError {
         "`{0}` is not a plugin name: lower-case letters and digits, words joined by `-`, starting with a letter, at most 32 characters (e.g. `acme-pay`)"
     )]
     BadName(String),
-    #[error("not yet: `--wire {0}` is not supported by this version (accepted: json, form)")]
-    WireNotYet(String),
-    #[error("unknown wire `{0}` (accepted: json, form)")]
+    #[error("unknown wire `{0}` (accepted: json, form, xml)")]
     Wire(String),
     #[error("unknown charset `{0}` (accepted: utf-8, shift_jis, euc-jp)")]
     Charset(String),
     #[error(
-        "`--wire json` is UTF-8 only (RFC 8259), not `--charset {charset}`: use `--wire form` for a gateway that writes {charset}"
+        "`--wire json` is UTF-8 only (RFC 8259), not `--charset {charset}`: use `--wire form` or `--wire xml` for a gateway that writes {charset}"
     )]
     Combination { charset: &'static str },
     #[error("{0} already exists: choose another name or remove it")]
@@ -119,6 +119,7 @@ impl Names {
 pub enum Wire {
     Json,
     Form,
+    Xml,
 }
 
 impl Wire {
@@ -126,7 +127,7 @@ impl Wire {
         match wire.to_ascii_lowercase().as_str() {
             "json" => Ok(Wire::Json),
             "form" => Ok(Wire::Form),
-            "xml" => Err(NewPluginError::WireNotYet(wire.to_owned())),
+            "xml" => Ok(Wire::Xml),
             _ => Err(NewPluginError::Wire(wire.to_owned())),
         }
     }
@@ -135,6 +136,7 @@ impl Wire {
         match self {
             Wire::Json => "json",
             Wire::Form => "form",
+            Wire::Xml => "xml",
         }
     }
 }
@@ -191,7 +193,7 @@ impl Speech {
         let charset = match (wire, charset) {
             (_, Some(c)) => Charset::parse(c)?,
             (Wire::Json, None) => Charset::Utf8,
-            (Wire::Form, None) => Charset::ShiftJis,
+            (Wire::Form | Wire::Xml, None) => Charset::ShiftJis,
         };
         if wire == Wire::Json && charset != Charset::Utf8 {
             return Err(NewPluginError::Combination {
@@ -208,12 +210,12 @@ impl Speech {
             wire: Wire::Json,
             charset: Charset::Utf8,
         }];
-        all.extend(
-            [Charset::Utf8, Charset::ShiftJis, Charset::EucJp].map(|charset| Speech {
-                wire: Wire::Form,
-                charset,
-            }),
-        );
+        for wire in [Wire::Form, Wire::Xml] {
+            all.extend(
+                [Charset::Utf8, Charset::ShiftJis, Charset::EucJp]
+                    .map(|charset| Speech { wire, charset }),
+            );
+        }
         all
     }
 }
@@ -221,7 +223,7 @@ impl Speech {
 /// A template source: its path in the new crate and its text.
 type Source = (&'static str, &'static str);
 
-/// The JSON template's files that the form template shares (by `#[path]`).
+/// The JSON template's files that the form and XML templates share (by `#[path]`).
 const SHARED_PLUGIN_SOURCES: &[Source] = &[
     (
         "src/manifest.rs",
@@ -283,11 +285,31 @@ const FORM_PLUGIN_SOURCES: &[Source] = &[
     ),
 ];
 
+const XML_PLUGIN_SOURCES: &[Source] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../examples/template-plugin-xml/Cargo.toml"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../examples/template-plugin-xml/src/lib.rs"),
+    ),
+    (
+        "src/protocol.rs",
+        include_str!("../../examples/template-plugin-xml/src/protocol.rs"),
+    ),
+    (
+        "src/tests.rs",
+        include_str!("../../examples/template-plugin-xml/src/tests.rs"),
+    ),
+];
+
 /// The plugin's template sources for `wire`.
 fn plugin_sources(wire: Wire) -> Vec<Source> {
     let own = match wire {
         Wire::Json => JSON_PLUGIN_SOURCES,
         Wire::Form => FORM_PLUGIN_SOURCES,
+        Wire::Xml => XML_PLUGIN_SOURCES,
     };
     own.iter().chain(SHARED_PLUGIN_SOURCES).copied().collect()
 }
@@ -309,6 +331,10 @@ const EMULATOR_SOURCES: &[Source] = &[
         "src/form.rs",
         include_str!("../../emulators/kumopay/src/form.rs"),
     ),
+    (
+        "src/xml.rs",
+        include_str!("../../emulators/kumopay/src/xml.rs"),
+    ),
     ("src/main.rs", include_str!("../templates/emulator-main.rs")),
     (
         "tests/protocol.rs",
@@ -322,6 +348,7 @@ fn plugin_substitutions(n: &Names, speech: Speech) -> Vec<(&'static str, String)
     let mut table = match speech.wire {
         Wire::Json => json_plugin_substitutions(n),
         Wire::Form => form_plugin_substitutions(n, speech.charset),
+        Wire::Xml => xml_plugin_substitutions(n, speech.charset),
     };
     table.extend(common_plugin_substitutions(n));
     table
@@ -397,6 +424,16 @@ fn form_plugin_substitutions(n: &Names, charset: Charset) -> Vec<(&'static str, 
         ),
         ("\"Kumo Pay form (template)\"", format!("\"{}\"", n.display)),
         ("\"kumopay-form\"", format!("\"{}\"", n.id)),
+    ];
+    table.extend(shared_in_place(charset));
+    table
+}
+
+/// The pairs the form and XML templates share: the JSON template's files they use by path are
+/// copied into the new crate (its modules are its own files), the charset, and the suite's
+/// customer.
+fn shared_in_place(charset: Charset) -> Vec<(&'static str, String)> {
+    let mut table = vec![
         (
             "pub const CHARSET: Charset = Charset::ShiftJis;",
             format!(
@@ -404,13 +441,12 @@ fn form_plugin_substitutions(n: &Names, charset: Charset) -> Vec<(&'static str, 
                 charset.variant()
             ),
         ),
-        // The suite's customer: a name every form charset writes, which travels through it.
+        // The suite's customer: a name every Japanese charset writes, which travels through it.
         (
             "customer = \"renkei-conformance\"",
             "customer = \"ポール山田\"".to_owned(),
         ),
     ];
-    // The shared files are copied into the new crate: its modules are its own files.
     table.extend(
         [
             "#[path = \"../../template-plugin/src/errors.rs\"]\n",
@@ -420,6 +456,42 @@ fn form_plugin_substitutions(n: &Names, charset: Charset) -> Vec<(&'static str, 
         ]
         .map(|from| (from, String::new())),
     );
+    table
+}
+
+/// The XML template's own pairs: its names, then what it shares with the form template.
+fn xml_plugin_substitutions(n: &Names, charset: Charset) -> Vec<(&'static str, String)> {
+    let mut table = vec![
+        (
+            "name = \"renkei-plugin-template-xml\"",
+            format!("name = \"renkei-plugin-{}\"", n.id),
+        ),
+        (
+            "description = \"The template plugin on the XML wire: XML request and reply documents in a charset\"",
+            format!("description = \"Renkei gateway plugin for {}\"", n.display),
+        ),
+        (
+            "//! # Kumo Pay XML: the Renkei template plugin on the XML wire\n\
+             //!\n\
+             //! Kumo Pay's operations as `examples/template-plugin` writes them, spoken over the XML wire\n\
+             //! of Japanese gateways such as SBPS: XML request and reply documents in a charset\n\
+             //! (`protocol::CHARSET`), a refusal listing every problem as one `<error>`. It keeps the JSON\n\
+             //! template's manifest, status table, error table and signing (those files are the JSON\n\
+             //! template's own, shared by path here; `renkei new-plugin --wire xml` copies them):",
+            format!(
+                "//! # {}: a Renkei gateway plugin\n\
+                 //!\n\
+                 //! Scaffolded by `renkei new-plugin --wire xml --charset {}` from the template plugin's\n\
+                 //! XML wire (XML request and reply documents in `protocol::CHARSET`, a refusal listing\n\
+                 //! every problem as one `<error>`): change each file to the gateway's own, from its manual:",
+                n.display,
+                charset.name()
+            ),
+        ),
+        ("\"Kumo Pay XML (template)\"", format!("\"{}\"", n.display)),
+        ("\"kumopay-xml\"", format!("\"{}\"", n.id)),
+    ];
+    table.extend(shared_in_place(charset));
     table
 }
 
@@ -448,6 +520,7 @@ fn emulator_substitutions(n: &Names, speech: Speech) -> Vec<(&'static str, Strin
     let protocol = match speech.wire {
         Wire::Json => "JSON-over-HTTP protocol".to_owned(),
         Wire::Form => format!("form protocol ({})", speech.charset.name()),
+        Wire::Xml => format!("XML protocol ({})", speech.charset.name()),
     };
     let mut table = vec![
         (
@@ -511,12 +584,18 @@ fn emulator_substitutions(n: &Names, speech: Speech) -> Vec<(&'static str, Strin
         ("{{Camel}}", n.camel.clone()),
         ("{{Display}}", n.display.clone()),
     ];
-    if speech.wire == Wire::Form {
-        // The skeleton's default config (what its `main` starts) speaks the plugin's wire.
-        table.push((
+    // The skeleton's default config (what its `main` starts) speaks the plugin's wire.
+    let variant = speech.charset.variant();
+    match speech.wire {
+        Wire::Json => {}
+        Wire::Form => table.push((
             "wire: Wire::Json,",
-            format!("wire: Wire::Form(Charset::{}),", speech.charset.variant()),
-        ));
+            format!("wire: Wire::Form(Charset::{variant}),"),
+        )),
+        Wire::Xml => table.push((
+            "wire: Wire::Json,",
+            format!("wire: Wire::Xml(Charset::{variant}),"),
+        )),
     }
     table
 }
@@ -717,15 +796,28 @@ mod tests {
         let refused = |wire: &str, charset: Option<&str>| {
             Speech::parse(wire, charset).unwrap_err().to_string()
         };
+        let xml = |charset: &str| Speech::parse("xml", Some(charset)).unwrap();
+        assert_eq!(
+            Speech::parse("XML", None).unwrap(),
+            Speech {
+                wire: Wire::Xml,
+                charset: Charset::ShiftJis
+            }
+        );
+        assert_eq!(xml("euc-jp").charset, Charset::EucJp);
+        assert_eq!(xml("utf-8").charset, Charset::Utf8);
         let e = refused("json", Some("shift_jis"));
-        assert!(e.contains("UTF-8 only") && e.contains("--wire form"), "{e}");
-        let e = refused("xml", None);
-        assert!(e.starts_with("not yet") && e.contains("json, form"), "{e}");
+        assert!(
+            e.contains("UTF-8 only") && e.contains("--wire form") && e.contains("--wire xml"),
+            "{e}"
+        );
         let e = refused("soap", None);
-        assert!(e.contains("accepted: json, form"), "{e}");
+        assert!(e.contains("accepted: json, form, xml"), "{e}");
         let e = refused("form", Some("latin1"));
         assert!(e.contains("accepted: utf-8, shift_jis, euc-jp"), "{e}");
-        assert_eq!(Speech::all().len(), 4);
+        let e = refused("xml", Some("latin1"));
+        assert!(e.contains("accepted: utf-8, shift_jis, euc-jp"), "{e}");
+        assert_eq!(Speech::all().len(), 7);
     }
 
     /// Every pair must still match the template sources of its variant: a template change that
@@ -754,15 +846,17 @@ mod tests {
         }
     }
 
-    /// The form template's modules that are the JSON template's files, by path: each is copied
-    /// into the new crate, whose `lib.rs` then finds it in place.
+    /// The form and XML templates' modules that are the JSON template's files, by path: each is
+    /// copied into the new crate, whose `lib.rs` then finds it in place.
     #[test]
-    fn the_form_template_shares_exactly_the_files_the_scaffold_copies() {
-        let lib = FORM_PLUGIN_SOURCES
-            .iter()
-            .find(|(p, _)| *p == "src/lib.rs")
-            .unwrap()
-            .1;
+    fn the_form_and_xml_templates_share_exactly_the_files_the_scaffold_copies() {
+        for sources in [FORM_PLUGIN_SOURCES, XML_PLUGIN_SOURCES] {
+            shares_exactly_the_files_the_scaffold_copies(sources);
+        }
+    }
+
+    fn shares_exactly_the_files_the_scaffold_copies(sources: &[Source]) {
+        let lib = sources.iter().find(|(p, _)| *p == "src/lib.rs").unwrap().1;
         let by_path: Vec<&str> = lib
             .lines()
             .filter_map(|l| l.strip_prefix("#[path = \"../../template-plugin/"))
@@ -830,14 +924,23 @@ mod tests {
                 assert!(emulator.contains("wire: Wire::Json,"));
                 assert!(settings.contains("customer = \"renkei-conformance\""));
             }
-            Wire::Form => {
+            Wire::Form | Wire::Xml => {
                 let variant = speech.charset.variant();
                 assert!(
                     protocol.contains(&format!("pub const CHARSET: Charset = Charset::{variant};"))
                 );
-                assert!(emulator.contains(&format!("wire: Wire::Form(Charset::{variant}),")));
+                let wire = if speech.wire == Wire::Form {
+                    "Form"
+                } else {
+                    "Xml"
+                };
+                assert!(emulator.contains(&format!("wire: Wire::{wire}(Charset::{variant}),")));
                 assert!(settings.contains("customer = \"ポール山田\""));
-                assert!(lib.contains(&format!("--charset {}", speech.charset.name())));
+                assert!(lib.contains(&format!(
+                    "--wire {} --charset {}",
+                    speech.wire.name(),
+                    speech.charset.name()
+                )));
             }
         }
         assert!(file("emulators/acme-pay/src/lib.rs").contains("header(\"acmepay-signature\")"));

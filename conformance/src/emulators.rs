@@ -1,5 +1,5 @@
 //! The built-in endpoints: Renkei's loopback emulators, started in-process, with the settings
-//! that fit them (`--emulator sbps|fregi|gmopg|template|template-form`).
+//! that fit them (`--emulator sbps|fregi|gmopg|template|template-form|template-xml`).
 //!
 //! Where an emulator accepts any credentials, it is started with canary values, so that the
 //! `secrets.*` checks look for strings that cannot occur by chance.
@@ -27,12 +27,16 @@ pub enum Builtin {
     Template,
     /// Kumo Pay on the form wire in Shift_JIS, as `examples/template-plugin-form` speaks it.
     TemplateForm,
+    /// Kumo Pay on the XML wire in Shift_JIS, as `examples/template-plugin-xml` speaks it.
+    TemplateXml,
 }
 
 /// Why a built-in emulator could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("unknown emulator `{0}` (expected sbps, fregi, gmopg, template or template-form)")]
+    #[error(
+        "unknown emulator `{0}` (expected sbps, fregi, gmopg, template, template-form or template-xml)"
+    )]
     Unknown(String),
     #[error("the {name} emulator did not start: {reason}")]
     Start { name: &'static str, reason: String },
@@ -48,6 +52,7 @@ impl std::str::FromStr for Builtin {
             "gmopg" => Ok(Builtin::Gmopg),
             "template" | "kumopay" => Ok(Builtin::Template),
             "template-form" | "kumopay-form" => Ok(Builtin::TemplateForm),
+            "template-xml" | "kumopay-xml" => Ok(Builtin::TemplateXml),
             other => Err(EmulatorError::Unknown(other.to_owned())),
         }
     }
@@ -131,6 +136,7 @@ impl Builtin {
             Builtin::Gmopg => "gmopg",
             Builtin::Template => "template",
             Builtin::TemplateForm => "template-form",
+            Builtin::TemplateXml => "template-xml",
         }
     }
 
@@ -225,23 +231,23 @@ impl Builtin {
                 };
                 Ok((Running::Gmopg(emulator), settings))
             }
-            Builtin::Template | Builtin::TemplateForm => {
+            Builtin::Template | Builtin::TemplateForm | Builtin::TemplateXml => {
                 use renkei_emulator_kumopay as kumo;
-                let form = self == Builtin::TemplateForm;
+                let wire = match self {
+                    Builtin::TemplateForm => kumo::Wire::Form(kumo::Charset::ShiftJis),
+                    Builtin::TemplateXml => kumo::Wire::Xml(kumo::Charset::ShiftJis),
+                    _ => kumo::Wire::Json,
+                };
                 let config = kumo::Config {
                     merchant_id: KUMO_MERCHANT.into(),
                     api_key: CANARY_KUMO_API_KEY.into(),
                     signing_key: CANARY_KUMO_SIGNING_KEY.into(),
-                    wire: if form {
-                        kumo::Wire::Form(kumo::Charset::ShiftJis)
-                    } else {
-                        kumo::Wire::Json
-                    },
+                    wire,
                     ..kumo::Config::default()
                 };
-                // On the form wire, a name only a Japanese charset writes travels to the
+                // On the form and XML wires, a name only a Japanese charset writes travels to the
                 // emulator and back (ポ is `83 7C` in Shift_JIS: a `|` byte inside a character).
-                let customer = if form {
+                let customer = if wire != kumo::Wire::Json {
                     "ポール山田"
                 } else {
                     "renkei-conformance"

@@ -5,7 +5,7 @@
 //! need". It works on a plugin its authors have never seen: the plugin is loaded through the
 //! host's real loader ([`renkei_host::PluginRegistry::load_file`]), and only its manifest and its
 //! own answers drive the checks. The command line is `renkei conformance PLUGIN
-//! [--emulator sbps|fregi|gmopg|template|template-form | --endpoint URL] [--config FILE] [--json]`.
+//! [--emulator sbps|fregi|gmopg|template|template-form|template-xml | --endpoint URL] [--config FILE] [--json]`.
 //!
 //! ## Checks
 //!

@@ -421,6 +421,24 @@ fn certify_runs_the_form_template_against_the_form_emulator() {
     assert!(certified(&stdout), "{stdout}");
 }
 
+/// The XML template against the XML emulator in Shift_JIS: the suite's customer (ポール山田)
+/// goes out in the plugin's request document and comes back in the emulator's reply.
+#[test]
+fn certify_runs_the_xml_template_against_the_xml_emulator() {
+    let (code, stdout, stderr) = output(renkei_building_in(&workspace_root()).args([
+        "certify",
+        "examples/template-plugin-xml",
+        "--emulator",
+        "template-xml",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("Kumo Pay XML (template) (kumopay-xml) 0.1.0"),
+        "{stdout}"
+    );
+    assert!(certified(&stdout), "{stdout}");
+}
+
 #[test]
 fn certify_names_a_missing_crate_or_package() {
     let root = workspace_root();
@@ -595,10 +613,10 @@ fn new_plugin_scaffolds_a_crate_that_certifies_against_its_emulator() {
     assert_ne!(code, 0);
     assert!(stderr.contains("already exists"), "{stderr}");
     let (code, _, stderr) =
-        output(renkei_building_in(ws).args(["new-plugin", "zeus", "--wire", "xml"]));
+        output(renkei_building_in(ws).args(["new-plugin", "zeus", "--wire", "soap"]));
     assert_ne!(code, 0);
     assert!(
-        stderr.contains("not yet: `--wire xml`") && stderr.contains("accepted: json, form"),
+        stderr.contains("unknown wire `soap`") && stderr.contains("accepted: json, form, xml"),
         "{stderr}"
     );
     let (code, _, stderr) =
@@ -640,53 +658,74 @@ fn running(exe: &std::path::Path) -> usize {
 #[test]
 fn new_plugin_scaffolds_form_crates_in_shift_jis_and_euc_jp_that_certify() {
     let copy = WorkspaceCopy::new("scaffold-form-workspace");
-    let ws = copy.0.as_path();
     for (name, charset, display) in [
         ("sakura-pay", "shift_jis", "Sakura Pay"),
         ("kiri-pay", "euc-jp", "Kiri Pay"),
     ] {
-        let started = std::time::Instant::now();
-        let (code, stdout, stderr) = output(renkei_building_in(ws).args([
-            "new-plugin",
-            name,
-            "--wire",
-            "form",
-            "--charset",
-            charset,
-        ]));
-        assert_eq!(code, 0, "{stdout}\n{stderr}");
-        assert!(
-            stdout.contains(&format!("form wire in {charset}")),
-            "{stdout}"
-        );
-        let (code, stdout, stderr) = output(
-            renkei_building_in(ws)
-                .args(["certify", &format!("plugins/{name}")])
-                .env("CARGO_NET_OFFLINE", "true"),
-        );
-        assert_eq!(code, 0, "{stdout}\n{stderr}");
-        assert!(
-            stdout.starts_with(&format!("{display} ({name}) 0.1.0")),
-            "{stdout}"
-        );
-        assert!(certified(&stdout), "{stdout}");
-        eprintln!(
-            "new-plugin --wire form --charset {charset} to a green certify: {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        let emulator = ws_target_exe(&format!("renkei-emulator-{name}"));
-        assert_eq!(running(&emulator), 0, "certify left its emulator running");
-
-        // The scaffold's recorded-byte tests, in its charset.
-        let (code, stdout, stderr) = output(
-            cargo_building_in(ws)
-                .args(["test", "-p", &format!("renkei-plugin-{name}"), "--lib"])
-                .env("CARGO_NET_OFFLINE", "true"),
-        );
-        assert_eq!(code, 0, "{stdout}\n{stderr}");
-        assert!(
-            stdout.contains("a_reply_cut_inside_its_last_value_is_refused_never_read ... ok"),
-            "{stdout}"
-        );
+        scaffold_certify_and_test(copy.0.as_path(), "form", name, charset, display);
     }
+}
+
+/// `renkei new-plugin acme-xml --wire xml --charset shift_jis`: a crate on the XML wire that
+/// certifies green against its emulator skeleton speaking XML in Shift_JIS (the suite's
+/// customer, ポール山田, travels in it both ways) and whose own recorded-byte tests pass.
+#[test]
+fn new_plugin_scaffolds_an_xml_crate_in_shift_jis_that_certifies() {
+    let copy = WorkspaceCopy::new("scaffold-xml-workspace");
+    scaffold_certify_and_test(copy.0.as_path(), "xml", "acme-xml", "shift_jis", "Acme Xml");
+}
+
+/// In the workspace copy `ws`: `new-plugin NAME --wire WIRE --charset CHARSET`, then `certify`
+/// green (the time from scaffold to green printed), the emulator stopped after it, then the new
+/// crate's own unit tests.
+fn scaffold_certify_and_test(
+    ws: &std::path::Path,
+    wire: &str,
+    name: &str,
+    charset: &str,
+    display: &str,
+) {
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = output(renkei_building_in(ws).args([
+        "new-plugin",
+        name,
+        "--wire",
+        wire,
+        "--charset",
+        charset,
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("{wire} wire in {charset}")),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = output(
+        renkei_building_in(ws)
+            .args(["certify", &format!("plugins/{name}")])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with(&format!("{display} ({name}) 0.1.0")),
+        "{stdout}"
+    );
+    assert!(certified(&stdout), "{stdout}");
+    eprintln!(
+        "new-plugin --wire {wire} --charset {charset} to a green certify: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let emulator = ws_target_exe(&format!("renkei-emulator-{name}"));
+    assert_eq!(running(&emulator), 0, "certify left its emulator running");
+
+    // The scaffold's recorded-byte tests, in its charset.
+    let (code, stdout, stderr) = output(
+        cargo_building_in(ws)
+            .args(["test", "-p", &format!("renkei-plugin-{name}"), "--lib"])
+            .env("CARGO_NET_OFFLINE", "true"),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("a_reply_cut_inside_its_last_value_is_refused_never_read ... ok"),
+        "{stdout}"
+    );
 }

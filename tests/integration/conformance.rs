@@ -419,6 +419,17 @@ async fn the_fregi_plugin_is_certified_against_a_real_shaped_endpoint_without_in
     );
 }
 
+/// The XML template against the same emulator on the XML wire in Shift_JIS: every check the
+/// JSON template passes, the entry held to its `registers` declaration against the book.
+#[test]
+fn the_xml_template_plugin_is_certified_against_the_kumo_pay_xml_emulator() {
+    let report = assert_certified("renkei-plugin-template-xml", "template-xml");
+    assert!(
+        ids_with(&report, "pass").contains("robustness.authorize.cut-anywhere"),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn the_template_plugin_is_certified_against_the_kumo_pay_emulator() {
     let report = assert_certified("renkei-plugin-template", "template");

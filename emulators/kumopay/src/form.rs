@@ -131,7 +131,7 @@ fn payment(p: &Payment) -> String {
 }
 
 /// Now in JST (UTC+9, no daylight saving), as `yyyyMMddHHmmss`.
-fn jst_now() -> String {
+pub(crate) fn jst_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -35,12 +35,17 @@
 //! (its id is refused if seen before; nothing is charged, the book does not change), then
 //! `POST {base}/payments` `{merchant, entry, token, customer?}` charges the card under it.
 //!
+//! With [`Wire::Xml`], the same routes, book, faults and two-step authorization speak an XML
+//! wire (the `xml` module: `<request>` documents in a charset, replies `<payment>`, `<entry>` or
+//! `<errors>` with one `<error>` per problem, every answer HTTP 200).
+//!
 //! Like the other emulators it shares no code with its plugin: the signature is checked here
 //! from the HMAC primitives. It serves through `renkei-emulator-kit`, as the SBPS and F-REGI
 //! emulators do.
 
 mod form;
 mod server;
+mod xml;
 
 pub use form::Charset;
 
@@ -92,6 +97,8 @@ pub enum Wire {
     Json,
     /// Form requests and `key=value&` replies in a charset, every answer HTTP 200.
     Form(Charset),
+    /// XML request and reply documents in a charset, every answer HTTP 200.
+    Xml(Charset),
 }
 
 /// The default of [`Config::tolerance_seconds`], as the template plugin's manifest declares it.
@@ -434,7 +441,7 @@ impl Engine {
     fn authorize(&self, body: &[u8]) -> Reply {
         let read = match self.config.wire {
             Wire::Json => serde_json::from_slice::<AuthorizeBody>(body).ok(),
-            Wire::Form(charset) => form::decode(body, charset).and_then(|f| self.entered(f)),
+            Wire::Form(_) | Wire::Xml(_) => self.fields(body).and_then(|f| self.entered(f)),
         };
         let Some(b) = read else {
             return refuse(400, "invalid_request", "unreadable authorization");
@@ -485,14 +492,24 @@ impl Engine {
         (201, Answer::Payment(p))
     }
 
-    /// The form wire's first step of an authorization: the order is entered (its id refused if
+    /// A form or XML request's fields, by name; `None` for a body its wire cannot read (the
+    /// JSON wire has no fields).
+    fn fields(&self, body: &[u8]) -> Option<BTreeMap<String, String>> {
+        match self.config.wire {
+            Wire::Json => None,
+            Wire::Form(charset) => form::decode(body, charset),
+            Wire::Xml(charset) => xml::decode(body, charset),
+        }
+    }
+
+    /// The form and XML wires' first step of an authorization: the order is entered (its id refused if
     /// seen before), nothing is charged and the book does not change.
     fn enter(&self, body: &[u8]) -> Reply {
-        let Wire::Form(charset) = self.config.wire else {
+        if self.config.wire == Wire::Json {
             return refuse(404, "not_found", "no such route");
-        };
+        }
         let unreadable = || refuse(400, "invalid_request", "unreadable entry");
-        let Some(mut f) = form::decode(body, charset) else {
+        let Some(mut f) = self.fields(body) else {
             return unreadable();
         };
         let (Some(merchant), Some(order), Some(amount), Some(currency)) = (
@@ -576,8 +593,8 @@ impl Engine {
                 let b: AmountBody = serde_json::from_slice(body).map_err(|_| unreadable())?;
                 b.amount
             }
-            Wire::Form(charset) => {
-                let mut f = form::decode(body, charset).ok_or_else(unreadable)?;
+            Wire::Form(_) | Wire::Xml(_) => {
+                let mut f = self.fields(body).ok_or_else(unreadable)?;
                 match f.remove("amount") {
                     None => None,
                     Some(a) => Some(digits(&a).ok_or_else(unreadable)?),

@@ -8,7 +8,7 @@ use renkei_emulator_kit::{BodyError, Collected, HttpResponse, ServeOptions, repl
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::{Answer, Engine, Wire, form};
+use crate::{Answer, Engine, Wire, form, xml};
 
 /// Requests larger than this are refused: the protocol's bodies are a few hundred bytes.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -57,7 +57,8 @@ fn proxy_page(status: u16) -> HttpResponse {
 }
 
 /// The answer in `wire`: a JSON document under its HTTP status, or a form reply in its charset
-/// under 200 (the form wire tells a refusal by `ErrCode`, not by the status).
+/// under 200 (the form wire tells a refusal by `ErrCode`, not by the status), or an XML
+/// document in its charset under 200 (a refusal is an `<errors>` document).
 fn written(wire: Wire, status: u16, answer: &Answer) -> HttpResponse {
     match wire {
         Wire::Json => {
@@ -69,6 +70,14 @@ fn written(wire: Wire, status: u16, answer: &Answer) -> HttpResponse {
             let content_type = format!("text/plain; charset={}", charset.name());
             let body = form::encode(status, answer, charset);
             reply(StatusCode::OK, Some(&content_type), body)
+        }
+        Wire::Xml(charset) => {
+            let content_type = format!("application/xml; charset={}", charset.name());
+            reply(
+                StatusCode::OK,
+                Some(&content_type),
+                xml::encode(answer, charset),
+            )
         }
     }
 }

@@ -357,3 +357,112 @@ async fn the_form_wire_reads_and_writes_the_accounts_charset() {
     assert_eq!(reply, b"ErrCode=E400&ErrInfo=invalid_request");
     assert!(c.emulator.payments().is_empty());
 }
+
+/// An XML request document in a charset, written by hand: the declaration names the charset,
+/// each field one element (values here need no escaping).
+fn xml(charset: &str, fields: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body =
+        format!("<?xml version=\"1.0\" encoding=\"{charset}\"?>\n<request>").into_bytes();
+    for (name, value) in fields {
+        body.extend(format!("<{name}>").bytes());
+        body.extend(*value);
+        body.extend(format!("</{name}>").bytes());
+    }
+    body.extend(b"</request>");
+    body
+}
+
+/// The XML wire in Shift_JIS and EUC-JP: the same engine (two-step authorization, book, order
+/// ids) behind XML documents in the account's charset; a refusal lists every problem as one
+/// `<error>`, under HTTP 200; a malformed document is refused unprocessed (`invalid_request`).
+#[tokio::test]
+async fn the_xml_wire_reads_and_writes_the_accounts_charset() {
+    let name_sjis: &[u8] = b"\x83\x7c\x81\x5b\x83\x8b\x8e\x52\x93\x63";
+    let name_euc: &[u8] = b"\xa5\xdd\xa1\xbc\xa5\xeb\xbb\xb3\xc5\xc4";
+    for (charset, label, name) in [
+        (Charset::ShiftJis, "Shift_JIS", name_sjis),
+        (Charset::EucJp, "EUC-JP", name_euc),
+    ] {
+        let c = Client::speaking(Wire::Xml(charset)).await;
+        let head = format!("<?xml version=\"1.0\" encoding=\"{label}\"?>");
+        let entry = |order: &str| {
+            xml(
+                label,
+                &[
+                    ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
+                    ("order", order.as_bytes()),
+                    ("amount", b"1080"),
+                    ("currency", b"JPY"),
+                ],
+            )
+        };
+        let (status, reply) = c.post_form("/entries", entry("o-x1")).await;
+        assert_eq!(status, 200);
+        let entered = format!("{head}<entry><id>entry_1</id><processed_at>");
+        assert!(reply.starts_with(entered.as_bytes()), "{reply:?}");
+        assert!(reply.ends_with(b"</processed_at></entry>"), "{reply:?}");
+        let (_, reply) = c.post_form("/entries", entry("o-x1")).await;
+        let duplicate = format!(
+            "{head}<errors><error><code>duplicate_order</code><message>order already entered</message></error></errors>"
+        );
+        assert_eq!(reply, duplicate.as_bytes());
+        c.post_form("/entries", entry("o-x2")).await;
+        assert!(c.emulator.payments().is_empty(), "an entry charges nothing");
+
+        let charge = |entry: &str, token: &str| {
+            xml(
+                label,
+                &[
+                    ("merchant", DEFAULT_MERCHANT_ID.as_bytes()),
+                    ("entry", entry.as_bytes()),
+                    ("token", token.as_bytes()),
+                    ("customer", name),
+                ],
+            )
+        };
+        let (status, reply) = c
+            .post_form("/payments", charge("entry_1", TEST_TOKEN_OK))
+            .await;
+        assert_eq!(status, 200);
+        let mut paid = format!("{head}<payment><id>pay_1</id><status>authorized</status><currency>JPY</currency><amount>1080</amount><captured>0</captured><refunded>0</refunded><authorization_code>A-pay_1</authorization_code><customer>").into_bytes();
+        paid.extend(name);
+        paid.extend(b"</customer><processed_at>");
+        assert!(reply.starts_with(&paid), "{charset:?}: {reply:?}");
+        let p = c.emulator.payment("pay_1").unwrap();
+        assert_eq!(p.customer.as_deref(), Some("ポール山田"), "{charset:?}");
+
+        let (_, reply) = c
+            .post_form("/payments", charge("entry_2", TEST_TOKEN_TWO_ERRORS))
+            .await;
+        let both = format!(
+            "{head}<errors><error><code>card_declined</code><message>declined</message></error><error><code>amount_too_large</code><message>above this card&apos;s limit</message></error></errors>"
+        );
+        assert_eq!(reply, both.as_bytes());
+        let (_, reply) = c
+            .post_form("/payments/pay_1/capture", xml(label, &[("amount", b"980")]))
+            .await;
+        let captured = format!(
+            "{head}<payment><id>pay_1</id><status>captured</status><currency>JPY</currency><amount>1080</amount><captured>980</captured>"
+        );
+        assert!(reply.starts_with(captured.as_bytes()), "{reply:?}");
+
+        // Malformed: cut, another encoding declared, a field twice: refused, nothing done.
+        let unreadable = |what: &str| {
+            format!(
+                "{head}<errors><error><code>invalid_request</code><message>unreadable {what}</message></error></errors>"
+            )
+        };
+        let mut cut = entry("o-x3");
+        cut.truncate(cut.len() - 3);
+        let mut twice = xml(label, &[("amount", b"1"), ("amount", b"2")]);
+        let (_, reply) = c.post_form("/entries", cut).await;
+        assert_eq!(reply, unreadable("entry").as_bytes());
+        let other = xml("UTF-8", &[("merchant", DEFAULT_MERCHANT_ID.as_bytes())]);
+        let (_, reply) = c.post_form("/entries", other).await;
+        assert_eq!(reply, unreadable("entry").as_bytes());
+        twice.extend(b"\n");
+        let (_, reply) = c.post_form("/payments/pay_1/refunds", twice).await;
+        assert_eq!(reply, unreadable("amount").as_bytes());
+        assert_eq!(c.emulator.payment("pay_1").unwrap().refunded, 0);
+    }
+}
