@@ -139,9 +139,14 @@ fn authorize_enters_the_order_then_charges_the_card_in_the_charset() {
 
 #[test]
 fn a_customer_the_charset_cannot_write_is_refused_before_sending() {
-    let e = gateway()
-        .prepare(&authorize("Ｐａｕｌ 😀"), &ctx())
-        .unwrap_err();
+    let r = gateway().prepare(&authorize("Ｐａｕｌ 😀"), &ctx());
+    if protocol::CHARSET == Charset::Utf8 {
+        // UTF-8 writes every character (a `--charset utf-8` scaffold): the customer is sent.
+        assert!(r.is_ok(), "{r:?}");
+        return;
+    }
+    // The Japanese charsets have no emoji.
+    let e = r.unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidRequest);
     assert!(e.message.contains("customer"), "{e}");
 }
