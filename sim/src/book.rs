@@ -135,9 +135,16 @@ pub fn fregi(emulator: &FregiEmulator, order: &str) -> Book {
 /// GMO-PG: the transactions whose `OrderID` is the order code followed by an attempt tag (12
 /// hex), as the host issues them (`OrderIdRules::attempt_id`). A cancelled sale keeps its
 /// captured amount in `captured_amount`; a `ChangeTran CAPTURE` lowers `amount` below it.
+///
+/// `newest` is what an operator reading GMO-PG's screen names as the payment: the newest
+/// transaction that was executed, not a registration an attempt left behind when its card was
+/// declined (`UNPROCESSED`). The emulator lists transactions in the order they were entered;
+/// `EntryTran` times are whole seconds, so a declined attempt and the retry that authorized
+/// often share one, and only that order tells them apart (simulation seed 43004: an operator
+/// named the declined attempt's registration, and every later capture was refused).
 pub fn gmopg(emulator: &GmopgEmulator, order: &str) -> Book {
     let mut book = Book::default();
-    let mut txns: Vec<_> = emulator
+    let txns: Vec<_> = emulator
         .transactions()
         .into_iter()
         .filter(|t| {
@@ -146,7 +153,7 @@ pub fn gmopg(emulator: &GmopgEmulator, order: &str) -> Book {
                 .is_some_and(|tag| tag.len() == 12 && tag.bytes().all(|b| b.is_ascii_hexdigit()))
         })
         .collect();
-    txns.sort_by(|a, b| (a.entered_at, &a.order_id).cmp(&(b.entered_at, &b.order_id)));
+    let mut newest_executed = None;
     for t in &txns {
         book.transactions += 1;
         let amount = t.amount as i64;
@@ -171,12 +178,11 @@ pub fn gmopg(emulator: &GmopgEmulator, order: &str) -> Book {
                     book.refunded += captured as i64;
                 }
             }
-            GmoStatus::Unprocessed | GmoStatus::Authenticated | GmoStatus::Check => {}
+            GmoStatus::Unprocessed | GmoStatus::Authenticated | GmoStatus::Check => continue,
         }
+        newest_executed = Some(t.order_id.clone());
     }
-    if let Some(t) = txns.last() {
-        book.newest = Some(t.order_id.clone());
-    }
+    book.newest = newest_executed.or_else(|| txns.last().map(|t| t.order_id.clone()));
     book
 }
 
@@ -198,5 +204,67 @@ pub fn read(rig: &crate::rig::Rig, gw: Gw, order: &str) -> Book {
             .as_ref()
             .map(|e| gmopg(e, order))
             .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use renkei_emulator_gmopg::{Config, DEFAULT_SHOP_ID, DEFAULT_SHOP_PASS, TEST_TOKEN_OK};
+
+    async fn post(url: String, body: String) -> String {
+        reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    fn field<'a>(reply: &'a str, key: &str) -> &'a str {
+        reply
+            .split('&')
+            .find_map(|p| p.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {key} in {reply}"))
+    }
+
+    /// Simulation seed 43004: a checkout's first attempt was declined (its `EntryTran` stays
+    /// `UNPROCESSED`), the retry authorized in the same second, and the operator's decision named
+    /// the first attempt's registration as the payment, so every later capture was refused
+    /// (`E11010002`) and reconcile reported drift no tool made. The book names the executed one.
+    #[tokio::test]
+    async fn the_gmopg_payment_is_the_executed_transaction_not_a_declined_attempts_registration() {
+        let e = GmopgEmulator::start(Config::default()).await.unwrap();
+        let base = e.endpoint_url();
+        let shop = format!("ShopID={DEFAULT_SHOP_ID}&ShopPass={DEFAULT_SHOP_PASS}");
+        // Attempt tags chosen so that the declined attempt's id sorts after the retry's.
+        let (declined, authorized) = ("Q1ffffffffffff", "Q1000000000000");
+        for order in [declined, authorized] {
+            let r = post(
+                format!("{base}EntryTran.idPass"),
+                format!("{shop}&OrderID={order}&JobCd=AUTH&Amount=100"),
+            )
+            .await;
+            assert!(r.starts_with("AccessID="), "{r}");
+            if order == authorized {
+                let (id, pass) = (field(&r, "AccessID"), field(&r, "AccessPass"));
+                let r = post(
+                    format!("{base}ExecTran.idPass"),
+                    format!(
+                        "{shop}&AccessID={id}&AccessPass={pass}&OrderID={order}&Method=1&Token={TEST_TOKEN_OK}"
+                    ),
+                )
+                .await;
+                assert!(r.starts_with("ACS=0"), "{r}");
+            }
+        }
+        let book = gmopg(&e, "Q1");
+        assert_eq!(book.newest.as_deref(), Some(authorized), "{book:?}");
+        assert_eq!((book.open_auth, book.live, book.transactions), (100, 1, 2));
+        e.shutdown().await;
     }
 }
